@@ -1,0 +1,38 @@
+import { formatProblem, loadConfig } from '../../config/index.js';
+import { EXIT } from '../exit.js';
+
+export interface ValidateOptions {
+  json?: boolean;
+}
+
+export async function validateCommand(file: string, options: ValidateOptions): Promise<number> {
+  const { config, problems } = await loadConfig(file);
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  const warnings = problems.length - errors;
+  if (options.json === true) {
+    const servers =
+      config?.servers.map((s) => ({ id: s.id, functionName: s.functionName, target: s.gateway.target })) ??
+      [];
+    process.stdout.write(
+      `${JSON.stringify({ file, valid: config !== undefined, errors, warnings, servers, problems }, null, 2)}\n`,
+    );
+  } else {
+    for (const p of problems) process.stdout.write(`${formatProblem(p)}\n`);
+    const counts = [plural(errors, 'error'), plural(warnings, 'warning')]
+      .filter((s) => !s.startsWith('0 '))
+      .join(', ');
+    if (config !== undefined) {
+      const n = config.servers.length;
+      process.stdout.write(
+        `✓ ${file}: ${plural(n, 'server')}, valid${counts === '' ? '' : ` (${counts})`}\n`,
+      );
+    } else {
+      process.stdout.write(`✗ ${file}: ${counts}\n`);
+    }
+  }
+  return config !== undefined ? EXIT.OK : EXIT.FAILURE;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,180 @@
+import {
+  FUNCTION_NAME_PREFIX,
+  GATEWAY_MAX_TARGETS,
+  LAMBDA_FUNCTION_NAME_MAX,
+  SERVER_ID_MAX,
+  SERVER_ID_PATTERN,
+} from './limits.js';
+import { deriveTargetName, type FleetConfig, type ServerConfig } from './model.js';
+import type { Problem } from './problems.js';
+import type { RawServer } from './schema.js';
+import type { PathKey, SourceMap } from './source-map.js';
+import { ToolPolicy } from './tool-filter.js';
+
+/** Commands that download the server when it starts. */
+const DOWNLOADERS = new Set(['uvx', 'npx', 'bunx', 'pnpx', 'pipx', 'uv']);
+
+interface CheckInput {
+  serverIds: readonly string[];
+  parsed: ReadonlyMap<string, RawServer>;
+  config: FleetConfig | undefined;
+  source: SourceMap;
+}
+
+/** Rules that span fields or servers; the per-field rules live in the schema. */
+export function checkFleet({ serverIds, parsed, config, source }: CheckInput): Problem[] {
+  const problems: Problem[] = [];
+  const error = (path: PathKey[], message: string, key = false) =>
+    problems.push(source.problem(path, message, { key }));
+  const warn = (path: PathKey[], message: string, key = false) =>
+    problems.push(source.problem(path, message, { key, severity: 'warning' }));
+
+  const targets = new Map<string, string>();
+  for (const id of serverIds) {
+    const at = source.serverPath(id);
+    if (id === '') {
+      error(at, "a server id is empty; use letters, digits, '-' and '_'", true);
+      continue;
+    }
+    if (!SERVER_ID_PATTERN.test(id)) {
+      const bad = [...new Set(id.replace(/[A-Za-z0-9_-]/g, ''))]
+        .map((c) => (c === ' ' ? 'space' : `"${c}"`))
+        .join(', ');
+      error(
+        at,
+        `server id "${id}" has characters a Lambda function name cannot have (${bad}); use letters, digits, '-' and '_'`,
+        true,
+      );
+      continue;
+    }
+    if (id.length > SERVER_ID_MAX) {
+      error(
+        at,
+        `server id is ${id.length} characters: function name ${FUNCTION_NAME_PREFIX}${id} would be ${FUNCTION_NAME_PREFIX.length + id.length}, over Lambda's ${LAMBDA_FUNCTION_NAME_MAX}; use at most ${SERVER_ID_MAX}`,
+        true,
+      );
+    }
+    const explicit = parsed.get(id)?.gateway?.target;
+    let target = explicit;
+    if (target === undefined) {
+      target = deriveTargetName(id);
+      if (target === undefined) {
+        error(
+          at,
+          `server id "${id}" cannot be made into an AgentCore target name; set gateway.target (letters, digits, single '-')`,
+          true,
+        );
+        continue;
+      }
+      if (target !== id) {
+        warn(
+          at,
+          `"${id}" is not a valid AgentCore target name (letters, digits, single '-'); its target is named "${target}"; set gateway.target to choose another`,
+          true,
+        );
+      }
+    }
+    const other = targets.get(target);
+    if (other !== undefined) {
+      error(
+        explicit !== undefined ? source.serverPath(id, 'gateway', 'target') : at,
+        `target name "${target}" is also used by server "${other}"; set gateway.target on one of them`,
+        explicit === undefined,
+      );
+    } else {
+      targets.set(target, id);
+    }
+  }
+  if (serverIds.length > GATEWAY_MAX_TARGETS) {
+    error(
+      source.serversPrefix,
+      `${serverIds.length} servers, over AgentCore's ${GATEWAY_MAX_TARGETS} targets per gateway; split the fleet into several files`,
+    );
+  }
+
+  for (const server of config?.servers ?? []) checkServer(server, parsed.get(server.id), source, error, warn);
+
+  if (config?.gateway.auth === 'none') {
+    warn(
+      ['gateway', 'auth'],
+      'with auth "none" anyone who can reach the gateway URL can call every tool; use cognito or iam',
+    );
+  }
+  return problems;
+}
+
+function checkServer(
+  server: ServerConfig,
+  raw: RawServer | undefined,
+  source: SourceMap,
+  error: (path: PathKey[], message: string, key?: boolean) => void,
+  warn: (path: PathKey[], message: string, key?: boolean) => void,
+): void {
+  const at = (...rest: PathKey[]): PathKey[] => {
+    const own = source.serverPath(server.id, ...rest);
+    return source.has(own) || !source.has(['defaults', ...rest]) ? own : ['defaults', ...rest];
+  };
+
+  for (const name of Object.keys(server.secrets)) {
+    if (name in server.env)
+      error(at('secrets', name), `"${name}" is set both in env and in secrets; keep one`, true);
+  }
+
+  const cmd = server.command.split('/').at(-1) ?? server.command;
+  if (DOWNLOADERS.has(cmd)) {
+    warn(
+      at('command'),
+      `"${cmd}" downloads the server at every cold start (seconds, and network access); declare it under package: and run the installed executable`,
+    );
+  }
+
+  if (server.isolation === 'per-invocation' && raw?.recycle !== undefined) {
+    warn(
+      at('recycle'),
+      'recycle has no effect with isolation: per-invocation (every call gets a fresh process)',
+      true,
+    );
+  }
+  if (server.aws.reservedConcurrency === 0) {
+    warn(
+      at('aws', 'reservedConcurrency'),
+      'reserved concurrency 0 stops every invocation of this function; remove it or use 1 or more',
+    );
+  }
+  server.aws.iam.statements.forEach((st, i) => {
+    if (st.effect === 'Allow' && st.actions.includes('*')) {
+      warn(
+        at('aws', 'iam', 'statements', i, 'actions'),
+        'action "*" allows every AWS action; list the actions the server needs',
+      );
+    }
+  });
+
+  const policy = new ToolPolicy(server.tools);
+  const served = new Map<string, string>();
+  for (const [original, name] of Object.entries(server.tools.rename)) {
+    const first = served.get(name);
+    if (first !== undefined) {
+      error(
+        at('tools', 'rename', original),
+        `"${original}" and "${first}" are both renamed to "${name}"; served names must be unique`,
+      );
+    }
+    served.set(name, original);
+    if (!policy.serves(original)) {
+      warn(
+        at('tools', 'rename', original),
+        `"${original}" is ${policy.whyNotServed(original, server.tools) ?? ''}, so this rename has no effect`,
+        true,
+      );
+    }
+  }
+  if (server.verify !== undefined && policy.originalName(server.verify.tool) === undefined) {
+    const original = served.get(server.verify.tool) ?? server.verify.tool;
+    const why =
+      server.tools.rename[server.verify.tool] !== undefined
+        ? `renamed to "${server.tools.rename[server.verify.tool] ?? ''}"`
+        : (policy.whyNotServed(original, server.tools) ?? 'not served');
+    error(at('verify', 'tool'), `"${server.verify.tool}" is ${why}; verify must call a tool that is served`);
+  }
+}

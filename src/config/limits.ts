@@ -1,0 +1,53 @@
+/**
+ * Limits of AWS Lambda and Amazon Bedrock AgentCore Gateway that servers.yaml is checked against,
+ * and the defaults mcp-fleet fills in. One place, named, so messages and checks agree.
+ */
+
+/** Lambda: function timeout, seconds. */
+export const LAMBDA_TIMEOUT_MIN_S = 1;
+export const LAMBDA_TIMEOUT_MAX_S = 900;
+/** Lambda: memory, MB. */
+export const LAMBDA_MEMORY_MIN_MB = 128;
+export const LAMBDA_MEMORY_MAX_MB = 10_240;
+/** Lambda: function names are at most 64 characters of letters, digits, '-' and '_'. */
+export const LAMBDA_FUNCTION_NAME_MAX = 64;
+/** Every function is named `mcp-server-<id>`, as in the seed document. */
+export const FUNCTION_NAME_PREFIX = 'mcp-server-';
+/** So a server id may be at most this long. */
+export const SERVER_ID_MAX = LAMBDA_FUNCTION_NAME_MAX - FUNCTION_NAME_PREFIX.length;
+export const SERVER_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+/** AgentCore Gateway: target names (no underscores: `___` separates target and tool). */
+export const GATEWAY_TARGET_NAME_PATTERN = /^([0-9a-zA-Z][-]?){1,100}$/;
+export const GATEWAY_TARGET_NAME_MAX = 100;
+/** AgentCore Gateway: gateway names. */
+export const GATEWAY_NAME_PATTERN = /^([0-9a-zA-Z][-]?){1,48}$/;
+/** AgentCore Gateway: at most this many targets per gateway. */
+export const GATEWAY_MAX_TARGETS = 100;
+/** The delimiter AgentCore puts between a target name and a tool name. */
+export const TOOL_NAME_DELIMITER = '___';
+
+/** CloudWatch Logs accepts only these retention periods, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** CloudFormation stack names. */
+export const STACK_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+/** AWS region names such as us-east-1, eu-central-2, us-gov-west-1, cn-north-1. */
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+/** Environment variable names (POSIX portable). */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** MCP tool names (spec 2025-11-25: 1–128 of letters, digits, '_', '-', '.'). */
+export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export const DEFAULTS = {
+  timeout: 60,
+  memory: 1024,
+  architecture: 'arm64',
+  isolation: 'warm',
+  logRetentionDays: 30,
+  stack: 'McpFleet',
+  gatewayName: 'mcp-fleet',
+  gatewayAuth: 'cognito',
+} as const;

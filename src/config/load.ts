@@ -1,0 +1,179 @@
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import * as z from 'zod';
+import { defaultsSchema, FLEET_SETTING_KEYS, fleetSchema, genericMessage, serverSchema } from './schema.js';
+import { ConfigError, hasErrors, type Problem } from './problems.js';
+import { SourceMap } from './source-map.js';
+import { resolveFleet, type FleetConfig } from './model.js';
+import { checkFleet } from './checks.js';
+
+export interface LoadResult {
+  /** Present when the file has no errors (it may still have warnings). */
+  config?: FleetConfig;
+  problems: Problem[];
+}
+
+export interface ParseOptions {
+  /** The file name used in problems (default `servers.yaml`). */
+  file?: string;
+}
+
+/** Reads and validates a servers.yaml file, collecting every problem. */
+export async function loadConfig(file: string): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    return {
+      problems: [
+        {
+          severity: 'error',
+          file,
+          line: 1,
+          column: 1,
+          path: '',
+          message: `cannot read the config: ${reason}; create one with \`mcp-fleet init\``,
+        },
+      ],
+    };
+  }
+  return parseConfig(text, { file });
+}
+
+/** Like {@link loadConfig}, but throws a {@link ConfigError} listing every error. */
+export async function loadConfigOrThrow(file: string): Promise<FleetConfig> {
+  const result = await loadConfig(file);
+  if (result.config === undefined) throw new ConfigError(result.problems);
+  return result.config;
+}
+
+/** Validates servers.yaml text, collecting every problem with its line and column. */
+export function parseConfig(text: string, options: ParseOptions = {}): LoadResult {
+  const file = options.file ?? 'servers.yaml';
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const source = new SourceMap(file, doc, lineCounter);
+  const problems: Problem[] = [];
+
+  for (const err of doc.errors) {
+    const [start] = err.linePos ?? [{ line: 1, col: 1 }];
+    problems.push({
+      severity: 'error',
+      file,
+      line: start.line,
+      column: start.col,
+      path: '',
+      message: yamlErrorMessage(err.code, err.message, source, err.pos[0]),
+    });
+  }
+  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { problems };
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    problems.push(source.problem([], `cannot read the YAML: ${(err as Error).message}`));
+    return { problems };
+  }
+  if (data === null || data === undefined) {
+    problems.push(source.problem([], 'the file is empty; expected a map of servers (see `mcp-fleet init`)'));
+    return { problems };
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    problems.push(source.problem([], 'expected a map of servers (id: definition) at the top level'));
+    return { problems };
+  }
+
+  const top = data as Record<string, unknown>;
+  // The seed document's form is a bare map of servers; the full form puts them under `servers:`.
+  const seedForm = !('servers' in top);
+  source.serversPrefix = seedForm ? [] : ['servers'];
+  if (seedForm) {
+    for (const key of FLEET_SETTING_KEYS) {
+      if (key in top) {
+        problems.push(
+          source.problem(
+            [key],
+            `"${key}" is a fleet setting, allowed only when the servers are listed under "servers:"; move the servers under servers:`,
+            { key: true },
+          ),
+        );
+      }
+    }
+  }
+  const settings: readonly string[] = FLEET_SETTING_KEYS;
+  const fleetInput: Record<string, unknown> = seedForm
+    ? { servers: Object.fromEntries(Object.entries(top).filter(([k]) => !settings.includes(k))) }
+    : top;
+
+  // 1. The fleet's own settings (servers are checked one by one below, so each gets its own result).
+  const shell = fleetSchema.extend({
+    servers: z.record(z.string(), z.unknown(), {
+      error: (iss) => `expected a map of servers (id: definition), got ${describeInput(iss.input)}`,
+    }),
+  });
+  const fleetResult = shell.safeParse(fleetInput, { reportInput: true, error: genericMessage });
+  if (!fleetResult.success) problems.push(...source.fromIssues(fleetResult.error.issues, fleetSchema, []));
+
+  // 2. Each server.
+  const servers = isRecord(fleetInput['servers']) ? fleetInput['servers'] : {};
+  const parsed = new Map<string, z.output<typeof serverSchema>>();
+  for (const [id, raw] of Object.entries(servers)) {
+    const result = serverSchema.safeParse(raw, { reportInput: true, error: genericMessage });
+    if (result.success) parsed.set(id, result.data);
+    else problems.push(...source.fromIssues(result.error.issues, serverSchema, source.serverPath(id)));
+  }
+  if (Object.keys(servers).length === 0 && isRecord(fleetInput['servers'])) {
+    problems.push(
+      source.problem(source.serversPrefix, 'no servers defined; add at least one (see `mcp-fleet init`)'),
+    );
+  }
+
+  // 3. Rules across fields and servers, on what parsed.
+  const defaults = fleetResult.success ? fleetResult.data.defaults : safeDefaults(top['defaults'], seedForm);
+  const fleetRaw = fleetResult.success ? { ...fleetResult.data, servers: {} } : undefined;
+  const config = fleetRaw
+    ? resolveFleet(fleetRaw, defaults, parsed, file, (id) =>
+        source.locate(source.serverPath(id), { key: true }),
+      )
+    : undefined;
+  problems.push(...checkFleet({ serverIds: Object.keys(servers), parsed, config, source }));
+
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
+  const ok = !hasErrors(problems) && config !== undefined && parsed.size === Object.keys(servers).length;
+  return ok ? { config, problems } : { problems };
+}
+
+function safeDefaults(raw: unknown, seedForm: boolean): z.output<typeof defaultsSchema> | undefined {
+  if (seedForm) return undefined;
+  const result = defaultsSchema.safeParse(raw);
+  return result.success ? result.data : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describeInput(value: unknown): string {
+  return Array.isArray(value)
+    ? 'a list'
+    : value === null
+      ? 'nothing (null)'
+      : typeof value === 'object'
+        ? 'a map'
+        : JSON.stringify(value);
+}
+
+function yamlErrorMessage(code: string, message: string, source: SourceMap, offset: number): string {
+  if (code === 'DUPLICATE_KEY') {
+    const dup = source.duplicateAt(offset);
+    if (dup !== undefined) {
+      const where = dup.firstLine === undefined ? '' : ` (first defined on line ${dup.firstLine})`;
+      return dup.isServer
+        ? `duplicate server id "${dup.key}"${where}; each server id must be unique`
+        : `duplicate key "${dup.key}"${where}; each key may appear once`;
+    }
+  }
+  return `YAML syntax error: ${message.replace(/ at line \d+, column \d+:?\s*$/s, '')}`;
+}

@@ -1,0 +1,253 @@
+import {
+  DEFAULTS,
+  FUNCTION_NAME_PREFIX,
+  GATEWAY_TARGET_NAME_MAX,
+  GATEWAY_TARGET_NAME_PATTERN,
+} from './limits.js';
+import { PACKAGE_KINDS, PACKAGE_PARSERS, type PackageSpec } from './package-spec.js';
+import type { RawDefaults, RawFleet, RawSecret, RawServer } from './schema.js';
+
+/** A secret reference: an environment variable read from a store when the server starts. */
+export type SecretRef =
+  { source: 'ssm'; parameter: string } | { source: 'secretsManager'; secret: string; key?: string };
+
+export interface IamStatement {
+  effect: 'Allow' | 'Deny';
+  actions: string[];
+  resources: string[];
+  conditions?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface ToolFilter {
+  /** Glob patterns of tool names to serve; empty = all. */
+  allow: string[];
+  /** Glob patterns of tool names never served; wins over allow. */
+  deny: string[];
+  /** original name → served name. */
+  rename: Record<string, string>;
+}
+
+export type Isolation = 'warm' | 'per-invocation';
+
+export interface RecycleLimits {
+  maxInvocations?: number;
+  idleSeconds?: number;
+}
+
+/** One server of the fleet, with every default filled in. */
+export interface ServerConfig {
+  id: string;
+  /** `mcp-server-<id>` */
+  functionName: string;
+  name: string;
+  description: string;
+  enabled: boolean;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  shell: boolean;
+  /** Seconds. */
+  timeout: number;
+  /** MB. */
+  memory: number;
+  package?: PackageSpec;
+  isolation: Isolation;
+  recycle: RecycleLimits;
+  tools: ToolFilter;
+  secrets: Record<string, SecretRef>;
+  aws: {
+    architecture: 'arm64' | 'x86_64';
+    reservedConcurrency?: number;
+    iam: { managedPolicies: string[]; statements: IamStatement[] };
+    vpc?: { subnetIds: string[]; securityGroupIds: string[] };
+    logRetentionDays: number;
+    functionUrl: boolean;
+  };
+  gateway: { target: string; description: string };
+  verify?: { tool: string; arguments: Record<string, unknown> };
+  /** Where the server is defined. */
+  source: { file: string; line: number; column: number };
+}
+
+export interface FleetConfig {
+  file: string;
+  version: 1;
+  stack: string;
+  region?: string;
+  gateway: {
+    name: string;
+    auth: 'cognito' | 'iam' | 'none';
+    search: boolean;
+    instructions?: string;
+    description?: string;
+  };
+  /** In file order. */
+  servers: ServerConfig[];
+}
+
+/**
+ * What the runtime needs to start and serve one server: the part of a {@link ServerConfig} that
+ * goes into a function.
+ */
+export interface LaunchSpec {
+  id: string;
+  name: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  shell: boolean;
+  /** Seconds. */
+  timeout: number;
+  isolation: Isolation;
+  recycle: RecycleLimits;
+  tools: ToolFilter;
+  secrets: Record<string, SecretRef>;
+}
+
+export function toLaunchSpec(server: ServerConfig): LaunchSpec {
+  const spec: LaunchSpec = {
+    id: server.id,
+    name: server.name,
+    command: server.command,
+    args: [...server.args],
+    env: { ...server.env },
+    shell: server.shell,
+    timeout: server.timeout,
+    isolation: server.isolation,
+    recycle: { ...server.recycle },
+    tools: {
+      allow: [...server.tools.allow],
+      deny: [...server.tools.deny],
+      rename: { ...server.tools.rename },
+    },
+    secrets: { ...server.secrets },
+  };
+  if (server.cwd !== undefined) spec.cwd = server.cwd;
+  return spec;
+}
+
+/**
+ * The AgentCore target name for a server id: the id itself when AgentCore accepts it, else the id
+ * with '_' turned into '-' and runs of '-' collapsed. Undefined when even that is refused.
+ */
+export function deriveTargetName(id: string): string | undefined {
+  if (GATEWAY_TARGET_NAME_PATTERN.test(id)) return id;
+  const mapped = id
+    .replace(/_/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, GATEWAY_TARGET_NAME_MAX);
+  return GATEWAY_TARGET_NAME_PATTERN.test(mapped) ? mapped : undefined;
+}
+
+/** Maps are merged (the server's keys win); every other value is replaced by the server's own. */
+function mergeDefaults(defaults: RawDefaults | undefined, server: RawServer): RawServer {
+  if (defaults === undefined) return server;
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(server)) {
+    out[key] = deepMerge(out[key], value);
+  }
+  return out as RawServer;
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(out[k], v);
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function toSecret(raw: RawSecret): SecretRef {
+  if (raw.ssm !== undefined) return { source: 'ssm', parameter: raw.ssm };
+  const ref: SecretRef = { source: 'secretsManager', secret: raw.secretsManager ?? '' };
+  if (raw.key !== undefined) ref.key = raw.key;
+  return ref;
+}
+
+function toPackage(raw: RawServer['package']): PackageSpec | undefined {
+  if (raw === undefined) return undefined;
+  for (const kind of PACKAGE_KINDS) {
+    const spec = raw[kind];
+    if (spec !== undefined) {
+      const parsed = PACKAGE_PARSERS[kind](spec);
+      if (parsed.ok) return parsed.value;
+    }
+  }
+  return undefined;
+}
+
+export function resolveServer(
+  id: string,
+  raw: RawServer,
+  defaults: RawDefaults | undefined,
+  source: ServerConfig['source'],
+): ServerConfig {
+  const s = mergeDefaults(defaults, raw);
+  const aws = s.aws ?? {};
+  const server: ServerConfig = {
+    id,
+    functionName: `${FUNCTION_NAME_PREFIX}${id}`,
+    name: s.name ?? id,
+    description: s.description ?? '',
+    enabled: s.enabled ?? true,
+    command: s.command,
+    args: s.args ?? [],
+    env: s.env ?? {},
+    shell: s.shell ?? false,
+    timeout: s.timeout ?? DEFAULTS.timeout,
+    memory: s.memory ?? DEFAULTS.memory,
+    isolation: s.isolation ?? DEFAULTS.isolation,
+    recycle: s.recycle ?? {},
+    tools: { allow: s.tools?.allow ?? [], deny: s.tools?.deny ?? [], rename: s.tools?.rename ?? {} },
+    secrets: Object.fromEntries(Object.entries(s.secrets ?? {}).map(([k, v]) => [k, toSecret(v)])),
+    aws: {
+      architecture: aws.architecture ?? DEFAULTS.architecture,
+      iam: { managedPolicies: aws.iam?.managedPolicies ?? [], statements: aws.iam?.statements ?? [] },
+      logRetentionDays: aws.logRetentionDays ?? DEFAULTS.logRetentionDays,
+      functionUrl: aws.functionUrl ?? false,
+    },
+    gateway: {
+      target: s.gateway?.target ?? deriveTargetName(id) ?? id,
+      description: s.gateway?.description ?? s.description ?? s.name ?? id,
+    },
+    source,
+  };
+  if (s.cwd !== undefined) server.cwd = s.cwd;
+  const pkg = toPackage(s.package);
+  if (pkg !== undefined) server.package = pkg;
+  if (aws.reservedConcurrency !== undefined) server.aws.reservedConcurrency = aws.reservedConcurrency;
+  if (aws.vpc !== undefined) server.aws.vpc = aws.vpc;
+  if (s.verify !== undefined) server.verify = { tool: s.verify.tool, arguments: s.verify.arguments ?? {} };
+  return server;
+}
+
+export function resolveFleet(
+  fleet: Omit<RawFleet, 'servers'>,
+  defaults: RawDefaults | undefined,
+  servers: ReadonlyMap<string, RawServer>,
+  file: string,
+  locate: (id: string) => { line: number; column: number },
+): FleetConfig {
+  const gateway: FleetConfig['gateway'] = {
+    name: fleet.gateway?.name ?? DEFAULTS.gatewayName,
+    auth: fleet.gateway?.auth ?? DEFAULTS.gatewayAuth,
+    search: fleet.gateway?.search ?? false,
+  };
+  if (fleet.gateway?.instructions !== undefined) gateway.instructions = fleet.gateway.instructions;
+  if (fleet.gateway?.description !== undefined) gateway.description = fleet.gateway.description;
+  const config: FleetConfig = {
+    file,
+    version: 1,
+    stack: fleet.stack ?? DEFAULTS.stack,
+    gateway,
+    servers: [...servers].map(([id, raw]) => resolveServer(id, raw, defaults, { file, ...locate(id) })),
+  };
+  if (fleet.region !== undefined) config.region = fleet.region;
+  return config;
+}

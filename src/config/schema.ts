@@ -1,0 +1,434 @@
+import * as z from 'zod';
+import picomatch from 'picomatch';
+import { describeValue, oneOf } from './describe.js';
+import {
+  AWS_REGION_PATTERN,
+  DEFAULTS,
+  ENV_NAME_PATTERN,
+  GATEWAY_NAME_PATTERN,
+  GATEWAY_TARGET_NAME_PATTERN,
+  LAMBDA_MEMORY_MAX_MB,
+  LAMBDA_MEMORY_MIN_MB,
+  LAMBDA_TIMEOUT_MAX_S,
+  LAMBDA_TIMEOUT_MIN_S,
+  LOG_RETENTION_DAYS,
+  STACK_NAME_PATTERN,
+  TOOL_NAME_PATTERN,
+} from './limits.js';
+import { PACKAGE_KINDS, PACKAGE_PARSERS } from './package-spec.js';
+
+/*
+ * The servers.yaml model. Each field carries its own error messages ("what is wrong; what is
+ * allowed") and a description that ends up in the generated JSON Schema, so editors show it.
+ */
+
+type Issue = z.core.$ZodRawIssue;
+const got = (iss: { input?: unknown }): string => describeValue(iss.input);
+
+const text = (what: string) =>
+  z
+    .string({ error: (iss) => `expected ${what} as text, got ${got(iss)}` })
+    .min(1, { error: `${what} is empty` });
+
+/** A scalar YAML value used as text (args, env values): numbers and booleans are written as text. */
+const scalarText = (what: string) =>
+  z
+    .union([z.string(), z.number(), z.boolean()], {
+      error: (iss) => `expected ${what} as text, got ${got(iss)}; quote it`,
+    })
+    .transform(String);
+
+const wholeNumber = (what: string, unit: string, min: number, max: number, limitOf: string) =>
+  z
+    .int({ error: (iss) => `expected a whole number of ${unit}, got ${got(iss)}; use ${min}–${max}` })
+    .min(min, {
+      error: (iss) => `${String(iss.input)} is below ${limitOf} minimum of ${min} ${unit}; use ${min}–${max}`,
+    })
+    .max(max, {
+      error: (iss) => `${String(iss.input)} is above ${limitOf} maximum of ${max} ${unit}; use ${min}–${max}`,
+    })
+    .describe(what);
+
+const enumOf = <const T extends readonly [string, ...string[]]>(values: T, what: string) =>
+  z.enum(values, { error: (iss) => `${got(iss)} is not a valid ${what}; use ${oneOf(values)}` });
+
+const bool = (what: string) =>
+  z.boolean({ error: (iss) => `expected true or false for ${what}, got ${got(iss)}` });
+
+const list = <T extends z.ZodType>(item: T, what: string) =>
+  z.array(item, { error: (iss) => `expected a list of ${what}, got ${got(iss)}` });
+
+const map = <T extends z.ZodType>(value: T, what: string, key: z.ZodType<string> = z.string()) =>
+  z.record(key, value, { error: (iss) => `expected a map of ${what}, got ${got(iss)}` });
+
+const envName = z.string().regex(ENV_NAME_PATTERN, {
+  error: (iss) =>
+    `${JSON.stringify(iss.input)} is not a valid environment variable name; use letters, digits and _, not starting with a digit`,
+});
+
+const globPattern = z
+  .string({ error: (iss) => `expected a tool name or glob pattern, got ${got(iss)}` })
+  .min(1, { error: 'empty tool pattern' })
+  .check((ctx) => {
+    try {
+      picomatch.makeRe(ctx.value);
+    } catch (err) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: `"${ctx.value}" is not a valid glob: ${(err as Error).message}`,
+      });
+    }
+  });
+
+const toolName = z.string().regex(TOOL_NAME_PATTERN, {
+  error: (iss) => `${got(iss)} is not a valid MCP tool name; use 1–128 letters, digits, '_', '-' or '.'`,
+});
+
+export const packageSchema = z
+  .strictObject(
+    {
+      npm: z
+        .string()
+        .optional()
+        .describe('npm package, pinned: name@version (e.g. @modelcontextprotocol/server-memory@2026.8.31)'),
+      pypi: z
+        .string()
+        .optional()
+        .describe('PyPI requirement, pinned: name==version (e.g. awslabs.eks-mcp-server==0.2.5)'),
+      go: z.string().optional().describe('Go main package, pinned: module/path/cmd@vX.Y.Z'),
+      image: z
+        .string()
+        .optional()
+        .describe('Container image to copy the server from: repository:tag or @sha256:digest'),
+    },
+    { error: (iss) => `expected a map with one of ${oneOf(PACKAGE_KINDS)}, got ${got(iss)}` },
+  )
+  .check((ctx) => {
+    const kinds = PACKAGE_KINDS.filter((k) => ctx.value[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message:
+          kinds.length === 0
+            ? `no package source given; use exactly one of ${oneOf(PACKAGE_KINDS)}`
+            : `${oneOf(kinds)} given together; use exactly one package source`,
+      });
+      return;
+    }
+    for (const kind of kinds) {
+      const result = PACKAGE_PARSERS[kind](ctx.value[kind] ?? '');
+      if (!result.ok)
+        ctx.issues.push({ code: 'custom', input: ctx.value[kind], path: [kind], message: result.message });
+    }
+  })
+  .describe('Where the server comes from, pinned. Absent: the command is simply on PATH.');
+
+const SSM_PARAMETER =
+  /^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[A-Za-z0-9_.\-/]+|\/?[A-Za-z0-9_.\-/]+)$/;
+const SECRET_ID =
+  /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]+)$/;
+
+export const secretSchema = z
+  .strictObject(
+    {
+      ssm: z
+        .string()
+        .regex(SSM_PARAMETER, {
+          error: (iss) => `${got(iss)} is not an SSM parameter name or ARN; e.g. /mcp/github/token`,
+        })
+        .optional()
+        .describe('SSM Parameter Store parameter name or ARN (SecureString is decrypted)'),
+      secretsManager: z
+        .string()
+        .regex(SECRET_ID, { error: (iss) => `${got(iss)} is not a Secrets Manager secret name or ARN` })
+        .optional()
+        .describe('Secrets Manager secret name or ARN'),
+      key: z.string().min(1).optional().describe('For a JSON secret: the key whose value is used'),
+    },
+    {
+      error: (iss) =>
+        `expected a map like {ssm: /path/to/parameter} or {secretsManager: name}, got ${got(iss)}`,
+    },
+  )
+  .check((ctx) => {
+    const { ssm, secretsManager, key } = ctx.value;
+    if ((ssm === undefined) === (secretsManager === undefined)) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: 'use exactly one of "ssm" or "secretsManager"',
+      });
+    } else if (key !== undefined && ssm !== undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        input: key,
+        path: ['key'],
+        message: '"key" applies to Secrets Manager JSON secrets only; remove it or use secretsManager',
+      });
+    }
+  })
+  .describe('An environment variable whose value is read at start from a secret store');
+
+const IAM_ACTION = /^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$/;
+const MANAGED_POLICY = /^(arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+|[\w+=,.@/-]+)$/;
+
+const iamStatement = z.strictObject({
+  effect: enumOf(['Allow', 'Deny'], 'effect').default('Allow'),
+  actions: list(
+    z.string().regex(IAM_ACTION, {
+      error: (iss) => `${got(iss)} is not an IAM action; use service:Action, e.g. s3:GetObject`,
+    }),
+    'IAM actions',
+  ).min(1, { error: 'no actions; list at least one, e.g. s3:GetObject' }),
+  resources: list(text('a resource ARN'), 'resource ARNs').min(1, {
+    error: 'no resources; list at least one ARN (or "*")',
+  }),
+  conditions: map(
+    map(z.union([z.string(), list(z.string(), 'values')]), 'condition keys'),
+    'condition operators',
+  ).optional(),
+});
+
+export const awsSchema = z
+  .strictObject({
+    architecture: enumOf(['arm64', 'x86_64'], 'architecture')
+      .optional()
+      .describe(`Lambda architecture (default ${DEFAULTS.architecture})`),
+    reservedConcurrency: z
+      .int({ error: (iss) => `expected a whole number of concurrent executions, got ${got(iss)}` })
+      .min(0, { error: (iss) => `${String(iss.input)} is below 0; use 0 or more` })
+      .optional()
+      .describe('Reserved concurrency of the function (also the local concurrency limit)'),
+    iam: z
+      .strictObject({
+        managedPolicies: list(
+          z
+            .string()
+            .regex(MANAGED_POLICY, { error: (iss) => `${got(iss)} is not a managed policy name or ARN` }),
+          'managed policy names or ARNs',
+        ).optional(),
+        statements: list(iamStatement, 'IAM statements').optional(),
+      })
+      .optional()
+      .describe('What the server may do in AWS: the role gets only this (plus its logs)'),
+    vpc: z
+      .strictObject({
+        subnetIds: list(
+          z.string().regex(/^subnet-[0-9a-f]{8,17}$/, {
+            error: (iss) => `${got(iss)} is not a subnet id (subnet-…)`,
+          }),
+          'subnet ids',
+        ).min(1),
+        securityGroupIds: list(
+          z.string().regex(/^sg-[0-9a-f]{8,17}$/, {
+            error: (iss) => `${got(iss)} is not a security group id (sg-…)`,
+          }),
+          'security group ids',
+        ).min(1),
+      })
+      .optional()
+      .describe('Run the function in these subnets with these security groups'),
+    logRetentionDays: z
+      .int({ error: (iss) => `expected a number of days, got ${got(iss)}` })
+      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        error: (iss) =>
+          `${String(iss.input)} is not a retention CloudWatch Logs accepts; use one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .optional()
+      .describe(`Log retention in days (default ${DEFAULTS.logRetentionDays})`),
+    functionUrl: bool('functionUrl')
+      .optional()
+      .describe('Add a Function URL (IAM auth) serving MCP Streamable HTTP'),
+  })
+  .describe('AWS settings of the function');
+
+const toolsSchema = z
+  .strictObject({
+    allow: list(globPattern, 'tool names or glob patterns')
+      .optional()
+      .describe('Only these tools are served (glob patterns)'),
+    deny: list(globPattern, 'tool names or glob patterns')
+      .optional()
+      .describe('These tools are never served (glob patterns; wins over allow)'),
+    rename: map(toolName, 'tool names', toolName)
+      .optional()
+      .describe('Serve a tool under another name: {original: new}'),
+  })
+  .describe('Which tools are served, on every front');
+
+const recycleSchema = z
+  .strictObject({
+    maxInvocations: z
+      .int({ error: (iss) => `expected a whole number of invocations, got ${got(iss)}` })
+      .min(1, { error: 'must be at least 1' })
+      .optional()
+      .describe('Replace the server process after this many calls'),
+    idleSeconds: z
+      .int({ error: (iss) => `expected a whole number of seconds, got ${got(iss)}` })
+      .min(1, { error: 'must be at least 1 second' })
+      .max(86_400, { error: 'must be at most 86400 seconds (a day)' })
+      .optional()
+      .describe('Replace the server process when it was idle this long'),
+  })
+  .describe('Limits on how long one warm server process lives');
+
+/** The fields a server inherits from `defaults:`. */
+const inheritable = {
+  env: map(scalarText('an environment value'), 'environment variables', envName)
+    .optional()
+    .describe('Environment of the server process'),
+  secrets: map(secretSchema, 'secret references', envName)
+    .optional()
+    .describe('Environment variables read from SSM Parameter Store or Secrets Manager at start'),
+  timeout: wholeNumber(
+    'Lambda timeout, seconds',
+    'seconds',
+    LAMBDA_TIMEOUT_MIN_S,
+    LAMBDA_TIMEOUT_MAX_S,
+    "Lambda's",
+  )
+    .optional()
+    .describe(`Lambda timeout in seconds, 1–900 (default ${DEFAULTS.timeout})`),
+  memory: wholeNumber('Lambda memory, MB', 'MB', LAMBDA_MEMORY_MIN_MB, LAMBDA_MEMORY_MAX_MB, "Lambda's")
+    .optional()
+    .describe(`Lambda memory in MB, 128–10240 (default ${DEFAULTS.memory})`),
+  isolation: enumOf(['warm', 'per-invocation'], 'isolation')
+    .optional()
+    .describe(
+      'warm (default): one server process per Lambda environment, reused; per-invocation: a fresh process per call',
+    ),
+  recycle: recycleSchema.optional(),
+  tools: toolsSchema.optional(),
+  aws: awsSchema.optional(),
+  enabled: bool('enabled').optional().describe('false: keep the entry but do not build, deploy or run it'),
+};
+
+export const serverSchema = z
+  .strictObject(
+    {
+      name: text('a name').optional().describe('Human-readable name'),
+      description: z
+        .string({ error: (iss) => `expected a description as text, got ${got(iss)}` })
+        .optional()
+        .describe('What the server is for; also the gateway target description'),
+      command: text('a command').describe('The executable that starts the server on stdio'),
+      args: list(scalarText('an argument'), 'arguments').optional().describe('Arguments of the command'),
+      cwd: text('a directory').optional().describe('Working directory of the server process'),
+      shell: bool('shell').optional().describe('Run the command through /bin/sh (default false)'),
+      package: packageSchema.optional(),
+      gateway: z
+        .strictObject({
+          target: z
+            .string()
+            .regex(GATEWAY_TARGET_NAME_PATTERN, {
+              error: (iss) =>
+                `${got(iss)} is not a valid AgentCore target name; use letters and digits, single '-' between them, at most 100`,
+            })
+            .optional()
+            .describe(
+              'Target name at the gateway (default: the server id); tools are named <target>___<tool>',
+            ),
+          description: z
+            .string()
+            .optional()
+            .describe('Target description at the gateway (default: description)'),
+        })
+        .optional()
+        .describe('How the server appears at the AgentCore Gateway'),
+      verify: z
+        .strictObject({
+          tool: toolName.describe('A tool that is safe to call after deploy'),
+          arguments: map(z.unknown(), 'arguments').optional().describe('Its arguments'),
+        })
+        .optional()
+        .describe('A tool call that `mcp-fleet verify` makes after deploy'),
+      ...inheritable,
+    },
+    { error: (iss) => `expected a server definition (a map with at least "command"), got ${got(iss)}` },
+  )
+  .describe('One stdio MCP server: one Lambda function, one gateway target');
+
+export const defaultsSchema = z
+  .strictObject(inheritable, {
+    error: (iss) => `expected a map of settings every server inherits, got ${got(iss)}`,
+  })
+  .describe("Values every server inherits (maps are merged, other values replaced by the server's own)");
+
+export const gatewaySchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(GATEWAY_NAME_PATTERN, {
+        error: (iss) =>
+          `${got(iss)} is not a valid AgentCore gateway name; use letters and digits, single '-' between them, at most 48`,
+      })
+      .optional()
+      .describe(`Gateway name (default ${DEFAULTS.gatewayName})`),
+    auth: enumOf(['cognito', 'iam', 'none'], 'gateway auth')
+      .optional()
+      .describe(
+        'cognito (default): JWT from a Cognito user pool and machine client; iam: AWS_IAM (SigV4); none: no auth',
+      ),
+    search: bool('search').optional().describe('Add the x_amz_bedrock_agentcore_search tool'),
+    instructions: z.string().optional().describe('Instructions the gateway gives MCP clients'),
+    description: z.string().optional().describe('Gateway description'),
+  })
+  .describe('The AgentCore Gateway in front of the fleet');
+
+export const FLEET_SETTING_KEYS = ['version', 'stack', 'region', 'gateway', 'defaults'] as const;
+
+export const serversMapSchema = map(serverSchema, 'servers (id: definition)');
+
+export const fleetSchema = z
+  .strictObject(
+    {
+      $schema: z.string().optional(),
+      version: z
+        .literal(1, { error: (iss) => `${got(iss)} is not a supported config version; use 1` })
+        .optional(),
+      stack: z
+        .string()
+        .regex(STACK_NAME_PATTERN, {
+          error: (iss) =>
+            `${got(iss)} is not a valid CloudFormation stack name; start with a letter, then letters, digits and '-', at most 128`,
+        })
+        .optional()
+        .describe(`CloudFormation stack name (default ${DEFAULTS.stack})`),
+      region: z
+        .string()
+        .regex(AWS_REGION_PATTERN, {
+          error: (iss) => `${got(iss)} is not an AWS region name; e.g. us-east-1`,
+        })
+        .optional()
+        .describe('AWS region to deploy to (default: from the AWS environment)'),
+      gateway: gatewaySchema.optional(),
+      defaults: defaultsSchema.optional(),
+      servers: serversMapSchema.describe('The servers, by id; each becomes function mcp-server-<id>'),
+    },
+    { error: (iss) => `expected a map of servers, got ${got(iss)}` },
+  )
+  .describe('mcp-fleet servers.yaml');
+
+export type RawServer = z.output<typeof serverSchema>;
+export type RawDefaults = z.output<typeof defaultsSchema>;
+export type RawFleet = z.output<typeof fleetSchema>;
+export type RawSecret = z.output<typeof secretSchema>;
+export type RawAws = z.output<typeof awsSchema>;
+
+/** The generic messages for issues a field did not word itself. */
+export function genericMessage(iss: Issue): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type':
+      return `expected ${iss.expected}, got ${got(iss)}`;
+    case 'too_small':
+      return iss.origin === 'array'
+        ? `the list is empty; give at least ${String(iss.minimum)}`
+        : `too small; the minimum is ${String(iss.minimum)}`;
+    case 'invalid_value':
+      return `${got(iss)} is not allowed; use ${oneOf(iss.values.map(String))}`;
+    default:
+      return undefined;
+  }
+}
