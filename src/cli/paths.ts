@@ -12,5 +12,7 @@ export function schemaComment(file: string): string {
     .split(path.sep)
     .join('/');
   if (!rel.startsWith('.')) rel = `./${rel}`;
-  return `yaml-language-server: $schema=${rel}`;
+  // Far away (a global install): an absolute path reads better than a climb of ../../..
+  const target = rel.startsWith('../../') ? SCHEMA_FILE : rel;
+  return `yaml-language-server: $schema=${target}`;
 }

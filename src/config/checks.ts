@@ -120,6 +120,10 @@ function checkServer(
       error(at('secrets', name), `"${name}" is set both in env and in secrets; keep one`, true);
   }
 
+  if (server.deprecated !== undefined) {
+    warn(at('deprecated'), `deprecated upstream: ${server.deprecated}`);
+  }
+
   const cmd = server.command.split('/').at(-1) ?? server.command;
   if (DOWNLOADERS.has(cmd)) {
     warn(
@@ -128,7 +132,7 @@ function checkServer(
     );
   }
 
-  if (server.isolation === 'per-invocation' && raw?.recycle !== undefined) {
+  if (server.isolation === 'per-invocation' && Object.keys(server.recycle).length > 0) {
     warn(
       at('recycle'),
       'recycle has no effect with isolation: per-invocation (every call gets a fresh process)',

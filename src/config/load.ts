@@ -57,12 +57,12 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   const problems: Problem[] = [];
 
   for (const err of doc.errors) {
-    const [start] = err.linePos ?? [{ line: 1, col: 1 }];
+    const pos = lineCounter.linePos(err.pos[0]);
     problems.push({
       severity: 'error',
       file,
-      line: start.line,
-      column: start.col,
+      line: pos.line,
+      column: pos.col,
       path: '',
       message: yamlErrorMessage(err.code, err.message, source, err.pos[0]),
     });
@@ -73,7 +73,11 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    problems.push(source.problem([], `cannot read the YAML: ${(err as Error).message}`));
+    const alias = source.unresolvedAlias();
+    const message = alias
+      ? `alias *${alias.name} refers to no anchor (&${alias.name}) defined before it; define the anchor first`
+      : `cannot read the YAML: ${(err as Error).message}`;
+    problems.push({ severity: 'error', file, line: alias?.line ?? 1, column: alias?.column ?? 1, path: '', message });
     return { problems };
   }
   if (data === null || data === undefined) {
@@ -174,6 +178,9 @@ function yamlErrorMessage(code: string, message: string, source: SourceMap, offs
         ? `duplicate server id "${dup.key}"${where}; each server id must be unique`
         : `duplicate key "${dup.key}"${where}; each key may appear once`;
     }
+  }
+  if (code === 'MULTIPLE_DOCS') {
+    return "YAML syntax error: a second document starts here ('---'); a servers.yaml holds one document";
   }
   return `YAML syntax error: ${message.replace(/ at line \d+, column \d+:?\s*$/s, '')}`;
 }

@@ -52,6 +52,10 @@ export interface ServerConfig {
   /** MB. */
   memory: number;
   package?: PackageSpec;
+  /** For pypi packages: the Python version the server needs, e.g. "3.12". */
+  python?: string;
+  /** Deprecated upstream: the reason or successor. */
+  deprecated?: string;
   isolation: Isolation;
   recycle: RecycleLimits;
   tools: ToolFilter;
@@ -221,6 +225,8 @@ export function resolveServer(
   if (s.cwd !== undefined) server.cwd = s.cwd;
   const pkg = toPackage(s.package);
   if (pkg !== undefined) server.package = pkg;
+  if (s.package?.python !== undefined) server.python = s.package.python;
+  if (s.deprecated !== undefined) server.deprecated = s.deprecated;
   if (aws.reservedConcurrency !== undefined) server.aws.reservedConcurrency = aws.reservedConcurrency;
   if (aws.vpc !== undefined) server.aws.vpc = aws.vpc;
   if (s.verify !== undefined) server.verify = { tool: s.verify.tool, arguments: s.verify.arguments ?? {} };

@@ -24,6 +24,9 @@ import { PACKAGE_KINDS, PACKAGE_PARSERS } from './package-spec.js';
 
 type Issue = z.core.$ZodRawIssue;
 const got = (iss: { input?: unknown }): string => describeValue(iss.input);
+/** The value as written, for messages about a value of the right type but a wrong content. */
+const shown = (iss: { input?: unknown }): string =>
+  typeof iss.input === 'string' ? JSON.stringify(iss.input) : describeValue(iss.input);
 
 const text = (what: string) =>
   z
@@ -38,19 +41,21 @@ const scalarText = (what: string) =>
     })
     .transform(String);
 
-const wholeNumber = (what: string, unit: string, min: number, max: number, limitOf: string) =>
+/** `unit` is [singular, plural]. */
+const wholeNumber = (what: string, unit: readonly [string, string], min: number, max: number, limitOf: string) =>
   z
-    .int({ error: (iss) => `expected a whole number of ${unit}, got ${got(iss)}; use ${min}–${max}` })
+    .int({ error: (iss) => `expected a whole number of ${unit[1]}, got ${got(iss)}; use ${min}–${max}` })
     .min(min, {
-      error: (iss) => `${String(iss.input)} is below ${limitOf} minimum of ${min} ${unit}; use ${min}–${max}`,
+      error: (iss) =>
+        `${String(iss.input)} is below ${limitOf} minimum of ${min} ${unit[min === 1 ? 0 : 1]}; use ${min}–${max}`,
     })
     .max(max, {
-      error: (iss) => `${String(iss.input)} is above ${limitOf} maximum of ${max} ${unit}; use ${min}–${max}`,
+      error: (iss) => `${String(iss.input)} is above ${limitOf} maximum of ${max} ${unit[1]}; use ${min}–${max}`,
     })
     .describe(what);
 
 const enumOf = <const T extends readonly [string, ...string[]]>(values: T, what: string) =>
-  z.enum(values, { error: (iss) => `${got(iss)} is not a valid ${what}; use ${oneOf(values)}` });
+  z.enum(values, { error: (iss) => `${shown(iss)} is not a valid ${what}; use ${oneOf(values)}` });
 
 const bool = (what: string) =>
   z.boolean({ error: (iss) => `expected true or false for ${what}, got ${got(iss)}` });
@@ -82,7 +87,7 @@ const globPattern = z
   });
 
 const toolName = z.string().regex(TOOL_NAME_PATTERN, {
-  error: (iss) => `${got(iss)} is not a valid MCP tool name; use 1–128 letters, digits, '_', '-' or '.'`,
+  error: (iss) => `${shown(iss)} is not a valid MCP tool name; use 1–128 letters, digits, '_', '-' or '.'`,
 });
 
 export const packageSchema = z
@@ -101,6 +106,11 @@ export const packageSchema = z
         .string()
         .optional()
         .describe('Container image to copy the server from: repository:tag or @sha256:digest'),
+      python: z
+        .string()
+        .regex(/^3\.\d{1,2}$/, { error: (iss) => `${shown(iss)} is not a Python version; use e.g. "3.12"` })
+        .optional()
+        .describe('For pypi: the Python version the server needs (e.g. "3.12"; default: the one found)'),
     },
     { error: (iss) => `expected a map with one of ${oneOf(PACKAGE_KINDS)}, got ${got(iss)}` },
   )
@@ -116,6 +126,14 @@ export const packageSchema = z
             : `${oneOf(kinds)} given together; use exactly one package source`,
       });
       return;
+    }
+    if (ctx.value.python !== undefined && kinds[0] !== 'pypi') {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.python,
+        path: ['python'],
+        message: '"python" applies to pypi packages only; remove it',
+      });
     }
     for (const kind of kinds) {
       const result = PACKAGE_PARSERS[kind](ctx.value[kind] ?? '');
@@ -136,13 +154,13 @@ export const secretSchema = z
       ssm: z
         .string()
         .regex(SSM_PARAMETER, {
-          error: (iss) => `${got(iss)} is not an SSM parameter name or ARN; e.g. /mcp/github/token`,
+          error: (iss) => `${shown(iss)} is not an SSM parameter name or ARN; e.g. /mcp/github/token`,
         })
         .optional()
         .describe('SSM Parameter Store parameter name or ARN (SecureString is decrypted)'),
       secretsManager: z
         .string()
-        .regex(SECRET_ID, { error: (iss) => `${got(iss)} is not a Secrets Manager secret name or ARN` })
+        .regex(SECRET_ID, { error: (iss) => `${shown(iss)} is not a Secrets Manager secret name or ARN` })
         .optional()
         .describe('Secrets Manager secret name or ARN'),
       key: z.string().min(1).optional().describe('For a JSON secret: the key whose value is used'),
@@ -178,7 +196,7 @@ const iamStatement = z.strictObject({
   effect: enumOf(['Allow', 'Deny'], 'effect').default('Allow'),
   actions: list(
     z.string().regex(IAM_ACTION, {
-      error: (iss) => `${got(iss)} is not an IAM action; use service:Action, e.g. s3:GetObject`,
+      error: (iss) => `${shown(iss)} is not an IAM action; use service:Action, e.g. s3:GetObject`,
     }),
     'IAM actions',
   ).min(1, { error: 'no actions; list at least one, e.g. s3:GetObject' }),
@@ -206,7 +224,7 @@ export const awsSchema = z
         managedPolicies: list(
           z
             .string()
-            .regex(MANAGED_POLICY, { error: (iss) => `${got(iss)} is not a managed policy name or ARN` }),
+            .regex(MANAGED_POLICY, { error: (iss) => `${shown(iss)} is not a managed policy name or ARN` }),
           'managed policy names or ARNs',
         ).optional(),
         statements: list(iamStatement, 'IAM statements').optional(),
@@ -217,13 +235,13 @@ export const awsSchema = z
       .strictObject({
         subnetIds: list(
           z.string().regex(/^subnet-[0-9a-f]{8,17}$/, {
-            error: (iss) => `${got(iss)} is not a subnet id (subnet-…)`,
+            error: (iss) => `${shown(iss)} is not a subnet id (subnet-…)`,
           }),
           'subnet ids',
         ).min(1),
         securityGroupIds: list(
           z.string().regex(/^sg-[0-9a-f]{8,17}$/, {
-            error: (iss) => `${got(iss)} is not a security group id (sg-…)`,
+            error: (iss) => `${shown(iss)} is not a security group id (sg-…)`,
           }),
           'security group ids',
         ).min(1),
@@ -284,14 +302,14 @@ const inheritable = {
     .describe('Environment variables read from SSM Parameter Store or Secrets Manager at start'),
   timeout: wholeNumber(
     'Lambda timeout, seconds',
-    'seconds',
+    ['second', 'seconds'],
     LAMBDA_TIMEOUT_MIN_S,
     LAMBDA_TIMEOUT_MAX_S,
     "Lambda's",
   )
     .optional()
     .describe(`Lambda timeout in seconds, 1–900 (default ${DEFAULTS.timeout})`),
-  memory: wholeNumber('Lambda memory, MB', 'MB', LAMBDA_MEMORY_MIN_MB, LAMBDA_MEMORY_MAX_MB, "Lambda's")
+  memory: wholeNumber('Lambda memory, MB', ['MB', 'MB'], LAMBDA_MEMORY_MIN_MB, LAMBDA_MEMORY_MAX_MB, "Lambda's")
     .optional()
     .describe(`Lambda memory in MB, 128–10240 (default ${DEFAULTS.memory})`),
   isolation: enumOf(['warm', 'per-invocation'], 'isolation')
@@ -304,6 +322,12 @@ const inheritable = {
   aws: awsSchema.optional(),
   enabled: bool('enabled').optional().describe('false: keep the entry but do not build, deploy or run it'),
 };
+
+const deprecatedSchema = z
+  .string({ error: (iss) => `expected the reason as text, got ${got(iss)}` })
+  .min(1, { error: 'say why, e.g. "superseded by awslabs.aws-iac-mcp-server"' })
+  .optional()
+  .describe('Marks a server deprecated upstream, with the reason or successor; validate warns about it');
 
 export const serverSchema = z
   .strictObject(
@@ -324,7 +348,7 @@ export const serverSchema = z
             .string()
             .regex(GATEWAY_TARGET_NAME_PATTERN, {
               error: (iss) =>
-                `${got(iss)} is not a valid AgentCore target name; use letters and digits, single '-' between them, at most 100`,
+                `${shown(iss)} is not a valid AgentCore target name; use letters and digits, single '-' between them, at most 100`,
             })
             .optional()
             .describe(
@@ -337,6 +361,7 @@ export const serverSchema = z
         })
         .optional()
         .describe('How the server appears at the AgentCore Gateway'),
+      deprecated: deprecatedSchema,
       verify: z
         .strictObject({
           tool: toolName.describe('A tool that is safe to call after deploy'),
@@ -362,7 +387,7 @@ export const gatewaySchema = z
       .string()
       .regex(GATEWAY_NAME_PATTERN, {
         error: (iss) =>
-          `${got(iss)} is not a valid AgentCore gateway name; use letters and digits, single '-' between them, at most 48`,
+          `${shown(iss)} is not a valid AgentCore gateway name; use letters and digits, single '-' between them, at most 48`,
       })
       .optional()
       .describe(`Gateway name (default ${DEFAULTS.gatewayName})`),
@@ -386,20 +411,20 @@ export const fleetSchema = z
     {
       $schema: z.string().optional(),
       version: z
-        .literal(1, { error: (iss) => `${got(iss)} is not a supported config version; use 1` })
+        .literal(1, { error: (iss) => `${shown(iss)} is not a supported config version; use 1` })
         .optional(),
       stack: z
         .string()
         .regex(STACK_NAME_PATTERN, {
           error: (iss) =>
-            `${got(iss)} is not a valid CloudFormation stack name; start with a letter, then letters, digits and '-', at most 128`,
+            `${shown(iss)} is not a valid CloudFormation stack name; start with a letter, then letters, digits and '-', at most 128`,
         })
         .optional()
         .describe(`CloudFormation stack name (default ${DEFAULTS.stack})`),
       region: z
         .string()
         .regex(AWS_REGION_PATTERN, {
-          error: (iss) => `${got(iss)} is not an AWS region name; e.g. us-east-1`,
+          error: (iss) => `${shown(iss)} is not an AWS region name; e.g. us-east-1`,
         })
         .optional()
         .describe('AWS region to deploy to (default: from the AWS environment)'),
@@ -427,7 +452,7 @@ export function genericMessage(iss: Issue): string | undefined {
         ? `the list is empty; give at least ${String(iss.minimum)}`
         : `too small; the minimum is ${String(iss.minimum)}`;
     case 'invalid_value':
-      return `${got(iss)} is not allowed; use ${oneOf(iss.values.map(String))}`;
+      return `${shown(iss)} is not allowed; use ${oneOf(iss.values.map(String))}`;
     default:
       return undefined;
   }

@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, visit, type Document, type LineCounter, type Node, type Pair } from 'yaml';
 import type * as z from 'zod';
 import { closest, distance } from 'fastest-levenshtein';
 import type { Problem } from './problems.js';
@@ -28,6 +28,23 @@ export class SourceMap {
     let out = '';
     for (const seg of rel) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
     return out;
+  }
+
+  /** The first alias whose anchor is not defined before it. */
+  unresolvedAlias(): { name: string; line: number; column: number } | undefined {
+    let found: { name: string; line: number; column: number } | undefined;
+    visit(this.doc, {
+      Alias: (_key, node) => {
+        if (found !== undefined || !isAlias(node)) return visit.BREAK;
+        if (node.resolve(this.doc) === undefined) {
+          const pos = this.lines.linePos(node.range?.[0] ?? 0);
+          found = { name: node.source, line: pos.line, column: pos.col };
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    return found;
   }
 
   /** Whether the YAML text has a value at `path`. */

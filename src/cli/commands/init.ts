@@ -1,4 +1,5 @@
-import { access, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseConfig } from '../../config/index.js';
 import { CliError, EXIT } from '../exit.js';
 import { schemaComment } from '../paths.js';
@@ -82,6 +83,7 @@ export async function initCommand(file: string, options: { force?: boolean }): P
       `internal error: the starter config does not validate:\n${check.problems.map((p) => p.message).join('\n')}`,
     );
   }
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
   await writeFile(file, text);
   process.stdout.write(
     `Wrote ${file} with ${check.config.servers.length} servers (${check.config.servers.map((s) => s.id).join(', ')}).\n` +

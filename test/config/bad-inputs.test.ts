@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { formatProblem, loadConfig } from '../../src/config/index.js';
+
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'config', 'bad');
+
+/**
+ * Every bad input, with every problem `mcp-fleet validate` must report for it, in order:
+ * `LINE:COLUMN path: message` (warnings say so). The whole list must match: nothing missing,
+ * nothing extra.
+ */
+const expected: Record<string, string[]> = {
+  'architecture-unknown.yaml': [
+    '4:19 git.aws.architecture: "arm" is not a valid architecture; use "arm64" or "x86_64"',
+  ],
+  'args-not-a-list.yaml': ['3:9 git.args: expected a list of arguments, got "--repository ." (text)'],
+  'bad-id-characters.yaml': [
+    '2:3 my.server: server id "my.server" has characters a Lambda function name cannot have ("."); use letters, digits, \'-\' and \'_\'',
+  ],
+  'defaults-out-of-range.yaml': [
+    "2:11 defaults.memory: 100 is below Lambda's minimum of 128 MB; use 128–10240",
+  ],
+  'duplicate-key-in-server.yaml': [
+    '5:5 duplicate key "timeout" (first defined on line 4); each key may appear once',
+  ],
+  'duplicate-server-id.yaml': [
+    '5:1 duplicate server id "git" (first defined on line 1); each server id must be unique',
+  ],
+  'empty.yaml': ['1:1 the file is empty; expected a map of servers (see `mcp-fleet init`)'],
+  'env-bad-name.yaml': [
+    '4:5 git.env.GIT-TRACE: "GIT-TRACE" is not a valid environment variable name; use letters, digits and _, not starting with a digit',
+  ],
+  'env-not-a-map.yaml': ['3:8 git.env: expected a map of environment variables, got a list'],
+  'env-value-a-map.yaml': [
+    '4:16 git.env.GIT_TRACE: expected an environment value as text, got a map; quote it',
+  ],
+  'fleet-setting-in-seed-form.yaml': [
+    '1:1 stack: "stack" is a fleet setting, allowed only when the servers are listed under "servers:"; move the servers under servers:',
+  ],
+  'fleet-settings-invalid.yaml': [
+    '1:8 stack: "1-fleet" is not a valid CloudFormation stack name; start with a letter, then letters, digits and \'-\', at most 128',
+    '2:9 region: "us-east" is not an AWS region name; e.g. us-east-1',
+    '4:9 gateway.name: "my_gateway" is not a valid AgentCore gateway name; use letters and digits, single \'-\' between them, at most 48',
+    '5:9 gateway.auth: "oauth" is not a valid gateway auth; use "cognito", "iam" or "none"',
+  ],
+  'gateway-target-invalid.yaml': [
+    '4:13 git.gateway.target: "git_repo" is not a valid AgentCore target name; use letters and digits, single \'-\' between them, at most 100',
+  ],
+  'go-package-latest.yaml': [
+    '5:9 github.package.go: "latest" is not a pinned Go module version; use a tag such as v1.2.3, not latest or a branch',
+  ],
+  'iam-action-malformed.yaml': [
+    '6:21 git.aws.iam.statements[0].actions[0]: "s3GetObject" is not an IAM action; use service:Action, e.g. s3:GetObject',
+  ],
+  'id-no-target-name.yaml': [
+    '1:1 __: server id "__" cannot be made into an AgentCore target name; set gateway.target (letters, digits, single \'-\')',
+  ],
+  'id-too-long.yaml': [
+    "1:1 an-mcp-server-id-that-is-far-too-long-for-a-lambda-function: server id is 59 characters: function name mcp-server-an-mcp-server-id-that-is-far-too-long-for-a-lambda-function would be 70, over Lambda's 64; use at most 53",
+  ],
+  'image-unpinned.yaml': [
+    '4:12 github.package.image: "ghcr.io/github/github-mcp-server" is not pinned; add a version tag (not latest) or an @sha256 digest',
+  ],
+  'isolation-unknown.yaml': [
+    '3:14 git.isolation: "cold" is not a valid isolation; use "warm" or "per-invocation"',
+  ],
+  'log-retention-not-allowed.yaml': [
+    '4:23 git.aws.logRetentionDays: 10 is not a retention CloudWatch Logs accepts; use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653',
+  ],
+  'many-problems.yaml': [
+    "4:14 git.timeout: 901 is above Lambda's maximum of 900 seconds; use 1–900",
+    "5:13 git.memory: 127 is below Lambda's minimum of 128 MB; use 128–10240",
+    '6:5 git.isolaton: unknown key "isolaton"; did you mean "isolation"?',
+    '7:3 memory.command: required; the executable that starts the server on stdio, e.g. command: mcp-server-git',
+    '9:3 bad/id: server id "bad/id" has characters a Lambda function name cannot have ("/"); use letters, digits, \'-\' and \'_\'',
+  ],
+  'memory-above-maximum.yaml': [
+    "3:11 git.memory: 20480 is above Lambda's maximum of 10240 MB; use 128–10240",
+  ],
+  'memory-below-minimum.yaml': ["3:11 git.memory: 64 is below Lambda's minimum of 128 MB; use 128–10240"],
+  'missing-command.yaml': [
+    '1:1 memory.command: required; the executable that starts the server on stdio, e.g. command: mcp-server-git',
+  ],
+  'npm-package-bad-name.yaml': [
+    '4:10 memory.package.npm: "Server Memory@1.0.0" is not an npm package spec; use name@version, e.g. @scope/name@1.2.3',
+  ],
+  'npm-package-no-version.yaml': [
+    '4:10 memory.package.npm: "@modelcontextprotocol/server-memory" has no version; pin an exact one, e.g. @modelcontextprotocol/server-memory@1.2.3',
+  ],
+  'npm-package-range.yaml': [
+    '3:19 memory.package.npm: "^2026.8.31" is a range or tag, not a pinned version; pin an exact one, e.g. @modelcontextprotocol/server-memory@1.2.3',
+  ],
+  'pypi-package-range.yaml': [
+    '4:11 eks.package.pypi: ">=0.2" is not a pinned version; pin an exact one with ==, e.g. awslabs.eks-mcp-server==1.2.3',
+  ],
+  'rename-collision.yaml': [
+    '6:24 filesystem.tools.rename.read_media_file: "read_media_file" and "read_text_file" are both renamed to "read"; served names must be unique',
+  ],
+  'reserved-concurrency-negative.yaml': ['4:26 git.aws.reservedConcurrency: -1 is below 0; use 0 or more'],
+  'secret-also-in-env.yaml': [
+    '6:5 github.secrets.GITHUB_PERSONAL_ACCESS_TOKEN: "GITHUB_PERSONAL_ACCESS_TOKEN" is set both in env and in secrets; keep one',
+  ],
+  'secret-two-sources.yaml': [
+    '4:35 github.secrets.GITHUB_PERSONAL_ACCESS_TOKEN: use exactly one of "ssm" or "secretsManager"',
+  ],
+  'server-not-a-map.yaml': [
+    '1:6 git: expected a server definition (a map with at least "command"), got "mcp-server-git" (text)',
+  ],
+  'servers-a-list.yaml': ['2:3 servers: expected a map of servers (id: definition), got a list'],
+  'servers-empty.yaml': ['2:10 servers: no servers defined; add at least one (see `mcp-fleet init`)'],
+  'syntax-multiple-documents.yaml': [
+    "3:1 YAML syntax error: a second document starts here ('---'); a servers.yaml holds one document",
+  ],
+  'syntax-nested-mapping.yaml': [
+    '2:12 YAML syntax error: Nested mappings are not allowed in compact mappings',
+  ],
+  'syntax-tab-indent.yaml': ['2:1 YAML syntax error: Tabs are not allowed as indentation'],
+  'syntax-unclosed-flow.yaml': [
+    '4:3 YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  ],
+  'syntax-undefined-alias.yaml': [
+    '3:8 alias *common refers to no anchor (&common) defined before it; define the anchor first',
+  ],
+  'target-name-collision.yaml': [
+    '1:1 warning: my_server: "my_server" is not a valid AgentCore target name (letters, digits, single \'-\'); its target is named "my-server"; set gateway.target to choose another',
+    '3:1 my-server: target name "my-server" is also used by server "my_server"; set gateway.target on one of them',
+  ],
+  'timeout-above-maximum.yaml': [
+    "14:14 eks-mcp.timeout: 1200 is above Lambda's maximum of 900 seconds; use 1–900",
+  ],
+  'timeout-fraction.yaml': [
+    '3:12 git.timeout: expected a whole number of seconds, got 1.5 (a number); use 1–900',
+  ],
+  'timeout-not-a-number.yaml': [
+    '3:12 git.timeout: expected a whole number of seconds, got "sixty" (text); use 1–900',
+  ],
+  'timeout-zero.yaml': ["3:12 git.timeout: 0 is below Lambda's minimum of 1 second; use 1–900"],
+  'top-level-list.yaml': ['1:1 expected a map of servers (id: definition) at the top level'],
+  'two-package-sources.yaml': [
+    '4:5 memory.package: "npm" or "pypi" given together; use exactly one package source',
+  ],
+  'unknown-key-far.yaml': [
+    '3:3 git.colour: unknown key "colour"; allowed: name, description, command, args, cwd, shell, package, gateway, deprecated, verify, env, secrets, timeout, memory, isolation, recycle, tools, aws, enabled',
+  ],
+  'unknown-key-typo.yaml': ['3:3 git.timout: unknown key "timout"; did you mean "timeout"?'],
+  'unknown-top-level-key.yaml': ['4:1 default: unknown key "default"; did you mean "defaults"?'],
+  'verify-denied-tool.yaml': [
+    '7:11 filesystem.verify.tool: "write_file" is denied by tools.deny "write_*"; verify must call a tool that is served',
+  ],
+};
+
+test('every bad-input fixture has its expected problems listed', async () => {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+  assert.deepEqual(files, Object.keys(expected).sort());
+  assert.ok(files.length >= 25, `only ${files.length} bad inputs`);
+});
+
+for (const [name, problems] of Object.entries(expected)) {
+  test(`bad input ${name}`, async () => {
+    const file = path.join(dir, name);
+    const result = await loadConfig(file);
+    assert.equal(result.config, undefined, 'a file with errors yields no config');
+    const got = result.problems.map((p) => {
+      assert.equal(p.file, file);
+      return formatProblem(p).slice(file.length + 1);
+    });
+    assert.deepEqual(got, problems);
+  });
+}

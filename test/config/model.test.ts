@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  deriveTargetName,
+  formatProblem,
+  loadConfig,
+  parseConfig,
+  toLaunchSpec,
+} from '../../src/config/index.js';
+import { ROOT, fixture } from '../helpers.js';
+
+const SEED_IDS = [
+  'core-mcp',
+  'aws-docs',
+  'aws-pricing',
+  'frontend',
+  'aws-location',
+  'git-repo-research',
+  'eks-mcp',
+  'aws-diagram',
+  'prometheus',
+  'cfn',
+  'terraform',
+  'aws-knowledge',
+  'cloudwatch',
+  'cloudwatch-appsignals',
+  'ccapi',
+  'github',
+  'git',
+  'filesystem',
+];
+
+describe('the seed document form', () => {
+  test('a bare map of servers with the seed fields loads, with the download warnings', async () => {
+    const { config, problems } = await loadConfig(fixture('config', 'good', 'seed-form.yaml'));
+    assert.ok(config, problems.map(formatProblem).join('\n'));
+    assert.deepEqual(
+      config.servers.map((s) => s.id),
+      ['core-mcp', 'eks-mcp', 'git'],
+    );
+    const eks = config.servers[1]!;
+    assert.equal(eks.name, 'AWS Labs EKS MCP Server');
+    assert.equal(eks.command, 'uvx');
+    assert.deepEqual(eks.args, ['awslabs.eks-mcp-server@latest']);
+    assert.deepEqual(eks.env, { FASTMCP_LOG_LEVEL: 'ERROR', AWS_REGION: 'us-east-1' });
+    assert.equal(eks.timeout, 120);
+    assert.equal(eks.memory, 2048);
+    assert.equal(eks.functionName, 'mcp-server-eks-mcp');
+    assert.equal(eks.gateway.target, 'eks-mcp');
+    assert.equal(eks.source.line, 13);
+    const warnings = problems.map(formatProblem);
+    assert.equal(warnings.length, 2);
+    assert.match(
+      warnings[0]!,
+      /seed-form\.yaml:5:12 warning: core-mcp\.command: "uvx" downloads the server at every cold start/,
+    );
+    assert.match(warnings[1]!, /seed-form\.yaml:16:12 warning: eks-mcp\.command: "uvx"/);
+  });
+
+  test('defaults fill what the seed form leaves out', () => {
+    const { config } = parseConfig('git:\n  command: mcp-server-git\n');
+    assert.ok(config);
+    const git = config.servers[0]!;
+    assert.equal(git.name, 'git');
+    assert.equal(git.timeout, 60);
+    assert.equal(git.memory, 1024);
+    assert.equal(git.isolation, 'warm');
+    assert.equal(git.aws.architecture, 'arm64');
+    assert.equal(git.aws.logRetentionDays, 30);
+    assert.equal(git.enabled, true);
+    assert.equal(config.stack, 'McpFleet');
+    assert.equal(config.gateway.auth, 'cognito');
+    assert.equal(config.file, 'servers.yaml');
+  });
+});
+
+describe('the servers: form', () => {
+  test('defaults are inherited: maps merged, other values replaced', async () => {
+    const { config, problems } = await loadConfig(fixture('config', 'good', 'defaults.yaml'));
+    assert.ok(config, problems.map(formatProblem).join('\n'));
+    assert.equal(config.stack, 'Fleet-1');
+    assert.equal(config.region, 'eu-central-1');
+    assert.deepEqual(config.gateway, { name: 'my-gateway', auth: 'iam', search: true });
+    const [one, two, disabled] = config.servers;
+    assert.ok(one && two && disabled);
+    assert.deepEqual(one.env, { LOG_LEVEL: 'info', SHARED: 'from-server', PORT: '8080' });
+    assert.equal(one.timeout, 45);
+    assert.equal(one.memory, 768);
+    assert.equal(one.aws.architecture, 'x86_64');
+    assert.equal(one.aws.logRetentionDays, 14);
+    assert.equal(one.aws.reservedConcurrency, 5);
+    assert.equal(two.timeout, 900);
+    assert.deepEqual(two.args, ['--flag', '3', 'true']);
+    assert.equal(two.isolation, 'per-invocation');
+    assert.deepEqual(two.secrets, {
+      API_TOKEN: {
+        source: 'secretsManager',
+        secret: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-AbCdEf',
+        key: 'token',
+      },
+      DB_PASSWORD: { source: 'ssm', parameter: '/fleet/db/password' },
+    });
+    assert.deepEqual(two.verify, { tool: 'read', arguments: { path: '/tmp/x' } });
+    assert.equal(disabled.enabled, false);
+  });
+
+  test('an id AgentCore refuses is mapped to a target name and reported', async () => {
+    const { config, problems } = await loadConfig(fixture('config', 'good', 'defaults.yaml'));
+    assert.ok(config);
+    const two = config.servers.find((s) => s.id === 'two_words');
+    assert.ok(two);
+    assert.equal(two.gateway.target, 'two-words');
+    assert.equal(two.functionName, 'mcp-server-two_words');
+    assert.deepEqual(problems.map(formatProblem), [
+      `${fixture('config', 'good', 'defaults.yaml')}:22:3 warning: two_words: "two_words" is not a valid AgentCore target name (letters, digits, single '-'); its target is named "two-words"; set gateway.target to choose another`,
+    ]);
+  });
+
+  test('a warning on an inherited value points at defaults', () => {
+    const text =
+      'defaults:\n  isolation: per-invocation\n  recycle: { maxInvocations: 10 }\nservers:\n  a:\n    command: a\n';
+    const { config, problems } = parseConfig(text);
+    assert.ok(config);
+    assert.deepEqual(problems.map(formatProblem), [
+      'servers.yaml:3:3 warning: defaults.recycle: recycle has no effect with isolation: per-invocation (every call gets a fresh process)',
+    ]);
+  });
+
+  test('the launch spec carries what the runtime needs, as copies', async () => {
+    const { config } = await loadConfig(fixture('config', 'good', 'defaults.yaml'));
+    const two = config?.servers[1];
+    assert.ok(two);
+    const spec = toLaunchSpec(two);
+    assert.deepEqual(spec, {
+      id: 'two_words',
+      name: 'two_words',
+      command: 'server-two',
+      args: ['--flag', '3', 'true'],
+      env: { LOG_LEVEL: 'info', SHARED: 'from-defaults' },
+      shell: false,
+      timeout: 900,
+      isolation: 'per-invocation',
+      recycle: {},
+      tools: { allow: ['read_*', 'list_*'], deny: ['read_secret'], rename: { read_file: 'read' } },
+      secrets: two.secrets,
+    });
+    spec.args.push('mutated');
+    assert.deepEqual(two.args, ['--flag', '3', 'true']);
+  });
+});
+
+describe('target names', () => {
+  const cases: [string, string | undefined][] = [
+    ['eks-mcp', 'eks-mcp'],
+    ['Git2', 'Git2'],
+    ['my_server', 'my-server'],
+    ['a__b', 'a-b'],
+    ['a--b', 'a-b'],
+    ['_lead', 'lead'],
+    ['__', undefined],
+    ['---', undefined],
+  ];
+  for (const [id, target] of cases) {
+    test(`${id.slice(0, 20)} → ${String(target)}`, () => {
+      assert.equal(deriveTargetName(id), target);
+    });
+  }
+});
+
+describe('shipped configs', () => {
+  test('examples/seed/servers.yaml has the 18 seed servers, pinned, and validates', async () => {
+    const file = path.join(ROOT, 'examples', 'seed', 'servers.yaml');
+    const { config, problems } = await loadConfig(file);
+    assert.ok(config, problems.map(formatProblem).join('\n'));
+    const ids = config.servers.map((s) => s.id);
+    for (const id of SEED_IDS) assert.ok(ids.includes(id), `missing seed server ${id}`);
+    assert.ok(
+      ids.includes('aws-iac') && ids.includes('cloudwatch-applicationsignals'),
+      'successors are listed',
+    );
+    for (const s of config.servers) {
+      assert.ok(s.package, `${s.id} has no pinned package`);
+      assert.notEqual(s.command, 'uvx');
+      assert.equal(s.functionName, `mcp-server-${s.id}`);
+    }
+    const kinds = new Set(config.servers.map((s) => s.package?.kind));
+    assert.deepEqual([...kinds].sort(), ['go', 'npm', 'pypi']);
+    const deprecated = config.servers.filter((s) => s.deprecated !== undefined).map((s) => s.id);
+    assert.deepEqual(
+      deprecated.sort(),
+      [
+        'ccapi',
+        'cfn',
+        'cloudwatch-appsignals',
+        'core-mcp',
+        'frontend',
+        'git-repo-research',
+        'terraform',
+        'aws-diagram',
+      ].sort(),
+    );
+    assert.ok(problems.every((p) => p.severity === 'warning' && p.message.startsWith('deprecated upstream')));
+  });
+
+  test('the default servers.yaml validates with no problem', async () => {
+    const { config, problems } = await loadConfig(path.join(ROOT, 'servers.yaml'));
+    assert.ok(config);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      config.servers.map((s) => s.id),
+      ['filesystem', 'memory', 'everything', 'git'],
+    );
+  });
+
+  test('the versions pinned in the default fleet are the ones package.json and requirements.txt install', async () => {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const requirements = await readFile(path.join(ROOT, 'requirements.txt'), 'utf8');
+    const { config } = await loadConfig(path.join(ROOT, 'servers.yaml'));
+    for (const s of config?.servers ?? []) {
+      const p = s.package;
+      if (p?.kind === 'npm') assert.equal(pkg.devDependencies[p.name], p.version, p.name);
+      else if (p?.kind === 'pypi') assert.ok(requirements.includes(`${p.name}==${p.version}`), p.spec);
+      else assert.fail(`${s.id}: unexpected package ${JSON.stringify(p)}`);
+    }
+  });
+});
