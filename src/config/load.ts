@@ -77,7 +77,14 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
     const message = alias
       ? `alias *${alias.name} refers to no anchor (&${alias.name}) defined before it; define the anchor first`
       : `cannot read the YAML: ${(err as Error).message}`;
-    problems.push({ severity: 'error', file, line: alias?.line ?? 1, column: alias?.column ?? 1, path: '', message });
+    problems.push({
+      severity: 'error',
+      file,
+      line: alias?.line ?? 1,
+      column: alias?.column ?? 1,
+      path: '',
+      message,
+    });
     return { problems };
   }
   if (data === null || data === undefined) {

@@ -34,7 +34,12 @@ export function parseNpmSpec(spec: string): ParseResult<Extract<PackageSpec, { k
     return fail(`"${spec}" has no version; pin an exact one, e.g. ${name}@1.2.3`);
   }
   if (semver.valid(version) === null) {
-    const what = semver.validRange(version) !== null ? 'a range or tag' : 'not a version';
+    const what =
+      semver.validRange(version) !== null
+        ? 'a range'
+        : /^[a-z][a-z0-9._-]*$/i.test(version)
+          ? 'a dist-tag'
+          : 'not a version';
     return fail(`"${version}" is ${what}, not a pinned version; pin an exact one, e.g. ${name}@1.2.3`);
   }
   return { ok: true, value: { kind: 'npm', name, version, spec: `${name}@${version}` } };

@@ -42,7 +42,13 @@ const scalarText = (what: string) =>
     .transform(String);
 
 /** `unit` is [singular, plural]. */
-const wholeNumber = (what: string, unit: readonly [string, string], min: number, max: number, limitOf: string) =>
+const wholeNumber = (
+  what: string,
+  unit: readonly [string, string],
+  min: number,
+  max: number,
+  limitOf: string,
+) =>
   z
     .int({ error: (iss) => `expected a whole number of ${unit[1]}, got ${got(iss)}; use ${min}–${max}` })
     .min(min, {
@@ -50,7 +56,8 @@ const wholeNumber = (what: string, unit: readonly [string, string], min: number,
         `${String(iss.input)} is below ${limitOf} minimum of ${min} ${unit[min === 1 ? 0 : 1]}; use ${min}–${max}`,
     })
     .max(max, {
-      error: (iss) => `${String(iss.input)} is above ${limitOf} maximum of ${max} ${unit[1]}; use ${min}–${max}`,
+      error: (iss) =>
+        `${String(iss.input)} is above ${limitOf} maximum of ${max} ${unit[1]}; use ${min}–${max}`,
     })
     .describe(what);
 
@@ -309,7 +316,13 @@ const inheritable = {
   )
     .optional()
     .describe(`Lambda timeout in seconds, 1–900 (default ${DEFAULTS.timeout})`),
-  memory: wholeNumber('Lambda memory, MB', ['MB', 'MB'], LAMBDA_MEMORY_MIN_MB, LAMBDA_MEMORY_MAX_MB, "Lambda's")
+  memory: wholeNumber(
+    'Lambda memory, MB',
+    ['MB', 'MB'],
+    LAMBDA_MEMORY_MIN_MB,
+    LAMBDA_MEMORY_MAX_MB,
+    "Lambda's",
+  )
     .optional()
     .describe(`Lambda memory in MB, 128–10240 (default ${DEFAULTS.memory})`),
   isolation: enumOf(['warm', 'per-invocation'], 'isolation')

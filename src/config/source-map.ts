@@ -1,4 +1,15 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, visit, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  visit,
+  type Document,
+  type LineCounter,
+  type Node,
+  type Pair,
+} from 'yaml';
 import type * as z from 'zod';
 import { closest, distance } from 'fastest-levenshtein';
 import type { Problem } from './problems.js';

@@ -91,7 +91,7 @@ const expected: Record<string, string[]> = {
     '4:10 memory.package.npm: "@modelcontextprotocol/server-memory" has no version; pin an exact one, e.g. @modelcontextprotocol/server-memory@1.2.3',
   ],
   'npm-package-range.yaml': [
-    '3:19 memory.package.npm: "^2026.8.31" is a range or tag, not a pinned version; pin an exact one, e.g. @modelcontextprotocol/server-memory@1.2.3',
+    '3:19 memory.package.npm: "^2026.8.31" is a range, not a pinned version; pin an exact one, e.g. @modelcontextprotocol/server-memory@1.2.3',
   ],
   'pypi-package-range.yaml': [
     '4:11 eks.package.pypi: ">=0.2" is not a pinned version; pin an exact one with ==, e.g. awslabs.eks-mcp-server==1.2.3',
