@@ -1,6 +1,7 @@
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { formatProblem, importClientConfig, ImportError, parseConfig } from '../../config/index.js';
 import { CliError, EXIT } from '../exit.js';
+import { exists } from '../fs.js';
 import { schemaComment } from '../paths.js';
 
 export interface ImportOptions {
@@ -45,13 +46,4 @@ export async function importCommand(input: string, options: ImportOptions): Prom
     );
   }
   return check.config !== undefined ? EXIT.OK : EXIT.FAILURE;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

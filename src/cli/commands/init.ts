@@ -1,7 +1,8 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfig } from '../../config/index.js';
 import { CliError, EXIT } from '../exit.js';
+import { exists } from '../fs.js';
 import { schemaComment } from '../paths.js';
 
 /** Pinned versions of the starter servers (the npm reference servers run offline). */
@@ -90,13 +91,4 @@ export async function initCommand(file: string, options: { force?: boolean }): P
       `Next: mcp-fleet validate ${file}\n`,
   );
   return EXIT.OK;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
