@@ -1,0 +1,258 @@
+import { describeExit, ServerExitedError, type ExitInfo } from './child.js';
+import {
+  ErrorCode,
+  failure,
+  isNotification,
+  isRequest,
+  isResponse,
+  success,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from './jsonrpc.js';
+import { STDIO_PROTOCOL_VERSION } from './limits.js';
+import type { RuntimeLogger } from './observability.js';
+
+/** The part of a transport a connection needs (the MCP SDK's `Transport` shape, plus the exit). */
+export interface ServerTransport {
+  start(): Promise<void>;
+  send(message: JsonRpcMessage): Promise<void>;
+  close(): Promise<void>;
+  kill(reason: string): Promise<void>;
+  onmessage?: (message: JsonRpcMessage) => void;
+  onerror?: (error: Error) => void;
+  onclose?: () => void;
+  readonly exit: ExitInfo | undefined;
+  readonly done: Promise<ExitInfo>;
+  stderrTail(): string;
+  readonly pid: number | undefined;
+}
+
+/** Local failure: a call ran out of time; the server was stopped. */
+export class CallTimeoutError extends Error {
+  constructor(
+    readonly method: string,
+    readonly ms: number,
+  ) {
+    super(`${method} did not answer within ${ms} ms; the server process was stopped and will be replaced`);
+    this.name = 'CallTimeoutError';
+  }
+}
+
+export interface RequestOptions {
+  timeoutMs: number;
+  /** Notifications the server sends while this request runs (progress for its token, logging). */
+  onNotification?: (n: JsonRpcNotification) => void;
+}
+
+interface Pending {
+  method: string;
+  resolve: (r: JsonRpcResponse) => void;
+  reject: (e: Error) => void;
+  progressToken?: string | number;
+  onNotification?: (n: JsonRpcNotification) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Server→client requests that a Lambda front cannot carry back to the client. */
+const UNSUPPORTED_CLIENT_FEATURES: Record<string, string> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+/**
+ * An initialized MCP session with one server process: our own request ids on the stdio side
+ * (so callers' ids can never collide), timeouts, crash reporting, and answers to the server's
+ * own requests.
+ */
+export class McpConnection {
+  private nextId = 1;
+  private readonly pending = new Map<RequestId, Pending>();
+  private initResult?: Record<string, unknown>;
+  private closedError?: Error;
+
+  constructor(
+    readonly serverId: string,
+    private readonly transport: ServerTransport,
+    private readonly log: RuntimeLogger,
+    private readonly clientInfo: { name: string; version: string },
+  ) {
+    transport.onmessage = (m) => {
+      this.onMessage(m);
+    };
+    transport.onerror = (e) => {
+      this.log.warn('server transport error', { serverId, error: e.message });
+    };
+    transport.onclose = () => {
+      this.onClose();
+    };
+  }
+
+  get pid(): number | undefined {
+    return this.transport.pid;
+  }
+
+  get alive(): boolean {
+    return this.closedError === undefined && this.transport.exit === undefined;
+  }
+
+  get done(): Promise<ExitInfo> {
+    return this.transport.done;
+  }
+
+  /** The server's answer to `initialize`. */
+  get initializeResult(): Record<string, unknown> {
+    if (!this.initResult) throw new Error('not initialized');
+    return this.initResult;
+  }
+
+  /** Starts the process and runs the MCP handshake within `timeoutMs`. */
+  async open(timeoutMs: number): Promise<Record<string, unknown>> {
+    await this.transport.start();
+    if (this.transport.exit) throw this.exitError('initialize', this.transport.exit);
+    const response = await this.request(
+      'initialize',
+      { protocolVersion: STDIO_PROTOCOL_VERSION, capabilities: {}, clientInfo: this.clientInfo },
+      { timeoutMs },
+    );
+    if ('error' in response) {
+      throw new ServerExitedError(
+        `server "${this.serverId}" refused initialize: ${response.error.message} (code ${response.error.code})`,
+        { code: null, signal: null },
+        this.transport.stderrTail(),
+      );
+    }
+    this.initResult = response.result;
+    await this.transport.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    return response.result;
+  }
+
+  /** Sends one request; resolves with the server's response (result or error) under the caller's id. */
+  request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    opts: RequestOptions,
+  ): Promise<JsonRpcResponse> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const id = this.nextId++;
+    const message: JsonRpcRequest =
+      params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params };
+    return new Promise<JsonRpcResponse>((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          this.pending.delete(id);
+          reject(new CallTimeoutError(method, opts.timeoutMs));
+          void this.transport.kill(`${method} timed out after ${opts.timeoutMs} ms`);
+        },
+        Math.max(1, opts.timeoutMs),
+      );
+      const entry: Pending = { method, resolve, reject, timer };
+      const meta = params?.['_meta'];
+      if (typeof meta === 'object' && meta !== null) {
+        const token = (meta as Record<string, unknown>)['progressToken'];
+        if (typeof token === 'string' || typeof token === 'number') entry.progressToken = token;
+      }
+      if (opts.onNotification) entry.onNotification = opts.onNotification;
+      this.pending.set(id, entry);
+      this.transport.send(message).catch((err: unknown) => {
+        if (!this.pending.delete(id)) return;
+        clearTimeout(timer);
+        reject(this.transport.exit ? this.exitError(method, this.transport.exit) : (err as Error));
+      });
+    });
+  }
+
+  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    await this.transport.send(
+      params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params },
+    );
+  }
+
+  /** Graceful stop. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  /** Immediate stop of the whole process group. */
+  kill(reason: string): Promise<void> {
+    return this.transport.kill(reason);
+  }
+
+  private onMessage(message: JsonRpcMessage): void {
+    if (isResponse(message)) {
+      const entry = message.id === null ? undefined : this.pending.get(message.id);
+      if (!entry || message.id === null) {
+        this.log.warn('response to no pending request', { serverId: this.serverId, id: message.id });
+        return;
+      }
+      this.pending.delete(message.id);
+      clearTimeout(entry.timer);
+      entry.resolve(message);
+      return;
+    }
+    if (isRequest(message)) {
+      void this.answerServerRequest(message);
+      return;
+    }
+    if (isNotification(message)) this.routeNotification(message);
+  }
+
+  private async answerServerRequest(req: JsonRpcRequest): Promise<void> {
+    let reply: JsonRpcResponse;
+    if (req.method === 'ping') {
+      reply = success(req.id, {});
+    } else {
+      const feature = UNSUPPORTED_CLIENT_FEATURES[req.method];
+      const message =
+        feature !== undefined
+          ? `the client behind mcp-fleet cannot answer ${req.method}: ${feature} is not offered through this front`
+          : `method not found: ${req.method}`;
+      this.log.warn('server-to-client request refused', { serverId: this.serverId, method: req.method });
+      reply = failure(req.id, { code: ErrorCode.MethodNotFound, message });
+    }
+    try {
+      await this.transport.send(reply);
+    } catch {
+      // The server is gone; its pending requests are failed by onClose.
+    }
+  }
+
+  private routeNotification(n: JsonRpcNotification): void {
+    const token = n.params?.['progressToken'];
+    if (n.method === 'notifications/progress' && token !== undefined) {
+      for (const entry of this.pending.values()) {
+        if (entry.progressToken === token && entry.onNotification) {
+          entry.onNotification(n);
+          return;
+        }
+      }
+    } else if (n.method === 'notifications/message' && this.pending.size === 1) {
+      const only = [...this.pending.values()][0];
+      if (only?.onNotification) {
+        only.onNotification(n);
+        return;
+      }
+    }
+    this.log.info('server notification', { serverId: this.serverId, method: n.method, params: n.params });
+  }
+
+  private onClose(): void {
+    const exit = this.transport.exit ?? { code: null, signal: null };
+    for (const [id, entry] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(entry.timer);
+      entry.reject(this.exitError(entry.method, exit));
+    }
+    this.closedError = this.exitError('a request', exit);
+  }
+
+  private exitError(during: string, exit: ExitInfo): ServerExitedError {
+    const tail = this.transport.stderrTail();
+    const phase = this.initResult ? `during ${during}` : 'before it finished initialize';
+    const message = `server "${this.serverId}" ${describeExit(exit)} ${phase}${tail ? `; its last stderr output: ${tail}` : ''}`;
+    return new ServerExitedError(message, exit, tail);
+  }
+}

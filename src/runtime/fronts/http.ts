@@ -1,0 +1,216 @@
+import { SUPPORTED_PROTOCOL_VERSIONS, type McpBridge } from '../bridge.js';
+import {
+  ErrorCode,
+  failure,
+  isNotification,
+  isRequest,
+  isResponse,
+  type JsonRpcNotification,
+  type JsonRpcResponse,
+} from '../jsonrpc.js';
+import { LAMBDA_PAYLOAD_MAX_BYTES } from '../limits.js';
+
+/** An HTTP request, whichever event shape it came in (API Gateway v1 / v2, Function URL). */
+export interface HttpRequest {
+  method: string;
+  path: string;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type HttpEventKind = 'apigw-v1' | 'apigw-v2' | 'function-url';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Which HTTP event an event is, if any. */
+export function httpEventKind(event: unknown): HttpEventKind | undefined {
+  if (!isObject(event) || !isObject(event['requestContext'])) return undefined;
+  const rc = event['requestContext'];
+  if (typeof event['httpMethod'] === 'string') return 'apigw-v1';
+  if (isObject(rc['http']) && typeof rc['http']['method'] === 'string') {
+    const domain = typeof rc['domainName'] === 'string' ? rc['domainName'] : '';
+    return domain.includes('.lambda-url.') || rc['apiId'] === undefined ? 'function-url' : 'apigw-v2';
+  }
+  return undefined;
+}
+
+/** The event as a plain HTTP request (headers lower-cased, base64 bodies decoded). */
+export function toHttpRequest(event: Record<string, unknown>, kind: HttpEventKind): HttpRequest {
+  const headers: Record<string, string> = {};
+  const add = (source: unknown): void => {
+    if (!isObject(source)) return;
+    for (const [k, v] of Object.entries(source)) {
+      if (typeof v === 'string') headers[k.toLowerCase()] = v;
+      else if (Array.isArray(v)) headers[k.toLowerCase()] = v.map(String).join(', ');
+    }
+  };
+  add(event['multiValueHeaders']);
+  add(event['headers']);
+  const rc = event['requestContext'] as Record<string, unknown>;
+  const method =
+    kind === 'apigw-v1'
+      ? String(event['httpMethod'])
+      : String((rc['http'] as Record<string, unknown>)['method']);
+  const path =
+    typeof event['rawPath'] === 'string'
+      ? event['rawPath']
+      : typeof event['path'] === 'string'
+        ? event['path']
+        : '/';
+  let body = typeof event['body'] === 'string' ? event['body'] : '';
+  if (event['isBase64Encoded'] === true) body = Buffer.from(body, 'base64').toString('utf8');
+  return { method: method.toUpperCase(), path, headers, body };
+}
+
+export interface HttpFrontOptions {
+  deadline: number;
+  /** Access-Control-Allow-Origin (default `*`). */
+  allowOrigin: string;
+}
+
+const CORS_HEADERS =
+  'content-type, accept, authorization, mcp-protocol-version, mcp-session-id, last-event-id';
+
+/**
+ * MCP Streamable HTTP, stateless: POST of one JSON-RPC message or a batch; JSON answers (or an
+ * SSE body when the server sent notifications and the client accepts event streams); the
+ * status codes the transport specifies for wrong methods, headers and bodies; CORS.
+ */
+export async function httpFront(
+  req: HttpRequest,
+  bridge: McpBridge,
+  opts: HttpFrontOptions,
+): Promise<HttpResponse> {
+  const cors = {
+    'access-control-allow-origin': opts.allowOrigin,
+    'access-control-allow-methods': 'POST, OPTIONS',
+    'access-control-allow-headers': CORS_HEADERS,
+    'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version',
+  };
+  const reply = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({
+    statusCode,
+    headers: { ...cors, ...(body === '' ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === '' ? '' : JSON.stringify(body),
+  });
+  const problem = (
+    statusCode: number,
+    code: number,
+    message: string,
+    headers: Record<string, string> = {},
+  ): HttpResponse => reply(statusCode, failure(null, { code, message }), headers);
+
+  if (req.method === 'OPTIONS') return reply(204, '');
+  if (req.method !== 'POST') {
+    return problem(
+      405,
+      ErrorCode.InvalidRequest,
+      `Method not allowed: ${req.method}; this endpoint is stateless and takes POST`,
+      {
+        allow: 'POST, OPTIONS',
+      },
+    );
+  }
+  const accept = req.headers['accept'] ?? '';
+  const acceptsJson = accept === '' || /application\/json|\*\/\*|application\/\*/.test(accept);
+  const acceptsSse = /text\/event-stream/.test(accept);
+  if (!acceptsJson && !acceptsSse) {
+    return problem(
+      406,
+      ErrorCode.InvalidRequest,
+      'Not Acceptable: the client must accept application/json or text/event-stream',
+    );
+  }
+  const contentType = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(contentType)) {
+    return problem(
+      415,
+      ErrorCode.InvalidRequest,
+      'Unsupported Media Type: the body must be application/json',
+    );
+  }
+  const version = req.headers['mcp-protocol-version'];
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+    return problem(
+      400,
+      ErrorCode.InvalidRequest,
+      `Bad Request: unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
+    );
+  }
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body);
+  } catch (err) {
+    return problem(400, ErrorCode.ParseError, `Parse error: ${(err as Error).message}`);
+  }
+  const messages = Array.isArray(parsed) ? parsed : [parsed];
+  if (messages.length === 0) return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
+  for (const m of messages) {
+    if (!isRequest(m) && !isNotification(m) && !isResponse(m)) {
+      return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    }
+  }
+  if (!messages.some(isRequest)) {
+    // Notifications and responses only: accepted, nothing to answer.
+    await Promise.all(messages.map((m) => bridge.handle(m, { deadline: opts.deadline })));
+    return reply(202, '');
+  }
+
+  const notifications: JsonRpcNotification[] = [];
+  const onNotification = acceptsSse ? (n: JsonRpcNotification) => notifications.push(n) : undefined;
+  const responses = (
+    await Promise.all(
+      messages.map((m) =>
+        bridge.handle(
+          m,
+          onNotification ? { deadline: opts.deadline, onNotification } : { deadline: opts.deadline },
+        ),
+      ),
+    )
+  ).filter((r): r is JsonRpcResponse => r !== undefined);
+  const payload: unknown = Array.isArray(parsed) ? responses : responses[0];
+
+  if (notifications.length > 0 && (acceptsSse || !acceptsJson)) {
+    const events = [...notifications, ...responses]
+      .map((m) => `event: message\ndata: ${JSON.stringify(m)}\n\n`)
+      .join('');
+    return fitted(
+      {
+        statusCode: 200,
+        headers: { ...cors, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+        body: events,
+      },
+      responses,
+      reply,
+    );
+  }
+  return fitted(reply(200, payload), responses, reply);
+}
+
+/** A body over Lambda's 6 MB response limit becomes a JSON-RPC error per request, not a platform failure. */
+function fitted(
+  response: HttpResponse,
+  responses: JsonRpcResponse[],
+  reply: (statusCode: number, body: unknown) => HttpResponse,
+): HttpResponse {
+  const size = Buffer.byteLength(response.body);
+  if (size <= LAMBDA_PAYLOAD_MAX_BYTES - 4096) return response;
+  const message = `the response is ${size} bytes, over Lambda's ${LAMBDA_PAYLOAD_MAX_BYTES}-byte (6 MB) response limit`;
+  const errors = responses.map((r) =>
+    failure(r.id, {
+      code: ErrorCode.InternalError,
+      message,
+      data: { reason: 'response_too_large', bytes: size },
+    }),
+  );
+  return reply(200, errors.length === 1 ? errors[0] : errors);
+}

@@ -1,0 +1,26 @@
+import type { McpBridge } from '../bridge.js';
+import { ErrorCode, failure, isNotification, isRequest, type JsonRpcResponse } from '../jsonrpc.js';
+
+/** Whether an event is a JSON-RPC message or a batch of them (a direct `Invoke`). */
+export function isJsonRpcEvent(event: unknown): boolean {
+  const looks = (m: unknown): boolean => isRequest(m) || isNotification(m);
+  return Array.isArray(event) ? event.length > 0 && event.every(looks) : looks(event);
+}
+
+/**
+ * The direct-invoke front: a JSON-RPC message as the event, its response as the result; a batch
+ * gives an array of responses (none for notifications; null when there is nothing to answer).
+ */
+export async function jsonRpcFront(
+  event: unknown,
+  bridge: McpBridge,
+  deadline: number,
+): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
+  if (Array.isArray(event)) {
+    if (event.length === 0) return failure(null, { code: ErrorCode.InvalidRequest, message: 'empty batch' });
+    const responses = await Promise.all(event.map((m) => bridge.handle(m, { deadline })));
+    const answered = responses.filter((r): r is JsonRpcResponse => r !== undefined);
+    return answered.length > 0 ? answered : null;
+  }
+  return (await bridge.handle(event, { deadline })) ?? null;
+}

@@ -1,0 +1,231 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import type { LaunchSpec } from '../config/model.js';
+import { ToolPolicy } from '../config/tool-filter.js';
+import { McpBridge } from './bridge.js';
+import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } from './fronts/agentcore.js';
+import { httpEventKind, httpFront, toHttpRequest } from './fronts/http.js';
+import { isJsonRpcEvent, jsonRpcFront } from './fronts/jsonrpc.js';
+import { ErrorCode, failure, type JsonRpcResponse } from './jsonrpc.js';
+import {
+  DEADLINE_MARGIN_MS,
+  INIT_BUDGET_MS,
+  LAMBDA_PAYLOAD_MAX_BYTES,
+  MIN_CALL_BUDGET_MS,
+} from './limits.js';
+import { Telemetry } from './observability.js';
+import { ServerSupervisor, type SupervisorOptions } from './supervisor.js';
+
+export type Front = 'agentcore' | 'http' | 'jsonrpc';
+
+/** A launch spec as users write it: `command` is enough. */
+export type LaunchInput = Pick<LaunchSpec, 'command'> & Partial<LaunchSpec>;
+
+export interface HandlerOptions {
+  /** Fix the front instead of detecting it from each event. */
+  front?: Front;
+  /** AgentCore front: throw JSON-RPC errors and timeouts (a Lambda FunctionError) instead of returning isError results. */
+  throwOnError?: boolean;
+  /** Start the server when the handler is created (Lambda's init phase). Default true. */
+  warmup?: boolean;
+  /** HTTP front: Access-Control-Allow-Origin. Default `*`. */
+  allowOrigin?: string;
+  /** Powertools Logger / Metrics to use (default: new ones named after the server). */
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Environment variables added when the server starts (e.g. resolved secrets). */
+  extraEnv?: () => Promise<Record<string, string>>;
+  /** The environment the server inherits from (default process.env). */
+  parentEnv?: NodeJS.ProcessEnv;
+  /** Name and version the bridge gives in its own `initialize`. */
+  clientInfo?: { name: string; version: string };
+}
+
+export interface McpLambdaHandler {
+  (event: unknown, context?: Context): Promise<unknown>;
+  /** Resolves when the warm-up started at creation is over (bounded by Lambda's init budget). */
+  readonly ready: Promise<void>;
+  /** Stops the server process (and everything it started). */
+  close(): Promise<void>;
+  /** The server process id, when one is running. */
+  readonly pid: number | undefined;
+}
+
+/** Fills in a launch spec's defaults. */
+export function normalizeLaunch(input: LaunchInput): LaunchSpec {
+  const spec: LaunchSpec = {
+    id: input.id ?? 'server',
+    name: input.name ?? input.id ?? 'server',
+    command: input.command,
+    args: input.args ?? [],
+    env: input.env ?? {},
+    shell: input.shell ?? false,
+    timeout: input.timeout ?? 60,
+    isolation: input.isolation ?? 'warm',
+    recycle: input.recycle ?? {},
+    tools: {
+      allow: input.tools?.allow ?? [],
+      deny: input.tools?.deny ?? [],
+      rename: input.tools?.rename ?? {},
+    },
+    secrets: input.secrets ?? {},
+  };
+  if (input.cwd !== undefined) spec.cwd = input.cwd;
+  return spec;
+}
+
+/** Which front an event is for. */
+export function detectFront(event: unknown, context: Context | undefined): Front {
+  if (typeof agentCoreCustom(context)?.['bedrockAgentCoreToolName'] === 'string') return 'agentcore';
+  if (isJsonRpcEvent(event)) return 'jsonrpc';
+  if (httpEventKind(event) !== undefined) return 'http';
+  return 'agentcore';
+}
+
+const tooLarge = (bytes: number): string =>
+  `the response is ${bytes} bytes, over Lambda's ${LAMBDA_PAYLOAD_MAX_BYTES}-byte (6 MB) response limit`;
+
+/**
+ * A Lambda handler that serves one stdio MCP server. The server is started once per Lambda
+ * environment (during init, when the handler is created) and reused; each event is served by the
+ * front its shape calls for: AgentCore Gateway target, HTTP (API Gateway, Function URL), or a
+ * JSON-RPC message invoked directly.
+ */
+export function createHandler(launch: LaunchInput, options: HandlerOptions = {}): McpLambdaHandler {
+  const spec = normalizeLaunch(launch);
+  const telemetry = new Telemetry(spec.id, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+  const log = telemetry.log;
+  const supervisorOptions: SupervisorOptions = {
+    log,
+    clientInfo: options.clientInfo ?? { name: 'mcp-fleet', version: '0.1.0' },
+    onStart: (ms, pid) => {
+      telemetry.serverStarted(ms, pid);
+    },
+    onCrash: (message) => {
+      telemetry.serverCrashed(message);
+    },
+    onTimeout: (message) => {
+      telemetry.callTimedOut(message);
+    },
+  };
+  if (options.extraEnv) supervisorOptions.extraEnv = options.extraEnv;
+  if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
+  const supervisor = new ServerSupervisor(spec, supervisorOptions);
+  const bridge = new McpBridge(supervisor, new ToolPolicy(spec.tools));
+  const ready = options.warmup === false ? Promise.resolve() : supervisor.warmup(INIT_BUDGET_MS);
+
+  const deadlineFor = (context: Context | undefined): number => {
+    const configured = spec.timeout * 1000;
+    const remaining = context?.getRemainingTimeInMillis
+      ? context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS
+      : configured;
+    return Date.now() + Math.max(MIN_CALL_BUDGET_MS, Math.min(configured, remaining));
+  };
+
+  const handler = async (event: unknown, context?: Context): Promise<unknown> => {
+    const front = options.front ?? detectFront(event, context);
+    telemetry.startInvocation(context, front);
+    const started = performance.now();
+    const deadline = deadlineFor(context);
+    try {
+      if (front === 'agentcore') {
+        const { result, tool, error } = await agentCoreFront(event, context, bridge, {
+          deadline,
+          serverId: spec.id,
+          serverName: spec.name,
+          throwOnError: options.throwOnError === true,
+          requestId: context?.awsRequestId ?? 'agentcore',
+        });
+        telemetry.call({
+          tool,
+          method: 'tools/call',
+          front,
+          durationMs: performance.now() - started,
+          ...(error !== undefined ? { error } : {}),
+        });
+        const bytes = Buffer.byteLength(JSON.stringify(result));
+        return bytes > LAMBDA_PAYLOAD_MAX_BYTES
+          ? (errorResult(tooLarge(bytes)) satisfies CallToolResult)
+          : result;
+      }
+      if (front === 'jsonrpc') {
+        const result = await jsonRpcFront(event, bridge, deadline);
+        recordJsonRpc(telemetry, event, result, front, performance.now() - started);
+        return fitJsonRpc(result);
+      }
+      const kind = httpEventKind(event);
+      if (kind === undefined) {
+        return {
+          statusCode: 400,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(
+            failure(null, {
+              code: ErrorCode.InvalidRequest,
+              message: 'not an HTTP event (API Gateway or Function URL)',
+            }),
+          ),
+        };
+      }
+      const response = await httpFront(toHttpRequest(event as Record<string, unknown>, kind), bridge, {
+        deadline,
+        allowOrigin: options.allowOrigin ?? '*',
+      });
+      telemetry.call({
+        tool: '',
+        method: 'http',
+        front,
+        durationMs: performance.now() - started,
+        ...(response.statusCode >= 400 ? { error: `HTTP ${response.statusCode}` } : {}),
+      });
+      return { ...response, isBase64Encoded: false };
+    } finally {
+      telemetry.endInvocation();
+    }
+  };
+
+  return Object.defineProperties(handler, {
+    ready: { value: ready },
+    close: { value: () => supervisor.shutdown() },
+    pid: { get: () => supervisor.pid },
+  }) as McpLambdaHandler;
+}
+
+function fitJsonRpc(
+  result: JsonRpcResponse | JsonRpcResponse[] | null,
+): JsonRpcResponse | JsonRpcResponse[] | null {
+  if (result === null) return null;
+  const bytes = Buffer.byteLength(JSON.stringify(result));
+  if (bytes <= LAMBDA_PAYLOAD_MAX_BYTES) return result;
+  const replace = (r: JsonRpcResponse): JsonRpcResponse =>
+    failure(r.id, {
+      code: ErrorCode.InternalError,
+      message: tooLarge(bytes),
+      data: { reason: 'response_too_large', bytes },
+    });
+  return Array.isArray(result) ? result.map(replace) : replace(result);
+}
+
+function recordJsonRpc(
+  telemetry: Telemetry,
+  event: unknown,
+  result: JsonRpcResponse | JsonRpcResponse[] | null,
+  front: string,
+  durationMs: number,
+): void {
+  const first = (Array.isArray(event) ? event[0] : event) as
+    { method?: string; params?: { name?: unknown } } | undefined;
+  const method = typeof first?.method === 'string' ? first.method : 'unknown';
+  const tool = method === 'tools/call' && typeof first?.params?.name === 'string' ? first.params.name : '';
+  const errored = (Array.isArray(result) ? result : result ? [result] : []).find((r) => 'error' in r);
+  telemetry.call({
+    tool,
+    method,
+    front,
+    durationMs,
+    ...(errored && 'error' in errored ? { error: errored.error.message } : {}),
+  });
+}

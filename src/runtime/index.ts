@@ -1,0 +1,33 @@
+/**
+ * `mcp-fleet/runtime`: the Lambda handler that serves one stdio MCP server. Usable on its own:
+ *
+ *   import { createHandler } from 'mcp-fleet/runtime';
+ *   export const handler = createHandler({ id: 'git', command: 'mcp-server-git' });
+ *   await handler.ready; // the server starts during Lambda's init phase
+ */
+export {
+  createHandler,
+  detectFront,
+  normalizeLaunch,
+  type Front,
+  type HandlerOptions,
+  type LaunchInput,
+  type McpLambdaHandler,
+} from './handler.js';
+export { MISSING_TOOL_NAME, ToolCallError, type CallToolResult } from './fronts/agentcore.js';
+export {
+  LEGACY_PROTOCOL_VERSIONS,
+  STATELESS_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from './bridge.js';
+export { ChildProcessTransport, ServerExitedError, type ExitInfo } from './child.js';
+export { CallTimeoutError } from './connection.js';
+export {
+  ErrorCode,
+  RpcError,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from './jsonrpc.js';
+export { METRIC, METRICS_NAMESPACE, type RuntimeLogger } from './observability.js';
+export type { LaunchSpec } from '../config/model.js';
