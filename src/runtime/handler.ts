@@ -14,7 +14,7 @@ import {
   LAMBDA_PAYLOAD_MAX_BYTES,
   MIN_CALL_BUDGET_MS,
 } from './limits.js';
-import { Telemetry } from './observability.js';
+import { Telemetry, type RuntimeLogger } from './observability.js';
 import { ServerSupervisor, type SupervisorOptions } from './supervisor.js';
 
 export type Front = 'agentcore' | 'http' | 'jsonrpc';
@@ -34,6 +34,8 @@ export interface HandlerOptions {
   /** Powertools Logger / Metrics to use (default: new ones named after the server). */
   logger?: Logger;
   metrics?: Metrics;
+  /** Log through this instead of a Powertools Logger (embedding, tests). */
+  log?: RuntimeLogger;
   /** Environment variables added when the server starts (e.g. resolved secrets). */
   extraEnv?: () => Promise<Record<string, string>>;
   /** The environment the server inherits from (default process.env). */
@@ -97,6 +99,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
   const telemetry = new Telemetry(spec.id, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.log ? { log: options.log } : {}),
   });
   const log = telemetry.log;
   const supervisorOptions: SupervisorOptions = {

@@ -52,7 +52,7 @@ export class Telemetry {
 
   constructor(
     readonly serverId: string,
-    opts: { logger?: Logger; metrics?: Metrics } = {},
+    opts: { logger?: Logger; metrics?: Metrics; log?: RuntimeLogger } = {},
   ) {
     this.logger =
       opts.logger ?? new Logger({ serviceName: `mcp-server-${serverId}`, persistentKeys: { serverId } });
@@ -63,7 +63,7 @@ export class Telemetry {
         if (extra === undefined) logger[level](message);
         else logger[level](message, extra);
       };
-    this.log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    this.log = opts.log ?? { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
     this.metrics =
       opts.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `mcp-server-${serverId}` });
   }
@@ -88,18 +88,18 @@ export class Telemetry {
   }
 
   serverStarted(ms: number, pid: number | undefined): void {
-    this.logger.info('server started', { startMs: Math.round(ms), pid });
+    this.log.info('server started', { startMs: Math.round(ms), pid });
     this.serverMetric(METRIC.serverStarts, MetricUnit.Count, 1);
     this.serverMetric(METRIC.serverStartTime, MetricUnit.Milliseconds, ms);
   }
 
   serverCrashed(message: string): void {
-    this.logger.error('server crashed', { error: message });
+    this.log.error('server crashed', { error: message });
     this.serverMetric(METRIC.serverCrashes, MetricUnit.Count, 1);
   }
 
   callTimedOut(message: string): void {
-    this.logger.error('call timed out', { error: message });
+    this.log.error('call timed out', { error: message });
     this.serverMetric(METRIC.timeouts, MetricUnit.Count, 1);
   }
 

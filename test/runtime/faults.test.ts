@@ -1,0 +1,362 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  createHandler,
+  type HandlerOptions,
+  type LaunchInput,
+  type McpLambdaHandler,
+} from '../../src/runtime/index.js';
+import {
+  assertNoneLeft,
+  FAULT_SERVER,
+  isAlive,
+  lambdaContext,
+  marker,
+  RecordingLog,
+  text,
+} from './support.js';
+
+process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-faults-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Fixture {
+  handler: McpLambdaHandler;
+  log: RecordingLog;
+  mark: ReturnType<typeof marker>;
+  /** tools/call through the direct JSON-RPC front. */
+  call: (
+    name: string,
+    args?: Record<string, unknown>,
+    remainingMs?: number,
+  ) => Promise<Record<string, unknown>>;
+  /** tools/call through the AgentCore front. */
+  agentcore: (
+    name: string,
+    args?: Record<string, unknown>,
+    remainingMs?: number,
+  ) => Promise<Record<string, unknown>>;
+  done: () => Promise<void>;
+}
+
+let n = 0;
+async function fixture(
+  env: Record<string, string> = {},
+  launch: Partial<LaunchInput> = {},
+  options: HandlerOptions = {},
+): Promise<Fixture> {
+  const mark = marker();
+  const log = new RecordingLog();
+  const once = path.join(dir, `once-${++n}`);
+  const handler = createHandler(
+    {
+      id: 'fault',
+      name: 'Fault server',
+      command: process.execPath,
+      args: [FAULT_SERVER],
+      timeout: 20,
+      ...launch,
+      env: { FAULT_ONCE_FILE: once, ...mark.env, ...env },
+    },
+    { log, ...options },
+  );
+  await handler.ready;
+  let id = 0;
+  return {
+    handler,
+    log,
+    mark,
+    call: async (name, args = {}, remainingMs) =>
+      (await handler(
+        { jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: args } },
+        lambdaContext(remainingMs === undefined ? {} : { remainingMs }),
+      )) as Record<string, unknown>,
+    agentcore: async (name, args = {}, remainingMs) =>
+      (await handler(
+        args,
+        lambdaContext({ toolName: `fault___${name}`, ...(remainingMs === undefined ? {} : { remainingMs }) }),
+      )) as Record<string, unknown>,
+    done: async () => {
+      await handler.close();
+      await assertNoneLeft(mark.value);
+    },
+  };
+}
+
+const errorOf = (
+  response: Record<string, unknown>,
+): { code: number; message: string; data?: Record<string, unknown> } =>
+  response['error'] as { code: number; message: string; data?: Record<string, unknown> };
+
+describe('faults at start', () => {
+  test('a crash on start is reported at once with the exit code and stderr; the next call starts a new process', async () => {
+    const f = await fixture({ FAULT: 'crash-on-start' }, {}, { warmup: false });
+    const t0 = Date.now();
+    const first = await f.agentcore('echo', { text: 'hi' });
+    assert.ok(Date.now() - t0 < 5000, 'reported at once, not after the 20 s timeout');
+    assert.equal(first['isError'], true);
+    assert.match(
+      text(first),
+      /server "fault" exited with code 3 before it finished initialize; its last stderr output: fatal: cannot open config \/etc\/fault\.conf/,
+    );
+    const second = await f.agentcore('echo', { text: 'hi' });
+    assert.equal(second['isError'], undefined);
+    assert.equal(text(second), 'hi');
+    await f.done();
+  });
+
+  test('an exit during initialize is reported with its code and stderr', async () => {
+    const f = await fixture({ FAULT: 'exit-during-initialize' }, {}, { warmup: false });
+    const first = await f.call('echo', { text: 'x' });
+    const err = errorOf(first);
+    assert.equal(err.code, -32603);
+    assert.match(
+      err.message,
+      /exited with code 4 before it finished initialize; its last stderr output: initialize: unsupported client, giving up/,
+    );
+    assert.deepEqual(err.data, { reason: 'server_exited', exitCode: 4, signal: null });
+    assert.deepEqual((await f.call('echo', { text: 'ok' }))['result'], {
+      content: [{ type: 'text', text: 'ok' }],
+    });
+    await f.done();
+  });
+
+  test('a crash during the warm-up (Lambda init) is logged, and the first call starts the server again', async () => {
+    const f = await fixture({ FAULT: 'crash-on-start' });
+    assert.equal(f.handler.pid, undefined);
+    assert.ok(
+      f.log.entries.some(
+        (e) =>
+          e.message === 'server crashed' &&
+          /exited with code 3 before it finished initialize/.test(String(e.extra?.['error'])),
+      ),
+      'the warm-up failure is logged',
+    );
+    assert.equal(text((await f.call('echo', { text: 'first' }))['result']), 'first');
+    await f.done();
+  });
+
+  test('a crash right after initialize fails the call at once, then recovers', async () => {
+    const f = await fixture({ FAULT: 'crash-after-initialized' });
+    const first = await f.call('echo', { text: 'x' });
+    assert.match(errorOf(first).message, /exited with code 6/);
+    assert.match(errorOf(first).message, /crashed right after initialized/);
+    assert.equal(text((await f.call('echo', { text: 'back' }))['result']), 'back');
+    await f.done();
+  });
+
+  test('a slow initialize within the budget is waited for during warm-up', async () => {
+    const t0 = Date.now();
+    const f = await fixture({ FAULT: 'slow-init', INIT_MS: '1200' });
+    assert.ok(Date.now() - t0 >= 1100, 'ready waited for the handshake');
+    assert.ok(f.handler.pid !== undefined, 'the server is up before the first call');
+    const t1 = Date.now();
+    assert.equal(text((await f.call('echo', { text: 'warm' }))['result']), 'warm');
+    assert.ok(Date.now() - t1 < 1000, 'the first call does not pay the start');
+    await f.done();
+  });
+
+  test('an initialize that never answers is cut at the deadline, reported, and the next start works', async () => {
+    const f = await fixture({ FAULT: 'hang-init' }, { timeout: 2 }, { warmup: false });
+    const t0 = Date.now();
+    const first = await f.call('echo', { text: 'x' });
+    const took = Date.now() - t0;
+    assert.ok(took >= 1900 && took < 4000, `cut at the 2 s deadline (took ${took} ms)`);
+    assert.match(
+      errorOf(first).message,
+      /server "fault" did not finish initialize within \d+ ms; it was stopped/,
+    );
+    assert.equal(text((await f.call('echo', { text: 'up' }))['result']), 'up');
+    await f.done();
+  });
+});
+
+describe('faults during calls', () => {
+  test('a crash mid-call fails that call at once; the next call gets a new process', async () => {
+    const f = await fixture();
+    const pid = Number(text((await f.call('pid'))['result']));
+    const t0 = Date.now();
+    const crashed = await f.agentcore('crash');
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(crashed['isError'], true);
+    assert.match(
+      text(crashed),
+      /server "fault" exited with code 5 during tools\/call; its last stderr output: panic: tool crash was called/,
+    );
+    const pid2 = Number(text((await f.call('pid'))['result']));
+    assert.notEqual(pid2, pid);
+    assert.equal(await isAlive(pid), false);
+    await f.done();
+  });
+
+  test('a hung call is answered with an error within the configured timeout; the process is replaced', async () => {
+    const f = await fixture({}, { timeout: 2 });
+    const pid = Number(text((await f.call('pid'))['result']));
+    const t0 = Date.now();
+    const hung = await f.agentcore('hang');
+    const took = Date.now() - t0;
+    assert.ok(took >= 1900 && took < 3500, `answered at the 2 s timeout (took ${took} ms)`);
+    assert.equal(hung['isError'], true);
+    assert.match(
+      text(hung),
+      /tools\/call did not answer within \d+ ms; the server process was stopped and will be replaced/,
+    );
+    assert.equal(await isAlive(pid), false, 'the hung process was killed');
+    assert.equal(text((await f.call('echo', { text: 'again' }))['result']), 'again');
+    await f.done();
+  });
+
+  test("a hung call is answered before Lambda's own deadline (remaining time minus a margin)", async () => {
+    const f = await fixture({}, { timeout: 60 });
+    const t0 = Date.now();
+    const hung = await f.call('hang', {}, 2500);
+    const took = Date.now() - t0;
+    assert.ok(took >= 1400 && took < 2400, `answered 1 s before the 2.5 s left (took ${took} ms)`);
+    assert.equal(errorOf(hung).code, -32603);
+    assert.equal(errorOf(hung).data?.['reason'], 'timeout');
+    await f.done();
+  });
+
+  test('garbage on stdout is logged and skipped', async () => {
+    const f = await fixture({ FAULT: 'banner' });
+    assert.equal(text((await f.call('garbage'))['result']), 'after garbage');
+    assert.equal(text((await f.call('echo', { text: 'still fine' }))['result']), 'still fine');
+    const noise = f.log.entries
+      .filter((e) => e.message === 'non-JSON line on the server stdout, skipped')
+      .map((e) => e.extra?.['line']);
+    assert.deepEqual(noise, [
+      'Welcome to the fault server v1!',
+      'starting up...',
+      'INFO server ready (this line is not JSON)',
+      'DEBUG: about to answer',
+      '{not json at all',
+      '[1,2,3]',
+    ]);
+    await f.done();
+  });
+
+  test('a stderr flood is forwarded at a bounded rate with bounded memory, and the call completes', async () => {
+    const f = await fixture();
+    const rss0 = process.memoryUsage().rss;
+    const flooded = await f.call('flood', { ms: 64 }); // 64 MB of stderr
+    assert.equal(text(flooded['result']), 'flooded');
+    const grew = process.memoryUsage().rss - rss0;
+    assert.ok(grew < 64 * 1024 * 1024, `memory grew by ${grew} bytes`);
+    const stderrLines = f.log.entries.filter((e) => e.extra?.['stream'] === 'stderr').map((e) => e.message);
+    assert.ok(stderrLines.length < 64 * 1024, `${stderrLines.length} of 65536 stderr lines forwarded`);
+    await f.handler.close();
+    assert.ok(
+      f.log
+        .messages()
+        .some((m) => /^\[\d+ bytes of stderr dropped: more than 262144 bytes per second\]$/.test(m)),
+      'the dropped bytes are reported',
+    );
+    await f.done();
+  });
+
+  test('a 7 MB response becomes a clear error, not a platform failure; the next call works', async () => {
+    const f = await fixture();
+    const viaAgentCore = await f.agentcore('big');
+    assert.equal(viaAgentCore['isError'], true);
+    assert.match(
+      text(viaAgentCore),
+      /^the response is \d+ bytes, over Lambda's 6291456-byte \(6 MB\) response limit$/,
+    );
+    const viaJsonRpc = await f.call('big');
+    assert.match(errorOf(viaJsonRpc).message, /over Lambda's 6291456-byte \(6 MB\) response limit/);
+    assert.ok(JSON.stringify(viaJsonRpc).length < 10_000);
+    assert.equal(text((await f.call('echo', { text: 'small' }))['result']), 'small');
+    await f.done();
+  });
+
+  test('server-to-client requests get a JSON-RPC error instead of hanging; ping is answered', async () => {
+    const f = await fixture();
+    const answer = JSON.parse(text((await f.call('ask'))['result'])) as Record<
+      string,
+      { code?: number; message?: string }
+    >;
+    assert.equal(answer['sampling']?.code, -32601);
+    assert.match(
+      answer['sampling']?.message ?? '',
+      /cannot answer sampling\/createMessage: sampling is not offered through this front/,
+    );
+    assert.equal(answer['roots']?.code, -32601);
+    assert.deepEqual(answer['ping'], {});
+    await f.done();
+  });
+
+  test('what the server starts is killed with it (the whole process group)', async () => {
+    const f = await fixture();
+    const grandchild = Number(text((await f.call('spawn'))['result']));
+    assert.equal(await isAlive(grandchild), true);
+    await f.handler.close();
+    await assertNoneLeft(f.mark.value);
+    assert.equal(await isAlive(grandchild), false);
+  });
+
+  test('a command that does not exist is a clear error', async () => {
+    const mark = marker();
+    const handler = createHandler(
+      { id: 'nope', command: 'no-such-mcp-server-binary', env: mark.env },
+      { log: new RecordingLog() },
+    );
+    await handler.ready;
+    const r = (await handler({ path: '/tmp' }, lambdaContext({ toolName: 'nope___read' }))) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(r['isError'], true);
+    assert.match(text(r), /server "nope" could not be started: spawn no-such-mcp-server-binary ENOENT/);
+    await handler.close();
+    await assertNoneLeft(mark.value);
+  });
+});
+
+describe('process lifecycle', () => {
+  test('warm: one process serves every call', async () => {
+    const f = await fixture();
+    const pids = new Set<string>();
+    for (let i = 0; i < 5; i++) pids.add(text((await f.call('pid'))['result']));
+    assert.equal(pids.size, 1);
+    await f.done();
+  });
+
+  test('per-invocation: a fresh process per call, none kept', async () => {
+    const f = await fixture({}, { isolation: 'per-invocation' });
+    const pids = new Set<string>();
+    for (let i = 0; i < 3; i++) pids.add(text((await f.call('pid'))['result']));
+    assert.equal(pids.size, 3);
+    await f.done();
+  });
+
+  test('recycle.maxInvocations replaces the process after that many calls', async () => {
+    const f = await fixture({}, { recycle: { maxInvocations: 2 } });
+    const pids: string[] = [];
+    for (let i = 0; i < 5; i++) pids.push(text((await f.call('pid'))['result']));
+    assert.equal(pids[0], pids[1]);
+    assert.notEqual(pids[1], pids[2]);
+    assert.equal(pids[2], pids[3]);
+    assert.notEqual(pids[3], pids[4]);
+    await f.done();
+  });
+
+  test('recycle.idleSeconds replaces a process that was idle too long', async () => {
+    const f = await fixture({}, { recycle: { idleSeconds: 1 } });
+    const a = text((await f.call('pid'))['result']);
+    const b = text((await f.call('pid'))['result']);
+    await new Promise((r) => setTimeout(r, 1200));
+    const c = text((await f.call('pid'))['result']);
+    assert.equal(a, b);
+    assert.notEqual(b, c);
+    await f.done();
+  });
+});

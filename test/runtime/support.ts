@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from 'aws-lambda';
+import type { RuntimeLogger } from '../../src/runtime/index.js';
+import { ROOT } from '../helpers.js';
+
+export const FAULT_SERVER = path.join(ROOT, 'test', 'fixtures', 'servers', 'fault-server.mjs');
+export const BIN = (name: string): string => path.join(ROOT, 'node_modules', '.bin', name);
+
+/** An environment variable that every process of one test inherits, to find them in /proc. */
+export function marker(): { name: string; value: string; env: Record<string, string> } {
+  const value = randomUUID();
+  return { name: 'MCP_FLEET_TEST_MARKER', value, env: { MCP_FLEET_TEST_MARKER: value } };
+}
+
+interface Proc {
+  pid: number;
+  state: string;
+  cmdline: string;
+}
+
+/** Processes in the process table that carry the marker, and zombies left unreaped by this process. */
+export async function markedProcesses(value: string): Promise<Proc[]> {
+  const found: Proc[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const state = afterName[0] ?? '?';
+      const ppid = Number(afterName[1]);
+      const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+      const marked = environ.split('\0').includes(`MCP_FLEET_TEST_MARKER=${value}`);
+      const ourZombie = state === 'Z' && ppid === process.pid;
+      if (marked || ourZombie) {
+        const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''))
+          .replace(/\0/g, ' ')
+          .trim();
+        found.push({ pid, state, cmdline });
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+/** Waits (briefly) until no marked process is left; fails with the ones that are. */
+export async function assertNoneLeft(value: string, waitMs = 3000): Promise<void> {
+  const until = Date.now() + waitMs;
+  let left = await markedProcesses(value);
+  while (left.length > 0 && Date.now() < until) {
+    await sleep(50);
+    left = await markedProcesses(value);
+  }
+  assert.deepEqual(left, [], `processes left behind: ${JSON.stringify(left)}`);
+}
+
+export async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+export class RecordingLog implements RuntimeLogger {
+  readonly entries: { level: string; message: string; extra?: Record<string, unknown> }[] = [];
+  debug = (message: string, extra?: Record<string, unknown>): void => {
+    this.add('debug', message, extra);
+  };
+  info = (message: string, extra?: Record<string, unknown>): void => {
+    this.add('info', message, extra);
+  };
+  warn = (message: string, extra?: Record<string, unknown>): void => {
+    this.add('warn', message, extra);
+  };
+  error = (message: string, extra?: Record<string, unknown>): void => {
+    this.add('error', message, extra);
+  };
+  private add(level: string, message: string, extra?: Record<string, unknown>): void {
+    this.entries.push(extra === undefined ? { level, message } : { level, message, extra });
+  }
+  messages(level?: string): string[] {
+    return this.entries.filter((e) => level === undefined || e.level === level).map((e) => e.message);
+  }
+}
+
+/** A Lambda context as the Node.js runtime builds it, with AgentCore's client context. */
+export function lambdaContext(
+  opts: { toolName?: string; remainingMs?: number; custom?: Record<string, unknown> } = {},
+): Context {
+  const deadline = Date.now() + (opts.remainingMs ?? 60_000);
+  const custom = {
+    ...(opts.custom ?? {}),
+    ...(opts.toolName === undefined ? {} : { bedrockAgentCoreToolName: opts.toolName }),
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'mcp-server-test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:mcp-server-test',
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/mcp-server-test',
+    logStreamName: 'stream',
+    clientContext: { custom } as unknown as Context['clientContext'],
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export const text = (result: unknown): string =>
+  ((result as { content?: { text?: string }[] }).content ?? []).map((c) => c.text ?? '').join('');
