@@ -100,7 +100,7 @@ export function lambdaContext(
     ...(opts.custom ?? {}),
     ...(opts.toolName === undefined ? {} : { bedrockAgentCoreToolName: opts.toolName }),
   };
-  return {
+  const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName: 'mcp-server-test',
     functionVersion: '$LATEST',
@@ -111,10 +111,8 @@ export function lambdaContext(
     logStreamName: 'stream',
     clientContext: { custom } as unknown as Context['clientContext'],
     getRemainingTimeInMillis: () => deadline - Date.now(),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
   };
+  return context as unknown as Context;
 }
 
 export const text = (result: unknown): string =>
