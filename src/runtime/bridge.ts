@@ -22,6 +22,70 @@ export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = [
   ...LEGACY_PROTOCOL_VERSIONS,
 ];
 
+/** The per-request `_meta` keys of the 2026-07-28 (stateless) protocol. */
+export const META = {
+  protocolVersion: 'io.modelcontextprotocol/protocolVersion',
+  clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
+  clientInfo: 'io.modelcontextprotocol/clientInfo',
+  logLevel: 'io.modelcontextprotocol/logLevel',
+  serverInfo: 'io.modelcontextprotocol/serverInfo',
+} as const;
+
+/** JSON-RPC codes the 2026-07-28 revision defines for envelope and header problems. */
+export const ModernErrorCode = {
+  HeaderMismatch: -32020,
+  MissingCapability: -32021,
+  UnsupportedProtocolVersion: -32022,
+} as const;
+
+/** Methods a 2026-07-28 client may not use (the handshake, sessions, subscriptions we do not serve). */
+const NOT_MODERN = new Set([
+  'initialize',
+  'ping',
+  'logging/setLevel',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'subscriptions/listen',
+]);
+/** Results the 2026-07-28 revision makes cacheable (ttlMs and cacheScope required). */
+const CACHEABLE = new Set([
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+]);
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+/** How long a 2026 client may cache what the warm server lists (it does not change while it runs). */
+const CACHE_TTL_MS = 60_000;
+
+function metaOf(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const meta = params?.['_meta'];
+  return typeof meta === 'object' && meta !== null && !Array.isArray(meta)
+    ? (meta as Record<string, unknown>)
+    : undefined;
+}
+
+/** Whether a request speaks the 2026-07-28 revision (its `_meta` names a protocol version). */
+export function isModernRequest(req: JsonRpcRequest): boolean {
+  return req.method === 'server/discover' || metaOf(req.params)?.[META.protocolVersion] !== undefined;
+}
+
+/** Capabilities a stateless front can honour: no list-changed or resource-update notifications. */
+function statelessCapabilities(caps: unknown): Record<string, unknown> {
+  if (typeof caps !== 'object' || caps === null) return {};
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(caps as Record<string, unknown>)) {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const { listChanged: _l, subscribe: _s, ...rest } = value as Record<string, unknown>;
+      out[key] = rest;
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
 export interface CallContext {
   /** Epoch ms by which the answer must be given. */
   deadline: number;
@@ -94,9 +158,20 @@ export class McpBridge {
   }
 
   private async request(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    if (!isModernRequest(req)) return this.legacy(req, ctx);
+    const bad = this.checkEnvelope(req);
+    if (bad) return bad;
+    const response = await this.modern(req, ctx);
+    return this.modernize(req, response);
+  }
+
+  /** 2025-era requests: the handshake is answered from the warm server, the rest forwarded. */
+  private async legacy(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
     switch (req.method) {
       case 'initialize':
         return success(req.id, await this.initialize(req.params, ctx));
+      case 'server/discover':
+        return success(req.id, await this.discover(ctx));
       case 'ping':
         return success(req.id, {});
       case 'tools/call':
@@ -108,6 +183,103 @@ export class McpBridge {
     }
   }
 
+  /** 2026-07-28 requests: no handshake; every request carries its version and capabilities. */
+  private async modern(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    if (req.method === 'server/discover') return success(req.id, await this.discover(ctx));
+    if (NOT_MODERN.has(req.method)) {
+      return failure(req.id, {
+        code: ErrorCode.MethodNotFound,
+        message: `Method not found: ${req.method} is not part of protocol revision ${STATELESS_PROTOCOL_VERSION}`,
+      });
+    }
+    const meta = metaOf(req.params) ?? {};
+    const logLevel = meta[META.logLevel];
+    const threshold = typeof logLevel === 'string' ? LOG_LEVELS.indexOf(logLevel) : -1;
+    const upstream = ctx.onNotification;
+    // Log messages only for a request that asked for them, at its level or above.
+    const onNotification = upstream
+      ? (n: JsonRpcNotification): void => {
+          if (n.method === 'notifications/message') {
+            const level = LOG_LEVELS.indexOf(String(n.params?.['level']));
+            if (threshold === -1 || level < threshold) return;
+          }
+          upstream(n);
+        }
+      : undefined;
+    const inner: CallContext = onNotification
+      ? { deadline: ctx.deadline, onNotification }
+      : { deadline: ctx.deadline };
+    const stripped = this.withoutEnvelope(req);
+    if (req.method === 'tools/call') return this.toolsCall(stripped, inner);
+    if (req.method === 'tools/list') return this.toolsList(stripped, inner);
+    return this.forward(stripped, inner);
+  }
+
+  private checkEnvelope(req: JsonRpcRequest): JsonRpcResponse | undefined {
+    const meta = metaOf(req.params) ?? {};
+    const version = meta[META.protocolVersion];
+    if (version !== STATELESS_PROTOCOL_VERSION) {
+      return failure(req.id, {
+        code: ModernErrorCode.UnsupportedProtocolVersion,
+        message: 'Unsupported protocol version',
+        data: {
+          supported: [...SUPPORTED_PROTOCOL_VERSIONS],
+          ...(typeof version === 'string' ? { requested: version } : {}),
+        },
+      });
+    }
+    const caps = meta[META.clientCapabilities];
+    if (typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
+      return failure(req.id, {
+        code: ErrorCode.InvalidParams,
+        message: `Invalid _meta envelope for protocol revision ${STATELESS_PROTOCOL_VERSION}: ${META.clientCapabilities}: missing`,
+        data: { envelope: { key: META.clientCapabilities, problem: 'missing' } },
+      });
+    }
+    return undefined;
+  }
+
+  /** The request as the 2025-era stdio server should see it: without the 2026 envelope keys. */
+  private withoutEnvelope(req: JsonRpcRequest): JsonRpcRequest {
+    const meta = metaOf(req.params);
+    if (!meta || !req.params) return req;
+    const kept = Object.fromEntries(
+      Object.entries(meta).filter(([k]) => !k.startsWith('io.modelcontextprotocol/')),
+    );
+    const { _meta: _drop, ...params } = req.params;
+    return { ...req, params: Object.keys(kept).length > 0 ? { ...params, _meta: kept } : params };
+  }
+
+  /** A 2025-era server's answer in 2026-07-28 form. */
+  private modernize(req: JsonRpcRequest, response: JsonRpcResponse): JsonRpcResponse {
+    if ('error' in response) {
+      // 2026 reports a missing resource as -32602, never -32002.
+      return response.error.code === -32002
+        ? { ...response, error: { ...response.error, code: ErrorCode.InvalidParams } }
+        : response;
+    }
+    const result: Record<string, unknown> = { resultType: 'complete', ...response.result };
+    if (CACHEABLE.has(req.method)) {
+      result['ttlMs'] ??= 0;
+      result['cacheScope'] ??= 'private';
+    }
+    return { ...response, result };
+  }
+
+  private async discover(ctx: CallContext): Promise<Record<string, unknown>> {
+    const server = await this.supervisor.initializeResult(ctx.deadline);
+    const result: Record<string, unknown> = {
+      resultType: 'complete',
+      supportedVersions: [...SUPPORTED_PROTOCOL_VERSIONS],
+      capabilities: statelessCapabilities(server['capabilities']),
+      ttlMs: CACHE_TTL_MS,
+      cacheScope: 'public',
+      _meta: { [META.serverInfo]: server['serverInfo'] },
+    };
+    if (typeof server['instructions'] === 'string') result['instructions'] = server['instructions'];
+    return result;
+  }
+
   private async initialize(
     params: Record<string, unknown> | undefined,
     ctx: CallContext,
@@ -117,7 +289,7 @@ export class McpBridge {
     const legacy: readonly string[] = LEGACY_PROTOCOL_VERSIONS;
     const protocolVersion =
       typeof requested === 'string' && legacy.includes(requested) ? requested : LEGACY_PROTOCOL_VERSIONS[0];
-    return { ...server, protocolVersion };
+    return { ...server, capabilities: statelessCapabilities(server['capabilities']), protocolVersion };
   }
 
   private async toolsList(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {

@@ -49,6 +49,8 @@ export interface RequestOptions {
 
 interface Pending {
   method: string;
+  /** The caller's progress token, replaced on the stdio side by one of ours. */
+  clientProgressToken?: string | number;
   resolve: (r: JsonRpcResponse) => void;
   reject: (e: Error) => void;
   progressToken?: string | number;
@@ -138,8 +140,21 @@ export class McpConnection {
   ): Promise<JsonRpcResponse> {
     if (this.closedError) return Promise.reject(this.closedError);
     const id = this.nextId++;
+    // Progress tokens are rewritten like ids: two callers may use the same token.
+    const meta = params?.['_meta'];
+    const clientToken =
+      typeof meta === 'object' && meta !== null
+        ? (meta as Record<string, unknown>)['progressToken']
+        : undefined;
+    const hasToken = typeof clientToken === 'string' || typeof clientToken === 'number';
+    const sentParams =
+      hasToken && params !== undefined
+        ? { ...params, _meta: { ...(meta as Record<string, unknown>), progressToken: `mcp-fleet-${id}` } }
+        : params;
     const message: JsonRpcRequest =
-      params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params };
+      sentParams === undefined
+        ? { jsonrpc: '2.0', id, method }
+        : { jsonrpc: '2.0', id, method, params: sentParams };
     return new Promise<JsonRpcResponse>((resolve, reject) => {
       const timer = setTimeout(
         () => {
@@ -150,10 +165,9 @@ export class McpConnection {
         Math.max(1, opts.timeoutMs),
       );
       const entry: Pending = { method, resolve, reject, timer };
-      const meta = params?.['_meta'];
-      if (typeof meta === 'object' && meta !== null) {
-        const token = (meta as Record<string, unknown>)['progressToken'];
-        if (typeof token === 'string' || typeof token === 'number') entry.progressToken = token;
+      if (hasToken) {
+        entry.progressToken = `mcp-fleet-${id}`;
+        entry.clientProgressToken = clientToken;
       }
       if (opts.onNotification) entry.onNotification = opts.onNotification;
       this.pending.set(id, entry);
@@ -225,7 +239,7 @@ export class McpConnection {
     if (n.method === 'notifications/progress' && token !== undefined) {
       for (const entry of this.pending.values()) {
         if (entry.progressToken === token && entry.onNotification) {
-          entry.onNotification(n);
+          entry.onNotification({ ...n, params: { ...n.params, progressToken: entry.clientProgressToken } });
           return;
         }
       }

@@ -1,4 +1,11 @@
-import { SUPPORTED_PROTOCOL_VERSIONS, type McpBridge } from '../bridge.js';
+import {
+  isModernRequest,
+  META,
+  ModernErrorCode,
+  STATELESS_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type McpBridge,
+} from '../bridge.js';
 import {
   ErrorCode,
   failure,
@@ -6,6 +13,7 @@ import {
   isRequest,
   isResponse,
   type JsonRpcNotification,
+  type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../limits.js';
@@ -139,10 +147,13 @@ export async function httpFront(
   }
   const version = req.headers['mcp-protocol-version'];
   if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-    return problem(
+    return reply(
       400,
-      ErrorCode.InvalidRequest,
-      `Bad Request: unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
+      failure(null, {
+        code: ModernErrorCode.UnsupportedProtocolVersion,
+        message: `Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+        data: { supported: [...SUPPORTED_PROTOCOL_VERSIONS], requested: version },
+      }),
     );
   }
 
@@ -159,10 +170,30 @@ export async function httpFront(
       return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
     }
   }
+  const modern =
+    messages.some((m) => isRequest(m) && isModernRequest(m)) || version === STATELESS_PROTOCOL_VERSION;
+  if (modern && Array.isArray(parsed)) {
+    return problem(
+      400,
+      ErrorCode.InvalidRequest,
+      `Bad Request: JSON-RPC batches may not contain requests for protocol revision ${STATELESS_PROTOCOL_VERSION}`,
+    );
+  }
   if (!messages.some(isRequest)) {
     // Notifications and responses only: accepted, nothing to answer.
     await Promise.all(messages.map((m) => bridge.handle(m, { deadline: opts.deadline })));
     return reply(202, '');
+  }
+  if (modern) {
+    const mismatch = headerMismatch(req, messages[0] as JsonRpcRequest);
+    if (mismatch !== undefined)
+      return reply(
+        400,
+        failure((messages[0] as JsonRpcRequest).id, {
+          code: ModernErrorCode.HeaderMismatch,
+          message: mismatch,
+        }),
+      );
   }
 
   const notifications: JsonRpcNotification[] = [];
@@ -178,22 +209,72 @@ export async function httpFront(
     )
   ).filter((r): r is JsonRpcResponse => r !== undefined);
   const payload: unknown = Array.isArray(parsed) ? responses : responses[0];
+  const status = modern && responses[0] ? modernStatus(responses[0]) : 200;
 
-  if (notifications.length > 0 && (acceptsSse || !acceptsJson)) {
+  if (notifications.length > 0 && status === 200) {
     const events = [...notifications, ...responses]
       .map((m) => `event: message\ndata: ${JSON.stringify(m)}\n\n`)
       .join('');
     return fitted(
       {
         statusCode: 200,
-        headers: { ...cors, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+        headers: {
+          ...cors,
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          'x-accel-buffering': 'no',
+        },
         body: events,
       },
       responses,
       reply,
     );
   }
-  return fitted(reply(200, payload), responses, reply);
+  return fitted(reply(status, payload), responses, reply);
+}
+
+/** 2026-07-28: errors found before dispatch have fixed HTTP statuses; handler errors travel in-band. */
+function modernStatus(response: JsonRpcResponse): number {
+  if (!('error' in response)) return 200;
+  const { code, data } = response.error;
+  if (code === ErrorCode.MethodNotFound) return 404;
+  if (
+    code === ModernErrorCode.UnsupportedProtocolVersion ||
+    code === ModernErrorCode.HeaderMismatch ||
+    code === ModernErrorCode.MissingCapability
+  )
+    return 400;
+  if (code === ErrorCode.InvalidParams && typeof data === 'object' && data !== null && 'envelope' in data)
+    return 400;
+  return 200;
+}
+
+/** `=?base64?...?=` values carry non-ASCII names. */
+function decodeHeader(value: string): string {
+  const m = /^=\?base64\?(.*)\?=$/.exec(value);
+  return m ? Buffer.from(m[1] ?? '', 'base64').toString('utf8') : value;
+}
+
+/** The standard headers of a 2026-07-28 POST must match its body. */
+function headerMismatch(req: HttpRequest, message: JsonRpcRequest): string | undefined {
+  const meta = message.params?.['_meta'] as Record<string, unknown> | undefined;
+  const version = meta?.[META.protocolVersion];
+  const checks: [string, unknown][] = [
+    ['MCP-Protocol-Version', version],
+    ['Mcp-Method', message.method],
+  ];
+  if (message.method === 'tools/call' || message.method === 'prompts/get')
+    checks.push(['Mcp-Name', message.params?.['name']]);
+  if (message.method === 'resources/read') checks.push(['Mcp-Name', message.params?.['uri']]);
+  for (const [name, expected] of checks) {
+    if (typeof expected !== 'string') continue;
+    const got = req.headers[name.toLowerCase()];
+    if (got === undefined)
+      return `Header mismatch: ${name} header is required for protocol revision ${STATELESS_PROTOCOL_VERSION}`;
+    if (decodeHeader(got) !== expected)
+      return `Header mismatch: ${name} header value '${got}' does not match body value '${expected}'`;
+  }
+  return undefined;
 }
 
 /** A body over Lambda's 6 MB response limit becomes a JSON-RPC error per request, not a platform failure. */

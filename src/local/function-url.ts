@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** A Lambda Function URL event (payload format 2.0), as AWS builds it, from a Node HTTP request. */
+export function functionUrlEvent(
+  req: IncomingMessage,
+  body: Buffer,
+  urlId = 'local',
+): Record<string, unknown> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const contentType = headers['content-type'] ?? '';
+  const textual = body.length === 0 || /json|text|xml|x-www-form-urlencoded/.test(contentType);
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    requestContext: {
+      accountId: 'anonymous',
+      apiId: urlId,
+      domainName: `${urlId}.lambda-url.local.on.aws`,
+      domainPrefix: urlId,
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    body: textual ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: !textual,
+  };
+}
+
+/** Writes a handler's Function URL result as an HTTP response (Lambda's rules for plain results included). */
+export function writeFunctionUrlResult(res: ServerResponse, result: unknown): void {
+  const r = result as {
+    statusCode?: unknown;
+    headers?: unknown;
+    body?: unknown;
+    isBase64Encoded?: unknown;
+  } | null;
+  if (r === null || typeof r !== 'object' || typeof r.statusCode !== 'number') {
+    // Lambda answers a result without statusCode as a 200 JSON document.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(result));
+    return;
+  }
+  const headers: Record<string, string> = {};
+  if (typeof r.headers === 'object' && r.headers !== null) {
+    for (const [k, v] of Object.entries(r.headers as Record<string, unknown>)) headers[k] = String(v);
+  }
+  const body = typeof r.body === 'string' ? r.body : r.body === undefined ? '' : JSON.stringify(r.body);
+  res.writeHead(r.statusCode, headers);
+  res.end(r.isBase64Encoded === true ? Buffer.from(body, 'base64') : body);
+}
