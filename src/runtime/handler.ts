@@ -116,6 +116,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
     },
   };
   if (options.extraEnv) supervisorOptions.extraEnv = options.extraEnv;
+  else if (Object.keys(spec.secrets).length > 0) supervisorOptions.extraEnv = secretsLoader(spec);
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
   const supervisor = new ServerSupervisor(spec, supervisorOptions);
   const bridge = new McpBridge(supervisor, new ToolPolicy(spec.tools));
@@ -195,6 +196,20 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
     close: { value: () => supervisor.shutdown() },
     pid: { get: () => supervisor.pid },
   }) as McpLambdaHandler;
+}
+
+/** Resolves `secrets:` once per environment (a failure is retried at the next start). */
+function secretsLoader(spec: LaunchSpec): () => Promise<Record<string, string>> {
+  let cached: Promise<Record<string, string>> | undefined;
+  return () => {
+    cached ??= import('./secrets.js')
+      .then(({ resolveSecrets }) => resolveSecrets(spec.secrets))
+      .catch((err: unknown) => {
+        cached = undefined;
+        throw err;
+      });
+    return cached;
+  };
 }
 
 function fitJsonRpc(

@@ -1,0 +1,43 @@
+/**
+ * The entry of a deployed function: reads the server's launch spec (`launch.json` beside this
+ * file, in the function root, or the file named by MCP_FLEET_LAUNCH_FILE), starts the server
+ * during Lambda's init phase, and exports `handler`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHandler, type LaunchInput } from './handler.js';
+import { INIT_BUDGET_MS } from './limits.js';
+
+/** Environment variables this entry reads. */
+export const ENV = {
+  /** Path of the launch spec (default: launch.json beside the handler). */
+  launchFile: 'MCP_FLEET_LAUNCH_FILE',
+  /** Fix the front: agentcore, http or jsonrpc (default: detected per event). */
+  front: 'MCP_FLEET_FRONT',
+  /** "true": AgentCore errors are thrown (FunctionError) instead of returned as isError results. */
+  throwOnError: 'MCP_FLEET_THROW_ON_ERROR',
+} as const;
+
+function launchFile(): string {
+  const explicit = process.env[ENV.launchFile];
+  if (explicit !== undefined && explicit !== '') return explicit;
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'launch.json');
+}
+
+const file = launchFile();
+let launch: LaunchInput;
+try {
+  launch = JSON.parse(readFileSync(file, 'utf8')) as LaunchInput;
+} catch (err) {
+  throw new Error(`mcp-fleet: cannot read the launch spec ${file}: ${(err as Error).message}`);
+}
+const front = process.env[ENV.front];
+
+export const handler = createHandler(launch, {
+  ...(front === 'agentcore' || front === 'http' || front === 'jsonrpc' ? { front } : {}),
+  throwOnError: process.env[ENV.throwOnError] === 'true',
+});
+
+// Start the server during init (bounded below Lambda's 10 s init limit); calls reuse it.
+await Promise.race([handler.ready, new Promise((resolve) => setTimeout(resolve, INIT_BUDGET_MS).unref())]);
