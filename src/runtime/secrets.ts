@@ -59,8 +59,8 @@ export async function resolveSecrets(
         let parsed: unknown;
         try {
           parsed = JSON.parse(text);
-        } catch {
-          throw new Error(`secret ${name}: ${ref.secret} is not JSON, so it has no key "${ref.key}"`);
+        } catch (err) {
+          throw new Error(`secret ${name}: ${ref.secret} is not JSON, so it has no key "${ref.key}"`, { cause: err });
         }
         const value = (parsed as Record<string, unknown> | null)?.[ref.key];
         if (value === undefined) throw new Error(`secret ${name}: ${ref.secret} has no key "${ref.key}"`);
