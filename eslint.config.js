@@ -27,6 +27,10 @@ export default defineConfig(
     },
   },
   {
+    files: ['scripts/*.mjs'],
+    languageOptions: { globals: { process: 'readonly' } },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

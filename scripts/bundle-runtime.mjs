@@ -2,4 +2,4 @@
 import { bundleRuntime } from '../dist/build/bundle.js';
 
 const { file, bytes } = await bundleRuntime('dist/runtime/lambda.bundle.mjs');
-console.log(`bundled ${file}: ${(bytes / 1024).toFixed(0)} KiB`);
+process.stdout.write(`bundled ${file}: ${(bytes / 1024).toFixed(0)} KiB\n`);

@@ -32,6 +32,7 @@ export async function resolveSecrets(
         } catch (err) {
           throw new Error(
             `secret ${name}: cannot read SSM parameter ${ref.parameter}: ${(err as Error).message}`,
+            { cause: err },
           );
         }
       }),
@@ -50,6 +51,7 @@ export async function resolveSecrets(
         } catch (err) {
           throw new Error(
             `secret ${name}: cannot read Secrets Manager secret ${ref.secret}: ${(err as Error).message}`,
+            { cause: err },
           );
         }
         if (ref.key === undefined) {
