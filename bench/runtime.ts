@@ -1,0 +1,210 @@
+/**
+ * The runtime side by side with the reference library and the floor, in one run, on the same
+ * servers and calls:
+ *   direct    a warm MCP SDK stdio client calling the server (the server's own round trip)
+ *   warm      our handler (AgentCore front) with its warm server process
+ *   cold      our handler's first call in a new environment (start + initialize + call),
+ *             alternated with reference calls
+ *   reference @aws/run-mcp-servers-with-aws-lambda: BedrockAgentCoreGatewayTargetHandler +
+ *             StdioServerAdapterRequestHandler (a process per call)
+ *
+ * Run: npm run bench:runtime  (telemetry goes to stdout, which the script discards; figures go to
+ * stderr and to bench/results/runtime.json)
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  BedrockAgentCoreGatewayTargetHandler,
+  StdioServerAdapterRequestHandler,
+} from '@aws/run-mcp-servers-with-aws-lambda';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Context } from 'aws-lambda';
+import { serverEnvironment } from '../src/runtime/env.js';
+import { createHandler } from '../src/runtime/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name: string): string => path.join(ROOT, 'node_modules', '.bin', name);
+const WARM_CALLS = Number(process.env['BENCH_WARM_CALLS'] ?? 300);
+const COLD_CALLS = Number(process.env['BENCH_COLD_CALLS'] ?? 20);
+const out = (line = ''): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+interface Case {
+  id: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  tool: string;
+  arguments: Record<string, unknown>;
+}
+
+function context(toolName: string): Context {
+  const deadline = Date.now() + 60_000;
+  return {
+    awsRequestId: 'bench',
+    functionName: 'bench',
+    clientContext: { custom: { bedrockAgentCoreToolName: toolName } },
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  } as unknown as Context;
+}
+
+function stats(samples: number[]): { p50: number; p95: number; mean: number; n: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { p50: at(0.5), p95: at(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+function check(result: unknown, label: string): void {
+  const r = result as { isError?: boolean; content?: unknown[] };
+  if (r.isError === true || !Array.isArray(r.content))
+    throw new Error(`${label}: unexpected result ${JSON.stringify(result).slice(0, 300)}`);
+}
+
+async function direct(c: Case): Promise<number[]> {
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(
+    new StdioClientTransport({
+      command: c.command,
+      args: c.args,
+      env: serverEnvironment(c.id, c.env),
+      stderr: 'ignore',
+    }),
+  );
+  const call = async (): Promise<void> => {
+    check(await client.callTool({ name: c.tool, arguments: c.arguments }), 'direct');
+  };
+  for (let i = 0; i < 20; i++) await call();
+  const samples: number[] = [];
+  for (let i = 0; i < WARM_CALLS; i++) samples.push(await time(call));
+  await client.close();
+  return samples;
+}
+
+async function warm(c: Case): Promise<number[]> {
+  const handler = createHandler({ id: c.id, command: c.command, args: c.args, env: c.env });
+  await handler.ready;
+  const ctx = context(`${c.id}___${c.tool}`);
+  const call = async (): Promise<void> => {
+    check(await handler(c.arguments, ctx), 'warm');
+  };
+  for (let i = 0; i < 20; i++) await call();
+  const samples: number[] = [];
+  for (let i = 0; i < WARM_CALLS; i++) samples.push(await time(call));
+  await handler.close();
+  return samples;
+}
+
+/** Cold first calls and reference calls, alternated so both see the same machine conditions. */
+async function coldAndReference(c: Case): Promise<{ cold: number[]; reference: number[] }> {
+  const coldSamples: number[] = [];
+  const referenceSamples: number[] = [];
+  for (let i = 0; i < COLD_CALLS; i++) {
+    const handler = createHandler(
+      { id: c.id, command: c.command, args: c.args, env: c.env },
+      { warmup: false },
+    );
+    coldSamples.push(
+      await time(async () => {
+        check(await handler(c.arguments, context(`${c.id}___${c.tool}`)), 'cold');
+      }),
+    );
+    await handler.close();
+    const ref = new BedrockAgentCoreGatewayTargetHandler(
+      // The same environment our handler gives its server (inherited CA bundles cost Node ~40 ms a start).
+      new StdioServerAdapterRequestHandler({
+        command: c.command,
+        args: c.args,
+        env: serverEnvironment(c.id, c.env),
+      }),
+    );
+    referenceSamples.push(
+      await time(async () => {
+        check(await ref.handle(c.arguments, context(`${c.id}___${c.tool}`)), 'reference');
+      }),
+    );
+  }
+  return { cold: coldSamples, reference: referenceSamples };
+}
+
+const ms = (n: number): string => (n < 10 ? n.toFixed(2) : n.toFixed(0));
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-'));
+  await writeFile(path.join(dir, 'hello.txt'), 'hello\n'.repeat(20));
+  const cases: Case[] = [
+    {
+      id: 'filesystem',
+      command: bin('mcp-server-filesystem'),
+      args: [dir],
+      env: {},
+      tool: 'read_text_file',
+      arguments: { path: path.join(dir, 'hello.txt') },
+    },
+    {
+      id: 'memory',
+      command: bin('mcp-server-memory'),
+      args: [],
+      env: { MEMORY_FILE_PATH: path.join(dir, 'memory.jsonl') },
+      tool: 'read_graph',
+      arguments: {},
+    },
+    {
+      id: 'everything',
+      command: bin('mcp-server-everything'),
+      args: ['stdio'],
+      env: {},
+      tool: 'echo',
+      arguments: { message: 'bench' },
+    },
+  ];
+  out(
+    `# runtime benchmark — ${new Date().toISOString()}, Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,
+  );
+  out(`# warm: ${WARM_CALLS} calls after 20 warm-up calls; cold and reference: ${COLD_CALLS} calls each`);
+  out();
+  out(
+    '| server, tool | direct p50 / p95 (ms) | warm p50 / p95 (ms) | cold p50 (ms) | reference p50 (ms) | warm ÷ direct (goal ≤ 1.5) | cold ÷ reference (goal ≤ 1) | reference ÷ warm (goal ≥ 100) |',
+  );
+  out('|---|---|---|---|---|---|---|---|');
+  const results: Record<string, unknown> = {};
+  let ok = true;
+  for (const c of cases) {
+    const d = stats(await direct(c));
+    const w = stats(await warm(c));
+    const both = await coldAndReference(c);
+    const k = stats(both.cold);
+    const r = stats(both.reference);
+    const ratios = {
+      warmOverDirect: w.p50 / d.p50,
+      coldOverReference: k.p50 / r.p50,
+      referenceOverWarm: r.p50 / w.p50,
+    };
+    const pass =
+      ratios.warmOverDirect <= 1.5 && ratios.coldOverReference <= 1 && ratios.referenceOverWarm >= 100;
+    ok &&= pass;
+    results[c.id] = { tool: c.tool, direct: d, warm: w, cold: k, reference: r, ratios, pass };
+    out(
+      `| ${c.id} \`${c.tool}\` | ${ms(d.p50)} / ${ms(d.p95)} | ${ms(w.p50)} / ${ms(w.p95)} | ${ms(k.p50)} | ${ms(r.p50)} | ${ratios.warmOverDirect.toFixed(2)} | ${ratios.coldOverReference.toFixed(2)} | ${ratios.referenceOverWarm.toFixed(0)} |`,
+    );
+  }
+  out();
+  out(ok ? 'All goals met.' : 'Some goals were NOT met (see the ratios).');
+  await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  await writeFile(
+    path.join(ROOT, 'bench', 'results', 'runtime.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
+  );
+  await rm(dir, { recursive: true, force: true });
+}
+
+await main();
