@@ -22,7 +22,10 @@ after(async () => {
 
 test('the runtime is bundled alone: no CLI, CDK, local-server, build or config-loading code', () => {
   const inputs = Object.keys(bundle.metafile.inputs);
-  assert.ok(inputs.some((i) => /(src|dist)\/runtime\/handler\.(ts|js)$/.test(i)), inputs.join('\n'));
+  assert.ok(
+    inputs.some((i) => /(src|dist)\/runtime\/handler\.(ts|js)$/.test(i)),
+    inputs.join('\n'),
+  );
   const forbidden = inputs.filter((i) =>
     /(src|dist)\/(cli|local|build|infra|deploy|verify)\/|(src|dist)\/config\/(load|schema|import|json-schema|checks|source-map)\.(ts|js)|node_modules\/(commander|yaml|zod|aws-cdk-lib|constructs|esbuild|@aws-cdk|jsonc-parser|@modelcontextprotocol)\//.test(
       i,
