@@ -4,7 +4,18 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'schema/', 'node_modules/', 'cdk.out/', '.mcp-fleet/', 'coverage/', 'scratch/', 'test/fixtures/'] },
+  {
+    ignores: [
+      'dist/',
+      'schema/',
+      'node_modules/',
+      'cdk.out/',
+      '.mcp-fleet/',
+      'coverage/',
+      'scratch/',
+      'test/fixtures/',
+    ],
+  },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

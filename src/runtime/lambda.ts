@@ -30,7 +30,9 @@ let launch: LaunchInput;
 try {
   launch = JSON.parse(readFileSync(file, 'utf8')) as LaunchInput;
 } catch (err) {
-  throw new Error(`mcp-fleet: cannot read the launch spec ${file}: ${(err as Error).message}`, { cause: err });
+  throw new Error(`mcp-fleet: cannot read the launch spec ${file}: ${(err as Error).message}`, {
+    cause: err,
+  });
 }
 const front = process.env[ENV.front];
 

@@ -62,7 +62,9 @@ export async function resolveSecrets(
         try {
           parsed = JSON.parse(text);
         } catch (err) {
-          throw new Error(`secret ${name}: ${ref.secret} is not JSON, so it has no key "${ref.key}"`, { cause: err });
+          throw new Error(`secret ${name}: ${ref.secret} is not JSON, so it has no key "${ref.key}"`, {
+            cause: err,
+          });
         }
         const value = (parsed as Record<string, unknown> | null)?.[ref.key];
         if (value === undefined) throw new Error(`secret ${name}: ${ref.secret} has no key "${ref.key}"`);
