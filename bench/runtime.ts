@@ -29,8 +29,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name: string): string => path.join(ROOT, 'node_modules', '.bin', name);
 const WARM_CALLS = Number(process.env['BENCH_WARM_CALLS'] ?? 300);
 const COLD_CALLS = Number(process.env['BENCH_COLD_CALLS'] ?? 20);
+// The reference library lets its servers write to our stderr: the report is printed at the end.
+const report: string[] = [];
 const out = (line = ''): void => {
-  process.stderr.write(`${line}\n`);
+  report.push(line);
 };
 
 interface Case {
@@ -199,7 +201,9 @@ async function main(): Promise<void> {
   }
   out();
   out(ok ? 'All goals met.' : 'Some goals were NOT met (see the ratios).');
+  process.stderr.write(`\n${report.join('\n')}\n`);
   await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  await writeFile(path.join(ROOT, 'bench', 'results', 'runtime.md'), `${report.join('\n')}\n`);
   await writeFile(
     path.join(ROOT, 'bench', 'results', 'runtime.json'),
     `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
