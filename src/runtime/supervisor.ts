@@ -49,6 +49,8 @@ export class ServerSupervisor {
   private current?: McpConnection;
   private starting?: Promise<McpConnection>;
   private invocations = 0;
+  /** Calls running now (a crash during one is reported by that call). */
+  private inFlight = 0;
   private lastUsed = 0;
   private readonly stopping = new Set<Promise<void>>();
   private lastStartError?: Error;
@@ -93,6 +95,7 @@ export class ServerSupervisor {
       this.spec.isolation === 'per-invocation'
         ? await this.startNew(timeLeft())
         : await this.acquireWarm(timeLeft());
+    this.inFlight += 1;
     try {
       return await fn(conn, timeLeft);
     } catch (err) {
@@ -100,6 +103,7 @@ export class ServerSupervisor {
       else if (err instanceof ServerExitedError) this.opts.onCrash?.(err.message);
       throw err;
     } finally {
+      this.inFlight -= 1;
       this.lastUsed = this.now();
       this.invocations += 1;
       if (this.spec.isolation === 'per-invocation') {
@@ -188,12 +192,12 @@ export class ServerSupervisor {
     this.opts.onStart?.(this.now() - t0, conn.pid);
     // A crash between calls is reported when it happens, not at the next call.
     void conn.done.then((exit) => {
-      if (exit.killedBecause === undefined && this.current === conn) {
+      if (exit.killedBecause === undefined && this.current === conn && this.inFlight === 0) {
         this.opts.onCrash?.(
           `server "${this.spec.id}" exited between calls (code ${String(exit.code)}, signal ${String(exit.signal)})`,
         );
-        this.current = undefined;
       }
+      if (this.current === conn) this.current = undefined;
     });
     return conn;
   }
