@@ -159,7 +159,10 @@ export class McpConnection {
       const timer = setTimeout(
         () => {
           this.pending.delete(id);
-          reject(new CallTimeoutError(method, opts.timeoutMs));
+          const error = new CallTimeoutError(method, opts.timeoutMs);
+          // Unusable from now on, even before the kill has taken effect.
+          this.closedError ??= error;
+          reject(error);
           void this.transport.kill(`${method} timed out after ${opts.timeoutMs} ms`);
         },
         Math.max(1, opts.timeoutMs),

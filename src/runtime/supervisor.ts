@@ -99,7 +99,11 @@ export class ServerSupervisor {
     try {
       return await fn(conn, timeLeft);
     } catch (err) {
-      if (err instanceof CallTimeoutError) this.opts.onTimeout?.(err.message);
+      if (err instanceof CallTimeoutError) {
+        this.opts.onTimeout?.(err.message);
+        // SIGKILL to the group takes milliseconds: answer once the process is really gone.
+        await conn.kill(err.message);
+      }
       else if (err instanceof ServerExitedError) this.opts.onCrash?.(err.message);
       throw err;
     } finally {

@@ -303,6 +303,29 @@ describe('faults during calls', () => {
     assert.equal(await isAlive(grandchild), false);
   });
 
+  test('notifications a front cannot carry are logged', async () => {
+    const f = await fixture();
+    const result = await f.agentcore('progress');
+    assert.equal(text(result), 'progress done');
+    const logged = f.log.entries
+      .filter((e) => e.message === 'server notification')
+      .map((e) => e.extra?.['method']);
+    assert.deepEqual(logged, ['notifications/message']);
+    await f.done();
+  });
+
+  test('shell: true runs the command through /bin/sh, and the kill still reaches the server', async () => {
+    const f = await fixture(
+      {},
+      { command: `echo starting >&2; exec "${process.execPath}" "${FAULT_SERVER}"`, args: [], shell: true },
+    );
+    const grandchild = Number(text((await f.call('spawn'))['result']));
+    assert.equal(text((await f.call('echo', { text: 'via sh' }))['result']), 'via sh');
+    assert.ok(f.log.messages().includes('starting'));
+    await f.done();
+    assert.equal(await isAlive(grandchild), false);
+  });
+
   test('a command that does not exist is a clear error', async () => {
     const mark = marker();
     const handler = createHandler(

@@ -378,6 +378,13 @@ describe('MCP SDK clients over the HTTP front', () => {
       assert.equal(client.getProtocolEra(), 'legacy');
       const tools = await client.listTools();
       assert.ok(tools.tools.some((t) => t.name === CALLS[id]!.tool));
+      if (id === 'filesystem') {
+        assert.ok(!tools.tools.some((t) => t.name === 'write_file'), 'denied tools are not listed');
+        await assert.rejects(
+          client.callTool({ name: 'write_file', arguments: { path: path.join(dir, 'x'), content: '' } }),
+          /Unknown tool: write_file/,
+        );
+      }
       const result = await client.callTool({ name: CALLS[id]!.tool, arguments: argsFor(id) });
       assert.match(text(result), CALLS[id]!.expect);
       await client.close();
@@ -393,6 +400,8 @@ describe('MCP SDK clients over the HTTP front', () => {
       assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
       const tools = await client.listTools();
       assert.ok(tools.tools.some((t) => t.name === CALLS[id]!.tool));
+      if (id === 'filesystem')
+        assert.ok(!tools.tools.some((t) => t.name === 'write_file'), 'denied tools are not listed');
       const result = await client.callTool({ name: CALLS[id]!.tool, arguments: argsFor(id) });
       assert.match(text(result), CALLS[id]!.expect);
       await client.close();
