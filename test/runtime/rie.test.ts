@@ -5,7 +5,7 @@
  *
  * Needs two paths, so it runs where both exist:
  *   AWS_LAMBDA_RIE  the aws-lambda-rie binary (github.com/aws/aws-lambda-runtime-interface-emulator)
- *   AWS_LAMBDA_RIC  aws-lambda-ric's bin/index.mjs
+ *   AWS_LAMBDA_RIC  aws-lambda-ric's entry (bin/index.mjs in 3.x, index.mjs in 4.x)
  * The Go module proxy this project's machines reach refuses the emulator's module (HTTP 403), so
  * CI cannot build it; see docs/architecture.md.
  */
@@ -27,7 +27,7 @@ const missing =
   RIE === undefined || !existsSync(RIE)
     ? 'AWS_LAMBDA_RIE does not name an aws-lambda-rie binary'
     : RIC === undefined || !existsSync(RIC)
-      ? "AWS_LAMBDA_RIC does not name aws-lambda-ric's bin/index.mjs"
+      ? "AWS_LAMBDA_RIC does not name aws-lambda-ric's entry (index.mjs)"
       : undefined;
 
 async function freePort(): Promise<number> {
