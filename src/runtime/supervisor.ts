@@ -103,8 +103,7 @@ export class ServerSupervisor {
         this.opts.onTimeout?.(err.message);
         // SIGKILL to the group takes milliseconds: answer once the process is really gone.
         await conn.kill(err.message);
-      }
-      else if (err instanceof ServerExitedError) this.opts.onCrash?.(err.message);
+      } else if (err instanceof ServerExitedError) this.opts.onCrash?.(err.message);
       throw err;
     } finally {
       this.inFlight -= 1;
