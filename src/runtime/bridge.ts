@@ -1,4 +1,4 @@
-import type { ToolPolicy } from '../config/tool-filter.js';
+import { ToolPolicy } from '../config/tool-filter.js';
 import { ServerExitedError } from './child.js';
 import { CallTimeoutError } from './connection.js';
 import {
@@ -13,6 +13,38 @@ import {
   type JsonRpcResponse,
 } from './jsonrpc.js';
 import type { ServerSupervisor } from './supervisor.js';
+
+/** What a bridge serves: one MCP server (a warm stdio process), or a gateway over many. */
+export interface McpBackend {
+  /** The server's answer to `initialize` (serverInfo, capabilities, instructions). */
+  initializeResult(deadline: number): Promise<Record<string, unknown>>;
+  /** Serves a request (tools/list, tools/call, anything else) in 2025-era form. */
+  forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse>;
+}
+
+/** Anything that answers client messages (the fronts take this). */
+export interface MessageHandler {
+  handle(message: unknown, ctx: CallContext): Promise<JsonRpcResponse | undefined>;
+}
+
+/** The backend of one stdio server, through its supervisor. */
+export class SupervisorBackend implements McpBackend {
+  constructor(private readonly supervisor: ServerSupervisor) {}
+
+  initializeResult(deadline: number): Promise<Record<string, unknown>> {
+    return this.supervisor.initializeResult(deadline);
+  }
+
+  forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    return this.supervisor.use(ctx.deadline, async (conn, timeLeft) => {
+      const opts = ctx.onNotification
+        ? { timeoutMs: timeLeft(), onNotification: ctx.onNotification }
+        : { timeoutMs: timeLeft() };
+      const response = await conn.request(req.method, req.params, opts);
+      return { ...response, id: req.id } as JsonRpcResponse;
+    });
+  }
+}
 
 /** Protocol versions the fronts speak to clients, newest first. */
 export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
@@ -119,10 +151,10 @@ export function toRpcError(err: unknown): RpcError {
  * any request: no per-environment session), the tool policy is applied to `tools/list` and
  * `tools/call`, and everything else is forwarded.
  */
-export class McpBridge {
+export class McpBridge implements MessageHandler {
   constructor(
-    private readonly supervisor: ServerSupervisor,
-    private readonly policy: ToolPolicy,
+    private readonly backend: McpBackend,
+    private readonly policy: ToolPolicy = new ToolPolicy(),
   ) {}
 
   /** Handles one client message; notifications get no response (undefined). */
@@ -267,7 +299,7 @@ export class McpBridge {
   }
 
   private async discover(ctx: CallContext): Promise<Record<string, unknown>> {
-    const server = await this.supervisor.initializeResult(ctx.deadline);
+    const server = await this.backend.initializeResult(ctx.deadline);
     const result: Record<string, unknown> = {
       resultType: 'complete',
       supportedVersions: [...SUPPORTED_PROTOCOL_VERSIONS],
@@ -284,7 +316,7 @@ export class McpBridge {
     params: Record<string, unknown> | undefined,
     ctx: CallContext,
   ): Promise<Record<string, unknown>> {
-    const server = await this.supervisor.initializeResult(ctx.deadline);
+    const server = await this.backend.initializeResult(ctx.deadline);
     const requested = params?.['protocolVersion'];
     const legacy: readonly string[] = LEGACY_PROTOCOL_VERSIONS;
     const protocolVersion =
@@ -320,12 +352,6 @@ export class McpBridge {
   }
 
   private forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
-    return this.supervisor.use(ctx.deadline, async (conn, timeLeft) => {
-      const opts = ctx.onNotification
-        ? { timeoutMs: timeLeft(), onNotification: ctx.onNotification }
-        : { timeoutMs: timeLeft() };
-      const response = await conn.request(req.method, req.params, opts);
-      return { ...response, id: req.id };
-    });
+    return this.backend.forward(req, ctx);
   }
 }

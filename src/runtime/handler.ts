@@ -3,7 +3,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { LaunchSpec } from '../config/model.js';
 import { ToolPolicy } from '../config/tool-filter.js';
-import { McpBridge } from './bridge.js';
+import { McpBridge, SupervisorBackend } from './bridge.js';
 import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } from './fronts/agentcore.js';
 import { httpEventKind, httpFront, toHttpRequest } from './fronts/http.js';
 import { isJsonRpcEvent, jsonRpcFront } from './fronts/jsonrpc.js';
@@ -52,6 +52,8 @@ export interface McpLambdaHandler {
   close(): Promise<void>;
   /** The server process id, when one is running. */
   readonly pid: number | undefined;
+  /** Why the server could not be started, when its last start failed. */
+  readonly startError: string | undefined;
 }
 
 /** Fills in a launch spec's defaults. */
@@ -119,7 +121,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
   else if (Object.keys(spec.secrets).length > 0) supervisorOptions.extraEnv = secretsLoader(spec);
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
   const supervisor = new ServerSupervisor(spec, supervisorOptions);
-  const bridge = new McpBridge(supervisor, new ToolPolicy(spec.tools));
+  const bridge = new McpBridge(new SupervisorBackend(supervisor), new ToolPolicy(spec.tools));
   const ready = options.warmup === false ? Promise.resolve() : supervisor.warmup(INIT_BUDGET_MS);
 
   const deadlineFor = (context: Context | undefined): number => {
@@ -195,6 +197,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
     ready: { value: ready },
     close: { value: () => supervisor.shutdown() },
     pid: { get: () => supervisor.pid },
+    startError: { get: () => supervisor.startError?.message },
   }) as McpLambdaHandler;
 }
 

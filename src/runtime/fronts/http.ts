@@ -4,7 +4,7 @@ import {
   ModernErrorCode,
   STATELESS_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
-  type McpBridge,
+  type MessageHandler,
 } from '../bridge.js';
 import {
   ErrorCode,
@@ -95,7 +95,7 @@ const CORS_HEADERS =
  */
 export async function httpFront(
   req: HttpRequest,
-  bridge: McpBridge,
+  bridge: MessageHandler,
   opts: HttpFrontOptions,
 ): Promise<HttpResponse> {
   const cors = {

@@ -1,4 +1,4 @@
-import type { McpBridge } from '../bridge.js';
+import type { MessageHandler } from '../bridge.js';
 import { ErrorCode, failure, isNotification, isRequest, type JsonRpcResponse } from '../jsonrpc.js';
 
 /** Whether an event is a JSON-RPC message or a batch of them (a direct `Invoke`). */
@@ -13,7 +13,7 @@ export function isJsonRpcEvent(event: unknown): boolean {
  */
 export async function jsonRpcFront(
   event: unknown,
-  bridge: McpBridge,
+  bridge: MessageHandler,
   deadline: number,
 ): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
   if (Array.isArray(event)) {
