@@ -93,7 +93,7 @@ export function lowerToolSchema(input: unknown): LoweredSchema {
   const lowered = lower(root, '', { warnings, nullable: new WeakSet(), defs, depth: 0, root });
   if (lowered['type'] !== 'object') {
     warnings.push(
-      `(top): the input schema is ${String(lowered['type'] ?? 'untyped')}, not an object; served as an object with no properties`,
+      `(top): the input schema is ${JSON.stringify(lowered['type'] ?? 'untyped')}, not an object; served as an object with no properties`,
     );
     return { schema: { type: 'object', properties: {} }, warnings };
   }
@@ -151,7 +151,7 @@ function lower(node: Json, path: string, ctx: Ctx): Json {
     const { allOf: _a, ...rest } = schema;
     schema = parts.reduce<Json>(
       (acc, part) =>
-        mergeSchemas(acc, part.$ref !== undefined ? (resolveRef(String(part.$ref), ctx) ?? {}) : part),
+        mergeSchemas(acc, typeof part['$ref'] === 'string' ? (resolveRef(part['$ref'], ctx) ?? {}) : part),
       rest,
     );
   }
@@ -301,8 +301,8 @@ function mergeSchemas(a: Json, b: Json): Json {
   if (Array.isArray(a['required']) || Array.isArray(b['required'])) {
     out['required'] = [
       ...new Set([
-        ...(Array.isArray(a['required']) ? a['required'] : []),
-        ...(Array.isArray(b['required']) ? b['required'] : []),
+        ...(Array.isArray(a['required']) ? (a['required'] as unknown[]) : []),
+        ...(Array.isArray(b['required']) ? (b['required'] as unknown[]) : []),
       ]),
     ];
   }

@@ -41,7 +41,7 @@ export class SupervisorBackend implements McpBackend {
         ? { timeoutMs: timeLeft(), onNotification: ctx.onNotification }
         : { timeoutMs: timeLeft() };
       const response = await conn.request(req.method, req.params, opts);
-      return { ...response, id: req.id } as JsonRpcResponse;
+      return { ...response, id: req.id };
     });
   }
 }
