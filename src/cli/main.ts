@@ -26,7 +26,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      `${examples(['mcp-fleet init', 'mcp-fleet validate', 'mcp-fleet import ~/.config/Claude/claude_desktop_config.json --out servers.yaml'])}
+      `${examples(['mcp-fleet init', 'mcp-fleet validate', 'mcp-fleet dev', 'mcp-fleet invoke memory read_graph', 'mcp-fleet import ~/.config/Claude/claude_desktop_config.json --out servers.yaml'])}
 Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     );
 
@@ -78,6 +78,93 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     });
 
   program
+    .command('dev')
+    .description(
+      'Run the whole fleet on this machine: a local Lambda service (one function per server), its Invoke API, an AgentCore-compatible MCP gateway at /mcp, each server at /servers/<id>/mcp, and a status page',
+    )
+    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .option('-p, --port <port>', 'port to listen on (0: any free port)', '4040')
+    .option('--host <host>', 'address to listen on; off loopback, --token is required', '127.0.0.1')
+    .option('--token <token>', 'require Authorization: Bearer <token> on every request')
+    .option(
+      '--concurrency <n>',
+      'environments per function when aws.reservedConcurrency is not set (default 4)',
+    )
+    .option('--search', 'add the x_amz_bedrock_agentcore_search tool to the gateway')
+    .addHelpText(
+      'after',
+      examples([
+        'mcp-fleet dev',
+        'mcp-fleet dev --config examples/seed/servers.yaml --port 8080',
+        'mcp-fleet dev --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
+      ]),
+    )
+    .action(
+      async (opts: {
+        config: string;
+        port?: string;
+        host: string;
+        token?: string;
+        concurrency?: string;
+        search?: boolean;
+      }) => {
+        const { devCommand } = await import('./commands/dev.js');
+        process.exitCode = await devCommand(opts);
+      },
+    );
+
+  program
+    .command('invoke')
+    .description(
+      'Call a tool the way AgentCore Gateway does (arguments as the event, tool name in the client context), through the Lambda API',
+    )
+    .argument('<server>', 'server id (or function name)')
+    .argument('<tool>', 'tool name')
+    .argument('[arguments]', 'the arguments, as a JSON object')
+    .option('-c, --config <file>', 'the config of the running dev fleet', DEFAULT_CONFIG)
+    .option('--endpoint <url>', 'a Lambda API endpoint (default: the running dev fleet)')
+    .option('--region <region>', 'call AWS Lambda in this region (with your AWS credentials)')
+    .option('--json', 'print the whole result as JSON')
+    .addHelpText(
+      'after',
+      examples([
+        'mcp-fleet invoke memory read_graph',
+        `mcp-fleet invoke filesystem read_text_file '{"path": "notes.txt"}'`,
+        'mcp-fleet invoke git git_status \'{"repo_path": "."}\' --region us-east-1',
+      ]),
+    )
+    .action(
+      async (
+        server: string,
+        tool: string,
+        args: string | undefined,
+        opts: { config: string; endpoint?: string; region?: string; json?: boolean },
+      ) => {
+        const { invokeCommand } = await import('./commands/invoke.js');
+        process.exitCode = await invokeCommand(server, tool, args, opts);
+      },
+    );
+
+  program
+    .command('tools')
+    .description('List the tools of one server, or of every mcp-server-* function, through the Lambda API')
+    .argument('[server]', 'server id (or function name)')
+    .option('-c, --config <file>', 'the config of the running dev fleet', DEFAULT_CONFIG)
+    .option('--endpoint <url>', 'a Lambda API endpoint (default: the running dev fleet)')
+    .option('--region <region>', 'list the functions in AWS Lambda in this region')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', examples(['mcp-fleet tools', 'mcp-fleet tools git --json']))
+    .action(
+      async (
+        server: string | undefined,
+        opts: { config: string; endpoint?: string; region?: string; json?: boolean },
+      ) => {
+        const { toolsCommand } = await import('./commands/tools.js');
+        process.exitCode = await toolsCommand(server, opts);
+      },
+    );
+
+  program
     .command('schema')
     .description('Print the JSON Schema of servers.yaml (for editors and other tools)')
     .addOption(new Option('-o, --out <file>', 'write it to a file'))
@@ -91,6 +178,8 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // The AWS SDK's notice that its releases after January 2027 need Node 22 is said once, in the README.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const program = buildProgram();
   program.exitOverride();
   program.configureOutput({

@@ -1,0 +1,50 @@
+import { CliError, EXIT } from '../exit.js';
+import { functionName, invokeJson, lambdaClient, type LambdaTargetOptions } from './lambda-client.js';
+
+export interface InvokeOptions extends LambdaTargetOptions {
+  json?: boolean;
+}
+
+/** Calls one tool the way AgentCore Gateway does: arguments as the event, the tool name in the client context. */
+export async function invokeCommand(
+  server: string,
+  tool: string,
+  argsJson: string | undefined,
+  opts: InvokeOptions,
+): Promise<number> {
+  let args: unknown = {};
+  if (argsJson !== undefined) {
+    try {
+      args = JSON.parse(argsJson);
+    } catch (err) {
+      throw new CliError(
+        `the arguments are not JSON: ${(err as Error).message}; e.g. '{"path": "README.md"}'`,
+        EXIT.USAGE,
+      );
+    }
+    if (typeof args !== 'object' || args === null || Array.isArray(args))
+      throw new CliError('the arguments must be a JSON object', EXIT.USAGE);
+  }
+  const { client } = await lambdaClient(opts);
+  const name = functionName(server);
+  const target = name.replace(/^mcp-server-/, '');
+  const { payload, functionError } = await invokeJson(client, name, args, {
+    custom: { bedrockAgentCoreToolName: `${target}___${tool}` },
+  });
+  if (opts.json === true) {
+    process.stdout.write(
+      `${JSON.stringify(functionError !== undefined ? { functionError, payload } : payload, null, 2)}\n`,
+    );
+  } else if (functionError !== undefined) {
+    const p = payload as { errorType?: string; errorMessage?: string };
+    process.stderr.write(
+      `${name} failed (${functionError}): ${p.errorType ?? ''} ${p.errorMessage ?? JSON.stringify(payload)}\n`,
+    );
+  } else {
+    const r = payload as { content?: { type: string; text?: string }[]; isError?: boolean };
+    for (const c of r.content ?? [])
+      process.stdout.write(c.type === 'text' ? `${c.text ?? ''}\n` : `[${c.type} content]\n`);
+  }
+  const failed = functionError !== undefined || (payload as { isError?: boolean } | null)?.isError === true;
+  return failed ? EXIT.FAILURE : EXIT.OK;
+}

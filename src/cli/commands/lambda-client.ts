@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import { InvokeCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { CliError } from '../exit.js';
+import { DEFAULT_PORT } from '../../local/fleet.js';
+import { stateFile } from './dev.js';
+
+export interface LambdaTargetOptions {
+  endpoint?: string;
+  region?: string;
+  config: string;
+}
+
+/**
+ * A Lambda client for a running dev fleet (the default: the URL it wrote in .mcp-fleet/dev.json,
+ * else 127.0.0.1:4040), or, with --endpoint / --region, any Lambda API.
+ */
+export async function lambdaClient(
+  opts: LambdaTargetOptions,
+): Promise<{ client: LambdaClient; where: string }> {
+  if (opts.endpoint === undefined && opts.region !== undefined) {
+    return { client: new LambdaClient({ region: opts.region }), where: `AWS Lambda in ${opts.region}` };
+  }
+  let endpoint = opts.endpoint;
+  if (endpoint === undefined) {
+    try {
+      endpoint = (JSON.parse(await readFile(stateFile(opts.config), 'utf8')) as { url: string }).url;
+    } catch {
+      endpoint = `http://127.0.0.1:${DEFAULT_PORT}`;
+    }
+  }
+  const local = /^https?:\/\/(127\.|localhost|\[::1\])/.test(endpoint);
+  return {
+    client: new LambdaClient({
+      endpoint,
+      region: opts.region ?? process.env['AWS_REGION'] ?? 'us-east-1',
+      // The local Lambda API does not check signatures; AWS does, with the user's credentials.
+      ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    }),
+    where: endpoint,
+  };
+}
+
+export const functionName = (server: string): string =>
+  server.startsWith('mcp-server-') || server.startsWith('arn:') ? server : `mcp-server-${server}`;
+
+export async function invokeJson(
+  client: LambdaClient,
+  name: string,
+  payload: unknown,
+  clientContext?: unknown,
+): Promise<{ payload: unknown; functionError?: string }> {
+  let res;
+  try {
+    res = await client.send(
+      new InvokeCommand({
+        FunctionName: name,
+        Payload: Buffer.from(JSON.stringify(payload)),
+        ...(clientContext !== undefined
+          ? { ClientContext: Buffer.from(JSON.stringify(clientContext)).toString('base64') }
+          : {}),
+      }),
+    );
+  } catch (err) {
+    const e = err as Error & { name: string };
+    if (e.name === 'ResourceNotFoundException') throw new CliError(`no function ${name}: ${e.message}`);
+    if ((e as { code?: string }).code === 'ECONNREFUSED' || /ECONNREFUSED/.test(String(e.message))) {
+      throw new CliError(
+        `nothing answers there; start the fleet with \`mcp-fleet dev\`, or give --endpoint / --region`,
+      );
+    }
+    throw new CliError(`${e.name}: ${e.message}`);
+  }
+  const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
+  const out: { payload: unknown; functionError?: string } = { payload: JSON.parse(text) as unknown };
+  if (res.FunctionError !== undefined) out.functionError = res.FunctionError;
+  return out;
+}
+
+export async function listFleetFunctions(client: LambdaClient): Promise<string[]> {
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const res = await client.send(new ListFunctionsCommand(marker === undefined ? {} : { Marker: marker }));
+    for (const f of res.Functions ?? [])
+      if (f.FunctionName?.startsWith('mcp-server-') === true) names.push(f.FunctionName);
+    marker = res.NextMarker;
+  } while (marker !== undefined);
+  return names;
+}

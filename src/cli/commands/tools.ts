@@ -1,0 +1,57 @@
+import { EXIT } from '../exit.js';
+import {
+  functionName,
+  invokeJson,
+  lambdaClient,
+  listFleetFunctions,
+  type LambdaTargetOptions,
+} from './lambda-client.js';
+
+export interface ToolsOptions extends LambdaTargetOptions {
+  json?: boolean;
+}
+
+/** Lists the tools of one server, or of every `mcp-server-*` function, through the Lambda API. */
+export async function toolsCommand(server: string | undefined, opts: ToolsOptions): Promise<number> {
+  const { client } = await lambdaClient(opts);
+  const names = server !== undefined ? [functionName(server)] : await listFleetFunctions(client);
+  const all: Record<string, { name: string; description?: string }[] | { error: string }> = {};
+  let failed = false;
+  for (const name of names) {
+    const { payload, functionError } = await invokeJson(client, name, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/list',
+    });
+    const p = payload as {
+      result?: { tools?: { name: string; description?: string }[] };
+      error?: { message: string };
+      errorMessage?: string;
+    };
+    if (functionError !== undefined || p.error !== undefined) {
+      failed = true;
+      all[name] = { error: p.error?.message ?? p.errorMessage ?? 'function error' };
+    } else {
+      all[name] = (p.result?.tools ?? []).map((t) => ({
+        name: t.name,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+      }));
+    }
+  }
+  if (opts.json === true) {
+    process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+  } else {
+    for (const [name, tools] of Object.entries(all)) {
+      if (!Array.isArray(tools)) {
+        process.stdout.write(`${name}: FAILED ${tools.error}\n`);
+        continue;
+      }
+      process.stdout.write(`${name} (${tools.length} tools)\n`);
+      for (const t of tools)
+        process.stdout.write(
+          `  ${t.name}${t.description !== undefined ? `  ${t.description.split('\n')[0]?.slice(0, 100) ?? ''}` : ''}\n`,
+        );
+    }
+  }
+  return failed ? EXIT.FAILURE : EXIT.OK;
+}

@@ -1,0 +1,80 @@
+import path from 'node:path';
+import type { FleetConfig } from '../config/model.js';
+import { LocalGateway, type CatalogEntry } from './gateway.js';
+import { LocalLambda, type InvocationRecord } from './lambda-service.js';
+import { startDevServer } from './server.js';
+
+export interface FleetOptions {
+  host?: string;
+  port?: number;
+  token?: string;
+  /** Environments per function when aws.reservedConcurrency is not set. */
+  concurrency?: number;
+  queueLimit?: number;
+  idleMs?: number;
+  /** Add the x_amz_bedrock_agentcore_search tool (default: the config's gateway.search). */
+  search?: boolean;
+  onInvoke?: (record: InvocationRecord) => void;
+  /** Environment the local functions inherit (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  version?: string;
+}
+
+export interface RunningFleet {
+  url: string;
+  lambda: LocalLambda;
+  gateway: LocalGateway;
+  /** Each server's tools (or why they could not be listed), from the start. */
+  discovery: CatalogEntry[];
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 4040;
+
+/**
+ * The whole fleet on this machine: a local Lambda service with one function per server, its
+ * Invoke API, the AgentCore-compatible gateway, per-server MCP endpoints and the status page.
+ */
+export async function startFleet(config: FleetConfig, options: FleetOptions = {}): Promise<RunningFleet> {
+  const configDir = path.dirname(path.resolve(config.file));
+  const lambda = new LocalLambda(config.servers, {
+    workDir: path.join(configDir, '.mcp-fleet', 'dev'),
+    cwd: configDir,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
+    ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
+    ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(config.region !== undefined ? { region: config.region } : {}),
+  });
+  const gateway = new LocalGateway(lambda, {
+    name: config.gateway.name,
+    version: options.version ?? '0.1.0',
+    search: options.search ?? config.gateway.search,
+    ...(config.gateway.instructions !== undefined ? { instructions: config.gateway.instructions } : {}),
+  });
+  let server: Awaited<ReturnType<typeof startDevServer>>;
+  try {
+    server = await startDevServer({
+      lambda,
+      gateway,
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? DEFAULT_PORT,
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    });
+  } catch (err) {
+    await lambda.shutdown();
+    throw err;
+  }
+  const discovery = await gateway.discover();
+  return {
+    url: server.url,
+    lambda,
+    gateway,
+    discovery,
+    close: async () => {
+      await server.close();
+      await lambda.shutdown();
+    },
+  };
+}

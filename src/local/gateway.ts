@@ -1,0 +1,231 @@
+import { TOOL_NAME_DELIMITER } from '../config/limits.js';
+import { lowerToolSchema } from '../build/schema-lowering.js';
+import type { CallContext, McpBackend } from '../runtime/bridge.js';
+import {
+  ErrorCode,
+  failure,
+  success,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../runtime/jsonrpc.js';
+import type { LocalFunction, LocalLambda } from './lambda-service.js';
+
+/** AgentCore's optional semantic-search tool; here a lexical search over names and descriptions. */
+export const SEARCH_TOOL = 'x_amz_bedrock_agentcore_search';
+
+export interface GatewayTool {
+  /** `<target>___<tool>` */
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+}
+
+export interface CatalogEntry {
+  serverId: string;
+  target: string;
+  tools: GatewayTool[];
+  /** Schema-lowering and naming warnings. */
+  warnings: string[];
+  /** Why the tools could not be listed. */
+  error?: string;
+}
+
+export interface GatewayOptions {
+  name: string;
+  version: string;
+  instructions?: string;
+  search: boolean;
+}
+
+/** Retry listing a failed function's tools at most this often. */
+const RELIST_AFTER_MS = 5_000;
+
+/**
+ * What AgentCore Gateway does, on one machine: every function's tools under `<target>___<tool>`
+ * with schemas lowered to AgentCore's subset, and each `tools/call` sent through the Invoke path
+ * with AgentCore's client context.
+ */
+export class LocalGateway implements McpBackend {
+  private readonly catalog = new Map<string, CatalogEntry>();
+  private readonly listedAt = new Map<string, number>();
+  private requests = 0;
+
+  constructor(
+    private readonly lambda: LocalLambda,
+    private readonly options: GatewayOptions,
+  ) {}
+
+  /** Lists every function's tools (in parallel); failures are kept per function. */
+  async discover(): Promise<CatalogEntry[]> {
+    return Promise.all([...this.lambda.functions.values()].map((fn) => this.list(fn)));
+  }
+
+  entries(): CatalogEntry[] {
+    return [...this.catalog.values()];
+  }
+
+  initializeResult(): Promise<Record<string, unknown>> {
+    const result: Record<string, unknown> = {
+      protocolVersion: '2025-11-25',
+      capabilities: { tools: {} },
+      serverInfo: { name: this.options.name, version: this.options.version },
+    };
+    if (this.options.instructions !== undefined) result['instructions'] = this.options.instructions;
+    return Promise.resolve(result);
+  }
+
+  async forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    if (req.method === 'tools/list') return success(req.id, { tools: await this.tools() });
+    if (req.method === 'tools/call') return this.call(req, ctx);
+    return failure(req.id, {
+      code: ErrorCode.MethodNotFound,
+      message: `Method not found: ${req.method} (the gateway serves tools)`,
+    });
+  }
+
+  /** Every served tool, refreshing functions whose listing failed a while ago. */
+  async tools(): Promise<GatewayTool[]> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.lambda.functions.values()]
+        .filter((fn) => {
+          const entry = this.catalog.get(fn.server.id);
+          return (
+            entry === undefined ||
+            (entry.error !== undefined && now - (this.listedAt.get(fn.server.id) ?? 0) > RELIST_AFTER_MS)
+          );
+        })
+        .map((fn) => this.list(fn)),
+    );
+    const tools = this.entries().flatMap((e) => e.tools);
+    if (this.options.search) {
+      tools.push({
+        name: SEARCH_TOOL,
+        description:
+          'Search the tools of this gateway by what they do; returns the best matches with their input schemas.',
+        inputSchema: {
+          type: 'object',
+          properties: { query: { type: 'string', description: 'What the tool should do' } },
+          required: ['query'],
+        },
+      });
+    }
+    return tools;
+  }
+
+  private async list(fn: LocalFunction): Promise<CatalogEntry> {
+    const entry: CatalogEntry = {
+      serverId: fn.server.id,
+      target: fn.server.gateway.target,
+      tools: [],
+      warnings: [],
+    };
+    this.listedAt.set(fn.server.id, Date.now());
+    try {
+      const raw: Record<string, unknown>[] = [];
+      let cursor: string | undefined;
+      do {
+        const outcome = await this.lambda.invoke(fn.name, {
+          jsonrpc: '2.0',
+          id: `gateway-list-${++this.requests}`,
+          method: 'tools/list',
+          params: cursor === undefined ? {} : { cursor },
+        });
+        const payload = outcome.payload as {
+          result?: { tools?: unknown; nextCursor?: unknown };
+          error?: { message?: unknown };
+          errorMessage?: unknown;
+        };
+        if (outcome.functionError !== undefined)
+          throw new Error(String(payload.errorMessage ?? 'function error'));
+        if (payload.error !== undefined) throw new Error(String(payload.error.message));
+        const page = payload.result?.tools;
+        if (Array.isArray(page)) raw.push(...(page as Record<string, unknown>[]));
+        cursor = typeof payload.result?.nextCursor === 'string' ? payload.result.nextCursor : undefined;
+      } while (cursor !== undefined);
+      for (const tool of raw) {
+        const name = String(tool['name']);
+        const full = `${entry.target}${TOOL_NAME_DELIMITER}${name}`;
+        const { schema, warnings } = lowerToolSchema(tool['inputSchema']);
+        for (const w of warnings) entry.warnings.push(`${full}: ${w}`);
+        let description = typeof tool['description'] === 'string' ? tool['description'].trim() : '';
+        if (description === '') {
+          description = typeof tool['title'] === 'string' && tool['title'] !== '' ? tool['title'] : name;
+          entry.warnings.push(`${full}: no description (AgentCore requires one); "${description}" is used`);
+        }
+        entry.tools.push({ name: full, description, inputSchema: schema });
+      }
+    } catch (err) {
+      entry.error = (err as Error).message;
+    }
+    this.catalog.set(fn.server.id, entry);
+    return entry;
+  }
+
+  private async call(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    const name = req.params?.['name'];
+    const args = req.params?.['arguments'] ?? {};
+    if (typeof name !== 'string')
+      return failure(req.id, { code: ErrorCode.InvalidParams, message: 'tools/call needs params.name' });
+    if (this.options.search && name === SEARCH_TOOL) {
+      const query =
+        typeof (args as Record<string, unknown>)['query'] === 'string'
+          ? String((args as Record<string, unknown>)['query'])
+          : '';
+      const found = search(await this.tools(), query);
+      return success(req.id, {
+        content: [{ type: 'text', text: JSON.stringify({ tools: found }) }],
+        structuredContent: { tools: found },
+      });
+    }
+    const at = name.indexOf(TOOL_NAME_DELIMITER);
+    const target = at === -1 ? undefined : name.slice(0, at);
+    const fn = [...this.lambda.functions.values()].find((f) => f.server.gateway.target === target);
+    if (!fn) return failure(req.id, { code: ErrorCode.InvalidParams, message: `Unknown tool: ${name}` });
+    const outcome = await this.lambda.invoke(fn.name, args, {
+      clientContext: {
+        custom: {
+          bedrockAgentCoreToolName: name,
+          bedrockAgentCoreMessageVersion: '1.0',
+          bedrockAgentCoreAwsRequestId: `local-${++this.requests}`,
+          bedrockAgentCoreMcpMessageId: String(req.id),
+          bedrockAgentCoreGatewayId: this.options.name,
+          bedrockAgentCoreTargetId: fn.server.gateway.target,
+        },
+      },
+    });
+    void ctx;
+    if (outcome.functionError !== undefined) {
+      const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown };
+      return failure(req.id, {
+        code: ErrorCode.InternalError,
+        message: `${fn.name} failed: ${String(p.errorMessage ?? p.errorType ?? 'function error')}`,
+      });
+    }
+    return success(req.id, (outcome.payload ?? {}) as Record<string, unknown>);
+  }
+}
+
+/** Lexical ranking: query words found in a tool's name (weighted) and description. */
+export function search(tools: readonly GatewayTool[], query: string, limit = 10): GatewayTool[] {
+  const words = query
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 1);
+  if (words.length === 0) return [];
+  return tools
+    .filter((t) => t.name !== SEARCH_TOOL)
+    .map((t) => {
+      const name = t.name.toLowerCase();
+      const description = t.description.toLowerCase();
+      const score = words.reduce(
+        (s, w) => s + (name.includes(w) ? 3 : 0) + (description.includes(w) ? 1 : 0),
+        0,
+      );
+      return { t, score };
+    })
+    .filter((x) => x.score > 0)
+    .sort((a, b) => b.score - a.score || a.t.name.localeCompare(b.t.name))
+    .slice(0, limit)
+    .map((x) => x.t);
+}
