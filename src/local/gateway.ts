@@ -137,7 +137,7 @@ export class LocalGateway implements McpBackend {
           errorMessage?: unknown;
         };
         if (outcome.functionError !== undefined)
-          throw new Error(String(payload.errorMessage ?? 'function error'));
+          throw new Error(typeof payload.errorMessage === 'string' ? payload.errorMessage : 'function error');
         if (payload.error !== undefined) throw new Error(String(payload.error.message));
         const page = payload.result?.tools;
         if (Array.isArray(page)) raw.push(...(page as Record<string, unknown>[]));
@@ -162,7 +162,7 @@ export class LocalGateway implements McpBackend {
     return entry;
   }
 
-  private async call(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+  private async call(req: JsonRpcRequest, _ctx: CallContext): Promise<JsonRpcResponse> {
     const name = req.params?.['name'];
     const args = req.params?.['arguments'] ?? {};
     if (typeof name !== 'string')
@@ -194,12 +194,11 @@ export class LocalGateway implements McpBackend {
         },
       },
     });
-    void ctx;
     if (outcome.functionError !== undefined) {
       const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown };
       return failure(req.id, {
         code: ErrorCode.InternalError,
-        message: `${fn.name} failed: ${String(p.errorMessage ?? p.errorType ?? 'function error')}`,
+        message: `${fn.name} failed: ${typeof p.errorMessage === 'string' ? p.errorMessage : typeof p.errorType === 'string' ? p.errorType : 'function error'}`,
       });
     }
     return success(req.id, (outcome.payload ?? {}) as Record<string, unknown>);

@@ -100,6 +100,8 @@ class Environment {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
+      // The worker is built JS: it needs none of this process's loaders or flags.
+      execArgv: [],
     });
     this.child.stdout?.pipe(log, { end: false });
     this.child.stderr?.pipe(log, { end: false });
@@ -133,7 +135,7 @@ class Environment {
         } else if (m.type === 'init-error') {
           clearTimeout(timer);
           reject(new Error(`${m.errorType}: ${m.errorMessage}`));
-        } else if (m.type === 'result' || m.type === 'error') {
+        } else {
           if (m.serverPid !== undefined) this.serverPid = m.serverPid;
           if (m.type === 'result') this.startError = m.startError;
           if (this.pending?.requestId === m.requestId) {
@@ -277,7 +279,7 @@ export class LocalFunction {
     const requestId = randomUUID();
     const t0 = performance.now();
     let env: Environment;
-    let cold = false;
+    let cold: boolean;
     try {
       ({ env, cold } = await this.acquire());
     } catch (err) {
@@ -296,7 +298,9 @@ export class LocalFunction {
           errorMessage: `${new Date().toISOString()} ${requestId} Task timed out after ${this.server.timeout.toFixed(2)} seconds`,
         });
       }, this.server.timeout * 1000);
-      void env.done.then(() => clearTimeout(timer));
+      void env.done.then(() => {
+        clearTimeout(timer);
+      });
       timer.unref();
     });
     const message: InvokeMessage = { type: 'invoke', requestId, event, deadline };

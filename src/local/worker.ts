@@ -64,7 +64,6 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
     stop();
     return;
   }
-  if (m.type !== 'invoke') return;
   const context = {
     awsRequestId: m.requestId,
     functionName,

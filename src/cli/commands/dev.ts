@@ -24,11 +24,16 @@ function callLine(r: InvocationRecord): string {
   const what = r.toolName ?? jsonRpcMethod(r);
   const status =
     r.functionError !== undefined
-      ? `FAILED (${String((r.payload as { errorMessage?: unknown }).errorMessage ?? r.functionError)})`
+      ? `FAILED (${errorMessage(r.payload) ?? r.functionError})`
       : isErrorResult(r.payload)
         ? 'error result'
         : 'ok';
   return `${time} ${r.functionName} ${what} ${r.durationMs.toFixed(1)} ms${r.coldStart ? ' (cold start)' : ''} ${status}`;
+}
+
+function errorMessage(payload: unknown): string | undefined {
+  const m = (payload as { errorMessage?: unknown } | null)?.errorMessage;
+  return typeof m === 'string' ? m : undefined;
 }
 
 function jsonRpcMethod(r: InvocationRecord): string {

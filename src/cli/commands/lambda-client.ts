@@ -63,7 +63,7 @@ export async function invokeJson(
   } catch (err) {
     const e = err as Error & { name: string };
     if (e.name === 'ResourceNotFoundException') throw new CliError(`no function ${name}: ${e.message}`);
-    if ((e as { code?: string }).code === 'ECONNREFUSED' || /ECONNREFUSED/.test(String(e.message))) {
+    if ((e as { code?: string }).code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message)) {
       throw new CliError(
         `nothing answers there; start the fleet with \`mcp-fleet dev\`, or give --endpoint / --region`,
       );

@@ -1,0 +1,410 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import {
+  InvokeCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  ResourceNotFoundException,
+  TooManyRequestsException,
+} from '@aws-sdk/client-lambda';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { ROOT } from '../helpers.js';
+import { assertNoneLeft, text } from '../runtime/support.js';
+import { rpc, testFleet, type TestFleetFiles } from './support.js';
+
+const run = promisify(execFile);
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+
+let files: TestFleetFiles;
+let fleet: RunningFleet;
+let startMs = 0;
+
+before(async () => {
+  files = await testFleet();
+  const t0 = Date.now();
+  fleet = await startFleet(files.config, { port: 0, env: files.env, queueLimit: 1 });
+  startMs = Date.now() - t0;
+});
+
+after(async () => {
+  await fleet.close();
+  await assertNoneLeft(files.mark.value);
+  await files.cleanup();
+});
+
+const lambda = (): LambdaClient =>
+  new LambdaClient({
+    endpoint: fleet.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    maxAttempts: 1,
+  });
+const agentCore = (tool: string): string =>
+  Buffer.from(JSON.stringify({ custom: { bedrockAgentCoreToolName: tool } })).toString('base64');
+const payloadOf = (p: Uint8Array | undefined): Record<string, unknown> =>
+  JSON.parse(Buffer.from(p ?? new Uint8Array()).toString('utf8')) as Record<string, unknown>;
+
+describe('start-up', () => {
+  test('every server that can start lists its tools; the broken one fails fast with its reason', () => {
+    const byId = new Map(fleet.discovery.map((e) => [e.serverId, e]));
+    for (const id of ['memory', 'everything', 'filesystem', 'git', 'fault']) {
+      assert.ok((byId.get(id)?.tools.length ?? 0) > 0, `${id}: ${byId.get(id)?.error ?? 'no tools'}`);
+    }
+    assert.match(
+      byId.get('broken')?.error ?? '',
+      /server "broken" exited with code 3 before it finished initialize; its last stderr output: fatal: cannot open config/,
+    );
+    assert.ok(startMs < 20_000, `the fleet started in ${startMs} ms`);
+    const fs = byId.get('filesystem')?.tools.map((t) => t.name) ?? [];
+    assert.ok(fs.includes('filesystem___read_text_file'));
+    assert.ok(!fs.includes('filesystem___write_file'), 'denied tools are not served');
+  });
+});
+
+describe('the gateway at /mcp', () => {
+  for (const era of ['2025', '2026-07-28'] as const) {
+    test(`MCP SDK client, ${era} era: prefixed tools, lowered schemas, calls routed through Invoke`, async () => {
+      const client = new Client(
+        { name: 'test', version: '1' },
+        era === '2025' ? {} : { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+      );
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`)));
+      assert.equal(client.getProtocolEra(), era === '2025' ? 'legacy' : 'modern');
+      const { tools } = await client.listTools();
+      const names = tools.map((t) => t.name);
+      for (const n of [
+        'memory___read_graph',
+        'everything___echo',
+        'git___git_status',
+        'filesystem___read_text_file',
+      ])
+        assert.ok(names.includes(n), n);
+      assert.ok(!names.some((n) => n.startsWith('broken___')));
+      const allowed = new Set(['type', 'description', 'properties', 'required', 'items']);
+      const check = (s: Record<string, unknown>): void => {
+        for (const k of Object.keys(s)) assert.ok(allowed.has(k), `schema key ${k}`);
+        for (const v of Object.values(
+          (s['properties'] as Record<string, Record<string, unknown>> | undefined) ?? {},
+        ))
+          check(v);
+        if (s['items']) check(s['items'] as Record<string, unknown>);
+      };
+      for (const t of tools) check(t.inputSchema);
+      const echo = await client.callTool({
+        name: 'everything___echo',
+        arguments: { message: `via gateway ${era}` },
+      });
+      assert.match(text(echo), new RegExp(`Echo: via gateway ${era}`));
+      const status = await client.callTool({
+        name: 'git___git_status',
+        arguments: { repo_path: files.repo },
+      });
+      assert.match(text(status), /On branch/);
+      const broken = await client.callTool({ name: 'broken___echo', arguments: { text: 'x' } });
+      assert.equal(broken.isError, true);
+      assert.match(text(broken), /exited with code 3/);
+      await client.close();
+    });
+  }
+
+  test('an unknown tool is a JSON-RPC error', async () => {
+    const { body } = await rpc(`${fleet.url}/mcp`, {
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'nope___x', arguments: {} },
+    });
+    assert.deepEqual(body['error'], { code: -32602, message: 'Unknown tool: nope___x' });
+  });
+});
+
+describe('one server at /servers/<id>/mcp (its Function URL front)', () => {
+  for (const era of ['2025', '2026-07-28'] as const) {
+    test(`MCP SDK client, ${era} era: the server's own tool names`, async () => {
+      const client = new Client(
+        { name: 'test', version: '1' },
+        era === '2025' ? {} : { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+      );
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/servers/memory/mcp`)));
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === 'read_graph'));
+      const r = await client.callTool({ name: 'read_graph', arguments: {} });
+      assert.match(text(r), /entities/);
+      await client.close();
+    });
+  }
+});
+
+describe('the MCP Inspector CLI through /mcp', () => {
+  const build = path.join(ROOT, 'node_modules', '@modelcontextprotocol', 'inspector-cli', 'build');
+  const inspector = path.join(build, 'cli.js');
+  // inspector-cli 1.0.3 checks for "../package.json" relative to the working directory but imports
+  // it relative to itself: run it from its own build folder so both agree.
+  const cwd = build;
+  test('lists and calls tools', async () => {
+    const list = await run(
+      process.execPath,
+      [inspector, '--cli', `${fleet.url}/mcp`, '--transport', 'http', '--method', 'tools/list'],
+      { timeout: 60_000, cwd },
+    );
+    assert.match(list.stdout, /"memory___read_graph"/);
+    const call = await run(
+      process.execPath,
+      [
+        inspector,
+        '--cli',
+        `${fleet.url}/mcp`,
+        '--transport',
+        'http',
+        '--method',
+        'tools/call',
+        '--tool-name',
+        'everything___echo',
+        '--tool-arg',
+        'message=from the inspector',
+      ],
+      { timeout: 60_000, cwd },
+    );
+    assert.match(call.stdout, /Echo: from the inspector/);
+  });
+});
+
+describe('the Lambda Invoke API', () => {
+  test('the AWS SDK LambdaClient: an AgentCore-style call with a client context', async () => {
+    const res = await lambda().send(
+      new InvokeCommand({
+        FunctionName: 'mcp-server-everything',
+        Payload: Buffer.from(JSON.stringify({ message: 'sdk' })),
+        ClientContext: agentCore('everything___echo'),
+      }),
+    );
+    assert.equal(res.StatusCode, 200);
+    assert.equal(res.ExecutedVersion, '$LATEST');
+    assert.equal(res.FunctionError, undefined);
+    assert.match(text(payloadOf(res.Payload)), /Echo: sdk/);
+  });
+
+  test('the AWS SDK LambdaClient: a JSON-RPC invoke, by ARN', async () => {
+    const res = await lambda().send(
+      new InvokeCommand({
+        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:mcp-server-git',
+        Payload: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' })),
+      }),
+    );
+    const body = payloadOf(res.Payload) as { id: number; result: { tools: unknown[] } };
+    assert.equal(body.id, 3);
+    assert.ok(body.result.tools.length >= 7);
+  });
+
+  test('Event and DryRun invocation types', async () => {
+    const event = await lambda().send(
+      new InvokeCommand({
+        FunctionName: 'mcp-server-memory',
+        InvocationType: 'Event',
+        Payload: Buffer.from('{}'),
+      }),
+    );
+    assert.equal(event.StatusCode, 202);
+    const dry = await lambda().send(
+      new InvokeCommand({ FunctionName: 'mcp-server-memory', InvocationType: 'DryRun' }),
+    );
+    assert.equal(dry.StatusCode, 204);
+  });
+
+  test('an unknown function is ResourceNotFoundException; ListFunctions lists the fleet', async () => {
+    await assert.rejects(
+      lambda().send(new InvokeCommand({ FunctionName: 'mcp-server-nope' })),
+      (err: unknown) => err instanceof ResourceNotFoundException && /Function not found/.test(err.message),
+    );
+    const list = await lambda().send(new ListFunctionsCommand({}));
+    assert.deepEqual(
+      list.Functions?.map((f) => f.FunctionName).sort(),
+      ['broken', 'everything', 'fault', 'filesystem', 'git', 'memory'].map((id) => `mcp-server-${id}`).sort(),
+    );
+  });
+
+  test('a bad client context or body is refused with the reason', async () => {
+    const url = `${fleet.url}/2015-03-31/functions/mcp-server-memory/invocations`;
+    const badCc = await fetch(url, {
+      method: 'POST',
+      headers: { 'X-Amz-Client-Context': '%%%not-base64' },
+      body: '{}',
+    });
+    assert.equal(badCc.status, 400);
+    assert.equal(badCc.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
+    const badBody = await fetch(url, { method: 'POST', body: '{"unterminated' });
+    assert.equal(badBody.status, 400);
+    assert.match(
+      ((await badBody.json()) as { message: string }).message,
+      /Could not parse request body into json/,
+    );
+  });
+
+  test("the function timeout is enforced Lambda's way, and the next call gets a new environment", async () => {
+    const t0 = Date.now();
+    const res = await lambda().send(
+      new InvokeCommand({
+        FunctionName: 'mcp-server-fault',
+        Payload: Buffer.from('{}'),
+        ClientContext: agentCore('fault___hang'),
+      }),
+    );
+    const took = Date.now() - t0;
+    // The runtime answers 1 s before the deadline; the environment stays up.
+    assert.ok(took < 3000, `took ${took} ms`);
+    assert.equal(res.FunctionError, undefined);
+    assert.match(text(payloadOf(res.Payload)), /did not answer within/);
+    // A handler that itself overruns (the deadline margin exhausted by a slow call) is cut by the service.
+    const slow = await lambda().send(
+      new InvokeCommand({
+        FunctionName: 'mcp-server-fault',
+        Payload: Buffer.from(JSON.stringify({ ms: 5000 })),
+        ClientContext: agentCore('fault___slow'),
+      }),
+    );
+    assert.ok(
+      slow.FunctionError === 'Unhandled' || /did not answer within/.test(text(payloadOf(slow.Payload))),
+    );
+    const after = await lambda().send(
+      new InvokeCommand({
+        FunctionName: 'mcp-server-fault',
+        Payload: Buffer.from(JSON.stringify({ text: 'alive' })),
+        ClientContext: agentCore('fault___echo'),
+      }),
+    );
+    assert.equal(text(payloadOf(after.Payload)), 'alive');
+  });
+
+  test('beyond reserved concurrency, calls queue (bounded), then get TooManyRequestsException', async () => {
+    const client = lambda();
+    const slow = () =>
+      client.send(
+        new InvokeCommand({
+          FunctionName: 'mcp-server-fault',
+          Payload: Buffer.from(JSON.stringify({ ms: 700 })),
+          ClientContext: agentCore('fault___slow'),
+        }),
+      );
+    const results = await Promise.allSettled([slow(), slow(), slow()]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const throttled = results.filter(
+      (r) => r.status === 'rejected' && r.reason instanceof TooManyRequestsException,
+    );
+    assert.equal(ok.length, 2, 'one running, one queued');
+    assert.equal(throttled.length, 1);
+  });
+});
+
+describe('the aws CLI against the Invoke API', () => {
+  const aws = ['/usr/bin/aws', '/usr/local/bin/aws'].find((p) => existsSync(p));
+  test(
+    'aws lambda invoke --endpoint-url',
+    { skip: aws === undefined ? 'the aws CLI is not installed (Debian package awscli)' : false },
+    async () => {
+      const out = path.join(files.dir, 'out.json');
+      const res = await run(
+        aws as string,
+        [
+          'lambda',
+          'invoke',
+          '--endpoint-url',
+          fleet.url,
+          '--region',
+          'us-east-1',
+          '--function-name',
+          'mcp-server-everything',
+          '--cli-binary-format',
+          'raw-in-base64-out',
+          '--payload',
+          '{"message":"aws cli"}',
+          '--client-context',
+          agentCore('everything___echo'),
+          out,
+        ],
+        { env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' }, timeout: 60_000 },
+      );
+      assert.match(res.stdout, /"StatusCode": 200/);
+      assert.match(text(JSON.parse(await readFile(out, 'utf8'))), /Echo: aws cli/);
+    },
+  );
+});
+
+describe('status', () => {
+  test('/status: per function state, environments, calls, errors, latency, last error, tools', async () => {
+    const res = await fetch(`${fleet.url}/status`);
+    const { functions } = (await res.json()) as { functions: Record<string, unknown>[] };
+    const byId = new Map(functions.map((f) => [f['id'], f]));
+    assert.equal(byId.get('memory')?.['state'], 'warm');
+    assert.equal(byId.get('broken')?.['state'], 'failed');
+    assert.match((byId.get('broken')?.['lastError'] as { message: string }).message, /exited with code 3/);
+    const everything = byId.get('everything');
+    assert.ok(Number(everything?.['calls']) >= 2);
+    assert.equal(typeof everything?.['p50Ms'], 'number');
+    assert.ok((everything?.['tools'] as string[]).includes('everything___echo'));
+  });
+});
+
+describe('the dev command', () => {
+  test('prints a summary, serves, and stops cleanly on SIGTERM with every process reaped', async () => {
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'dist', 'cli', 'main.js'), 'dev', '--config', files.configFile, '--port', '0'],
+      {
+        env: files.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const until = Date.now() + 30_000;
+    while (!out.includes('Ctrl-C to stop') && Date.now() < until && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /5 of 6 servers up, \d+ tools; 1 failed/);
+    assert.match(out, /broken\s+FAILED {2}server "broken" exited with code 3/);
+    const gateway = /MCP gateway \(AgentCore-compatible\)\s+(\S+)/.exec(out)?.[1];
+    assert.ok(gateway);
+    const { body } = await rpc(gateway, {
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'memory___read_graph', arguments: {} },
+    });
+    assert.match(text(body['result']), /entities/);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /mcp-server-memory memory___read_graph [\d.]+ ms ok/);
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0);
+    assert.match(out, /SIGTERM: stopping every server …\nstopped\./);
+  });
+
+  test('binding off loopback without a token is refused; with a token, requests must carry it', async () => {
+    await assert.rejects(
+      startFleet(files.config, { host: '0.0.0.0', port: 0, env: files.env }),
+      /refusing to listen on 0\.0\.0\.0 without --token/,
+    );
+    const guarded = await startFleet(files.config, { port: 0, env: files.env, token: 's3cret' });
+    try {
+      assert.equal((await fetch(`${guarded.url}/status`)).status, 401);
+      assert.equal(
+        (await fetch(`${guarded.url}/status`, { headers: { Authorization: 'Bearer s3cret' } })).status,
+        200,
+      );
+      const client = new Client({ name: 't', version: '1' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${guarded.url}/mcp`), {
+          requestInit: { headers: { Authorization: 'Bearer s3cret' } },
+        }),
+      );
+      assert.ok((await client.listTools()).tools.length > 10);
+      await client.close();
+    } finally {
+      await guarded.close();
+    }
+  });
+});
