@@ -182,18 +182,27 @@ export class LocalGateway implements McpBackend {
     const target = at === -1 ? undefined : name.slice(0, at);
     const fn = [...this.lambda.functions.values()].find((f) => f.server.gateway.target === target);
     if (!fn) return failure(req.id, { code: ErrorCode.InvalidParams, message: `Unknown tool: ${name}` });
-    const outcome = await this.lambda.invoke(fn.name, args, {
-      clientContext: {
-        custom: {
-          bedrockAgentCoreToolName: name,
-          bedrockAgentCoreMessageVersion: '1.0',
-          bedrockAgentCoreAwsRequestId: `local-${++this.requests}`,
-          bedrockAgentCoreMcpMessageId: String(req.id),
-          bedrockAgentCoreGatewayId: this.options.name,
-          bedrockAgentCoreTargetId: fn.server.gateway.target,
+    let outcome;
+    try {
+      outcome = await this.lambda.invoke(fn.name, args, {
+        clientContext: {
+          custom: {
+            bedrockAgentCoreToolName: name,
+            bedrockAgentCoreMessageVersion: '1.0',
+            bedrockAgentCoreAwsRequestId: `local-${++this.requests}`,
+            bedrockAgentCoreMcpMessageId: String(req.id),
+            bedrockAgentCoreGatewayId: this.options.name,
+            bedrockAgentCoreTargetId: fn.server.gateway.target,
+          },
         },
-      },
-    });
+      });
+    } catch (err) {
+      // Throttled, or the environment could not be initialized.
+      return failure(req.id, {
+        code: ErrorCode.InternalError,
+        message: `${fn.name} failed: ${(err as Error).message}`,
+      });
+    }
     if (outcome.functionError !== undefined) {
       const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown };
       return failure(req.id, {
