@@ -287,8 +287,9 @@ export class LocalFunction {
       throw err;
     }
     const deadline = Date.now() + this.server.timeout * 1000;
+    let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<WorkerMessage>((resolve) => {
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         this.stats.timeouts += 1;
         env.kill();
         resolve({
@@ -298,14 +299,11 @@ export class LocalFunction {
           errorMessage: `${new Date().toISOString()} ${requestId} Task timed out after ${this.server.timeout.toFixed(2)} seconds`,
         });
       }, this.server.timeout * 1000);
-      void env.done.then(() => {
-        clearTimeout(timer);
-      });
-      timer.unref();
     });
     const message: InvokeMessage = { type: 'invoke', requestId, event, deadline };
     if (opts.clientContext !== undefined) message.clientContext = opts.clientContext;
     const reply = await Promise.race([env.invoke(message), timeout]);
+    clearTimeout(timer);
     this.release(env);
     if (reply.type === 'result') this.startError = env.startError;
 

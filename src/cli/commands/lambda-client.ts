@@ -63,11 +63,8 @@ export async function invokeJson(
   } catch (err) {
     const e = err as Error & { name: string };
     if (e.name === 'ResourceNotFoundException') throw new CliError(`no function ${name}: ${e.message}`);
-    if ((e as { code?: string }).code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message)) {
-      throw new CliError(
-        `nothing answers there; start the fleet with \`mcp-fleet dev\`, or give --endpoint / --region`,
-      );
-    }
+    const down = unreachable(err);
+    if (down) throw down;
     throw new CliError(`${e.name}: ${e.message}`);
   }
   const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
@@ -76,11 +73,25 @@ export async function invokeJson(
   return out;
 }
 
+/** Local connection failures in words a user can act on. */
+function unreachable(err: unknown): CliError | undefined {
+  const e = err as Error & { code?: string };
+  return e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message)
+    ? new CliError(
+        'nothing answers there; start the fleet with `mcp-fleet dev`, or give --endpoint / --region',
+      )
+    : undefined;
+}
+
 export async function listFleetFunctions(client: LambdaClient): Promise<string[]> {
   const names: string[] = [];
   let marker: string | undefined;
   do {
-    const res = await client.send(new ListFunctionsCommand(marker === undefined ? {} : { Marker: marker }));
+    const res = await client
+      .send(new ListFunctionsCommand(marker === undefined ? {} : { Marker: marker }))
+      .catch((err: unknown) => {
+        throw unreachable(err) ?? err;
+      });
     for (const f of res.Functions ?? [])
       if (f.FunctionName?.startsWith('mcp-server-') === true) names.push(f.FunctionName);
     marker = res.NextMarker;
