@@ -9,10 +9,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -22,18 +22,6 @@ const SEQUENTIAL = Number(process.env['BENCH_SEQUENTIAL'] ?? 300);
 const CONCURRENT_CALLS = Number(process.env['BENCH_CONCURRENT_CALLS'] ?? 2000);
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 32);
 const report: string[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 async function connect(url: URL): Promise<Client> {
   const client = new Client({ name: 'bench', version: '1' });

@@ -345,6 +345,17 @@ export class LocalFunction {
     if (this.stats.durations.length > DURATION_WINDOW) this.stats.durations.shift();
   }
 
+  /** A new environment (a cold start), forgotten when its process ends. */
+  private spawnEnvironment(): Environment {
+    const env = new Environment(this, this.log);
+    this.envs.add(env);
+    void env.done.then(() => {
+      this.envs.delete(env);
+      this.handOff();
+    });
+    return env;
+  }
+
   /** An idle environment, a new one (cold start) under the limit, or a place in the queue. */
   private async acquire(): Promise<{ env: Environment; cold: boolean }> {
     for (const env of this.envs) {
@@ -354,12 +365,7 @@ export class LocalFunction {
       }
     }
     if (this.envs.size < this.concurrencyLimit) {
-      const env = new Environment(this, this.log);
-      this.envs.add(env);
-      void env.done.then(() => {
-        this.envs.delete(env);
-        this.handOff();
-      });
+      const env = this.spawnEnvironment();
       try {
         await env.ready;
       } catch (err) {
@@ -402,12 +408,7 @@ export class LocalFunction {
       }
     }
     if (this.envs.size < this.concurrencyLimit) {
-      const env = new Environment(this, this.log);
-      this.envs.add(env);
-      void env.done.then(() => {
-        this.envs.delete(env);
-        this.handOff();
-      });
+      const env = this.spawnEnvironment();
       env.ready.then(
         () => {
           env.state = 'busy';

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,24 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHandler } from '../../src/runtime/index.js';
+import { freePort } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, lambdaContext, marker, RecordingLog, text } from './support.js';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 
 let moto: ChildProcess | undefined;
 const saved = { ...process.env };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 before(async () => {
   const port = await freePort();

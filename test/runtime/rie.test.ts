@@ -13,12 +13,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT } from '../helpers.js';
+import { freePort, ROOT } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, marker, text } from './support.js';
 
 const RIE = process.env['AWS_LAMBDA_RIE'];
@@ -29,18 +28,6 @@ const missing =
     : RIC === undefined || !existsSync(RIC)
       ? "AWS_LAMBDA_RIC does not name aws-lambda-ric's entry (index.mjs)"
       : undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 describe('the bundled handler under the Lambda Runtime Interface Emulator', { skip: missing }, () => {
   const mark = marker();
