@@ -1,5 +1,6 @@
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import { lowerToolSchema } from '../build/schema-lowering.js';
+import { checkToolCatalog } from '../build/tool-catalog.js';
 import type { CallContext, McpBackend } from '../runtime/bridge.js';
 import {
   ErrorCode,
@@ -155,6 +156,13 @@ export class LocalGateway implements McpBackend {
         }
         entry.tools.push({ name: full, description, inputSchema: schema });
       }
+      // What the deployed gateway would refuse or change, said now.
+      const prefix = `${entry.target}${TOOL_NAME_DELIMITER}`;
+      const check = checkToolCatalog(
+        entry.target,
+        entry.tools.map((t) => ({ ...t, name: t.name.slice(prefix.length) })),
+      );
+      entry.warnings.push(...check.errors.map((e) => `AgentCore would refuse: ${e}`), ...check.warnings);
     } catch (err) {
       entry.error = (err as Error).message;
     }

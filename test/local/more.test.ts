@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
 import { CLI } from '../helpers.js';
-import { assertNoneLeft, FAULT_SERVER, text } from '../runtime/support.js';
+import { assertNoneLeft, BIN, FAULT_SERVER, text } from '../runtime/support.js';
 import { rpc, testFleet, type TestFleetFiles } from './support.js';
 
 const run = promisify(execFile);
@@ -29,6 +29,9 @@ before(async () => {
     args: [${JSON.stringify(FAULT_SERVER)}]
     timeout: 2
     secrets: { TOKEN: { ssm: /never/answered } }
+  an-everything-server-with-a-long-id:
+    command: ${JSON.stringify(BIN('mcp-server-everything'))}
+    args: [stdio]
 `);
   fleet = await startFleet(files.config, {
     port: 0,
@@ -88,6 +91,21 @@ describe('the local Lambda service', () => {
     const stuck = status.functions.find((f) => f.id === 'stuck');
     assert.ok((stuck?.timeouts ?? 0) >= 1, 'counted (the tools listing at start timed out too)');
     assert.equal(stuck?.environments.total, 0, 'the environment was killed');
+  });
+});
+
+describe('tool names the deployed gateway would refuse', () => {
+  test('are reported in the status with the fix', async () => {
+    const status = (await (await fetch(`${fleet.url}/status`)).json()) as {
+      functions: { id: string; warnings: string[] }[];
+    };
+    const long = status.functions.find((f) => f.id === 'an-everything-server-with-a-long-id');
+    assert.ok(
+      long?.warnings.includes(
+        'AgentCore would refuse: an-everything-server-with-a-long-id___trigger-long-running-operation: 68 characters, over the 64 many model APIs accept; shorten it with tools.rename or gateway.target',
+      ),
+      JSON.stringify(long?.warnings),
+    );
   });
 });
 
