@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,4 +50,22 @@ export function freePort(): Promise<number> {
       });
     });
   });
+}
+
+/** A git repository with one commit (a README), for the git server. */
+export async function gitRepo(repo: string): Promise<void> {
+  execFileSync('git', ['init', '-q', repo]);
+  await writeFile(path.join(repo, 'README.md'), '# test repo\n');
+  execFileSync('git', ['-C', repo, 'add', '.']);
+  execFileSync('git', [
+    '-C',
+    repo,
+    '-c',
+    'user.name=t',
+    '-c',
+    'user.email=t@example.com',
+    'commit',
+    '-qm',
+    'first commit',
+  ]);
 }

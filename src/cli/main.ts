@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import type { DevOptions } from './commands/dev.js';
 import { CliError, EXIT } from './exit.js';
 import { PACKAGE_ROOT } from './paths.js';
 
@@ -99,19 +100,10 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
         'mcp-fleet dev --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
       ]),
     )
-    .action(
-      async (opts: {
-        config: string;
-        port?: string;
-        host: string;
-        token?: string;
-        concurrency?: string;
-        search?: boolean;
-      }) => {
-        const { devCommand } = await import('./commands/dev.js');
-        process.exitCode = await devCommand(opts);
-      },
-    );
+    .action(async (opts: DevOptions) => {
+      const { devCommand } = await import('./commands/dev.js');
+      process.exitCode = await devCommand(opts);
+    });
 
   program
     .command('invoke')

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow, type FleetConfig } from '../../src/config/index.js';
+import { gitRepo } from '../helpers.js';
 import { BIN, FAULT_SERVER, marker } from '../runtime/support.js';
 
 export interface TestFleetFiles {
@@ -21,20 +21,7 @@ export async function testFleet(extra = ''): Promise<TestFleetFiles> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-dev-'));
   const mark = marker();
   const repo = path.join(dir, 'repo');
-  execFileSync('git', ['init', '-q', repo]);
-  await writeFile(path.join(repo, 'README.md'), '# repo\n');
-  execFileSync('git', ['-C', repo, 'add', '.']);
-  execFileSync('git', [
-    '-C',
-    repo,
-    '-c',
-    'user.name=t',
-    '-c',
-    'user.email=t@example.com',
-    'commit',
-    '-qm',
-    'init',
-  ]);
+  await gitRepo(repo);
   for (let i = 0; i < 10; i++) await writeFile(path.join(dir, `file-${i}.txt`), `content of file ${i}\n`);
   const configFile = path.join(dir, 'servers.yaml');
   await writeFile(

@@ -11,6 +11,7 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { functionUrlEvent, writeFunctionUrlResult } from '../../src/local/function-url.js';
 import { createHandler, type LaunchInput, type McpLambdaHandler } from '../../src/runtime/index.js';
+import { gitRepo } from '../helpers.js';
 import { assertNoneLeft, BIN, lambdaContext, marker, RecordingLog, text } from './support.js';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -58,20 +59,7 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-real-'));
   await writeFile(path.join(dir, 'hello.txt'), 'hello from the filesystem server\n');
   repo = path.join(dir, 'repo');
-  execFileSync('git', ['init', '-q', repo]);
-  await writeFile(path.join(repo, 'README.md'), '# test repo\n');
-  execFileSync('git', ['-C', repo, 'add', '.']);
-  execFileSync('git', [
-    '-C',
-    repo,
-    '-c',
-    'user.name=t',
-    '-c',
-    'user.email=t@example.com',
-    'commit',
-    '-qm',
-    'first commit',
-  ]);
+  await gitRepo(repo);
   await writeFile(path.join(repo, 'new.txt'), 'untracked\n');
 
   const git = which('mcp-server-git');
