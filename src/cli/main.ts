@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import type { BuildCommandOptions } from './commands/build.js';
 import type { DevOptions } from './commands/dev.js';
 import { CliError, EXIT } from './exit.js';
 import { PACKAGE_ROOT } from './paths.js';
@@ -103,6 +104,30 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .action(async (opts: DevOptions) => {
       const { devCommand } = await import('./commands/dev.js');
       process.exitCode = await devCommand(opts);
+    });
+
+  program
+    .command('build')
+    .description(
+      'Stage every server with its pinned package (npm → zip, Go → static binary zip, PyPI → container image + a host install), discover and lower its tools, and write the lock file',
+    )
+    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .option('-o, --out <dir>', 'build folder (default: .mcp-fleet/build beside the config)')
+    .option('--only <ids...>', 'only these servers')
+    .option('--concurrency <n>', 'servers built at the same time (default: CPUs, at most 4)')
+    .option('--force', 'stage again even when nothing changed')
+    .option('--plain', 'one progress line per change instead of the live task list')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      examples([
+        'mcp-fleet build',
+        'mcp-fleet build --config examples/seed/servers.yaml --only git filesystem',
+      ]),
+    )
+    .action(async (opts: BuildCommandOptions) => {
+      const { buildCommand } = await import('./commands/build.js');
+      process.exitCode = await buildCommand(opts);
     });
 
   program

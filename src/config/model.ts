@@ -54,6 +54,12 @@ export interface ServerConfig {
   package?: PackageSpec;
   /** For pypi packages: the Python version the server needs, e.g. "3.12". */
   python?: string;
+  /** OS packages the server needs in its image (dnf names). */
+  system: string[];
+  /** For image packages: paths copied from the server's image. */
+  copy: string[];
+  /** A checked-in tools/list result used instead of discovery; relative to the config file. */
+  toolsFile?: string;
   /** Deprecated upstream: the reason or successor. */
   deprecated?: string;
   isolation: Isolation;
@@ -108,6 +114,11 @@ export interface LaunchSpec {
   recycle: RecycleLimits;
   tools: ToolFilter;
   secrets: Record<string, SecretRef>;
+  /**
+   * Folders put in front of PATH (relative to the launch file's folder, or absolute): where a
+   * staged function keeps its server's executables.
+   */
+  path?: string[];
 }
 
 export function toLaunchSpec(server: ServerConfig): LaunchSpec {
@@ -208,6 +219,8 @@ export function resolveServer(
     memory: s.memory ?? DEFAULTS.memory,
     isolation: s.isolation ?? DEFAULTS.isolation,
     recycle: s.recycle ?? {},
+    system: s.package?.system ?? [],
+    copy: s.package?.copy ?? [],
     tools: { allow: s.tools?.allow ?? [], deny: s.tools?.deny ?? [], rename: s.tools?.rename ?? {} },
     secrets: Object.fromEntries(Object.entries(s.secrets ?? {}).map(([k, v]) => [k, toSecret(v)])),
     aws: {
@@ -226,6 +239,7 @@ export function resolveServer(
   const pkg = toPackage(s.package);
   if (pkg !== undefined) server.package = pkg;
   if (s.package?.python !== undefined) server.python = s.package.python;
+  if (s.toolsFile !== undefined) server.toolsFile = s.toolsFile;
   if (s.deprecated !== undefined) server.deprecated = s.deprecated;
   if (aws.reservedConcurrency !== undefined) server.aws.reservedConcurrency = aws.reservedConcurrency;
   if (aws.vpc !== undefined) server.aws.vpc = aws.vpc;

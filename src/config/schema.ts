@@ -118,6 +118,24 @@ export const packageSchema = z
         .regex(/^3\.\d{1,2}$/, { error: (iss) => `${shown(iss)} is not a Python version; use e.g. "3.12"` })
         .optional()
         .describe('For pypi: the Python version the server needs (e.g. "3.12"; default: the one found)'),
+      system: list(
+        z.string().regex(/^[A-Za-z0-9][A-Za-z0-9+._-]*$/, {
+          error: (iss) => `${shown(iss)} is not an OS package name`,
+        }),
+        'OS package names',
+      )
+        .optional()
+        .describe(
+          'For pypi and image: OS packages the server needs (dnf names, e.g. graphviz), added to the image',
+        ),
+      copy: list(
+        z.string().regex(/^\/[^\0]*$/, { error: (iss) => `${shown(iss)} is not an absolute path` }),
+        'absolute paths',
+      )
+        .optional()
+        .describe(
+          'For image: the paths copied from that image into the function image (default: the command)',
+        ),
     },
     { error: (iss) => `expected a map with one of ${oneOf(PACKAGE_KINDS)}, got ${got(iss)}` },
   )
@@ -133,6 +151,23 @@ export const packageSchema = z
             : `${oneOf(kinds)} given together; use exactly one package source`,
       });
       return;
+    }
+    if (ctx.value.system !== undefined && kinds[0] !== 'pypi' && kinds[0] !== 'image') {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.system,
+        path: ['system'],
+        message:
+          '"system" applies to pypi and image packages only (they run in a container image); remove it',
+      });
+    }
+    if (ctx.value.copy !== undefined && kinds[0] !== 'image') {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.copy,
+        path: ['copy'],
+        message: '"copy" applies to image packages only; remove it',
+      });
     }
     if (ctx.value.python !== undefined && kinds[0] !== 'pypi') {
       ctx.issues.push({
@@ -382,6 +417,11 @@ export const serverSchema = z
         })
         .optional()
         .describe('A tool call that `mcp-fleet verify` makes after deploy'),
+      toolsFile: text('a file')
+        .optional()
+        .describe(
+          'A checked-in tools.json (the tools/list result) used instead of discovery, for servers that cannot start offline',
+        ),
       ...inheritable,
     },
     { error: (iss) => `expected a server definition (a map with at least "command"), got ${got(iss)}` },

@@ -1,6 +1,5 @@
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
-import { lowerToolSchema } from '../build/schema-lowering.js';
-import { checkToolCatalog } from '../build/tool-catalog.js';
+import { listTools, lowerTools } from '../build/tools.js';
 import type { CallContext, McpBackend } from '../runtime/bridge.js';
 import {
   ErrorCode,
@@ -123,46 +122,19 @@ export class LocalGateway implements McpBackend {
     };
     this.listedAt.set(fn.server.id, Date.now());
     try {
-      const raw: Record<string, unknown>[] = [];
-      let cursor: string | undefined;
-      do {
-        const outcome = await this.lambda.invoke(fn.name, {
-          jsonrpc: '2.0',
-          id: `gateway-list-${++this.requests}`,
-          method: 'tools/list',
-          params: cursor === undefined ? {} : { cursor },
-        });
-        const payload = outcome.payload as {
-          result?: { tools?: unknown; nextCursor?: unknown };
-          error?: { message?: unknown };
-          errorMessage?: unknown;
-        };
-        if (outcome.functionError !== undefined)
-          throw new Error(typeof payload.errorMessage === 'string' ? payload.errorMessage : 'function error');
-        if (payload.error !== undefined) throw new Error(String(payload.error.message));
-        const page = payload.result?.tools;
-        if (Array.isArray(page)) raw.push(...(page as Record<string, unknown>[]));
-        cursor = typeof payload.result?.nextCursor === 'string' ? payload.result.nextCursor : undefined;
-      } while (cursor !== undefined);
-      for (const tool of raw) {
-        const name = String(tool['name']);
-        const full = `${entry.target}${TOOL_NAME_DELIMITER}${name}`;
-        const { schema, warnings } = lowerToolSchema(tool['inputSchema']);
-        for (const w of warnings) entry.warnings.push(`${full}: ${w}`);
-        let description = typeof tool['description'] === 'string' ? tool['description'].trim() : '';
-        if (description === '') {
-          description = typeof tool['title'] === 'string' && tool['title'] !== '' ? tool['title'] : name;
-          entry.warnings.push(`${full}: no description (AgentCore requires one); "${description}" is used`);
-        }
-        entry.tools.push({ name: full, description, inputSchema: schema });
-      }
-      // What the deployed gateway would refuse or change, said now.
-      const prefix = `${entry.target}${TOOL_NAME_DELIMITER}`;
-      const check = checkToolCatalog(
-        entry.target,
-        entry.tools.map((t) => ({ ...t, name: t.name.slice(prefix.length) })),
+      const raw = await listTools(
+        async (event) => this.lambda.invoke(fn.name, event),
+        `gateway-list-${++this.requests}`,
       );
-      entry.warnings.push(...check.errors.map((e) => `AgentCore would refuse: ${e}`), ...check.warnings);
+      const lowered = lowerTools(entry.target, raw);
+      const prefix = `${entry.target}${TOOL_NAME_DELIMITER}`;
+      entry.tools = lowered.tools.map((t) => ({
+        name: `${prefix}${t.name}`,
+        description: t.description,
+        inputSchema: t.inputSchema,
+      }));
+      // What the deployed gateway would refuse or change, said now.
+      entry.warnings.push(...lowered.errors.map((e) => `AgentCore would refuse: ${e}`), ...lowered.warnings);
     } catch (err) {
       entry.error = (err as Error).message;
     }

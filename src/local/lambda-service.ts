@@ -31,6 +31,11 @@ export interface LocalLambdaOptions {
   /** The environment the workers inherit (default process.env). */
   env?: NodeJS.ProcessEnv;
   region?: string;
+  /**
+   * Launch files of staged servers by server id (`mcp-fleet build`'s host installs): those
+   * functions run that launch spec instead of the config's command on PATH.
+   */
+  launchFiles?: Readonly<Record<string, string>>;
   /** Called after every invocation (for the dev log and status). */
   onInvoke?: (record: InvocationRecord) => void;
 }
@@ -237,8 +242,13 @@ export class LocalFunction {
     this.name = server.functionName;
     const dir = path.join(options.workDir, server.id);
     mkdirSync(dir, { recursive: true });
-    this.launchFile = path.join(dir, 'launch.json');
-    writeFileSync(this.launchFile, `${JSON.stringify(toLaunchSpec(server), null, 2)}\n`);
+    const staged = options.launchFiles?.[server.id];
+    if (staged !== undefined) {
+      this.launchFile = staged;
+    } else {
+      this.launchFile = path.join(dir, 'launch.json');
+      writeFileSync(this.launchFile, `${JSON.stringify(toLaunchSpec(server), null, 2)}\n`);
+    }
     this.log = createWriteStream(path.join(dir, 'function.log'), { flags: 'a' });
   }
 

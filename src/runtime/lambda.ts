@@ -34,6 +34,14 @@ try {
     cause: err,
   });
 }
+// A staged function keeps its server's executables in folders relative to the launch file.
+if (launch.path !== undefined && launch.path.length > 0) {
+  const dirs = launch.path.map((d) => path.resolve(path.dirname(file), d));
+  launch.env = {
+    ...launch.env,
+    PATH: [...dirs, launch.env?.['PATH'] ?? process.env['PATH'] ?? ''].join(':'),
+  };
+}
 const front = process.env[ENV.front];
 
 export const handler = createHandler(launch, {

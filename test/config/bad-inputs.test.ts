@@ -143,7 +143,7 @@ const expected: Record<string, string[]> = {
     '4:5 memory.package: "npm" or "pypi" given together; use exactly one package source',
   ],
   'unknown-key-far.yaml': [
-    '3:3 git.colour: unknown key "colour"; allowed: name, description, command, args, cwd, shell, package, gateway, deprecated, verify, env, secrets, timeout, memory, isolation, recycle, tools, aws, enabled',
+    '3:3 git.colour: unknown key "colour"; allowed: name, description, command, args, cwd, shell, package, gateway, deprecated, verify, toolsFile, env, secrets, timeout, memory, isolation, recycle, tools, aws, enabled',
   ],
   'unknown-key-typo.yaml': ['3:3 git.timout: unknown key "timout"; did you mean "timeout"?'],
   'unknown-top-level-key.yaml': ['4:1 default: unknown key "default"; did you mean "defaults"?'],

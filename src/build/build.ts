@@ -1,0 +1,370 @@
+/**
+ * `mcp-fleet build`: stages every enabled server (in parallel, skipping unchanged ones), discovers
+ * and lowers its tools, checks the catalog, and records what was resolved in the lock file.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { toLaunchSpec, type FleetConfig, type LaunchSpec, type ServerConfig } from '../config/model.js';
+import { HANDLER_BUNDLE, LocalLambda } from '../local/lambda-service.js';
+import { BuildError } from './exec.js';
+import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
+import { stageServer, writeHandler, writeLaunch, type Artifact } from './stage.js';
+import { listTools, lowerTools, type LoweredTool } from './tools.js';
+
+/** Bump when the layout of a server's build folder changes: every server is staged again. */
+const BUILD_FORMAT = 1;
+/** A server that does not answer tools/list within this long fails discovery. */
+const DISCOVERY_TIMEOUT_MS = 60_000;
+/** Secrets are not read at discovery (no AWS): the variables get this value instead. */
+export const DISCOVERY_SECRET_PLACEHOLDER = 'mcp-fleet-discovery-placeholder';
+
+export interface BuildOptions {
+  /** Build folder (default `<config dir>/.mcp-fleet/build`). */
+  outDir?: string;
+  /** Only these server ids. */
+  only?: string[];
+  /** Servers staged at the same time (default: CPUs, at most 4). */
+  concurrency?: number;
+  /** Stage again even when nothing changed. */
+  force?: boolean;
+  /** The runtime bundle each function carries (default: the built one). */
+  handlerBundle?: string;
+  signal?: AbortSignal;
+  /** Progress of one server: a phase change or an installer's output line. */
+  onProgress?: (serverId: string, event: { phase?: Phase; line?: string }) => void;
+}
+
+export type Phase = 'queued' | 'staging' | 'up to date' | 'discovering tools' | 'done' | 'failed';
+
+/** What `build` records per server in `<build>/<id>/manifest.json`. */
+export interface ServerManifest {
+  format: number;
+  id: string;
+  package: string;
+  installKey: string;
+  toolsKey: string;
+  /** Relative to the server's build folder. */
+  artifact: Artifact;
+  /** Launch file that runs the server here, relative to the server's build folder. */
+  hostLaunch?: string;
+  hostMissing?: string;
+  /** Bytes of the artifact folder (uncompressed). */
+  bytes: number;
+  stageMs: number;
+  tools: {
+    source: 'discovered' | 'file';
+    count: number;
+    warnings: string[];
+    needsS3: boolean;
+    bytes: number;
+    /** Discovery: from starting the environment to the tools/list answer. */
+    coldStartMs?: number;
+  };
+}
+
+export interface ServerBuild {
+  server: ServerConfig;
+  /** Whether staging ran (false: unchanged, reused). */
+  staged: boolean;
+  manifest: ServerManifest;
+  /** Absolute. */
+  artifact: Artifact;
+  /** Absolute; runs the server on this machine. */
+  hostLaunch?: string;
+  tools: LoweredTool[];
+  /** tools.lowered.json, absolute (the S3 schema source when over 1 MB). */
+  toolsFile: string;
+}
+
+export interface FleetBuild {
+  outDir: string;
+  lockFile: string;
+  built: ServerBuild[];
+  failed: BuildError[];
+  ms: number;
+}
+
+export function defaultBuildDir(fleet: FleetConfig): string {
+  return path.join(path.dirname(fleet.file), '.mcp-fleet', 'build');
+}
+
+const sha256 = (value: unknown): string =>
+  createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds the fleet. Failures of single servers are collected, not thrown. */
+export async function buildFleet(fleet: FleetConfig, opts: BuildOptions = {}): Promise<FleetBuild> {
+  const t0 = performance.now();
+  const outDir = path.resolve(opts.outDir ?? defaultBuildDir(fleet));
+  await mkdir(outDir, { recursive: true });
+  // The build folder holds generated files only; keep it out of version control.
+  await writeFile(path.join(outDir, '.gitignore'), '*\n');
+  const lockFile = lockPath(fleet.file);
+  const lock = await readLock(lockFile);
+  const unknown = (opts.only ?? []).filter((id) => !fleet.servers.some((s) => s.id === id));
+  if (unknown.length > 0)
+    throw new Error(`no server ${unknown.map((u) => `"${u}"`).join(', ')} in ${fleet.file}`);
+  const servers = fleet.servers.filter(
+    (s) => s.enabled && (opts.only === undefined || opts.only.length === 0 || opts.only.includes(s.id)),
+  );
+  for (const s of servers) opts.onProgress?.(s.id, { phase: 'queued' });
+
+  const built: ServerBuild[] = [];
+  const failed: BuildError[] = [];
+  const queue = [...servers];
+  const concurrency = Math.max(1, opts.concurrency ?? Math.min(4, os.availableParallelism()));
+  const worker = async (): Promise<void> => {
+    for (let server = queue.shift(); server !== undefined; server = queue.shift()) {
+      try {
+        built.push(await buildServer(fleet, server, outDir, lock, opts));
+        opts.onProgress?.(server.id, { phase: 'done' });
+      } catch (err) {
+        const error =
+          err instanceof BuildError
+            ? err
+            : new BuildError(server.id, err instanceof Error ? err.message : String(err));
+        failed.push(error);
+        opts.onProgress?.(server.id, { phase: 'failed' });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, servers.length) }, worker));
+
+  // The lock keeps entries of servers not built this time, drops removed ones.
+  const ids = new Set(fleet.servers.map((s) => s.id));
+  lock.servers = Object.fromEntries(Object.entries(lock.servers).filter(([id]) => ids.has(id)));
+  await writeLock(lockFile, lock);
+  const order = new Map(fleet.servers.map((s, i) => [s.id, i]));
+  built.sort((a, b) => (order.get(a.server.id) ?? 0) - (order.get(b.server.id) ?? 0));
+  return { outDir, lockFile, built, failed, ms: performance.now() - t0 };
+}
+
+function installKey(server: ServerConfig): string {
+  return sha256({
+    format: BUILD_FORMAT,
+    package: server.package?.spec,
+    kind: server.package?.kind,
+    architecture: server.aws.architecture,
+    python: server.python,
+    system: server.system,
+    copy: server.copy,
+    command: server.command,
+  });
+}
+
+async function buildServer(
+  fleet: FleetConfig,
+  server: ServerConfig,
+  outDir: string,
+  lock: LockFile,
+  opts: BuildOptions,
+): Promise<ServerBuild> {
+  const dir = path.join(outDir, server.id);
+  const manifestFile = path.join(dir, 'manifest.json');
+  const previous = await readJson<ServerManifest>(manifestFile);
+  const key = installKey(server);
+  const handlerBundle = opts.handlerBundle ?? HANDLER_BUNDLE;
+  if (!existsSync(handlerBundle)) {
+    throw new BuildError(server.id, `the runtime bundle ${handlerBundle} is missing; run npm run build`);
+  }
+  const progress = (phase: Phase): void => opts.onProgress?.(server.id, { phase });
+
+  let artifact: Artifact;
+  let hostLaunch: string | undefined;
+  let hostMissing: string | undefined;
+  let stageMs: number;
+  let staged = false;
+  const reusable =
+    opts.force !== true &&
+    previous?.format === BUILD_FORMAT &&
+    previous.installKey === key &&
+    existsSync(path.join(dir, previous.artifact.dir, 'launch.json'));
+  if (reusable) {
+    progress('up to date');
+    artifact = { kind: previous.artifact.kind, dir: path.join(dir, previous.artifact.dir) };
+    if (previous.hostLaunch !== undefined) hostLaunch = path.join(dir, previous.hostLaunch);
+    hostMissing = previous.hostMissing;
+    stageMs = previous.stageMs;
+    // The handler and the launch spec follow the config and the runtime at every build.
+    const launch = (await readJson<LaunchSpec>(path.join(artifact.dir, 'launch.json')))?.path ?? [];
+    await writeHandler(artifact.dir, server, handlerBundle, launch);
+    if (hostLaunch !== undefined && path.dirname(hostLaunch) !== artifact.dir) {
+      const hostPath = (await readJson<LaunchSpec>(hostLaunch))?.path ?? [];
+      await writeLaunch(path.dirname(hostLaunch), server, hostPath);
+    }
+  } else {
+    progress('staging');
+    const t = performance.now();
+    const result = await stageServer({
+      server,
+      dir,
+      handlerBundle,
+      logFile: path.join(dir, 'build.log'),
+      ...(lock.servers[server.id] ? { lock: lock.servers[server.id] } : {}),
+      onLine: (line) => opts.onProgress?.(server.id, { line }),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    stageMs = performance.now() - t;
+    staged = true;
+    artifact = result.artifact;
+    hostLaunch = result.hostLaunch;
+    hostMissing = result.hostMissing;
+    lock.servers[server.id] = result.lock;
+  }
+
+  // Tools: discovered from the staged server, or the checked-in file.
+  const configDir = path.dirname(fleet.file);
+  const toolsOverride =
+    server.toolsFile !== undefined ? path.resolve(configDir, server.toolsFile) : undefined;
+  const overrideText =
+    toolsOverride !== undefined
+      ? await readFile(toolsOverride, 'utf8').catch((err: unknown) => {
+          throw new BuildError(server.id, `toolsFile ${toolsOverride}: ${(err as Error).message}`);
+        })
+      : undefined;
+  const launchSpec = toLaunchSpec(server);
+  const toolsKey = sha256({ key, launchSpec, overrideText, target: server.gateway.target });
+  const rawFile = path.join(dir, 'tools.json');
+  let raw: Record<string, unknown>[] | undefined;
+  let coldStartMs: number | undefined = previous?.tools.coldStartMs;
+  if (opts.force !== true && previous?.toolsKey === toolsKey && !staged) {
+    raw = (await readJson<{ tools: Record<string, unknown>[] }>(rawFile))?.tools;
+  }
+  if (raw === undefined) {
+    if (overrideText !== undefined) {
+      raw = parseToolsFile(server.id, toolsOverride ?? '', overrideText);
+      coldStartMs = undefined;
+    } else if (hostLaunch !== undefined) {
+      progress('discovering tools');
+      ({ tools: raw, coldStartMs } = await discoverTools(server, hostLaunch, dir, configDir));
+    } else {
+      throw new BuildError(
+        server.id,
+        `its tools cannot be discovered: ${hostMissing ?? 'it cannot run here'}; check in its tools/list result and set toolsFile: <file>`,
+      );
+    }
+    await writeFile(rawFile, `${JSON.stringify({ tools: raw }, null, 2)}\n`);
+  }
+  const lowered = lowerTools(server.gateway.target, raw);
+  if (lowered.errors.length > 0) {
+    throw new BuildError(server.id, `AgentCore would refuse its tools:\n${lowered.errors.join('\n')}`);
+  }
+  const toolsFile = path.join(dir, 'tools.lowered.json');
+  await writeFile(toolsFile, `${JSON.stringify(lowered.tools, null, 2)}\n`);
+
+  const manifest: ServerManifest = {
+    format: BUILD_FORMAT,
+    id: server.id,
+    package: server.package?.spec ?? '',
+    installKey: key,
+    toolsKey,
+    artifact: { kind: artifact.kind, dir: path.relative(dir, artifact.dir) },
+    bytes: await dirBytes(
+      artifact.kind === 'zip' || !existsSync(path.join(dir, 'host')) ? artifact.dir : path.join(dir, 'host'),
+    ).catch(() => 0),
+    stageMs: Math.round(stageMs),
+    tools: {
+      source: overrideText !== undefined ? 'file' : 'discovered',
+      count: lowered.tools.length,
+      warnings: lowered.warnings,
+      needsS3: lowered.needsS3,
+      bytes: lowered.bytes,
+      ...(coldStartMs !== undefined ? { coldStartMs: Math.round(coldStartMs) } : {}),
+    },
+  };
+  if (hostLaunch !== undefined) manifest.hostLaunch = path.relative(dir, hostLaunch);
+  if (hostMissing !== undefined) manifest.hostMissing = hostMissing;
+  await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  const result: ServerBuild = { server, staged, manifest, artifact, tools: lowered.tools, toolsFile };
+  if (hostLaunch !== undefined) result.hostLaunch = hostLaunch;
+  return result;
+}
+
+function parseToolsFile(serverId: string, file: string, text: string): Record<string, unknown>[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new BuildError(serverId, `toolsFile ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const tools = Array.isArray(parsed) ? parsed : (parsed as { tools?: unknown } | null)?.tools;
+  if (!Array.isArray(tools)) {
+    throw new BuildError(
+      serverId,
+      `toolsFile ${file}: expected a tools/list result {"tools": [...]} or a list`,
+    );
+  }
+  tools.forEach((t, i) => {
+    const name = (t as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string' || name === '') {
+      throw new BuildError(serverId, `toolsFile ${file}: tool ${i + 1} has no "name"`);
+    }
+  });
+  return tools as Record<string, unknown>[];
+}
+
+/**
+ * Starts the staged server in a local Lambda environment (the handler every function runs) and
+ * lists its tools. Secrets are not read: their variables get a placeholder.
+ */
+async function discoverTools(
+  server: ServerConfig,
+  hostLaunch: string,
+  dir: string,
+  configDir: string,
+): Promise<{ tools: Record<string, unknown>[]; coldStartMs: number }> {
+  const spec = (await readJson<LaunchSpec>(hostLaunch)) ?? toLaunchSpec(server);
+  const discoverFile = path.join(path.dirname(hostLaunch), 'discover.json');
+  const placeholders = Object.fromEntries(
+    Object.keys(spec.secrets).map((k) => [k, DISCOVERY_SECRET_PLACEHOLDER]),
+  );
+  await writeFile(
+    discoverFile,
+    `${JSON.stringify({ ...spec, env: { ...spec.env, ...placeholders }, secrets: {} }, null, 2)}\n`,
+  );
+  const workDir = path.join(dir, 'discover');
+  await rm(workDir, { recursive: true, force: true });
+  const lambda = new LocalLambda(
+    [{ ...server, timeout: Math.max(server.timeout, DISCOVERY_TIMEOUT_MS / 1000) }],
+    {
+      workDir,
+      cwd: configDir,
+      concurrency: 1,
+      launchFiles: { [server.id]: discoverFile },
+    },
+  );
+  const t = performance.now();
+  try {
+    const tools = await listTools(async (event) => lambda.invoke(server.functionName, event), 'discover');
+    return { tools, coldStartMs: performance.now() - t };
+  } catch (err) {
+    const log = await readFile(path.join(workDir, server.id, 'function.log'), 'utf8').catch(() => '');
+    const tail = log.trim().split('\n').slice(-20);
+    throw new BuildError(
+      server.id,
+      `tool discovery failed: ${(err as Error).message}. A server that cannot start offline can take a checked-in toolsFile`,
+      tail,
+      path.join(workDir, server.id, 'function.log'),
+    );
+  } finally {
+    await lambda.shutdown();
+  }
+}

@@ -1,0 +1,93 @@
+import { TOOL_NAME_DELIMITER } from '../config/limits.js';
+import { lowerToolSchema } from './schema-lowering.js';
+import { checkToolCatalog } from './tool-catalog.js';
+
+/** A tool as a gateway target declares it: AgentCore's schema subset, a non-empty description. */
+export interface LoweredTool {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown>;
+}
+
+export interface LoweredCatalog {
+  tools: LoweredTool[];
+  /** One line per lossy change or filled-in value: `<target>___<tool>: what`. */
+  warnings: string[];
+  /** What AgentCore would refuse (names, quota). */
+  errors: string[];
+  /** The inline schema is over 1 MB: it must be an S3 object. */
+  needsS3: boolean;
+  bytes: number;
+}
+
+/** What a function's `Invoke` gives back (the local Lambda service, or the AWS SDK's answer decoded). */
+export interface InvokeAnswer {
+  functionError?: string;
+  payload: unknown;
+}
+
+/**
+ * Lists every tool of a function with JSON-RPC `tools/list` calls, following `nextCursor`.
+ * Throws with the function's error message when it fails.
+ */
+export async function listTools(
+  invoke: (event: unknown) => Promise<InvokeAnswer>,
+  idPrefix = 'list',
+): Promise<Record<string, unknown>[]> {
+  const raw: Record<string, unknown>[] = [];
+  let cursor: string | undefined;
+  let page = 0;
+  do {
+    const outcome = await invoke({
+      jsonrpc: '2.0',
+      id: `${idPrefix}-${++page}`,
+      method: 'tools/list',
+      params: cursor === undefined ? {} : { cursor },
+    });
+    const payload = (outcome.payload ?? {}) as {
+      result?: { tools?: unknown; nextCursor?: unknown };
+      error?: { message?: unknown };
+      errorMessage?: unknown;
+    };
+    if (outcome.functionError !== undefined)
+      throw new Error(typeof payload.errorMessage === 'string' ? payload.errorMessage : 'function error');
+    if (payload.error !== undefined) throw new Error(String(payload.error.message));
+    const tools = payload.result?.tools;
+    if (!Array.isArray(tools)) throw new Error('tools/list answered without a "tools" list');
+    raw.push(...(tools as Record<string, unknown>[]));
+    cursor = typeof payload.result?.nextCursor === 'string' ? payload.result.nextCursor : undefined;
+    if (page > 1000) throw new Error('tools/list kept returning a nextCursor after 1000 pages');
+  } while (cursor !== undefined);
+  return raw;
+}
+
+/**
+ * Lowers a server's tools (a `tools/list` result) to what its gateway target declares: schemas in
+ * AgentCore's subset, descriptions filled in where missing, and the target's catalog checked.
+ */
+export function lowerTools(target: string, raw: readonly Record<string, unknown>[]): LoweredCatalog {
+  const tools: LoweredTool[] = [];
+  const warnings: string[] = [];
+  for (const tool of raw) {
+    const name = String(tool['name']);
+    const full = `${target}${TOOL_NAME_DELIMITER}${name}`;
+    const input = lowerToolSchema(tool['inputSchema']);
+    for (const w of input.warnings) warnings.push(`${full}: ${w}`);
+    let description = typeof tool['description'] === 'string' ? tool['description'].trim() : '';
+    if (description === '') {
+      description = typeof tool['title'] === 'string' && tool['title'] !== '' ? tool['title'] : name;
+      warnings.push(`${full}: no description (AgentCore requires one); "${description}" is used`);
+    }
+    const lowered: LoweredTool = { name, description, inputSchema: input.schema };
+    if (tool['outputSchema'] !== undefined && tool['outputSchema'] !== null) {
+      const output = lowerToolSchema(tool['outputSchema']);
+      for (const w of output.warnings) warnings.push(`${full} (output): ${w}`);
+      lowered.outputSchema = output.schema;
+    }
+    tools.push(lowered);
+  }
+  const check = checkToolCatalog(target, tools);
+  warnings.push(...check.warnings);
+  return { tools, warnings, errors: check.errors, needsS3: check.needsS3, bytes: check.bytes };
+}

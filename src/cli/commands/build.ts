@@ -1,0 +1,161 @@
+import path from 'node:path';
+import { Listr, type ListrTask } from 'listr2';
+import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
+import { buildFleet, type FleetBuild, type Phase } from '../../build/build.js';
+import { CliError, EXIT } from '../exit.js';
+
+export interface BuildCommandOptions {
+  config: string;
+  out?: string;
+  only?: string[];
+  concurrency?: string;
+  force?: boolean;
+  json?: boolean;
+  /** Plain progress lines instead of the live task list (CI logs). */
+  plain?: boolean;
+  /** No progress display at all. */
+  silent?: boolean;
+}
+
+export async function loadValidConfig(file: string): Promise<FleetConfig> {
+  const { config, problems } = await loadConfig(file);
+  for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
+  if (!config)
+    throw new CliError(`${file} is not valid; fix the problems above (mcp-fleet validate ${file})`);
+  return config;
+}
+
+function parseConcurrency(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliError(`--concurrency ${value}: use a whole number, 1 or more`, EXIT.USAGE);
+  return n;
+}
+
+/**
+ * Runs the build under a listr2 task list: one task per server, its phase as the title and the
+ * installer's last output line under it. Non-interactive terminals get one line per change.
+ */
+export async function runBuild(
+  config: FleetConfig,
+  opts: Omit<BuildCommandOptions, 'config' | 'json'>,
+): Promise<FleetBuild> {
+  const concurrency = parseConcurrency(opts.concurrency);
+  const ids = config.servers
+    .filter(
+      (s) => s.enabled && (opts.only === undefined || opts.only.length === 0 || opts.only.includes(s.id)),
+    )
+    .map((s) => s.id);
+  type Handle = {
+    title: (t: string) => void;
+    output: (l: string) => void;
+    settle: (failed: boolean) => void;
+  };
+  const handles = new Map<string, Handle>();
+  const ready = new Map<string, Promise<void>>();
+  const waiting = new Map<string, () => void>();
+  for (const id of ids) ready.set(id, new Promise<void>((resolve) => waiting.set(id, resolve)));
+
+  const tasks: ListrTask[] = ids.map((id) => ({
+    title: `${id}: queued`,
+    task: (_ctx, task): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        handles.set(id, {
+          title: (t) => {
+            task.title = `${id}: ${t}`;
+          },
+          output: (l) => {
+            task.output = l.length > 160 ? `${l.slice(0, 157)}...` : l;
+          },
+          settle: (failed) => {
+            if (failed) reject(new Error(`${id}: failed`));
+            else resolve();
+          },
+        });
+        waiting.get(id)?.();
+      }),
+  }));
+  const plain = opts.plain === true || !process.stdout.isTTY;
+  const list = new Listr(tasks, {
+    concurrent: true,
+    exitOnError: false,
+    collectErrors: false,
+    renderer: opts.silent === true ? 'silent' : plain ? 'simple' : 'default',
+    fallbackRenderer: 'simple',
+    rendererOptions: { collapseErrors: false },
+  });
+  const shown = list.run().catch(() => undefined);
+  const onProgress = (id: string, event: { phase?: Phase; line?: string }): void => {
+    void ready.get(id)?.then(() => {
+      const h = handles.get(id);
+      if (!h) return;
+      if (event.phase === 'done') {
+        h.title('built');
+        h.settle(false);
+      } else if (event.phase === 'failed') h.settle(true);
+      else if (event.phase !== undefined) h.title(event.phase);
+      if (event.line !== undefined && !plain) h.output(event.line);
+    });
+  };
+  try {
+    return await buildFleet(config, {
+      ...(opts.out !== undefined ? { outDir: opts.out } : {}),
+      ...(opts.only !== undefined ? { only: opts.only } : {}),
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(opts.force !== undefined ? { force: opts.force } : {}),
+      onProgress,
+    });
+  } finally {
+    // Tasks never reported (the build stopped early) end as failed, so the list closes.
+    for (const id of ids) {
+      await ready.get(id);
+      handles.get(id)?.settle(true);
+    }
+    await shown;
+  }
+}
+
+export async function buildCommand(opts: BuildCommandOptions): Promise<number> {
+  const config = await loadValidConfig(opts.config);
+  let result: FleetBuild;
+  try {
+    result = await runBuild(config, opts.json === true ? { ...opts, silent: true } : opts);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (opts.json === true) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          outDir: result.outDir,
+          lockFile: result.lockFile,
+          ms: Math.round(result.ms),
+          servers: result.built.map((b) => ({ ...b.manifest, staged: b.staged })),
+          failed: result.failed.map((f) => ({ id: f.serverId, error: f.message, output: f.output })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return result.failed.length > 0 ? EXIT.FAILURE : EXIT.OK;
+  }
+  const out = (s: string): void => {
+    process.stdout.write(`${s}\n`);
+  };
+  out('');
+  const width = Math.max(6, ...result.built.map((b) => b.server.id.length));
+  for (const b of result.built) {
+    const m = b.manifest;
+    out(
+      `  ${b.server.id.padEnd(width)}  ${m.artifact.kind.padEnd(5)}  ${`${(m.bytes / 1048576).toFixed(1)} MB`.padStart(9)}  ${String(m.tools.count).padStart(3)} tools${m.tools.warnings.length > 0 ? `, ${m.tools.warnings.length} schema warnings` : ''}${b.staged ? '' : '  (up to date)'}`,
+    );
+  }
+  for (const f of result.failed) {
+    process.stderr.write(`\nFAILED ${f.detail}\n`);
+  }
+  out(
+    `\n${result.built.length} built, ${result.failed.length} failed in ${(result.ms / 1000).toFixed(1)} s → ${path.relative(process.cwd(), result.outDir) || '.'} (lock: ${path.relative(process.cwd(), result.lockFile)})`,
+  );
+  return result.failed.length > 0 ? EXIT.FAILURE : EXIT.OK;
+}

@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { access, constants, open, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { buildFleet, type FleetBuild, type ServerBuild } from '../../src/build/build.js';
+import { readLock } from '../../src/build/lock.js';
+import { loadConfigOrThrow } from '../../src/config/index.js';
+import { createHandler } from '../../src/runtime/index.js';
+import { runCli, tempDir } from '../helpers.js';
+import { assertNoneLeft, marker, RecordingLog, text } from '../runtime/support.js';
+
+const run = promisify(execFile);
+const mark = marker();
+// Every process the builds start inherits the marker: the last test checks none is left.
+process.env[mark.name] = mark.value;
+
+const CONFIG = `
+stack: BuildTest
+servers:
+  memory:
+    description: Knowledge-graph memory
+    package: { npm: "@modelcontextprotocol/server-memory@2026.8.31" }
+    command: mcp-server-memory
+    env: { MEMORY_FILE_PATH: /tmp/mcp-fleet-build-test-memory.jsonl }
+  git:
+    description: Git operations
+    package: { pypi: mcp-server-git==2026.10.19, system: [git] }
+    command: mcp-server-git
+    aws: { architecture: x86_64 }
+  github:
+    description: GitHub
+    package: { go: github.com/github/github-mcp-server/cmd/github-mcp-server@v1.9.0 }
+    command: github-mcp-server
+    args: [stdio]
+    env: { GITHUB_TOOLSETS: "repos,issues", GITHUB_READ_ONLY: "1" }
+    secrets:
+      GITHUB_PERSONAL_ACCESS_TOKEN: { secretsManager: mcp-fleet/github-token }
+  broken:
+    description: A package that does not exist
+    package: { pypi: mcp-fleet-no-such-package-7f3a==1.0.0 }
+    command: nothing
+  pinned-image:
+    description: A server in a container image; its tools come from a checked-in file
+    package: { image: "ghcr.io/example/weather-mcp:1.2.0" }
+    command: /usr/local/bin/weather-mcp
+    toolsFile: weather-tools.json
+`;
+
+const WEATHER_TOOLS = {
+  tools: [
+    {
+      name: 'forecast',
+      description: 'Forecast for a place',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          place: { type: 'string' },
+          unit: { anyOf: [{ enum: ['c', 'f'], type: 'string' }, { type: 'null' }], default: null },
+        },
+        required: ['place'],
+      },
+    },
+  ],
+};
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let configFile: string;
+let first: FleetBuild;
+const byId = (b: FleetBuild, id: string): ServerBuild => {
+  const found = b.built.find((s) => s.server.id === id);
+  assert.ok(found, `${id} not built: ${b.failed.map((f) => f.detail).join('\n')}`);
+  return found;
+};
+
+before(async () => {
+  ({ dir, cleanup } = await tempDir());
+  configFile = path.join(dir, 'servers.yaml');
+  await writeFile(configFile, CONFIG);
+  await writeFile(path.join(dir, 'weather-tools.json'), JSON.stringify(WEATHER_TOOLS));
+  first = await buildFleet(await loadConfigOrThrow(configFile));
+});
+
+after(async () => {
+  await cleanup();
+});
+
+/** ELF header facts: machine and whether the binary asks for a dynamic loader. */
+async function elf(file: string): Promise<{ machine: number; dynamic: boolean }> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    await fh.read(head, 0, 64, 0);
+    assert.equal(head.subarray(0, 4).toString('latin1'), '\x7fELF', `${file} is not an ELF binary`);
+    const machine = head.readUInt16LE(18);
+    const phoff = Number(head.readBigUInt64LE(32));
+    const phentsize = head.readUInt16LE(54);
+    const phnum = head.readUInt16LE(56);
+    const table = Buffer.alloc(phentsize * phnum);
+    await fh.read(table, 0, table.length, phoff);
+    let dynamic = false;
+    for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize) === 3) dynamic = true; // PT_INTERP
+    return { machine, dynamic };
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('npm server', () => {
+  test('a zip function root: handler, launch spec, node_modules installed at build, executable wrapper', async () => {
+    const b = byId(first, 'memory');
+    assert.equal(b.artifact.kind, 'zip');
+    const root = b.artifact.dir;
+    for (const f of ['index.mjs', 'launch.json', 'package-lock.json'])
+      assert.ok(existsSync(path.join(root, f)), f);
+    assert.ok(
+      existsSync(path.join(root, 'node_modules', '@modelcontextprotocol', 'server-memory', 'package.json')),
+    );
+    await access(path.join(root, 'bin', 'mcp-server-memory'), constants.X_OK);
+    const launch = JSON.parse(await readFile(path.join(root, 'launch.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(launch['path'], ['bin']);
+    assert.equal(launch['command'], 'mcp-server-memory');
+    assert.deepEqual(launch['env'], { MEMORY_FILE_PATH: '/tmp/mcp-fleet-build-test-memory.jsonl' });
+    // The handler is the runtime bundle, byte for byte.
+    assert.deepEqual(
+      await readFile(path.join(root, 'index.mjs')),
+      await readFile(path.resolve('dist/runtime/lambda.bundle.mjs')),
+    );
+  });
+
+  test('the staged function answers through its own handler file, with no network install', async () => {
+    const root = byId(first, 'memory').artifact.dir;
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { handler } = await import(${JSON.stringify(path.join(root, 'index.mjs'))});
+         const r = await handler({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_graph', arguments: {} } });
+         process.stdout.write(JSON.stringify(r) + '\\n'); process.exit(0);`,
+      ],
+      {
+        env: {
+          ...process.env,
+          POWERTOOLS_LOG_LEVEL: 'SILENT',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+          PATH: '/usr/bin:/bin:' + path.dirname(process.execPath),
+        },
+      },
+    );
+    const answer = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { result?: { isError?: boolean } };
+    assert.equal(answer.result?.isError ?? false, false, stdout);
+  });
+
+  test('tools discovered from the staged server', () => {
+    const names = byId(first, 'memory').tools.map((t) => t.name);
+    assert.ok(names.includes('read_graph') && names.includes('create_entities'), names.join(','));
+    for (const t of byId(first, 'memory').tools) assert.equal(t.inputSchema['type'], 'object');
+  });
+});
+
+describe('Go server', () => {
+  test('a static linux/arm64 binary in the zip, a host build to run here', async () => {
+    const b = byId(first, 'github');
+    const bin = path.join(b.artifact.dir, 'bin', 'github-mcp-server');
+    const target = await elf(bin);
+    assert.equal(target.machine, 0xb7, 'EM_AARCH64');
+    assert.equal(target.dynamic, false, 'statically linked');
+    assert.ok(b.hostLaunch !== undefined);
+    const host = await elf(path.join(path.dirname(b.hostLaunch), 'bin', 'github-mcp-server'));
+    assert.equal(host.machine, process.arch === 'x64' ? 0x3e : 0xb7);
+  });
+
+  test('discovery ran without the secret (placeholder), and the schemas are lowered', async () => {
+    const b = byId(first, 'github');
+    const names = b.tools.map((t) => t.name);
+    assert.ok(names.includes('get_file_contents'), names.join(','));
+    assert.ok(b.manifest.tools.warnings.length > 0);
+    const json = JSON.stringify(b.tools);
+    for (const banned of ['"anyOf"', '"oneOf"', '"enum"', '"$ref"', '"additionalProperties"', '"default"'])
+      assert.ok(!json.includes(banned), `${banned} left in the lowered schemas`);
+    // The deployed launch spec still reads the real secret.
+    const launch = JSON.parse(await readFile(path.join(b.artifact.dir, 'launch.json'), 'utf8')) as {
+      secrets: Record<string, unknown>;
+    };
+    assert.deepEqual(launch.secrets, {
+      GITHUB_PERSONAL_ACCESS_TOKEN: { source: 'secretsManager', secret: 'mcp-fleet/github-token' },
+    });
+  });
+});
+
+describe('PyPI server', () => {
+  test('an image build context on the Lambda Node.js base, with the exact resolved set', async () => {
+    const b = byId(first, 'git');
+    assert.equal(b.artifact.kind, 'image');
+    const dockerfile = await readFile(path.join(b.artifact.dir, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /^FROM public\.ecr\.aws\/lambda\/nodejs:22$/m);
+    assert.match(dockerfile, /dnf install -y git/);
+    assert.match(dockerfile, /uv pip install .* --no-deps -r \/opt\/requirements\.txt/);
+    assert.match(dockerfile, /CMD \["index\.handler"\]/);
+    const requirements = (await readFile(path.join(b.artifact.dir, 'requirements.txt'), 'utf8'))
+      .trim()
+      .split('\n');
+    assert.ok(requirements.includes('mcp-server-git==2026.10.19'));
+    const lock = await readLock(first.lockFile);
+    assert.deepEqual(lock.servers['git']?.resolved, requirements);
+    const launch = JSON.parse(await readFile(path.join(b.artifact.dir, 'launch.json'), 'utf8')) as {
+      path: string[];
+    };
+    assert.deepEqual(launch.path, ['/opt/venv/bin']);
+    // Every file the Dockerfile copies is in the context.
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm))
+      for (const f of (m[1] ?? '').split(' ')) assert.ok(existsSync(path.join(b.artifact.dir, f)), f);
+  });
+
+  test('the host install runs the server (a real git_status through the runtime)', async () => {
+    const b = byId(first, 'git');
+    assert.ok(b.hostLaunch !== undefined);
+    const spec = JSON.parse(await readFile(b.hostLaunch, 'utf8')) as {
+      path: string[];
+      env: Record<string, string>;
+    };
+    const bin = path.resolve(path.dirname(b.hostLaunch), spec.path[0] ?? '');
+    const handler = createHandler(
+      { ...spec, command: path.join(bin, 'mcp-server-git') },
+      { front: 'jsonrpc', log: new RecordingLog() },
+    );
+    try {
+      const answer = (await handler({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'git_status', arguments: { repo_path: path.resolve('.') } },
+      })) as { result?: unknown };
+      assert.match(text(answer.result), /On branch|HEAD/);
+    } finally {
+      await handler.close();
+    }
+  });
+});
+
+describe('image server and failures', () => {
+  test('an image server: a Dockerfile copying from that image, tools from the checked-in file', async () => {
+    const b = byId(first, 'pinned-image');
+    const dockerfile = await readFile(path.join(b.artifact.dir, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /^FROM ghcr\.io\/example\/weather-mcp:1\.2\.0 AS server$/m);
+    assert.match(
+      dockerfile,
+      /^COPY --from=server \/usr\/local\/bin\/weather-mcp \/usr\/local\/bin\/weather-mcp$/m,
+    );
+    assert.equal(b.manifest.tools.source, 'file');
+    assert.deepEqual(b.tools[0]?.inputSchema['properties'], {
+      place: { type: 'string' },
+      unit: { type: 'string', description: 'One of: c, f. May be null.' },
+    });
+  });
+
+  test('a failing install names the server and shows the installer output; the others are built', () => {
+    assert.equal(first.built.length, 4);
+    assert.deepEqual(
+      first.failed.map((f) => f.serverId),
+      ['broken'],
+    );
+    const f = first.failed[0];
+    assert.match(
+      f?.message ?? '',
+      /pip install mcp-fleet-no-such-package-7f3a==1\.0\.0 failed with exit code 1/,
+    );
+    assert.match(
+      f?.output.join('\n') ?? '',
+      /No matching distribution found for mcp-fleet-no-such-package-7f3a/,
+    );
+    assert.ok(f?.logFile !== undefined && existsSync(f.logFile));
+  });
+});
+
+describe('incremental builds and the lock file', () => {
+  test('a second build of an unchanged fleet stages nothing again', async () => {
+    const config = await loadConfigOrThrow(configFile);
+    const second = await buildFleet(config, { only: ['memory', 'git', 'github', 'pinned-image'] });
+    assert.deepEqual(
+      second.built.map((b) => [b.server.id, b.staged]),
+      [
+        ['memory', false],
+        ['git', false],
+        ['github', false],
+        ['pinned-image', false],
+      ],
+    );
+    assert.deepEqual(
+      second.built.map((b) => b.tools),
+      first.built.map((b) => b.tools),
+    );
+    process.stderr.write(
+      `# first build ${(first.ms / 1000).toFixed(1)} s, second ${(second.ms / 1000).toFixed(2)} s\n`,
+    );
+  });
+
+  test('a changed env rewrites the launch spec without staging again; a changed architecture stages again', async () => {
+    await writeFile(configFile, CONFIG.replace('/tmp/mcp-fleet-build-test-memory.jsonl', '/tmp/other.jsonl'));
+    const changedEnv = await buildFleet(await loadConfigOrThrow(configFile), { only: ['memory'] });
+    assert.equal(changedEnv.built[0]?.staged, false);
+    const launch = JSON.parse(
+      await readFile(path.join(changedEnv.built[0]?.artifact.dir ?? '', 'launch.json'), 'utf8'),
+    ) as { env: Record<string, string> };
+    assert.equal(launch.env['MEMORY_FILE_PATH'], '/tmp/other.jsonl');
+
+    const x86 = CONFIG.replace(
+      'command: mcp-server-memory',
+      'command: mcp-server-memory\n    aws: { architecture: x86_64 }',
+    );
+    await writeFile(configFile, x86);
+    const rearch = await buildFleet(await loadConfigOrThrow(configFile), { only: ['memory'] });
+    assert.equal(rearch.built[0]?.staged, true);
+    const logOf = async (b: FleetBuild): Promise<string> =>
+      readFile(path.join(path.dirname(b.built[0]?.artifact.dir ?? ''), 'build.log'), 'utf8');
+    assert.match(await logOf(rearch), /^\$ npm install .*--cpu=x64/m);
+    // A forced rebuild of the same pin and architecture installs exactly the locked tree.
+    const forced = await buildFleet(await loadConfigOrThrow(configFile), { only: ['memory'], force: true });
+    assert.equal(forced.built[0]?.staged, true);
+    assert.match(await logOf(forced), /^\$ npm ci /m);
+    await writeFile(configFile, CONFIG);
+  });
+
+  test('the CLI builds with plain progress and reports a failure with exit code 1', async () => {
+    const r = await runCli(['build', '--config', configFile, '--plain']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /FAILED broken: pip install mcp-fleet-no-such-package-7f3a==1\.0\.0 failed/);
+    assert.match(r.stdout, /git +image .* tools.*\(up to date\)/);
+    assert.match(r.stdout, /4 built, 1 failed/);
+    const ok = await runCli(['build', '--config', configFile, '--only', 'memory', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const json = JSON.parse(ok.stdout) as { servers: { id: string; staged: boolean }[] };
+    assert.deepEqual(
+      json.servers.map((s) => [s.id, s.staged]),
+      [['memory', false]],
+    );
+  });
+
+  test('no process is left behind by builds and discovery', async () => {
+    await assertNoneLeft(mark.value);
+  });
+});
