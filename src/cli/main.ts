@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { BuildCommandOptions } from './commands/build.js';
 import type { DevOptions } from './commands/dev.js';
+import type { VerifyCommandOptions } from './commands/verify.js';
 import { CliError, EXIT } from './exit.js';
 import { PACKAGE_ROOT } from './paths.js';
 
@@ -128,6 +129,34 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .action(async (opts: BuildCommandOptions) => {
       const { buildCommand } = await import('./commands/build.js');
       process.exitCode = await buildCommand(opts);
+    });
+
+  program
+    .command('verify')
+    .description(
+      "Check the fleet with real calls: per server, through the AWS SDK's LambdaClient, a JSON-RPC tools/list and an AgentCore-style call of its verify: tool; through the gateway's MCP endpoint, its tools and the same call",
+    )
+    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .option('--endpoint <url>', 'Lambda API endpoint (default: the running `mcp-fleet dev`)')
+    .option('--region <region>', 'verify the deployed fleet in this AWS region')
+    .option(
+      '--gateway-url <url>',
+      "the gateway's MCP endpoint (default: the dev fleet's /mcp, or the stack's GatewayUrl output)",
+    )
+    .option('--token <token>', 'bearer token for the gateway (default: $MCP_FLEET_GATEWAY_TOKEN)')
+    .option('--only <ids...>', 'only these servers')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      examples([
+        'mcp-fleet verify',
+        'mcp-fleet verify --endpoint http://127.0.0.1:4040',
+        'mcp-fleet verify --region us-east-1 --token "$TOKEN"',
+      ]),
+    )
+    .action(async (opts: VerifyCommandOptions) => {
+      const { verifyCommand } = await import('./commands/verify.js');
+      process.exitCode = await verifyCommand(opts);
     });
 
   program

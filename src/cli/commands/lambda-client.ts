@@ -8,6 +8,8 @@ export interface LambdaTargetOptions {
   endpoint?: string;
   region?: string;
   config: string;
+  /** The dev fleet's --token (sent as X-Mcp-Fleet-Token: Authorization carries the SigV4 signature). */
+  token?: string;
 }
 
 /**
@@ -29,15 +31,24 @@ export async function lambdaClient(
     }
   }
   const local = /^https?:\/\/(127\.|localhost|\[::1\])/.test(endpoint);
-  return {
-    client: new LambdaClient({
-      endpoint,
-      region: opts.region ?? process.env['AWS_REGION'] ?? 'us-east-1',
-      // The local Lambda API does not check signatures; AWS does, with the user's credentials.
-      ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-    }),
-    where: endpoint,
-  };
+  const client = new LambdaClient({
+    endpoint,
+    region: opts.region ?? process.env['AWS_REGION'] ?? 'us-east-1',
+    // The local Lambda API does not check signatures; AWS does, with the user's credentials.
+    ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
+  const token = opts.token;
+  if (token !== undefined) {
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers['x-mcp-fleet-token'] = token;
+        return next(args);
+      },
+      { step: 'build', name: 'mcpFleetToken' },
+    );
+  }
+  return { client, where: endpoint };
 }
 
 export const functionName = (server: string): string =>

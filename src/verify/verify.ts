@@ -1,0 +1,227 @@
+/**
+ * Checks a deployed (or local) fleet with real calls: per server, through the AWS SDK's
+ * LambdaClient, a JSON-RPC `tools/list` and an AgentCore-style call of its `verify:` tool; and
+ * through the gateway's MCP endpoint, its tools listed and the same call made.
+ */
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { TOOL_NAME_DELIMITER } from '../config/limits.js';
+import type { FleetConfig, ServerConfig } from '../config/model.js';
+
+export type CheckStatus = 'pass' | 'fail' | 'skip';
+
+export interface Check {
+  status: CheckStatus;
+  ms?: number;
+  /** What was found, or why it failed or was skipped. */
+  detail: string;
+}
+
+export interface ServerVerification {
+  id: string;
+  functionName: string;
+  toolsList: Check;
+  agentCoreCall: Check;
+  gateway: Check;
+}
+
+export interface VerifyOptions {
+  lambda: LambdaClient;
+  /** The gateway's MCP endpoint; without it the gateway checks are skipped. */
+  gatewayUrl?: string;
+  /** Bearer token for the gateway (Cognito access token, or the dev fleet's --token). */
+  token?: string;
+  /** Only these server ids. */
+  only?: string[];
+  /** Per call. Default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface Verification {
+  servers: ServerVerification[];
+  /** The gateway's own check: connect and list. */
+  gateway: Check;
+  ok: boolean;
+}
+
+const since = (t: number): number => Math.round((performance.now() - t) * 10) / 10;
+
+function message(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const what = err.name === 'Error' || err.name === 'Unknown' ? err.message : `${err.name}: ${err.message}`;
+  return status !== undefined ? `HTTP ${status}: ${what}` : what;
+}
+
+async function invoke(
+  client: LambdaClient,
+  name: string,
+  event: unknown,
+  clientContext?: unknown,
+): Promise<{ payload: unknown; functionError?: string }> {
+  const res = await client.send(
+    new InvokeCommand({
+      FunctionName: name,
+      Payload: Buffer.from(JSON.stringify(event)),
+      ...(clientContext !== undefined
+        ? { ClientContext: Buffer.from(JSON.stringify(clientContext)).toString('base64') }
+        : {}),
+    }),
+  );
+  const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
+  return {
+    payload: JSON.parse(text) as unknown,
+    ...(res.FunctionError ? { functionError: res.FunctionError } : {}),
+  };
+}
+
+function resultText(result: unknown): string {
+  const content = (result as { content?: { type?: string; text?: string }[] } | null)?.content ?? [];
+  const text = content
+    .filter((c) => c.type === 'text')
+    .map((c) => c.text ?? '')
+    .join(' ');
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+const short = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+async function checkToolsList(client: LambdaClient, server: ServerConfig): Promise<Check> {
+  const t = performance.now();
+  try {
+    const { payload, functionError } = await invoke(client, server.functionName, {
+      jsonrpc: '2.0',
+      id: 'verify-list',
+      method: 'tools/list',
+    });
+    const p = payload as {
+      result?: { tools?: { name: string }[] };
+      error?: { message?: string };
+      errorMessage?: string;
+    };
+    if (functionError !== undefined)
+      return { status: 'fail', ms: since(t), detail: p.errorMessage ?? functionError };
+    if (p.error !== undefined) return { status: 'fail', ms: since(t), detail: p.error.message ?? 'error' };
+    const tools = p.result?.tools ?? [];
+    if (tools.length === 0) return { status: 'fail', ms: since(t), detail: 'no tools listed' };
+    return { status: 'pass', ms: since(t), detail: `${tools.length} tools` };
+  } catch (err) {
+    return { status: 'fail', ms: since(t), detail: message(err) };
+  }
+}
+
+async function checkAgentCoreCall(client: LambdaClient, server: ServerConfig): Promise<Check> {
+  if (server.verify === undefined) return { status: 'skip', detail: 'no verify: tool configured' };
+  const full = `${server.gateway.target}${TOOL_NAME_DELIMITER}${server.verify.tool}`;
+  const t = performance.now();
+  try {
+    const { payload, functionError } = await invoke(client, server.functionName, server.verify.arguments, {
+      custom: {
+        bedrockAgentCoreToolName: full,
+        bedrockAgentCoreMessageVersion: '1.0',
+        bedrockAgentCoreMcpMessageId: 'verify',
+      },
+    });
+    const p = payload as { isError?: boolean; errorMessage?: string } | null;
+    if (functionError !== undefined)
+      return { status: 'fail', ms: since(t), detail: p?.errorMessage ?? functionError };
+    if (p?.isError === true) return { status: 'fail', ms: since(t), detail: short(resultText(p)) };
+    return { status: 'pass', ms: since(t), detail: `${server.verify.tool}: ${short(resultText(p), 60)}` };
+  } catch (err) {
+    return { status: 'fail', ms: since(t), detail: message(err) };
+  }
+}
+
+export async function verifyFleet(fleet: FleetConfig, opts: VerifyOptions): Promise<Verification> {
+  const servers = fleet.servers.filter(
+    (s) => s.enabled && (opts.only === undefined || opts.only.length === 0 || opts.only.includes(s.id)),
+  );
+  const results: ServerVerification[] = [];
+  for (const server of servers) {
+    results.push({
+      id: server.id,
+      functionName: server.functionName,
+      toolsList: await checkToolsList(opts.lambda, server),
+      agentCoreCall: await checkAgentCoreCall(opts.lambda, server),
+      gateway: { status: 'skip', detail: 'no gateway URL' },
+    });
+  }
+
+  let gateway: Check = { status: 'skip', detail: 'no gateway URL (--gateway-url)' };
+  if (opts.gatewayUrl !== undefined) {
+    gateway = await checkGateway(opts, servers, results);
+  }
+  const ok =
+    gateway.status !== 'fail' &&
+    results.every(
+      (r) =>
+        r.toolsList.status !== 'fail' && r.agentCoreCall.status !== 'fail' && r.gateway.status !== 'fail',
+    );
+  return { servers: results, gateway, ok };
+}
+
+async function checkGateway(
+  opts: VerifyOptions,
+  servers: ServerConfig[],
+  results: ServerVerification[],
+): Promise<Check> {
+  const url = opts.gatewayUrl ?? '';
+  const client = new Client({ name: 'mcp-fleet-verify', version: '0.1.0' });
+  const headers: Record<string, string> = {};
+  if (opts.token !== undefined) headers['Authorization'] = `Bearer ${opts.token}`;
+  const timeout = opts.timeoutMs ?? 60_000;
+  const t = performance.now();
+  let listed: Set<string>;
+  try {
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+    listed = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout });
+      for (const tool of page.tools) listed.add(tool.name);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    const detail = `cannot list tools at ${url}: ${message(err)}`;
+    for (const r of results) r.gateway = { status: 'fail', detail: 'gateway unreachable' };
+    return { status: 'fail', ms: since(t), detail };
+  }
+  const gateway: Check = { status: 'pass', ms: since(t), detail: `${listed.size} tools at ${url}` };
+  try {
+    for (const [i, server] of servers.entries()) {
+      const result = results[i];
+      if (result === undefined) continue;
+      const prefix = `${server.gateway.target}${TOOL_NAME_DELIMITER}`;
+      const count = [...listed].filter((n) => n.startsWith(prefix)).length;
+      if (count === 0) {
+        result.gateway = { status: 'fail', detail: `no ${prefix}* tools at the gateway` };
+        continue;
+      }
+      if (server.verify === undefined) {
+        result.gateway = { status: 'pass', detail: `${count} tools listed` };
+        continue;
+      }
+      const started = performance.now();
+      try {
+        const answer = await client.callTool(
+          { name: `${prefix}${server.verify.tool}`, arguments: server.verify.arguments },
+          { timeout },
+        );
+        result.gateway =
+          answer.isError === true
+            ? { status: 'fail', ms: since(started), detail: short(resultText(answer)) }
+            : {
+                status: 'pass',
+                ms: since(started),
+                detail: `${count} tools listed; ${server.verify.tool} ok`,
+              };
+      } catch (err) {
+        result.gateway = { status: 'fail', ms: since(started), detail: message(err) };
+      }
+    }
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+  return gateway;
+}
