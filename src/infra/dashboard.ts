@@ -1,0 +1,143 @@
+import * as cdk from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import { METRIC, METRICS_NAMESPACE } from '../runtime/observability.js';
+import { ALARM_PERIOD } from './server-function.js';
+import type { McpServerFunction } from './server-function.js';
+
+/** Widget size: four widgets make a row of the 24-column grid. */
+const WIDTH = 6;
+const HEIGHT = 6;
+
+export interface McpFleetDashboardProps {
+  readonly functions: readonly McpServerFunction[];
+  /** Shown in the title. */
+  readonly title: string;
+  /**
+   * @default - `<stack name>-<region>` (dashboards are global to the account; the region keeps two
+   * deployments of the same stack apart)
+   */
+  readonly dashboardName?: string;
+}
+
+/**
+ * A CloudWatch dashboard of the fleet: totals of the runtime's tool calls, then one row per server
+ * with Lambda's own metrics (invocations, errors, throttles, duration against the timeout) and the
+ * runtime's EMF metrics (namespace McpFleet: tool calls, errors, latency, timeouts, server starts,
+ * start time, crashes).
+ *
+ * The runtime publishes tool metrics with the dimensions {service, server, tool} and server
+ * metrics with {service, server}, where service is `mcp-server-<id>` (Powertools adds it); tool
+ * metrics are summed over tools with SEARCH, so tools need not be known here.
+ */
+export class McpFleetDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: McpFleetDashboardProps) {
+    super(scope, id);
+    const stack = cdk.Stack.of(this);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName ?? cdk.Fn.join('-', [stack.stackName, cdk.Aws.REGION]),
+      defaultInterval: cdk.Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: `# ${props.title}\nOne row per server: Lambda's metrics, then the runtime's (namespace \`${METRICS_NAMESPACE}\`).`,
+        width: 12,
+        height: HEIGHT,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'All servers: tool calls and errors',
+        width: 12,
+        height: HEIGHT,
+        left: [
+          toolSum(METRIC.calls, undefined, 'tool calls'),
+          toolSum(METRIC.errors, undefined, 'tool errors'),
+        ],
+      }),
+    );
+    for (const fn of props.functions) this.dashboard.addWidgets(...serverRow(fn));
+  }
+}
+
+function serverRow(fn: McpServerFunction): cloudwatch.IWidget[] {
+  const { id, timeout } = fn.server;
+  const f = fn.function;
+  const sum = { period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM };
+  const serverMetric = (name: string, statistic: string, label: string): cloudwatch.Metric =>
+    new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: name,
+      // Powertools' service dimension: the runtime names its service `mcp-server-<id>`.
+      dimensionsMap: { service: fn.server.functionName, server: id },
+      statistic,
+      period: ALARM_PERIOD,
+      label,
+    });
+  return [
+    new cloudwatch.GraphWidget({
+      title: `${id}: invocations`,
+      width: WIDTH,
+      height: HEIGHT,
+      left: [
+        f.metricInvocations({ ...sum, label: 'invocations' }),
+        f.metricErrors({ ...sum, label: 'errors' }),
+        f.metricThrottles({ ...sum, label: 'throttles' }),
+      ],
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${id}: duration (ms)`,
+      width: WIDTH,
+      height: HEIGHT,
+      left: [
+        f.metricDuration({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.p(50), label: 'p50' }),
+        f.metricDuration({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.p(99), label: 'p99' }),
+        f.metricDuration({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.MAXIMUM, label: 'max' }),
+      ],
+      leftAnnotations: [
+        { value: timeout * 1000, label: `timeout ${timeout} s`, color: cloudwatch.Color.RED },
+      ],
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${id}: tool calls`,
+      width: WIDTH,
+      height: HEIGHT,
+      left: [
+        toolSum(METRIC.calls, id, 'calls'),
+        toolSum(METRIC.errors, id, 'errors'),
+        serverMetric(METRIC.timeouts, cloudwatch.Stats.SUM, 'timeouts'),
+      ],
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${id}: latency and server starts`,
+      width: WIDTH,
+      height: HEIGHT,
+      left: [
+        new cloudwatch.MathExpression({
+          expression: search(METRIC.latency, id, 'p99'),
+          label: 'p99 latency (ms)',
+          period: ALARM_PERIOD,
+        }),
+        serverMetric(METRIC.serverStartTime, cloudwatch.Stats.MAXIMUM, 'start time (ms)'),
+      ],
+      right: [
+        serverMetric(METRIC.serverStarts, cloudwatch.Stats.SUM, 'starts'),
+        serverMetric(METRIC.serverCrashes, cloudwatch.Stats.SUM, 'crashes'),
+      ],
+    }),
+  ];
+}
+
+/** A metric published per tool, over every tool (of one server, or of all). */
+function search(metric: string, serverId: string | undefined, statistic: string): string {
+  const server = serverId === undefined ? '' : ` server="${serverId}"`;
+  return `SEARCH('{${METRICS_NAMESPACE},server,service,tool} MetricName="${metric}"${server}', '${statistic}', ${ALARM_PERIOD.toSeconds()})`;
+}
+
+function toolSum(metric: string, serverId: string | undefined, label: string): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: `SUM(${search(metric, serverId, 'Sum')})`,
+    label,
+    period: ALARM_PERIOD,
+  });
+}

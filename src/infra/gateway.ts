@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as cdk from 'aws-cdk-lib';
+import * as agentcore from 'aws-cdk-lib/aws-bedrockagentcore';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import type { FleetConfig } from '../config/model.js';
+import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
+import type { McpServerFunction } from './server-function.js';
+import { toToolDefinitions } from './tool-schema.js';
+import type { LoweredTool } from './types.js';
+
+/** MCP protocol versions the gateway offers, oldest first. */
+export const MCP_PROTOCOL_VERSIONS: readonly agentcore.MCPProtocolVersion[] = [
+  agentcore.MCPProtocolVersion.MCP_2025_03_26,
+  agentcore.MCPProtocolVersion.MCP_2025_06_18,
+  agentcore.MCPProtocolVersion.MCP_2025_11_25,
+  agentcore.MCPProtocolVersion.MCP_2026_07_28,
+];
+/** The OAuth scope (on the resource server named after the gateway) the machine client gets. */
+export const GATEWAY_OAUTH_SCOPE = 'invoke';
+/** AgentCore: gateway and target descriptions are at most 200 characters. */
+const DESCRIPTION_MAX = 200;
+/** Cognito: a domain prefix is at most 63 characters and may not contain these words. */
+const DOMAIN_PREFIX_MAX = 63;
+const DOMAIN_RESERVED = /aws|amazon|cognito/g;
+
+export interface McpFleetGatewayProps {
+  /** The fleet's gateway settings. */
+  readonly gateway: FleetConfig['gateway'];
+  /**
+   * MCP protocol versions the gateway accepts.
+   * @default MCP_PROTOCOL_VERSIONS
+   */
+  readonly supportedVersions?: readonly agentcore.MCPProtocolVersion[];
+}
+
+/** What a client of a Cognito-protected gateway needs. */
+export interface GatewayCognito {
+  readonly userPool: cognito.UserPool;
+  /** The machine client (client-credentials grant, with a secret). */
+  readonly client: cognito.UserPoolClient;
+  readonly domain: cognito.UserPoolDomain;
+  readonly resourceServer: cognito.UserPoolResourceServer;
+  /** The full scope to ask for: `<gateway name>/invoke`. */
+  readonly scope: string;
+  /** `https://<domain>.auth.<region>.amazoncognito.com/oauth2/token` */
+  readonly tokenEndpoint: string;
+}
+
+/**
+ * The AgentCore gateway in front of the fleet: MCP protocol settings, inbound auth (a Cognito
+ * machine client, IAM, or none) and one Lambda target per server with its tool schema (inline, or
+ * an S3 object when too large for the template).
+ */
+export class McpFleetGateway extends Construct implements NagAware {
+  readonly gateway: agentcore.Gateway;
+  readonly auth: FleetConfig['gateway']['auth'];
+  readonly cognito?: GatewayCognito;
+  /** Server id → its target. */
+  readonly targets = new Map<string, agentcore.GatewayTarget>();
+  private readonly invoked: McpServerFunction[] = [];
+
+  constructor(scope: Construct, id: string, props: McpFleetGatewayProps) {
+    super(scope, id);
+    const settings = props.gateway;
+    this.auth = settings.auth;
+    let authorizerConfiguration: agentcore.IGatewayAuthorizerConfig;
+    if (settings.auth === 'cognito') {
+      this.cognito = this.createCognito(settings.name);
+      // Cognito access tokens carry client_id, not aud: the gateway checks the client.
+      authorizerConfiguration = agentcore.GatewayAuthorizer.usingCognito({
+        userPool: this.cognito.userPool,
+        allowedClients: [this.cognito.client],
+      });
+    } else if (settings.auth === 'iam') {
+      authorizerConfiguration = agentcore.GatewayAuthorizer.usingAwsIam();
+    } else {
+      authorizerConfiguration = agentcore.GatewayAuthorizer.withNoAuth();
+      cdk.Annotations.of(this).addWarningV2(
+        'mcp-fleet:gatewayWithoutAuth',
+        `gateway ${settings.name} has auth: none; anyone who knows its URL can call every tool`,
+      );
+    }
+
+    this.gateway = new agentcore.Gateway(this, 'Gateway', {
+      gatewayName: settings.name,
+      ...(settings.description === undefined ? {} : { description: clip(settings.description) }),
+      protocolConfiguration: agentcore.GatewayProtocol.mcp({
+        supportedVersions: [...(props.supportedVersions ?? MCP_PROTOCOL_VERSIONS)],
+        ...(settings.search ? { searchType: agentcore.McpGatewaySearchType.SEMANTIC } : {}),
+        ...(settings.instructions === undefined ? {} : { instructions: settings.instructions }),
+      }),
+      authorizerConfiguration,
+    });
+  }
+
+  /** The gateway's MCP endpoint, `https://<id>.gateway.bedrock-agentcore.<region>.amazonaws.com/mcp`. */
+  get url(): string {
+    const url = this.gateway.gatewayUrl;
+    if (url === undefined) throw new Error('the gateway has no URL attribute');
+    return url;
+  }
+
+  /**
+   * Adds the server's function as a Lambda target named `server.gateway.target`. The gateway's role
+   * may invoke it (the L2 grants that). An `s3` schema is uploaded as an asset; the role may read
+   * exactly that object.
+   */
+  addServer(
+    fn: McpServerFunction,
+    tools: readonly LoweredTool[],
+    options: { schema: 'inline' | 's3'; toolsFile?: string },
+  ): agentcore.GatewayTarget {
+    const server = fn.server;
+    let toolSchema: agentcore.ToolSchema;
+    if (options.schema === 'inline') {
+      toolSchema = agentcore.ToolSchema.fromInline(toToolDefinitions(server.gateway.target, tools));
+    } else {
+      const file = options.toolsFile ?? writeToolsFile(server.id, tools);
+      const asset = new s3assets.Asset(this, `ToolSchema-${server.id}`, { path: file });
+      toolSchema = agentcore.ToolSchema.fromS3File(asset.bucket, asset.s3ObjectKey);
+    }
+    const target = this.gateway.addLambdaTarget(`Target-${server.id}`, {
+      gatewayTargetName: server.gateway.target,
+      description: clip(server.gateway.description),
+      lambdaFunction: fn.function,
+      toolSchema,
+    });
+    this.targets.set(server.id, target);
+    this.invoked.push(fn);
+    return target;
+  }
+
+  private createCognito(gatewayName: string): GatewayCognito {
+    // Only a machine client signs in (client credentials); the pool has no users. Its user-facing
+    // settings are still the strict ones, so that adding users later starts from a safe pool.
+    const userPool = new cognito.UserPool(this, 'UserPool', {
+      userPoolName: `${gatewayName}-gateway`,
+      selfSignUpEnabled: false,
+      signInCaseSensitive: false,
+      mfa: cognito.Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      passwordPolicy: {
+        minLength: 14,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+      },
+      accountRecovery: cognito.AccountRecovery.NONE,
+      featurePlan: cognito.FeaturePlan.ESSENTIALS,
+      deletionProtection: false,
+      // Nothing to keep: no users, and clients get new credentials from the next deployment.
+      removalPolicy: cdk.RemovalPolicy.DESTROY,
+    });
+    const scope = new cognito.ResourceServerScope({
+      scopeName: GATEWAY_OAUTH_SCOPE,
+      scopeDescription: `Call the tools of gateway ${gatewayName}`,
+    });
+    const resourceServer = userPool.addResourceServer('ResourceServer', {
+      identifier: gatewayName,
+      userPoolResourceServerName: gatewayName,
+      scopes: [scope],
+    });
+    const client = userPool.addClient('MachineClient', {
+      userPoolClientName: `${gatewayName}-machine`,
+      generateSecret: true,
+      authFlows: {},
+      preventUserExistenceErrors: true,
+      supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+      oAuth: {
+        flows: { clientCredentials: true },
+        scopes: [cognito.OAuthScope.resourceServer(resourceServer, scope)],
+      },
+    });
+    const domain = userPool.addDomain('Domain', {
+      cognitoDomain: { domainPrefix: this.domainPrefix(gatewayName) },
+    });
+    return {
+      userPool,
+      client,
+      domain,
+      resourceServer,
+      scope: `${gatewayName}/${GATEWAY_OAUTH_SCOPE}`,
+      tokenEndpoint: `${domain.baseUrl()}/oauth2/token`,
+    };
+  }
+
+  /**
+   * A Cognito domain prefix unique per account, region and stack: the gateway name without the
+   * words Cognito reserves, a hash of the stack name, the account id.
+   */
+  private domainPrefix(gatewayName: string): string {
+    const stack = cdk.Stack.of(this);
+    const hash = createHash('sha256').update(stack.stackName).digest('hex').slice(0, 6);
+    const room = DOMAIN_PREFIX_MAX - hash.length - 12 - 2;
+    const base =
+      gatewayName
+        .toLowerCase()
+        .replace(DOMAIN_RESERVED, '')
+        .replace(/[^a-z0-9-]/g, '-')
+        .replace(/-+/g, '-')
+        .slice(0, room)
+        .replace(/^-+|-+$/g, '') || 'mcp-fleet';
+    return cdk.Fn.join('-', [base, hash, cdk.Aws.ACCOUNT_ID]);
+  }
+
+  nagAcknowledgments(): NagAcknowledgment[] {
+    const acks: NagAcknowledgment[] = this.invoked.map((fn) => ({
+      scope: this.gateway.role,
+      id: `${NAG_PACK}-IAM5[Resource::${nagFinding(this, fn.function.functionArn)}:*]`,
+      reason: `the gateway role may invoke ${fn.server.functionName} and its versions and aliases (ARN:*), that one function only; the grant comes from the AgentCore L2's Lambda target`,
+    }));
+    if (this.cognito !== undefined) {
+      acks.push({
+        scope: this.cognito.userPool,
+        id: `${NAG_PACK}-COG8`,
+        reason:
+          'the pool has no users: only the machine client signs in, with the client-credentials grant; the Plus plan adds threat protection for user sign-ins and passwords, which never happen here, at a per-user price',
+      });
+    }
+    return acks;
+  }
+}
+
+function clip(text: string, max = DESCRIPTION_MAX): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The tools as a JSON array in a fresh temporary file, when the build gave no file. */
+function writeToolsFile(serverId: string, tools: readonly LoweredTool[]): string {
+  const file = path.join(cdk.FileSystem.mkdtemp(`mcp-fleet-tools-${serverId}-`), 'tools.json');
+  writeFileSync(file, JSON.stringify(tools));
+  return file;
+}

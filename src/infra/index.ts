@@ -1,0 +1,48 @@
+/**
+ * mcp-fleet/cdk: the fleet as CDK constructs. One Lambda function per server, the AgentCore
+ * gateway with a target per server, alarms, a dashboard, and cdk-nag checks.
+ */
+export { McpFleetDashboard, type McpFleetDashboardProps } from './dashboard.js';
+export {
+  GATEWAY_OAUTH_SCOPE,
+  MCP_PROTOCOL_VERSIONS,
+  McpFleetGateway,
+  type GatewayCognito,
+  type McpFleetGatewayProps,
+} from './gateway.js';
+export {
+  LAMBDA_RESERVED_ENV,
+  functionUrlOutputId,
+  lambdaArnOutputId,
+  retentionDays,
+  secretsManagerArn,
+  ssmParameterArn,
+} from './names.js';
+export {
+  NAG_PACK,
+  applyNagChecks,
+  nagAcknowledgments,
+  nagViolations,
+  type NagAcknowledgment,
+  type NagAware,
+  type NagViolation,
+} from './nag.js';
+export {
+  ALARM_PERIOD,
+  DEFAULT_RUNTIME,
+  DURATION_ALARM_RATIO,
+  FUNCTION_ENV,
+  McpServerFunction,
+  VPC_ENI_POLICY,
+  type McpServerFunctionProps,
+} from './server-function.js';
+export { FleetStackError, McpFleetStack, OUTPUTS } from './stack.js';
+export { NagCheckError, synthFleet, type SynthFleetOptions, type SynthResult } from './synth.js';
+export {
+  INLINE_SCHEMA_TEMPLATE_BUDGET_BYTES,
+  ToolSchemaError,
+  placeToolSchemas,
+  toToolDefinitions,
+  toolSchemaBytes,
+} from './tool-schema.js';
+export type { BuiltServer, FleetStackProps, LoweredTool, ServerArtifact } from './types.js';

@@ -1,0 +1,199 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as cdk from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { GATEWAY_MAX_TARGETS } from '../config/limits.js';
+import { McpFleetDashboard } from './dashboard.js';
+import { McpFleetGateway } from './gateway.js';
+import { functionUrlOutputId, lambdaArnOutputId } from './names.js';
+import { McpServerFunction } from './server-function.js';
+import { placeToolSchemas, toToolDefinitions, ToolSchemaError } from './tool-schema.js';
+import type { BuiltServer, FleetStackProps } from './types.js';
+
+/** Problems with the stack's input; every one is listed. */
+export class FleetStackError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`cannot define the fleet stack:\n  ${problems.join('\n  ')}`);
+    this.name = 'FleetStackError';
+  }
+}
+
+/** Names of the stack's fleet-wide outputs. */
+export const OUTPUTS = {
+  gatewayUrl: 'GatewayUrl',
+  gatewayId: 'GatewayId',
+  gatewayArn: 'GatewayArn',
+  gatewayMcpConfig: 'GatewayMcpConfig',
+  userPoolId: 'GatewayUserPoolId',
+  clientId: 'GatewayClientId',
+  tokenEndpoint: 'GatewayTokenEndpoint',
+  oauthScope: 'GatewayOAuthScope',
+  dashboard: 'DashboardName',
+} as const;
+
+/**
+ * The whole fleet in one stack: a {@link McpServerFunction} per enabled server, the
+ * {@link McpFleetGateway} with a target per server that has tools, the {@link McpFleetDashboard},
+ * and outputs: `Mcp<Id>LambdaArn` per server (the seed deployment's names), `Mcp<Id>FunctionUrl`
+ * where enabled, the gateway's URL, id and client config, and for Cognito auth the user pool,
+ * client id, scope and token endpoint.
+ */
+export class McpFleetStack extends cdk.Stack {
+  readonly fleet: FleetStackProps['fleet'];
+  /** Server id → its function. */
+  readonly functions = new Map<string, McpServerFunction>();
+  readonly gateway: McpFleetGateway;
+  readonly dashboard: McpFleetDashboard;
+  /** Server id → where its tool schema went. */
+  readonly schemaPlacement: ReadonlyMap<string, 'inline' | 's3'>;
+
+  constructor(scope: Construct, id: string, props: FleetStackProps) {
+    const { fleet, servers, alarmTopic, runtime, logRemovalPolicy, inlineSchemaBudgetBytes, ...stackProps } =
+      props;
+    const enabled = servers.filter((s) => s.server.enabled);
+    super(scope, id, {
+      ...stackProps,
+      stackName: stackProps.stackName ?? fleet.stack,
+      description:
+        stackProps.description ??
+        `mcp-fleet: ${enabled.length} MCP server(s) as Lambda functions behind the AgentCore gateway ${fleet.gateway.name}`,
+      ...(stackProps.env === undefined && fleet.region !== undefined
+        ? { env: { region: fleet.region } }
+        : {}),
+    });
+    this.fleet = fleet;
+    const withTools = enabled.filter((b) => b.tools.length > 0);
+    this.schemaPlacement = placeToolSchemas(
+      withTools.map((b) => ({ id: b.server.id, tools: b.tools })),
+      inlineSchemaBudgetBytes,
+    );
+    const problems = [...checkInput(enabled), ...checkSchemas(withTools, this.schemaPlacement)];
+    if (problems.length > 0) throw new FleetStackError(problems);
+
+    this.gateway = new McpFleetGateway(this, 'Gateway', { gateway: fleet.gateway });
+
+    for (const built of enabled) {
+      const { server } = built;
+      const fn = new McpServerFunction(this, `Server-${server.id}`, {
+        server,
+        artifact: built.artifact,
+        ...(runtime === undefined ? {} : { runtime }),
+        ...(alarmTopic === undefined ? {} : { alarmTopic }),
+        ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
+      });
+      this.functions.set(server.id, fn);
+      const schema = this.schemaPlacement.get(server.id);
+      if (schema === undefined) {
+        cdk.Annotations.of(fn).addWarningV2(
+          'mcp-fleet:noTools',
+          `server ${server.id} has no tools: it is not a gateway target (its Function URL, if any, still serves it)`,
+        );
+      } else {
+        this.gateway.addServer(fn, built.tools, {
+          schema,
+          ...(built.toolsFile === undefined ? {} : { toolsFile: built.toolsFile }),
+        });
+      }
+      new cdk.CfnOutput(this, lambdaArnOutputId(server.id), {
+        value: fn.function.functionArn,
+        description: `Lambda ARN of MCP server ${server.id}`,
+      });
+      if (fn.functionUrl !== undefined) {
+        new cdk.CfnOutput(this, functionUrlOutputId(server.id), {
+          value: fn.functionUrl.url,
+          description: `Function URL (IAM auth, MCP Streamable HTTP) of MCP server ${server.id}`,
+        });
+      }
+    }
+
+    this.dashboard = new McpFleetDashboard(this, 'Dashboard', {
+      functions: [...this.functions.values()],
+      title: `mcp-fleet ${this.stackName}: gateway ${fleet.gateway.name}`,
+    });
+    this.addOutputs();
+  }
+
+  private addOutputs(): void {
+    const g = this.gateway;
+    const out = (id: string, value: string, description: string) =>
+      new cdk.CfnOutput(this, id, { value, description });
+    out(OUTPUTS.gatewayUrl, g.url, 'MCP endpoint of the AgentCore gateway (Streamable HTTP)');
+    out(OUTPUTS.gatewayId, g.gateway.gatewayId, 'Id of the AgentCore gateway');
+    out(OUTPUTS.gatewayArn, g.gateway.gatewayArn, 'ARN of the AgentCore gateway');
+    const entry: Record<string, unknown> = { type: 'http', url: g.url };
+    let how: string;
+    if (g.cognito !== undefined) {
+      entry['headers'] = { Authorization: `Bearer <access token from ${OUTPUTS.tokenEndpoint}>` };
+      how = `an access token from ${OUTPUTS.tokenEndpoint} (client credentials of ${OUTPUTS.clientId}, scope ${g.cognito.scope})`;
+      out(OUTPUTS.userPoolId, g.cognito.userPool.userPoolId, 'Cognito user pool of the gateway');
+      out(
+        OUTPUTS.clientId,
+        g.cognito.client.userPoolClientId,
+        'Machine client of the gateway (its secret: aws cognito-idp describe-user-pool-client)',
+      );
+      out(OUTPUTS.tokenEndpoint, g.cognito.tokenEndpoint, 'OAuth2 token endpoint (client credentials grant)');
+      out(OUTPUTS.oauthScope, g.cognito.scope, 'OAuth2 scope to ask for');
+    } else if (g.auth === 'iam') {
+      how = 'requests signed with SigV4 (service bedrock-agentcore)';
+    } else {
+      how = 'no credentials (auth: none)';
+    }
+    out(
+      OUTPUTS.gatewayMcpConfig,
+      this.toJsonString({ mcpServers: { [this.fleet.gateway.name]: entry } }),
+      `mcpServers entry for an MCP client; it needs ${how}`,
+    );
+    out(OUTPUTS.dashboard, this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the fleet');
+  }
+}
+
+function checkInput(servers: readonly BuiltServer[]): string[] {
+  const problems: string[] = [];
+  const seen = (what: string, key: (b: BuiltServer) => string) => {
+    const owners = new Map<string, string>();
+    for (const b of servers) {
+      const k = key(b);
+      const other = owners.get(k);
+      if (other !== undefined)
+        problems.push(`servers ${other} and ${b.server.id} have the same ${what} ${k}`);
+      else owners.set(k, b.server.id);
+    }
+  };
+  seen('id', (b) => b.server.id);
+  seen('output name', (b) => lambdaArnOutputId(b.server.id));
+  seen('gateway target name', (b) => b.server.gateway.target);
+  const targets = servers.filter((b) => b.tools.length > 0).length;
+  if (targets > GATEWAY_MAX_TARGETS) {
+    problems.push(`${targets} gateway targets, over AgentCore's ${GATEWAY_MAX_TARGETS} per gateway`);
+  }
+  for (const { server, artifact, toolsFile } of servers) {
+    if (!existsSync(artifact.dir)) problems.push(`${server.id}: the artifact ${artifact.dir} does not exist`);
+    else if (artifact.kind === 'image' && !existsSync(path.join(artifact.dir, 'Dockerfile'))) {
+      problems.push(`${server.id}: the image context ${artifact.dir} has no Dockerfile`);
+    } else if (artifact.kind === 'zip' && !existsSync(path.join(artifact.dir, 'index.mjs'))) {
+      problems.push(`${server.id}: the function root ${artifact.dir} has no index.mjs`);
+    }
+    if (toolsFile !== undefined && !existsSync(toolsFile)) {
+      problems.push(`${server.id}: the tools file ${toolsFile} does not exist`);
+    }
+  }
+  return problems;
+}
+
+/** Every inline schema the L2 could not declare, over all servers. */
+function checkSchemas(
+  servers: readonly BuiltServer[],
+  placement: ReadonlyMap<string, 'inline' | 's3'>,
+): string[] {
+  const problems: string[] = [];
+  for (const { server, tools } of servers) {
+    if (placement.get(server.id) !== 'inline') continue;
+    try {
+      toToolDefinitions(server.gateway.target, tools);
+    } catch (err) {
+      if (!(err instanceof ToolSchemaError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  return problems;
+}

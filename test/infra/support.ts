@@ -1,0 +1,128 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { formatProblem, parseConfig } from '../../src/config/index.js';
+import type { FleetConfig } from '../../src/config/model.js';
+import type { BuiltServer, LoweredTool } from '../../src/infra/index.js';
+
+/** A fleet of two servers: a zip one (arm64) and an image one (x86_64) with everything configurable set. */
+export const FLEET_YAML = `
+stack: McpFleetTest
+gateway:
+  name: mcp-fleet-test
+  auth: cognito
+  search: true
+  instructions: Tools of the mcp-fleet test fleet
+servers:
+  git:
+    name: Git
+    description: Git operations
+    command: mcp-server-git
+    timeout: 60
+    memory: 1024
+    env:
+      LOG_LEVEL: debug
+      AWS_REGION: eu-west-1
+    secrets:
+      GITHUB_TOKEN: { ssm: /mcp/github/token }
+      API_KEY: { secretsManager: mcp/api-key, key: token }
+      OTHER_KEY: { secretsManager: "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf" }
+    aws:
+      architecture: arm64
+      reservedConcurrency: 5
+      functionUrl: true
+      logRetentionDays: 14
+      iam:
+        managedPolicies: [ReadOnlyAccess, "arn:aws:iam::123456789012:policy/mcp-extra"]
+        statements:
+          - actions: [s3:GetObject]
+            resources: ["arn:aws:s3:::mcp-fleet-data/*"]
+          - actions: ["dynamodb:Get*", dynamodb:Query]
+            resources: ["arn:aws:dynamodb:us-east-1:123456789012:table/mcp"]
+            conditions:
+              StringEquals: { "aws:RequestedRegion": us-east-1 }
+  aws-diagram:
+    name: AWS Diagram
+    description: Architecture diagrams
+    command: awslabs.aws-diagram-mcp-server
+    timeout: 120
+    memory: 2048
+    aws:
+      architecture: x86_64
+      logRetentionDays: 90
+      vpc:
+        subnetIds: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+        securityGroupIds: [sg-0123456789abcdef0]
+`;
+
+/**
+ * App props for stacks whose templates the tests only inspect: CDK's built-in check against the
+ * CloudFormation schemas costs seconds per process; stack.test.ts keeps it (through synthFleet)
+ * and cfn-lint.test.ts checks every variant with cfn-lint.
+ */
+export const NO_CFN_VALIDATION = { builtinCloudFormationValidation: false } as const;
+
+export function fleetConfig(yaml: string = FLEET_YAML): FleetConfig {
+  const { config, problems } = parseConfig(yaml, { file: 'servers.yaml' });
+  if (config === undefined) throw new Error(problems.map(formatProblem).join('\n'));
+  return config;
+}
+
+export const GIT_TOOLS: LoweredTool[] = [
+  {
+    name: 'git_status',
+    description: 'Shows the working tree status',
+    inputSchema: {
+      type: 'object',
+      properties: { repo_path: { type: 'string', description: 'Path of the repository' } },
+      required: ['repo_path'],
+    },
+  },
+  {
+    name: 'git_log',
+    description: 'Shows the commit logs',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        repo_path: { type: 'string' },
+        max_count: { type: 'integer', description: 'At most this many commits' },
+        paths: { type: 'array', items: { type: 'string' } },
+      },
+      required: ['repo_path'],
+    },
+    outputSchema: { type: 'object', properties: { commits: { type: 'array', items: { type: 'string' } } } },
+  },
+];
+
+export const DIAGRAM_TOOLS: LoweredTool[] = [
+  {
+    name: 'generate_diagram',
+    description: 'Generates a diagram from Python code',
+    inputSchema: { type: 'object', properties: { code: { type: 'string' } }, required: ['code'] },
+  },
+];
+
+/** A temporary directory with a zip function root and an image build context. */
+export function artifactDirs(): { root: string; zip: string; image: string } {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'mcp-fleet-infra-'));
+  const zip = path.join(root, 'git');
+  const image = path.join(root, 'aws-diagram');
+  mkdirSync(zip);
+  mkdirSync(image);
+  writeFileSync(path.join(zip, 'index.mjs'), 'export const handler = async () => ({});\n');
+  writeFileSync(path.join(zip, 'launch.json'), '{"id":"git","command":"mcp-server-git","args":[]}\n');
+  writeFileSync(
+    path.join(image, 'Dockerfile'),
+    'FROM public.ecr.aws/lambda/nodejs:22\nCOPY . ${LAMBDA_TASK_ROOT}\nCMD ["index.handler"]\n',
+  );
+  return { root, zip, image };
+}
+
+/** The built servers of {@link FLEET_YAML} (or another fleet with the same two ids). */
+export function builtServers(fleet: FleetConfig, dirs: { zip: string; image: string }): BuiltServer[] {
+  return fleet.servers.map((server) =>
+    server.id === 'git'
+      ? { server, artifact: { kind: 'zip', dir: dirs.zip }, tools: GIT_TOOLS }
+      : { server, artifact: { kind: 'image', dir: dirs.image }, tools: DIAGRAM_TOOLS },
+  );
+}
