@@ -16,10 +16,14 @@ export interface RunResult {
 }
 
 /** Runs the built `mcp-fleet` bin. */
-export function runCli(args: string[], options: { cwd?: string } = {}): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? ROOT,
+      ...(options.env ? { env: options.env } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

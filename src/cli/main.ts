@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { BuildCommandOptions } from './commands/build.js';
 import type { DevOptions } from './commands/dev.js';
+import type { StackCommandOptions } from './commands/stack.js';
 import type { VerifyCommandOptions } from './commands/verify.js';
 import { CliError, EXIT } from './exit.js';
 import { PACKAGE_ROOT } from './paths.js';
@@ -129,6 +130,66 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .action(async (opts: BuildCommandOptions) => {
       const { buildCommand } = await import('./commands/build.js');
       process.exitCode = await buildCommand(opts);
+    });
+
+  const stackCommand = (
+    name: 'synth' | 'diff' | 'deploy' | 'destroy',
+    description: string,
+    exampleLines: string[],
+  ): Command =>
+    program
+      .command(name)
+      .description(description)
+      .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+      .option('--build-dir <dir>', 'build folder (default: .mcp-fleet/build beside the config)')
+      .option('-o, --out <dir>', 'cloud assembly folder (default: cdk.out beside the config)')
+      .option(
+        '--no-build',
+        'use the last build as it is (default: build first; unchanged servers are reused)',
+      )
+      .addHelpText('after', examples(exampleLines));
+
+  stackCommand(
+    'synth',
+    'Build, then synthesize the CloudFormation template of the fleet (works offline; checked with cdk-nag AwsSolutions)',
+    ['mcp-fleet synth', 'mcp-fleet synth --config examples/seed/servers.yaml --out cdk.out'],
+  )
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: StackCommandOptions) => {
+      const { synthCommand } = await import('./commands/stack.js');
+      process.exitCode = await synthCommand(opts);
+    });
+  stackCommand('diff', 'Build, synthesize and compare with the deployed stack (needs AWS credentials)', [
+    'mcp-fleet diff',
+  ]).action(async (opts: StackCommandOptions) => {
+    const { diffCommand } = await import('./commands/stack.js');
+    process.exitCode = await diffCommand(opts);
+  });
+  stackCommand(
+    'deploy',
+    'Build, synthesize and deploy the stack through the CDK toolkit library (needs AWS credentials and a bootstrapped account)',
+    ['mcp-fleet deploy', 'mcp-fleet deploy --yes'],
+  )
+    .option('-y, --yes', 'approve security-sensitive changes without asking')
+    .action(async (opts: StackCommandOptions) => {
+      const { deployCommand } = await import('./commands/stack.js');
+      process.exitCode = await deployCommand(opts);
+    });
+  stackCommand('destroy', "Delete the fleet's stack (needs AWS credentials)", ['mcp-fleet destroy --yes'])
+    .option('-y, --yes', 'really delete it')
+    .action(async (opts: StackCommandOptions) => {
+      const { destroyCommand } = await import('./commands/stack.js');
+      process.exitCode = await destroyCommand(opts);
+    });
+  program
+    .command('cdk-app', { hidden: true })
+    .description("cdk.json's app: synthesize into $CDK_OUTDIR (so `npx cdk` works)")
+    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .option('--build-dir <dir>', 'build folder')
+    .option('--no-build', 'use the last build as it is')
+    .action(async (opts: StackCommandOptions) => {
+      const { cdkAppCommand } = await import('./commands/stack.js');
+      process.exitCode = await cdkAppCommand(opts);
     });
 
   program

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { CLI, ROOT, runCli, tempDir } from '../helpers.js';
+
+const run = promisify(execFile);
+
+const CONFIG = `
+stack: StackCommandTest
+gateway: { name: stack-test, auth: cognito }
+servers:
+  memory:
+    description: Knowledge-graph memory
+    package: { npm: "@modelcontextprotocol/server-memory@2026.8.31" }
+    command: mcp-server-memory
+    verify: { tool: read_graph }
+  weather:
+    description: A server in a container image; its tools come from a checked-in file
+    package: { image: "ghcr.io/example/weather-mcp:1.2.0" }
+    command: /usr/local/bin/weather-mcp
+    toolsFile: weather-tools.json
+`;
+const WEATHER = {
+  tools: [
+    {
+      name: 'forecast',
+      description: 'Forecast',
+      inputSchema: { type: 'object', properties: { place: { type: 'string' } } },
+    },
+  ],
+};
+
+let dir: string;
+let cleanup: () => Promise<void>;
+/** No AWS credentials anywhere, and no instance metadata service to ask. */
+let noAws: NodeJS.ProcessEnv;
+
+before(async () => {
+  ({ dir, cleanup } = await tempDir());
+  await writeFile(path.join(dir, 'servers.yaml'), CONFIG);
+  await writeFile(path.join(dir, 'weather-tools.json'), JSON.stringify(WEATHER));
+  noAws = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  noAws['HOME'] = dir;
+  noAws['AWS_EC2_METADATA_DISABLED'] = 'true';
+  noAws['CDK_DISABLE_CLI_TELEMETRY'] = 'true';
+});
+
+after(async () => {
+  await cleanup();
+});
+
+describe('synth, diff, deploy, destroy', () => {
+  test('synth builds first, then writes the template offline', async () => {
+    const r = await runCli(['synth', '--config', 'servers.yaml', '--json'], { cwd: dir, env: noAws });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { stack: string; templateFile: string; resources: number };
+    assert.equal(out.stack, 'StackCommandTest');
+    const template = JSON.parse(await readFile(out.templateFile, 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      Outputs: Record<string, unknown>;
+    };
+    const types = Object.values(template.Resources).map((r) => r.Type);
+    assert.equal(types.filter((t) => t === 'AWS::Lambda::Function').length, 2);
+    assert.equal(types.filter((t) => t === 'AWS::BedrockAgentCore::GatewayTarget').length, 2);
+    assert.ok('McpMemoryLambdaArn' in template.Outputs && 'McpWeatherLambdaArn' in template.Outputs);
+    assert.equal(out.resources, Object.keys(template.Resources).length);
+    assert.ok(existsSync(path.join(dir, '.mcp-fleet', 'build', 'memory', 'manifest.json')));
+  });
+
+  test('deploy, diff and destroy without credentials stop at once with what to do', async () => {
+    for (const cmd of [['deploy'], ['diff'], ['destroy', '--yes']]) {
+      const r = await runCli([...cmd, '--config', 'servers.yaml', '--no-build'], { cwd: dir, env: noAws });
+      assert.equal(r.code, 1, `${cmd[0] ?? ''}: ${r.stderr}`);
+      assert.match(r.stderr, /no AWS credentials found: set AWS_PROFILE/);
+    }
+  });
+
+  test('destroy asks for --yes', async () => {
+    const r = await runCli(['destroy', '--config', 'servers.yaml', '--no-build'], { cwd: dir, env: noAws });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /run it again with --yes/);
+  });
+
+  test('a config that was never built: synth --no-build says to build first', async () => {
+    await writeFile(path.join(dir, 'other.yaml'), CONFIG.replace('weather:', 'never-built:'));
+    const r = await runCli(['synth', '--config', 'other.yaml', '--no-build', '--out', 'other.out'], {
+      cwd: dir,
+      env: noAws,
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not built: never-built; run mcp-fleet build first/);
+  });
+
+  test('npx cdk works too: cdk.json runs mcp-fleet as the CDK app', async () => {
+    await writeFile(
+      path.join(dir, 'cdk.json'),
+      JSON.stringify({ app: `node ${CLI} cdk-app --config servers.yaml --no-build`, output: 'cdk-cli.out' }),
+    );
+    const cdk = path.join(ROOT, 'node_modules', '.bin', 'cdk');
+    const { stdout } = await run(cdk, ['ls', '--no-notices'], { cwd: dir, env: noAws });
+    assert.equal(stdout.trim(), 'StackCommandTest');
+    await run(cdk, ['synth', '--no-notices', '--quiet'], { cwd: dir, env: noAws });
+    const template = JSON.parse(
+      await readFile(path.join(dir, 'cdk-cli.out', 'StackCommandTest.template.json'), 'utf8'),
+    ) as { Outputs: Record<string, unknown> };
+    assert.ok('GatewayUrl' in template.Outputs);
+  });
+});
