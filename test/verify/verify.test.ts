@@ -64,7 +64,9 @@ after(async () => {
   await cleanup();
 });
 
-const verify = async (...args: string[]): Promise<{ code: number; result: Verification; stderr: string }> => {
+const verify = async (
+  ...args: string[]
+): Promise<{ code: number | null; result: Verification; stderr: string }> => {
   const r = await runCli(['verify', '--config', configFile, '--endpoint', fleet.url, '--json', ...args]);
   return { code: r.code, result: JSON.parse(r.stdout) as Verification, stderr: r.stderr };
 };
