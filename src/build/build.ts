@@ -91,6 +91,26 @@ export function defaultBuildDir(fleet: FleetConfig): string {
   return path.join(path.dirname(fleet.file), '.mcp-fleet', 'build');
 }
 
+/**
+ * Where the last build installed each server on this machine: by server id, the folders (absolute)
+ * its launch spec puts in front of PATH. Servers never built are absent.
+ */
+export async function hostPaths(
+  fleet: FleetConfig,
+  buildDir = defaultBuildDir(fleet),
+): Promise<Record<string, string[]>> {
+  const paths: Record<string, string[]> = {};
+  for (const server of fleet.servers) {
+    const manifest = await readJson<ServerManifest>(path.join(buildDir, server.id, 'manifest.json'));
+    if (manifest?.hostLaunch === undefined) continue;
+    const launch = path.join(buildDir, server.id, manifest.hostLaunch);
+    const spec = await readJson<LaunchSpec>(launch);
+    if (spec?.path === undefined) continue;
+    paths[server.id] = spec.path.map((d) => path.resolve(path.dirname(launch), d));
+  }
+  return paths;
+}
+
 const sha256 = (value: unknown): string =>
   createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
 
@@ -166,6 +186,7 @@ function installKey(server: ServerConfig): string {
     python: server.python,
     system: server.system,
     copy: server.copy,
+    constraints: server.constraints,
     command: server.command,
   });
 }

@@ -35,7 +35,12 @@ export interface LockEntry {
   goSum?: string;
   /** Python version (major.minor) the packages were resolved with. */
   python?: string;
+  /** The config's extra constraints the set was resolved under. */
+  constraints?: string[];
 }
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 export type Artifact = { kind: 'zip'; dir: string } | { kind: 'image'; dir: string };
 
@@ -321,10 +326,15 @@ async function stagePypi(
   await exec(python.exe, ['-m', 'venv', venv], { ...base, what: `python${python.version} -m venv` });
   const vpy = path.join(venv, 'bin', 'python');
   const args = ['-m', 'pip', 'install', pkg.spec];
-  const reuse = opts.lock?.package === pkg.spec && opts.lock.python === python.version;
-  if (reuse) {
+  // The locked set when the pin is unchanged (nothing newer sneaks in), plus the config's constraints.
+  const reuse =
+    opts.lock?.package === pkg.spec &&
+    opts.lock.python === python.version &&
+    sameList(opts.lock.constraints ?? [], server.constraints);
+  const lines = [...server.constraints, ...(reuse ? (opts.lock?.resolved ?? []) : [])];
+  if (lines.length > 0) {
     const constraints = path.join(host, 'constraints.txt');
-    await writeFile(constraints, `${opts.lock?.resolved.join('\n') ?? ''}\n`);
+    await writeFile(constraints, `${lines.join('\n')}\n`);
     args.push('--constraint', constraints);
   }
   await exec(vpy, args, { ...base, what: `pip install ${pkg.spec}` });
@@ -366,6 +376,7 @@ async function stagePypi(
       architecture: server.aws.architecture,
       resolved,
       python: python.version,
+      ...(server.constraints.length > 0 ? { constraints: [...server.constraints] } : {}),
     },
   };
 }

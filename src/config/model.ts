@@ -56,6 +56,8 @@ export interface ServerConfig {
   python?: string;
   /** OS packages the server needs in its image (dnf names). */
   system: string[];
+  /** For pypi packages: extra version constraints on dependencies (pip constraint lines). */
+  constraints: string[];
   /** For image packages: paths copied from the server's image. */
   copy: string[];
   /** A checked-in tools/list result used instead of discovery; relative to the config file. */
@@ -221,6 +223,7 @@ export function resolveServer(
     recycle: s.recycle ?? {},
     system: s.package?.system ?? [],
     copy: s.package?.copy ?? [],
+    constraints: s.package?.constraints ?? [],
     tools: { allow: s.tools?.allow ?? [], deny: s.tools?.deny ?? [], rename: s.tools?.rename ?? {} },
     secrets: Object.fromEntries(Object.entries(s.secrets ?? {}).map(([k, v]) => [k, toSecret(v)])),
     aws: {

@@ -128,6 +128,22 @@ export const packageSchema = z
         .describe(
           'For pypi and image: OS packages the server needs (dnf names, e.g. graphviz), added to the image',
         ),
+      constraints: list(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]+\])?\s*(===?|~=|!=|<=|>=|<|>)\s*[^\s;]+(\s*,\s*(===?|~=|!=|<=|>=|<|>)\s*[^\s,;]+)*$/,
+            {
+              error: (iss) =>
+                `${shown(iss)} is not a version constraint; use e.g. "mcp<2" or "pydantic==2.11.7"`,
+            },
+          ),
+        'version constraints',
+      )
+        .optional()
+        .describe(
+          'For pypi: extra version constraints on dependencies, e.g. ["mcp<2"] for servers written for an older dependency',
+        ),
       copy: list(
         z.string().regex(/^\/[^\0]*$/, { error: (iss) => `${shown(iss)} is not an absolute path` }),
         'absolute paths',
@@ -159,6 +175,14 @@ export const packageSchema = z
         path: ['system'],
         message:
           '"system" applies to pypi and image packages only (they run in a container image); remove it',
+      });
+    }
+    if (ctx.value.constraints !== undefined && kinds[0] !== 'pypi') {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.constraints,
+        path: ['constraints'],
+        message: '"constraints" applies to pypi packages only; remove it',
       });
     }
     if (ctx.value.copy !== undefined && kinds[0] !== 'image') {

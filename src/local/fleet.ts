@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { defaultBuildDir, hostPaths } from '../build/build.js';
 import type { FleetConfig } from '../config/model.js';
 import { LocalGateway, type CatalogEntry } from './gateway.js';
 import { LocalLambda, type InvocationRecord } from './lambda-service.js';
@@ -18,6 +19,11 @@ export interface FleetOptions {
   /** Environment the local functions inherit (default process.env). */
   env?: NodeJS.ProcessEnv;
   version?: string;
+  /**
+   * Run servers from `mcp-fleet build`'s host installs where there are some (default: the build
+   * folder beside the config, when present); false: always the config's command on PATH.
+   */
+  buildDir?: string | false;
 }
 
 export interface RunningFleet {
@@ -26,6 +32,8 @@ export interface RunningFleet {
   gateway: LocalGateway;
   /** Each server's tools (or why they could not be listed), from the start. */
   discovery: CatalogEntry[];
+  /** Ids of the servers run from the build's host installs. */
+  fromBuild: string[];
   close(): Promise<void>;
 }
 
@@ -37,7 +45,10 @@ export const DEFAULT_PORT = 4040;
  */
 export async function startFleet(config: FleetConfig, options: FleetOptions = {}): Promise<RunningFleet> {
   const configDir = path.dirname(path.resolve(config.file));
+  const launchPaths =
+    options.buildDir === false ? {} : await hostPaths(config, options.buildDir ?? defaultBuildDir(config));
   const lambda = new LocalLambda(config.servers, {
+    launchPaths,
     workDir: path.join(configDir, '.mcp-fleet', 'dev'),
     cwd: configDir,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
@@ -72,6 +83,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     lambda,
     gateway,
     discovery,
+    fromBuild: Object.keys(launchPaths),
     close: async () => {
       await server.close();
       await lambda.shutdown();

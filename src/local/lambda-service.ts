@@ -36,6 +36,11 @@ export interface LocalLambdaOptions {
    * functions run that launch spec instead of the config's command on PATH.
    */
   launchFiles?: Readonly<Record<string, string>>;
+  /**
+   * By server id: folders (absolute) put in front of PATH, where `mcp-fleet build` installed the
+   * server on this machine. The launch spec still follows the config.
+   */
+  launchPaths?: Readonly<Record<string, readonly string[]>>;
   /** Called after every invocation (for the dev log and status). */
   onInvoke?: (record: InvocationRecord) => void;
 }
@@ -247,7 +252,9 @@ export class LocalFunction {
       this.launchFile = staged;
     } else {
       this.launchFile = path.join(dir, 'launch.json');
-      writeFileSync(this.launchFile, `${JSON.stringify(toLaunchSpec(server), null, 2)}\n`);
+      const dirs = options.launchPaths?.[server.id];
+      const spec = { ...toLaunchSpec(server), ...(dirs !== undefined ? { path: [...dirs] } : {}) };
+      writeFileSync(this.launchFile, `${JSON.stringify(spec, null, 2)}\n`);
     }
     this.log = createWriteStream(path.join(dir, 'function.log'), { flags: 'a' });
   }

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { buildFleet, type FleetBuild, type ServerBuild } from '../../src/build/build.js';
 import { readLock } from '../../src/build/lock.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
+import { startFleet } from '../../src/local/fleet.js';
 import { createHandler } from '../../src/runtime/index.js';
 import { runCli, tempDir } from '../helpers.js';
 import { assertNoneLeft, marker, RecordingLog, text } from '../runtime/support.js';
@@ -341,6 +342,33 @@ describe('incremental builds and the lock file', () => {
       json.servers.map((s) => [s.id, s.staged]),
       [['memory', false]],
     );
+  });
+
+  test('mcp-fleet dev runs built servers from their host installs, following the config', async () => {
+    const config = await loadConfigOrThrow(configFile);
+    const fleet = await startFleet(config, {
+      port: 0,
+      env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    });
+    try {
+      assert.deepEqual(fleet.fromBuild.sort(), ['git', 'github', 'memory']);
+      const launch = JSON.parse(
+        await readFile(path.join(dir, '.mcp-fleet', 'dev', 'git', 'launch.json'), 'utf8'),
+      ) as { path: string[] };
+      assert.deepEqual(launch.path, [path.join(dir, '.mcp-fleet', 'build', 'git', 'host', 'venv', 'bin')]);
+      const github = fleet.discovery.find((e) => e.serverId === 'github');
+      assert.ok((github?.tools.length ?? 0) > 0, github?.error);
+      const out = await fleet.lambda.invoke(
+        'mcp-server-git',
+        { repo_path: path.resolve('.') },
+        {
+          clientContext: { custom: { bedrockAgentCoreToolName: 'git___git_status' } },
+        },
+      );
+      assert.match(text(out.payload), /On branch|HEAD/);
+    } finally {
+      await fleet.close();
+    }
   });
 
   test('no process is left behind by builds and discovery', async () => {

@@ -89,6 +89,10 @@ export async function devCommand(options: DevOptions): Promise<number> {
   }
 
   const failed = fleet.discovery.filter((e) => e.error !== undefined);
+  if (fleet.fromBuild.length > 0)
+    out(
+      `  run from the build (.mcp-fleet/build): ${fleet.fromBuild.join(', ')}; the others: their command on PATH`,
+    );
   const width = Math.max(...fleet.discovery.map((e) => e.serverId.length), 6);
   out('');
   for (const e of fleet.discovery) {
