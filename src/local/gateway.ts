@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import { listTools, lowerTools } from '../build/tools.js';
 import type { CallContext, McpBackend } from '../runtime/bridge.js';
@@ -56,8 +57,22 @@ export class LocalGateway implements McpBackend {
   ) {}
 
   /** Lists every function's tools (in parallel); failures are kept per function. */
-  async discover(): Promise<CatalogEntry[]> {
-    return Promise.all([...this.lambda.functions.values()].map((fn) => this.list(fn)));
+  /**
+   * Lists every function's tools, a few cold starts at a time: on one machine, twenty servers
+   * starting at once would share its CPUs and overrun the init budget each has on Lambda.
+   */
+  async discover(concurrency = Math.max(2, os.availableParallelism())): Promise<CatalogEntry[]> {
+    const fns = [...this.lambda.functions.values()];
+    const entries = new Array<CatalogEntry>(fns.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < fns.length; i = next++) {
+        const fn = fns[i];
+        if (fn) entries[i] = await this.list(fn);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, fns.length) }, worker));
+    return entries;
   }
 
   entries(): CatalogEntry[] {

@@ -239,6 +239,8 @@ export class LocalFunction {
   private readonly launchFile: string;
   /** Set when the server cannot start (the function answers every call with that error). */
   startError: string | undefined;
+  /** Secrets taken from the local environment instead of their store. */
+  readonly localSecrets: string[] = [];
 
   constructor(
     readonly server: ServerConfig,
@@ -254,6 +256,15 @@ export class LocalFunction {
       this.launchFile = path.join(dir, 'launch.json');
       const dirs = options.launchPaths?.[server.id];
       const spec = { ...toLaunchSpec(server), ...(dirs !== undefined ? { path: [...dirs] } : {}) };
+      // A secret whose variable is set in the developer's environment is taken from there.
+      const parent = options.env ?? process.env;
+      for (const name of Object.keys(spec.secrets)) {
+        const value = parent[name];
+        if (value === undefined) continue;
+        spec.env[name] = value;
+        spec.secrets = Object.fromEntries(Object.entries(spec.secrets).filter(([k]) => k !== name));
+        this.localSecrets.push(name);
+      }
       writeFileSync(this.launchFile, `${JSON.stringify(spec, null, 2)}\n`);
     }
     this.log = createWriteStream(path.join(dir, 'function.log'), { flags: 'a' });

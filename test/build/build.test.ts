@@ -348,10 +348,18 @@ describe('incremental builds and the lock file', () => {
     const config = await loadConfigOrThrow(configFile);
     const fleet = await startFleet(config, {
       port: 0,
-      env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+      env: {
+        ...process.env,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        GITHUB_PERSONAL_ACCESS_TOKEN: 'local-dev-token',
+      },
     });
     try {
       assert.deepEqual(fleet.fromBuild.sort(), ['git', 'github', 'memory']);
+      // The secret comes from the developer's environment rather than Secrets Manager.
+      assert.deepEqual(fleet.lambda.resolve('mcp-server-github').localSecrets, [
+        'GITHUB_PERSONAL_ACCESS_TOKEN',
+      ]);
       const launch = JSON.parse(
         await readFile(path.join(dir, '.mcp-fleet', 'dev', 'git', 'launch.json'), 'utf8'),
       ) as { path: string[] };

@@ -93,6 +93,12 @@ export async function devCommand(options: DevOptions): Promise<number> {
     out(
       `  run from the build (.mcp-fleet/build): ${fleet.fromBuild.join(', ')}; the others: their command on PATH`,
     );
+  for (const fn of fleet.lambda.functions.values()) {
+    if (fn.localSecrets.length > 0)
+      out(
+        `  ${fn.server.id}: ${fn.localSecrets.join(', ')} from your environment, not from its secret store`,
+      );
+  }
   const width = Math.max(...fleet.discovery.map((e) => e.serverId.length), 6);
   out('');
   for (const e of fleet.discovery) {
