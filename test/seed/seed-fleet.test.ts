@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
@@ -29,6 +29,62 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
     assert.deepEqual(failed, []);
     for (const r of report.rows) assert.ok((r.tools ?? 0) > 0, `${r.id}: no tools`);
     assert.ok(report.rows.length >= 18);
+  });
+
+  test("real schemas (Pydantic from the AWS Labs servers, zod, Go) are lowered to AgentCore's subset", async () => {
+    const ALLOWED_KEYS = new Set(['type', 'description', 'properties', 'required', 'items']);
+    const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object']);
+    const check = (schema: unknown, where: string): void => {
+      assert.ok(
+        typeof schema === 'object' && schema !== null && !Array.isArray(schema),
+        `${where}: not an object`,
+      );
+      const s = schema as Record<string, unknown>;
+      for (const key of Object.keys(s)) assert.ok(ALLOWED_KEYS.has(key), `${where}: "${key}" left in`);
+      assert.ok(TYPES.has(String(s['type'])), `${where}: type ${JSON.stringify(s['type'])}`);
+      if (s['properties'] !== undefined)
+        for (const [k, v] of Object.entries(s['properties'] as Record<string, unknown>))
+          check(v, `${where}.${k}`);
+      if (s['items'] !== undefined) check(s['items'], `${where}[]`);
+      if (s['required'] !== undefined)
+        for (const r of s['required'] as string[])
+          assert.ok(
+            r in ((s['properties'] as object | undefined) ?? {}),
+            `${where}: required ${r} is not a property`,
+          );
+    };
+    let pydantic = 0;
+    for (const row of report.rows) {
+      const dir = path.join(ROOT, 'examples', 'seed', '.mcp-fleet', 'build', row.id);
+      const raw = JSON.parse(await readFile(path.join(dir, 'tools.json'), 'utf8')) as {
+        tools: { inputSchema: object }[];
+      };
+      const lowered = JSON.parse(await readFile(path.join(dir, 'tools.lowered.json'), 'utf8')) as {
+        name: string;
+        inputSchema: Record<string, unknown>;
+      }[];
+      assert.equal(lowered.length, raw.tools.length);
+      for (const t of lowered) {
+        check(t.inputSchema, `${row.id}___${t.name}`);
+        assert.equal(t.inputSchema['type'], 'object');
+      }
+      if (JSON.stringify(raw).includes('"anyOf"')) pydantic += 1;
+    }
+    assert.ok(pydantic >= 8, `only ${pydantic} servers had anyOf schemas to lower`);
+    // One Pydantic case in detail: Optional[str] = None becomes a string that is not required.
+    const diagram = JSON.parse(
+      await readFile(
+        path.join(ROOT, 'examples/seed/.mcp-fleet/build/aws-diagram/tools.lowered.json'),
+        'utf8',
+      ),
+    ) as {
+      name: string;
+      inputSchema: { properties: Record<string, { type: string }>; required?: string[] };
+    }[];
+    const generate = diagram.find((t) => t.name === 'generate_diagram');
+    assert.equal(generate?.inputSchema.properties['filename']?.type, 'string');
+    assert.ok(!(generate?.inputSchema.required ?? []).includes('filename'));
+    assert.deepEqual(generate?.inputSchema.required, ['code']);
   });
 
   test('synth of the whole fleet: cdk-nag clean, cfn-lint without errors', () => {
