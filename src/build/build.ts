@@ -298,9 +298,15 @@ async function buildServer(
     installKey: key,
     toolsKey,
     artifact: { kind: artifact.kind, dir: path.relative(dir, artifact.dir) },
-    bytes: await dirBytes(
-      artifact.kind === 'zip' || !existsSync(path.join(dir, 'host')) ? artifact.dir : path.join(dir, 'host'),
-    ).catch(() => 0),
+    // Measured when staged; an unchanged install keeps its figure (walking a venv takes a while).
+    bytes:
+      !staged && previous !== undefined
+        ? previous.bytes
+        : await dirBytes(
+            artifact.kind === 'zip' || !existsSync(path.join(dir, 'host'))
+              ? artifact.dir
+              : path.join(dir, 'host'),
+          ).catch(() => 0),
     stageMs: Math.round(stageMs),
     tools: {
       source: overrideText !== undefined ? 'file' : 'discovered',
