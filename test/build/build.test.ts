@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { access, constants, open, readFile, writeFile } from 'node:fs/promises';
+import { access, constants, copyFile, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ import { readLock } from '../../src/build/lock.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet } from '../../src/local/fleet.js';
 import { createHandler } from '../../src/runtime/index.js';
-import { runCli, tempDir } from '../helpers.js';
+import { fixture, runCli, tempDir } from '../helpers.js';
 import { assertNoneLeft, marker, RecordingLog, text } from '../runtime/support.js';
 
 const run = promisify(execFile);
@@ -50,23 +50,6 @@ servers:
     toolsFile: weather-tools.json
 `;
 
-const WEATHER_TOOLS = {
-  tools: [
-    {
-      name: 'forecast',
-      description: 'Forecast for a place',
-      inputSchema: {
-        type: 'object',
-        properties: {
-          place: { type: 'string' },
-          unit: { anyOf: [{ enum: ['c', 'f'], type: 'string' }, { type: 'null' }], default: null },
-        },
-        required: ['place'],
-      },
-    },
-  ],
-};
-
 let dir: string;
 let cleanup: () => Promise<void>;
 let configFile: string;
@@ -81,7 +64,7 @@ before(async () => {
   ({ dir, cleanup } = await tempDir());
   configFile = path.join(dir, 'servers.yaml');
   await writeFile(configFile, CONFIG);
-  await writeFile(path.join(dir, 'weather-tools.json'), JSON.stringify(WEATHER_TOOLS));
+  await copyFile(fixture('build', 'weather-tools.json'), path.join(dir, 'weather-tools.json'));
   first = await buildFleet(await loadConfigOrThrow(configFile));
 });
 

@@ -116,7 +116,10 @@ describe('init', () => {
     const file = path.join(tmp.dir, 'fleet', 'servers.yaml');
     const first = await runCli(['init', file]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /Wrote .*servers\.yaml with 3 servers \(memory, filesystem, everything\)/);
+    assert.match(
+      first.stdout,
+      /Wrote .*servers\.yaml with 3 servers \(memory, filesystem, everything\), and cdk\.json/,
+    );
     const text = await readFile(file, 'utf8');
     assert.match(text, /^# yaml-language-server: \$schema=/);
     assert.ok(
@@ -127,6 +130,11 @@ describe('init', () => {
     assert.ok(config);
     assert.deepEqual(problems, []);
     for (const s of config.servers) assert.equal(s.package?.kind, 'npm');
+    // cdk.json runs mcp-fleet as the CDK app, for `npx cdk`.
+    const cdk = JSON.parse(await readFile(path.join(tmp.dir, 'fleet', 'cdk.json'), 'utf8')) as {
+      app: string;
+    };
+    assert.equal(cdk.app, 'npx mcp-fleet cdk-app --config servers.yaml');
 
     const again = await runCli(['init', file]);
     assert.equal(again.code, 1);

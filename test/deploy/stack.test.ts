@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI, ROOT, runCli, tempDir } from '../helpers.js';
+import { CLI, fixture, ROOT, runCli, tempDir } from '../helpers.js';
 
 const run = promisify(execFile);
 
@@ -24,15 +24,6 @@ servers:
     command: /usr/local/bin/weather-mcp
     toolsFile: weather-tools.json
 `;
-const WEATHER = {
-  tools: [
-    {
-      name: 'forecast',
-      description: 'Forecast',
-      inputSchema: { type: 'object', properties: { place: { type: 'string' } } },
-    },
-  ],
-};
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -42,7 +33,7 @@ let noAws: NodeJS.ProcessEnv;
 before(async () => {
   ({ dir, cleanup } = await tempDir());
   await writeFile(path.join(dir, 'servers.yaml'), CONFIG);
-  await writeFile(path.join(dir, 'weather-tools.json'), JSON.stringify(WEATHER));
+  await copyFile(fixture('build', 'weather-tools.json'), path.join(dir, 'weather-tools.json'));
   noAws = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
   noAws['HOME'] = dir;
   noAws['AWS_EC2_METADATA_DISABLED'] = 'true';

@@ -84,11 +84,20 @@ export async function initCommand(file: string, options: { force?: boolean }): P
       `internal error: the starter config does not validate:\n${check.problems.map((p) => p.message).join('\n')}`,
     );
   }
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const dir = path.dirname(path.resolve(file));
+  await mkdir(dir, { recursive: true });
   await writeFile(file, text);
+  // So that the CDK CLI (`npx cdk deploy`) works on the fleet as well as `mcp-fleet deploy`.
+  const cdkJson = path.join(dir, 'cdk.json');
+  const wroteCdk = !(await exists(cdkJson));
+  if (wroteCdk) {
+    const app = `npx mcp-fleet cdk-app --config ${path.basename(file)}`;
+    await writeFile(cdkJson, `${JSON.stringify({ app, output: 'cdk.out' }, null, 2)}\n`);
+  }
   process.stdout.write(
-    `Wrote ${file} with ${check.config.servers.length} servers (${check.config.servers.map((s) => s.id).join(', ')}).\n` +
-      `Next: mcp-fleet validate ${file}\n`,
+    `Wrote ${file} with ${check.config.servers.length} servers (${check.config.servers.map((s) => s.id).join(', ')})` +
+      `${wroteCdk ? ', and cdk.json' : ''}.\n` +
+      `Next: mcp-fleet validate ${file}; mcp-fleet dev; mcp-fleet build; mcp-fleet deploy\n`,
   );
   return EXIT.OK;
 }
