@@ -84,6 +84,7 @@ function offlineCalls(work: { dir: string; repo: string; terraform: string }): R
       },
       expect: /Application Signals/i,
     },
+    ccapi: { tool: 'check_environment_variables', arguments: {}, expect: /AWS|environment/i },
     git: { tool: 'git_status', arguments: { repo_path: work.repo }, expect: /On branch/ },
     filesystem: {
       tool: 'read_text_file',
