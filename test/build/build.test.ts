@@ -5,6 +5,7 @@ import { access, constants, copyFile, open, readFile, writeFile } from 'node:fs/
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { validate as validateDockerfile } from 'dockerfile-utils';
 import { buildFleet, type FleetBuild, type ServerBuild } from '../../src/build/build.js';
 import { readLock } from '../../src/build/lock.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
@@ -188,6 +189,8 @@ describe('PyPI server', () => {
     assert.match(dockerfile, /dnf install -y git/);
     assert.match(dockerfile, /uv pip install .* --no-deps -r \/opt\/requirements\.txt/);
     assert.match(dockerfile, /CMD \["index\.handler"\]/);
+    // Checked by the Dockerfile validator of VS Code's Docker language server (no engine runs here).
+    assert.deepEqual(validateDockerfile(dockerfile), []);
     const requirements = (await readFile(path.join(b.artifact.dir, 'requirements.txt'), 'utf8'))
       .trim()
       .split('\n');
@@ -238,6 +241,7 @@ describe('image server and failures', () => {
       dockerfile,
       /^COPY --from=server \/usr\/local\/bin\/weather-mcp \/usr\/local\/bin\/weather-mcp$/m,
     );
+    assert.deepEqual(validateDockerfile(dockerfile), []);
     assert.equal(b.manifest.tools.source, 'file');
     assert.deepEqual(b.tools[0]?.inputSchema['properties'], {
       place: { type: 'string' },

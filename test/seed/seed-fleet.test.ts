@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
+import { validate as validateDockerfile } from 'dockerfile-utils';
 import {
   NEEDS_NETWORK,
   runSeedFleet,
@@ -85,6 +87,20 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
     assert.equal(generate?.inputSchema.properties['filename']?.type, 'string');
     assert.ok(!(generate?.inputSchema.required ?? []).includes('filename'));
     assert.deepEqual(generate?.inputSchema.required, ['code']);
+  });
+
+  test('every image build context: a Dockerfile the validator accepts, and every file it copies', async () => {
+    let images = 0;
+    for (const row of report.rows) {
+      const dir = path.join(ROOT, 'examples', 'seed', '.mcp-fleet', 'build', row.id, 'image');
+      if (row.kind !== 'pypi') continue;
+      images += 1;
+      const dockerfile = await readFile(path.join(dir, 'Dockerfile'), 'utf8');
+      assert.deepEqual(validateDockerfile(dockerfile), [], row.id);
+      for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm))
+        for (const f of (m[1] ?? '').split(' ')) assert.ok(existsSync(path.join(dir, f)), `${row.id}: ${f}`);
+    }
+    assert.ok(images >= 16);
   });
 
   test('synth of the whole fleet: cdk-nag clean, cfn-lint without errors', () => {
