@@ -126,6 +126,8 @@ export interface SeedFleetReport {
   when: string;
   machine: string;
   buildMs: number;
+  /** Servers staged by this run's build (the others were up to date). */
+  staged: number;
   rows: ServerRow[];
   synth: { resources: number; nagWarnings: number; cfnLint: string } | { error: string };
   devStartMs: number;
@@ -295,6 +297,7 @@ export async function runSeedFleet(
     when: new Date().toISOString(),
     machine: `${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
     buildMs: built.ms,
+    staged: built.built.filter((b) => b.staged).length,
     rows: [...rows.values()],
     synth,
     devStartMs,
@@ -316,12 +319,10 @@ export function seedFleetMarkdown(r: SeedFleetReport): string {
     "then the fleet as `mcp-fleet dev` runs it (from the build's host installs), its gateway's",
     '`tools/list`, and one offline tool call per server through the gateway.',
     '',
-    `- Build: ${(r.buildMs / 1000).toFixed(0)} s (incremental: unchanged servers are reused).`,
-    'synth' in r.synth || 'error' in r.synth
-      ? 'error' in r.synth
-        ? `- Synth: FAILED — ${r.synth.error}`
-        : `- Synth: ${r.synth.resources} resources; cdk-nag AwsSolutions: no errors (${r.synth.nagWarnings} warnings); cfn-lint: ${r.synth.cfnLint}.`
-      : '',
+    `- Build: ${(r.buildMs / 1000).toFixed(1)} s, ${r.staged} of ${r.rows.length} servers staged, the others up to date (a first build of the whole fleet: about 5 minutes here, see [benchmarks.md](benchmarks.md#builds)).`,
+    'error' in r.synth
+      ? `- Synth: FAILED — ${r.synth.error}`
+      : `- Synth: ${r.synth.resources} resources; cdk-nag AwsSolutions: no errors (${r.synth.nagWarnings} warnings); cfn-lint: ${r.synth.cfnLint}.`,
     `- Dev fleet start (every server started and listed): ${(r.devStartMs / 1000).toFixed(1)} s.`,
     '',
     '| server | package | kind | artifact | tools | lowering warnings | cold start → tools/list | offline call | first call | warm call | result |',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { validate as validateDockerfile } from 'dockerfile-utils';
@@ -13,17 +13,29 @@ import {
 import { ROOT } from '../helpers.js';
 
 /**
- * The seed document's servers through mcp-fleet: built, synthesized, run, listed and called. The
- * report is written to docs/seed-fleet.md, as `npm run seed-fleet` does.
+ * The seed document's servers through mcp-fleet: built, synthesized, run, listed and called.
+ * `npm run seed-fleet` runs the same and writes docs/seed-fleet.md.
  */
 let report: SeedFleetReport;
 
 before(async () => {
   report = await runSeedFleet({ log: (s) => process.stderr.write(`# ${s}\n`) });
-  await writeFile(path.join(ROOT, 'docs', 'seed-fleet.md'), seedFleetMarkdown(report));
 });
 
 describe('the seed fleet (examples/seed/servers.yaml)', () => {
+  test('the report has a row per server with its figures', () => {
+    const markdown = seedFleetMarkdown(report);
+    for (const r of report.rows)
+      assert.match(
+        markdown,
+        new RegExp(
+          `^\\| ${r.id}( \\(deprecated\\))? \\| \`${r.version.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\``,
+          'm',
+        ),
+      );
+    assert.match(markdown, /Synth: \d+ resources; cdk-nag AwsSolutions: no errors/);
+  });
+
   test('every server builds: installed, tools discovered (or taken from its checked-in file) and lowered', () => {
     const failed = report.rows
       .filter((r) => r.buildError !== undefined)
