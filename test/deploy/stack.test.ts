@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -60,6 +60,18 @@ describe('synth, diff, deploy, destroy', () => {
     assert.ok('McpMemoryLambdaArn' in template.Outputs && 'McpWeatherLambdaArn' in template.Outputs);
     assert.equal(out.resources, Object.keys(template.Resources).length);
     assert.ok(existsSync(path.join(dir, '.mcp-fleet', 'build', 'memory', 'manifest.json')));
+    // The staged assets keep the executables' mode bits (the zip keeps what the asset folder has).
+    const assets = await readdir(path.dirname(out.templateFile));
+    const memory = assets.find((a) =>
+      existsSync(path.join(path.dirname(out.templateFile), a, 'bin', 'mcp-server-memory')),
+    );
+    assert.ok(memory, 'the memory function asset');
+    const mode = (await stat(path.join(path.dirname(out.templateFile), memory, 'bin', 'mcp-server-memory')))
+      .mode;
+    assert.equal(mode & 0o111, 0o111, 'executable');
+    assert.ok(
+      existsSync(path.join(path.dirname(out.templateFile), memory, 'node_modules', '@modelcontextprotocol')),
+    );
   });
 
   test('deploy, diff and destroy without credentials stop at once with what to do', async () => {
