@@ -200,7 +200,10 @@ export async function runSeedFleet(
   let synth: SeedFleetReport['synth'];
   const out = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-seed-synth-'));
   try {
-    const result = synthStack(config, await loadBuiltServers(config, built.outDir), out);
+    // The stack of every server that built (all of them, unless a machine lacks what one needs).
+    const ok = new Set(built.built.map((b) => b.server.id));
+    const fleet = { ...config, servers: config.servers.filter((sv) => ok.has(sv.id)) };
+    const result = synthStack(fleet, await loadBuiltServers(fleet, built.outDir), out);
     synth = {
       resources: Object.keys(result.template['Resources'] as object).length,
       nagWarnings: result.nagWarnings.length,
