@@ -383,12 +383,11 @@ async function discoverTools(
     const tools = await listTools(async (event) => lambda.invoke(server.functionName, event), 'discover');
     return { tools, coldStartMs: performance.now() - t };
   } catch (err) {
-    const log = await readFile(path.join(workDir, server.id, 'function.log'), 'utf8').catch(() => '');
-    const tail = log.trim().split('\n').slice(-20);
+    // The message carries the server's own last words (its stderr); the log file has the rest.
     throw new BuildError(
       server.id,
       `tool discovery failed: ${(err as Error).message}. A server that cannot start offline can take a checked-in toolsFile`,
-      tail,
+      [],
       path.join(workDir, server.id, 'function.log'),
     );
   } finally {
