@@ -231,6 +231,7 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .option('-c, --config <file>', 'the config of the running dev fleet', DEFAULT_CONFIG)
     .option('--endpoint <url>', 'a Lambda API endpoint (default: the running dev fleet)')
     .option('--region <region>', 'call AWS Lambda in this region (with your AWS credentials)')
+    .option('--token <token>', "the dev fleet's --token, when it was started with one")
     .option('--json', 'print the whole result as JSON')
     .addHelpText(
       'after',
@@ -259,6 +260,7 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .option('-c, --config <file>', 'the config of the running dev fleet', DEFAULT_CONFIG)
     .option('--endpoint <url>', 'a Lambda API endpoint (default: the running dev fleet)')
     .option('--region <region>', 'list the functions in AWS Lambda in this region')
+    .option('--token <token>', "the dev fleet's --token, when it was started with one")
     .option('--json', 'machine-readable output')
     .addHelpText('after', examples(['mcp-fleet tools', 'mcp-fleet tools git --json']))
     .action(

@@ -124,6 +124,17 @@ describe('mcp-fleet verify against the local fleet', () => {
     assert.match(result.servers[0]?.toolsList.detail ?? '', /HTTP 401/);
   });
 
+  test('invoke and tools take the same token', async () => {
+    const tools = await runCli(['tools', 'memory', '--endpoint', fleet.url, '--token', TOKEN, '--json']);
+    assert.equal(tools.code, 0, tools.stderr);
+    assert.ok((JSON.parse(tools.stdout) as Record<string, unknown[]>)['mcp-server-memory']?.length);
+    const call = await runCli(['invoke', 'memory', 'read_graph', '--endpoint', fleet.url, '--token', TOKEN]);
+    assert.equal(call.code, 0, call.stderr);
+    const refused = await runCli(['invoke', 'memory', 'read_graph', '--endpoint', fleet.url]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /refused the call \(401\): give the dev fleet's --token/);
+  });
+
   test('the table form', async () => {
     const r = await runCli([
       'verify',

@@ -76,7 +76,10 @@ export async function invokeJson(
     if (e.name === 'ResourceNotFoundException') throw new CliError(`no function ${name}: ${e.message}`);
     const down = unreachable(err);
     if (down) throw down;
-    throw new CliError(`${e.name}: ${e.message}`);
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 401)
+      throw new CliError("the Lambda API refused the call (401): give the dev fleet's --token");
+    throw new CliError(`${e.name}: ${e.message}${status !== undefined ? ` (HTTP ${String(status)})` : ''}`);
   }
   const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
   const out: { payload: unknown; functionError?: string } = { payload: JSON.parse(text) as unknown };
