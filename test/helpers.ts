@@ -73,3 +73,25 @@ export async function gitRepo(repo: string): Promise<void> {
     'first commit',
   ]);
 }
+
+/** moto's server on a free loopback port: AWS APIs (SSM, Secrets Manager, Cognito, CloudFormation…) for tests. */
+export async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', detached: true });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    endpoint,
+    stop: async () => {
+      const exited = new Promise((resolve) => moto.once('exit', resolve));
+      if (moto.pid !== undefined && moto.exitCode === null) process.kill(-moto.pid, 'SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -9,6 +9,7 @@ import { functionUrlOutputId, lambdaArnOutputId } from './names.js';
 import { McpServerFunction } from './server-function.js';
 import { placeToolSchemas, toToolDefinitions, ToolSchemaError } from './tool-schema.js';
 import type { BuiltServer, FleetStackProps } from './types.js';
+import { OUTPUTS } from './outputs.js';
 
 /** Problems with the stack's input; every one is listed. */
 export class FleetStackError extends Error {
@@ -17,19 +18,6 @@ export class FleetStackError extends Error {
     this.name = 'FleetStackError';
   }
 }
-
-/** Names of the stack's fleet-wide outputs. */
-export const OUTPUTS = {
-  gatewayUrl: 'GatewayUrl',
-  gatewayId: 'GatewayId',
-  gatewayArn: 'GatewayArn',
-  gatewayMcpConfig: 'GatewayMcpConfig',
-  userPoolId: 'GatewayUserPoolId',
-  clientId: 'GatewayClientId',
-  tokenEndpoint: 'GatewayTokenEndpoint',
-  oauthScope: 'GatewayOAuthScope',
-  dashboard: 'DashboardName',
-} as const;
 
 /**
  * The whole fleet in one stack: a {@link McpServerFunction} per enabled server, the
@@ -197,3 +185,5 @@ function checkSchemas(
   }
   return problems;
 }
+
+export { OUTPUTS };

@@ -1,32 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHandler } from '../../src/runtime/index.js';
-import { freePort } from '../helpers.js';
+import { startMoto } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, lambdaContext, marker, RecordingLog, text } from './support.js';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 
-let moto: ChildProcess | undefined;
+let moto: Awaited<ReturnType<typeof startMoto>> | undefined;
 const saved = { ...process.env };
 
 before(async () => {
-  const port = await freePort();
   // moto's server: SSM Parameter Store and Secrets Manager on loopback.
-  moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', detached: true });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
-    } catch {
-      await sleep(100);
-    }
-  }
+  moto = await startMoto();
+  const endpoint = moto.endpoint;
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: endpoint,
     AWS_ACCESS_KEY_ID: 'AKIAFLEETTEST',
@@ -49,8 +39,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (moto?.pid !== undefined) process.kill(-moto.pid, 'SIGTERM');
-  await new Promise((resolve) => moto?.once('exit', resolve));
+  await moto?.stop();
   for (const k of Object.keys(process.env)) if (!(k in saved)) Reflect.deleteProperty(process.env, k);
 });
 

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CognitoIdentityProviderClient,
+  CreateUserPoolClientCommand,
+  CreateUserPoolCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
 import type { Verification } from '../../src/verify/verify.js';
-import { gitRepo, runCli, tempDir } from '../helpers.js';
+import { gitRepo, runCli, startMoto, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, marker } from '../runtime/support.js';
 
 const TOKEN = 'verify-test-token';
@@ -133,6 +141,89 @@ describe('mcp-fleet verify against the local fleet', () => {
     const refused = await runCli(['invoke', 'memory', 'read_graph', '--endpoint', fleet.url]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /refused the call \(401\): give the dev fleet's --token/);
+  });
+
+  test('--region: the gateway URL and a Cognito token come from the deployed stack', async () => {
+    // moto stands in for CloudFormation and Cognito; a small token endpoint for Cognito's OAuth2
+    // domain, which no local stand-in serves. The token it hands out is the dev fleet's.
+    const moto = await startMoto();
+    const aws = {
+      endpoint: moto.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    };
+    const asked: { auth?: string; body?: string }[] = [];
+    const oauth = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        asked.push({ ...(req.headers.authorization ? { auth: req.headers.authorization } : {}), body });
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ access_token: TOKEN, token_type: 'Bearer', expires_in: 3600 }));
+      });
+    });
+    await new Promise<void>((resolve) => oauth.listen(0, '127.0.0.1', resolve));
+    try {
+      const cognito = new CognitoIdentityProviderClient(aws);
+      const pool =
+        (await cognito.send(new CreateUserPoolCommand({ PoolName: 'gateway' }))).UserPool?.Id ?? '';
+      const client = (
+        await cognito.send(
+          new CreateUserPoolClientCommand({ UserPoolId: pool, ClientName: 'machine', GenerateSecret: true }),
+        )
+      ).UserPoolClient;
+      const outputs = {
+        GatewayUrl: `${fleet.url}/mcp`,
+        GatewayUserPoolId: pool,
+        GatewayClientId: client?.ClientId ?? '',
+        GatewayTokenEndpoint: `http://127.0.0.1:${String((oauth.address() as AddressInfo).port)}/oauth2/token`,
+        GatewayOAuthScope: 'verify-test/invoke',
+      };
+      await new CloudFormationClient(aws).send(
+        new CreateStackCommand({
+          StackName: 'VerifyTest',
+          TemplateBody: JSON.stringify({
+            Resources: { Handle: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
+            Outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { Value: v }])),
+          }),
+        }),
+      );
+      const r = await runCli(
+        [
+          'verify',
+          '--config',
+          configFile,
+          '--endpoint',
+          fleet.url,
+          '--region',
+          'us-east-1',
+          '--only',
+          'memory',
+          '--json',
+        ],
+        {
+          env: {
+            ...process.env,
+            AWS_ENDPOINT_URL_CLOUDFORMATION: moto.endpoint,
+            AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: moto.endpoint,
+            AWS_ACCESS_KEY_ID: 'x',
+            AWS_SECRET_ACCESS_KEY: 'y',
+          },
+        },
+      );
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const result = JSON.parse(r.stdout) as Verification & { gatewayUrl: string };
+      assert.equal(result.gatewayUrl, outputs.GatewayUrl);
+      assert.equal(result.servers[0]?.gateway.status, 'pass');
+      // The client-credentials grant, with the client's id and secret and the gateway's scope.
+      const basic = `Basic ${Buffer.from(`${outputs.GatewayClientId}:${client?.ClientSecret ?? ''}`).toString('base64')}`;
+      assert.deepEqual(asked, [
+        { auth: basic, body: 'grant_type=client_credentials&scope=verify-test%2Finvoke' },
+      ]);
+    } finally {
+      oauth.close();
+      await moto.stop();
+    }
   });
 
   test('the table form', async () => {

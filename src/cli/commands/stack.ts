@@ -102,7 +102,7 @@ export async function deployCommand(opts: StackCommandOptions): Promise<number> 
   ).catch(() => undefined);
   const url = outputs[OUTPUTS.gatewayUrl];
   process.stdout.write(
-    `\ndeployed ${fleet.stack}${url !== undefined ? `; gateway: ${url}` : ''}\n  check it with: mcp-fleet verify --config ${opts.config} --region <region> --token <token>\n`,
+    `\ndeployed ${fleet.stack}${url !== undefined ? `; gateway: ${url}` : ''}\n  check it with: mcp-fleet verify --config ${opts.config} --region <region>\n`,
   );
   return 0;
 }

@@ -1,4 +1,5 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { OUTPUTS } from '../../infra/outputs.js';
+import { gatewayToken, stackOutputs } from '../../verify/stack.js';
 import { verifyFleet, type Check, type Verification } from '../../verify/verify.js';
 import { CliError, EXIT } from '../exit.js';
 import { loadValidConfig } from './build.js';
@@ -12,19 +13,6 @@ export interface VerifyCommandOptions {
   token?: string;
   only?: string[];
   json?: boolean;
-}
-
-/** The deployed stack's GatewayUrl output. */
-async function gatewayUrlFromStack(stack: string, region: string): Promise<string | undefined> {
-  const cfn = new CloudFormationClient({ region });
-  try {
-    const res = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
-    return res.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'GatewayUrl')?.OutputValue;
-  } catch (err) {
-    throw new CliError(
-      `cannot read the outputs of stack ${stack} in ${region}: ${(err as Error).message}; give --gateway-url, or deploy first`,
-    );
-  }
 }
 
 const cell = (c: Check): string =>
@@ -57,16 +45,22 @@ export function verificationTable(v: Verification): string {
 
 export async function verifyCommand(opts: VerifyCommandOptions): Promise<number> {
   const fleet = await loadValidConfig(opts.config);
-  const token = opts.token ?? process.env['MCP_FLEET_GATEWAY_TOKEN'];
+  let gatewayUrl = opts.gatewayUrl;
+  let token = opts.token ?? process.env['MCP_FLEET_GATEWAY_TOKEN'];
+  // A deployed fleet (--region): the gateway's URL and, for Cognito auth, a token from the stack.
+  if (opts.region !== undefined && (gatewayUrl === undefined || token === undefined)) {
+    const aws = { region: opts.region };
+    try {
+      const outputs = await stackOutputs(fleet.stack, aws);
+      gatewayUrl ??= outputs[OUTPUTS.gatewayUrl];
+      token ??= await gatewayToken(outputs, aws);
+    } catch (err) {
+      throw new CliError(`${(err as Error).message}; give --gateway-url and --token, or deploy first`);
+    }
+  }
   const { client, where } = await lambdaClient({ ...opts, ...(token !== undefined ? { token } : {}) });
   const local = /^https?:\/\/(127\.|localhost|\[::1\])/.test(where);
-  let gatewayUrl = opts.gatewayUrl;
   if (gatewayUrl === undefined && local) gatewayUrl = `${where.replace(/\/$/, '')}/mcp`;
-  if (gatewayUrl === undefined && opts.endpoint === undefined) {
-    const region = opts.region ?? fleet.region ?? process.env['AWS_REGION'];
-    if (region === undefined) throw new CliError('no region: give --region or set AWS_REGION', EXIT.USAGE);
-    gatewayUrl = await gatewayUrlFromStack(fleet.stack, region);
-  }
   const result = await verifyFleet(fleet, {
     lambda: client,
     ...(gatewayUrl !== undefined ? { gatewayUrl } : {}),
