@@ -77,7 +77,10 @@ export async function gitRepo(repo: string): Promise<void> {
 /** moto's server on a free loopback port: AWS APIs (SSM, Secrets Manager, Cognito, CloudFormation…) for tests. */
 export async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', detached: true });
+  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: 'ignore',
+    detached: true,
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
