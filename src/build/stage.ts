@@ -42,7 +42,11 @@ export interface LockEntry {
 const sameList = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
-export type Artifact = { kind: 'zip'; dir: string } | { kind: 'image'; dir: string };
+export type Artifact =
+  /** Function root: index.mjs (the handler), launch.json, node_modules/ or bin/. */
+  | { kind: 'zip'; dir: string }
+  /** Container build context: a Dockerfile whose image runs the handler. */
+  | { kind: 'image'; dir: string };
 
 export interface StageOptions {
   server: ServerConfig;

@@ -1,21 +1,13 @@
 import type * as cdk from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Artifact as ServerArtifact } from '../build/stage.js';
+import type { LoweredTool } from '../build/tools.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
 
-/** A tool as the gateway declares it: already lowered to the JSON Schema subset AgentCore accepts. */
-export interface LoweredTool {
-  name: string;
-  description: string;
-  inputSchema: Record<string, unknown>;
-  outputSchema?: Record<string, unknown>;
-}
-
-export type ServerArtifact =
-  /** Function root: index.mjs (handler export `handler`), launch.json, node_modules/ or bin/ ... */
-  | { kind: 'zip'; dir: string }
-  /** Docker build context with a Dockerfile (image CMD already set to the handler). */
-  | { kind: 'image'; dir: string };
+/** What `mcp-fleet build` produced: the lowered tools and the function's artifact, one definition each. */
+export type { LoweredTool } from '../build/tools.js';
+export type { Artifact as ServerArtifact } from '../build/stage.js';
 
 export interface BuiltServer {
   server: ServerConfig;

@@ -3,10 +3,11 @@
  * LambdaClient, a JSON-RPC `tools/list` and an AgentCore-style call of its `verify:` tool; and
  * through the gateway's MCP endpoint, its tools listed and the same call made.
  */
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
+import { invokeFunction } from './invoke.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -53,28 +54,6 @@ function message(err: unknown): string {
   return status !== undefined ? `HTTP ${status}: ${what}` : what;
 }
 
-async function invoke(
-  client: LambdaClient,
-  name: string,
-  event: unknown,
-  clientContext?: unknown,
-): Promise<{ payload: unknown; functionError?: string }> {
-  const res = await client.send(
-    new InvokeCommand({
-      FunctionName: name,
-      Payload: Buffer.from(JSON.stringify(event)),
-      ...(clientContext !== undefined
-        ? { ClientContext: Buffer.from(JSON.stringify(clientContext)).toString('base64') }
-        : {}),
-    }),
-  );
-  const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
-  return {
-    payload: JSON.parse(text) as unknown,
-    ...(res.FunctionError ? { functionError: res.FunctionError } : {}),
-  };
-}
-
 function resultText(result: unknown): string {
   const content = (result as { content?: { type?: string; text?: string }[] } | null)?.content ?? [];
   const text = content
@@ -89,7 +68,7 @@ const short = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1
 async function checkToolsList(client: LambdaClient, server: ServerConfig): Promise<Check> {
   const t = performance.now();
   try {
-    const { payload, functionError } = await invoke(client, server.functionName, {
+    const { payload, functionError } = await invokeFunction(client, server.functionName, {
       jsonrpc: '2.0',
       id: 'verify-list',
       method: 'tools/list',
@@ -115,13 +94,18 @@ async function checkAgentCoreCall(client: LambdaClient, server: ServerConfig): P
   const full = `${server.gateway.target}${TOOL_NAME_DELIMITER}${server.verify.tool}`;
   const t = performance.now();
   try {
-    const { payload, functionError } = await invoke(client, server.functionName, server.verify.arguments, {
-      custom: {
-        bedrockAgentCoreToolName: full,
-        bedrockAgentCoreMessageVersion: '1.0',
-        bedrockAgentCoreMcpMessageId: 'verify',
+    const { payload, functionError } = await invokeFunction(
+      client,
+      server.functionName,
+      server.verify.arguments,
+      {
+        custom: {
+          bedrockAgentCoreToolName: full,
+          bedrockAgentCoreMessageVersion: '1.0',
+          bedrockAgentCoreMcpMessageId: 'verify',
+        },
       },
-    });
+    );
     const p = payload as { isError?: boolean; errorMessage?: string } | null;
     if (functionError !== undefined)
       return { status: 'fail', ms: since(t), detail: p?.errorMessage ?? functionError };

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { InvokeCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { invokeFunction } from '../../verify/invoke.js';
 import { CliError } from '../exit.js';
 import { DEFAULT_PORT } from '../../local/fleet.js';
 import { stateFile } from './dev.js';
@@ -60,17 +61,8 @@ export async function invokeJson(
   payload: unknown,
   clientContext?: unknown,
 ): Promise<{ payload: unknown; functionError?: string }> {
-  let res;
   try {
-    res = await client.send(
-      new InvokeCommand({
-        FunctionName: name,
-        Payload: Buffer.from(JSON.stringify(payload)),
-        ...(clientContext !== undefined
-          ? { ClientContext: Buffer.from(JSON.stringify(clientContext)).toString('base64') }
-          : {}),
-      }),
-    );
+    return await invokeFunction(client, name, payload, clientContext);
   } catch (err) {
     const e = err as Error & { name: string };
     if (e.name === 'ResourceNotFoundException') throw new CliError(`no function ${name}: ${e.message}`);
@@ -81,10 +73,6 @@ export async function invokeJson(
       throw new CliError("the Lambda API refused the call (401): give the dev fleet's --token");
     throw new CliError(`${e.name}: ${e.message}${status !== undefined ? ` (HTTP ${String(status)})` : ''}`);
   }
-  const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
-  const out: { payload: unknown; functionError?: string } = { payload: JSON.parse(text) as unknown };
-  if (res.FunctionError !== undefined) out.functionError = res.FunctionError;
-  return out;
 }
 
 /** Local connection failures in words a user can act on. */

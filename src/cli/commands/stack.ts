@@ -1,4 +1,3 @@
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultBuildDir } from '../../build/build.js';
 import type { FleetConfig } from '../../config/model.js';
@@ -96,10 +95,6 @@ export async function deployCommand(opts: StackCommandOptions): Promise<number> 
   const outputs = await deployAssembly(r.assemblyDir, { yes: opts.yes === true, outputsFile }).catch(
     credentialsError,
   );
-  await writeFile(
-    path.join(path.dirname(fleet.file), '.mcp-fleet', 'outputs.json'),
-    JSON.stringify(outputs, null, 2),
-  ).catch(() => undefined);
   const url = outputs[OUTPUTS.gatewayUrl];
   process.stdout.write(
     `\ndeployed ${fleet.stack}${url !== undefined ? `; gateway: ${url}` : ''}\n  check it with: mcp-fleet verify --config ${opts.config} --region <region>\n`,
@@ -129,14 +124,4 @@ export async function cdkAppCommand(opts: StackCommandOptions): Promise<number> 
   const outdir = process.env['CDK_OUTDIR'] ?? opts.out ?? defaultAssemblyDir(fleet);
   await synthesize(fleet, { ...opts, json: true }, path.resolve(outdir));
   return 0;
-}
-
-export async function readOutputs(fleet: FleetConfig): Promise<Record<string, string> | undefined> {
-  try {
-    return JSON.parse(
-      await readFile(path.join(path.dirname(fleet.file), '.mcp-fleet', 'outputs.json'), 'utf8'),
-    ) as Record<string, string>;
-  } catch {
-    return undefined;
-  }
 }
