@@ -34,7 +34,22 @@ export interface RunningFleet {
   discovery: CatalogEntry[];
   /** Ids of the servers run from the build's host installs. */
   fromBuild: string[];
+  /**
+   * Applies a changed config while running (hot reload): new servers are added, changed ones
+   * replaced (and `rebuilt` ones, whose install changed in place), removed ones stopped; the
+   * others keep their warm environments. The gateway's catalog follows.
+   */
+  apply(config: FleetConfig, opts?: { rebuilt?: readonly string[] }): Promise<FleetChange>;
   close(): Promise<void>;
+}
+
+export interface FleetChange {
+  added: string[];
+  replaced: string[];
+  removed: string[];
+  unchanged: string[];
+  /** The catalog entries of the added and replaced servers. */
+  listed: CatalogEntry[];
 }
 
 export const DEFAULT_PORT = 4040;
@@ -78,12 +93,24 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     throw err;
   }
   const discovery = await gateway.discover();
+  const fromBuild = Object.keys(launchPaths);
   return {
     url: server.url,
     lambda,
     gateway,
     discovery,
-    fromBuild: Object.keys(launchPaths),
+    fromBuild,
+    apply: async (next, opts = {}) => {
+      const paths =
+        options.buildDir === false ? {} : await hostPaths(next, options.buildDir ?? defaultBuildDir(next));
+      const change = await lambda.apply(next.servers, {
+        launchPaths: paths,
+        ...(opts.rebuilt !== undefined ? { replace: opts.rebuilt } : {}),
+      });
+      fromBuild.splice(0, fromBuild.length, ...Object.keys(paths));
+      const listed = await gateway.refresh([...change.added, ...change.replaced]);
+      return { ...change, listed };
+    },
     close: async () => {
       await server.close();
       await lambda.shutdown();
