@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CLI, gitRepo, runCli, tempDir } from '../helpers.js';
@@ -233,4 +233,46 @@ test('an invalid edit is reported as validate reports it; the fleet keeps runnin
   await writeFile(configFile, good.replace('args: [stdio]\n', 'args: [stdio]\n    timeout: 60\n'));
   await waitFor(() => stdout, /reloaded servers\.yaml: replaced everything; 2 servers unchanged/, out);
   assert.equal(dev.exitCode, null);
+});
+
+test('without a Python >= 3.11 on PATH, dev says what is missing and runs the other servers', async () => {
+  const { dir: other, cleanup: clean } = await tempDir();
+  try {
+    await writeFile(
+      path.join(other, 'servers.yaml'),
+      `defaults: { env: { MCP_FLEET_TEST_MARKER: "${mark.value}" } }
+servers:
+  everything:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+  git:
+    package: { pypi: mcp-server-git==2026.10.19 }
+    command: mcp-server-git
+`,
+    );
+    // A PATH with node only (the npm servers' scripts run \`env node\`).
+    const bin = path.join(other, 'bin');
+    await mkdir(bin);
+    await symlink(process.execPath, path.join(bin, 'node'));
+    const child = spawn(process.execPath, [CLI, 'dev', '--port', '0', '--plain', '--no-watch'], {
+      cwd: other,
+      env: { ...process.env, ...mark.env, PATH: bin },
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise((r) => child.once('exit', r));
+    const until = Date.now() + 60_000;
+    while (!/servers up/.test(out) && child.exitCode === null && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    await exited;
+    assert.match(
+      out,
+      /^ {2}git +FAILED {2}build: Python servers need Python ≥ 3\.11 on PATH as python3, and there is no python3 on PATH/m,
+    );
+    assert.match(out, /1 of 2 servers up, 13 tools; 1 failed/);
+  } finally {
+    await clean();
+  }
 });
