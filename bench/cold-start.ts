@@ -12,7 +12,7 @@
  *
  * Needs the seed fleet built (examples/seed/.mcp-fleet/build; `npx mcp-fleet build -c
  * examples/seed/servers.yaml`, or the seed test). Servers that cannot start offline are skipped.
- * Run: npm run bench:cold-start  (figures to stderr and bench/results/cold-start.json)
+ * Run: npm run bench:cold-start  (BENCH_ONLY=id,… for some servers; BENCH_COLD_RUNS=n; figures to stderr and bench/results/cold-start.json)
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -150,7 +150,9 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-cold-'));
 const rows: Row[] = [];
 const skipped: string[] = [];
 try {
+  const only = process.env['BENCH_ONLY']?.split(',');
   for (const id of (await readdir(BUILD)).sort()) {
+    if (only !== undefined && !only.includes(id)) continue;
     const manifest = JSON.parse(
       await readFile(path.join(BUILD, id, 'manifest.json'), 'utf8').catch(() => '{}'),
     ) as Partial<ServerManifest>;
@@ -212,9 +214,13 @@ try {
     try {
       // One start each first (file cache), then alternated runs.
       for (const start of Object.values(contestants)) await start();
+      // Each round in another order, so that no contestant always follows the same one.
+      const order = Object.entries(contestants);
       for (let i = 0; i < RUNS; i++)
-        for (const [kind, start] of Object.entries(contestants))
-          times[kind as keyof typeof times].push(await start());
+        for (let j = 0; j < order.length; j++) {
+          const entry = order[(i + j) % order.length];
+          if (entry) times[entry[0] as keyof typeof times].push(await entry[1]());
+        }
     } catch (err) {
       skipped.push(`${id} (failed to start: ${(err as Error).message.slice(0, 200)})`);
       continue;
