@@ -166,23 +166,37 @@ try {
       await readFile(path.join(BUILD, id, 'host', 'launch.json'), 'utf8'),
     ) as LaunchSpec;
     const { buildEnv, run: runCmd, runEnv } = parseDockerfile(await readFile(dockerfile, 'utf8'));
+    const pythonHome = /^home = (.*)$/m.exec(
+      await readFile(path.join(BUILD, id, 'host', 'venv', 'pyvenv.cfg'), 'utf8'),
+    )?.[1];
     const installs: Record<'image' | 'before', string> = { image: '', before: '' };
-    for (const kind of ['image', 'before'] as const) {
-      const opt = path.join(work, id, kind);
-      await mkdir(opt, { recursive: true });
-      await copyFile(path.join(BUILD, id, 'image', 'requirements.txt'), path.join(opt, 'requirements.txt'));
-      const cmd = (kind === 'before' ? runCmd.replace(' --compile-bytecode', '') : runCmd).replaceAll(
-        '/opt',
-        opt,
-      );
-      const env = Object.fromEntries(
-        Object.entries(buildEnv).map(([k, v]) => [k, v.replaceAll('/opt', opt)]),
-      );
-      await run('sh', ['-c', cmd], {
-        env: { ...process.env, ...env, PATH: [uvDir, process.env['PATH']].filter(Boolean).join(':') },
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      installs[kind] = opt;
+    try {
+      for (const kind of ['image', 'before'] as const) {
+        const opt = path.join(work, id, kind);
+        await mkdir(opt, { recursive: true });
+        await copyFile(path.join(BUILD, id, 'image', 'requirements.txt'), path.join(opt, 'requirements.txt'));
+        const cmd = (kind === 'before' ? runCmd.replace(' --compile-bytecode', '') : runCmd).replaceAll(
+          '/opt',
+          opt,
+        );
+        const env = Object.fromEntries(
+          Object.entries(buildEnv).map(([k, v]) => [k, v.replaceAll('/opt', opt)]),
+        );
+        // uv finds the Python the image asks for (`--python 3.X`) on PATH, where the host install's
+        // interpreter is put first: the image would download a build of it, which cannot be done here.
+        await run('sh', ['-c', cmd], {
+          env: {
+            ...process.env,
+            ...env,
+            PATH: [uvDir, pythonHome, process.env['PATH']].filter(Boolean).join(':'),
+          },
+          maxBuffer: 64 * 1024 * 1024,
+        });
+        installs[kind] = opt;
+      }
+    } catch (err) {
+      skipped.push(`${id} (the image-style install failed: ${(err as Error).message.slice(0, 300)})`);
+      continue;
     }
     const secrets = Object.fromEntries(Object.keys(hostSpec.secrets).map((k) => [k, 'placeholder']));
     const cwdOf = (spec: LaunchSpec): string =>
