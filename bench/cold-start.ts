@@ -145,6 +145,9 @@ interface Row {
 }
 
 const uv = await ensureUv();
+/** What every contestant inherits: this process's environment with the region set, as Lambda sets it. */
+const region = process.env['AWS_REGION'] ?? 'us-east-1';
+const baseEnv: NodeJS.ProcessEnv = { ...process.env, AWS_REGION: region, AWS_DEFAULT_REGION: region };
 const uvDir = uv === 'uv' ? undefined : path.dirname(uv);
 const work = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-cold-'));
 const rows: Row[] = [];
@@ -210,7 +213,7 @@ try {
       return coldStart(
         path.join(bin, hostSpec.command),
         hostSpec,
-        { ...process.env, ...env, ...hostSpec.env, ...secrets, PATH: `${bin}:${process.env['PATH'] ?? ''}` },
+        { ...baseEnv, ...env, ...hostSpec.env, ...secrets, PATH: `${bin}:${process.env['PATH'] ?? ''}` },
         cwdOf(hostSpec),
       );
     };
@@ -219,7 +222,7 @@ try {
         coldStart(
           path.join(hostBin, hostSpec.command),
           hostSpec,
-          { ...process.env, ...hostSpec.env, ...secrets, PATH: `${hostBin}:${process.env['PATH'] ?? ''}` },
+          { ...baseEnv, ...hostSpec.env, ...secrets, PATH: `${hostBin}:${process.env['PATH'] ?? ''}` },
           cwdOf(hostSpec),
         ),
       image: () => imageStart(installs.image),
