@@ -54,6 +54,11 @@ async function firstBuild(work: string, name: string, installer?: PythonInstalle
     concurrency: CONCURRENCY,
     ...(installer ? { pythonInstaller: installer } : {}),
   });
+  const sum = (f: (b: FleetBuild['built'][number]) => number | undefined): string =>
+    (result.built.reduce((n, b) => n + (f(b) ?? 0), 0) / 1000).toFixed(0);
+  line(
+    `${name}: per server, summed: staging ${sum((b) => b.manifest.stageMs)} s, tool discovery ${sum((b) => b.manifest.tools.coldStartMs)} s`,
+  );
   line(
     `${name}: ${(result.ms / 1000).toFixed(1)} s, ${result.built.length} built, ${result.failed.length} failed${result.failed.length > 0 ? `: ${result.failed.map((f) => f.detail).join('\n')}` : ''}`,
   );
