@@ -323,7 +323,7 @@ export function seedFleetMarkdown(r: SeedFleetReport): string {
     "then the fleet as `mcp-fleet dev` runs it (from the build's host installs), its gateway's",
     '`tools/list`, and one offline tool call per server through the gateway.',
     '',
-    `- Build: ${(r.buildMs / 1000).toFixed(1)} s, ${r.staged} of ${r.rows.length} servers staged, the others up to date (a first build of the whole fleet: about 5 minutes here, see [benchmarks.md](benchmarks.md#builds)).`,
+    `- Build: ${(r.buildMs / 1000).toFixed(1)} s, ${r.staged} of ${r.rows.length} servers staged, the others up to date (a first build of the whole fleet: about 3 minutes here with uv, see [benchmarks.md](benchmarks.md#python-servers-first-build-of-the-seed-fleet-uv-vs-pip)).`,
     'error' in r.synth
       ? `- Synth: FAILED — ${r.synth.error}`
       : `- Synth: ${r.synth.resources} resources; cdk-nag AwsSolutions: no errors (${r.synth.nagWarnings} warnings); cfn-lint: ${r.synth.cfnLint}.`,
