@@ -95,6 +95,15 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       'environments per function when aws.reservedConcurrency is not set (default 4)',
     )
     .option('--search', 'add the x_amz_bedrock_agentcore_search tool to the gateway')
+    .option(
+      '--no-freeze',
+      'leave environments running between invocations (default: frozen, as Lambda freezes them; see docs/architecture.md)',
+    )
+    .option(
+      '--memory-limits <mode>',
+      "how each function's memory is enforced: auto (a cgroup where one can be made, else /proc sampling), cgroup, proc, or off (measure only)",
+      'auto',
+    )
     .addHelpText(
       'after',
       examples([

@@ -2,7 +2,9 @@ import path from 'node:path';
 import { defaultBuildDir, hostPaths } from '../build/build.js';
 import type { FleetConfig } from '../config/model.js';
 import { LocalGateway, type CatalogEntry } from './gateway.js';
-import { LocalLambda, type InvocationRecord } from './lambda-service.js';
+import type { MemoryMode } from './memory.js';
+import type { InvocationRecord } from './function.js';
+import { LocalLambda } from './lambda-service.js';
 import { startDevServer } from './server.js';
 
 export interface FleetOptions {
@@ -16,6 +18,10 @@ export interface FleetOptions {
   /** Add the x_amz_bedrock_agentcore_search tool (default: the config's gateway.search). */
   search?: boolean;
   onInvoke?: (record: InvocationRecord) => void;
+  /** Stop environments between invocations, as Lambda freezes them (default true). */
+  freeze?: boolean;
+  /** How each function's memory is enforced (default `auto`). */
+  memory?: MemoryMode;
   /** Environment the local functions inherit (default process.env). */
   env?: NodeJS.ProcessEnv;
   version?: string;
@@ -56,6 +62,8 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
+    ...(options.memory !== undefined ? { memory: options.memory } : {}),
     ...(config.region !== undefined ? { region: config.region } : {}),
   });
   const gateway = new LocalGateway(lambda, {

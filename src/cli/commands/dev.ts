@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatProblem, loadConfig } from '../../config/index.js';
 import { DEFAULT_PORT, startFleet } from '../../local/fleet.js';
-import type { InvocationRecord } from '../../local/lambda-service.js';
+import type { InvocationRecord } from '../../local/function.js';
 import { CliError, EXIT } from '../exit.js';
 
 export interface DevOptions {
@@ -12,7 +12,12 @@ export interface DevOptions {
   token?: string;
   concurrency?: string;
   search?: boolean;
+  /** false with --no-freeze. */
+  freeze: boolean;
+  memoryLimits: string;
 }
+
+const MEMORY_MODES = ['auto', 'cgroup', 'proc', 'off'] as const;
 
 /** Where a running dev fleet says where it is (for `invoke` and `tools`). */
 export function stateFile(configFile: string): string {
@@ -28,7 +33,9 @@ function callLine(r: InvocationRecord): string {
       : isErrorResult(r.payload)
         ? 'error result'
         : 'ok';
-  return `${time} ${r.functionName} ${what} ${r.durationMs.toFixed(1)} ms${r.coldStart ? ' (cold start)' : ''} ${status}`;
+  const init = r.report.initDurationMs !== undefined ? `, init ${r.report.initDurationMs.toFixed(0)} ms` : '';
+  const memory = `${r.report.maxMemoryUsedMb}/${r.report.memorySizeMb} MB`;
+  return `${time} ${r.functionName} ${what} ${r.durationMs.toFixed(1)} ms${r.coldStart ? ` (cold start${init})` : ''} ${memory} ${status}`;
 }
 
 function errorMessage(payload: unknown): string | undefined {
@@ -64,6 +71,12 @@ export async function devCommand(options: DevOptions): Promise<number> {
       EXIT.USAGE,
     );
   }
+  const memory = MEMORY_MODES.find((m) => m === options.memoryLimits);
+  if (memory === undefined)
+    throw new CliError(
+      `--memory-limits ${options.memoryLimits}: use one of ${MEMORY_MODES.join(', ')}`,
+      EXIT.USAGE,
+    );
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
@@ -80,6 +93,8 @@ export async function devCommand(options: DevOptions): Promise<number> {
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(options.search !== undefined ? { search: options.search } : {}),
+      freeze: options.freeze,
+      memory,
       onInvoke: (r) => {
         if (started) out(callLine(r));
       },
