@@ -100,6 +100,10 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       'leave environments running between invocations (default: frozen, as Lambda freezes them; see docs/architecture.md)',
     )
     .option(
+      '--sandbox',
+      'run each built zip function in a Lambda-like sandbox: its files read-only at /var/task, only /tmp writable, no program it does not carry (Linux, root)',
+    )
+    .option(
       '--memory-limits <mode>',
       "how each function's memory is enforced: auto (a cgroup where one can be made, else /proc sampling), cgroup, proc, or off (measure only)",
       'auto',

@@ -30,6 +30,8 @@ export interface WorkerLaunch {
   args: string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Cleans up after the worker ended (a sandbox's root folder). */
+  dispose?: () => Promise<void>;
 }
 
 export interface EnvironmentOptions {
@@ -368,6 +370,7 @@ export class Environment {
     }
     this.killGroups();
     await this.guard.dispose();
+    await this.opts.launch.dispose?.().catch(() => undefined);
   }
 
   /** SIGKILL to the worker's and the server's process groups. */

@@ -3,6 +3,7 @@ import { defaultBuildDir, hostPaths } from '../build/build.js';
 import type { FleetConfig } from '../config/model.js';
 import { LocalGateway, type CatalogEntry } from './gateway.js';
 import type { MemoryMode } from './memory.js';
+import { planSandbox } from './sandboxed.js';
 import type { InvocationRecord } from './function.js';
 import { LocalLambda } from './lambda-service.js';
 import { startDevServer } from './server.js';
@@ -18,6 +19,11 @@ export interface FleetOptions {
   /** Add the x_amz_bedrock_agentcore_search tool (default: the config's gateway.search). */
   search?: boolean;
   onInvoke?: (record: InvocationRecord) => void;
+  /**
+   * Run each built zip function in the Lambda-like sandbox (read-only /var/task, only /tmp
+   * writable, Lambda's base tools and variables); needs root on Linux.
+   */
+  sandbox?: boolean;
   /** Stop environments between invocations, as Lambda freezes them (default true). */
   freeze?: boolean;
   /** How each function's memory is enforced (default `auto`). */
@@ -40,6 +46,8 @@ export interface RunningFleet {
   discovery: CatalogEntry[];
   /** Ids of the servers run from the build's host installs. */
   fromBuild: string[];
+  /** With `sandbox`: the servers running in it, and those outside it with the reason. */
+  sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
   close(): Promise<void>;
 }
 
@@ -51,10 +59,14 @@ export const DEFAULT_PORT = 4040;
  */
 export async function startFleet(config: FleetConfig, options: FleetOptions = {}): Promise<RunningFleet> {
   const configDir = path.dirname(path.resolve(config.file));
-  const launchPaths =
-    options.buildDir === false ? {} : await hostPaths(config, options.buildDir ?? defaultBuildDir(config));
+  const buildDir = options.buildDir === false ? undefined : (options.buildDir ?? defaultBuildDir(config));
+  const hostInstalls = buildDir === undefined ? {} : await hostPaths(config, buildDir);
+  const sandbox =
+    options.sandbox === true ? await planSandbox(config, buildDir ?? defaultBuildDir(config)) : undefined;
+  const launchPaths = { ...hostInstalls, ...sandbox?.launchPaths };
   const lambda = new LocalLambda(config.servers, {
     launchPaths,
+    ...(sandbox ? { launcher: sandbox.launcher } : {}),
     workDir: path.join(configDir, '.mcp-fleet', 'dev'),
     cwd: configDir,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
@@ -92,6 +104,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     gateway,
     discovery,
     fromBuild: Object.keys(launchPaths),
+    ...(sandbox ? { sandbox: { inside: Object.keys(sandbox.roots), outside: sandbox.outside } } : {}),
     close: async () => {
       await server.close();
       await lambda.shutdown();

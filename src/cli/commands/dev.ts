@@ -15,6 +15,7 @@ export interface DevOptions {
   /** false with --no-freeze. */
   freeze: boolean;
   memoryLimits: string;
+  sandbox?: boolean;
 }
 
 const MEMORY_MODES = ['auto', 'cgroup', 'proc', 'off'] as const;
@@ -95,6 +96,7 @@ export async function devCommand(options: DevOptions): Promise<number> {
       ...(options.search !== undefined ? { search: options.search } : {}),
       freeze: options.freeze,
       memory,
+      ...(options.sandbox === true ? { sandbox: true } : {}),
       onInvoke: (r) => {
         if (started) out(callLine(r));
       },
@@ -108,6 +110,12 @@ export async function devCommand(options: DevOptions): Promise<number> {
     out(
       `  run from the build (.mcp-fleet/build): ${fleet.fromBuild.join(', ')}; the others: their command on PATH`,
     );
+  if (fleet.sandbox) {
+    out(
+      `  in the Lambda sandbox (read-only /var/task, only /tmp writable): ${fleet.sandbox.inside.join(', ') || 'none'}`,
+    );
+    for (const o of fleet.sandbox.outside) out(`  ${o.id}: outside the sandbox: ${o.why}`);
+  }
   for (const fn of fleet.lambda.functions.values()) {
     if (fn.localSecrets.length > 0)
       out(
