@@ -170,6 +170,24 @@ async function main(): Promise<void> {
         ),
     },
     {
+      // The same, without Lambda's freeze between invocations: what the freeze costs per call.
+      name: 'mcp-fleet /servers/everything/mcp (--no-freeze)',
+      start: () =>
+        external(
+          process.execPath,
+          [
+            path.join(ROOT, 'dist', 'cli', 'main.js'),
+            'dev',
+            '--config',
+            path.join(dir, 'servers.yaml'),
+            '--port',
+            '{port}',
+            '--no-freeze',
+          ],
+          (p) => `http://127.0.0.1:${p}/servers/everything/mcp`,
+        ),
+    },
+    {
       name: 'supergateway 4.0.0 (stateless)',
       start: () =>
         external(

@@ -8,7 +8,8 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { toLaunchSpec, type FleetConfig, type LaunchSpec, type ServerConfig } from '../config/model.js';
-import { HANDLER_BUNDLE, LocalLambda } from '../local/lambda-service.js';
+import { HANDLER_BUNDLE } from '../local/function.js';
+import { LocalLambda } from '../local/lambda-service.js';
 import { BuildError } from './exec.js';
 import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
 import { stageServer, writeHandler, writeLaunch, type Artifact, type PythonInstaller } from './stage.js';

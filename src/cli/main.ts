@@ -98,6 +98,19 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .option('--no-build', 'build nothing: run servers from earlier builds, or their command on PATH')
     .option('--no-watch', 'do not apply changes of the config file while running')
     .option('--plain', 'build progress as plain lines (the default when stdout is not a terminal)')
+    .option(
+      '--no-freeze',
+      'leave environments running between invocations (default: frozen, as Lambda freezes them; see docs/architecture.md)',
+    )
+    .option(
+      '--sandbox',
+      'run each built zip function in a Lambda-like sandbox: its files read-only at /var/task, only /tmp writable, no program it does not carry (Linux, root)',
+    )
+    .option(
+      '--memory-limits <mode>',
+      "how each function's memory is enforced: auto (a cgroup where one can be made, else /proc sampling), cgroup, proc, or off (measure only)",
+      'auto',
+    )
     .addHelpText(
       'after',
       examples([

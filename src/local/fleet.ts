@@ -2,7 +2,10 @@ import path from 'node:path';
 import { defaultBuildDir, hostPaths } from '../build/build.js';
 import type { FleetConfig } from '../config/model.js';
 import { LocalGateway, type CatalogEntry } from './gateway.js';
-import { LocalLambda, type InvocationRecord } from './lambda-service.js';
+import type { MemoryMode } from './memory.js';
+import { planSandbox } from './sandboxed.js';
+import type { InvocationRecord } from './function.js';
+import { LocalLambda } from './lambda-service.js';
 import { startDevServer } from './server.js';
 
 export interface FleetOptions {
@@ -16,6 +19,15 @@ export interface FleetOptions {
   /** Add the x_amz_bedrock_agentcore_search tool (default: the config's gateway.search). */
   search?: boolean;
   onInvoke?: (record: InvocationRecord) => void;
+  /**
+   * Run each built zip function in the Lambda-like sandbox (read-only /var/task, only /tmp
+   * writable, Lambda's base tools and variables); needs root on Linux.
+   */
+  sandbox?: boolean;
+  /** Stop environments between invocations, as Lambda freezes them (default true). */
+  freeze?: boolean;
+  /** How each function's memory is enforced (default `auto`). */
+  memory?: MemoryMode;
   /** Environment the local functions inherit (default process.env). */
   env?: NodeJS.ProcessEnv;
   version?: string;
@@ -40,6 +52,8 @@ export interface RunningFleet {
    * others keep their warm environments. The gateway's catalog follows.
    */
   apply(config: FleetConfig, opts?: { rebuilt?: readonly string[] }): Promise<FleetChange>;
+  /** With `sandbox`: the servers running in it, and those outside it with the reason. */
+  sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
   close(): Promise<void>;
 }
 
@@ -60,10 +74,14 @@ export const DEFAULT_PORT = 4040;
  */
 export async function startFleet(config: FleetConfig, options: FleetOptions = {}): Promise<RunningFleet> {
   const configDir = path.dirname(path.resolve(config.file));
-  const launchPaths =
-    options.buildDir === false ? {} : await hostPaths(config, options.buildDir ?? defaultBuildDir(config));
+  const buildDir = options.buildDir === false ? undefined : (options.buildDir ?? defaultBuildDir(config));
+  const hostInstalls = buildDir === undefined ? {} : await hostPaths(config, buildDir);
+  const sandbox =
+    options.sandbox === true ? await planSandbox(config, buildDir ?? defaultBuildDir(config)) : undefined;
+  const launchPaths = { ...hostInstalls, ...sandbox?.launchPaths };
   const lambda = new LocalLambda(config.servers, {
     launchPaths,
+    ...(sandbox ? { launcher: sandbox.launcher } : {}),
     workDir: path.join(configDir, '.mcp-fleet', 'dev'),
     cwd: configDir,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
@@ -71,6 +89,8 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
+    ...(options.memory !== undefined ? { memory: options.memory } : {}),
     ...(config.region !== undefined ? { region: config.region } : {}),
   });
   const gateway = new LocalGateway(lambda, {
@@ -100,11 +120,15 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     gateway,
     discovery,
     fromBuild,
+    ...(sandbox ? { sandbox: { inside: Object.keys(sandbox.roots), outside: sandbox.outside } } : {}),
     apply: async (next, opts = {}) => {
-      const paths =
-        options.buildDir === false ? {} : await hostPaths(next, options.buildDir ?? defaultBuildDir(next));
+      const installs = buildDir === undefined ? {} : await hostPaths(next, buildDir);
+      const plan =
+        options.sandbox === true ? await planSandbox(next, buildDir ?? defaultBuildDir(next)) : undefined;
+      const paths = { ...installs, ...plan?.launchPaths };
       const change = await lambda.apply(next.servers, {
         launchPaths: paths,
+        ...(plan ? { launcher: plan.launcher } : {}),
         ...(opts.rebuilt !== undefined ? { replace: opts.rebuilt } : {}),
       });
       fromBuild.splice(0, fromBuild.length, ...Object.keys(paths));

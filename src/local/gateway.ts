@@ -9,7 +9,8 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../runtime/jsonrpc.js';
-import type { LocalFunction, LocalLambda } from './lambda-service.js';
+import type { LocalFunction } from './function.js';
+import type { LocalLambda } from './lambda-service.js';
 
 /** AgentCore's optional semantic-search tool; here a lexical search over names and descriptions. */
 export const SEARCH_TOOL = 'x_amz_bedrock_agentcore_search';

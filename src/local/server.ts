@@ -5,7 +5,8 @@ import { httpFront } from '../runtime/fronts/http.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../runtime/limits.js';
 import { functionUrlEvent, writeFunctionUrlResult } from './function-url.js';
 import type { LocalGateway } from './gateway.js';
-import { FunctionNotFoundError, ThrottledError, type LocalLambda } from './lambda-service.js';
+import { ThrottledError } from './function.js';
+import { FunctionNotFoundError, type LocalLambda } from './lambda-service.js';
 import { STATUS_PAGE } from './status-page.js';
 
 export interface DevServerOptions {
@@ -47,6 +48,10 @@ export function fleetStatus(lambda: LocalLambda, gateway: LocalGateway): Record<
       throttles: fn.stats.throttles,
       timeouts: fn.stats.timeouts,
       coldStarts: fn.stats.coldStarts,
+      initTimeouts: fn.stats.initTimeouts,
+      outOfMemory: fn.stats.outOfMemory,
+      memorySizeMb: fn.server.memory,
+      maxMemoryUsedMb: fn.stats.maxMemoryUsedMb,
       p50Ms: q(0.5),
       p95Ms: q(0.95),
       lastError:

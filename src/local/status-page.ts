@@ -26,7 +26,7 @@ export const STATUS_PAGE = `<!doctype html>
 <h1>mcp-fleet dev</h1>
 <p class="sub">Gateway: <code id="gateway"></code> · Lambda Invoke API: <code id="invoke"></code> · <span id="updated">loading…</span></p>
 <table>
-  <thead><tr><th>Server</th><th>State</th><th>Environments</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th>Last error</th><th>Tools</th></tr></thead>
+  <thead><tr><th>Server</th><th>State</th><th>Environments</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">Max memory</th><th>Last error</th><th>Tools</th></tr></thead>
   <tbody id="functions"></tbody>
 </table>
 <script>
@@ -50,9 +50,10 @@ export const STATUS_PAGE = `<!doctype html>
         badge.textContent = f.state;
         state.append(badge);
         tr.append(state);
-        tr.append(cell(f.environments.total + ' (' + f.environments.busy + ' busy) / ' + f.concurrencyLimit));
+        tr.append(cell(f.environments.total + ' (' + f.environments.busy + ' busy, ' + f.environments.frozen + ' frozen) / ' + f.concurrencyLimit));
         tr.append(cell(String(f.calls), 'num'), cell(String(f.errors), 'num'));
         tr.append(cell(f.p50Ms === null ? '–' : String(f.p50Ms), 'num'), cell(f.p95Ms === null ? '–' : String(f.p95Ms), 'num'));
+        tr.append(cell(f.maxMemoryUsedMb + ' / ' + f.memorySizeMb + ' MB', 'num'));
         tr.append(cell(f.lastError ? f.lastError.message : '', 'error'));
         const tools = document.createElement('td');
         const details = document.createElement('details');

@@ -6,31 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
-export interface InvokeMessage {
-  type: 'invoke';
-  requestId: string;
-  event: unknown;
-  clientContext?: unknown;
-  /** Epoch ms when Lambda would stop this invocation. */
-  deadline: number;
-}
+import type { InvokeMessage, ShutdownMessage, WorkerMessage } from './worker-protocol.js';
 
-/** Stop: close the server (gracefully), then exit. */
-export interface ShutdownMessage {
-  type: 'shutdown';
-}
-
-export type WorkerMessage =
-  | { type: 'ready'; initMs: number; serverPid?: number; startError?: string }
-  | { type: 'init-error'; errorType: string; errorMessage: string }
-  | { type: 'result'; requestId: string; payload: unknown; serverPid?: number; startError?: string }
-  | { type: 'error'; requestId: string; errorType: string; errorMessage: string; serverPid?: number };
-
+/** A Lambda handler; mcp-fleet's runtime also tells its server's pid and start error, and closes it. */
 interface LoadedHandler {
-  (event: unknown, context: unknown): Promise<unknown>;
+  (event: unknown, context: unknown): unknown;
   readonly pid?: number;
   readonly startError?: string;
-  close(): Promise<void>;
+  close?: () => Promise<void>;
 }
 
 const send = (m: WorkerMessage): void => {
@@ -42,7 +25,13 @@ const bundle = process.env['MCP_FLEET_HANDLER'];
 let handler: LoadedHandler;
 try {
   if (bundle === undefined) throw new Error('MCP_FLEET_HANDLER is not set');
-  handler = ((await import(pathToFileURL(bundle).href)) as { handler: LoadedHandler }).handler;
+  const loaded = ((await import(pathToFileURL(bundle).href)) as { handler?: unknown }).handler;
+  if (typeof loaded !== 'function') {
+    const err = new Error(`${bundle}: handler is undefined or not exported`);
+    err.name = 'Runtime.HandlerNotFound';
+    throw err;
+  }
+  handler = loaded as LoadedHandler;
 } catch (err) {
   send({ type: 'init-error', errorType: (err as Error).name, errorMessage: (err as Error).message });
   process.exit(1);
@@ -56,7 +45,8 @@ const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? 'function';
 const region = process.env['AWS_REGION'] ?? 'us-east-1';
 
 const stop = (): void => {
-  void handler.close().finally(() => process.exit(0));
+  const closing = typeof handler.close === 'function' ? handler.close() : Promise.resolve();
+  void closing.finally(() => process.exit(0));
 };
 
 process.on('message', (m: InvokeMessage | ShutdownMessage) => {
@@ -76,25 +66,27 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
     clientContext: m.clientContext,
     getRemainingTimeInMillis: () => Math.max(0, m.deadline - Date.now()),
   };
-  handler(m.event, context).then(
-    (payload) => {
-      const result: WorkerMessage = { type: 'result', requestId: m.requestId, payload: payload ?? null };
-      if (handler.pid !== undefined) result.serverPid = handler.pid;
-      if (handler.startError !== undefined) result.startError = handler.startError;
-      send(result);
-    },
-    (err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      const error: WorkerMessage = {
-        type: 'error',
-        requestId: m.requestId,
-        errorType: e.name,
-        errorMessage: e.message,
-      };
-      if (handler.pid !== undefined) error.serverPid = handler.pid;
-      send(error);
-    },
-  );
+  Promise.resolve()
+    .then(() => handler(m.event, context))
+    .then(
+      (payload) => {
+        const result: WorkerMessage = { type: 'result', requestId: m.requestId, payload: payload ?? null };
+        if (handler.pid !== undefined) result.serverPid = handler.pid;
+        if (handler.startError !== undefined) result.startError = handler.startError;
+        send(result);
+      },
+      (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        const error: WorkerMessage = {
+          type: 'error',
+          requestId: m.requestId,
+          errorType: e.name,
+          errorMessage: e.message,
+        };
+        if (handler.pid !== undefined) error.serverPid = handler.pid;
+        send(error);
+      },
+    );
 });
 
 // The service went away: end this environment and its server.

@@ -12,7 +12,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.js';
-import type { ServerSupervisor } from './supervisor.js';
+import { ServerStartTimeoutError, type ServerSupervisor } from './supervisor.js';
 
 /** What a bridge serves: one MCP server (a warm stdio process), or a gateway over many. */
 export interface McpBackend {
@@ -133,6 +133,13 @@ export function toRpcError(err: unknown): RpcError {
       reason: 'timeout',
       method: err.method,
       ms: err.ms,
+    });
+  }
+  if (err instanceof ServerStartTimeoutError) {
+    return new RpcError(ErrorCode.InternalError, err.message, {
+      reason: 'start_timeout',
+      startedMsAgo: err.startedMsAgo,
+      waitedMs: err.waitedMs,
     });
   }
   if (err instanceof ServerExitedError) {

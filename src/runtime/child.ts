@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMessage, type JsonRpcMessage } from './jsonrpc.js';
 import { LineSplitter, StderrSink } from './lines.js';
 import {
   MAX_NOISE_LOGS,
   MAX_STDERR_LINE_BYTES,
+  GROUP_EXIT_WAIT_MS,
   MAX_STDOUT_LINE_BYTES,
   SHUTDOWN_GRACE_MS,
   STDERR_LOG_BYTES_PER_SECOND,
@@ -184,30 +186,36 @@ export class ChildProcessTransport {
     });
   }
 
-  /** Graceful stop: close stdin, then SIGTERM, then SIGKILL, to the whole group. */
+  /**
+   * Graceful stop: close stdin, then SIGTERM, then SIGKILL, to the whole group. Resolves once no
+   * process of the group is left (or after a bounded wait for one that cannot die at once).
+   */
   async close(): Promise<void> {
-    if (!this.child || this.exitInfo) {
-      await this.exited;
-      return;
+    if (this.child && !this.exitInfo) {
+      this.killReason ??= 'closed';
+      this.child.stdin?.end();
+      if (!(await this.exitedWithin(SHUTDOWN_GRACE_MS))) {
+        this.killGroup('SIGTERM');
+        if (!(await this.exitedWithin(SHUTDOWN_GRACE_MS))) this.killGroup('SIGKILL');
+      }
     }
-    this.killReason ??= 'closed';
-    this.child.stdin?.end();
-    if (await this.exitedWithin(SHUTDOWN_GRACE_MS)) return;
-    this.killGroup('SIGTERM');
-    if (await this.exitedWithin(SHUTDOWN_GRACE_MS)) return;
-    this.killGroup('SIGKILL');
-    await this.exited;
+    await this.gone();
   }
 
-  /** Immediate stop of the whole group (a hung or broken server). */
+  /** Immediate stop of the whole group (a hung or broken server); resolves once the group is gone. */
   async kill(reason: string): Promise<void> {
-    if (!this.child || this.exitInfo) {
-      await this.exited;
-      return;
+    if (this.child && !this.exitInfo) {
+      this.killReason ??= reason;
+      this.killGroup('SIGKILL');
     }
-    this.killReason ??= reason;
-    this.killGroup('SIGKILL');
+    await this.gone();
+  }
+
+  /** Resolves when the process has ended and nothing of its process group is left running. */
+  private async gone(): Promise<void> {
     await this.exited;
+    const pid = this.child?.pid;
+    if (pid !== undefined) await waitForGroupExit(pid, GROUP_EXIT_WAIT_MS);
   }
 
   private async exitedWithin(ms: number): Promise<boolean> {
@@ -260,4 +268,46 @@ export class ChildProcessTransport {
     this.resolveExited(info);
     this.onclose?.();
   }
+}
+
+/**
+ * Waits until no live process of the process group `pgid` is left: what a kill of the group's
+ * leader does not wait for (its children die a moment later). Zombies count as gone. Gives up
+ * after `timeoutMs` (a process in uninterruptible sleep dies when its I/O ends).
+ */
+export async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return true; // ESRCH: no process of the group exists, zombies included
+    }
+    if ((await liveGroupMembers(pgid)) === 0) return true;
+    if (Date.now() >= until) return false;
+    await sleep(5);
+  }
+}
+
+/** Live (not zombie) processes of a process group, from /proc; 0 where /proc cannot be read. */
+async function liveGroupMembers(pgid: number): Promise<number> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return 0;
+  }
+  let live = 0;
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'latin1');
+      // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so parse after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') live += 1;
+    } catch {
+      // ended while we looked
+    }
+  }
+  return live;
 }

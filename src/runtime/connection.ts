@@ -42,6 +42,7 @@ export class CallTimeoutError extends Error {
 }
 
 export interface RequestOptions {
+  /** The request fails (and the process is stopped) after this long; `Infinity`: no limit. */
   timeoutMs: number;
   /** Notifications the server sends while this request runs (progress for its token, logging). */
   onNotification?: (n: JsonRpcNotification) => void;
@@ -55,7 +56,7 @@ interface Pending {
   reject: (e: Error) => void;
   progressToken?: string | number;
   onNotification?: (n: JsonRpcNotification) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** Server→client requests that a Lambda front cannot carry back to the client. */
@@ -105,14 +106,22 @@ export class McpConnection {
     return this.transport.done;
   }
 
+  /** The end of what the server wrote to stderr. */
+  stderrTail(): string {
+    return this.transport.stderrTail();
+  }
+
   /** The server's answer to `initialize`. */
   get initializeResult(): Record<string, unknown> {
     if (!this.initResult) throw new Error('not initialized');
     return this.initResult;
   }
 
-  /** Starts the process and runs the MCP handshake within `timeoutMs`. */
-  async open(timeoutMs: number): Promise<Record<string, unknown>> {
+  /**
+   * Starts the process and runs the MCP handshake, within `timeoutMs` when given. Without one the
+   * handshake may take as long as it takes: whoever waits for it decides when to give up (kill).
+   */
+  async open(timeoutMs = Infinity): Promise<Record<string, unknown>> {
     await this.transport.start();
     if (this.transport.exit) throw this.exitError('initialize', this.transport.exit);
     const response = await this.request(
@@ -156,17 +165,19 @@ export class McpConnection {
         ? { jsonrpc: '2.0', id, method }
         : { jsonrpc: '2.0', id, method, params: sentParams };
     return new Promise<JsonRpcResponse>((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.pending.delete(id);
-          const error = new CallTimeoutError(method, opts.timeoutMs);
-          // Unusable from now on, even before the kill has taken effect.
-          this.closedError ??= error;
-          reject(error);
-          void this.transport.kill(`${method} timed out after ${opts.timeoutMs} ms`);
-        },
-        Math.max(1, opts.timeoutMs),
-      );
+      const timer = Number.isFinite(opts.timeoutMs)
+        ? setTimeout(
+            () => {
+              this.pending.delete(id);
+              const error = new CallTimeoutError(method, opts.timeoutMs);
+              // Unusable from now on, even before the kill has taken effect.
+              this.closedError ??= error;
+              reject(error);
+              void this.transport.kill(`${method} timed out after ${opts.timeoutMs} ms`);
+            },
+            Math.max(1, opts.timeoutMs),
+          )
+        : undefined;
       const entry: Pending = { method, resolve, reject, timer };
       if (hasToken) {
         entry.progressToken = `mcp-fleet-${id}`;

@@ -29,6 +29,11 @@ export interface HandlerOptions {
   throwOnError?: boolean;
   /** Start the server when the handler is created (Lambda's init phase). Default true. */
   warmup?: boolean;
+  /**
+   * How long `ready` waits for the server's handshake during init; the start goes on after it.
+   * Default 8 s, below Lambda's 10 s init limit.
+   */
+  initBudgetMs?: number;
   /** HTTP front: Access-Control-Allow-Origin. Default `*`. */
   allowOrigin?: string;
   /** Powertools Logger / Metrics to use (default: new ones named after the server). */
@@ -46,7 +51,10 @@ export interface HandlerOptions {
 
 export interface McpLambdaHandler {
   (event: unknown, context?: Context): Promise<unknown>;
-  /** Resolves when the warm-up started at creation is over (bounded by Lambda's init budget). */
+  /**
+   * Resolves when the server started at creation has finished its handshake, or when the init
+   * budget is spent (the start then goes on, and the first call waits for it).
+   */
   readonly ready: Promise<void>;
   /** Stops the server process (and everything it started). */
   close(): Promise<void>;
@@ -122,7 +130,8 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
   const supervisor = new ServerSupervisor(spec, supervisorOptions);
   const bridge = new McpBridge(new SupervisorBackend(supervisor), new ToolPolicy(spec.tools));
-  const ready = options.warmup === false ? Promise.resolve() : supervisor.warmup(INIT_BUDGET_MS);
+  const ready =
+    options.warmup === false ? Promise.resolve() : supervisor.warmup(options.initBudgetMs ?? INIT_BUDGET_MS);
 
   const deadlineFor = (context: Context | undefined): number => {
     const configured = spec.timeout * 1000;
@@ -189,6 +198,8 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
       });
       return { ...response, isBase64Encoded: false };
     } finally {
+      // Lambda freezes the environment once the handler returns: stops this call caused finish now.
+      await supervisor.settle(deadline);
       telemetry.endInvocation();
     }
   };

@@ -20,5 +20,7 @@ export const STDERR_LOG_BYTES_PER_SECOND = 256 * 1024;
 export const MAX_NOISE_LOGS = 20;
 /** Graceful shutdown: after closing stdin, wait this long before SIGTERM, then before SIGKILL. */
 export const SHUTDOWN_GRACE_MS = 1_000;
+/** After a kill, how long to wait for the rest of the process group to be gone. */
+export const GROUP_EXIT_WAIT_MS = 2_000;
 /** The protocol version the bridge speaks to the stdio server (the newest 2025-era one). */
 export const STDIO_PROTOCOL_VERSION = '2025-11-25';

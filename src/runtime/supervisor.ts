@@ -19,6 +19,28 @@ export interface SupervisorOptions {
   now?: () => number;
 }
 
+/**
+ * Local failure: the server had not finished its handshake when the last call waiting for it ran
+ * out of time, so its start was given up (the process stopped).
+ */
+export class ServerStartTimeoutError extends Error {
+  constructor(
+    readonly serverId: string,
+    /** How long the start had been running. */
+    readonly startedMsAgo: number,
+    /** How long the call that gave up could wait. */
+    readonly waitedMs: number,
+    readonly stderrTail: string,
+    /** False when another call still waits for the start (it goes on). */
+    readonly stopped = true,
+  ) {
+    super(
+      `server "${serverId}" needs longer to start than the function's timeout allows: it had not finished initialize ${startedMsAgo} ms after it was started, and this invocation could wait ${waitedMs} ms; ${stopped ? 'it was stopped' : 'it goes on for the calls still waiting for it'}. Raise the function's timeout or make the server start faster${stderrTail ? `; its last stderr output: ${stderrTail}` : ''}`,
+    );
+    this.name = 'ServerStartTimeoutError';
+  }
+}
+
 function defaultTransport(
   spec: LaunchSpec,
   env: Record<string, string>,
@@ -41,13 +63,108 @@ function defaultTransport(
 }
 
 /**
+ * One server start (spawn, then the MCP handshake), shared by everyone who waits for it. It has no
+ * time limit of its own: it ends when the handshake is done, when the process exits, or when the
+ * last call waiting for it gives up (then the process is stopped).
+ */
+class Start {
+  readonly ready: Promise<McpConnection>;
+  readonly startedAt: number;
+  private waiters = 0;
+  private conn?: McpConnection;
+  private settled = false;
+  /** Set when the last waiter gave the start up (its process is being stopped). */
+  private abandoned = false;
+
+  constructor(
+    private readonly supervisor: ServerSupervisor,
+    open: (start: Start) => Promise<McpConnection>,
+    now: number,
+  ) {
+    this.startedAt = now;
+    this.ready = open(this).then(
+      (conn) => {
+        this.settled = true;
+        return conn;
+      },
+      (err: unknown) => {
+        this.settled = true;
+        throw err;
+      },
+    );
+    // A failed start is reported to its waiters; nobody else needs to see the rejection.
+    this.ready.catch(() => undefined);
+  }
+
+  /** Whether the start was given up (a method: it changes while the start runs). */
+  givenUp(): boolean {
+    return this.abandoned;
+  }
+
+  /** The connection being opened (known once the process is spawned). */
+  attach(conn: McpConnection): void {
+    this.conn = conn;
+  }
+
+  /**
+   * Waits for the start until `deadline` (epoch ms). When the deadline passes and nobody else is
+   * waiting, the start is given up: its process group is stopped before this rejects.
+   */
+  async wait(deadline: number, now: () => number): Promise<McpConnection> {
+    this.waiters += 1;
+    const waitMs = Math.max(1, deadline - now());
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('expired');
+      }, waitMs);
+    });
+    try {
+      const winner = await Promise.race([this.ready, expired]);
+      if (winner !== 'expired') return winner;
+    } finally {
+      clearTimeout(timer);
+      this.waiters -= 1;
+    }
+    // The start just finished: this call can still use it.
+    if (this.settled) return this.ready;
+    // Another call is still waiting for it (a longer deadline): the start goes on for that one.
+    const last = this.waiters === 0;
+    const error = new ServerStartTimeoutError(
+      this.supervisor.spec.id,
+      Math.round(now() - this.startedAt),
+      Math.round(waitMs),
+      this.conn?.stderrTail() ?? '',
+      last,
+    );
+    if (last) await this.supervisor.giveUp(this, error);
+    throw error;
+  }
+
+  /** Stops the start: its process group if spawned; otherwise it will not spawn at all. */
+  async stop(reason: string): Promise<void> {
+    this.abandoned = true;
+    if (this.conn) await this.conn.kill(reason);
+  }
+}
+
+/**
  * Owns the server process of one Lambda environment: starts it (once, or per call with
  * `isolation: per-invocation`), replaces it after a crash, a timeout or its `recycle` limits,
  * and stops it — always the whole process group.
+ *
+ * Lambda's life cycle, as this class follows it:
+ * - init: {@link warmup} starts the server and waits for its handshake up to a budget below
+ *   Lambda's 10 s init limit, then lets init end without stopping anything;
+ * - invoke: a call waits for that same start within its own deadline; a start is given up only
+ *   when its process exits or when the last call waiting for it runs out of time;
+ * - between invocations: nothing is left running on our side — every stop a call caused is
+ *   finished before the handler returns ({@link settle}), because Lambda freezes the environment
+ *   as soon as the response is sent.
  */
 export class ServerSupervisor {
   private current?: McpConnection;
-  private starting?: Promise<McpConnection>;
+  private starting?: Start;
   private invocations = 0;
   /** Calls running now (a crash during one is reported by that call). */
   private inFlight = 0;
@@ -70,16 +187,26 @@ export class ServerSupervisor {
   }
 
   /**
-   * Starts the server ahead of the first call (Lambda's init phase), waiting at most `budgetMs`.
-   * Never throws: a failure is kept and the first call tries again.
+   * Starts the server ahead of the first call (Lambda's init phase) and waits for its handshake at
+   * most `budgetMs`. Never throws and never stops the start: one that takes longer goes on, and
+   * the first call waits for it.
    */
   async warmup(budgetMs: number): Promise<void> {
     if (this.spec.isolation === 'per-invocation') return;
-    const started = this.acquireWarm(budgetMs).then(
-      () => undefined,
-      () => undefined,
-    );
-    await Promise.race([started, new Promise((r) => setTimeout(r, budgetMs).unref())]);
+    const start = this.current?.alive ? undefined : this.startWarm();
+    if (!start) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      start.ready.then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, budgetMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /**
@@ -93,15 +220,15 @@ export class ServerSupervisor {
     const timeLeft = (): number => Math.max(1, deadline - this.now());
     const conn =
       this.spec.isolation === 'per-invocation'
-        ? await this.startNew(timeLeft())
-        : await this.acquireWarm(timeLeft());
+        ? await this.newStart().wait(deadline, () => this.now())
+        : await this.acquireWarm(deadline);
     this.inFlight += 1;
     try {
       return await fn(conn, timeLeft);
     } catch (err) {
       if (err instanceof CallTimeoutError) {
         this.opts.onTimeout?.(err.message);
-        // SIGKILL to the group takes milliseconds: answer once the process is really gone.
+        // The answer says the process was stopped: it (its whole group) is gone before we answer.
         await conn.kill(err.message);
       } else if (err instanceof ServerExitedError) this.opts.onCrash?.(err.message);
       throw err;
@@ -127,21 +254,55 @@ export class ServerSupervisor {
     return this.use(deadline, (conn) => Promise.resolve(conn.initializeResult));
   }
 
+  /**
+   * Finishes every stop in progress (recycled or per-invocation processes closing gracefully),
+   * by `deadline` at the latest: what is still running then is killed. The handler calls this
+   * before it returns, so nothing it started is left working while the environment is frozen.
+   */
+  async settle(deadline: number): Promise<void> {
+    if (this.stopping.size === 0) return;
+    const all = Promise.all([...this.stopping]).then(() => 'done' as const);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(
+        () => {
+          resolve('late');
+        },
+        Math.max(1, deadline - this.now()),
+      );
+    });
+    const outcome = await Promise.race([all, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      for (const conn of this.closing) void conn.kill('the invocation ended before it closed');
+      await all;
+    }
+  }
+
   /** Stops every process this supervisor started, and waits until they are gone. */
   async shutdown(): Promise<void> {
     const conn = this.current;
     this.current = undefined;
-    const starting = this.starting;
     this.starting = undefined;
     if (conn) this.retire(conn, 'shutdown');
-    if (starting) {
-      const late = await starting.catch(() => undefined);
-      if (late) this.retire(late, 'shutdown');
-    }
+    await Promise.all([...this.starts].map((s) => s.stop('shutdown')));
     await Promise.all([...this.stopping]);
   }
 
-  private async acquireWarm(budgetMs: number): Promise<McpConnection> {
+  /** Called by a {@link Start} that its last waiter gave up: stops its process, keeps the reason. */
+  async giveUp(start: Start, error: ServerStartTimeoutError): Promise<void> {
+    if (this.starting === start) this.starting = undefined;
+    this.lastStartError = error;
+    this.opts.onTimeout?.(error.message);
+    await start.stop('its start was given up');
+  }
+
+  /** Connections closing gracefully (killed when an invocation cannot wait for them). */
+  private readonly closing = new Set<McpConnection>();
+  /** Starts in progress (warm or per-invocation). */
+  private readonly starts = new Set<Start>();
+
+  private async acquireWarm(deadline: number): Promise<McpConnection> {
     const idle = this.spec.recycle.idleSeconds;
     if (this.current && idle !== undefined && this.now() - this.lastUsed > idle * 1000) {
       this.retire(this.current, `recycled after ${idle} s idle`);
@@ -149,47 +310,57 @@ export class ServerSupervisor {
     }
     if (this.current?.alive) return this.current;
     this.current = undefined;
-    if (!this.starting) {
-      const p = this.startNew(budgetMs).then((conn) => {
+    return this.startWarm().wait(deadline, () => this.now());
+  }
+
+  /** The warm start in progress, or a new one. */
+  private startWarm(): Start {
+    if (this.starting) return this.starting;
+    const start = this.newStart();
+    this.starting = start;
+    start.ready.then(
+      (conn) => {
+        if (this.starting === start) this.starting = undefined;
         this.current = conn;
         this.invocations = 0;
         this.lastUsed = this.now();
-        return conn;
-      });
-      this.starting = p;
-      p.then(
-        () => {
-          if (this.starting === p) this.starting = undefined;
-        },
-        () => {
-          if (this.starting === p) this.starting = undefined;
-        },
-      );
-    }
-    return this.starting;
+      },
+      () => {
+        if (this.starting === start) this.starting = undefined;
+      },
+    );
+    return start;
   }
 
-  private async startNew(budgetMs: number): Promise<McpConnection> {
+  private newStart(): Start {
+    const start = new Start(this, (s) => this.open(s), this.now());
+    this.starts.add(start);
+    const forget = (): void => {
+      this.starts.delete(start);
+    };
+    start.ready.then(forget, forget);
+    return start;
+  }
+
+  private async open(start: Start): Promise<McpConnection> {
     const t0 = this.now();
     const extra = this.opts.extraEnv ? await this.opts.extraEnv() : {};
+    // Given up while its secrets were being read: nothing to spawn.
+    if (start.givenUp()) throw new Error(`server "${this.spec.id}": its start was given up`);
     const env = serverEnvironment(this.spec.id, { ...this.spec.env, ...extra }, this.opts.parentEnv);
     const transport = (this.opts.transport ?? defaultTransport)(this.spec, env, this.opts.log);
     const conn = new McpConnection(this.spec.id, transport, this.opts.log, this.opts.clientInfo);
+    start.attach(conn);
     try {
-      await conn.open(Math.max(1, budgetMs - (this.now() - t0)));
+      await conn.open();
     } catch (err) {
       await conn.kill('start failed');
-      const error =
-        err instanceof CallTimeoutError
-          ? new ServerExitedError(
-              `server "${this.spec.id}" did not finish initialize within ${err.ms} ms; it was stopped`,
-              { code: null, signal: 'SIGKILL', killedBecause: 'initialize timed out' },
-              transport.stderrTail(),
-            )
-          : (err as Error);
-      this.lastStartError = error;
-      this.opts.onCrash?.(error.message);
-      throw error;
+      // A start given up by its last waiter was reported by it.
+      if (!start.givenUp()) {
+        this.lastStartError = err as Error;
+        this.opts.onCrash?.((err as Error).message);
+      }
+      throw err;
     }
     this.lastStartError = undefined;
     this.opts.onStart?.(this.now() - t0, conn.pid);
@@ -208,7 +379,11 @@ export class ServerSupervisor {
   private retire(conn: McpConnection, reason: string): void {
     if (this.current === conn) this.current = undefined;
     this.opts.log.debug('stopping server process', { reason, pid: conn.pid });
-    const p = conn.close().finally(() => this.stopping.delete(p));
+    this.closing.add(conn);
+    const p = conn.close().finally(() => {
+      this.stopping.delete(p);
+      this.closing.delete(conn);
+    });
     this.stopping.add(p);
   }
 

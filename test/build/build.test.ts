@@ -22,6 +22,7 @@ import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet } from '../../src/local/fleet.js';
 import { createHandler } from '../../src/runtime/index.js';
 import { fixture, runCli, tempDir } from '../helpers.js';
+import { startUnderRie } from '../runtime/rie-support.js';
 import { assertNoneLeft, marker, RecordingLog, text } from '../runtime/support.js';
 
 const run = promisify(execFile);
@@ -50,6 +51,11 @@ servers:
     env: { GITHUB_TOOLSETS: "repos,issues", GITHUB_READ_ONLY: "1" }
     secrets:
       GITHUB_PERSONAL_ACCESS_TOKEN: { secretsManager: mcp-fleet/github-token }
+  go-everything:
+    description: The mcp-go library's example server (offline tools), built for this machine's architecture
+    package: { go: github.com/mark3labs/mcp-go/examples/everything@v1.2.1 }
+    command: everything
+    aws: { architecture: x86_64 }
   broken:
     description: A package that does not exist
     package: { pypi: mcp-fleet-no-such-package-7f3a==1.0.0 }
@@ -190,6 +196,58 @@ describe('Go server', () => {
     assert.deepEqual(launch.secrets, {
       GITHUB_PERSONAL_ACCESS_TOKEN: { source: 'secretsManager', secret: 'mcp-fleet/github-token' },
     });
+  });
+});
+
+describe('the zip functions, as Lambda runs them (RIE and aws-lambda-ric on Node.js 22, in the sandbox)', () => {
+  const call = (tool: string): Record<string, string> => ({ bedrockAgentCoreToolName: tool });
+  const sandboxEnv = { ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' };
+
+  test('npm: the memory server lists its tools and makes real calls through the AgentCore front', async () => {
+    const fn = await startUnderRie({
+      taskRoot: byId(first, 'memory').artifact.dir,
+      functionName: 'mcp-server-memory',
+      env: sandboxEnv,
+    });
+    try {
+      const list = (await fn.invoke({ jsonrpc: '2.0', id: 1, method: 'tools/list' })) as {
+        result: { tools: { name: string }[] };
+      };
+      assert.ok(
+        list.result.tools.some((t) => t.name === 'read_graph'),
+        fn.output(),
+      );
+      const created = await fn.invoke(
+        { entities: [{ name: 'lambda', entityType: 'runtime', observations: ['frozen between calls'] }] },
+        call('memory___create_entities'),
+      );
+      assert.equal((created as { isError?: boolean }).isError ?? false, false, text(created));
+      assert.match(text(await fn.invoke({}, call('memory___read_graph'))), /frozen between calls/);
+    } finally {
+      await fn.stop();
+    }
+  });
+
+  test('Go: a static binary in the zip lists its tools and makes a real call through the AgentCore front', async () => {
+    const b = byId(first, 'go-everything');
+    assert.equal((await elf(path.join(b.artifact.dir, 'bin', 'everything'))).dynamic, false);
+    const fn = await startUnderRie({
+      taskRoot: b.artifact.dir,
+      functionName: 'mcp-server-go-everything',
+      env: sandboxEnv,
+    });
+    try {
+      const list = (await fn.invoke({ jsonrpc: '2.0', id: 1, method: 'tools/list' })) as {
+        result: { tools: { name: string }[] };
+      };
+      assert.ok(
+        list.result.tools.some((t) => t.name === 'add'),
+        fn.output(),
+      );
+      assert.match(text(await fn.invoke({ a: 2, b: 3 }, call('go-everything___add'))), /is 5\.0+\.?$/);
+    } finally {
+      await fn.stop();
+    }
   });
 });
 
@@ -348,7 +406,7 @@ describe('image server and failures', () => {
   });
 
   test('a failing install names the server and shows the installer output; the others are built', () => {
-    assert.equal(first.built.length, 4);
+    assert.equal(first.built.length, 5);
     assert.deepEqual(
       first.failed.map((f) => f.serverId),
       ['broken'],
@@ -369,13 +427,16 @@ describe('image server and failures', () => {
 describe('incremental builds and the lock file', () => {
   test('a second build of an unchanged fleet stages nothing again', async () => {
     const config = await loadConfigOrThrow(configFile);
-    const second = await buildFleet(config, { only: ['memory', 'git', 'github', 'pinned-image'] });
+    const second = await buildFleet(config, {
+      only: ['memory', 'git', 'github', 'go-everything', 'pinned-image'],
+    });
     assert.deepEqual(
       second.built.map((b) => [b.server.id, b.staged]),
       [
         ['memory', false],
         ['git', false],
         ['github', false],
+        ['go-everything', false],
         ['pinned-image', false],
       ],
     );
@@ -419,7 +480,7 @@ describe('incremental builds and the lock file', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /FAILED broken: uv pip compile mcp-fleet-no-such-package-7f3a==1\.0\.0 failed/);
     assert.match(r.stdout, /git +image .* tools.*\(up to date\)/);
-    assert.match(r.stdout, /4 built, 1 failed/);
+    assert.match(r.stdout, /5 built, 1 failed/);
     const ok = await runCli(['build', '--config', configFile, '--only', 'memory', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     const json = JSON.parse(ok.stdout) as { servers: { id: string; staged: boolean }[] };
@@ -440,7 +501,7 @@ describe('incremental builds and the lock file', () => {
       },
     });
     try {
-      assert.deepEqual(fleet.fromBuild.sort(), ['git', 'github', 'memory']);
+      assert.deepEqual(fleet.fromBuild.sort(), ['git', 'github', 'go-everything', 'memory']);
       // The secret comes from the developer's environment rather than Secrets Manager.
       assert.deepEqual(fleet.lambda.resolve('mcp-server-github').localSecrets, [
         'GITHUB_PERSONAL_ACCESS_TOKEN',

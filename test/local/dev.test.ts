@@ -15,7 +15,8 @@ import {
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
 import { ROOT } from '../helpers.js';
-import { assertNoneLeft, text } from '../runtime/support.js';
+import { processState, processTree } from '../../src/local/processes.js';
+import { assertNoneLeft, isAlive, text } from '../runtime/support.js';
 import { rpc, testFleet, type TestFleetFiles } from './support.js';
 
 const run = promisify(execFile);
@@ -346,11 +347,20 @@ describe('status', () => {
     assert.ok(Number(everything?.['calls']) >= 2);
     assert.equal(typeof everything?.['p50Ms'], 'number');
     assert.ok((everything?.['tools'] as string[]).includes('everything___echo'));
+    // What a user sizes `memory` with: the function's setting and the most an environment used.
+    assert.equal(everything?.['memorySizeMb'], 1024);
+    const used = Number(everything?.['maxMemoryUsedMb']);
+    assert.ok(used > 0 && used < 1024, `max memory used ${used} MB`);
+    assert.deepEqual(Object.keys(everything?.['environments'] as Record<string, number>).sort(), [
+      'busy',
+      'frozen',
+      'total',
+    ]);
   });
 });
 
 describe('the dev command', () => {
-  test('prints a summary, serves, and stops cleanly on SIGTERM with every process reaped', async () => {
+  test('prints a summary, serves, and stops cleanly on SIGTERM with every process reaped', async (t) => {
     const child = spawn(
       process.execPath,
       [path.join(ROOT, 'dist', 'cli', 'main.js'), 'dev', '--config', files.configFile, '--port', '0'],
@@ -362,6 +372,9 @@ describe('the dev command', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    });
     const until = Date.now() + 30_000;
     while (!out.includes('Ctrl-C to stop') && Date.now() < until && child.exitCode === null)
       await new Promise((r) => setTimeout(r, 100));
@@ -376,11 +389,48 @@ describe('the dev command', () => {
     });
     assert.match(text(body['result']), /entities/);
     await new Promise((r) => setTimeout(r, 100));
-    assert.match(out, /mcp-server-memory memory___read_graph [\d.]+ ms ok/);
+    assert.match(out, /mcp-server-memory memory___read_graph [\d.]+ ms \d+\/1024 MB ok/);
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 0);
     assert.match(out, /SIGTERM: stopping every server …\nstopped\./);
+  });
+
+  test('killed outright (SIGKILL), it leaves no frozen environment behind', async () => {
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'dist', 'cli', 'main.js'), 'dev', '--config', files.configFile, '--port', '0'],
+      { env: files.env, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const until = Date.now() + 30_000;
+    while (!out.includes('Ctrl-C to stop') && Date.now() < until && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /Ctrl-C to stop/);
+    // The start-up listed every server's tools: their environments are frozen now.
+    const tree = async (): Promise<{ pid: number; state: string | undefined }[]> =>
+      Promise.all(
+        (await processTree(child.pid ?? 0))
+          .slice(1)
+          .map(async (pid) => ({ pid, state: await processState(pid) })),
+      );
+    let procs = await tree();
+    for (let i = 0; i < 100 && procs.filter((p) => p.state === 'T').length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      procs = await tree();
+    }
+    assert.ok(procs.filter((p) => p.state === 'T').length >= 2, 'frozen environments (state T)');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const gone = async (): Promise<boolean> => {
+      for (const p of procs) if (await isAlive(p.pid)) return false;
+      return true;
+    };
+    for (let i = 0; i < 200 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 50));
+    const left = [];
+    for (const p of procs) if (await isAlive(p.pid)) left.push({ ...p, state: await processState(p.pid) });
+    assert.deepEqual(left, [], 'every process of the fleet is gone');
   });
 
   test('binding off loopback without a token is refused; with a token, requests must carry it', async () => {

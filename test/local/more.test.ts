@@ -55,7 +55,7 @@ after(async () => {
 });
 
 describe('the local Lambda service', () => {
-  test('a handler that overruns the function timeout is stopped the Lambda way: "Task timed out", the environment killed', async () => {
+  test('a server whose secrets never arrive: the call is answered before the function timeout, with why', async () => {
     const client = new LambdaClient({
       endpoint: fleet.url,
       region: 'us-east-1',
@@ -73,24 +73,25 @@ describe('the local Lambda service', () => {
       }),
     );
     const took = Date.now() - t0;
-    // Init (bounded at 8 s: the secret store never answers) then the 2 s function timeout.
-    assert.ok(took >= 1900 && took < 15_000, `took ${took} ms`);
-    assert.equal(res.FunctionError, 'Unhandled');
+    // Init (ended at its 8 s budget: the secret store never answers), then the call's 1 s
+    // (the 2 s timeout less the margin kept to answer in time).
+    assert.ok(took >= 900 && took < 15_000, `took ${took} ms`);
+    assert.equal(res.FunctionError, undefined, 'answered by the handler, not cut by the platform');
     const payload = JSON.parse(Buffer.from(res.Payload ?? new Uint8Array()).toString('utf8')) as {
-      errorType: string;
-      errorMessage: string;
+      isError: boolean;
+      content: { text: string }[];
     };
-    assert.equal(payload.errorType, 'Sandbox.Timedout');
+    assert.equal(payload.isError, true);
     assert.match(
-      payload.errorMessage,
-      /^\d{4}-\d\d-\d\dT[\d:.]+Z [0-9a-f-]{36} Task timed out after 2\.00 seconds$/,
+      payload.content[0]?.text ?? '',
+      /^server "stuck" needs longer to start than the function's timeout allows/,
     );
     const status = (await (await fetch(`${fleet.url}/status`)).json()) as {
-      functions: { id: string; timeouts: number; environments: { total: number } }[];
+      functions: { id: string; errors: number; environments: { total: number } }[];
     };
     const stuck = status.functions.find((f) => f.id === 'stuck');
-    assert.ok((stuck?.timeouts ?? 0) >= 1, 'counted (the tools listing at start timed out too)');
-    assert.equal(stuck?.environments.total, 0, 'the environment was killed');
+    assert.ok((stuck?.errors ?? 0) >= 1, 'counted as an error');
+    assert.equal(stuck?.environments.total, 1, 'the environment lives on');
   });
 });
 

@@ -14,6 +14,7 @@ import {
   FAULT_SERVER,
   isAlive,
   lambdaContext,
+  markedProcesses,
   marker,
   RecordingLog,
   text,
@@ -165,7 +166,7 @@ describe('faults at start', () => {
     await f.done();
   });
 
-  test('an initialize that never answers is cut at the deadline, reported, and the next start works', async () => {
+  test('an initialize that never answers is given up at the deadline of the call waiting for it, reported, and the next start works', async () => {
     const f = await fixture({ FAULT: 'hang-init' }, { timeout: 2 }, { warmup: false });
     const t0 = Date.now();
     const first = await f.call('echo', { text: 'x' });
@@ -173,9 +174,45 @@ describe('faults at start', () => {
     assert.ok(took >= 1900 && took < 4000, `cut at the 2 s deadline (took ${took} ms)`);
     assert.match(
       errorOf(first).message,
-      /server "fault" did not finish initialize within \d+ ms; it was stopped/,
+      /^server "fault" needs longer to start than the function's timeout allows: it had not finished initialize \d+ ms after it was started, and this invocation could wait \d+ ms; it was stopped/,
     );
+    assert.equal(errorOf(first).data?.['reason'], 'start_timeout');
+    // The answer comes once the process group is gone.
+    assert.deepEqual(await markedProcesses(f.mark.value), []);
     assert.equal(text((await f.call('echo', { text: 'up' }))['result']), 'up');
+    await f.done();
+  });
+
+  test("init ends at its budget without stopping a slow start; the first call waits for that same start (Lambda's init semantics)", async () => {
+    const t0 = Date.now();
+    const f = await fixture({ FAULT: 'slow-init', INIT_MS: '3000' }, {}, { initBudgetMs: 1000 });
+    const initMs = Date.now() - t0;
+    assert.ok(initMs >= 900 && initMs < 2500, `init ended at its budget (took ${initMs} ms)`);
+    assert.equal(f.handler.pid, undefined, 'not ready yet');
+    assert.equal(f.handler.startError, undefined, 'and not given up');
+    const pid = Number(text((await f.call('pid', {}, 20_000))['result']));
+    const started = f.log.entries.filter((e) => e.message === 'server started');
+    assert.equal(started.length, 1, 'one start, not a second one');
+    assert.equal(started[0]?.extra?.['pid'], pid, 'the call was served by the process started during init');
+    await f.done();
+  });
+
+  test('a start is given up only when the last call waiting for it runs out of time', async () => {
+    const f = await fixture({ FAULT: 'slow-init', INIT_MS: '2500' }, {}, { warmup: false });
+    const t0 = Date.now();
+    let shortMs = 0;
+    const short = f.call('pid', {}, 1500).then((r) => {
+      shortMs = Date.now() - t0;
+      return r;
+    }); // gives up after 0.5 s (1 s margin)
+    const long = f.call('pid', {}, 20_000);
+    const [a, b] = await Promise.all([short, long]);
+    assert.equal(errorOf(a).data?.['reason'], 'start_timeout');
+    assert.match(errorOf(a).message, /it goes on for the calls still waiting for it/);
+    assert.ok(shortMs < 2000, `the shorter call was answered at its own deadline (${shortMs} ms)`);
+    const pid = Number(text(b['result']));
+    assert.ok(pid > 0, 'the longer call was served by the same start');
+    assert.equal(f.log.entries.filter((e) => e.message === 'server started').length, 1);
     await f.done();
   });
 });
@@ -201,9 +238,13 @@ describe('faults during calls', () => {
   test('a hung call is answered with an error within the configured timeout; the process is replaced', async () => {
     const f = await fixture({}, { timeout: 2 });
     const pid = Number(text((await f.call('pid'))['result']));
+    const grandchild = Number(text((await f.call('spawn'))['result']));
     const t0 = Date.now();
     const hung = await f.agentcore('hang');
+    // At the moment the answer arrives, nothing of the stopped process group is left.
+    const left = await markedProcesses(f.mark.value);
     const took = Date.now() - t0;
+    assert.deepEqual(left, [], 'the whole group is gone before the answer');
     assert.ok(took >= 1900 && took < 3500, `answered at the 2 s timeout (took ${took} ms)`);
     assert.equal(hung['isError'], true);
     assert.match(
@@ -211,6 +252,7 @@ describe('faults during calls', () => {
       /tools\/call did not answer within \d+ ms; the server process was stopped and will be replaced/,
     );
     assert.equal(await isAlive(pid), false, 'the hung process was killed');
+    assert.equal(await isAlive(grandchild), false, 'and what it started');
     assert.equal(text((await f.call('echo', { text: 'again' }))['result']), 'again');
     await f.done();
   });

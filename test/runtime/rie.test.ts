@@ -1,118 +1,57 @@
 /**
  * The bundled handler under the real Lambda runtime contract: the AWS Lambda Runtime Interface
- * Emulator (RIE) running the Node.js runtime interface client (npm aws-lambda-ric), invoked over
- * HTTP with a client context.
+ * Emulator running the Node.js runtime interface client (npm aws-lambda-ric) on Node.js 22, as
+ * Lambda's nodejs22.x does, in the Lambda-like sandbox (read-only /var/task, a fresh /tmp,
+ * Lambda's environment variables only), invoked over HTTP with a client context.
  *
- * Needs two paths, so it runs where both exist:
- *   AWS_LAMBDA_RIE  the aws-lambda-rie binary (github.com/aws/aws-lambda-runtime-interface-emulator)
- *   AWS_LAMBDA_RIC  aws-lambda-ric's entry (bin/index.mjs in 3.x, index.mjs in 4.x)
- * The Go module proxy this project's machines reach refuses the emulator's module (HTTP 403), so
- * CI cannot build it; see docs/architecture.md.
+ * scripts/lambda-tools.ts installs the three pieces (.ci/run does it first; here it is a no-op
+ * when they are there).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, ROOT } from '../helpers.js';
+import { ROOT } from '../helpers.js';
+import { startUnderRie, type RieFunction } from './rie-support.js';
 import { assertNoneLeft, FAULT_SERVER, marker, text } from './support.js';
 
-const RIE = process.env['AWS_LAMBDA_RIE'];
-const RIC = process.env['AWS_LAMBDA_RIC'];
-const missing =
-  RIE === undefined || !existsSync(RIE)
-    ? 'AWS_LAMBDA_RIE does not name an aws-lambda-rie binary'
-    : RIC === undefined || !existsSync(RIC)
-      ? "AWS_LAMBDA_RIC does not name aws-lambda-ric's entry (index.mjs)"
-      : undefined;
-
-describe('the bundled handler under the Lambda Runtime Interface Emulator', { skip: missing }, () => {
+describe('the bundled handler under the Lambda Runtime Interface Emulator, Node.js 22, in the sandbox', () => {
   const mark = marker();
   let dir: string;
-  let rie: ChildProcess | undefined;
-  let url: string;
+  let fn: RieFunction;
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-rie-'));
     await copyFile(path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs'), path.join(dir, 'index.mjs'));
+    await copyFile(FAULT_SERVER, path.join(dir, 'fault-server.mjs'));
     await writeFile(
       path.join(dir, 'launch.json'),
       JSON.stringify({
         id: 'fault',
         name: 'Fault server',
-        command: process.execPath,
-        args: [FAULT_SERVER],
+        command: 'node',
+        args: ['/var/task/fault-server.mjs'],
         env: mark.env,
         timeout: 10,
       }),
     );
-    const [port, apiPort] = [await freePort(), await freePort()];
-    rie = spawn(
-      RIE as string,
-      [
-        '--log-level',
-        'error',
-        '--runtime-interface-emulator-address',
-        `127.0.0.1:${port}`,
-        '--runtime-api-address',
-        `127.0.0.1:${apiPort}`,
-        process.execPath,
-        RIC as string,
-        'index.handler',
-      ],
-      {
-        cwd: dir,
-        detached: true,
-        stdio: 'ignore',
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          AWS_LAMBDA_FUNCTION_NAME: 'mcp-server-fault',
-          AWS_LAMBDA_FUNCTION_TIMEOUT: '10',
-          AWS_REGION: 'us-east-1',
-          LAMBDA_TASK_ROOT: dir,
-          POWERTOOLS_METRICS_DISABLED: 'true',
-          ...mark.env,
-        },
-      },
-    );
-    url = `http://127.0.0.1:${port}/2015-03-31/functions/function/invocations`;
-    for (let i = 0; i < 100; i++) {
-      try {
-        await fetch(`http://127.0.0.1:${port}/`);
-        break;
-      } catch {
-        await sleep(100);
-      }
-    }
+    fn = await startUnderRie({
+      taskRoot: dir,
+      functionName: 'mcp-server-fault',
+      timeoutSeconds: 10,
+      env: { ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    });
   });
 
   after(async () => {
-    if (rie?.pid !== undefined) process.kill(-rie.pid, 'SIGTERM');
-    await sleep(300);
-    if (rie?.pid !== undefined) {
-      try {
-        process.kill(-rie.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    await fn.stop();
     await assertNoneLeft(mark.value);
     await rm(dir, { recursive: true, force: true });
   });
 
-  const invoke = async (event: unknown, custom?: Record<string, unknown>): Promise<unknown> => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (custom) headers['X-Amz-Client-Context'] = Buffer.from(JSON.stringify({ custom })).toString('base64');
-    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(event) });
-    assert.equal(res.status, 200);
-    return res.json();
-  };
-
   test('an AgentCore call: tool name from the client context, arguments as the event', async () => {
-    const result = await invoke(
+    const result = await fn.invoke(
       { text: 'through the runtime API' },
       { bedrockAgentCoreToolName: 'fault___echo' },
     );
@@ -120,14 +59,14 @@ describe('the bundled handler under the Lambda Runtime Interface Emulator', { sk
   });
 
   test('the server stays warm across invocations', async () => {
-    const a = text(await invoke({}, { bedrockAgentCoreToolName: 'fault___pid' }));
-    const b = text(await invoke({}, { bedrockAgentCoreToolName: 'fault___pid' }));
+    const a = text(await fn.invoke({}, { bedrockAgentCoreToolName: 'fault___pid' }));
+    const b = text(await fn.invoke({}, { bedrockAgentCoreToolName: 'fault___pid' }));
     assert.match(a, /^\d+$/);
     assert.equal(a, b);
   });
 
   test('no client context: the error result the seed expects', async () => {
-    const result = (await invoke({})) as Record<string, unknown>;
+    const result = (await fn.invoke({})) as Record<string, unknown>;
     assert.equal(result['isError'], true);
     assert.match(
       text(result),
@@ -136,7 +75,7 @@ describe('the bundled handler under the Lambda Runtime Interface Emulator', { sk
   });
 
   test('a direct JSON-RPC invoke', async () => {
-    const result = (await invoke({ jsonrpc: '2.0', id: 7, method: 'tools/list' })) as {
+    const result = (await fn.invoke({ jsonrpc: '2.0', id: 7, method: 'tools/list' })) as {
       id: number;
       result: { tools: unknown[] };
     };
@@ -146,7 +85,7 @@ describe('the bundled handler under the Lambda Runtime Interface Emulator', { sk
 
   test('a hung call is answered with an error before the function times out', async () => {
     const t0 = Date.now();
-    const result = (await invoke({}, { bedrockAgentCoreToolName: 'fault___hang' })) as Record<
+    const result = (await fn.invoke({}, { bedrockAgentCoreToolName: 'fault___hang' })) as Record<
       string,
       unknown
     >;
@@ -154,8 +93,41 @@ describe('the bundled handler under the Lambda Runtime Interface Emulator', { sk
     assert.equal(result['isError'], true);
     assert.match(text(result), /did not answer within/);
     assert.equal(
-      text(await invoke({ text: 'after' }, { bedrockAgentCoreToolName: 'fault___echo' })),
+      text(await fn.invoke({ text: 'after' }, { bedrockAgentCoreToolName: 'fault___echo' })),
       'after',
     );
+  });
+
+  test("the server runs as in Lambda: Node.js 22 from /var/lang, in /var/task, with Lambda's variables only", async () => {
+    const info = JSON.parse(
+      text(await fn.invoke({}, { bedrockAgentCoreToolName: 'fault___info' })),
+    ) as Record<string, string>;
+    assert.match(info['node'] ?? '', /^v22\./);
+    assert.equal(info['execPath'], '/var/lang/bin/node');
+    const env = JSON.parse(
+      text(
+        await fn.invoke(
+          { text: 'PATH,AWS_REGION,HOME,USER,SHELL' },
+          { bedrockAgentCoreToolName: 'fault___env' },
+        ),
+      ),
+    ) as Record<string, string | null>;
+    assert.match(env['PATH'] ?? '', /(^|:)\/var\/lang\/bin(:|$)/, "Lambda's PATH");
+    assert.equal(env['AWS_REGION'], 'us-east-1', "the function's region");
+    assert.equal(env['USER'], null, "nothing of the host's environment");
+    assert.equal(env['SHELL'], null);
+    assert.match(env['HOME'] ?? '', /^\/tmp\//, 'HOME points into /tmp, the only writable place');
+  });
+
+  test('only /tmp is writable: /var/task and the rest of the file system are read-only', async () => {
+    const write = async (p: string): Promise<string> =>
+      text(await fn.invoke({ path: p, text: 'x' }, { bedrockAgentCoreToolName: 'fault___write' }));
+    assert.equal(await write('/tmp/ok.txt'), 'wrote /tmp/ok.txt');
+    assert.match(
+      await write('/var/task/state.json'),
+      /^EROFS: .*read-only file system, open '\/var\/task\/state\.json'$/,
+    );
+    assert.match(await write('/etc/mcp-fleet'), /^EROFS: /);
+    assert.match(await write('/root/.config'), /^(EROFS|ENOENT): /);
   });
 });

@@ -108,3 +108,57 @@ test('structured logs and EMF metrics per server and tool, from the bundled hand
   assert.equal(metric('ServerCrashes').length, 1);
   assert.ok(metric('ToolLatency').every((m) => typeof m['ToolLatency'] === 'number'));
 });
+
+/**
+ * Lambda freezes the environment as soon as the handler returns: a log line or metric written
+ * after that may never be written. Each call's log line and EMF record are out before it returns.
+ */
+test("a call's log line and metrics are written before the handler returns", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-telemetry-'));
+  const mark = marker();
+  const launch = path.join(dir, 'launch.json');
+  await writeFile(
+    launch,
+    JSON.stringify({ id: 'fault', command: process.execPath, args: [FAULT_SERVER], env: mark.env }),
+  );
+  const bundle = pathToFileURL(path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs')).href;
+  const script = `
+    const { handler } = await import(${JSON.stringify(bundle)});
+    const ctx = (tool, id) => ({ awsRequestId: id, functionName: 'mcp-server-fault', functionVersion: '$LATEST', memoryLimitInMB: '512',
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:mcp-server-fault',
+      clientContext: { custom: { bedrockAgentCoreToolName: 'fault___' + tool } }, getRemainingTimeInMillis: () => 30000 });
+    for (const id of ['first', 'second']) {
+      await handler({ text: id }, ctx('echo', id));
+      process.stdout.write('RETURNED ' + id + '\\n');
+    }
+    await handler.close();
+  `;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: {
+      ...process.env,
+      MCP_FLEET_LAUNCH_FILE: launch,
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      POWERTOOLS_DEV: '',
+    },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  await rm(dir, { recursive: true, force: true });
+  await assertNoneLeft(mark.value);
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stdout.split('\n');
+  for (const id of ['first', 'second']) {
+    const returned = lines.indexOf(`RETURNED ${id}`);
+    assert.ok(returned > 0, run.stdout);
+    const before = lines
+      .slice(0, returned)
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(
+      before.some((l) => l['message'] === 'tool call' && l['function_request_id'] === id),
+      `the log line of ${id} is written before it returns`,
+    );
+    const emf = before.filter((l) => l['_aws'] !== undefined && l['ToolCalls'] !== undefined);
+    assert.ok(emf.length >= (id === 'first' ? 1 : 2), `the EMF record of ${id} is written before it returns`);
+  }
+});

@@ -4,7 +4,8 @@ import { BuildError } from '../../build/exec.js';
 import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
 import type { CatalogEntry } from '../../local/gateway.js';
 import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/fleet.js';
-import { sameServer, type InvocationRecord } from '../../local/lambda-service.js';
+import type { InvocationRecord } from '../../local/function.js';
+import { sameServer } from '../../local/lambda-service.js';
 import { watchFile } from '../../local/watch.js';
 import { CliError, EXIT } from '../exit.js';
 import { runBuild } from './build.js';
@@ -23,7 +24,13 @@ export interface DevOptions {
   watch?: boolean;
   /** Build progress as plain lines (default when stdout is not a terminal). */
   plain?: boolean;
+  /** false with --no-freeze. */
+  freeze: boolean;
+  memoryLimits: string;
+  sandbox?: boolean;
 }
+
+const MEMORY_MODES = ['auto', 'cgroup', 'proc', 'off'] as const;
 
 /** Where a running dev fleet says where it is (for `invoke` and `tools`). */
 export function stateFile(configFile: string): string {
@@ -39,7 +46,9 @@ function callLine(r: InvocationRecord): string {
       : isErrorResult(r.payload)
         ? 'error result'
         : 'ok';
-  return `${time} ${r.functionName} ${what} ${r.durationMs.toFixed(1)} ms${r.coldStart ? ' (cold start)' : ''} ${status}`;
+  const init = r.report.initDurationMs !== undefined ? `, init ${r.report.initDurationMs.toFixed(0)} ms` : '';
+  const memory = `${r.report.maxMemoryUsedMb}/${r.report.memorySizeMb} MB`;
+  return `${time} ${r.functionName} ${what} ${r.durationMs.toFixed(1)} ms${r.coldStart ? ` (cold start${init})` : ''} ${memory} ${status}`;
 }
 
 function errorMessage(payload: unknown): string | undefined {
@@ -98,6 +107,12 @@ export async function devCommand(options: DevOptions): Promise<number> {
       EXIT.USAGE,
     );
   }
+  const memory = MEMORY_MODES.find((m) => m === options.memoryLimits);
+  if (memory === undefined)
+    throw new CliError(
+      `--memory-limits ${options.memoryLimits}: use one of ${MEMORY_MODES.join(', ')}`,
+      EXIT.USAGE,
+    );
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
@@ -145,6 +160,9 @@ export async function devCommand(options: DevOptions): Promise<number> {
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(options.search !== undefined ? { search: options.search } : {}),
+      freeze: options.freeze,
+      memory,
+      ...(options.sandbox === true ? { sandbox: true } : {}),
       onInvoke: (r) => {
         if (started) out(callLine(r));
       },
@@ -157,6 +175,12 @@ export async function devCommand(options: DevOptions): Promise<number> {
     out(
       `  run from the build (.mcp-fleet/build): ${fleet.fromBuild.join(', ')}${fleet.fromBuild.length < fleet.lambda.functions.size ? '; the others: their command on PATH' : ''}`,
     );
+  if (fleet.sandbox) {
+    out(
+      `  in the Lambda sandbox (read-only /var/task, only /tmp writable): ${fleet.sandbox.inside.join(', ') || 'none'}`,
+    );
+    for (const o of fleet.sandbox.outside) out(`  ${o.id}: outside the sandbox: ${o.why}`);
+  }
   for (const fn of fleet.lambda.functions.values()) {
     if (fn.localSecrets.length > 0)
       out(

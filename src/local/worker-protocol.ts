@@ -1,0 +1,32 @@
+/**
+ * The messages between the local Lambda service and an environment's worker process (over the
+ * Node.js IPC channel): the shape of Lambda's Runtime API, reduced to what one process needs.
+ */
+
+/** One invocation for the handler. */
+export interface InvokeMessage {
+  type: 'invoke';
+  requestId: string;
+  event: unknown;
+  clientContext?: unknown;
+  /** Epoch ms when Lambda would stop this invocation. */
+  deadline: number;
+}
+
+/** Stop: close the server (gracefully), then exit. */
+export interface ShutdownMessage {
+  type: 'shutdown';
+}
+
+export type ServiceMessage = InvokeMessage | ShutdownMessage;
+
+export type WorkerMessage =
+  /** Init is over: the handler module is loaded (its server started, or still starting). */
+  | { type: 'ready'; initMs: number; serverPid?: number; startError?: string }
+  /** The handler module could not be loaded. */
+  | { type: 'init-error'; errorType: string; errorMessage: string }
+  | { type: 'result'; requestId: string; payload: unknown; serverPid?: number; startError?: string }
+  | { type: 'error'; requestId: string; errorType: string; errorMessage: string; serverPid?: number };
+
+/** The worker's answer to an invocation. */
+export type InvokeReply = Extract<WorkerMessage, { type: 'result' | 'error' }>;

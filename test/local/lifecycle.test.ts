@@ -1,0 +1,346 @@
+/**
+ * The local Lambda service gives each environment the life cycle Lambda does: an init phase cut at
+ * 10 s (and run again inside the first invocation when it is), freezing between invocations,
+ * the function's memory as a hard limit, and the REPORT figures of every invocation.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfigOrThrow } from '../../src/config/index.js';
+import type { InvokeOutcome, LocalFunction } from '../../src/local/function.js';
+import { memoryGuardKind } from '../../src/local/memory.js';
+import { processState } from '../../src/local/processes.js';
+import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda-service.js';
+import { fixture, tempDir } from '../helpers.js';
+import { assertNoneLeft, FAULT_SERVER, isAlive, markedProcesses, marker } from '../runtime/support.js';
+
+const LIFECYCLE_HANDLER = fixture('handlers', 'lifecycle.mjs');
+const mark = marker();
+let dir: string;
+let cleanup: () => Promise<void>;
+const services: LocalLambda[] = [];
+
+before(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+
+after(async () => {
+  await Promise.all(services.map((s) => s.shutdown()));
+  await assertNoneLeft(mark.value);
+  await cleanup();
+});
+
+let configs = 0;
+/** A local Lambda service over the servers of a servers.yaml fragment (indented under `servers:`). */
+async function service(
+  servers: string,
+  options: Partial<LocalLambdaOptions> = {},
+): Promise<{ lambda: LocalLambda; fn: (id: string) => LocalFunction; log: (id: string) => Promise<string> }> {
+  const n = ++configs;
+  const file = path.join(dir, `servers-${n}.yaml`);
+  await writeFile(file, `servers:\n${servers}`);
+  const config = await loadConfigOrThrow(file);
+  const workDir = path.join(dir, `work-${n}`);
+  const lambda = new LocalLambda(config.servers, {
+    workDir,
+    cwd: dir,
+    env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    ...options,
+  });
+  services.push(lambda);
+  return {
+    lambda,
+    fn: (id) => lambda.resolve(`mcp-server-${id}`),
+    log: (id) => readFile(path.join(workDir, id, 'function.log'), 'utf8'),
+  };
+}
+
+/** A fault-server function, with extra settings (timeout, memory, …). */
+const fault = (id: string, settings: Record<string, number> = {}): string =>
+  `  ${id}:
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(FAULT_SERVER)}]
+${Object.entries(settings)
+  .map(([k, v]) => `    ${k}: ${v}\n`)
+  .join('')}    env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
+`;
+
+/** An AgentCore-style call of one of the fault server's tools. */
+function call(
+  lambda: LocalLambda,
+  id: string,
+  tool: string,
+  args: Record<string, unknown> = {},
+): Promise<InvokeOutcome> {
+  return lambda.invoke(`mcp-server-${id}`, args, {
+    clientContext: { custom: { bedrockAgentCoreToolName: `${id}___${tool}` } },
+  });
+}
+
+const textOf = (o: InvokeOutcome): string =>
+  ((o.payload as { content?: { text?: string }[] }).content ?? []).map((c) => c.text ?? '').join('');
+
+/** The log line of one kind for one request. */
+function line(log: string, prefix: string, requestId: string): string | undefined {
+  return log.split('\n').find((l) => l.startsWith(prefix) && l.includes(requestId));
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Every process of a function's environments (worker, server, what the server started). */
+async function environmentPids(fn: LocalFunction): Promise<number[]> {
+  const all: number[] = [];
+  for (const env of fn.environmentList) all.push(...(await env.members()));
+  return all;
+}
+
+describe('init', () => {
+  test('a server that needs 11 s to initialize serves its first call, started once', async () => {
+    const once = path.join(dir, 'eleven-once');
+    const { lambda, log } = await service(
+      `  eleven:
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(FAULT_SERVER)}]
+    timeout: 30
+    env: { FAULT: slow-init, INIT_MS: "11000", FAULT_ONCE_FILE: ${JSON.stringify(once)}, MCP_FLEET_TEST_MARKER: "${mark.value}" }
+`,
+    );
+    const t0 = Date.now();
+    const out = await call(lambda, 'eleven', 'pid');
+    const took = Date.now() - t0;
+    assert.equal(out.functionError, undefined, JSON.stringify(out.payload));
+    assert.ok(took >= 10_500, `the call waited for the start (${took} ms)`);
+    // The process that answered is the one started during init: its pid is in the once-file.
+    assert.equal(textOf(out), (await readFile(once, 'utf8')).trim(), 'one start, not two');
+    const text = await log('eleven');
+    assert.doesNotMatch(text, /INIT_REPORT/, 'init ended within its limit (at the runtime’s budget)');
+    const report = line(text, 'REPORT', out.requestId);
+    const init = Number(/Init Duration: ([\d.]+) ms/.exec(report ?? '')?.[1]);
+    assert.ok(init >= 7000 && init < 10_000, `init ended at the runtime's budget, below 10 s (${init} ms)`);
+    assert.ok(
+      Math.abs((out.report.initDurationMs ?? 0) - init) < 0.01,
+      'the outcome carries the same figure',
+    );
+  });
+
+  test('an init that times out is run again inside the first invocation, with its Init Duration reported', async () => {
+    const inits = path.join(dir, 'inits.log');
+    const { lambda, log } = await service(
+      `  slowinit:
+    command: unused
+    timeout: 10
+    env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
+`,
+      {
+        handlers: { slowinit: LIFECYCLE_HANDLER },
+        initTimeoutMs: 1000,
+        env: {
+          ...process.env,
+          ...mark.env,
+          LIFECYCLE_INIT_MS: '2500',
+          LIFECYCLE_INIT_LOG: inits,
+        },
+      },
+    );
+    const out = await lambda.invoke('mcp-server-slowinit', {});
+    assert.equal(out.functionError, undefined, JSON.stringify(out.payload));
+    const text = await log('slowinit');
+    const cut = /^INIT_REPORT Init Duration: ([\d.]+) ms\tPhase: init\tStatus: timeout$/m.exec(text);
+    assert.ok(cut, text);
+    assert.ok(Number(cut[1]) >= 1000, `cut at the init limit (${cut[1]} ms)`);
+    const report = line(text, 'REPORT', out.requestId) ?? '';
+    const init = Number(/Init Duration: ([\d.]+) ms/.exec(report)?.[1]);
+    assert.ok(init >= 2400 && init < 8000, `the init inside the invocation took its 2.5 s (${init} ms)`);
+    const duration = Number(/\tDuration: ([\d.]+) ms/.exec(report)?.[1]);
+    assert.ok(duration >= 2400, `the invocation's Duration includes that init (${duration} ms)`);
+    assert.equal(out.report.billedDurationMs, Math.ceil(out.report.durationMs), 'billed once');
+    const pids = (await readFile(inits, 'utf8')).trim().split('\n');
+    assert.equal(pids.length, 2, 'init ran twice: cut at the limit, then inside the invocation');
+    assert.notEqual(pids[0], pids[1], 'in a reset environment');
+    assert.equal((out.payload as { pid: number }).pid, Number(pids[1]));
+    assert.equal(lambda.resolve('mcp-server-slowinit').stats.initTimeouts, 1);
+  });
+
+  test('an init inside the invocation that outlives the function timeout ends it: Task timed out', async () => {
+    const { lambda, log } = await service(
+      `  slowerinit:
+    command: unused
+    timeout: 2
+    env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
+`,
+      {
+        handlers: { slowerinit: LIFECYCLE_HANDLER },
+        initTimeoutMs: 1000,
+        env: { ...process.env, ...mark.env, LIFECYCLE_INIT_MS: '5000' },
+      },
+    );
+    const out = await lambda.invoke('mcp-server-slowerinit', {});
+    assert.equal(out.functionError, 'Unhandled');
+    const payload = out.payload as { errorType: string; errorMessage: string };
+    assert.equal(payload.errorType, 'Sandbox.Timedout');
+    assert.match(payload.errorMessage, /Task timed out after 2\.00 seconds$/);
+    const text = await log('slowerinit');
+    assert.match(text, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: timeout$/m);
+    assert.match(text, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: timeout$/m);
+    assert.match(line(text, 'REPORT', out.requestId) ?? '', /\tStatus: timeout$/);
+    assert.equal(lambda.resolve('mcp-server-slowerinit').environments.total, 0);
+  });
+});
+
+describe('timeouts', () => {
+  test('a handler that overruns the function timeout: "Task timed out", every process of the environment gone', async () => {
+    const { lambda, fn } = await service(
+      `  overrun:
+    command: unused
+    timeout: 2
+    env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
+`,
+      { handlers: { overrun: LIFECYCLE_HANDLER } },
+    );
+    await lambda.invoke('mcp-server-overrun', {});
+    const pids = await environmentPids(fn('overrun'));
+    assert.ok(pids.length > 0);
+    const out = await lambda.invoke('mcp-server-overrun', { hang: true });
+    const payload = out.payload as { errorType: string; errorMessage: string };
+    assert.equal(payload.errorType, 'Sandbox.Timedout');
+    for (const pid of pids) assert.equal(await isAlive(pid), false, `process ${pid} is gone`);
+    assert.equal(fn('overrun').environments.total, 0);
+    const next = await lambda.invoke('mcp-server-overrun', {});
+    assert.equal(next.functionError, undefined, 'the next call gets a new environment');
+    assert.equal(next.coldStart, true);
+  });
+
+  test("a hung call: when its answer arrives, the server's whole process group is already gone", async () => {
+    const { lambda } = await service(fault('hung', { timeout: 3 }));
+    const pid = Number(textOf(await call(lambda, 'hung', 'pid')));
+    const grandchild = Number(textOf(await call(lambda, 'hung', 'spawn')));
+    assert.equal(await isAlive(grandchild), true);
+    const out = await call(lambda, 'hung', 'hang');
+    const [serverAlive, grandchildAlive] = [await isAlive(pid), await isAlive(grandchild)];
+    assert.match(
+      textOf(out),
+      /did not answer within \d+ ms; the server process was stopped and will be replaced/,
+    );
+    assert.equal(serverAlive, false, 'the hung server is gone when the answer arrives');
+    assert.equal(grandchildAlive, false, 'and what it started');
+  });
+});
+
+describe('freeze', () => {
+  test('between invocations every process of the environment is stopped (state T); the next call thaws and is served', async () => {
+    const { lambda, fn } = await service(fault('frozen'));
+    const first = await call(lambda, 'frozen', 'echo', { text: 'one' });
+    assert.equal(textOf(first), 'one');
+    const f = fn('frozen');
+    await until('the environment is frozen', () => f.environments.frozen === 1);
+    const pids = await environmentPids(f);
+    assert.ok(pids.length >= 2, `worker and server at least (${pids.join(', ')})`);
+    for (const pid of pids) assert.equal(await processState(pid), 'T', `process ${pid} is stopped`);
+    const second = await call(lambda, 'frozen', 'echo', { text: 'two' });
+    assert.equal(textOf(second), 'two');
+    assert.equal(second.coldStart, false, 'the same environment, thawed');
+    await until('frozen again', () => f.environments.frozen === 1);
+    for (const pid of await environmentPids(f)) assert.equal(await processState(pid), 'T');
+  });
+
+  test('frozen environments time out like the others, and keep serving', async () => {
+    const { lambda, fn } = await service(fault('frozenhang', { timeout: 3 }));
+    assert.equal(textOf(await call(lambda, 'frozenhang', 'echo', { text: 'x' })), 'x');
+    await until('frozen', () => fn('frozenhang').environments.frozen === 1);
+    const hung = await call(lambda, 'frozenhang', 'hang');
+    assert.match(textOf(hung), /did not answer within/);
+    assert.equal(textOf(await call(lambda, 'frozenhang', 'echo', { text: 'after' })), 'after');
+  });
+
+  test('idle frozen environments are reclaimed, every process with them', async () => {
+    const { lambda, fn } = await service(fault('reclaimed'), { idleMs: 400 });
+    await call(lambda, 'reclaimed', 'echo', { text: 'x' });
+    await until('frozen', () => fn('reclaimed').environments.frozen === 1);
+    const pids = await environmentPids(fn('reclaimed'));
+    await until('reclaimed', () => fn('reclaimed').environments.total === 0, 15_000);
+    for (const pid of pids) assert.equal(await isAlive(pid), false, `process ${pid} is gone`);
+  });
+
+  test('--no-freeze leaves idle environments running', async () => {
+    const { lambda, fn } = await service(fault('thawed'), { freeze: false });
+    await call(lambda, 'thawed', 'echo', { text: 'x' });
+    await sleep(300);
+    assert.equal(fn('thawed').environments.frozen, 0);
+    for (const pid of await environmentPids(fn('thawed')))
+      assert.notEqual(await processState(pid), 'T', `process ${pid} runs`);
+  });
+});
+
+describe('memory', () => {
+  for (const mode of ['auto', 'proc'] as const) {
+    test(`an environment over its memory is killed with Lambda's error and replaced (${mode})`, async (t) => {
+      const id = `hungry-${mode}`;
+      const { lambda, fn, log } = await service(fault(id, { memory: 128 }), {
+        memory: mode,
+      });
+      const before = Number(textOf(await call(lambda, id, 'pid')));
+      const out = await call(lambda, id, 'alloc', { ms: 320 });
+      assert.equal(out.functionError, 'Unhandled', JSON.stringify(out.payload));
+      const payload = out.payload as { errorType: string; errorMessage: string };
+      assert.equal(payload.errorType, 'Runtime.OutOfMemory');
+      assert.match(
+        payload.errorMessage,
+        /^RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed$/,
+      );
+      const report = line(await log(id), 'REPORT', out.requestId) ?? '';
+      assert.match(report, /\tMemory Size: 128 MB\t/);
+      assert.match(report, /\tStatus: error\tError Type: Runtime\.OutOfMemory$/);
+      assert.equal(await isAlive(before), false, 'the environment and its server are gone');
+      const after = await call(lambda, id, 'pid');
+      assert.equal(after.coldStart, true, 'the next call gets a new environment');
+      assert.notEqual(Number(textOf(after)), before);
+      assert.equal(fn(id).stats.outOfMemory, 1);
+      t.diagnostic(`memory guard: ${mode === 'auto' ? await memoryGuardKind() : 'proc'}`);
+    });
+  }
+});
+
+describe('reports', () => {
+  test('every invocation logs START, END and REPORT with Lambda’s figures; Init Duration on the cold start only', async () => {
+    const { lambda, fn, log } = await service(fault('reported', { memory: 256 }));
+    const cold = await call(lambda, 'reported', 'echo', { text: 'a' });
+    const warm = await call(lambda, 'reported', 'echo', { text: 'b' });
+    const text = await log('reported');
+    for (const o of [cold, warm]) {
+      assert.ok(line(text, 'START RequestId:', o.requestId)?.endsWith('Version: $LATEST'));
+      assert.ok(line(text, 'END RequestId:', o.requestId));
+    }
+    const re =
+      /^REPORT RequestId: [0-9a-f-]{36}\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: (\d+) MB(\tInit Duration: [\d.]+ ms)?$/;
+    const coldLine = re.exec(line(text, 'REPORT', cold.requestId) ?? '');
+    const warmLine = re.exec(line(text, 'REPORT', warm.requestId) ?? '');
+    assert.ok(coldLine && warmLine, text);
+    assert.ok(coldLine[2], 'the cold start reports its Init Duration');
+    assert.equal(warmLine[2], undefined, 'a warm invocation does not');
+    assert.ok(Number(warmLine[1]) > 0 && Number(warmLine[1]) <= 256);
+    assert.equal(
+      cold.report.billedDurationMs,
+      Math.ceil(cold.report.durationMs + (cold.report.initDurationMs ?? 0)),
+    );
+    assert.equal(
+      fn('reported').stats.maxMemoryUsedMb,
+      Math.max(cold.report.maxMemoryUsedMb, warm.report.maxMemoryUsedMb),
+    );
+  });
+});
+
+describe('no process left', () => {
+  test('every marked process is gone once the services shut down', async () => {
+    await Promise.all(services.splice(0).map((s) => s.shutdown()));
+    await assertNoneLeft(mark.value);
+    assert.deepEqual(await markedProcesses(mark.value), []);
+  });
+});

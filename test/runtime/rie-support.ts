@@ -1,0 +1,106 @@
+/**
+ * A function folder run the way Lambda runs it: the Runtime Interface Emulator and the Node.js
+ * runtime interface client (aws-lambda-ric) on Node.js 22, inside the Lambda-like sandbox
+ * (src/local/sandbox.ts): the folder read-only at /var/task, a fresh /tmp, Lambda's environment
+ * variables only.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { lambdaTools, type LambdaTools } from '../../scripts/lambda-tools.js';
+import { processTree, signalAll, waitGone } from '../../src/local/processes.js';
+import { lambdaEnvironment, sandboxLaunch } from '../../src/local/sandbox.js';
+import { freePort } from '../helpers.js';
+
+export interface RieFunction {
+  tools: LambdaTools;
+  /** Invokes with an event and, when given, AgentCore's client context `custom`. */
+  invoke(event: unknown, custom?: Record<string, unknown>): Promise<unknown>;
+  /** What the emulator and the function wrote (stdout and stderr). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface RieOptions {
+  /** The function's folder (index.mjs, launch.json, …). */
+  taskRoot: string;
+  functionName?: string;
+  timeoutSeconds?: number;
+  memoryMb?: number;
+  /** Added to Lambda's variables (a test marker, function settings). */
+  env?: Record<string, string>;
+}
+
+export async function startUnderRie(o: RieOptions): Promise<RieFunction> {
+  const tools = await lambdaTools();
+  const rootDir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-sandbox-'));
+  const [port, apiPort] = [await freePort(), await freePort()];
+  const launch = sandboxLaunch({
+    rootDir,
+    taskRoot: o.taskRoot,
+    mounts: [
+      { target: '/var/lang', source: tools.nodeDir },
+      { target: '/var/runtime', source: tools.ricDir },
+      { target: '/usr/local/bin/aws-lambda-rie', source: tools.rie },
+    ],
+    command: '/usr/local/bin/aws-lambda-rie',
+    args: [
+      '--log-level',
+      'error',
+      '--runtime-interface-emulator-address',
+      `127.0.0.1:${port}`,
+      '--runtime-api-address',
+      `127.0.0.1:${apiPort}`,
+      '/var/lang/bin/node',
+      '/var/runtime/index.mjs',
+      'index.handler',
+    ],
+    env: {
+      ...lambdaEnvironment({
+        functionName: o.functionName ?? 'function',
+        memoryMb: o.memoryMb ?? 512,
+        timeoutSeconds: o.timeoutSeconds ?? 30,
+        region: 'us-east-1',
+      }),
+      ...o.env,
+    },
+  });
+  const child = spawn(launch.command, launch.args, {
+    env: launch.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const url = `http://127.0.0.1:${port}/2015-03-31/functions/function/invocations`;
+  for (let i = 0; ; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      break;
+    } catch {
+      if (child.exitCode !== null || i > 300) assert.fail(`the emulator did not start: ${output}`);
+      await sleep(50);
+    }
+  }
+  return {
+    tools,
+    output: () => output,
+    invoke: async (event, custom) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (custom)
+        headers['X-Amz-Client-Context'] = Buffer.from(JSON.stringify({ custom })).toString('base64');
+      const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(event) });
+      assert.equal(res.status, 200, output);
+      return res.json();
+    },
+    stop: async () => {
+      const pids = await signalAll(() => processTree(child.pid ?? 0), 'SIGKILL');
+      await waitGone(pids);
+      await rm(rootDir, { recursive: true, force: true });
+    },
+  };
+}
