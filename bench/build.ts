@@ -3,7 +3,7 @@
  *   staged      every server staged (--force: installers run, caches warm), tools discovered
  *   unchanged   nothing changed: every server reused (goal: seconds; the ratio to staged)
  *   env change  one server's env changed: launch specs rewritten, tools discovered again, no install
- *   relocked    --force again with the lock file: npm ci / pip constraints / go.sum from the lock
+ *   relocked    --force again with the lock file: npm ci / uv installing the locked set / go.sum from the lock
  *
  * Run: npm run bench:build  (figures to stderr and bench/results/build.json)
  */

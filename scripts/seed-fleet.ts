@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
 import { gitRepo } from '../test/helpers.js';
+import { pythonTool } from './python-tools.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 import type { FleetConfig } from '../src/config/model.js';
 import { loadBuiltServers, synthStack } from '../src/deploy/deploy.js';
@@ -144,12 +145,12 @@ function text(result: unknown): string {
 }
 
 async function cfnLint(templateFile: string): Promise<string> {
+  const exe = pythonTool('cfn-lint');
   try {
-    await run('cfn-lint', [templateFile], { maxBuffer: 16 * 1024 * 1024 });
+    await run(exe, [templateFile], { maxBuffer: 16 * 1024 * 1024 });
     return 'no findings';
   } catch (err) {
     const e = err as { code?: number | string; stdout?: string };
-    if (e.code === 'ENOENT') return 'not installed';
     const lines = (e.stdout ?? '').split('\n');
     const errors = lines.filter((l) => /^E\d/.test(l)).length;
     const warnings = lines.filter((l) => /^W\d/.test(l)).length;
@@ -322,7 +323,7 @@ export function seedFleetMarkdown(r: SeedFleetReport): string {
     "then the fleet as `mcp-fleet dev` runs it (from the build's host installs), its gateway's",
     '`tools/list`, and one offline tool call per server through the gateway.',
     '',
-    `- Build: ${(r.buildMs / 1000).toFixed(1)} s, ${r.staged} of ${r.rows.length} servers staged, the others up to date (a first build of the whole fleet: about 5 minutes here, see [benchmarks.md](benchmarks.md#builds)).`,
+    `- Build: ${(r.buildMs / 1000).toFixed(1)} s, ${r.staged} of ${r.rows.length} servers staged, the others up to date (a first build of the whole fleet: about 3 minutes here with uv, see [benchmarks.md](benchmarks.md#python-servers-first-build-of-the-seed-fleet-uv-vs-pip)).`,
     'error' in r.synth
       ? `- Synth: FAILED — ${r.synth.error}`
       : `- Synth: ${r.synth.resources} resources; cdk-nag AwsSolutions: no errors (${r.synth.nagWarnings} warnings); cfn-lint: ${r.synth.cfnLint}.`,

@@ -4,6 +4,9 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pythonTool } from '../scripts/python-tools.js';
+
+export { pythonTool };
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -77,7 +80,7 @@ export async function gitRepo(repo: string): Promise<void> {
 /** moto's server on a free loopback port: AWS APIs (SSM, Secrets Manager, Cognito, CloudFormation…) for tests. */
 export async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+  const moto = spawn(pythonTool('moto_server'), ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: 'ignore',
     detached: true,
   });

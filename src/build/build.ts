@@ -12,11 +12,11 @@ import { HANDLER_BUNDLE } from '../local/function.js';
 import { LocalLambda } from '../local/lambda-service.js';
 import { BuildError } from './exec.js';
 import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
-import { stageServer, writeHandler, writeLaunch, type Artifact } from './stage.js';
+import { stageServer, writeHandler, writeLaunch, type Artifact, type PythonInstaller } from './stage.js';
 import { listTools, lowerTools, type LoweredTool } from './tools.js';
 
 /** Bump when the layout of a server's build folder changes: every server is staged again. */
-const BUILD_FORMAT = 1;
+const BUILD_FORMAT = 2;
 /** A server that does not answer tools/list within this long fails discovery. */
 const DISCOVERY_TIMEOUT_MS = 60_000;
 /** Secrets are not read at discovery (no AWS): the variables get this value instead. */
@@ -34,6 +34,8 @@ export interface BuildOptions {
   /** The runtime bundle each function carries (default: the built one). */
   handlerBundle?: string;
   signal?: AbortSignal;
+  /** How PyPI servers are installed (default: uv; the build benchmark's baseline passes pip). */
+  pythonInstaller?: PythonInstaller;
   /** Progress of one server: a phase change or an installer's output line. */
   onProgress?: (serverId: string, event: { phase?: Phase; line?: string }) => void;
 }
@@ -242,6 +244,7 @@ async function buildServer(
       logFile: path.join(dir, 'build.log'),
       ...(lock.servers[server.id] ? { lock: lock.servers[server.id] } : {}),
       onLine: (line) => opts.onProgress?.(server.id, { line }),
+      ...(opts.pythonInstaller ? { pythonInstaller: opts.pythonInstaller } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     stageMs = performance.now() - t;

@@ -3,24 +3,28 @@
  * context (image), plus a host-platform install used to run and inspect it on this machine.
  * Nothing is downloaded when a function starts.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { toLaunchSpec, type LaunchSpec, type ServerConfig } from '../config/model.js';
 import type { PackageSpec } from '../config/package-spec.js';
 import { BuildError, exec } from './exec.js';
-
-const run = promisify(execFile);
+import { ensureUv, findPython, UV_VERSION } from './uv.js';
 
 /** The Lambda base image of container functions (the Node.js runtime, as zip functions use). */
 export const LAMBDA_NODE_IMAGE = 'public.ecr.aws/lambda/nodejs:22';
-/** uv installs Python and the server's packages in the image (pinned). */
-export const UV_IMAGE = 'ghcr.io/astral-sh/uv:0.13.9';
-/** Where a container function keeps its Python environment. */
-const IMAGE_VENV = '/opt/venv';
+/** uv installs Python and the server's packages in the image: the release the build uses. */
+export const UV_IMAGE = `ghcr.io/astral-sh/uv:${UV_VERSION}`;
+/**
+ * uv's settings in the image: Python installed under /opt/python, no cache left in the layer,
+ * files copied (no cache to link from).
+ */
+export const UV_IMAGE_ENV: Readonly<Record<string, string>> = {
+  UV_PYTHON_INSTALL_DIR: '/opt/python',
+  UV_NO_CACHE: '1',
+  UV_LINK_MODE: 'copy',
+};
 
 /** What a previous build recorded for a server (see lock.ts). */
 export interface LockEntry {
@@ -37,6 +41,8 @@ export interface LockEntry {
   python?: string;
   /** The config's extra constraints the set was resolved under. */
   constraints?: string[];
+  /** PyPI: `universal`: resolved once for every platform (uv), so the image installs the same set. */
+  resolution?: 'universal';
 }
 
 const sameList = (a: readonly string[], b: readonly string[]): boolean =>
@@ -59,6 +65,8 @@ export interface StageOptions {
   logFile: string;
   onLine?: (line: string) => void;
   signal?: AbortSignal;
+  /** How PyPI servers are installed (default {@link uvInstall}). */
+  pythonInstaller?: PythonInstaller;
 }
 
 export interface StageResult {
@@ -275,33 +283,102 @@ async function stageGo(opts: StageOptions, pkg: Extract<PackageSpec, { kind: 'go
 
 // ---------------------------------------------------------------- PyPI
 
-/** Finds a Python interpreter of that version (major.minor), or the default python3. */
-export async function findPython(version: string | undefined): Promise<{ exe: string; version: string }> {
-  const candidates = version !== undefined ? [`python${version}`] : ['python3'];
-  if (version !== undefined) {
-    const pyenv = process.env['PYENV_ROOT'] ?? path.join(os.homedir(), '.pyenv');
-    const versions = await readdir(path.join(pyenv, 'versions')).catch(() => [] as string[]);
-    for (const v of versions
-      .filter((v) => v === version || v.startsWith(`${version}.`))
-      .sort()
-      .reverse())
-      candidates.push(path.join(pyenv, 'versions', v, 'bin', `python${version}`));
-    candidates.push(`/usr/bin/python${version}`, `/usr/local/bin/python${version}`);
+/** The folder the image installs in (its venv is `venv/` in it, as on this machine). */
+const IMAGE_PYTHON_DIR = '/opt';
+
+/** uv's settings for installs on this machine: its cache (warm installs are hard links), no Python download (the interpreter is given). */
+const UV_HOST_ENV: Record<string, string> = {
+  UV_PYTHON_DOWNLOADS: 'never',
+};
+
+/**
+ * The install of a resolved set, run in the folder that holds `venv/` and `requirements.txt`:
+ * the same command on this machine and in the image. Exact versions, no dependency resolution,
+ * and every module compiled to bytecode now (a deployed function's code is read-only, so Python
+ * could not cache it at cold start).
+ */
+export const PYTHON_INSTALL_ARGS: readonly string[] = [
+  'pip',
+  'install',
+  '--python',
+  'venv',
+  '--no-deps',
+  '--compile-bytecode',
+  '--requirement',
+  'requirements.txt',
+];
+
+/** What a Python installer gets: a fresh folder to make `venv/` in, and what to put there. */
+export interface PythonInstallContext {
+  server: ServerConfig;
+  spec: string;
+  python: { exe: string; version: string };
+  /** The server's host folder (empty): `venv/` goes here. */
+  dir: string;
+  /** The locked set to install exactly, when the lock holds one for this pin; else resolve. */
+  locked?: readonly string[];
+  constraints: readonly string[];
+  /** Runs a command in `dir`, its output to the build log (rejects with a BuildError). */
+  exec: (
+    command: string,
+    args: readonly string[],
+    what: string,
+    env?: Record<string, string>,
+  ) => Promise<string>;
+  /** A progress line. */
+  onLine: (line: string) => void;
+}
+
+/**
+ * Installs a Python server into `<dir>/venv` and answers the set installed (requirement lines).
+ * The default is uv; the build benchmark passes pip's way as its baseline.
+ */
+export type PythonInstaller = (
+  ctx: PythonInstallContext,
+) => Promise<{ resolved: string[]; resolution?: 'universal' }>;
+
+/**
+ * uv: the set resolved once for every platform (`--universal`, for the function's Python), then
+ * installed exactly, with bytecode, by the command the image runs.
+ */
+export const uvInstall: PythonInstaller = async (ctx) => {
+  let uv: string;
+  try {
+    uv = await ensureUv({ onLine: ctx.onLine });
+  } catch (err) {
+    throw new BuildError(ctx.server.id, (err as Error).message);
   }
-  for (const exe of candidates) {
-    try {
-      const { stdout } = await run(exe, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']);
-      const found = stdout.trim();
-      if (version === undefined || found === version) return { exe, version: found };
-    } catch {
-      // not this one
+  let resolved: string[];
+  if (ctx.locked !== undefined) {
+    resolved = [...ctx.locked];
+  } else {
+    await writeFile(path.join(ctx.dir, 'requirements.in'), `${ctx.spec}\n`);
+    const args = ['pip', 'compile', 'requirements.in', '--universal', '--python-version', ctx.python.version];
+    args.push('--no-header', '--no-annotate', '--output-file', 'requirements.txt');
+    if (ctx.constraints.length > 0) {
+      await writeFile(path.join(ctx.dir, 'constraints.txt'), `${ctx.constraints.join('\n')}\n`);
+      args.push('--constraint', 'constraints.txt');
     }
+    await ctx.exec(uv, args, `uv pip compile ${ctx.spec}`, UV_HOST_ENV);
+    resolved = requirementLines(await readFile(path.join(ctx.dir, 'requirements.txt'), 'utf8'));
   }
-  throw new Error(
-    version !== undefined
-      ? `Python ${version} is needed (package.python) and was not found on PATH or in pyenv; install it (e.g. \`uv python install ${version}\`, pyenv, or the OS package python${version})`
-      : 'python3 was not found on PATH; install Python 3.10 or newer',
+  await writeFile(path.join(ctx.dir, 'requirements.txt'), `${resolved.join('\n')}\n`);
+  await ctx.exec(
+    uv,
+    ['venv', '--python', ctx.python.exe, 'venv'],
+    `uv venv (Python ${ctx.python.version})`,
+    UV_HOST_ENV,
   );
+  await ctx.exec(uv, PYTHON_INSTALL_ARGS, `uv pip install ${ctx.spec}`, UV_HOST_ENV);
+  return { resolved, resolution: 'universal' };
+};
+
+/** The requirement lines of a requirements file (comments and blanks dropped). */
+export function requirementLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/(^|\s)#.*$/, '').trim())
+    .filter((l) => l !== '');
 }
 
 async function stagePypi(
@@ -319,37 +396,33 @@ async function stagePypi(
   const venv = path.join(host, 'venv');
   await rm(host, { recursive: true, force: true });
   await mkdir(host, { recursive: true });
-  const base = {
-    serverId: server.id,
-    cwd: host,
-    logFile: opts.logFile,
-    env: installerEnv({ PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' }),
-    ...(opts.onLine ? { onLine: opts.onLine } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  };
-  await exec(python.exe, ['-m', 'venv', venv], { ...base, what: `python${python.version} -m venv` });
-  const vpy = path.join(venv, 'bin', 'python');
-  const args = ['-m', 'pip', 'install', pkg.spec];
-  // The locked set when the pin is unchanged (nothing newer sneaks in), plus the config's constraints.
+  // The locked set when the pin, the Python and the constraints are unchanged (nothing newer
+  // sneaks in). A set locked for one platform only (an older build's) is resolved again.
   const reuse =
     opts.lock?.package === pkg.spec &&
     opts.lock.python === python.version &&
+    opts.lock.resolution === 'universal' &&
     sameList(opts.lock.constraints ?? [], server.constraints);
-  const lines = [...server.constraints, ...(reuse ? (opts.lock?.resolved ?? []) : [])];
-  if (lines.length > 0) {
-    const constraints = path.join(host, 'constraints.txt');
-    await writeFile(constraints, `${lines.join('\n')}\n`);
-    args.push('--constraint', constraints);
-  }
-  await exec(vpy, args, { ...base, what: `pip install ${pkg.spec}` });
-  const frozen = await exec(vpy, ['-m', 'pip', 'freeze', '--exclude-editable'], {
-    ...base,
-    what: 'pip freeze',
+  const install = opts.pythonInstaller ?? uvInstall;
+  const { resolved, resolution } = await install({
+    server,
+    spec: pkg.spec,
+    python,
+    dir: host,
+    ...(reuse && opts.lock ? { locked: opts.lock.resolved } : {}),
+    constraints: server.constraints,
+    exec: (command, args, what, env = {}) =>
+      exec(command, args, {
+        serverId: server.id,
+        cwd: host,
+        logFile: opts.logFile,
+        env: installerEnv(env),
+        what,
+        ...(opts.onLine ? { onLine: opts.onLine } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
+    onLine: (line) => opts.onLine?.(line),
   });
-  const resolved = frozen
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
   if (!existsSync(path.join(venv, 'bin', server.command)) && !server.shell) {
     const scripts = (await readdir(path.join(venv, 'bin'))).filter(
       (f) => !/^(python|pip|activate|Activate|deactivate)/.test(f),
@@ -361,10 +434,11 @@ async function stagePypi(
   }
   const hostLaunch = await writeLaunch(host, server, ['venv/bin']);
 
-  // The container build context: Lambda's Node.js base image + Python + the same pinned set.
+  // The container build context: Lambda's Node.js base image + Python + the same locked set,
+  // installed by the same command.
   const image = path.join(opts.dir, 'image');
   await rm(image, { recursive: true, force: true });
-  await writeHandler(image, server, opts.handlerBundle, [`${IMAGE_VENV}/bin`]);
+  await writeHandler(image, server, opts.handlerBundle, [`${IMAGE_PYTHON_DIR}/venv/bin`]);
   await writeFile(path.join(image, 'requirements.txt'), `${resolved.join('\n')}\n`);
   await writeFile(
     path.join(image, 'Dockerfile'),
@@ -380,6 +454,7 @@ async function stagePypi(
       architecture: server.aws.architecture,
       resolved,
       python: python.version,
+      ...(resolution !== undefined ? { resolution } : {}),
       ...(server.constraints.length > 0 ? { constraints: [...server.constraints] } : {}),
     },
   };
@@ -390,8 +465,15 @@ function systemPackages(server: ServerConfig): string[] {
   return [`RUN dnf install -y ${server.system.join(' ')} && dnf clean all && rm -rf /var/cache/dnf`];
 }
 
+/**
+ * The image of a PyPI server: uv installs Python and then, with the command the host install ran
+ * ({@link PYTHON_INSTALL_ARGS}), the locked set with its bytecode. At run time the code is
+ * read-only: PYTHONDONTWRITEBYTECODE only stops Python from trying to write .pyc files; the
+ * ones compiled at build time are read.
+ */
 export function pythonDockerfile(input: { server: ServerConfig; spec: string; python: string }): string {
   const { server, spec, python } = input;
+  const dir = IMAGE_PYTHON_DIR;
   return [
     '# syntax=docker/dockerfile:1',
     `# ${server.functionName}: ${spec} on Python ${python}, generated by mcp-fleet build. Do not edit.`,
@@ -400,12 +482,15 @@ export function pythonDockerfile(input: { server: ServerConfig; spec: string; py
     `FROM ${LAMBDA_NODE_IMAGE}`,
     ...systemPackages(server),
     'COPY --from=uv /uv /usr/local/bin/uv',
-    'ENV UV_PYTHON_INSTALL_DIR=/opt/python UV_NO_CACHE=1 UV_LINK_MODE=copy PYTHONDONTWRITEBYTECODE=1',
-    '# The exact set resolved by the host install (see mcp-fleet.lock.json), nothing newer.',
-    'COPY requirements.txt /opt/requirements.txt',
-    `RUN uv venv --python ${python} ${IMAGE_VENV} \\`,
-    `    && uv pip install --python ${IMAGE_VENV}/bin/python --no-deps -r /opt/requirements.txt \\`,
-    `    && test -x ${IMAGE_VENV}/bin/${server.command}`,
+    `ENV ${Object.entries(UV_IMAGE_ENV)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+    '# The exact set resolved by the build (see mcp-fleet.lock.json), installed as on the build machine.',
+    `COPY requirements.txt ${dir}/requirements.txt`,
+    `RUN cd ${dir} && uv venv --python ${python} venv \\`,
+    `    && uv ${PYTHON_INSTALL_ARGS.join(' ')} \\`,
+    `    && test -x ${dir}/venv/bin/${server.command}`,
+    'ENV PYTHONDONTWRITEBYTECODE=1',
     'COPY index.mjs launch.json ${LAMBDA_TASK_ROOT}/',
     'CMD ["index.handler"]',
     '',

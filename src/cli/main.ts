@@ -84,7 +84,7 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
   program
     .command('dev')
     .description(
-      'Run the whole fleet on this machine: a local Lambda service (one function per server), its Invoke API, an AgentCore-compatible MCP gateway at /mcp, each server at /servers/<id>/mcp, and a status page',
+      'Build what is not built yet, then run the whole fleet on this machine: a local Lambda service (one function per server), its Invoke API, an AgentCore-compatible MCP gateway at /mcp, each server at /servers/<id>/mcp, and a status page; changes of the config file are applied while it runs',
     )
     .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
     .option('-p, --port <port>', 'port to listen on (0: any free port)', '4040')
@@ -95,6 +95,9 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       'environments per function when aws.reservedConcurrency is not set (default 4)',
     )
     .option('--search', 'add the x_amz_bedrock_agentcore_search tool to the gateway')
+    .option('--no-build', 'build nothing: run servers from earlier builds, or their command on PATH')
+    .option('--no-watch', 'do not apply changes of the config file while running')
+    .option('--plain', 'build progress as plain lines (the default when stdout is not a terminal)')
     .option(
       '--no-freeze',
       'leave environments running between invocations (default: frozen, as Lambda freezes them; see docs/architecture.md)',

@@ -46,9 +46,24 @@ export interface RunningFleet {
   discovery: CatalogEntry[];
   /** Ids of the servers run from the build's host installs. */
   fromBuild: string[];
+  /**
+   * Applies a changed config while running (hot reload): new servers are added, changed ones
+   * replaced (and `rebuilt` ones, whose install changed in place), removed ones stopped; the
+   * others keep their warm environments. The gateway's catalog follows.
+   */
+  apply(config: FleetConfig, opts?: { rebuilt?: readonly string[] }): Promise<FleetChange>;
   /** With `sandbox`: the servers running in it, and those outside it with the reason. */
   sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
   close(): Promise<void>;
+}
+
+export interface FleetChange {
+  added: string[];
+  replaced: string[];
+  removed: string[];
+  unchanged: string[];
+  /** The catalog entries of the added and replaced servers. */
+  listed: CatalogEntry[];
 }
 
 export const DEFAULT_PORT = 4040;
@@ -98,13 +113,28 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     throw err;
   }
   const discovery = await gateway.discover();
+  const fromBuild = Object.keys(launchPaths);
   return {
     url: server.url,
     lambda,
     gateway,
     discovery,
-    fromBuild: Object.keys(launchPaths),
+    fromBuild,
     ...(sandbox ? { sandbox: { inside: Object.keys(sandbox.roots), outside: sandbox.outside } } : {}),
+    apply: async (next, opts = {}) => {
+      const installs = buildDir === undefined ? {} : await hostPaths(next, buildDir);
+      const plan =
+        options.sandbox === true ? await planSandbox(next, buildDir ?? defaultBuildDir(next)) : undefined;
+      const paths = { ...installs, ...plan?.launchPaths };
+      const change = await lambda.apply(next.servers, {
+        launchPaths: paths,
+        ...(plan ? { launcher: plan.launcher } : {}),
+        ...(opts.rebuilt !== undefined ? { replace: opts.rebuilt } : {}),
+      });
+      fromBuild.splice(0, fromBuild.length, ...Object.keys(paths));
+      const listed = await gateway.refresh([...change.added, ...change.replaced]);
+      return { ...change, listed };
+    },
     close: async () => {
       await server.close();
       await lambda.shutdown();

@@ -76,6 +76,28 @@ export class LocalGateway implements McpBackend {
     return entries;
   }
 
+  /**
+   * Follows a change of the fleet (hot reload): drops the tools of functions that are gone and
+   * lists again those of the given servers (new or replaced).
+   */
+  async refresh(serverIds: readonly string[]): Promise<CatalogEntry[]> {
+    const present = new Set([...this.lambda.functions.values()].map((fn) => fn.server.id));
+    for (const id of [...this.catalog.keys()]) {
+      if (!present.has(id) || serverIds.includes(id)) {
+        this.catalog.delete(id);
+        this.listedAt.delete(id);
+      }
+    }
+    const fns = [...this.lambda.functions.values()].filter((fn) => serverIds.includes(fn.server.id));
+    const entries = await Promise.all(fns.map((fn) => this.list(fn)));
+    // Keep the fleet's order.
+    const order = [...this.lambda.functions.values()].map((fn) => fn.server.id);
+    const sorted = [...this.catalog.entries()].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+    this.catalog.clear();
+    for (const [id, e] of sorted) this.catalog.set(id, e);
+    return entries;
+  }
+
   entries(): CatalogEntry[] {
     return [...this.catalog.values()];
   }

@@ -104,9 +104,108 @@ export class LocalLambda {
     return outcome;
   }
 
+  /**
+   * Applies a new set of servers while the service runs (hot reload): a new server gets its
+   * function, a changed one (its config, its launch folders, or named in `replace` because its
+   * install was rebuilt) a new function whose environments start on the next call, and a removed
+   * one is taken away. Calls already running in a replaced or removed function finish there
+   * (bounded by its timeout); then its environments are stopped. Unchanged functions and their
+   * warm environments are not touched.
+   */
+  async apply(
+    servers: readonly ServerConfig[],
+    opts: {
+      launchPaths?: Readonly<Record<string, readonly string[]>>;
+      replace?: readonly string[];
+      /** A new way to start workers (a sandbox planned for the new config). */
+      launcher?: LocalLambdaOptions['launcher'];
+    } = {},
+  ): Promise<{ added: string[]; replaced: string[]; removed: string[]; unchanged: string[] }> {
+    const region =
+      this.options.region ?? this.options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1';
+    const {
+      launchFiles,
+      launchPaths: _paths,
+      handlers,
+      idleMs: _idle,
+      onInvoke: _onInvoke,
+      ...shared
+    } = this.options;
+    const launchPaths = opts.launchPaths ?? this.options.launchPaths;
+    const launcher = opts.launcher ?? this.options.launcher;
+    const make = (server: ServerConfig): LocalFunction => {
+      const launchFile = launchFiles?.[server.id];
+      const launchPath = launchPaths?.[server.id];
+      const handler = handlers?.[server.id];
+      return new LocalFunction(server, {
+        ...shared,
+        region,
+        guardian: this.guardian,
+        ...(launcher !== undefined ? { launcher } : {}),
+        ...(launchFile !== undefined ? { launchFile } : {}),
+        ...(launchPath !== undefined ? { launchPath } : {}),
+        ...(handler !== undefined ? { handler } : {}),
+      });
+    };
+    const same = (fn: LocalFunction, server: ServerConfig): boolean =>
+      fn.name === server.functionName &&
+      sameServer(fn.server, server) &&
+      JSON.stringify(fn.options.launchPath ?? null) === JSON.stringify(launchPaths?.[server.id] ?? null) &&
+      !(opts.replace ?? []).includes(server.id);
+    const byId = new Map([...this.functions.values()].map((fn) => [fn.server.id, fn]));
+    const result = {
+      added: [] as string[],
+      replaced: [] as string[],
+      removed: [] as string[],
+      unchanged: [] as string[],
+    };
+    const retired: LocalFunction[] = [];
+    const wanted = servers.filter((s) => s.enabled);
+    for (const server of wanted) {
+      const old = byId.get(server.id);
+      if (old !== undefined && same(old, server)) {
+        result.unchanged.push(server.id);
+        continue;
+      }
+      if (old !== undefined) {
+        this.functions.delete(old.name);
+        retired.push(old);
+        result.replaced.push(server.id);
+      } else result.added.push(server.id);
+      this.functions.set(server.functionName, make(server));
+    }
+    for (const [id, fn] of byId) {
+      if (wanted.some((s) => s.id === id)) continue;
+      if (this.functions.get(fn.name) === fn) this.functions.delete(fn.name);
+      retired.push(fn);
+      result.removed.push(id);
+    }
+    // The config's order (the status page and the catalog follow it).
+    const ordered = wanted.flatMap((s) => {
+      const fn = this.functions.get(s.functionName);
+      return fn ? [fn] : [];
+    });
+    this.functions.clear();
+    for (const fn of ordered) this.functions.set(fn.name, fn);
+    await Promise.all(retired.map((fn) => retire(fn)));
+    return result;
+  }
+
   async shutdown(): Promise<void> {
     clearInterval(this.reclaimer);
     await Promise.all([...this.functions.values()].map((f) => f.shutdown()));
     await this.guardian.close();
   }
+}
+
+/** Lets the calls running in a function that left the service finish, then stops it. */
+async function retire(fn: LocalFunction): Promise<void> {
+  const until = Date.now() + fn.server.timeout * 1000 + 1000;
+  while (fn.environments.busy > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  await fn.shutdown();
+}
+
+/** Whether two configs of a server run it the same way (where it is written in the file aside). */
+export function sameServer(a: ServerConfig, b: ServerConfig): boolean {
+  return JSON.stringify({ ...a, source: null }) === JSON.stringify({ ...b, source: null });
 }

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { access, constants, copyFile, open, readFile, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  constants,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -78,6 +88,9 @@ before(async () => {
 after(async () => {
   await cleanup();
 });
+
+/** The uv binary a build log shows. */
+const ranUv = (log: string): string => /^\$ (\S*\buv) /m.exec(log)?.[1] ?? 'uv';
 
 /** ELF header facts: machine and whether the binary asks for a dynamic loader. */
 async function elf(file: string): Promise<{ machine: number; dynamic: boolean }> {
@@ -245,7 +258,7 @@ describe('PyPI server', () => {
     const dockerfile = await readFile(path.join(b.artifact.dir, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /^FROM public\.ecr\.aws\/lambda\/nodejs:22$/m);
     assert.match(dockerfile, /dnf install -y git/);
-    assert.match(dockerfile, /uv pip install .* --no-deps -r \/opt\/requirements\.txt/);
+    assert.match(dockerfile, /^COPY requirements\.txt \/opt\/requirements\.txt$/m);
     assert.match(dockerfile, /CMD \["index\.handler"\]/);
     // Checked by the Dockerfile validator of VS Code's Docker language server (no engine runs here).
     assert.deepEqual(validateDockerfile(dockerfile), []);
@@ -259,6 +272,7 @@ describe('PyPI server', () => {
       path: string[];
     };
     assert.deepEqual(launch.path, ['/opt/venv/bin']);
+    assert.equal(lock.servers['git']?.resolution, 'universal');
     // Every file the Dockerfile copies is in the context.
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm))
       for (const f of (m[1] ?? '').split(' ')) assert.ok(existsSync(path.join(b.artifact.dir, f)), f);
@@ -290,6 +304,90 @@ describe('PyPI server', () => {
   });
 });
 
+describe('PyPI server: one installer, one set, bytecode', () => {
+  test('the image installs the locked set with the very command the host install ran', async () => {
+    const b = byId(first, 'git');
+    const dir = path.dirname(b.artifact.dir);
+    const log = await readFile(path.join(dir, 'build.log'), 'utf8');
+    // The host's commands, without the path of the uv binary.
+    const ran = [...log.matchAll(/^\$ \S*\buv (.*)$/gm)].map((m) => m[1] ?? '');
+    const hostInstall = ran.filter((c) => c.startsWith('pip install'));
+    assert.equal(hostInstall.length, 1, ran.join('\n'));
+    assert.match(hostInstall[0] ?? '', /--no-deps/);
+    assert.match(hostInstall[0] ?? '', /--compile-bytecode/);
+    const dockerfile = await readFile(path.join(b.artifact.dir, 'Dockerfile'), 'utf8');
+    const imageInstall = [...dockerfile.matchAll(/\buv (pip install [^\\\n]*?)\s*(?:\\|$)/gm)].map(
+      (m) => m[1],
+    );
+    assert.deepEqual(imageInstall, hostInstall);
+    // Both run it in the folder of venv/ and requirements.txt, on the same set.
+    assert.match(dockerfile, /^RUN cd \/opt && uv venv --python 3\.\d+ venv \\$/m);
+    assert.deepEqual(
+      await readFile(path.join(dir, 'host', 'requirements.txt'), 'utf8'),
+      await readFile(path.join(b.artifact.dir, 'requirements.txt'), 'utf8'),
+    );
+    // The uv of the image is the release the host install used.
+    const version = /^uv (\S+)/.exec((await run(ranUv(log), ['--version'])).stdout)?.[1];
+    assert.match(
+      dockerfile,
+      new RegExp(`^FROM ghcr\\.io/astral-sh/uv:${String(version).replace(/\./g, '\\.')} AS uv$`, 'm'),
+    );
+    // PYTHONDONTWRITEBYTECODE is for the read-only code at run time, set after the install.
+    assert.ok(dockerfile.indexOf('PYTHONDONTWRITEBYTECODE=1') > dockerfile.indexOf('--compile-bytecode'));
+  });
+
+  test('the host install carries the bytecode of every module (compiled at build time)', async () => {
+    const b = byId(first, 'git');
+    const venv = path.join(path.dirname(b.artifact.dir), 'host', 'venv');
+    const pkgDir = (await readdir(path.join(venv, 'lib'))).map((py) =>
+      path.join(venv, 'lib', py, 'site-packages', 'mcp_server_git'),
+    )[0];
+    assert.ok(pkgDir !== undefined && existsSync(pkgDir));
+    const sources = (await readdir(pkgDir)).filter((f) => f.endsWith('.py'));
+    const compiled = await readdir(path.join(pkgDir, '__pycache__'));
+    assert.ok(sources.length > 0);
+    for (const f of sources)
+      assert.ok(
+        compiled.some((c) => c.startsWith(`${f.slice(0, -3)}.cpython-`) && c.endsWith('.pyc')),
+        `${f} has no .pyc`,
+      );
+  });
+
+  test('without a Python >= 3.11 on PATH, the build says what is missing', async () => {
+    const { dir: tmp, cleanup: clean } = await tempDir();
+    try {
+      const file = path.join(tmp, 'servers.yaml');
+      await writeFile(
+        file,
+        'servers:\n  git:\n    package: { pypi: mcp-server-git==2026.10.19 }\n    command: mcp-server-git\n',
+      );
+      const none = await runCli(['build', '--config', file, '--plain'], {
+        env: { ...process.env, PATH: path.join(tmp, 'empty-bin') },
+      });
+      assert.equal(none.code, 1);
+      assert.match(
+        none.stderr,
+        /FAILED git: Python servers need Python ≥ 3\.11 on PATH as python3, and there is no python3 on PATH/,
+      );
+      // A python3 that is too old.
+      const bin = path.join(tmp, 'old-bin');
+      await mkdir(bin);
+      await writeFile(path.join(bin, 'python3'), '#!/bin/sh\necho 3.9\n');
+      await chmod(path.join(bin, 'python3'), 0o755);
+      const old = await runCli(['build', '--config', file, '--plain'], {
+        env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` },
+      });
+      assert.equal(old.code, 1);
+      assert.match(
+        old.stderr,
+        /FAILED git: Python servers need Python ≥ 3\.11 on PATH as python3; python3 there is 3\.9/,
+      );
+    } finally {
+      await clean();
+    }
+  });
+});
+
 describe('image server and failures', () => {
   test('an image server: a Dockerfile copying from that image, tools from the checked-in file', async () => {
     const b = byId(first, 'pinned-image');
@@ -316,11 +414,11 @@ describe('image server and failures', () => {
     const f = first.failed[0];
     assert.match(
       f?.message ?? '',
-      /pip install mcp-fleet-no-such-package-7f3a==1\.0\.0 failed with exit code 1/,
+      /uv pip compile mcp-fleet-no-such-package-7f3a==1\.0\.0 failed with exit code 1/,
     );
     assert.match(
       f?.output.join('\n') ?? '',
-      /No matching distribution found for mcp-fleet-no-such-package-7f3a/,
+      /mcp-fleet-no-such-package-7f3a was not found in the package registry/,
     );
     assert.ok(f?.logFile !== undefined && existsSync(f.logFile));
   });
@@ -380,7 +478,7 @@ describe('incremental builds and the lock file', () => {
   test('the CLI builds with plain progress and reports a failure with exit code 1', async () => {
     const r = await runCli(['build', '--config', configFile, '--plain']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /FAILED broken: pip install mcp-fleet-no-such-package-7f3a==1\.0\.0 failed/);
+    assert.match(r.stderr, /FAILED broken: uv pip compile mcp-fleet-no-such-package-7f3a==1\.0\.0 failed/);
     assert.match(r.stdout, /git +image .* tools.*\(up to date\)/);
     assert.match(r.stdout, /5 built, 1 failed/);
     const ok = await runCli(['build', '--config', configFile, '--only', 'memory', '--json']);

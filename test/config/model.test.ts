@@ -214,17 +214,26 @@ describe('shipped configs', () => {
     );
   });
 
-  test('the versions pinned in the default fleet are the ones package.json and requirements.txt install', async () => {
+  test('the versions pinned in the default fleet are the ones its lock file, package.json and the test tools have', async () => {
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
       devDependencies: Record<string, string>;
     };
-    const requirements = await readFile(path.join(ROOT, 'requirements.txt'), 'utf8');
+    const lock = JSON.parse(await readFile(path.join(ROOT, 'mcp-fleet.lock.json'), 'utf8')) as {
+      servers: Record<string, { package: string; resolved: string[]; resolution?: string }>;
+    };
+    const testTools = await readFile(path.join(ROOT, 'test', 'python-tools.txt'), 'utf8');
     const { config } = await loadConfig(path.join(ROOT, 'servers.yaml'));
     for (const s of config?.servers ?? []) {
       const p = s.package;
       if (p?.kind === 'npm') assert.equal(pkg.devDependencies[p.name], p.version, p.name);
-      else if (p?.kind === 'pypi') assert.ok(requirements.includes(`${p.name}==${p.version}`), p.spec);
-      else assert.fail(`${s.id}: unexpected package ${JSON.stringify(p)}`);
+      else if (p?.kind === 'pypi') {
+        // What `npm start` installs (the committed lock, resolved by uv for every platform) …
+        assert.equal(lock.servers[s.id]?.package, p.spec, `${s.id}: mcp-fleet.lock.json is of another pin`);
+        assert.equal(lock.servers[s.id]?.resolution, 'universal');
+        assert.ok(lock.servers[s.id]?.resolved.includes(`${p.name}==${p.version}`), p.spec);
+        // … and what the tests that run it as a plain command install.
+        assert.match(testTools, new RegExp(`^${p.name}==${p.version.replace(/\./g, '\\.')}$`, 'm'), p.spec);
+      } else assert.fail(`${s.id}: unexpected package ${JSON.stringify(p)}`);
     }
   });
 });

@@ -4,12 +4,14 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { synthFleet, type LoweredTool } from '../../src/infra/index.js';
+import { pythonTool } from '../helpers.js';
 import { artifactDirs, builtServers, FLEET_YAML, fleetConfig } from './support.js';
 
-/** cfn-lint (PyPI, pinned in requirements.txt) on the synthesized templates of every auth mode. */
-const version = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
-const missing =
-  version.error !== undefined ? 'cfn-lint is not installed: pip install -r requirements.txt' : false;
+/**
+ * cfn-lint (PyPI, pinned in test/python-tools.txt; `npm test` installs it into
+ * .mcp-fleet/tools/test) on the synthesized templates of every auth mode.
+ */
+const cfnLint = pythonTool('cfn-lint');
 
 interface Match {
   Rule: { Id: string };
@@ -24,7 +26,7 @@ after(() => {
   rmSync(dirs.root, { recursive: true, force: true });
 });
 
-test('cfn-lint finds no error in the templates (cognito + S3 schema, iam, none)', { skip: missing }, () => {
+test('cfn-lint finds no error in the templates (cognito + S3 schema, iam, none)', () => {
   const big: LoweredTool[] = Array.from({ length: 300 }, (_, i) => ({
     name: `tool_${i}`,
     description: 'x'.repeat(4000),
@@ -47,7 +49,7 @@ test('cfn-lint finds no error in the templates (cognito + S3 schema, iam, none)'
     writeFileSync(file, readFileSync(r.templateFile));
     files.push(file);
   }
-  const run = spawnSync('cfn-lint', ['--format', 'json', '--', ...files], { encoding: 'utf8' });
+  const run = spawnSync(cfnLint, ['--format', 'json', '--', ...files], { encoding: 'utf8' });
   assert.equal(run.error, undefined);
   const matches = JSON.parse(run.stdout || '[]') as Match[];
   const errors = matches.filter((m) => m.Level === 'Error');

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigOrThrow, type FleetConfig } from '../../src/config/index.js';
-import { gitRepo } from '../helpers.js';
+import { gitRepo, pythonTool } from '../helpers.js';
 import { BIN, FAULT_SERVER, marker } from '../runtime/support.js';
 
 export interface TestFleetFiles {
@@ -44,7 +44,7 @@ servers:
     args: [${JSON.stringify(dir)}]
     tools: { deny: ["write_file", "edit_file", "move_file"] }
   git:
-    command: mcp-server-git
+    command: ${JSON.stringify(pythonTool('mcp-server-git'))}
     args: ["--repository", ${JSON.stringify(repo)}]
   fault:
     command: ${JSON.stringify(process.execPath)}

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +10,7 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { functionUrlEvent, writeFunctionUrlResult } from '../../src/local/function-url.js';
 import { createHandler, type LaunchInput, type McpLambdaHandler } from '../../src/runtime/index.js';
-import { gitRepo } from '../helpers.js';
+import { gitRepo, pythonTool } from '../helpers.js';
 import { assertNoneLeft, BIN, lambdaContext, marker, RecordingLog, text } from './support.js';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -27,14 +26,6 @@ const mark = marker();
 let dir: string;
 let repo: string;
 const served = new Map<string, Served>();
-
-function which(command: string): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim();
-  } catch {
-    return undefined;
-  }
-}
 
 async function serve(id: string, launch: Omit<LaunchInput, 'id'>): Promise<void> {
   const handler = createHandler(
@@ -62,8 +53,7 @@ before(async () => {
   await gitRepo(repo);
   await writeFile(path.join(repo, 'new.txt'), 'untracked\n');
 
-  const git = which('mcp-server-git');
-  assert.ok(git, 'mcp-server-git is not on PATH: run `pip install -r requirements.txt` (README, Tests)');
+  const git = pythonTool('mcp-server-git');
   await Promise.all([
     serve('filesystem', {
       command: BIN('mcp-server-filesystem'),

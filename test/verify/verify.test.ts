@@ -13,7 +13,7 @@ import {
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
 import type { Verification } from '../../src/verify/verify.js';
-import { gitRepo, runCli, startMoto, tempDir } from '../helpers.js';
+import { gitRepo, pythonTool, runCli, startMoto, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, marker } from '../runtime/support.js';
 
 const TOKEN = 'verify-test-token';
@@ -48,7 +48,7 @@ servers:
     args: [${JSON.stringify(dir)}]
     verify: { tool: read_text_file, arguments: { path: ${JSON.stringify(path.join(dir, 'hello.txt'))} } }
   git:
-    command: mcp-server-git
+    command: ${JSON.stringify(pythonTool('mcp-server-git'))}
     verify: { tool: git_status, arguments: { repo_path: ${JSON.stringify(repo)} } }
   no-verify:
     command: ${BIN('mcp-server-memory')}

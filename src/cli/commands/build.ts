@@ -86,12 +86,14 @@ export async function runBuild(
     rendererOptions: { collapseErrors: false },
   });
   const shown = list.run().catch(() => undefined);
+  const upToDate = new Set<string>();
   const onProgress = (id: string, event: { phase?: Phase; line?: string }): void => {
     void ready.get(id)?.then(() => {
       const h = handles.get(id);
       if (!h) return;
+      if (event.phase === 'up to date') upToDate.add(id);
       if (event.phase === 'done') {
-        h.title('built');
+        h.title(upToDate.has(id) ? 'up to date' : 'built');
         h.settle(false);
       } else if (event.phase === 'failed') h.settle(true);
       else if (event.phase !== undefined) h.title(event.phase);

@@ -1,9 +1,15 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatProblem, loadConfig } from '../../config/index.js';
-import { DEFAULT_PORT, startFleet } from '../../local/fleet.js';
+import { BuildError } from '../../build/exec.js';
+import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
+import type { CatalogEntry } from '../../local/gateway.js';
+import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/fleet.js';
 import type { InvocationRecord } from '../../local/function.js';
+import { sameServer } from '../../local/lambda-service.js';
+import { watchFile } from '../../local/watch.js';
 import { CliError, EXIT } from '../exit.js';
+import { runBuild } from './build.js';
+import { plural } from './validate.js';
 
 export interface DevOptions {
   config: string;
@@ -12,6 +18,12 @@ export interface DevOptions {
   token?: string;
   concurrency?: string;
   search?: boolean;
+  /** false (--no-build): run servers from earlier builds or their command on PATH, build nothing. */
+  build?: boolean;
+  /** false (--no-watch): no hot reload of the config. */
+  watch?: boolean;
+  /** Build progress as plain lines (default when stdout is not a terminal). */
+  plain?: boolean;
   /** false with --no-freeze. */
   freeze: boolean;
   memoryLimits: string;
@@ -55,12 +67,35 @@ function isErrorResult(payload: unknown): boolean {
   return p?.isError === true || p?.error !== undefined;
 }
 
+/** Servers `dev` builds: the enabled ones with a package (the others run their command on PATH). */
+const buildable = (config: FleetConfig): string[] =>
+  config.servers.filter((s) => s.enabled && s.package !== undefined).map((s) => s.id);
+
+/** The config without the servers whose build failed (they are reported, not run). */
+const runnable = (config: FleetConfig, failed: ReadonlyMap<string, BuildError>): FleetConfig => ({
+  ...config,
+  servers: config.servers.filter((s) => !failed.has(s.id)),
+});
+
+/** One line per catalog entry: its tools, or why it has none. */
+function catalogLines(entries: readonly CatalogEntry[], width: number): string[] {
+  return entries.map((e) => {
+    const status =
+      e.error !== undefined
+        ? `FAILED  ${e.error}`
+        : `${String(e.tools.length).padStart(3)} tools${e.warnings.length > 0 ? ` (${e.warnings.length} schema warnings)` : ''}`;
+    return `  ${e.serverId.padEnd(width)}  ${status}`;
+  });
+}
+
 export async function devCommand(options: DevOptions): Promise<number> {
-  const { config, problems } = await loadConfig(options.config);
+  const configFile = options.config;
+  const initialText = await readFile(configFile, 'utf8').catch(() => undefined);
+  const { config, problems } = await loadConfig(configFile);
   for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (!config)
     throw new CliError(
-      `${options.config} is not valid; fix the problems above (mcp-fleet validate ${options.config})`,
+      `${configFile} is not valid; fix the problems above (mcp-fleet validate ${configFile})`,
     );
   const port = options.port === undefined ? DEFAULT_PORT : Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -81,14 +116,45 @@ export async function devCommand(options: DevOptions): Promise<number> {
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
+  const err = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
 
-  out(
-    `mcp-fleet dev: starting ${config.servers.filter((s) => s.enabled).length} servers from ${options.config} …`,
-  );
+  /** Servers whose last build failed, with the reason: not run until a build of theirs succeeds. */
+  const failed = new Map<string, BuildError>();
+  /**
+   * Builds what is not built yet (incremental: an unchanged server is reused), under the task
+   * list of `mcp-fleet build`. Answers the ids whose install was staged again.
+   */
+  const build = async (cfg: FleetConfig, ids: readonly string[]): Promise<string[]> => {
+    if (options.build === false || ids.length === 0) return [];
+    let result;
+    try {
+      result = await runBuild(cfg, { only: [...ids], ...(options.plain === true ? { plain: true } : {}) });
+    } catch (e) {
+      // The lock file or the build folder cannot be used: every server of this build fails.
+      for (const id of ids) failed.set(id, new BuildError(id, (e as Error).message));
+      err(`build failed: ${(e as Error).message}`);
+      return [];
+    }
+    for (const b of result.built) failed.delete(b.server.id);
+    for (const f of result.failed) {
+      failed.set(f.serverId, f);
+      err(`FAILED ${f.detail}`);
+    }
+    return result.built.filter((b) => b.staged).map((b) => b.server.id);
+  };
+
+  const enabled = config.servers.filter((s) => s.enabled).length;
+  const toBuild = buildable(config);
+  if (options.build !== false && toBuild.length > 0)
+    out(`mcp-fleet dev: building what is not built yet (${plural(toBuild.length, 'server')}) …`);
+  await build(config, toBuild);
+  out(`mcp-fleet dev: starting ${plural(enabled - failed.size, 'server')} from ${configFile} …`);
   let started = false;
-  let fleet;
+  let fleet: RunningFleet;
   try {
-    fleet = await startFleet(config, {
+    fleet = await startFleet(runnable(config, failed), {
       host: options.host,
       port,
       ...(options.token !== undefined ? { token: options.token } : {}),
@@ -101,14 +167,13 @@ export async function devCommand(options: DevOptions): Promise<number> {
         if (started) out(callLine(r));
       },
     });
-  } catch (err) {
-    throw new CliError((err as Error).message);
+  } catch (e) {
+    throw new CliError((e as Error).message);
   }
 
-  const failed = fleet.discovery.filter((e) => e.error !== undefined);
   if (fleet.fromBuild.length > 0)
     out(
-      `  run from the build (.mcp-fleet/build): ${fleet.fromBuild.join(', ')}; the others: their command on PATH`,
+      `  run from the build (.mcp-fleet/build): ${fleet.fromBuild.join(', ')}${fleet.fromBuild.length < fleet.lambda.functions.size ? '; the others: their command on PATH' : ''}`,
     );
   if (fleet.sandbox) {
     out(
@@ -122,15 +187,11 @@ export async function devCommand(options: DevOptions): Promise<number> {
         `  ${fn.server.id}: ${fn.localSecrets.join(', ')} from your environment, not from its secret store`,
       );
   }
-  const width = Math.max(...fleet.discovery.map((e) => e.serverId.length), 6);
+  const ids = [...fleet.discovery.map((e) => e.serverId), ...failed.keys()];
+  const width = Math.max(...ids.map((id) => id.length), 6);
   out('');
-  for (const e of fleet.discovery) {
-    const status =
-      e.error !== undefined
-        ? `FAILED  ${e.error}`
-        : `${String(e.tools.length).padStart(3)} tools${e.warnings.length > 0 ? ` (${e.warnings.length} schema warnings)` : ''}`;
-    out(`  ${e.serverId.padEnd(width)}  ${status}`);
-  }
+  for (const line of catalogLines(fleet.discovery, width)) out(line);
+  for (const [id, f] of failed) out(`  ${id.padEnd(width)}  FAILED  build: ${f.message}`);
   out('');
   out(`  MCP gateway (AgentCore-compatible)  ${fleet.url}/mcp`);
   out(`  one server (Function URL front)     ${fleet.url}/servers/<id>/mcp`);
@@ -139,18 +200,83 @@ export async function devCommand(options: DevOptions): Promise<number> {
   );
   out(`  status                              ${fleet.url}/${options.token !== undefined ? '?token=…' : ''}`);
   out('');
+  const down = fleet.discovery.filter((e) => e.error !== undefined).length + failed.size;
   const total = fleet.discovery.reduce((n, e) => n + e.tools.length, 0);
   out(
-    `${fleet.discovery.length - failed.length} of ${fleet.discovery.length} servers up, ${total} tools${failed.length > 0 ? `; ${failed.length} failed (their calls get that error)` : ''}. Ctrl-C to stop.`,
+    `${fleet.discovery.length + failed.size - down} of ${enabled} servers up, ${total} tools${down > 0 ? `; ${down} failed (${failed.size > 0 ? 'see above; ' : ''}their calls get that error)` : ''}.${options.watch !== false ? ` Watching ${configFile} for changes.` : ''} Ctrl-C to stop.`,
   );
   started = true;
 
-  const state = stateFile(options.config);
+  const state = stateFile(configFile);
   await mkdir(path.dirname(state), { recursive: true });
   await writeFile(
     state,
-    `${JSON.stringify({ url: fleet.url, pid: process.pid, config: path.resolve(options.config) }, null, 2)}\n`,
+    `${JSON.stringify({ url: fleet.url, pid: process.pid, config: path.resolve(configFile) }, null, 2)}\n`,
   );
+
+  // Hot reload: the servers of a changed config are applied; an invalid one is reported and the
+  // fleet keeps running on the last good config.
+  let current = config;
+  const reload = async (): Promise<void> => {
+    const { config: next, problems: found } = await loadConfig(configFile);
+    for (const p of found) err(formatProblem(p));
+    if (!next) {
+      const errors = found.filter((p) => p.severity === 'error').length;
+      err(`✗ ${configFile}: ${plural(errors, 'error')}; still running the last good config`);
+      return;
+    }
+    const before = new Map(current.servers.map((s) => [s.id, s]));
+    const changed = next.servers
+      .filter((s) => {
+        const was = before.get(s.id);
+        return s.enabled && (was === undefined || !sameServer(was, s) || failed.has(s.id));
+      })
+      .map((s) => s.id);
+    const nextIds = new Set(next.servers.filter((s) => s.enabled).map((s) => s.id));
+    for (const id of failed.keys()) if (!nextIds.has(id)) failed.delete(id);
+    const fleetLevel = ['stack', 'gateway', 'region'].filter(
+      (k) =>
+        JSON.stringify((current as unknown as Record<string, unknown>)[k]) !==
+        JSON.stringify((next as unknown as Record<string, unknown>)[k]),
+    );
+    out(`\n${configFile} changed: ${changed.length > 0 ? `building ${changed.join(', ')} …` : 'applying …'}`);
+    const rebuilt = await build(
+      next,
+      changed.filter((id) => buildable(next).includes(id)),
+    );
+    const change = await fleet.apply(runnable(next, failed), { rebuilt });
+    current = next;
+    const parts = [
+      change.added.length > 0 ? `added ${change.added.join(', ')}` : '',
+      change.replaced.length > 0 ? `replaced ${change.replaced.join(', ')}` : '',
+      change.removed.length > 0 ? `removed ${change.removed.join(', ')}` : '',
+      `${plural(change.unchanged.length, 'server')} unchanged, still serving`,
+    ].filter((p) => p !== '');
+    out(`reloaded ${configFile}: ${parts.join('; ')}`);
+    const w = Math.max(
+      6,
+      ...change.listed.map((e) => e.serverId.length),
+      ...[...failed.keys()].map((k) => k.length),
+    );
+    for (const line of catalogLines(change.listed, w)) out(line);
+    for (const id of changed) {
+      const f = failed.get(id);
+      if (f) out(`  ${id.padEnd(w)}  FAILED  build: ${f.message}`);
+    }
+    if (fleetLevel.length > 0)
+      out(
+        `  ${fleetLevel.join(', ')} changed: restart mcp-fleet dev to apply ${fleetLevel.length > 1 ? 'them' : 'it'}`,
+      );
+  };
+  const watcher =
+    options.watch === false
+      ? undefined
+      : watchFile(configFile, reload, {
+          ...(initialText !== undefined ? { initialText } : {}),
+          onError: (e) => {
+            err(`reload of ${configFile} failed: ${e.message}; still running the last applied config`);
+          },
+        });
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
@@ -164,6 +290,7 @@ export async function devCommand(options: DevOptions): Promise<number> {
       stop('SIGTERM');
     });
   });
+  await watcher?.close();
   await fleet.close();
   await rm(state, { force: true });
   out('stopped.');
