@@ -117,6 +117,12 @@ export interface LaunchSpec {
   tools: ToolFilter;
   secrets: Record<string, SecretRef>;
   /**
+   * Secrets whose values the runtime takes from its own environment instead of their store, by
+   * variable name (`mcp-fleet dev`: the developer's environment). The values are never written
+   * into the launch spec.
+   */
+  localSecrets?: string[];
+  /**
    * Folders put in front of PATH (relative to the launch file's folder, or absolute): where a
    * staged function keeps its server's executables.
    */

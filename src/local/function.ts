@@ -167,15 +167,16 @@ export class LocalFunction {
       this.launchFile = path.join(dir, 'launch.json');
       const dirs = options.launchPath;
       const spec = { ...toLaunchSpec(server), ...(dirs !== undefined ? { path: [...dirs] } : {}) };
-      // A secret whose variable is set in the developer's environment is taken from there.
+      // A secret whose variable is set in the developer's environment is taken from there (by the
+      // runtime, from the worker's environment: the value is not written into launch.json).
       const parent = options.env ?? process.env;
       for (const name of Object.keys(spec.secrets)) {
         const value = parent[name];
         if (value === undefined) continue;
-        spec.env[name] = value;
         spec.secrets = Object.fromEntries(Object.entries(spec.secrets).filter(([k]) => k !== name));
         this.localSecrets.push(name);
       }
+      if (this.localSecrets.length > 0) spec.localSecrets = [...this.localSecrets];
       writeFileSync(this.launchFile, `${JSON.stringify(spec, null, 2)}\n`);
     }
     this.log = createWriteStream(path.join(dir, 'function.log'), { flags: 'a' });

@@ -102,6 +102,8 @@ export async function planSandbox(config: FleetConfig, buildDir: string): Promis
         (e): e is [string, string] =>
           e[1] !== undefined &&
           (/^(POWERTOOLS_|MCP_FLEET_)/.test(e[0]) ||
+            // Secrets taken from the developer's environment (the runtime reads them from its own).
+            fn.localSecrets.includes(e[0]) ||
             ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_ENDPOINT_URL'].includes(
               e[0],
             )),

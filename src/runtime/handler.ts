@@ -15,6 +15,7 @@ import {
   MIN_CALL_BUDGET_MS,
 } from './limits.js';
 import { Telemetry, type RuntimeLogger } from './observability.js';
+import { Redactor } from './redact.js';
 import { ServerSupervisor, type SupervisorOptions } from './supervisor.js';
 
 export type Front = 'agentcore' | 'http' | 'jsonrpc';
@@ -34,7 +35,11 @@ export interface HandlerOptions {
    * Default 8 s, below Lambda's 10 s init limit.
    */
   initBudgetMs?: number;
-  /** HTTP front: Access-Control-Allow-Origin. Default `*`. */
+  /**
+   * HTTP front: the origins whose browser pages may call it (CORS), as one origin, a
+   * comma-separated list, or `*`. Default: none — no CORS headers, and a request that carries an
+   * `Origin` gets 403.
+   */
   allowOrigin?: string;
   /** Powertools Logger / Metrics to use (default: new ones named after the server). */
   logger?: Logger;
@@ -84,6 +89,7 @@ export function normalizeLaunch(input: LaunchInput): LaunchSpec {
     secrets: input.secrets ?? {},
   };
   if (input.cwd !== undefined) spec.cwd = input.cwd;
+  if (input.localSecrets !== undefined) spec.localSecrets = [...input.localSecrets];
   return spec;
 }
 
@@ -106,10 +112,13 @@ const tooLarge = (bytes: number): string =>
  */
 export function createHandler(launch: LaunchInput, options: HandlerOptions = {}): McpLambdaHandler {
   const spec = normalizeLaunch(launch);
+  // Secret values, once resolved, are kept out of logs, answers and errors.
+  const redactor = new Redactor();
   const telemetry = new Telemetry(spec.id, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.log ? { log: options.log } : {}),
+    redactor,
   });
   const log = telemetry.log;
   const supervisorOptions: SupervisorOptions = {
@@ -125,8 +134,12 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
       telemetry.callTimedOut(message);
     },
   };
-  if (options.extraEnv) supervisorOptions.extraEnv = options.extraEnv;
-  else if (Object.keys(spec.secrets).length > 0) supervisorOptions.extraEnv = secretsLoader(spec);
+  const extraEnv =
+    options.extraEnv ??
+    (Object.keys(spec.secrets).length > 0 || (spec.localSecrets?.length ?? 0) > 0
+      ? secretsLoader(spec, options.parentEnv ?? process.env)
+      : undefined);
+  if (extraEnv) supervisorOptions.extraEnv = redactedFrom(extraEnv, redactor, log);
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
   const supervisor = new ServerSupervisor(spec, supervisorOptions);
   const bridge = new McpBridge(new SupervisorBackend(supervisor), new ToolPolicy(spec.tools));
@@ -141,7 +154,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
     return Date.now() + Math.max(MIN_CALL_BUDGET_MS, Math.min(configured, remaining));
   };
 
-  const handler = async (event: unknown, context?: Context): Promise<unknown> => {
+  const serve = async (event: unknown, context?: Context): Promise<unknown> => {
     const front = options.front ?? detectFront(event, context);
     telemetry.startInvocation(context, front);
     const started = performance.now();
@@ -187,7 +200,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
       }
       const response = await httpFront(toHttpRequest(event as Record<string, unknown>, kind), bridge, {
         deadline,
-        allowOrigin: options.allowOrigin ?? '*',
+        ...(options.allowOrigin !== undefined ? { allowOrigin: options.allowOrigin } : {}),
       });
       telemetry.call({
         tool: '',
@@ -204,20 +217,63 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
     }
   };
 
+  // Whatever leaves the handler (answers, thrown errors) has the secret values redacted.
+  const handler = async (event: unknown, context?: Context): Promise<unknown> => {
+    try {
+      return redactor.redactDeep(await serve(event, context));
+    } catch (err) {
+      throw redactor.redactError(err);
+    }
+  };
+
   return Object.defineProperties(handler, {
     ready: { value: ready },
     close: { value: () => supervisor.shutdown() },
     pid: { get: () => supervisor.pid },
-    startError: { get: () => supervisor.startError?.message },
+    startError: {
+      get: () => {
+        const message = supervisor.startError?.message;
+        return message === undefined ? undefined : redactor.redact(message);
+      },
+    },
   }) as McpLambdaHandler;
 }
 
-/** Resolves `secrets:` once per environment (a failure is retried at the next start). */
-function secretsLoader(spec: LaunchSpec): () => Promise<Record<string, string>> {
+/** The extra environment, its values registered as secrets to redact. */
+function redactedFrom(
+  extraEnv: () => Promise<Record<string, string>>,
+  redactor: Redactor,
+  log: RuntimeLogger,
+): () => Promise<Record<string, string>> {
+  return async () => {
+    const values = await extraEnv();
+    const short = redactor.tooShort.size;
+    redactor.add(values);
+    if (redactor.tooShort.size > short)
+      log.warn('secret values this short cannot be redacted from output', {
+        secrets: [...redactor.tooShort],
+      });
+    return values;
+  };
+}
+
+/**
+ * Resolves `secrets:` once per environment (a failure is retried at the next start); the
+ * `localSecrets` come from the runtime's own environment.
+ */
+function secretsLoader(
+  spec: LaunchSpec,
+  parentEnv: NodeJS.ProcessEnv,
+): () => Promise<Record<string, string>> {
+  const local: Record<string, string> = {};
+  for (const name of spec.localSecrets ?? []) {
+    const value = parentEnv[name];
+    if (value !== undefined) local[name] = value;
+  }
   let cached: Promise<Record<string, string>> | undefined;
   return () => {
     cached ??= import('./secrets.js')
-      .then(({ resolveSecrets }) => resolveSecrets(spec.secrets))
+      .then(async ({ resolveSecrets }) => ({ ...(await resolveSecrets(spec.secrets)), ...local }))
       .catch((err: unknown) => {
         cached = undefined;
         throw err;

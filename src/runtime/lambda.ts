@@ -17,6 +17,8 @@ export const ENV = {
   front: 'MCP_FLEET_FRONT',
   /** "true": AgentCore errors are thrown (FunctionError) instead of returned as isError results. */
   throwOnError: 'MCP_FLEET_THROW_ON_ERROR',
+  /** HTTP front: origins whose browser pages may call it (comma-separated, or `*`); default none. */
+  allowOrigin: 'MCP_FLEET_ALLOW_ORIGIN',
 } as const;
 
 function launchFile(): string {
@@ -43,10 +45,12 @@ if (launch.path !== undefined && launch.path.length > 0) {
   };
 }
 const front = process.env[ENV.front];
+const allowOrigin = process.env[ENV.allowOrigin];
 
 export const handler = createHandler(launch, {
   ...(front === 'agentcore' || front === 'http' || front === 'jsonrpc' ? { front } : {}),
   throwOnError: process.env[ENV.throwOnError] === 'true',
+  ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
 });
 
 // Start the server during init (bounded below Lambda's 10 s init limit); calls reuse it.

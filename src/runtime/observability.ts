@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import type { Redactor } from './redact.js';
 
 /** What the runtime logs through: Powertools' Logger fits it, and so does a test's recorder. */
 export interface RuntimeLogger {
@@ -52,7 +53,13 @@ export class Telemetry {
 
   constructor(
     readonly serverId: string,
-    opts: { logger?: Logger; metrics?: Metrics; log?: RuntimeLogger } = {},
+    opts: {
+      logger?: Logger;
+      metrics?: Metrics;
+      log?: RuntimeLogger;
+      /** Secret values to keep out of every log line (message and fields). */
+      redactor?: Redactor;
+    } = {},
   ) {
     this.logger =
       opts.logger ?? new Logger({ serviceName: `mcp-server-${serverId}`, persistentKeys: { serverId } });
@@ -63,7 +70,8 @@ export class Telemetry {
         if (extra === undefined) logger[level](message);
         else logger[level](message, extra);
       };
-    this.log = opts.log ?? { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const base = opts.log ?? { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    this.log = opts.redactor ? redacting(base, opts.redactor) : base;
     this.metrics =
       opts.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `mcp-server-${serverId}` });
   }
@@ -117,4 +125,19 @@ export class Telemetry {
     this.metrics.addMetric(name, unit, value);
     this.metrics.publishStoredMetrics();
   }
+}
+
+/** A logger that redacts secret values from each message and its fields before logging it. */
+export function redacting(log: RuntimeLogger, redactor: Redactor): RuntimeLogger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, extra?: Record<string, unknown>): void => {
+      if (!redactor.active) {
+        log[level](message, extra);
+        return;
+      }
+      if (extra === undefined) log[level](redactor.redact(message));
+      else log[level](redactor.redact(message), redactor.redactDeep(extra));
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -36,7 +36,11 @@ before(async () => {
     }),
   );
   await sm.send(new CreateSecretCommand({ Name: 'mcp/plain', SecretString: 'from-plain' }));
+  await sm.send(new CreateSecretCommand({ Name: 'mcp/quoted', SecretString: QUOTED }));
 });
+
+/** A secret with characters JSON escapes: it must be caught inside serialized JSON too. */
+const QUOTED = 'pa"ss\\word-7f3a';
 
 after(async () => {
   await moto?.stop();
@@ -114,7 +118,13 @@ describe('secrets', () => {
       TOKEN_JSON: { source: 'secretsManager', secret: 'mcp/json', key: 'token' },
       TOKEN_PLAIN: { source: 'secretsManager', secret: 'mcp/plain' },
     });
-    assert.deepEqual(env, { TOKEN_SSM: 'from-ssm', TOKEN_JSON: 'from-json', TOKEN_PLAIN: 'from-plain' });
+    // The server has each value (the tool printed it); the answer has it replaced, by name: only
+    // the exact value is redacted, so this proves both.
+    assert.deepEqual(env, {
+      TOKEN_SSM: '[redacted TOKEN_SSM]',
+      TOKEN_JSON: '[redacted TOKEN_JSON]',
+      TOKEN_PLAIN: '[redacted TOKEN_PLAIN]',
+    });
   });
 
   test('a secret that cannot be read is a clear error, and nothing is started', async () => {
@@ -149,5 +159,99 @@ describe('secrets', () => {
       envOf(['T'], { T: { source: 'secretsManager', secret: 'mcp/json', key: 'nope' } }),
       /secret T: mcp\/json has no key "nope"/,
     );
+  });
+});
+
+describe('secret values in output', () => {
+  const secrets = {
+    TOKEN_SSM: { source: 'ssm', parameter: '/mcp/test/token' },
+    TOKEN_QUOTED: { source: 'secretsManager', secret: 'mcp/quoted' },
+  } as const;
+  /** Every place a value could show up, serialized. */
+  const leaks = (...outputs: unknown[]): string[] => {
+    const all = JSON.stringify(outputs);
+    return ['from-ssm', QUOTED, JSON.stringify(QUOTED).slice(1, -1)].filter((v) => all.includes(v));
+  };
+
+  test('a server that prints its secrets: answers, HTTP bodies, logs, crash messages and thrown errors carry the name, never the value', async () => {
+    const mark = marker();
+    const log = new RecordingLog();
+    const launch = {
+      id: 'leaky',
+      // A real shell: the server's start-up line prints the secret to stderr.
+      command: `echo "starting with token $TOKEN_SSM and $TOKEN_QUOTED" >&2; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(FAULT_SERVER)}`,
+      shell: true,
+      env: mark.env,
+      secrets: secrets as never,
+    };
+    const handler = createHandler(launch, { log });
+    const env = await handler({ text: 'TOKEN_SSM,TOKEN_QUOTED' }, lambdaContext({ toolName: 'leaky___env' }));
+    assert.deepEqual(JSON.parse(text(env)), {
+      TOKEN_SSM: '[redacted TOKEN_SSM]',
+      TOKEN_QUOTED: '[redacted TOKEN_QUOTED]',
+    });
+    // The HTTP front's body is JSON text: the value is there JSON-escaped, and caught as such.
+    const http = (await handler(
+      {
+        version: '2.0',
+        rawPath: '/mcp',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        requestContext: {
+          domainName: 'x.lambda-url.us-east-1.on.aws',
+          http: { method: 'POST', path: '/mcp' },
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'env', arguments: { text: 'TOKEN_QUOTED' } },
+        }),
+      },
+      lambdaContext(),
+    )) as { body: string };
+    assert.match(http.body, /\[redacted TOKEN_QUOTED\]/);
+    // A crash: the error message carries the server's last stderr, with its start-up line.
+    const crash = await handler({}, lambdaContext({ toolName: 'leaky___crash' }));
+    assert.match(text(crash), /starting with token \[redacted TOKEN_SSM\] and \[redacted TOKEN_QUOTED\]/);
+    assert.ok(
+      log.messages().some((m) => /starting with token \[redacted TOKEN_SSM\]/.test(m)),
+      'the stderr line is logged, redacted',
+    );
+    assert.deepEqual(leaks(env, http, crash, log.entries), []);
+    await handler.close();
+
+    // throwOnError: the Lambda function error's message.
+    const throwing = createHandler(launch, { log, throwOnError: true });
+    await throwing({}, lambdaContext({ toolName: 'leaky___echo' }));
+    const thrown = await throwing({}, lambdaContext({ toolName: 'leaky___crash' })).then(
+      () => assert.fail('a crash is thrown with throwOnError'),
+      (err: unknown) => err as Error,
+    );
+    assert.match(thrown.message, /\[redacted TOKEN_SSM\]/);
+    assert.deepEqual(leaks(thrown.message, thrown.stack, log.entries), []);
+    await throwing.close();
+    await assertNoneLeft(mark.value);
+  });
+
+  test('a server that fails at start with its secret in the message: the start error is redacted', async () => {
+    const mark = marker();
+    const log = new RecordingLog();
+    const handler = createHandler(
+      {
+        id: 'broken',
+        command: 'echo "fatal: login refused for token $TOKEN_SSM" >&2; exit 3',
+        shell: true,
+        env: mark.env,
+        secrets: secrets,
+      },
+      { log },
+    );
+    await handler.ready;
+    assert.match(handler.startError ?? '', /login refused for token \[redacted TOKEN_SSM\]/);
+    const result = await handler({}, lambdaContext({ toolName: 'broken___echo' }));
+    assert.match(text(result), /\[redacted TOKEN_SSM\]/);
+    assert.deepEqual(leaks(handler.startError, result, log.entries), []);
+    await handler.close();
+    await assertNoneLeft(mark.value);
   });
 });

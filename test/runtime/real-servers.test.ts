@@ -299,13 +299,69 @@ describe('HTTP front: API Gateway and Function URL events', () => {
     assert.equal((await post('{"hello": "world"}')).status, 400);
     assert.equal((await post(body, { ...headers, 'MCP-Protocol-Version': '1999-01-01' })).status, 400);
     assert.equal((await post('{"jsonrpc":"2.0","method":"notifications/initialized"}')).status, 202);
+    // No origin is allowed by default: no CORS headers, and a browser's request is refused.
+    const ok = await post(body);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('access-control-allow-origin'), null);
     const preflight = await fetch(url, {
       method: 'OPTIONS',
       headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST' },
     });
-    assert.equal(preflight.status, 204);
-    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
-    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /mcp-protocol-version/);
+    assert.equal(preflight.status, 403);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+    const cross = await post(body, { ...headers, Origin: 'https://app.example' });
+    assert.equal(cross.status, 403);
+    const refusal = (await cross.json()) as { error: { code: number; message: string } };
+    assert.equal(refusal.error.code, -32600);
+    assert.match(
+      refusal.error.message,
+      /origin https:\/\/app\.example are not allowed.*MCP_FLEET_ALLOW_ORIGIN/,
+    );
+  });
+
+  test('allowOrigin: exactly the listed origins get CORS answers; `*` any', async () => {
+    const event = (method: string, origin: string, body = ''): Record<string, unknown> => ({
+      version: '2.0',
+      rawPath: '/mcp',
+      headers: {
+        origin,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'access-control-request-method': 'POST',
+      },
+      requestContext: { domainName: 'x.lambda-url.us-east-1.on.aws', http: { method, path: '/mcp' } },
+      body,
+    });
+    type Res = { statusCode: number; headers: Record<string, string>; body: string };
+    const listed = createHandler(
+      { id: 'everything', command: BIN('mcp-server-everything'), args: ['stdio'], env: mark.env },
+      { log: new RecordingLog(), allowOrigin: 'https://app.example, http://localhost:6274', warmup: false },
+    );
+    try {
+      const pre = (await listed(event('OPTIONS', 'https://app.example'), lambdaContext())) as Res;
+      assert.equal(pre.statusCode, 204);
+      assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example');
+      assert.equal(pre.headers['vary'], 'Origin');
+      assert.match(pre.headers['access-control-allow-headers'] ?? '', /mcp-protocol-version/);
+      const other = (await listed(event('OPTIONS', 'http://localhost:6274'), lambdaContext())) as Res;
+      assert.equal(other.headers['access-control-allow-origin'], 'http://localhost:6274');
+      const evil = (await listed(event('OPTIONS', 'https://app.example.evil.test'), lambdaContext())) as Res;
+      assert.equal(evil.statusCode, 403);
+      assert.equal(evil.headers['access-control-allow-origin'], undefined);
+      const call = (await listed(event('POST', 'https://app.example', body), lambdaContext())) as Res;
+      assert.equal(call.statusCode, 200);
+      assert.equal(call.headers['access-control-allow-origin'], 'https://app.example');
+      assert.match(call.body, /Echo: over http/);
+    } finally {
+      await listed.close();
+    }
+    const any = createHandler(
+      { id: 'everything', command: BIN('mcp-server-everything'), args: ['stdio'], env: mark.env },
+      { log: new RecordingLog(), allowOrigin: '*', warmup: false },
+    );
+    const pre = (await any(event('OPTIONS', 'https://anything.example'), lambdaContext())) as Res;
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+    await any.close();
   });
 
   test('progress notifications are carried as SSE when the client accepts it', async () => {

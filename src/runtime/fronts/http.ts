@@ -81,12 +81,52 @@ export function toHttpRequest(event: Record<string, unknown>, kind: HttpEventKin
 
 export interface HttpFrontOptions {
   deadline: number;
-  /** Access-Control-Allow-Origin (default `*`). */
-  allowOrigin: string;
+  /**
+   * The origins whose browser pages may call this front: one origin, a comma-separated list, or
+   * `*` (any). Default: none — no CORS headers, and a request carrying an `Origin` gets 403, as
+   * the MCP specification asks of Streamable HTTP servers (DNS rebinding).
+   */
+  allowOrigin?: string;
 }
 
 const CORS_HEADERS =
-  'content-type, accept, authorization, mcp-protocol-version, mcp-session-id, last-event-id';
+  'content-type, accept, authorization, mcp-protocol-version, mcp-session-id, last-event-id, mcp-method, mcp-name';
+
+/** An origin as browsers send it: lower-case scheme and host, no default port, no path. */
+export function normalizeOrigin(origin: string): string {
+  const trimmed = origin.trim().replace(/\/+$/, '');
+  try {
+    const url = new URL(trimmed);
+    return url.origin === 'null' ? trimmed.toLowerCase() : url.origin;
+  } catch {
+    return trimmed.toLowerCase();
+  }
+}
+
+/** The CORS answer for a request's `Origin`: the headers to add, or why it is refused. */
+export function corsFor(
+  origin: string | undefined,
+  allowOrigin: string | undefined,
+): { headers: Record<string, string> } | { refused: string } {
+  if (origin === undefined) return { headers: {} };
+  const allowed = (allowOrigin ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  const common = {
+    'access-control-allow-methods': 'POST, OPTIONS',
+    'access-control-allow-headers': CORS_HEADERS,
+    'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version',
+    'access-control-max-age': '600',
+  };
+  if (allowed.includes('*')) return { headers: { 'access-control-allow-origin': '*', ...common } };
+  const normalized = normalizeOrigin(origin);
+  if (allowed.map(normalizeOrigin).includes(normalized))
+    return { headers: { 'access-control-allow-origin': normalized, vary: 'Origin', ...common } };
+  return {
+    refused: `Forbidden: requests from origin ${origin.slice(0, 200)} are not allowed${allowed.length === 0 ? ' (no origin is: set allowOrigin, MCP_FLEET_ALLOW_ORIGIN for a deployed function, to let browser pages call it)' : ` (allowed: ${allowed.join(', ')})`}`,
+  };
+}
 
 /**
  * MCP Streamable HTTP, stateless: POST of one JSON-RPC message or a batch; JSON answers (or an
@@ -98,12 +138,8 @@ export async function httpFront(
   bridge: MessageHandler,
   opts: HttpFrontOptions,
 ): Promise<HttpResponse> {
-  const cors = {
-    'access-control-allow-origin': opts.allowOrigin,
-    'access-control-allow-methods': 'POST, OPTIONS',
-    'access-control-allow-headers': CORS_HEADERS,
-    'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version',
-  };
+  const access = corsFor(req.headers['origin'], opts.allowOrigin);
+  const cors = 'headers' in access ? access.headers : {};
   const reply = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({
     statusCode,
     headers: { ...cors, ...(body === '' ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -116,7 +152,8 @@ export async function httpFront(
     headers: Record<string, string> = {},
   ): HttpResponse => reply(statusCode, failure(null, { code, message }), headers);
 
-  if (req.method === 'OPTIONS') return reply(204, '');
+  if ('refused' in access) return problem(403, ErrorCode.InvalidRequest, access.refused, { vary: 'Origin' });
+  if (req.method === 'OPTIONS') return reply(204, '', { allow: 'POST, OPTIONS' });
   if (req.method !== 'POST') {
     return problem(
       405,
