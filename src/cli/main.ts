@@ -18,6 +18,9 @@ function version(): string {
   return pkg.version;
 }
 
+/** A repeatable option's values, in order. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 const examples = (lines: string[]): string => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 
 export function buildProgram(): Command {
@@ -89,7 +92,20 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
     .option('-p, --port <port>', 'port to listen on (0: any free port)', '4040')
     .option('--host <host>', 'address to listen on; off loopback, --token is required', '127.0.0.1')
-    .option('--token <token>', 'require Authorization: Bearer <token> on every request')
+    .option(
+      '--token <token>',
+      'require Authorization: Bearer <token> on every request but the status page (which asks for it)',
+    )
+    .option(
+      '--allowed-host <name>',
+      'also answer requests whose Host is this name (repeatable; .example.test: the domain and its subdomains); loopback names and IP addresses always are',
+      collect,
+    )
+    .option(
+      '--allowed-origin <origin>',
+      "let browser pages of this origin call the fleet, with CORS (repeatable; e.g. http://localhost:6274); by default only the dev server's own pages may",
+      collect,
+    )
     .option(
       '--concurrency <n>',
       'environments per function when aws.reservedConcurrency is not set (default 4)',
@@ -116,7 +132,8 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       examples([
         'mcp-fleet dev',
         'mcp-fleet dev --config examples/seed/servers.yaml --port 8080',
-        'mcp-fleet dev --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
+        'mcp-fleet dev --host 0.0.0.0 --token "$(openssl rand -hex 16)" --allowed-host devbox.local',
+        'mcp-fleet dev --allowed-origin http://localhost:6274   # a browser-based MCP inspector',
       ]),
     )
     .action(async (opts: DevOptions) => {

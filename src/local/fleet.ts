@@ -2,16 +2,23 @@ import path from 'node:path';
 import { defaultBuildDir, hostPaths } from '../build/build.js';
 import type { FleetConfig } from '../config/model.js';
 import { LocalGateway, type CatalogEntry } from './gateway.js';
+import { Redactor } from '../runtime/redact.js';
 import type { MemoryMode } from './memory.js';
 import { planSandbox } from './sandboxed.js';
 import type { InvocationRecord } from './function.js';
 import { LocalLambda } from './lambda-service.js';
-import { startDevServer } from './server.js';
+import { startDevServer, type DevServerLimits } from './server.js';
 
 export interface FleetOptions {
   host?: string;
   port?: number;
   token?: string;
+  /** More names the dev server may be reached by (`--allowed-host`). */
+  allowedHosts?: readonly string[];
+  /** Origins whose browser pages may call the dev server (`--allowed-origin`). */
+  allowedOrigins?: readonly string[];
+  /** Connection limits of the dev server (timeouts, body size). */
+  limits?: Partial<DevServerLimits>;
   /** Environments per function when aws.reservedConcurrency is not set. */
   concurrency?: number;
   queueLimit?: number;
@@ -54,6 +61,8 @@ export interface RunningFleet {
   apply(config: FleetConfig, opts?: { rebuilt?: readonly string[] }): Promise<FleetChange>;
   /** With `sandbox`: the servers running in it, and those outside it with the reason. */
   sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
+  /** Redacts the secret values this process knows (those taken from the environment). */
+  redactor: Redactor;
   close(): Promise<void>;
 }
 
@@ -93,6 +102,15 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     ...(options.memory !== undefined ? { memory: options.memory } : {}),
     ...(config.region !== undefined ? { region: config.region } : {}),
   });
+  // Secrets taken from the developer's environment: their values never appear in what we print
+  // (learnt again when a reload of servers.yaml adds or replaces functions).
+  const redactor = new Redactor();
+  const parentEnv = options.env ?? process.env;
+  const learnLocalSecrets = (): void => {
+    for (const fn of lambda.functions.values())
+      for (const name of fn.localSecrets) redactor.add({ [name]: parentEnv[name] });
+  };
+  learnLocalSecrets();
   const gateway = new LocalGateway(lambda, {
     name: config.gateway.name,
     version: options.version ?? '0.1.0',
@@ -107,6 +125,10 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       host: options.host ?? '127.0.0.1',
       port: options.port ?? DEFAULT_PORT,
       ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      redactor,
     });
   } catch (err) {
     await lambda.shutdown();
@@ -121,6 +143,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     discovery,
     fromBuild,
     ...(sandbox ? { sandbox: { inside: Object.keys(sandbox.roots), outside: sandbox.outside } } : {}),
+    redactor,
     apply: async (next, opts = {}) => {
       const installs = buildDir === undefined ? {} : await hostPaths(next, buildDir);
       const plan =
@@ -132,6 +155,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
         ...(opts.rebuilt !== undefined ? { replace: opts.rebuilt } : {}),
       });
       fromBuild.splice(0, fromBuild.length, ...Object.keys(paths));
+      learnLocalSecrets();
       const listed = await gateway.refresh([...change.added, ...change.replaced]);
       return { ...change, listed };
     },

@@ -2,23 +2,62 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { McpBridge } from '../runtime/bridge.js';
 import { httpFront } from '../runtime/fronts/http.js';
+import { ErrorCode, failure } from '../runtime/jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../runtime/limits.js';
+import { Redactor } from '../runtime/redact.js';
 import { functionUrlEvent, writeFunctionUrlResult } from './function-url.js';
 import type { LocalGateway } from './gateway.js';
 import { ThrottledError } from './function.js';
 import { FunctionNotFoundError, type LocalLambda } from './lambda-service.js';
-import { STATUS_PAGE } from './status-page.js';
+import { AccessPolicy } from './security.js';
+import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 
 export interface DevServerOptions {
   lambda: LocalLambda;
   gateway: LocalGateway;
   host: string;
   port: number;
-  /** Static bearer token required on every route (needed off loopback). */
+  /** Static bearer token required on every route but the page (needed off loopback). */
   token?: string;
+  /** More names the server may be reached by (`--allowed-host`); loopback names and IP addresses always are. */
+  allowedHosts?: readonly string[];
+  /** Origins whose browser pages may call the server (`--allowed-origin`), besides its own. */
+  allowedOrigins?: readonly string[];
   /** Deadline of a gateway request (AgentCore's invocation timeout is 15 min). */
   gatewayTimeoutMs?: number;
+  /** Secret values to keep out of /status and error messages (the dev fallbacks from the environment). */
+  redactor?: Redactor;
+  /** Connection limits (defaults: {@link DEV_SERVER_LIMITS}). */
+  limits?: Partial<DevServerLimits>;
 }
+
+export interface DevServerLimits {
+  /** Time a client has to send the request line and headers. */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request, body included. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** Connections open at once; more are refused until some close. */
+  maxConnections: number;
+  /** Largest request body (Lambda's 6 MB payload limit). */
+  maxBodyBytes: number;
+}
+
+export const DEV_SERVER_LIMITS: DevServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+  maxConnections: 512,
+  maxBodyBytes: LAMBDA_PAYLOAD_MAX_BYTES,
+};
+
+/** Headers every answer carries. */
+const BASE_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'same-origin',
+  'referrer-policy': 'no-referrer',
+};
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -65,15 +104,44 @@ export function fleetStatus(lambda: LocalLambda, gateway: LocalGateway): Record<
   return { functions };
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
+/**
+ * The request body, or undefined when it is over `limit` bytes. An announced length over the limit
+ * is refused without reading; a longer chunked body is read on without being kept (so the client
+ * gets the 413), up to a few times the limit, after which the connection is cut.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    // Answered at once; the connection is closed after the answer (see tooLarge).
+    req.resume();
+    return Promise.resolve(undefined);
   }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        if (size > limit * 4) {
+          req.destroy();
+          resolve(undefined);
+        }
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      resolve(over ? undefined : Buffer.concat(chunks));
+    });
+    req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete)
+        reject(new Error('the client closed the connection before sending the whole request'));
+    });
+  });
 }
 
 function json(
@@ -82,8 +150,32 @@ function json(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
+  if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/** Which protocol a route speaks, for errors in its own shape. */
+type RouteKind = 'mcp' | 'invoke' | 'other';
+
+function routeKind(pathname: string): RouteKind {
+  if (pathname === '/mcp' || /^\/servers\/[^/]+\/mcp\/?$/.test(pathname)) return 'mcp';
+  if (pathname.startsWith('/2015-03-31/functions')) return 'invoke';
+  return 'other';
+}
+
+/** An error in the route's own protocol: JSON-RPC, Lambda's REST errors, or plain JSON. */
+function refuse(
+  res: ServerResponse,
+  kind: RouteKind,
+  status: number,
+  message: string,
+  lambdaType: string,
+  headers: Record<string, string> = {},
+): void {
+  if (kind === 'mcp') json(res, status, failure(null, { code: ErrorCode.InvalidRequest, message }), headers);
+  else if (kind === 'invoke') lambdaError(res, status, lambdaType, message, {}, headers);
+  else json(res, status, { error: message }, headers);
 }
 
 /** Lambda's error responses: `x-amzn-ErrorType` and `{Type, message}`, as the AWS SDK reads them. */
@@ -93,12 +185,13 @@ function lambdaError(
   type: string,
   message: string,
   extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): void {
   json(
     res,
     status,
     { Type: 'User', message, ...extra },
-    { 'x-amzn-errortype': type, 'x-amzn-requestid': crypto.randomUUID() },
+    { 'x-amzn-errortype': type, 'x-amzn-requestid': crypto.randomUUID(), ...headers },
   );
 }
 
@@ -114,25 +207,48 @@ export async function startDevServer(
       `refusing to listen on ${opts.host} without --token: anyone who can reach it could call every tool; use --token, or a loopback address`,
     );
   }
+  const limits: DevServerLimits = { ...DEV_SERVER_LIMITS, ...opts.limits };
+  const policy = new AccessPolicy({
+    host: opts.host,
+    ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    ...(opts.allowedOrigins ? { allowedOrigins: opts.allowedOrigins } : {}),
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+  });
+  const redactor = opts.redactor ?? new Redactor();
   const gatewayBridge = new McpBridge(opts.gateway);
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (opts.token !== undefined) {
-      const auth = req.headers['authorization'];
-      const given =
-        auth?.startsWith('Bearer ') === true
-          ? auth.slice(7)
-          : (url.searchParams.get('token') ?? req.headers['x-mcp-fleet-token']);
-      if (given !== opts.token) {
-        json(
-          res,
-          401,
-          { error: 'unauthorized: send Authorization: Bearer <token>' },
-          { 'www-authenticate': 'Bearer' },
-        );
-        return;
-      }
+    const kind = routeKind(url.pathname);
+
+    // Host and Origin first, on every route: DNS rebinding and other sites' pages stop here.
+    const access = policy.check(req, url.pathname);
+    if (!access.ok) {
+      refuse(res, kind, 403, access.message, 'AccessDeniedException', { vary: 'Origin' });
+      return;
+    }
+    const cors = access.kind === 'allowed-origin' ? policy.corsHeaders(access.origin) : {};
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+
+    if (req.method === 'OPTIONS') {
+      // A preflight (no token: browsers send none); the allowed origin's CORS answer.
+      const headers = access.kind === 'allowed-origin' ? policy.preflightHeaders(req, access.origin) : {};
+      res.writeHead(204, { allow: 'GET, POST, OPTIONS', ...headers });
+      res.end();
+      return;
+    }
+
+    const page = url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD');
+    if (!page && !policy.tokenValid(req)) {
+      refuse(
+        res,
+        kind,
+        401,
+        'Unauthorized: this dev server was started with --token; send Authorization: Bearer <token>',
+        'UnauthorizedException',
+        { 'www-authenticate': 'Bearer' },
+      );
+      return;
     }
 
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(url.pathname);
@@ -141,7 +257,7 @@ export async function startDevServer(
         lambdaError(res, 405, 'MethodNotAllowedException', 'Invoke takes POST');
         return;
       }
-      await invokeApi(req, res, decodeURIComponent(invoke[1] ?? ''), opts.lambda);
+      await invokeApi(req, res, safeDecode(invoke[1] ?? ''), opts.lambda, limits.maxBodyBytes, redactor);
       return;
     }
     if (/^\/2015-03-31\/functions\/?$/.test(url.pathname) && req.method === 'GET') {
@@ -163,43 +279,53 @@ export async function startDevServer(
     }
 
     if (url.pathname === '/mcp') {
-      const body = (await readBody(req, LAMBDA_PAYLOAD_MAX_BYTES)) ?? Buffer.alloc(0);
+      const body = await readBody(req, limits.maxBodyBytes);
+      if (body === undefined) {
+        tooLarge(res, kind, limits.maxBodyBytes);
+        return;
+      }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+      // The Origin was checked above; the front adds no CORS headers of its own here.
+      delete headers['origin'];
       const response = await httpFront(
         { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
         gatewayBridge,
-        {
-          deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000),
-          allowOrigin: '*',
-        },
+        { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000) },
       );
-      res.writeHead(response.statusCode, response.headers);
-      res.end(response.body);
+      res.writeHead(response.statusCode, withoutCors(response.headers));
+      res.end(redactor.redact(response.body));
       return;
     }
 
     const single = /^\/servers\/([^/]+)\/mcp\/?$/.exec(url.pathname);
     if (single) {
-      const id = decodeURIComponent(single[1] ?? '');
+      const id = safeDecode(single[1] ?? '');
       const fn = [...opts.lambda.functions.values()].find((f) => f.server.id === id);
       if (!fn) {
-        json(res, 404, { error: `no server "${id}" in this fleet` });
+        json(
+          res,
+          404,
+          failure(null, { code: ErrorCode.InvalidRequest, message: `no server "${clip(id)}" in this fleet` }),
+        );
         return;
       }
-      const body = await readBody(req, LAMBDA_PAYLOAD_MAX_BYTES);
+      const body = await readBody(req, limits.maxBodyBytes);
       if (body === undefined) {
-        json(res, 413, { error: "the request is over Lambda's 6 MB payload limit" });
+        tooLarge(res, kind, limits.maxBodyBytes);
         return;
       }
       try {
-        const outcome = await opts.lambda.invoke(fn.name, functionUrlEvent(req, body, fn.server.id));
+        // The Function URL in front of the function: it handled the Origin (and CORS) already.
+        const event = functionUrlEvent(req, body, fn.server.id);
+        delete (event['headers'] as Record<string, string>)['origin'];
+        const outcome = await opts.lambda.invoke(fn.name, event);
         if (outcome.functionError !== undefined) {
           // A Function URL answers a function error with 502.
-          json(res, 502, { message: 'Internal Server Error', error: outcome.payload });
+          json(res, 502, { message: 'Internal Server Error', error: redactor.redactDeep(outcome.payload) });
           return;
         }
-        writeFunctionUrlResult(res, outcome.payload);
+        writeFunctionUrlResult(res, redactor.redactDeep(stripCors(outcome.payload)));
       } catch (err) {
         if (err instanceof ThrottledError) json(res, 429, { message: err.message });
         else throw err;
@@ -208,26 +334,65 @@ export async function startDevServer(
     }
 
     if (url.pathname === '/status') {
-      json(res, 200, fleetStatus(opts.lambda, opts.gateway));
+      json(res, 200, redactor.redactDeep(fleetStatus(opts.lambda, opts.gateway)), {
+        'cache-control': 'no-store',
+      });
       return;
     }
-    if (url.pathname === '/' && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(STATUS_PAGE);
+    if (page) {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': STATUS_PAGE_CSP,
+        'x-frame-options': 'DENY',
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : STATUS_PAGE);
       return;
     }
     json(res, 404, {
-      error: `nothing at ${url.pathname}; try /mcp, /servers/<id>/mcp, /status or /2015-03-31/functions/<name>/invocations`,
+      error: `nothing at ${clip(url.pathname)}; try /mcp, /servers/<id>/mcp, /status or /2015-03-31/functions/<name>/invocations`,
     });
   };
 
-  const server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
-      if (!res.headersSent) json(res, 500, { error: (err as Error).message });
-      else res.end();
-    });
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often the two timeouts above are checked (Node's default is 30 s).
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)),
+      ),
+    },
+    (req, res) => {
+      for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
+      route(req, res).catch((err: unknown) => {
+        if (!res.headersSent && !res.destroyed) {
+          const url = new URL(req.url ?? '/', 'http://localhost');
+          refuse(
+            res,
+            routeKind(url.pathname),
+            500,
+            `internal error: ${redactor.redact(err instanceof Error ? err.message : String(err))}`,
+            'ServiceException',
+          );
+        } else res.end();
+      });
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  // `Expect: 100-continue` with a body over the limit: refused before the client sends it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limits.maxBodyBytes) {
+      for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
+      tooLarge(res, routeKind(new URL(req.url ?? '/', 'http://localhost').pathname), limits.maxBodyBytes);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
   });
-  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -250,12 +415,51 @@ export async function startDevServer(
   };
 }
 
+/** 413 in the route's protocol; the connection is closed after it (the rest of the body is not read). */
+function tooLarge(res: ServerResponse, kind: RouteKind, limit: number): void {
+  const message =
+    kind === 'invoke'
+      ? `Request must be smaller than ${limit} bytes for the InvokeFunction operation`
+      : `Payload Too Large: the request body is over the ${limit}-byte limit (Lambda's 6 MB payload limit)`;
+  refuse(res, kind, 413, message, 'RequestTooLargeException', { connection: 'close' });
+}
+
+/** A path segment decoded, or as it is when it is not valid percent-encoding. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function clip(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
+
+/** Headers without any CORS ones (the dev server answers CORS itself, for allowed origins only). */
+function withoutCors(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).filter(([k]) => !k.toLowerCase().startsWith('access-control-')),
+  );
+}
+
+/** A Function URL result without CORS headers of the function's own. */
+function stripCors(result: unknown): unknown {
+  const r = result as { headers?: unknown } | null;
+  if (r === null || typeof r !== 'object' || typeof r.headers !== 'object' || r.headers === null)
+    return result;
+  return { ...r, headers: withoutCors(r.headers as Record<string, string>) };
+}
+
 /** Lambda's Invoke API: RequestResponse, Event and DryRun; client context; function errors. */
 async function invokeApi(
   req: IncomingMessage,
   res: ServerResponse,
   name: string,
   lambda: LocalLambda,
+  maxBodyBytes: number,
+  redactor: Redactor,
 ): Promise<void> {
   const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
   if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) {
@@ -263,7 +467,7 @@ async function invokeApi(
       res,
       400,
       'InvalidParameterValueException',
-      `Unsupported InvocationType: ${type}; use RequestResponse, Event or DryRun`,
+      `Unsupported InvocationType: ${clip(type)}; use RequestResponse, Event or DryRun`,
     );
     return;
   }
@@ -271,26 +475,21 @@ async function invokeApi(
   try {
     fn = lambda.resolve(name);
   } catch (err) {
-    if (err instanceof FunctionNotFoundError) {
+    if (err instanceof FunctionNotFoundError || err instanceof URIError) {
       const region = process.env['AWS_REGION'] ?? 'us-east-1';
       lambdaError(
         res,
         404,
         'ResourceNotFoundException',
-        `Function not found: arn:aws:lambda:${region}:000000000000:function:${name}`,
+        `Function not found: arn:aws:lambda:${region}:000000000000:function:${clip(name)}`,
       );
       return;
     }
     throw err;
   }
-  const body = await readBody(req, LAMBDA_PAYLOAD_MAX_BYTES);
+  const body = await readBody(req, maxBodyBytes);
   if (body === undefined) {
-    lambdaError(
-      res,
-      413,
-      'RequestTooLargeException',
-      `Request must be smaller than ${LAMBDA_PAYLOAD_MAX_BYTES} bytes for the InvokeFunction operation`,
-    );
+    tooLarge(res, 'invoke', maxBodyBytes);
     return;
   }
   let event: unknown = {};
@@ -343,7 +542,7 @@ async function invokeApi(
     };
     if (outcome.functionError !== undefined) headers['x-amz-function-error'] = outcome.functionError;
     res.writeHead(200, headers);
-    res.end(JSON.stringify(outcome.payload));
+    res.end(JSON.stringify(redactor.redactDeep(outcome.payload)));
   } catch (err) {
     if (err instanceof ThrottledError) {
       lambdaError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', {
@@ -357,6 +556,11 @@ async function invokeApi(
       'x-amz-function-error': 'Unhandled',
       'x-amz-executed-version': '$LATEST',
     });
-    res.end(JSON.stringify({ errorType: 'Runtime.InitError', errorMessage: (err as Error).message }));
+    res.end(
+      JSON.stringify({
+        errorType: 'Runtime.InitError',
+        errorMessage: redactor.redact((err as Error).message),
+      }),
+    );
   }
 }

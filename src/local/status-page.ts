@@ -1,11 +1,15 @@
-/** The page at / of `mcp-fleet dev`: the fleet's state, refreshed every two seconds from /status. */
-export const STATUS_PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>mcp-fleet dev</title>
-<style>
+import { createHash } from 'node:crypto';
+
+/**
+ * The page at / of `mcp-fleet dev`: the fleet's state, refreshed every two seconds from /status.
+ *
+ * The page itself holds no secret and is served without the token. When the dev server has a
+ * `--token`, the page asks for it (or takes it from the URL fragment, `/#token=…`, which browsers
+ * never send to the server), keeps it in this tab's sessionStorage and sends it in an
+ * `Authorization` header: no token ever travels in a URL.
+ */
+
+const STYLE = `
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1b1f24; }
   h1 { font-size: 1.3rem; margin: 0 0 .25rem; }
   p.sub { color: #57606a; margin: 0 0 1.5rem; }
@@ -20,24 +24,48 @@ export const STATUS_PAGE = `<!doctype html>
   .error { color: #cf222e; max-width: 32rem; overflow-wrap: anywhere; }
   details summary { cursor: pointer; }
   code { font-size: 12px; }
-</style>
-</head>
-<body>
-<h1>mcp-fleet dev</h1>
-<p class="sub">Gateway: <code id="gateway"></code> · Lambda Invoke API: <code id="invoke"></code> · <span id="updated">loading…</span></p>
-<table>
-  <thead><tr><th>Server</th><th>State</th><th>Environments</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">Max memory</th><th>Last error</th><th>Tools</th></tr></thead>
-  <tbody id="functions"></tbody>
-</table>
-<script>
-  const token = new URLSearchParams(location.search).get('token');
-  const headers = token ? { Authorization: 'Bearer ' + token } : {};
+  form#login { margin: 0 0 1.5rem; padding: 1rem; border: 1px solid #d0d7de; border-radius: .5rem; max-width: 32rem; }
+  form#login[hidden] { display: none; }
+  form#login p { margin: 0 0 .5rem; }
+`;
+
+const SCRIPT = `
+  const KEY = 'mcp-fleet-dev-token';
+  // A token handed over in the fragment (/#token=...) never reaches the server: keep it in this
+  // tab, and take it out of the address bar and the history.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.has('token')) {
+    sessionStorage.setItem(KEY, fragment.get('token'));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  const form = document.getElementById('login');
+  const input = document.getElementById('token');
+  const why = document.getElementById('login-why');
+  let timer;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (input.value !== '') sessionStorage.setItem(KEY, input.value);
+    input.value = '';
+    form.hidden = true;
+    refresh();
+  });
   document.getElementById('gateway').textContent = location.origin + '/mcp';
   document.getElementById('invoke').textContent = location.origin + '/2015-03-31/functions/<name>/invocations';
   const cell = (text, cls) => { const td = document.createElement('td'); if (cls) td.className = cls; td.textContent = text; return td; };
   async function refresh() {
+    clearTimeout(timer);
     try {
-      const res = await fetch('/status', { headers });
+      const token = sessionStorage.getItem(KEY);
+      const res = await fetch('/status', { headers: token ? { Authorization: 'Bearer ' + token } : {}, cache: 'no-store' });
+      if (res.status === 401) {
+        sessionStorage.removeItem(KEY);
+        why.textContent = token ? 'That token was refused; give the --token this dev server was started with.' : 'This dev server was started with --token; give it to see the fleet.';
+        form.hidden = false;
+        input.focus();
+        document.getElementById('updated').textContent = 'needs the token';
+        return;
+      }
+      if (!res.ok) throw new Error('HTTP ' + res.status);
       const { functions } = await res.json();
       const rows = functions.map((f) => {
         const tr = document.createElement('tr');
@@ -60,7 +88,7 @@ export const STATUS_PAGE = `<!doctype html>
         const summary = document.createElement('summary');
         summary.textContent = f.tools.length + ' tools';
         details.append(summary);
-        for (const t of f.tools) { const c = document.createElement('div'); c.innerHTML = '<code></code>'; c.firstChild.textContent = t; details.append(c); }
+        for (const t of f.tools) { const c = document.createElement('div'); const code = document.createElement('code'); code.textContent = t; c.append(code); details.append(c); }
         tools.append(details);
         tr.append(tools);
         return tr;
@@ -70,10 +98,51 @@ export const STATUS_PAGE = `<!doctype html>
     } catch (err) {
       document.getElementById('updated').textContent = 'cannot reach the dev server: ' + err.message;
     }
+    timer = setTimeout(refresh, 2000);
   }
   refresh();
-  setInterval(refresh, 2000);
-</script>
+`;
+
+export const STATUS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>mcp-fleet dev</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>mcp-fleet dev</h1>
+<p class="sub">Gateway: <code id="gateway"></code> · Lambda Invoke API: <code id="invoke"></code> · <span id="updated">loading…</span></p>
+<form id="login" hidden autocomplete="off">
+  <p id="login-why"></p>
+  <label>Token <input id="token" type="password" autocomplete="off" spellcheck="false"></label>
+  <button type="submit">Show the fleet</button>
+</form>
+<table>
+  <thead><tr><th>Server</th><th>State</th><th>Environments</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">Max memory</th><th>Last error</th><th>Tools</th></tr></thead>
+  <tbody id="functions"></tbody>
+</table>
+<script>${SCRIPT}</script>
 </body>
 </html>
 `;
+
+const sha256 = (text: string): string =>
+  `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+
+/**
+ * The page's Content-Security-Policy: its own inline script and style (by hash), fetches to its
+ * own origin only, no frames around it, no form submissions, no plugins.
+ */
+export const STATUS_PAGE_CSP = [
+  "default-src 'none'",
+  `script-src ${sha256(SCRIPT)}`,
+  `style-src ${sha256(STYLE)}`,
+  "connect-src 'self'",
+  "img-src 'self'",
+  "frame-ancestors 'none'",
+  "form-action 'none'",
+  "base-uri 'none'",
+].join('; ');

@@ -7,6 +7,7 @@ import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/fleet.j
 import type { InvocationRecord } from '../../local/function.js';
 import { sameServer } from '../../local/lambda-service.js';
 import { watchFile } from '../../local/watch.js';
+import { parseAllowedHost, parseAllowedOrigin } from '../../local/security.js';
 import { CliError, EXIT } from '../exit.js';
 import { runBuild } from './build.js';
 import { plural } from './validate.js';
@@ -16,6 +17,8 @@ export interface DevOptions {
   port?: string;
   host: string;
   token?: string;
+  allowedHost?: string[];
+  allowedOrigin?: string[];
   concurrency?: string;
   search?: boolean;
   /** false (--no-build): run servers from earlier builds or their command on PATH, build nothing. */
@@ -113,11 +116,21 @@ export async function devCommand(options: DevOptions): Promise<number> {
       `--memory-limits ${options.memoryLimits}: use one of ${MEMORY_MODES.join(', ')}`,
       EXIT.USAGE,
     );
+  let allowedHosts: string[];
+  let allowedOrigins: string[];
+  try {
+    allowedHosts = (options.allowedHost ?? []).map(parseAllowedHost);
+    allowedOrigins = (options.allowedOrigin ?? []).map(parseAllowedOrigin);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.USAGE);
+  }
+  // Every line printed goes through the redactor (secret values taken from the environment).
+  let redact = (text: string): string => text;
   const out = (line: string): void => {
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(`${redact(line)}\n`);
   };
   const err = (line: string): void => {
-    process.stderr.write(`${line}\n`);
+    process.stderr.write(`${redact(line)}\n`);
   };
 
   /** Servers whose last build failed, with the reason: not run until a build of theirs succeeds. */
@@ -158,6 +171,8 @@ export async function devCommand(options: DevOptions): Promise<number> {
       host: options.host,
       port,
       ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(allowedHosts.length > 0 ? { allowedHosts } : {}),
+      ...(allowedOrigins.length > 0 ? { allowedOrigins } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(options.search !== undefined ? { search: options.search } : {}),
       freeze: options.freeze,
@@ -170,6 +185,8 @@ export async function devCommand(options: DevOptions): Promise<number> {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+  const { redactor } = fleet;
+  redact = (text) => redactor.redact(text);
 
   if (fleet.fromBuild.length > 0)
     out(
@@ -198,7 +215,14 @@ export async function devCommand(options: DevOptions): Promise<number> {
   out(
     `  Lambda Invoke API                   ${fleet.url}   (aws lambda invoke --endpoint-url ${fleet.url} …)`,
   );
-  out(`  status                              ${fleet.url}/${options.token !== undefined ? '?token=…' : ''}`);
+  out(
+    `  status                              ${fleet.url}/${options.token !== undefined ? '   (it asks for the --token; or open /#token=…, which stays in the browser)' : ''}`,
+  );
+  out('');
+  out(
+    `  browser pages allowed               ${[`this server's own (${fleet.url})`, ...allowedOrigins].join(', ')}${allowedOrigins.length === 0 ? '; --allowed-origin adds one' : ''}`,
+  );
+  if (allowedHosts.length > 0) out(`  also answers to                     ${allowedHosts.join(', ')}`);
   out('');
   const down = fleet.discovery.filter((e) => e.error !== undefined).length + failed.size;
   const total = fleet.discovery.reduce((n, e) => n + e.tools.length, 0);
