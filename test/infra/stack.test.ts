@@ -151,12 +151,18 @@ describe('functions', () => {
     );
   });
 
-  test('a Function URL with IAM auth where asked, and only there', () => {
+  test('a Function URL with IAM auth where asked, and only there; no CORS (no browser origin is let in)', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.hasResourceProperties('AWS::Lambda::Url', {
       AuthType: 'AWS_IAM',
       TargetFunctionArn: { 'Fn::GetAtt': [logicalId('Server-git/Function'), 'Arn'] },
+      Cors: Match.absent(),
     });
+    // Nor does the function's own HTTP front answer CORS: MCP_FLEET_ALLOW_ORIGIN is not set.
+    const fn = resources[logicalId('Server-git/Function')]!.Properties!;
+    const variables =
+      (fn['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    assert.equal(variables['MCP_FLEET_ALLOW_ORIGIN'], undefined);
   });
 
   test('three alarms per server: errors, throttles, p99 duration at 80 % of the timeout', () => {
