@@ -118,6 +118,25 @@ function statelessCapabilities(caps: unknown): Record<string, unknown> {
   return out;
 }
 
+/**
+ * What is wrong with a request's params for MCP, if anything. A stdio server may drop a request
+ * whose envelope its SDK cannot parse without answering it, which would hold the call until its
+ * deadline and cost the warm process: such requests are answered here instead.
+ */
+function paramsProblem(params: unknown): string | undefined {
+  if (params === undefined) return undefined;
+  if (typeof params !== 'object' || params === null || Array.isArray(params))
+    return 'params must be an object';
+  const meta = (params as Record<string, unknown>)['_meta'];
+  if (meta === undefined) return undefined;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta))
+    return 'params._meta must be an object';
+  const token = (meta as Record<string, unknown>)['progressToken'];
+  if (token !== undefined && typeof token !== 'string' && typeof token !== 'number')
+    return 'params._meta.progressToken must be a string or a number';
+  return undefined;
+}
+
 export interface CallContext {
   /** Epoch ms by which the answer must be given. */
   deadline: number;
@@ -176,6 +195,9 @@ export class McpBridge implements MessageHandler {
         message: 'not a JSON-RPC 2.0 request or notification',
       });
     }
+    const problem = paramsProblem(message.params);
+    if (problem !== undefined)
+      return failure(message.id, { code: ErrorCode.InvalidParams, message: `Invalid params: ${problem}` });
     try {
       return await this.request(message, ctx);
     } catch (err) {
