@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Newline framing for a child's output, with bounded memory: a line longer than the limit is not
  * kept (it is reported by its size and the rest of it is skipped up to the next newline).
@@ -73,6 +75,8 @@ export class StderrSink {
   private windowBytes = 0;
   private dropped = 0;
   private readonly splitter: LineSplitter;
+  /** Keeps a character split across chunks whole in the tail. */
+  private readonly decoder = new StringDecoder('utf8');
 
   constructor(
     private readonly opts: {
@@ -95,14 +99,21 @@ export class StderrSink {
   }
 
   push(chunk: Buffer): void {
-    const text = chunk.toString('utf8');
-    this.tail = (this.tail + text).slice(-this.opts.tailBytes);
+    this.keep(this.decoder.write(chunk));
     this.splitter.push(chunk);
   }
 
   end(): void {
+    this.keep(this.decoder.end());
     this.splitter.end();
     this.flushDropped();
+  }
+
+  private keep(text: string): void {
+    if (text === '') return;
+    const tail = (this.tail + text).slice(-this.opts.tailBytes);
+    // Not half a surrogate pair at the cut.
+    this.tail = /^[\uDC00-\uDFFF]/.test(tail) ? tail.slice(1) : tail;
   }
 
   /** The last bytes the child wrote to stderr. */
