@@ -1,13 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+/**
+ * A request target (origin-form: a path and a query) as a URL. Resolving it against a base would
+ * read `//name/…` as a host, or throw: the target is put after a fixed origin instead. Undefined
+ * for a target that is no path at all.
+ */
+export function requestUrl(target: string | undefined): URL | undefined {
+  const raw = target ?? '/';
+  if (!raw.startsWith('/')) return undefined;
+  try {
+    return new URL(`http://localhost${raw}`);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A Lambda Function URL event (payload format 2.0), as AWS builds it, from a Node HTTP request. */
 export function functionUrlEvent(
   req: IncomingMessage,
   body: Buffer,
   urlId = 'local',
 ): Record<string, unknown> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url) ?? new URL('http://localhost/');
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;

@@ -5,7 +5,7 @@ import { httpFront } from '../runtime/fronts/http.js';
 import { ErrorCode, failure } from '../runtime/jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../runtime/limits.js';
 import { Redactor } from '../runtime/redact.js';
-import { functionUrlEvent, writeFunctionUrlResult } from './function-url.js';
+import { functionUrlEvent, requestUrl, writeFunctionUrlResult } from './function-url.js';
 import type { LocalGateway } from './gateway.js';
 import { ThrottledError } from './function.js';
 import { FunctionNotFoundError, type LocalLambda } from './lambda-service.js';
@@ -217,8 +217,7 @@ export async function startDevServer(
   const redactor = opts.redactor ?? new Redactor();
   const gatewayBridge = new McpBridge(opts.gateway);
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const kind = routeKind(url.pathname);
 
     // Host and Origin first, on every route: DNS rebinding and other sites' pages stop here.
@@ -349,9 +348,13 @@ export async function startDevServer(
       res.end(req.method === 'HEAD' ? undefined : STATUS_PAGE);
       return;
     }
-    json(res, 404, {
-      error: `nothing at ${clip(url.pathname)}; try /mcp, /servers/<id>/mcp, /status or /2015-03-31/functions/<name>/invocations`,
-    });
+    refuse(
+      res,
+      kind,
+      404,
+      `nothing at ${clip(url.pathname)}; try /mcp, /servers/<id>/mcp, /status or /2015-03-31/functions/<name>/invocations`,
+      'UnknownOperationException',
+    );
   };
 
   const server = createServer(
@@ -367,17 +370,25 @@ export async function startDevServer(
     },
     (req, res) => {
       for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
-      route(req, res).catch((err: unknown) => {
-        if (!res.headersSent && !res.destroyed) {
-          const url = new URL(req.url ?? '/', 'http://localhost');
-          refuse(
-            res,
-            routeKind(url.pathname),
-            500,
-            `internal error: ${redactor.redact(err instanceof Error ? err.message : String(err))}`,
-            'ServiceException',
-          );
-        } else res.end();
+      const url = requestUrl(req.url);
+      if (url === undefined) {
+        json(res, 400, { error: 'Bad Request: the request target is not a path' });
+        return;
+      }
+      route(req, res, url).catch((err: unknown) => {
+        try {
+          if (!res.headersSent && !res.destroyed) {
+            refuse(
+              res,
+              routeKind(url.pathname),
+              500,
+              `internal error: ${redactor.redact(err instanceof Error ? err.message : String(err))}`,
+              'ServiceException',
+            );
+          } else res.end();
+        } catch {
+          res.destroy();
+        }
       });
     },
   );
@@ -387,7 +398,7 @@ export async function startDevServer(
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limits.maxBodyBytes) {
       for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
-      tooLarge(res, routeKind(new URL(req.url ?? '/', 'http://localhost').pathname), limits.maxBodyBytes);
+      tooLarge(res, routeKind(requestUrl(req.url)?.pathname ?? '/'), limits.maxBodyBytes);
       return;
     }
     res.writeContinue();

@@ -442,6 +442,24 @@ describe('bounded inputs', () => {
     assert.equal(res.status, 413);
   });
 
+  test('request targets a URL parser reads as a host (//…) are answered, and the server lives on (found by the properties)', async () => {
+    const url = new URL(fleet.url);
+    for (const target of ['//{_@>', '//evil.example/mcp', '//', '*', 'http://evil.example/status']) {
+      const head = await new Promise<string>((resolve) => {
+        const socket = connect(Number(url.port), url.hostname);
+        let got = '';
+        socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          resolve(got);
+        });
+        socket.end(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      });
+      assert.match(head, /^HTTP\/1\.1 (400|403|404) /, `${target}: ${head.slice(0, 80)}`);
+    }
+    assert.equal((await raw(fleet.url, 'GET', '/status')).status, 200);
+  });
+
   test('Expect: 100-continue with a body over the limit is refused before the body is sent', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const url = new URL(fleet.url);
