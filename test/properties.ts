@@ -31,7 +31,7 @@ export async function property<T>(
         inputs += 1;
         await predicate(input);
       }),
-      { seed: FC_SEED, numRuns },
+      { seed: FC_SEED, numRuns, includeErrorInReport: true },
     );
   } finally {
     const line = `property "${name}": ${inputs} inputs (seed ${FC_SEED}, ${Math.round(performance.now() - t0)} ms)`;
