@@ -30,6 +30,9 @@ export interface ServerTransport {
   readonly pid: number | undefined;
 }
 
+/** After a failed write, how long the process's exit (which explains it) is waited for. */
+const SEND_FAILURE_GRACE_MS = 1_000;
+
 /** Local failure: a call ran out of time; the server was stopped. */
 export class CallTimeoutError extends Error {
   constructor(
@@ -186,9 +189,19 @@ export class McpConnection {
       if (opts.onNotification) entry.onNotification = opts.onNotification;
       this.pending.set(id, entry);
       this.transport.send(message).catch((err: unknown) => {
-        if (!this.pending.delete(id)) return;
-        clearTimeout(timer);
-        reject(this.transport.exit ? this.exitError(method, this.transport.exit) : (err as Error));
+        if (!this.pending.has(id)) return;
+        const fail = (): void => {
+          if (!this.pending.delete(id)) return;
+          clearTimeout(timer);
+          reject(this.transport.exit ? this.exitError(method, this.transport.exit) : (err as Error));
+        };
+        if (this.transport.exit) {
+          fail();
+          return;
+        }
+        // A write to a server that is exiting fails first (EPIPE); its exit, moments later, says
+        // why (onClose fails the call with the exit code and the server's last stderr).
+        setTimeout(fail, SEND_FAILURE_GRACE_MS).unref();
       });
     });
   }

@@ -425,3 +425,20 @@ describe('process lifecycle', () => {
     await f.done();
   });
 });
+
+describe('a server gone before it reads its stdin', () => {
+  test('the exit code and stderr are reported, not the EPIPE of the first write', async () => {
+    // A shell that fails at once exits before initialize is written: the write fails first.
+    for (let i = 0; i < 10; i++) {
+      const mark = marker();
+      const handler = createHandler(
+        { id: 'gone', command: 'echo "fatal: no licence key" >&2; exit 3', shell: true, env: mark.env },
+        { log: new RecordingLog(), warmup: false },
+      );
+      const result = await handler({}, lambdaContext({ toolName: 'gone___x' }));
+      assert.match(text(result), /exited with code 3 .*its last stderr output: fatal: no licence key/);
+      await handler.close();
+      await assertNoneLeft(mark.value);
+    }
+  });
+});
