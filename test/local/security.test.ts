@@ -488,7 +488,7 @@ describe('bounded inputs', () => {
     const fn = fleet.lambda.resolve('mcp-server-leaky');
     const limit = fn.concurrencyLimit + 64;
     const calls = await Promise.all(
-      Array.from({ length: limit + 8 }, () =>
+      Array.from({ length: limit + 32 }, () =>
         raw(
           fleet.url,
           'POST',

@@ -203,24 +203,21 @@ servers:
     args: [stdio]
 `,
     );
-    // The page of a browser-based inspector on its own port; the origin is known before the fleet starts.
-    const placeholder = createServer();
-    await new Promise<void>((r) => placeholder.listen(0, 'localhost', r));
-    const port = (placeholder.address() as AddressInfo).port;
-    await new Promise((r) => placeholder.close(r));
-    inspector = `http://localhost:${port}`;
+    // The inspector's page is served before the fleet starts (its origin goes into the flag); it
+    // names the fleet's URL when it is asked for, by then known.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(attacker(guarded.url, TOKEN));
+    });
+    await new Promise<void>((r) => server.listen(0, 'localhost', r));
+    sites.push(server);
+    inspector = `http://localhost:${(server.address() as AddressInfo).port}`;
     guarded = await startFleet(await loadConfigOrThrow(configFile), {
       port: 0,
       env: files.env,
       token: TOKEN,
       allowedOrigins: [inspector],
     });
-    const server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(attacker(guarded.url, TOKEN));
-    });
-    await new Promise<void>((r) => server.listen(port, 'localhost', r));
-    sites.push(server);
   });
 
   after(async () => {
