@@ -30,6 +30,8 @@ export interface CatalogEntry {
   warnings: string[];
   /** Why the tools could not be listed. */
   error?: string;
+  /** When this listing ended (ms since the epoch). */
+  listedAt: number;
 }
 
 export interface GatewayOptions {
@@ -39,8 +41,11 @@ export interface GatewayOptions {
   search: boolean;
 }
 
-/** Retry listing a failed function's tools at most this often. */
-const RELIST_AFTER_MS = 5_000;
+/**
+ * A function whose tools could not be listed is listed again, in the background, once this long
+ * has passed since its last listing ended; `tools/list` answers from what the gateway has.
+ */
+export const RELIST_AFTER_MS = 5_000;
 
 /**
  * What AgentCore Gateway does, on one machine: every function's tools under `<target>___<tool>`
@@ -49,7 +54,8 @@ const RELIST_AFTER_MS = 5_000;
  */
 export class LocalGateway implements McpBackend {
   private readonly catalog = new Map<string, CatalogEntry>();
-  private readonly listedAt = new Map<string, number>();
+  /** Listings under way: one at a time per function. */
+  private readonly listing = new Map<LocalFunction, Promise<CatalogEntry>>();
   private requests = 0;
 
   constructor(
@@ -85,7 +91,6 @@ export class LocalGateway implements McpBackend {
     for (const id of [...this.catalog.keys()]) {
       if (!present.has(id) || serverIds.includes(id)) {
         this.catalog.delete(id);
-        this.listedAt.delete(id);
       }
     }
     const fns = [...this.lambda.functions.values()].filter((fn) => serverIds.includes(fn.server.id));
@@ -121,20 +126,20 @@ export class LocalGateway implements McpBackend {
     });
   }
 
-  /** Every served tool, refreshing functions whose listing failed a while ago. */
+  /**
+   * Every served tool. A function never listed is waited for; one whose listing failed is listed
+   * again in the background (a server that takes seconds to fail must not hold up the fleet's
+   * `tools/list`), and its tools appear once that listing succeeds.
+   */
   async tools(): Promise<GatewayTool[]> {
     const now = Date.now();
-    await Promise.all(
-      [...this.lambda.functions.values()]
-        .filter((fn) => {
-          const entry = this.catalog.get(fn.server.id);
-          return (
-            entry === undefined ||
-            (entry.error !== undefined && now - (this.listedAt.get(fn.server.id) ?? 0) > RELIST_AFTER_MS)
-          );
-        })
-        .map((fn) => this.list(fn)),
-    );
+    const first: Promise<CatalogEntry>[] = [];
+    for (const fn of this.lambda.functions.values()) {
+      const entry = this.catalog.get(fn.server.id);
+      if (entry === undefined) first.push(this.list(fn));
+      else if (entry.error !== undefined && now - entry.listedAt > RELIST_AFTER_MS) void this.list(fn);
+    }
+    await Promise.all(first);
     const tools = this.entries().flatMap((e) => e.tools);
     if (this.options.search) {
       tools.push({
@@ -151,14 +156,23 @@ export class LocalGateway implements McpBackend {
     return tools;
   }
 
-  private async list(fn: LocalFunction): Promise<CatalogEntry> {
+  /** Lists one function's tools, joining a listing of it already under way. */
+  private list(fn: LocalFunction): Promise<CatalogEntry> {
+    const under = this.listing.get(fn);
+    if (under) return under;
+    const p = this.listOnce(fn).finally(() => this.listing.delete(fn));
+    this.listing.set(fn, p);
+    return p;
+  }
+
+  private async listOnce(fn: LocalFunction): Promise<CatalogEntry> {
     const entry: CatalogEntry = {
       serverId: fn.server.id,
       target: fn.server.gateway.target,
       tools: [],
       warnings: [],
+      listedAt: 0,
     };
-    this.listedAt.set(fn.server.id, Date.now());
     try {
       const raw = await listTools(
         async (event) => this.lambda.invoke(fn.name, event),
@@ -176,7 +190,9 @@ export class LocalGateway implements McpBackend {
     } catch (err) {
       entry.error = (err as Error).message;
     }
-    this.catalog.set(fn.server.id, entry);
+    entry.listedAt = Date.now();
+    // A function replaced or removed (hot reload) while it was listed keeps its new entry.
+    if (this.lambda.functions.get(fn.name) === fn) this.catalog.set(fn.server.id, entry);
     return entry;
   }
 
