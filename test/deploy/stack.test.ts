@@ -74,11 +74,13 @@ describe('synth, diff, deploy, destroy', () => {
     );
   });
 
-  test('deploy, diff and destroy without credentials stop at once with what to do', async () => {
+  test('deploy, diff and destroy without credentials stop at once with what to do, before synthesizing', async () => {
     for (const cmd of [['deploy'], ['diff'], ['destroy', '--yes']]) {
-      const r = await runCli([...cmd, '--config', 'servers.yaml', '--no-build'], { cwd: dir, env: noAws });
+      const out = `${cmd[0] ?? ''}-nocreds.out`;
+      const r = await runCli([...cmd, '--config', 'servers.yaml', '--out', out], { cwd: dir, env: noAws });
       assert.equal(r.code, 1, `${cmd[0] ?? ''}: ${r.stderr}`);
       assert.match(r.stderr, /no AWS credentials found: set AWS_PROFILE/);
+      assert.ok(!existsSync(path.join(dir, out)), `${cmd[0] ?? ''} synthesized nothing`);
     }
   });
 

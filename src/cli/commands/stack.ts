@@ -2,6 +2,7 @@ import path from 'node:path';
 import { defaultBuildDir } from '../../build/build.js';
 import type { FleetConfig } from '../../config/model.js';
 import {
+  checkCredentials,
   deployAssembly,
   destroyAssembly,
   diffAssembly,
@@ -62,6 +63,7 @@ async function synthesize(
   }
 }
 
+/** Without credentials, diff/deploy/destroy stop before building or synthesizing anything. */
 function credentialsError(err: unknown): never {
   if (err instanceof MissingCredentialsError) throw new CliError(err.message);
   throw err;
@@ -83,6 +85,7 @@ export async function synthCommand(opts: StackCommandOptions): Promise<number> {
 
 export async function diffCommand(opts: StackCommandOptions): Promise<number> {
   const fleet = await loadValidConfig(opts.config);
+  await checkCredentials().catch(credentialsError);
   const r = await synthesize(fleet, opts, path.resolve(opts.out ?? defaultAssemblyDir(fleet)));
   await diffAssembly(r.assemblyDir, { yes: opts.yes === true }).catch(credentialsError);
   return 0;
@@ -90,6 +93,7 @@ export async function diffCommand(opts: StackCommandOptions): Promise<number> {
 
 export async function deployCommand(opts: StackCommandOptions): Promise<number> {
   const fleet = await loadValidConfig(opts.config);
+  await checkCredentials().catch(credentialsError);
   const r = await synthesize(fleet, opts, path.resolve(opts.out ?? defaultAssemblyDir(fleet)));
   const outputsFile = path.join(r.assemblyDir, 'outputs.json');
   const outputs = await deployAssembly(r.assemblyDir, { yes: opts.yes === true, outputsFile }).catch(
@@ -109,6 +113,7 @@ export async function destroyCommand(opts: StackCommandOptions): Promise<number>
       `destroy deletes stack ${fleet.stack} and every function of the fleet; run it again with --yes`,
     );
   }
+  await checkCredentials().catch(credentialsError);
   const r = await synthesize(fleet, { ...opts }, path.resolve(opts.out ?? defaultAssemblyDir(fleet)));
   await destroyAssembly(r.assemblyDir, { yes: true }).catch(credentialsError);
   process.stdout.write(`destroyed ${fleet.stack}\n`);
