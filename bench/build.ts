@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
+import { discoverLocally } from '../src/local/discovery.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,7 +44,7 @@ const line = (s: string): void => {
 };
 
 async function build(file: string, force = false): Promise<FleetBuild> {
-  const result = await buildFleet(await loadConfigOrThrow(file), { force });
+  const result = await buildFleet(await loadConfigOrThrow(file), { force, discover: discoverLocally });
   if (result.failed.length > 0) throw new Error(result.failed.map((f) => f.detail).join('\n'));
   return result;
 }

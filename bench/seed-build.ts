@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
+import { discoverLocally } from '../src/local/discovery.js';
 import { requirementLines, type PythonInstaller } from '../src/build/stage.js';
 import { UV_VERSION } from '../src/build/uv.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
@@ -52,6 +53,7 @@ async function firstBuild(work: string, name: string, installer?: PythonInstalle
   line(`${name}: building ${config.servers.length} servers …`);
   const result = await buildFleet(config, {
     concurrency: CONCURRENCY,
+    discover: discoverLocally,
     ...(installer ? { pythonInstaller: installer } : {}),
   });
   const sum = (f: (b: FleetBuild['built'][number]) => number | undefined): string =>

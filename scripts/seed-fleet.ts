@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
+import { discoverLocally } from '../src/local/discovery.js';
 import { gitRepo } from '../test/helpers.js';
 import { pythonTool } from './python-tools.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
@@ -178,6 +179,7 @@ export async function runSeedFleet(
   log(`building ${config.servers.length} servers …`);
   const built: FleetBuild = await buildFleet(config, {
     concurrency: opts.concurrency ?? 3,
+    discover: discoverLocally,
     onProgress: (id, e) => {
       if (e.phase !== undefined && e.phase !== 'queued') log(`  ${id}: ${e.phase}`);
     },

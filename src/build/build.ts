@@ -4,23 +4,37 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { toLaunchSpec, type FleetConfig, type LaunchSpec, type ServerConfig } from '../config/model.js';
-import { HANDLER_BUNDLE } from '../local/function.js';
-import { LocalLambda } from '../local/lambda-service.js';
+import { HANDLER_BUNDLE } from '../contract/bundle.js';
 import { BuildError } from './exec.js';
 import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
 import { stageServer, writeHandler, writeLaunch, type Artifact, type PythonInstaller } from './stage.js';
-import { listTools, lowerTools, type LoweredTool } from './tools.js';
+import { lowerTools, type LoweredTool } from './tools.js';
+import { LAUNCH_FILE_NAME } from '../contract/function-env.js';
 
 /** Bump when the layout of a server's build folder changes: every server is staged again. */
 const BUILD_FORMAT = 2;
-/** A server that does not answer tools/list within this long fails discovery. */
-const DISCOVERY_TIMEOUT_MS = 60_000;
-/** Secrets are not read at discovery (no AWS): the variables get this value instead. */
-export const DISCOVERY_SECRET_PLACEHOLDER = 'mcp-fleet-discovery-placeholder';
+/** What tool discovery is given: a staged server to run, and where. */
+export interface DiscoveryRequest {
+  server: ServerConfig;
+  /** The host install's launch spec. */
+  launchFile: string;
+  /** A folder of the server's build for the discovery's environment and logs. */
+  workDir: string;
+  /** The config's folder (relative paths of the server are relative to it). */
+  cwd: string;
+}
+
+/**
+ * Runs a staged server and lists its tools. The build does not run servers itself: the local
+ * Lambda service does (src/local/discovery.ts), given here by whoever builds (the CLI, tests).
+ */
+export type ToolDiscovery = (
+  req: DiscoveryRequest,
+) => Promise<{ tools: Record<string, unknown>[]; coldStartMs: number }>;
 
 export interface BuildOptions {
   /** Build folder (default `<config dir>/.mcp-fleet/build`). */
@@ -33,6 +47,8 @@ export interface BuildOptions {
   force?: boolean;
   /** The runtime bundle each function carries (default: the built one). */
   handlerBundle?: string;
+  /** Lists a staged server's tools (needed unless every server built has a toolsFile). */
+  discover?: ToolDiscovery;
   signal?: AbortSignal;
   /** How PyPI servers are installed (default: uv; the build benchmark's baseline passes pip). */
   pythonInstaller?: PythonInstaller;
@@ -220,7 +236,7 @@ async function buildServer(
     opts.force !== true &&
     previous?.format === BUILD_FORMAT &&
     previous.installKey === key &&
-    existsSync(path.join(dir, previous.artifact.dir, 'launch.json'));
+    existsSync(path.join(dir, previous.artifact.dir, LAUNCH_FILE_NAME));
   if (reusable) {
     progress('up to date');
     artifact = { kind: previous.artifact.kind, dir: path.join(dir, previous.artifact.dir) };
@@ -228,7 +244,7 @@ async function buildServer(
     hostMissing = previous.hostMissing;
     stageMs = previous.stageMs;
     // The handler and the launch spec follow the config and the runtime at every build.
-    const launch = (await readJson<LaunchSpec>(path.join(artifact.dir, 'launch.json')))?.path ?? [];
+    const launch = (await readJson<LaunchSpec>(path.join(artifact.dir, LAUNCH_FILE_NAME)))?.path ?? [];
     await writeHandler(artifact.dir, server, handlerBundle, launch);
     if (hostLaunch !== undefined && path.dirname(hostLaunch) !== artifact.dir) {
       const hostPath = (await readJson<LaunchSpec>(hostLaunch))?.path ?? [];
@@ -278,8 +294,19 @@ async function buildServer(
       raw = parseToolsFile(server.id, toolsOverride ?? '', overrideText);
       coldStartMs = undefined;
     } else if (hostLaunch !== undefined) {
+      if (opts.discover === undefined) {
+        throw new BuildError(
+          server.id,
+          'its tools must be discovered, and this build was given no tool discovery (BuildOptions.discover)',
+        );
+      }
       progress('discovering tools');
-      ({ tools: raw, coldStartMs } = await discoverTools(server, hostLaunch, dir, configDir));
+      ({ tools: raw, coldStartMs } = await opts.discover({
+        server,
+        launchFile: hostLaunch,
+        workDir: path.join(dir, 'discover'),
+        cwd: configDir,
+      }));
     } else {
       throw new BuildError(
         server.id,
@@ -350,51 +377,4 @@ function parseToolsFile(serverId: string, file: string, text: string): Record<st
     }
   });
   return tools as Record<string, unknown>[];
-}
-
-/**
- * Starts the staged server in a local Lambda environment (the handler every function runs) and
- * lists its tools. Secrets are not read: their variables get a placeholder.
- */
-async function discoverTools(
-  server: ServerConfig,
-  hostLaunch: string,
-  dir: string,
-  configDir: string,
-): Promise<{ tools: Record<string, unknown>[]; coldStartMs: number }> {
-  const spec = (await readJson<LaunchSpec>(hostLaunch)) ?? toLaunchSpec(server);
-  const discoverFile = path.join(path.dirname(hostLaunch), 'discover.json');
-  const placeholders = Object.fromEntries(
-    Object.keys(spec.secrets).map((k) => [k, DISCOVERY_SECRET_PLACEHOLDER]),
-  );
-  await writeFile(
-    discoverFile,
-    `${JSON.stringify({ ...spec, env: { ...spec.env, ...placeholders }, secrets: {} }, null, 2)}\n`,
-  );
-  const workDir = path.join(dir, 'discover');
-  await rm(workDir, { recursive: true, force: true });
-  const lambda = new LocalLambda(
-    [{ ...server, timeout: Math.max(server.timeout, DISCOVERY_TIMEOUT_MS / 1000) }],
-    {
-      workDir,
-      cwd: configDir,
-      concurrency: 1,
-      launchFiles: { [server.id]: discoverFile },
-    },
-  );
-  const t = performance.now();
-  try {
-    const tools = await listTools(async (event) => lambda.invoke(server.functionName, event), 'discover');
-    return { tools, coldStartMs: performance.now() - t };
-  } catch (err) {
-    // The message carries the server's own last words (its stderr); the log file has the rest.
-    throw new BuildError(
-      server.id,
-      `tool discovery failed: ${(err as Error).message}. A server that cannot start offline can take a checked-in toolsFile`,
-      [],
-      path.join(workDir, server.id, 'function.log'),
-    );
-  } finally {
-    await lambda.shutdown();
-  }
 }

@@ -11,6 +11,7 @@ import { toLaunchSpec, type LaunchSpec, type ServerConfig } from '../config/mode
 import type { PackageSpec } from '../config/package-spec.js';
 import { BuildError, exec } from './exec.js';
 import { ensureUv, findPython, UV_VERSION } from './uv.js';
+import { LAUNCH_FILE_NAME } from '../contract/function-env.js';
 
 /** The Lambda base image of container functions (the Node.js runtime, as zip functions use). */
 export const LAMBDA_NODE_IMAGE = 'public.ecr.aws/lambda/nodejs:22';
@@ -115,7 +116,7 @@ export async function writeHandler(
 
 export async function writeLaunch(root: string, server: ServerConfig, launchPath: string[]): Promise<string> {
   const spec: LaunchSpec = { ...toLaunchSpec(server), path: launchPath };
-  const file = path.join(root, 'launch.json');
+  const file = path.join(root, LAUNCH_FILE_NAME);
   await writeFile(file, `${JSON.stringify(spec, null, 2)}\n`);
   return file;
 }

@@ -1,7 +1,7 @@
 import * as cdk from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE } from '../runtime/observability.js';
+import { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
 import { ALARM_PERIOD } from './server-function.js';
 import type { McpServerFunction } from './server-function.js';
 

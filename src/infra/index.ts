@@ -31,12 +31,13 @@ export {
   ALARM_PERIOD,
   DEFAULT_RUNTIME,
   DURATION_ALARM_RATIO,
-  FUNCTION_ENV,
   McpServerFunction,
   VPC_ENI_POLICY,
   type McpServerFunctionProps,
 } from './server-function.js';
 export { FleetStackError, McpFleetStack, OUTPUTS } from './stack.js';
+export { FUNCTION_ENV } from '../contract/function-env.js';
+export { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
 export { NagCheckError, synthFleet, type SynthFleetOptions, type SynthResult } from './synth.js';
 export {
   INLINE_SCHEMA_TEMPLATE_BUDGET_BYTES,

@@ -8,7 +8,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { ServerConfig } from '../config/model.js';
-import { METRICS_NAMESPACE } from '../runtime/observability.js';
+import { FUNCTION_ENV } from '../contract/function-env.js';
+import { METRICS_NAMESPACE } from '../contract/metrics.js';
 import { LAMBDA_ENV_MAX_BYTES, LAMBDA_RESERVED_ENV, retentionDays, secretGrant } from './names.js';
 import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
 import type { ServerArtifact } from './types.js';
@@ -25,13 +26,6 @@ export const DURATION_ALARM_RATIO = 0.8;
 const LAMBDA_DESCRIPTION_MAX = 256;
 /** The managed policy a function in a VPC needs for its network interfaces (ec2 ENI actions only). */
 export const VPC_ENI_POLICY = 'service-role/AWSLambdaENIManagementAccess';
-
-/** Environment variables every function gets besides the server's own. */
-export const FUNCTION_ENV = {
-  serverId: 'MCP_FLEET_SERVER_ID',
-  serviceName: 'POWERTOOLS_SERVICE_NAME',
-  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
-} as const;
 
 export interface McpServerFunctionProps {
   /** The server, as the config loader resolved it. */

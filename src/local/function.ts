@@ -9,6 +9,8 @@ import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'n
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toLaunchSpec, type ServerConfig } from '../config/model.js';
+import { HANDLER_BUNDLE } from '../contract/bundle.js';
+import { FUNCTION_ENV } from '../contract/function-env.js';
 import { Environment, type FreezeGuardian, type InitOutcome, type WorkerLaunch } from './environment.js';
 import type { MemoryMode } from './memory.js';
 import {
@@ -27,7 +29,6 @@ import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The environment process and the handler bundle it loads: the built ones, as deployed. */
 export const WORKER_FILE = path.join(ROOT, 'dist', 'local', 'worker.js');
-export const HANDLER_BUNDLE = path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs');
 
 /** Lambda's init phase limit. */
 export const INIT_TIMEOUT_MS = 10_000;
@@ -217,8 +218,8 @@ export class LocalFunction {
     return {
       ...parent,
       PATH: [bin, parent['PATH'] ?? ''].join(path.delimiter),
-      MCP_FLEET_HANDLER: this.options.handler ?? HANDLER_BUNDLE,
-      MCP_FLEET_LAUNCH_FILE: this.launchFile,
+      [FUNCTION_ENV.handler]: this.options.handler ?? HANDLER_BUNDLE,
+      [FUNCTION_ENV.launchFile]: this.launchFile,
       AWS_LAMBDA_FUNCTION_NAME: this.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.server.memory),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
@@ -226,7 +227,7 @@ export class LocalFunction {
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_REGION: parent['AWS_REGION'] ?? this.options.region,
       AWS_DEFAULT_REGION: parent['AWS_DEFAULT_REGION'] ?? parent['AWS_REGION'] ?? this.options.region,
-      POWERTOOLS_SERVICE_NAME: this.name,
+      [FUNCTION_ENV.serviceName]: this.name,
     };
   }
 

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FleetConfig, LaunchSpec, ServerConfig } from '../config/model.js';
+import { FUNCTION_ENV, LAUNCH_FILE_NAME } from '../contract/function-env.js';
 import type { WorkerLaunch } from './environment.js';
 import { WORKER_FILE, type LocalFunction } from './function.js';
 import { lambdaEnvironment, sandboxLaunch, sandboxUnavailable, SandboxUnavailableError } from './sandbox.js';
@@ -87,7 +88,7 @@ export async function planSandbox(config: FleetConfig, buildDir: string): Promis
       continue;
     }
     roots[server.id] = found.root;
-    const built = await readJson<LaunchSpec>(path.join(found.root, 'launch.json'));
+    const built = await readJson<LaunchSpec>(path.join(found.root, LAUNCH_FILE_NAME));
     launchPaths[server.id] = (built?.path ?? []).map((p) => path.posix.resolve('/var/task', p));
   }
   const node = existsSync(NODE_22) ? NODE_22 : process.execPath;
@@ -127,9 +128,9 @@ export async function planSandbox(config: FleetConfig, buildDir: string): Promis
           region: worker.env['AWS_REGION'] ?? 'us-east-1',
         }),
         ...passed,
-        MCP_FLEET_HANDLER: '/var/task/index.mjs',
-        MCP_FLEET_LAUNCH_FILE: LAUNCH_IN_SANDBOX,
-        POWERTOOLS_SERVICE_NAME: fn.name,
+        [FUNCTION_ENV.handler]: '/var/task/index.mjs',
+        [FUNCTION_ENV.launchFile]: LAUNCH_IN_SANDBOX,
+        [FUNCTION_ENV.serviceName]: fn.name,
       },
     });
     return {

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 import type { InvokeMessage, ShutdownMessage, WorkerMessage } from './worker-protocol.js';
+// No value imports: in the sandbox this file is mounted alone. The variable's name is
+// FUNCTION_ENV.handler (src/contract/function-env.ts); test/contract.test.ts checks they agree.
 
 /** A Lambda handler; mcp-fleet's runtime also tells its server's pid and start error, and closes it. */
 interface LoadedHandler {

@@ -29,5 +29,7 @@ export {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.js';
-export { METRIC, METRICS_NAMESPACE, type RuntimeLogger } from './observability.js';
+export { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
+export { FUNCTION_ENV } from '../contract/function-env.js';
+export { type RuntimeLogger } from './observability.js';
 export type { LaunchSpec } from '../config/model.js';

@@ -6,25 +6,17 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FUNCTION_ENV, LAUNCH_FILE_NAME } from '../contract/function-env.js';
 import { createHandler, type LaunchInput } from './handler.js';
 import { INIT_BUDGET_MS } from './limits.js';
 
-/** Environment variables this entry reads. */
-export const ENV = {
-  /** Path of the launch spec (default: launch.json beside the handler). */
-  launchFile: 'MCP_FLEET_LAUNCH_FILE',
-  /** Fix the front: agentcore, http or jsonrpc (default: detected per event). */
-  front: 'MCP_FLEET_FRONT',
-  /** "true": AgentCore errors are thrown (FunctionError) instead of returned as isError results. */
-  throwOnError: 'MCP_FLEET_THROW_ON_ERROR',
-  /** HTTP front: origins whose browser pages may call it (comma-separated, or `*`); default none. */
-  allowOrigin: 'MCP_FLEET_ALLOW_ORIGIN',
-} as const;
+/** Environment variables this entry reads (the contract's names). */
+const ENV = FUNCTION_ENV;
 
 function launchFile(): string {
   const explicit = process.env[ENV.launchFile];
   if (explicit !== undefined && explicit !== '') return explicit;
-  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'launch.json');
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), LAUNCH_FILE_NAME);
 }
 
 const file = launchFile();

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
 import type { Redactor } from './redact.js';
 
 /** What the runtime logs through: Powertools' Logger fits it, and so does a test's recorder. */
@@ -10,27 +11,6 @@ export interface RuntimeLogger {
   warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
 }
-
-/** The metrics namespace (CloudWatch EMF); the dashboard reads the same names. */
-export const METRICS_NAMESPACE = 'McpFleet';
-
-/** Metric names, with the dimensions each is published with. */
-export const METRIC = {
-  /** {server, tool} */
-  calls: 'ToolCalls',
-  /** {server, tool} */
-  errors: 'ToolErrors',
-  /** {server, tool}, milliseconds */
-  latency: 'ToolLatency',
-  /** {server} */
-  serverStarts: 'ServerStarts',
-  /** {server}, milliseconds from spawn to initialized */
-  serverStartTime: 'ServerStartTime',
-  /** {server} */
-  serverCrashes: 'ServerCrashes',
-  /** {server} */
-  timeouts: 'CallTimeouts',
-} as const;
 
 export interface CallRecord {
   tool: string;

@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { validate as validateDockerfile } from 'dockerfile-utils';
 import { buildFleet, type FleetBuild, type ServerBuild } from '../../src/build/build.js';
+import { discoverLocally } from '../../src/local/discovery.js';
 import { readLock } from '../../src/build/lock.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet } from '../../src/local/fleet.js';
@@ -82,7 +83,7 @@ before(async () => {
   configFile = path.join(dir, 'servers.yaml');
   await writeFile(configFile, CONFIG);
   await copyFile(fixture('build', 'weather-tools.json'), path.join(dir, 'weather-tools.json'));
-  first = await buildFleet(await loadConfigOrThrow(configFile));
+  first = await buildFleet(await loadConfigOrThrow(configFile), { discover: discoverLocally });
 });
 
 after(async () => {
@@ -428,6 +429,7 @@ describe('incremental builds and the lock file', () => {
   test('a second build of an unchanged fleet stages nothing again', async () => {
     const config = await loadConfigOrThrow(configFile);
     const second = await buildFleet(config, {
+      discover: discoverLocally,
       only: ['memory', 'git', 'github', 'go-everything', 'pinned-image'],
     });
     assert.deepEqual(
@@ -451,7 +453,10 @@ describe('incremental builds and the lock file', () => {
 
   test('a changed env rewrites the launch spec without staging again; a changed architecture stages again', async () => {
     await writeFile(configFile, CONFIG.replace('/tmp/mcp-fleet-build-test-memory.jsonl', '/tmp/other.jsonl'));
-    const changedEnv = await buildFleet(await loadConfigOrThrow(configFile), { only: ['memory'] });
+    const changedEnv = await buildFleet(await loadConfigOrThrow(configFile), {
+      only: ['memory'],
+      discover: discoverLocally,
+    });
     assert.equal(changedEnv.built[0]?.staged, false);
     const launch = JSON.parse(
       await readFile(path.join(changedEnv.built[0]?.artifact.dir ?? '', 'launch.json'), 'utf8'),
@@ -463,13 +468,20 @@ describe('incremental builds and the lock file', () => {
       'command: mcp-server-memory\n    aws: { architecture: x86_64 }',
     );
     await writeFile(configFile, x86);
-    const rearch = await buildFleet(await loadConfigOrThrow(configFile), { only: ['memory'] });
+    const rearch = await buildFleet(await loadConfigOrThrow(configFile), {
+      only: ['memory'],
+      discover: discoverLocally,
+    });
     assert.equal(rearch.built[0]?.staged, true);
     const logOf = async (b: FleetBuild): Promise<string> =>
       readFile(path.join(path.dirname(b.built[0]?.artifact.dir ?? ''), 'build.log'), 'utf8');
     assert.match(await logOf(rearch), /^\$ npm install .*--cpu=x64/m);
     // A forced rebuild of the same pin and architecture installs exactly the locked tree.
-    const forced = await buildFleet(await loadConfigOrThrow(configFile), { only: ['memory'], force: true });
+    const forced = await buildFleet(await loadConfigOrThrow(configFile), {
+      only: ['memory'],
+      force: true,
+      discover: discoverLocally,
+    });
     assert.equal(forced.built[0]?.staged, true);
     assert.match(await logOf(forced), /^\$ npm ci /m);
     await writeFile(configFile, CONFIG);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildFleet } from '../../src/build/build.js';
+import { discoverLocally } from '../../src/local/discovery.js';
 import { loadConfigOrThrow, type FleetConfig } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
 import { gitRepo, tempDir } from '../helpers.js';
@@ -50,7 +51,10 @@ before(async () => {
 `,
   );
   config = await loadConfigOrThrow(file);
-  const built = await buildFleet(config, { only: ['memory', 'memory-in-task', 'git'] });
+  const built = await buildFleet(config, {
+    only: ['memory', 'memory-in-task', 'git'],
+    discover: discoverLocally,
+  });
   assert.deepEqual(built.failed, [], JSON.stringify(built.failed));
 });
 

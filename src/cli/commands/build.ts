@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
 import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
 import { buildFleet, type FleetBuild, type Phase } from '../../build/build.js';
+import { discoverLocally } from '../../local/discovery.js';
 import { CliError, EXIT } from '../exit.js';
 
 export interface BuildCommandOptions {
@@ -106,6 +107,7 @@ export async function runBuild(
       ...(opts.only !== undefined ? { only: opts.only } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(opts.force !== undefined ? { force: opts.force } : {}),
+      discover: discoverLocally,
       onProgress,
     });
   } finally {

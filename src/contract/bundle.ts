@@ -1,0 +1,11 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (this file is src/contract or dist/contract). */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The runtime's handler bundle, as built (`npm run build`): every zip function carries it as
+ * `index.mjs`, and every local Lambda environment loads it.
+ */
+export const HANDLER_BUNDLE = path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs');

@@ -1,0 +1,27 @@
+/**
+ * The environment-variable contract between what writes a function (build, the CDK constructs,
+ * the local Lambda service, the sandbox) and what runs in it (the runtime's Lambda entry, the
+ * local worker). Both sides read the names from here; docs/architecture.md lists them once.
+ * No imports: the CDK constructs load this without loading the runtime.
+ */
+export const FUNCTION_ENV = {
+  /** The server's id (`servers.<id>`); set on every deployed function. */
+  serverId: 'MCP_FLEET_SERVER_ID',
+  /** Path of the launch spec; default `launch.json` beside the handler. */
+  launchFile: 'MCP_FLEET_LAUNCH_FILE',
+  /** Fix the front: agentcore, http or jsonrpc; default detected per event. */
+  front: 'MCP_FLEET_FRONT',
+  /** "true": AgentCore errors are thrown (FunctionError) instead of returned as isError results. */
+  throwOnError: 'MCP_FLEET_THROW_ON_ERROR',
+  /** HTTP front: origins whose browser pages may call it (comma-separated, or `*`); default none. */
+  allowOrigin: 'MCP_FLEET_ALLOW_ORIGIN',
+  /** Local worker only: the handler module it loads (the runtime bundle, or a test's). */
+  handler: 'MCP_FLEET_HANDLER',
+  /** Powertools: the service name of logs and metrics (the function's name). */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** Powertools: the metrics namespace (METRICS_NAMESPACE). */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+} as const;
+
+/** The launch spec's file name in a function root. */
+export const LAUNCH_FILE_NAME = 'launch.json';
