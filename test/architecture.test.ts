@@ -1,0 +1,105 @@
+// The import rules of docs/architecture.md, enforced: what each folder of src/ may import, no
+// cycle between folders, and the CDK entry (mcp-fleet/cdk) loading none of the runtime's packages.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import ts from 'typescript';
+import { FUNCTION_ENV } from '../src/contract/function-env.js';
+import { ROOT } from './helpers.js';
+
+const SRC = path.join(ROOT, 'src');
+
+/** Each folder of src/ and the folders it may import (docs/architecture.md, "Folders"). */
+const MAY_IMPORT: Record<string, readonly string[]> = {
+  contract: [],
+  config: ['contract'],
+  runtime: ['contract', 'config'],
+  build: ['contract', 'config'],
+  local: ['contract', 'config', 'runtime', 'build'],
+  infra: ['contract', 'config', 'build'],
+  deploy: ['contract', 'config', 'build', 'infra'],
+  verify: ['contract', 'config', 'infra'],
+  cli: ['contract', 'config', 'runtime', 'build', 'local', 'infra', 'deploy', 'verify'],
+};
+
+interface Import {
+  from: string;
+  /** A path under src/ for relative imports, else the package specifier. */
+  to: string;
+  local: boolean;
+}
+
+function sourceFiles(): string[] {
+  return readdirSync(SRC, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(SRC, f));
+}
+
+function importsOf(file: string): Import[] {
+  const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  return info.importedFiles.map(({ fileName }) =>
+    fileName.startsWith('.')
+      ? { from: file, to: path.resolve(path.dirname(file), fileName).replace(/\.js$/, '.ts'), local: true }
+      : { from: file, to: fileName, local: false },
+  );
+}
+
+const folderOf = (file: string): string => path.relative(SRC, file).split(path.sep)[0] ?? '';
+const all = sourceFiles().flatMap(importsOf);
+
+describe('import rules', () => {
+  test('every folder of src/ has its rule', () => {
+    const folders = new Set(sourceFiles().map(folderOf));
+    assert.deepEqual([...folders].sort(), Object.keys(MAY_IMPORT).sort());
+  });
+
+  test('each folder imports only what its rule allows', () => {
+    const broken = all
+      .filter((i) => i.local && folderOf(i.to) !== folderOf(i.from))
+      .filter((i) => !(MAY_IMPORT[folderOf(i.from)] ?? []).includes(folderOf(i.to)))
+      .map((i) => `${path.relative(ROOT, i.from)} imports ${path.relative(ROOT, i.to)}`);
+    assert.deepEqual(broken, []);
+  });
+
+  test('the rules themselves have no cycle between folders', () => {
+    const seen = new Set<string>();
+    const visit = (folder: string, trail: string[]): void => {
+      assert.ok(!trail.includes(folder), `cycle: ${[...trail, folder].join(' → ')}`);
+      if (seen.has(folder)) return;
+      for (const next of MAY_IMPORT[folder] ?? []) visit(next, [...trail, folder]);
+      seen.add(folder);
+    };
+    for (const folder of Object.keys(MAY_IMPORT)) visit(folder, []);
+  });
+
+  test('the CDK entry (mcp-fleet/cdk) reaches no runtime package (Powertools, the MCP SDK, the AWS SDK)', () => {
+    const reached = new Set<string>();
+    const packages = new Set<string>();
+    const walk = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const i of importsOf(file)) {
+        if (i.local) walk(i.to);
+        else packages.add(i.to);
+      }
+    };
+    walk(path.join(SRC, 'infra', 'index.ts'));
+    const runtimeOnly = [...packages].filter((p) =>
+      /^(@aws-lambda-powertools|@modelcontextprotocol|@aws-sdk)\//.test(p),
+    );
+    assert.deepEqual(runtimeOnly, []);
+    assert.ok(packages.has('aws-cdk-lib'), 'the walk did reach the constructs');
+  });
+
+  test('the local worker (mounted alone in the sandbox) names the handler variable as the contract does', () => {
+    const worker = readFileSync(path.join(SRC, 'local', 'worker.ts'), 'utf8');
+    assert.ok(worker.includes(`process.env['${FUNCTION_ENV.handler}']`));
+    const valueImports = importsOf(path.join(SRC, 'local', 'worker.ts')).filter(
+      (i) =>
+        i.local &&
+        !/^import type /m.test(worker.split('\n').find((l) => l.includes(path.basename(i.to, '.ts'))) ?? ''),
+    );
+    assert.deepEqual(valueImports, [], 'the worker has no value imports of our own modules');
+  });
+});
