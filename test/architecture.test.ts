@@ -103,3 +103,25 @@ describe('import rules', () => {
     assert.deepEqual(valueImports, [], 'the worker has no value imports of our own modules');
   });
 });
+
+describe('test tiers', () => {
+  test('test:fast, test:local and test:e2e together run every test file once', () => {
+    const scripts = (
+      JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    const expand = (pattern: string): string[] => {
+      const re = new RegExp(`^${pattern.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`);
+      return allTests.filter((f) => re.test(f));
+    };
+    const allTests = readdirSync(path.join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.test.ts') && !f.includes('fixtures'))
+      .map((f) => `test/${f.split(path.sep).join('/')}`);
+    const tiered = ['test:fast', 'test:local', 'test:e2e'].flatMap((tier) =>
+      (scripts[tier] ?? '')
+        .split(/\s+/)
+        .filter((w) => w.startsWith('test/'))
+        .flatMap(expand),
+    );
+    assert.deepEqual([...tiered].sort(), [...allTests].sort());
+  });
+});
