@@ -21,47 +21,6 @@ export interface LoweredCatalog {
   bytes: number;
 }
 
-/** What a function's `Invoke` gives back (the local Lambda service, or the AWS SDK's answer decoded). */
-export interface InvokeAnswer {
-  functionError?: string;
-  payload: unknown;
-}
-
-/**
- * Lists every tool of a function with JSON-RPC `tools/list` calls, following `nextCursor`.
- * Throws with the function's error message when it fails.
- */
-export async function listTools(
-  invoke: (event: unknown) => Promise<InvokeAnswer>,
-  idPrefix = 'list',
-): Promise<Record<string, unknown>[]> {
-  const raw: Record<string, unknown>[] = [];
-  let cursor: string | undefined;
-  let page = 0;
-  do {
-    const outcome = await invoke({
-      jsonrpc: '2.0',
-      id: `${idPrefix}-${++page}`,
-      method: 'tools/list',
-      params: cursor === undefined ? {} : { cursor },
-    });
-    const payload = (outcome.payload ?? {}) as {
-      result?: { tools?: unknown; nextCursor?: unknown };
-      error?: { message?: unknown };
-      errorMessage?: unknown;
-    };
-    if (outcome.functionError !== undefined)
-      throw new Error(typeof payload.errorMessage === 'string' ? payload.errorMessage : 'function error');
-    if (payload.error !== undefined) throw new Error(String(payload.error.message));
-    const tools = payload.result?.tools;
-    if (!Array.isArray(tools)) throw new Error('tools/list answered without a "tools" list');
-    raw.push(...(tools as Record<string, unknown>[]));
-    cursor = typeof payload.result?.nextCursor === 'string' ? payload.result.nextCursor : undefined;
-    if (page > 1000) throw new Error('tools/list kept returning a nextCursor after 1000 pages');
-  } while (cursor !== undefined);
-  return raw;
-}
-
 /**
  * Lowers a server's tools (a `tools/list` result) to what its gateway target declares: schemas in
  * AgentCore's subset, descriptions filled in where missing, and the target's catalog checked.

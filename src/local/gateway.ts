@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
-import { listTools, lowerTools } from '../build/tools.js';
+import { lowerTools } from '../build/tools.js';
+import { agentCoreClientContext, functionErrorMessage, listTools } from '../contract/function-call.js';
 import type { CallContext, McpBackend } from '../runtime/bridge.js';
 import {
   ErrorCode,
@@ -219,16 +220,13 @@ export class LocalGateway implements McpBackend {
     let outcome;
     try {
       outcome = await this.lambda.invoke(fn.name, args, {
-        clientContext: {
-          custom: {
-            bedrockAgentCoreToolName: name,
-            bedrockAgentCoreMessageVersion: '1.0',
-            bedrockAgentCoreAwsRequestId: `local-${++this.requests}`,
-            bedrockAgentCoreMcpMessageId: String(req.id),
-            bedrockAgentCoreGatewayId: this.options.name,
-            bedrockAgentCoreTargetId: fn.server.gateway.target,
-          },
-        },
+        clientContext: agentCoreClientContext({
+          toolName: name,
+          requestId: `local-${++this.requests}`,
+          messageId: String(req.id),
+          gatewayId: this.options.name,
+          targetId: fn.server.gateway.target,
+        }),
       });
     } catch (err) {
       // Throttled, or the environment could not be initialized.
@@ -238,10 +236,9 @@ export class LocalGateway implements McpBackend {
       });
     }
     if (outcome.functionError !== undefined) {
-      const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown };
       return failure(req.id, {
         code: ErrorCode.InternalError,
-        message: `${fn.name} failed: ${typeof p.errorMessage === 'string' ? p.errorMessage : typeof p.errorType === 'string' ? p.errorType : 'function error'}`,
+        message: `${fn.name} failed: ${functionErrorMessage(outcome.payload) ?? 'function error'}`,
       });
     }
     return success(req.id, (outcome.payload ?? {}) as Record<string, unknown>);

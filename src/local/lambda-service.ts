@@ -3,6 +3,7 @@
  * name, `name:qualifier` or ARN, with idle environments reclaimed in the background.
  */
 import type { ServerConfig } from '../config/model.js';
+import { agentCoreToolName } from '../contract/function-call.js';
 import { GuardianProcess } from './freeze-guardian.js';
 import {
   DEFAULT_IDLE_MS,
@@ -95,11 +96,9 @@ export class LocalLambda {
   async invoke(nameOrArn: string, event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
     const fn = this.resolve(nameOrArn);
     const outcome = await fn.invoke(event, opts);
-    const custom = (opts.clientContext as { custom?: { bedrockAgentCoreToolName?: unknown } } | undefined)
-      ?.custom;
     const record: InvocationRecord = { ...outcome, functionName: fn.name, serverId: fn.server.id };
-    if (typeof custom?.bedrockAgentCoreToolName === 'string')
-      record.toolName = custom.bedrockAgentCoreToolName;
+    const toolName = agentCoreToolName(opts.clientContext);
+    if (toolName !== undefined) record.toolName = toolName;
     this.options.onInvoke?.(record);
     return outcome;
   }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { McpBridge } from '../runtime/bridge.js';
 import { httpFront } from '../runtime/fronts/http.js';
 import { ErrorCode, failure } from '../runtime/jsonrpc.js';
-import { LAMBDA_PAYLOAD_MAX_BYTES } from '../runtime/limits.js';
+import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
 import { Redactor } from '../runtime/redact.js';
 import { functionUrlEvent, requestUrl, writeFunctionUrlResult } from './function-url.js';
 import type { LocalGateway } from './gateway.js';

@@ -7,13 +7,9 @@ import { McpBridge, SupervisorBackend } from './bridge.js';
 import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } from './fronts/agentcore.js';
 import { httpEventKind, httpFront, toHttpRequest } from './fronts/http.js';
 import { isJsonRpcEvent, jsonRpcFront } from './fronts/jsonrpc.js';
+import { overResponseLimit, payloadTooLargeMessage } from '../contract/function-call.js';
 import { ErrorCode, failure, type JsonRpcResponse } from './jsonrpc.js';
-import {
-  DEADLINE_MARGIN_MS,
-  INIT_BUDGET_MS,
-  LAMBDA_PAYLOAD_MAX_BYTES,
-  MIN_CALL_BUDGET_MS,
-} from './limits.js';
+import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits.js';
 import { Telemetry, type RuntimeLogger } from './observability.js';
 import { Redactor } from './redact.js';
 import { ServerSupervisor, type SupervisorOptions } from './supervisor.js';
@@ -101,8 +97,7 @@ export function detectFront(event: unknown, context: Context | undefined): Front
   return 'agentcore';
 }
 
-const tooLarge = (bytes: number): string =>
-  `the response is ${bytes} bytes, over Lambda's ${LAMBDA_PAYLOAD_MAX_BYTES}-byte (6 MB) response limit`;
+const tooLarge = (bytes: number): string => payloadTooLargeMessage('response', bytes);
 
 /**
  * A Lambda handler that serves one stdio MCP server. The server is started once per Lambda
@@ -175,10 +170,8 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
           durationMs: performance.now() - started,
           ...(error !== undefined ? { error } : {}),
         });
-        const bytes = Buffer.byteLength(JSON.stringify(result));
-        return bytes > LAMBDA_PAYLOAD_MAX_BYTES
-          ? (errorResult(tooLarge(bytes)) satisfies CallToolResult)
-          : result;
+        const bytes = overResponseLimit(result);
+        return bytes !== undefined ? (errorResult(tooLarge(bytes)) satisfies CallToolResult) : result;
       }
       if (front === 'jsonrpc') {
         const result = await jsonRpcFront(event, bridge, deadline);
@@ -286,8 +279,8 @@ function fitJsonRpc(
   result: JsonRpcResponse | JsonRpcResponse[] | null,
 ): JsonRpcResponse | JsonRpcResponse[] | null {
   if (result === null) return null;
-  const bytes = Buffer.byteLength(JSON.stringify(result));
-  if (bytes <= LAMBDA_PAYLOAD_MAX_BYTES) return result;
+  const bytes = overResponseLimit(result);
+  if (bytes === undefined) return result;
   const replace = (r: JsonRpcResponse): JsonRpcResponse =>
     failure(r.id, {
       code: ErrorCode.InternalError,

@@ -7,6 +7,14 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
+import {
+  agentCoreClientContext,
+  FunctionCallError,
+  isErrorResult,
+  listTools,
+  payloadOf,
+  resultText,
+} from '../contract/function-call.js';
 import { invokeFunction } from './invoke.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
@@ -50,38 +58,25 @@ const since = (t: number): number => Math.round((performance.now() - t) * 10) / 
 function message(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const what = err.name === 'Error' || err.name === 'Unknown' ? err.message : `${err.name}: ${err.message}`;
+  const what =
+    err.name === 'Error' || err.name === 'Unknown' || err instanceof FunctionCallError
+      ? err.message
+      : `${err.name}: ${err.message}`;
   return status !== undefined ? `HTTP ${status}: ${what}` : what;
 }
 
-function resultText(result: unknown): string {
-  const content = (result as { content?: { type?: string; text?: string }[] } | null)?.content ?? [];
-  const text = content
-    .filter((c) => c.type === 'text')
-    .map((c) => c.text ?? '')
-    .join(' ');
-  return text.replace(/\s+/g, ' ').trim();
-}
+/** A tool result's text on one line. */
+const oneLine = (result: unknown): string => resultText(result).replace(/\s+/g, ' ').trim();
 
 const short = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 async function checkToolsList(client: LambdaClient, server: ServerConfig): Promise<Check> {
   const t = performance.now();
   try {
-    const { payload, functionError } = await invokeFunction(client, server.functionName, {
-      jsonrpc: '2.0',
-      id: 'verify-list',
-      method: 'tools/list',
-    });
-    const p = payload as {
-      result?: { tools?: { name: string }[] };
-      error?: { message?: string };
-      errorMessage?: string;
-    };
-    if (functionError !== undefined)
-      return { status: 'fail', ms: since(t), detail: p.errorMessage ?? functionError };
-    if (p.error !== undefined) return { status: 'fail', ms: since(t), detail: p.error.message ?? 'error' };
-    const tools = p.result?.tools ?? [];
+    const tools = await listTools(
+      (event) => invokeFunction(client, server.functionName, event),
+      'verify-list',
+    );
     if (tools.length === 0) return { status: 'fail', ms: since(t), detail: 'no tools listed' };
     return { status: 'pass', ms: since(t), detail: `${tools.length} tools` };
   } catch (err) {
@@ -94,23 +89,15 @@ async function checkAgentCoreCall(client: LambdaClient, server: ServerConfig): P
   const full = `${server.gateway.target}${TOOL_NAME_DELIMITER}${server.verify.tool}`;
   const t = performance.now();
   try {
-    const { payload, functionError } = await invokeFunction(
+    const answer = await invokeFunction(
       client,
       server.functionName,
       server.verify.arguments,
-      {
-        custom: {
-          bedrockAgentCoreToolName: full,
-          bedrockAgentCoreMessageVersion: '1.0',
-          bedrockAgentCoreMcpMessageId: 'verify',
-        },
-      },
+      agentCoreClientContext({ toolName: full, messageId: 'verify' }),
     );
-    const p = payload as { isError?: boolean; errorMessage?: string } | null;
-    if (functionError !== undefined)
-      return { status: 'fail', ms: since(t), detail: p?.errorMessage ?? functionError };
-    if (p?.isError === true) return { status: 'fail', ms: since(t), detail: short(resultText(p)) };
-    return { status: 'pass', ms: since(t), detail: `${server.verify.tool}: ${short(resultText(p), 60)}` };
+    const p = payloadOf(answer);
+    if (isErrorResult(p)) return { status: 'fail', ms: since(t), detail: short(oneLine(p)) };
+    return { status: 'pass', ms: since(t), detail: `${server.verify.tool}: ${short(oneLine(p), 60)}` };
   } catch (err) {
     return { status: 'fail', ms: since(t), detail: message(err) };
   }
@@ -194,7 +181,7 @@ async function checkGateway(
         );
         result.gateway =
           answer.isError === true
-            ? { status: 'fail', ms: since(started), detail: short(resultText(answer)) }
+            ? { status: 'fail', ms: since(started), detail: short(oneLine(answer)) }
             : {
                 status: 'pass',
                 ms: since(started),

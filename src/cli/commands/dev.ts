@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '../../build/exec.js';
+import { functionErrorMessage, isErrorResult } from '../../contract/function-call.js';
 import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
 import type { CatalogEntry } from '../../local/gateway.js';
 import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/fleet.js';
@@ -45,8 +46,8 @@ function callLine(r: InvocationRecord): string {
   const what = r.toolName ?? jsonRpcMethod(r);
   const status =
     r.functionError !== undefined
-      ? `FAILED (${errorMessage(r.payload) ?? r.functionError})`
-      : isErrorResult(r.payload)
+      ? `FAILED (${functionErrorMessage(r.payload) ?? r.functionError})`
+      : isErrorResult(r.payload) || (r.payload as { error?: unknown } | null)?.error !== undefined
         ? 'error result'
         : 'ok';
   const init = r.report.initDurationMs !== undefined ? `, init ${r.report.initDurationMs.toFixed(0)} ms` : '';
@@ -54,20 +55,10 @@ function callLine(r: InvocationRecord): string {
   return `${time} ${r.functionName} ${what} ${r.durationMs.toFixed(1)} ms${r.coldStart ? ` (cold start${init})` : ''} ${memory} ${status}`;
 }
 
-function errorMessage(payload: unknown): string | undefined {
-  const m = (payload as { errorMessage?: unknown } | null)?.errorMessage;
-  return typeof m === 'string' ? m : undefined;
-}
-
 function jsonRpcMethod(r: InvocationRecord): string {
   const p = r.payload as { id?: unknown; result?: unknown; statusCode?: unknown } | null;
   if (typeof p?.statusCode === 'number') return `HTTP ${p.statusCode}`;
   return 'json-rpc';
-}
-
-function isErrorResult(payload: unknown): boolean {
-  const p = payload as { isError?: unknown; error?: unknown } | null;
-  return p?.isError === true || p?.error !== undefined;
 }
 
 /** Servers `dev` builds: the enabled ones with a package (the others run their command on PATH). */

@@ -1,3 +1,5 @@
+import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
+import { agentCoreClientContext, isErrorResult } from '../../contract/function-call.js';
 import { CliError, EXIT } from '../exit.js';
 import { functionName, invokeJson, lambdaClient, type LambdaTargetOptions } from './lambda-client.js';
 
@@ -28,9 +30,12 @@ export async function invokeCommand(
   const { client } = await lambdaClient(opts);
   const name = functionName(server);
   const target = name.replace(/^mcp-server-/, '');
-  const { payload, functionError } = await invokeJson(client, name, args, {
-    custom: { bedrockAgentCoreToolName: `${target}___${tool}` },
-  });
+  const { payload, functionError } = await invokeJson(
+    client,
+    name,
+    args,
+    agentCoreClientContext({ toolName: `${target}${TOOL_NAME_DELIMITER}${tool}`, messageId: 'invoke' }),
+  );
   if (opts.json === true) {
     process.stdout.write(
       `${JSON.stringify(functionError !== undefined ? { functionError, payload } : payload, null, 2)}\n`,
@@ -45,6 +50,6 @@ export async function invokeCommand(
     for (const c of r.content ?? [])
       process.stdout.write(c.type === 'text' ? `${c.text ?? ''}\n` : `[${c.type} content]\n`);
   }
-  const failed = functionError !== undefined || (payload as { isError?: boolean } | null)?.isError === true;
+  const failed = functionError !== undefined || isErrorResult(payload);
   return failed ? EXIT.FAILURE : EXIT.OK;
 }

@@ -1,4 +1,5 @@
-import { EXIT } from '../exit.js';
+import { listTools } from '../../contract/function-call.js';
+import { CliError, EXIT } from '../exit.js';
 import {
   functionName,
   invokeJson,
@@ -18,24 +19,16 @@ export async function toolsCommand(server: string | undefined, opts: ToolsOption
   const all: Record<string, { name: string; description?: string }[] | { error: string }> = {};
   let failed = false;
   for (const name of names) {
-    const { payload, functionError } = await invokeJson(client, name, {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/list',
-    });
-    const p = payload as {
-      result?: { tools?: { name: string; description?: string }[] };
-      error?: { message: string };
-      errorMessage?: string;
-    };
-    if (functionError !== undefined || p.error !== undefined) {
-      failed = true;
-      all[name] = { error: p.error?.message ?? p.errorMessage ?? 'function error' };
-    } else {
-      all[name] = (p.result?.tools ?? []).map((t) => ({
-        name: t.name,
-        ...(t.description !== undefined ? { description: t.description } : {}),
+    try {
+      const tools = await listTools((event) => invokeJson(client, name, event), 'tools');
+      all[name] = tools.map((t) => ({
+        name: String(t['name']),
+        ...(typeof t['description'] === 'string' ? { description: t['description'] } : {}),
       }));
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      failed = true;
+      all[name] = { error: (err as Error).message };
     }
   }
   if (opts.json === true) {

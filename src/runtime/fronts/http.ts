@@ -16,7 +16,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../jsonrpc.js';
-import { LAMBDA_PAYLOAD_MAX_BYTES } from '../limits.js';
+import { overResponseLimit, payloadTooLargeMessage } from '../../contract/function-call.js';
 
 /** An HTTP request, whichever event shape it came in (API Gateway v1 / v2, Function URL). */
 export interface HttpRequest {
@@ -320,9 +320,9 @@ function fitted(
   responses: JsonRpcResponse[],
   reply: (statusCode: number, body: unknown) => HttpResponse,
 ): HttpResponse {
-  const size = Buffer.byteLength(response.body);
-  if (size <= LAMBDA_PAYLOAD_MAX_BYTES - 4096) return response;
-  const message = `the response is ${size} bytes, over Lambda's ${LAMBDA_PAYLOAD_MAX_BYTES}-byte (6 MB) response limit`;
+  const size = overResponseLimit(response);
+  if (size === undefined) return response;
+  const message = payloadTooLargeMessage('response', size);
   const errors = responses.map((r) =>
     failure(r.id, {
       code: ErrorCode.InternalError,
