@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** Lines of an installer's output kept for the error message. */
 const TAIL_LINES = 40;
 
 /** A build step failed: names the server, the command, and shows the end of its output. */
-export class BuildError extends Error {
+export class BuildError extends FleetError {
   constructor(
     readonly serverId: string,
     message: string,
@@ -14,7 +15,7 @@ export class BuildError extends Error {
     /** Where the whole output is. */
     readonly logFile?: string,
   ) {
-    super(message);
+    super(FLEET_ERROR.buildFailed, message);
     this.name = 'BuildError';
   }
 

@@ -6,7 +6,8 @@ import type { BuildCommandOptions } from './commands/build.js';
 import type { DevOptions } from './commands/dev.js';
 import type { StackCommandOptions } from './commands/stack.js';
 import type { VerifyCommandOptions } from './commands/verify.js';
-import { CliError, EXIT } from './exit.js';
+import { FleetError } from '../contract/errors.js';
+import { EXIT, exitCodeFor } from './exit.js';
 import { PACKAGE_ROOT } from './paths.js';
 
 const DEFAULT_CONFIG = 'servers.yaml';
@@ -338,9 +339,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version end here too, with code 0.
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
-    if (err instanceof CliError) {
+    // mcp-fleet's own failures (a CliError, or any FleetError a command let through): the
+    // message as is, no stack; the exit code from the error's code.
+    if (err instanceof FleetError) {
       process.stderr.write(`mcp-fleet: ${err.message}\n`);
-      return err.exitCode;
+      return exitCodeFor(err.code);
     }
     process.stderr.write(
       `mcp-fleet: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

@@ -1,6 +1,7 @@
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { Document, isMap, type YAMLMap } from 'yaml';
 import { SERVER_ID_MAX, SERVER_ID_PATTERN } from './limits.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** The MCP client config formats `import` reads. */
 export type ClientFormat = 'mcpServers' | 'vscode';
@@ -24,9 +25,9 @@ export interface ImportResult {
 }
 
 /** Thrown when the input is not a client config at all. */
-export class ImportError extends Error {
+export class ImportError extends FleetError {
   constructor(message: string) {
-    super(message);
+    super(FLEET_ERROR.importFailed, message);
     this.name = 'ImportError';
   }
 }

@@ -1,3 +1,4 @@
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 /** One thing wrong (or worth knowing) about a config file, with where it is. */
 export interface Problem {
   severity: 'error' | 'warning';
@@ -25,11 +26,11 @@ export function hasErrors(problems: readonly Problem[]): boolean {
 }
 
 /** Thrown by the `OrThrow` loaders; carries every problem found. */
-export class ConfigError extends Error {
-  readonly code = 'MCP_FLEET_CONFIG_INVALID';
+export class ConfigError extends FleetError {
   constructor(readonly problems: readonly Problem[]) {
     const errors = problems.filter((p) => p.severity === 'error');
     super(
+      FLEET_ERROR.configInvalid,
       `${errors.length} problem${errors.length === 1 ? '' : 's'} in ${errors[0]?.file ?? 'the config'}:\n` +
         errors.map((p) => `  ${formatProblem(p)}`).join('\n'),
     );

@@ -1,3 +1,4 @@
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 /**
  * Calling a server's function and reading its answer, the one way every caller does it (the
  * local gateway, tool discovery, `verify`, `tools`, `invoke`, `dev`'s call log): the client
@@ -70,12 +71,12 @@ export function functionErrorMessage(payload: unknown): string | undefined {
 }
 
 /** A function that failed (Lambda's FunctionError), with its message. */
-export class FunctionCallError extends Error {
+export class FunctionCallError extends FleetError {
   constructor(
     readonly functionError: string,
     message: string,
   ) {
-    super(message);
+    super(FLEET_ERROR.functionError, message);
     this.name = 'FunctionCallError';
   }
 }

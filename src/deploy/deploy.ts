@@ -13,6 +13,7 @@ import type { ServerManifest } from '../build/build.js';
 import type { LoweredTool } from '../build/tools.js';
 import { synthFleet, type SynthResult } from '../infra/synth.js';
 import type { BuiltServer } from '../infra/types.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** The fleet's servers as the last build left them, ready for the stack. */
 export async function loadBuiltServers(fleet: FleetConfig, buildDir: string): Promise<BuiltServer[]> {
@@ -52,9 +53,10 @@ export function synthStack(fleet: FleetConfig, servers: BuiltServer[], outdir: s
 }
 
 /** Thrown when no AWS credentials can be found (before anything is contacted). */
-export class MissingCredentialsError extends Error {
+export class MissingCredentialsError extends FleetError {
   constructor(cause: unknown) {
     super(
+      FLEET_ERROR.credentialsMissing,
       'no AWS credentials found: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; `mcp-fleet synth` needs none',
       { cause },
     );

@@ -10,11 +10,12 @@ import { McpServerFunction } from './server-function.js';
 import { placeToolSchemas, toToolDefinitions, ToolSchemaError } from './tool-schema.js';
 import type { BuiltServer, FleetStackProps } from './types.js';
 import { OUTPUTS } from './outputs.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** Problems with the stack's input; every one is listed. */
-export class FleetStackError extends Error {
+export class FleetStackError extends FleetError {
   constructor(readonly problems: readonly string[]) {
-    super(`cannot define the fleet stack:\n  ${problems.join('\n  ')}`);
+    super(FLEET_ERROR.stackInvalid, `cannot define the fleet stack:\n  ${problems.join('\n  ')}`);
     this.name = 'FleetStackError';
   }
 }

@@ -4,11 +4,13 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import { applyNagChecks, nagViolations, type NagViolation } from './nag.js';
 import { McpFleetStack } from './stack.js';
 import type { FleetStackProps } from './types.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** Unacknowledged cdk-nag errors: the stack would fail its own checks. */
-export class NagCheckError extends Error {
+export class NagCheckError extends FleetError {
   constructor(readonly violations: readonly NagViolation[]) {
     super(
+      FLEET_ERROR.nagFailed,
       `cdk-nag AwsSolutions errors:\n  ${violations.map((v) => `${v.rule} at ${v.resources.join(', ')}: ${v.description}`).join('\n  ')}`,
     );
     this.name = 'NagCheckError';

@@ -5,6 +5,7 @@ import {
 } from 'aws-cdk-lib/aws-bedrockagentcore';
 import { INLINE_SCHEMA_MAX_BYTES } from '../build/tool-catalog.js';
 import type { LoweredTool } from './types.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /**
  * Total bytes of inline tool schemas one template may carry. CloudFormation takes templates of at
@@ -23,9 +24,9 @@ const TYPES: Readonly<Record<string, SchemaDefinitionType>> = {
 };
 
 /** Tool schemas the gateway cannot declare; every problem is listed. */
-export class ToolSchemaError extends Error {
+export class ToolSchemaError extends FleetError {
   constructor(readonly problems: readonly string[]) {
-    super(`tool schemas AgentCore cannot declare:\n  ${problems.join('\n  ')}`);
+    super(FLEET_ERROR.toolSchema, `tool schemas AgentCore cannot declare:\n  ${problems.join('\n  ')}`);
     this.name = 'ToolSchemaError';
   }
 }

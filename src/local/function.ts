@@ -24,6 +24,7 @@ import {
   type InvocationReport,
 } from './report.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** The package root (this file is src/local or dist/local). */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -93,10 +94,13 @@ export interface InvocationRecord extends InvokeOutcome {
 }
 
 /** Lambda's throttling error (HTTP 429). */
-export class ThrottledError extends Error {
+export class ThrottledError extends FleetError {
   readonly errorType = 'TooManyRequestsException';
   constructor(functionName: string, limit: number) {
-    super(`Rate Exceeded. ${functionName} is at its concurrency limit (${limit}) and its queue is full.`);
+    super(
+      FLEET_ERROR.throttled,
+      `Rate Exceeded. ${functionName} is at its concurrency limit (${limit}) and its queue is full.`,
+    );
     this.name = 'TooManyRequestsException';
   }
 }

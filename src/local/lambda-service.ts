@@ -13,6 +13,7 @@ import {
   type InvokeOptions,
   type InvokeOutcome,
 } from './function.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 export interface LocalLambdaOptions extends Omit<
   FunctionOptions,
@@ -38,10 +39,10 @@ export interface LocalLambdaOptions extends Omit<
 }
 
 /** Lambda's unknown-function error (HTTP 404). */
-export class FunctionNotFoundError extends Error {
+export class FunctionNotFoundError extends FleetError {
   readonly errorType = 'ResourceNotFoundException';
   constructor(name: string) {
-    super(`Function not found: ${name}`);
+    super(FLEET_ERROR.functionNotFound, `Function not found: ${name}`);
     this.name = 'ResourceNotFoundException';
   }
 }

@@ -18,6 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** What Lambda's base image offers on PATH, approximately (see above). */
 export const BASE_TOOLS = [
@@ -105,9 +106,9 @@ export interface SandboxLaunch {
 }
 
 /** Local failure: the sandbox cannot be made on this machine. */
-export class SandboxUnavailableError extends Error {
+export class SandboxUnavailableError extends FleetError {
   constructor(why: string) {
-    super(`the Lambda-like sandbox cannot run here: ${why}`);
+    super(FLEET_ERROR.sandboxUnavailable, `the Lambda-like sandbox cannot run here: ${why}`);
     this.name = 'SandboxUnavailableError';
   }
 }

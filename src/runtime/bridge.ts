@@ -63,13 +63,6 @@ export const META = {
   serverInfo: 'io.modelcontextprotocol/serverInfo',
 } as const;
 
-/** JSON-RPC codes the 2026-07-28 revision defines for envelope and header problems. */
-export const ModernErrorCode = {
-  HeaderMismatch: -32020,
-  MissingCapability: -32021,
-  UnsupportedProtocolVersion: -32022,
-} as const;
-
 /** Methods a 2026-07-28 client may not use (the handshake, sessions, subscriptions we do not serve). */
 const NOT_MODERN = new Set([
   'initialize',
@@ -281,7 +274,7 @@ export class McpBridge implements MessageHandler {
     const version = meta[META.protocolVersion];
     if (version !== STATELESS_PROTOCOL_VERSION) {
       return failure(req.id, {
-        code: ModernErrorCode.UnsupportedProtocolVersion,
+        code: ErrorCode.UnsupportedProtocolVersion,
         message: 'Unsupported protocol version',
         data: {
           supported: [...SUPPORTED_PROTOCOL_VERSIONS],

@@ -12,6 +12,7 @@ import {
   STDERR_LOG_BYTES_PER_SECOND,
   STDERR_TAIL_BYTES,
 } from './limits.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 export interface ChildOptions {
   command: string;
@@ -37,13 +38,13 @@ export interface ExitInfo {
 }
 
 /** Local failure: the server process is gone or broken. */
-export class ServerExitedError extends Error {
+export class ServerExitedError extends FleetError {
   constructor(
     message: string,
     readonly exit: ExitInfo,
     readonly stderrTail: string,
   ) {
-    super(message);
+    super(FLEET_ERROR.serverExited, message);
     this.name = 'ServerExitedError';
   }
 }

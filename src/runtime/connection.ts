@@ -14,6 +14,7 @@ import {
 } from './jsonrpc.js';
 import { STDIO_PROTOCOL_VERSION } from './limits.js';
 import type { RuntimeLogger } from './observability.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 /** The part of a transport a connection needs (the MCP SDK's `Transport` shape, plus the exit). */
 export interface ServerTransport {
@@ -34,12 +35,15 @@ export interface ServerTransport {
 const SEND_FAILURE_GRACE_MS = 1_000;
 
 /** Local failure: a call ran out of time; the server was stopped. */
-export class CallTimeoutError extends Error {
+export class CallTimeoutError extends FleetError {
   constructor(
     readonly method: string,
     readonly ms: number,
   ) {
-    super(`${method} did not answer within ${ms} ms; the server process was stopped and will be replaced`);
+    super(
+      FLEET_ERROR.callTimeout,
+      `${method} did not answer within ${ms} ms; the server process was stopped and will be replaced`,
+    );
     this.name = 'CallTimeoutError';
   }
 }

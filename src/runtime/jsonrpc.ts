@@ -36,16 +36,24 @@ export interface JsonRpcFailure {
 export type JsonRpcResponse = JsonRpcSuccess | JsonRpcFailure;
 export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse;
 
+/**
+ * Every JSON-RPC error code mcp-fleet puts on the wire: JSON-RPC 2.0's own, and MCP's of protocol
+ * revision 2026-07-28 (the values of the MCP SDK's `ProtocolErrorCode`; test/unit checks them).
+ * Local failures inside these answers are -32603 with what happened in `data`; mcp-fleet never
+ * sends -32002, which MCP gives to "resource not found".
+ */
 export const ErrorCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
-  /** Implementation-defined server errors (-32000 to -32099). */
-  ServerUnavailable: -32000,
-  RequestTimeout: -32001,
-  ResponseTooLarge: -32002,
+  /** 2026-07-28: an `Mcp-*` header and the body disagree. */
+  HeaderMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability the request did not declare. */
+  MissingRequiredClientCapability: -32021,
+  /** 2026-07-28: the request's protocol version is not supported. */
+  UnsupportedProtocolVersion: -32022,
 } as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -3,6 +3,7 @@ import { ChildProcessTransport, ServerExitedError } from './child.js';
 import { CallTimeoutError, McpConnection, type ServerTransport } from './connection.js';
 import { serverEnvironment } from './env.js';
 import type { RuntimeLogger } from './observability.js';
+import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 
 export interface SupervisorOptions {
   log: RuntimeLogger;
@@ -23,7 +24,7 @@ export interface SupervisorOptions {
  * Local failure: the server had not finished its handshake when the last call waiting for it ran
  * out of time, so its start was given up (the process stopped).
  */
-export class ServerStartTimeoutError extends Error {
+export class ServerStartTimeoutError extends FleetError {
   constructor(
     readonly serverId: string,
     /** How long the start had been running. */
@@ -35,6 +36,7 @@ export class ServerStartTimeoutError extends Error {
     readonly stopped = true,
   ) {
     super(
+      FLEET_ERROR.startTimeout,
       `server "${serverId}" needs longer to start than the function's timeout allows: it had not finished initialize ${startedMsAgo} ms after it was started, and this invocation could wait ${waitedMs} ms; ${stopped ? 'it was stopped' : 'it goes on for the calls still waiting for it'}. Raise the function's timeout or make the server start faster${stderrTail ? `; its last stderr output: ${stderrTail}` : ''}`,
     );
     this.name = 'ServerStartTimeoutError';

@@ -1,7 +1,6 @@
 import {
   isModernRequest,
   META,
-  ModernErrorCode,
   STATELESS_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
   type MessageHandler,
@@ -187,7 +186,7 @@ export async function httpFront(
     return reply(
       400,
       failure(null, {
-        code: ModernErrorCode.UnsupportedProtocolVersion,
+        code: ErrorCode.UnsupportedProtocolVersion,
         message: `Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
         data: { supported: [...SUPPORTED_PROTOCOL_VERSIONS], requested: version },
       }),
@@ -227,7 +226,7 @@ export async function httpFront(
       return reply(
         400,
         failure((messages[0] as JsonRpcRequest).id, {
-          code: ModernErrorCode.HeaderMismatch,
+          code: ErrorCode.HeaderMismatch,
           message: mismatch,
         }),
       );
@@ -276,9 +275,9 @@ function modernStatus(response: JsonRpcResponse): number {
   const { code, data } = response.error;
   if (code === ErrorCode.MethodNotFound) return 404;
   if (
-    code === ModernErrorCode.UnsupportedProtocolVersion ||
-    code === ModernErrorCode.HeaderMismatch ||
-    code === ModernErrorCode.MissingCapability
+    code === ErrorCode.UnsupportedProtocolVersion ||
+    code === ErrorCode.HeaderMismatch ||
+    code === ErrorCode.MissingRequiredClientCapability
   )
     return 400;
   if (code === ErrorCode.InvalidParams && typeof data === 'object' && data !== null && 'envelope' in data)
