@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
 import { discoverLocally } from '../src/local/discovery.js';
-import { gitRepo } from '../test/helpers.js';
+import { gitRepo } from './support.js';
 import { pythonTool } from './python-tools.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 import type { FleetConfig } from '../src/config/model.js';

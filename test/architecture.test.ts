@@ -125,3 +125,19 @@ describe('test tiers', () => {
     assert.deepEqual([...tiered].sort(), [...allTests].sort());
   });
 });
+
+describe('scripts and benchmarks', () => {
+  test('import nothing from test/ (shared helpers live in scripts/support.ts)', () => {
+    const files = ['bench', 'scripts'].flatMap((dir) =>
+      readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(ROOT, dir, f)),
+    );
+    const intoTests = files
+      .flatMap(importsOf)
+      .filter((i) => i.local && path.relative(ROOT, i.to).startsWith(`test${path.sep}`))
+      .map((i) => `${path.relative(ROOT, i.from)} imports ${path.relative(ROOT, i.to)}`);
+    assert.deepEqual(intoTests, []);
+    assert.ok(files.length > 5, 'the scripts and benchmarks were read');
+  });
+});

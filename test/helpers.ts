@@ -1,10 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pythonTool } from '../scripts/python-tools.js';
+import { freePort, gitRepo } from '../scripts/support.js';
 
 export { pythonTool };
 
@@ -46,36 +46,7 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** A port nothing listens on right now (loopback). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-/** A git repository with one commit (a README), for the git server. */
-export async function gitRepo(repo: string): Promise<void> {
-  execFileSync('git', ['init', '-q', repo]);
-  await writeFile(path.join(repo, 'README.md'), '# test repo\n');
-  execFileSync('git', ['-C', repo, 'add', '.']);
-  execFileSync('git', [
-    '-C',
-    repo,
-    '-c',
-    'user.name=t',
-    '-c',
-    'user.email=t@example.com',
-    'commit',
-    '-qm',
-    'first commit',
-  ]);
-}
+export { freePort, gitRepo };
 
 /** moto's server on a free loopback port: AWS APIs (SSM, Secrets Manager, Cognito, CloudFormation…) for tests. */
 export async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {

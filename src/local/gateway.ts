@@ -215,7 +215,7 @@ export class LocalGateway implements McpBackend {
     }
     const at = name.indexOf(TOOL_NAME_DELIMITER);
     const target = at === -1 ? undefined : name.slice(0, at);
-    const fn = [...this.lambda.functions.values()].find((f) => f.server.gateway.target === target);
+    const fn = target === undefined ? undefined : this.lambda.forTarget(target);
     if (!fn) return failure(req.id, { code: ErrorCode.InvalidParams, message: `Unknown tool: ${name}` });
     let outcome;
     try {

@@ -48,7 +48,11 @@ export class FunctionNotFoundError extends FleetError {
 }
 
 export class LocalLambda {
+  /** By function name, in the config's order. Changed only by the constructor and `apply`. */
   readonly functions = new Map<string, LocalFunction>();
+  /** The same functions by server id and by gateway target (kept with `functions`). */
+  private byId = new Map<string, LocalFunction>();
+  private byTarget = new Map<string, LocalFunction>();
   private readonly reclaimer: NodeJS.Timeout;
   private readonly guardian = new GuardianProcess();
 
@@ -75,6 +79,7 @@ export class LocalLambda {
         }),
       );
     }
+    this.reindex();
     const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.reclaimer = setInterval(
       () => {
@@ -83,6 +88,22 @@ export class LocalLambda {
       Math.min(idleMs, 30_000),
     );
     this.reclaimer.unref();
+  }
+
+  /** The function of a server, by its id. */
+  forServer(serverId: string): LocalFunction | undefined {
+    return this.byId.get(serverId);
+  }
+
+  /** The function behind a gateway target. */
+  forTarget(target: string): LocalFunction | undefined {
+    return this.byTarget.get(target);
+  }
+
+  private reindex(): void {
+    const fns = [...this.functions.values()];
+    this.byId = new Map(fns.map((fn) => [fn.server.id, fn]));
+    this.byTarget = new Map(fns.map((fn) => [fn.server.gateway.target, fn]));
   }
 
   /** By name, `name:qualifier`, or ARN. */
@@ -187,6 +208,7 @@ export class LocalLambda {
     });
     this.functions.clear();
     for (const fn of ordered) this.functions.set(fn.name, fn);
+    this.reindex();
     await Promise.all(retired.map((fn) => retire(fn)));
     return result;
   }

@@ -300,7 +300,7 @@ export async function startDevServer(
     const single = /^\/servers\/([^/]+)\/mcp\/?$/.exec(url.pathname);
     if (single) {
       const id = safeDecode(single[1] ?? '');
-      const fn = [...opts.lambda.functions.values()].find((f) => f.server.id === id);
+      const fn = opts.lambda.forServer(id);
       if (!fn) {
         json(
           res,
