@@ -133,6 +133,8 @@ export interface SeedFleetReport {
   rows: ServerRow[];
   synth: { resources: number; nagWarnings: number; cfnLint: string } | { error: string };
   devStartMs: number;
+  /** The build folder of the run. */
+  buildDir: string;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -160,10 +162,15 @@ async function cfnLint(templateFile: string): Promise<string> {
 }
 
 export async function runSeedFleet(
-  opts: { concurrency?: number; log?: (s: string) => void } = {},
+  opts: {
+    concurrency?: number;
+    log?: (s: string) => void;
+    /** The seed's servers.yaml, or a copy of examples/seed elsewhere (tests build in a copy). */
+    configFile?: string;
+  } = {},
 ): Promise<SeedFleetReport> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
-  const config: FleetConfig = await loadConfigOrThrow(SEED_CONFIG);
+  const config: FleetConfig = await loadConfigOrThrow(opts.configFile ?? SEED_CONFIG);
   const rows = new Map<string, ServerRow>(
     config.servers.map((s) => [
       s.id,
@@ -307,6 +314,7 @@ export async function runSeedFleet(
     rows: [...rows.values()],
     synth,
     devStartMs,
+    buildDir: built.outDir,
   };
 }
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { cp, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -36,7 +36,13 @@ before(async () => {
   ({ dir, cleanup } = await tempDir());
   clone = path.join(dir, 'mcp-fleet');
   venv = path.join(dir, 'venv');
-  await run('git', ['clone', '--quiet', ROOT, clone]);
+  if (existsSync(path.join(ROOT, '.git'))) await run('git', ['clone', '--quiet', ROOT, clone]);
+  else {
+    // Not a git checkout (an unpacked archive): the same files a clone has, without what is
+    // built or installed locally.
+    const local = new Set(['node_modules', 'dist', '.mcp-fleet', 'cdk.out']);
+    await cp(ROOT, clone, { recursive: true, filter: (src) => !local.has(path.basename(src)) });
+  }
   await run('python3', ['-m', 'venv', venv]);
   sitePackagesBefore = await sitePackages();
   const system = [...new Set([path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])];

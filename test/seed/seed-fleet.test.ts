@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { validate as validateDockerfile } from 'dockerfile-utils';
 import {
   NEEDS_NETWORK,
@@ -26,8 +27,27 @@ const unbuildable = (): SeedFleetReport['rows'] =>
   report.rows.filter((r) => /Python 3\.\d+ is needed .* was not found/.test(r.buildError ?? ''));
 const built = (): SeedFleetReport['rows'] => report.rows.filter((r) => !unbuildable().includes(r));
 
+const SEED = path.join(ROOT, 'examples', 'seed');
+const LOCK = path.join(SEED, 'mcp-fleet.lock.json');
+let lockBefore: string;
+let copy: string;
+
+// The fleet is built in a copy of examples/seed: the test writes no tracked file (the lock).
 before(async () => {
-  report = await runSeedFleet({ log: (s) => process.stderr.write(`# ${s}\n`) });
+  lockBefore = await readFile(LOCK, 'utf8');
+  copy = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-seed-'));
+  await cp(SEED, copy, {
+    recursive: true,
+    filter: (src) => !['.mcp-fleet', 'cdk.out'].includes(path.basename(src)),
+  });
+  report = await runSeedFleet({
+    configFile: path.join(copy, 'servers.yaml'),
+    log: (s) => process.stderr.write(`# ${s}\n`),
+  });
+});
+
+after(async () => {
+  await rm(copy, { recursive: true, force: true });
 });
 
 describe('the seed fleet (examples/seed/servers.yaml)', () => {
@@ -79,7 +99,7 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
     };
     let pydantic = 0;
     for (const row of built()) {
-      const dir = path.join(ROOT, 'examples', 'seed', '.mcp-fleet', 'build', row.id);
+      const dir = path.join(report.buildDir, row.id);
       const raw = JSON.parse(await readFile(path.join(dir, 'tools.json'), 'utf8')) as {
         tools: { inputSchema: object }[];
       };
@@ -98,10 +118,7 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
     // One Pydantic case in detail: Optional[str] = None becomes a string that is not required.
     if (unbuildable().some((r) => r.id === 'aws-diagram')) return;
     const diagram = JSON.parse(
-      await readFile(
-        path.join(ROOT, 'examples/seed/.mcp-fleet/build/aws-diagram/tools.lowered.json'),
-        'utf8',
-      ),
+      await readFile(path.join(report.buildDir, 'aws-diagram', 'tools.lowered.json'), 'utf8'),
     ) as {
       name: string;
       inputSchema: { properties: Record<string, { type: string }>; required?: string[] };
@@ -115,7 +132,7 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
   test('every image build context: a Dockerfile the validator accepts, and every file it copies', async () => {
     let images = 0;
     for (const row of built()) {
-      const dir = path.join(ROOT, 'examples', 'seed', '.mcp-fleet', 'build', row.id, 'image');
+      const dir = path.join(report.buildDir, row.id, 'image');
       if (row.kind !== 'pypi') continue;
       images += 1;
       const dockerfile = await readFile(path.join(dir, 'Dockerfile'), 'utf8');
@@ -155,5 +172,9 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
     assert.ok(called.length >= 10, `only ${called.length} calls`);
     for (const r of called)
       assert.ok(r.call?.ok, `${r.id}: ${r.call?.tool ?? ''} → ${r.call?.excerpt ?? ''}`);
+  });
+
+  test('the checked-in lock file is left as it was', async () => {
+    assert.equal(await readFile(LOCK, 'utf8'), lockBefore);
   });
 });
