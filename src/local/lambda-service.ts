@@ -60,24 +60,8 @@ export class LocalLambda {
     servers: readonly ServerConfig[],
     readonly options: LocalLambdaOptions,
   ) {
-    const region = options.region ?? options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1';
-    const { launchFiles, launchPaths, handlers, idleMs: _idle, onInvoke: _onInvoke, ...shared } = options;
     for (const server of servers) {
-      if (!server.enabled) continue;
-      const launchFile = launchFiles?.[server.id];
-      const launchPath = launchPaths?.[server.id];
-      const handler = handlers?.[server.id];
-      this.functions.set(
-        server.functionName,
-        new LocalFunction(server, {
-          ...shared,
-          region,
-          guardian: this.guardian,
-          ...(launchFile !== undefined ? { launchFile } : {}),
-          ...(launchPath !== undefined ? { launchPath } : {}),
-          ...(handler !== undefined ? { handler } : {}),
-        }),
-      );
+      if (server.enabled) this.functions.set(server.functionName, this.make(server, {}));
     }
     this.reindex();
     const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
@@ -88,6 +72,35 @@ export class LocalLambda {
       Math.min(idleMs, 30_000),
     );
     this.reclaimer.unref();
+  }
+
+  /** A local function for a server, from the service's options (and a reload's new ones). */
+  private make(
+    server: ServerConfig,
+    next: Pick<LocalLambdaOptions, 'launchPaths' | 'launcher'>,
+  ): LocalFunction {
+    const {
+      launchFiles,
+      launchPaths: _paths,
+      handlers,
+      idleMs: _idle,
+      onInvoke: _onInvoke,
+      ...shared
+    } = this.options;
+    const region = shared.region ?? shared.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1';
+    const launchFile = launchFiles?.[server.id];
+    const launchPath = (next.launchPaths ?? this.options.launchPaths)?.[server.id];
+    const launcher = next.launcher ?? this.options.launcher;
+    const handler = handlers?.[server.id];
+    return new LocalFunction(server, {
+      ...shared,
+      region,
+      guardian: this.guardian,
+      ...(launcher !== undefined ? { launcher } : {}),
+      ...(launchFile !== undefined ? { launchFile } : {}),
+      ...(launchPath !== undefined ? { launchPath } : {}),
+      ...(handler !== undefined ? { handler } : {}),
+    });
   }
 
   /** The function of a server, by its id. */
@@ -142,32 +155,12 @@ export class LocalLambda {
       launcher?: LocalLambdaOptions['launcher'];
     } = {},
   ): Promise<{ added: string[]; replaced: string[]; removed: string[]; unchanged: string[] }> {
-    const region =
-      this.options.region ?? this.options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1';
-    const {
-      launchFiles,
-      launchPaths: _paths,
-      handlers,
-      idleMs: _idle,
-      onInvoke: _onInvoke,
-      ...shared
-    } = this.options;
     const launchPaths = opts.launchPaths ?? this.options.launchPaths;
-    const launcher = opts.launcher ?? this.options.launcher;
-    const make = (server: ServerConfig): LocalFunction => {
-      const launchFile = launchFiles?.[server.id];
-      const launchPath = launchPaths?.[server.id];
-      const handler = handlers?.[server.id];
-      return new LocalFunction(server, {
-        ...shared,
-        region,
-        guardian: this.guardian,
-        ...(launcher !== undefined ? { launcher } : {}),
-        ...(launchFile !== undefined ? { launchFile } : {}),
-        ...(launchPath !== undefined ? { launchPath } : {}),
-        ...(handler !== undefined ? { handler } : {}),
+    const make = (server: ServerConfig): LocalFunction =>
+      this.make(server, {
+        ...(opts.launchPaths !== undefined ? { launchPaths: opts.launchPaths } : {}),
+        ...(opts.launcher !== undefined ? { launcher: opts.launcher } : {}),
       });
-    };
     const same = (fn: LocalFunction, server: ServerConfig): boolean =>
       fn.name === server.functionName &&
       sameServer(fn.server, server) &&
