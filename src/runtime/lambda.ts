@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHandler, type LaunchInput } from './handler.js';
 import { INIT_BUDGET_MS } from './limits.js';
+import { awsLambdaStreaming, streamingHandler } from './streaming.js';
 
 /** Environment variables this entry reads. */
 export const ENV = {
@@ -19,6 +20,8 @@ export const ENV = {
   throwOnError: 'MCP_FLEET_THROW_ON_ERROR',
   /** HTTP front: origins whose browser pages may call it (comma-separated, or `*`); default none. */
   allowOrigin: 'MCP_FLEET_ALLOW_ORIGIN',
+  /** "true": the function's URL is in RESPONSE_STREAM mode; Function URL answers are streamed. */
+  responseStream: 'MCP_FLEET_RESPONSE_STREAM',
 } as const;
 
 function launchFile(): string {
@@ -47,11 +50,17 @@ if (launch.path !== undefined && launch.path.length > 0) {
 const front = process.env[ENV.front];
 const allowOrigin = process.env[ENV.allowOrigin];
 
-export const handler = createHandler(launch, {
+const mcpHandler = createHandler(launch, {
   ...(front === 'agentcore' || front === 'http' || front === 'jsonrpc' ? { front } : {}),
   throwOnError: process.env[ENV.throwOnError] === 'true',
   ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
 });
 
+// In response-streaming mode (an MCP-server target's Function URL) and in Lambda's Node.js
+// runtime, the handler writes to the response stream; otherwise it returns its answer.
+const streaming = process.env[ENV.responseStream] === 'true' ? awsLambdaStreaming() : undefined;
+export const handler: unknown =
+  streaming === undefined ? mcpHandler : streaming.streamifyResponse(streamingHandler(mcpHandler, streaming));
+
 // Start the server during init (bounded below Lambda's 10 s init limit); calls reuse it.
-await Promise.race([handler.ready, new Promise((resolve) => setTimeout(resolve, INIT_BUDGET_MS).unref())]);
+await Promise.race([mcpHandler.ready, new Promise((resolve) => setTimeout(resolve, INIT_BUDGET_MS).unref())]);
