@@ -8,6 +8,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
 import { invokeFunction } from './invoke.js';
+import { checkMcpTarget, gatewayListing, type GatewayListing } from './mcp-target.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -172,6 +173,9 @@ async function checkGateway(
     return { status: 'fail', ms: since(t), detail };
   }
   const gateway: Check = { status: 'pass', ms: since(t), detail: `${listed.size} tools at ${url}` };
+  // MCP-server targets: their prompts and resources too (the gateway's lists, read once).
+  let listing: Promise<GatewayListing> | undefined;
+  const gatewayLists = (): Promise<GatewayListing> => (listing ??= gatewayListing(client, timeout));
   try {
     for (const [i, server] of servers.entries()) {
       const result = results[i];
@@ -182,8 +186,19 @@ async function checkGateway(
         result.gateway = { status: 'fail', detail: `no ${prefix}* tools at the gateway` };
         continue;
       }
+      let served = `${count} tools listed`;
+      if (server.gateway.targetType === 'mcp') {
+        const started = performance.now();
+        try {
+          const more = await checkMcpTarget(opts.lambda, server, gatewayLists);
+          if (more !== '') served += `, ${more}`;
+        } catch (err) {
+          result.gateway = { status: 'fail', ms: since(started), detail: message(err) };
+          continue;
+        }
+      }
       if (server.verify === undefined) {
-        result.gateway = { status: 'pass', detail: `${count} tools listed` };
+        result.gateway = { status: 'pass', detail: served };
         continue;
       }
       const started = performance.now();
@@ -198,7 +213,7 @@ async function checkGateway(
             : {
                 status: 'pass',
                 ms: since(started),
-                detail: `${count} tools listed; ${server.verify.tool} ok`,
+                detail: `${served}; ${server.verify.tool} ok`,
               };
       } catch (err) {
         result.gateway = { status: 'fail', ms: since(started), detail: message(err) };
