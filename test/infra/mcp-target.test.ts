@@ -5,8 +5,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { nagAcknowledgments, nagViolations, synthFleet, type SynthResult } from '../../src/infra/index.js';
-import { pythonTool } from '../helpers.js';
-import { artifactDirs, builtServers, FLEET_YAML, fleetConfig } from './support.js';
+import { loadConfigOrThrow } from '../../src/config/index.js';
+import { ROOT, pythonTool } from '../helpers.js';
+import { artifactDirs, builtServers, DIAGRAM_TOOLS, FLEET_YAML, fleetConfig } from './support.js';
 
 /*
  * The test fleet with `git` as an MCP-server target (its Function URL, signed by the gateway's
@@ -172,5 +173,43 @@ describe('checks of the mcp-target stack', () => {
     );
     // Only the warning cfn-lint.test.ts explains (a function's DependsOn of its own role).
     for (const m of matches) assert.equal(m.Rule.Id, 'W3005', `${m.Rule.Id} ${m.Message}`);
+  });
+});
+
+describe('the seed fleet (examples/seed/servers.yaml) with its mcp target', () => {
+  test('github is an MCP-server target; the stack is cdk-nag clean and cfn-lint finds no error', async () => {
+    const fleet = await loadConfigOrThrow(path.join(ROOT, 'examples', 'seed', 'servers.yaml'));
+    const mcp = fleet.servers.filter((s) => s.gateway.targetType === 'mcp').map((s) => s.id);
+    assert.deepEqual(mcp, ['github']);
+    // Stand-in artifacts (the seed test builds the real ones): a zip root per server, one tool each.
+    const servers = fleet.servers.map((server) => ({
+      server,
+      artifact: { kind: 'zip' as const, dir: dirs.zip },
+      tools: DIAGRAM_TOOLS,
+    }));
+    const seed = synthFleet({ fleet, servers, outdir: path.join(dirs.root, 'seed.out'), stackId: 'Seed' });
+    assert.deepEqual(nagViolations(seed.stack), []);
+    assert.deepEqual(seed.nagWarnings, []);
+    const t = Template.fromJSON(seed.template);
+    t.resourceCountIs('AWS::Lambda::Url', 1);
+    t.hasResourceProperties('AWS::BedrockAgentCore::GatewayTarget', {
+      Name: 'github',
+      TargetConfiguration: {
+        Mcp: { McpServer: Match.objectLike({ ListingMode: 'DEFAULT', ResourcePriority: 1000 }) },
+      },
+    });
+    const file = path.join(dirs.root, 'seed.template.json');
+    writeFileSync(file, readFileSync(seed.templateFile));
+    const run = spawnSync(pythonTool('cfn-lint'), ['--format', 'json', '--', file], { encoding: 'utf8' });
+    const matches = JSON.parse(run.stdout || '[]') as {
+      Level: string;
+      Rule: { Id: string };
+      Message: string;
+    }[];
+    assert.deepEqual(
+      matches.filter((m) => m.Level === 'Error'),
+      [],
+      run.stdout,
+    );
   });
 });
