@@ -212,6 +212,34 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
     }
   });
 
+  test('logging and progress notifications of an mcp target come in the SSE answer, before the result', async () => {
+    const res = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'fault___progress', arguments: {}, _meta: { progressToken: 'tok' } },
+      }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const messages = messagesOf('text/event-stream', await res.text()) as Record<string, unknown>[];
+    assert.deepEqual(
+      messages.map((m) => m['method'] ?? `response ${String(m['id'])}`),
+      [
+        'notifications/message',
+        'notifications/progress',
+        'notifications/progress',
+        'notifications/progress',
+        'response 9',
+      ],
+    );
+    assert.deepEqual(messages[0]?.['params'], { level: 'info', data: 'working' });
+    assert.equal((messages[1]?.['params'] as { progressToken?: unknown }).progressToken, 'tok');
+  });
+
   test('errors: an unknown prompt, a resource nobody serves, a prompt name without a target', async () => {
     const unknownPrompt = await rpc(`${fleet.url}/mcp`, {
       id: 1,
