@@ -154,6 +154,18 @@ function checkServer(
     }
   });
 
+  // listingMode and resourcePriority configure an MCP-server target; a Lambda target has neither.
+  if (server.gateway.targetType === 'lambda') {
+    for (const key of ['listingMode', 'resourcePriority'] as const) {
+      if (raw?.gateway?.[key] !== undefined)
+        warn(
+          source.serverPath(server.id, 'gateway', key),
+          `${key} applies to mcp targets only; this server is a lambda target (set gateway.targetType: mcp, or remove it)`,
+          true,
+        );
+    }
+  }
+
   const policy = new ToolPolicy(server.tools);
   const served = new Map<string, string>();
   for (const [original, name] of Object.entries(server.tools.rename)) {

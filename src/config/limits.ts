@@ -50,4 +50,8 @@ export const DEFAULTS = {
   stack: 'McpFleet',
   gatewayName: 'mcp-fleet',
   gatewayAuth: 'cognito',
+  targetType: 'lambda',
+  listingMode: 'default',
+  /** AgentCore's default resourcePriority of an MCP-server target. */
+  resourcePriority: 1000,
 } as const;

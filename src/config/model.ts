@@ -29,6 +29,9 @@ export interface ToolFilter {
 
 export type Isolation = 'warm' | 'per-invocation';
 
+export type TargetType = 'lambda' | 'mcp';
+export type ListingMode = 'default' | 'dynamic';
+
 export interface RecycleLimits {
   maxInvocations?: number;
   idleSeconds?: number;
@@ -76,7 +79,16 @@ export interface ServerConfig {
     logRetentionDays: number;
     functionUrl: boolean;
   };
-  gateway: { target: string; description: string };
+  gateway: {
+    target: string;
+    description: string;
+    /** lambda: a Lambda target (tools only, declared schemas); mcp: an MCP-server target on the Function URL. */
+    targetType: TargetType;
+    /** mcp targets: DEFAULT (listed and cached by the gateway) or DYNAMIC (listed live). */
+    listingMode: ListingMode;
+    /** mcp targets: resource URI collisions go to the lowest value. */
+    resourcePriority: number;
+  };
   verify?: { tool: string; arguments: Record<string, unknown> };
   /** Where the server is defined. */
   source: { file: string; line: number; column: number };
@@ -241,6 +253,9 @@ export function resolveServer(
     gateway: {
       target: s.gateway?.target ?? deriveTargetName(id) ?? id,
       description: s.gateway?.description ?? s.description ?? s.name ?? id,
+      targetType: s.gateway?.targetType ?? DEFAULTS.targetType,
+      listingMode: s.gateway?.listingMode ?? DEFAULTS.listingMode,
+      resourcePriority: s.gateway?.resourcePriority ?? DEFAULTS.resourcePriority,
     },
     source,
   };

@@ -358,6 +358,41 @@ const recycleSchema = z
   })
   .describe('Limits on how long one warm server process lives');
 
+/**
+ * The kind of gateway target a server becomes (inheritable: a server may set it, or `defaults`).
+ * `lambda`: AgentCore's Lambda target, tools only, from a schema declared at build time;
+ * `mcp`: an MCP-server target in front of the function's Function URL (tools, prompts,
+ * resources, notifications), listed by the gateway itself.
+ */
+export const TARGET_TYPES = ['lambda', 'mcp'] as const;
+export const LISTING_MODES = ['default', 'dynamic'] as const;
+
+const targetKindShape = {
+  targetType: enumOf(TARGET_TYPES, 'gateway target type')
+    .optional()
+    .describe(
+      "lambda (default): a Lambda target, tools only, schemas declared at build time and lowered to AgentCore's subset; mcp: an MCP-server target on the function's Function URL (AWS_IAM, streamed): tools, prompts, resources, progress and logging notifications",
+    ),
+  listingMode: enumOf(LISTING_MODES, 'listing mode')
+    .optional()
+    .describe(
+      'mcp targets: default (the gateway lists the tools and caches them, synchronized on deploy) or dynamic (listed live at every tools/list; no semantic search)',
+    ),
+  resourcePriority: z
+    .int({ error: (iss) => `expected a whole number for resourcePriority, got ${got(iss)}; e.g. 1000` })
+    .min(0, { error: (iss) => `${String(iss.input)} is below 0; use 0 or more (lower wins)` })
+    .optional()
+    .describe(
+      'mcp targets: which target serves a resource URI that several list; lower wins (default 1000, as AgentCore)',
+    ),
+};
+
+const gatewayKindSchema = z
+  .strictObject(targetKindShape, {
+    error: (iss) => `expected a map of gateway target settings, got ${got(iss)}`,
+  })
+  .describe('The gateway target kind every server inherits: targetType, listingMode, resourcePriority');
+
 /** The fields a server inherits from `defaults:`. */
 const inheritable = {
   env: map(scalarText('an environment value'), 'environment variables', envName)
@@ -430,6 +465,7 @@ export const serverSchema = z
             .string()
             .optional()
             .describe('Target description at the gateway (default: description)'),
+          ...targetKindShape,
         })
         .optional()
         .describe('How the server appears at the AgentCore Gateway'),
@@ -453,9 +489,12 @@ export const serverSchema = z
   .describe('One stdio MCP server: one Lambda function, one gateway target');
 
 export const defaultsSchema = z
-  .strictObject(inheritable, {
-    error: (iss) => `expected a map of settings every server inherits, got ${got(iss)}`,
-  })
+  .strictObject(
+    { ...inheritable, gateway: gatewayKindSchema.optional() },
+    {
+      error: (iss) => `expected a map of settings every server inherits, got ${got(iss)}`,
+    },
+  )
   .describe("Values every server inherits (maps are merged, other values replaced by the server's own)");
 
 export const gatewaySchema = z

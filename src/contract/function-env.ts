@@ -15,6 +15,9 @@ export const FUNCTION_ENV = {
   throwOnError: 'MCP_FLEET_THROW_ON_ERROR',
   /** HTTP front: origins whose browser pages may call it (comma-separated, or `*`); default none. */
   allowOrigin: 'MCP_FLEET_ALLOW_ORIGIN',
+  /** "true" for an MCP-server target: the function's URL is in RESPONSE_STREAM mode, and its
+   * Function URL answers are streamed. */
+  responseStream: 'MCP_FLEET_RESPONSE_STREAM',
   /** Local worker only: the handler module it loads (the runtime bundle, or a test's). */
   handler: 'MCP_FLEET_HANDLER',
   /** Powertools: the service name of logs and metrics (the function's name). */

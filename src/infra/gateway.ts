@@ -62,6 +62,8 @@ export class McpFleetGateway extends Construct implements NagAware {
   /** Server id → its target. */
   readonly targets = new Map<string, agentcore.GatewayTarget>();
   private readonly invoked: McpServerFunction[] = [];
+  /** Functions reached as MCP-server targets, through their Function URLs. */
+  private readonly urlInvoked: McpServerFunction[] = [];
 
   constructor(scope: Construct, id: string, props: McpFleetGatewayProps) {
     super(scope, id);
@@ -131,6 +133,41 @@ export class McpFleetGateway extends Construct implements NagAware {
     });
     this.targets.set(server.id, target);
     this.invoked.push(fn);
+    return target;
+  }
+
+  /**
+   * Adds the server's function as an MCP-server target on its Function URL (AWS_IAM), signed with
+   * the gateway's own role for service `lambda`; the role may invoke exactly that URL. The gateway
+   * lists the tools itself (listingMode), so no tool schema is declared.
+   */
+  addMcpServer(fn: McpServerFunction): agentcore.GatewayTarget {
+    const server = fn.server;
+    const url = fn.functionUrl;
+    if (url === undefined) throw new Error(`server ${server.id} is an mcp target but has no Function URL`);
+    const target = agentcore.GatewayTarget.forMcpServer(this, `Target-${server.id}`, {
+      gateway: this.gateway,
+      gatewayTargetName: server.gateway.target,
+      description: clip(server.gateway.description),
+      endpoint: url.url,
+      credentialProviderConfigurations: [
+        agentcore.GatewayCredentialProvider.fromIamRole({ service: 'lambda' }),
+      ],
+    });
+    // Not in the L2's props (aws-cdk-lib 2.276): the listing mode and the resource priority.
+    const cfn = target.node.defaultChild as agentcore.CfnGatewayTarget;
+    cfn.addPropertyOverride(
+      'TargetConfiguration.Mcp.McpServer.ListingMode',
+      server.gateway.listingMode === 'dynamic' ? 'DYNAMIC' : 'DEFAULT',
+    );
+    cfn.addPropertyOverride(
+      'TargetConfiguration.Mcp.McpServer.ResourcePriority',
+      server.gateway.resourcePriority,
+    );
+    // lambda:InvokeFunctionUrl (and lambda:InvokeFunction via the URL) on this function only.
+    fn.function.grantInvokeUrl(this.gateway.role);
+    this.targets.set(server.id, target);
+    this.urlInvoked.push(fn);
     return target;
   }
 

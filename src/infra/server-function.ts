@@ -156,7 +156,14 @@ export class McpServerFunction extends Construct implements NagAware {
     }
 
     this.alarms = this.createAlarms(props.alarmTopic);
-    if (server.aws.functionUrl) {
+    if (server.gateway.targetType === 'mcp') {
+      // The endpoint of its MCP-server target: IAM auth (the gateway's role signs), streamed so
+      // that progress and logging notifications reach the client while a tool runs.
+      this.functionUrl = this.function.addFunctionUrl({
+        authType: lambda.FunctionUrlAuthType.AWS_IAM,
+        invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+      });
+    } else if (server.aws.functionUrl) {
       this.functionUrl = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
     }
   }
@@ -189,6 +196,7 @@ export class McpServerFunction extends Construct implements NagAware {
       [FUNCTION_ENV.serviceName]: this.server.functionName,
       [FUNCTION_ENV.metricsNamespace]: METRICS_NAMESPACE,
     };
+    if (this.server.gateway.targetType === 'mcp') own[FUNCTION_ENV.responseStream] = 'true';
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(this.server.env)) {
       if (LAMBDA_RESERVED_ENV.has(key) || key in own) this.omittedEnv.push(key);

@@ -51,7 +51,8 @@ export class McpFleetStack extends cdk.Stack {
         : {}),
     });
     this.fleet = fleet;
-    const withTools = enabled.filter((b) => b.tools.length > 0);
+    // Lambda targets declare their tools; MCP-server targets are listed by the gateway itself.
+    const withTools = enabled.filter((b) => b.server.gateway.targetType === 'lambda' && b.tools.length > 0);
     this.schemaPlacement = placeToolSchemas(
       withTools.map((b) => ({ id: b.server.id, tools: b.tools })),
       inlineSchemaBudgetBytes,
@@ -72,7 +73,9 @@ export class McpFleetStack extends cdk.Stack {
       });
       this.functions.set(server.id, fn);
       const schema = this.schemaPlacement.get(server.id);
-      if (schema === undefined) {
+      if (server.gateway.targetType === 'mcp') {
+        this.gateway.addMcpServer(fn);
+      } else if (schema === undefined) {
         cdk.Annotations.of(fn).addWarningV2(
           'mcp-fleet:noTools',
           `server ${server.id} has no tools: it is not a gateway target (its Function URL, if any, still serves it)`,

@@ -12,6 +12,7 @@ import {
 } from '../runtime/jsonrpc.js';
 import type { LocalFunction } from './function.js';
 import type { LocalLambda } from './lambda-service.js';
+import { isMcpTarget, MCP_TARGET_METHODS, McpTargets } from './mcp-target.js';
 
 /** AgentCore's optional semantic-search tool; here a lexical search over names and descriptions. */
 export const SEARCH_TOOL = 'x_amz_bedrock_agentcore_search';
@@ -21,6 +22,10 @@ export interface GatewayTool {
   name: string;
   description: string;
   inputSchema: Record<string, unknown>;
+  /** Lambda targets: the lowered one the stack declares; MCP-server targets: the server's own. */
+  outputSchema?: Record<string, unknown>;
+  /** MCP-server targets: whatever else the server gives (title, annotations, _meta, …). */
+  [key: string]: unknown;
 }
 
 export interface CatalogEntry {
@@ -58,11 +63,15 @@ export class LocalGateway implements McpBackend {
   /** Listings under way: one at a time per function. */
   private readonly listing = new Map<LocalFunction, Promise<CatalogEntry>>();
   private requests = 0;
+  /** The MCP-server targets (src/local/mcp-target.ts). */
+  private readonly mcp: McpTargets;
 
   constructor(
     private readonly lambda: LocalLambda,
     private readonly options: GatewayOptions,
-  ) {}
+  ) {
+    this.mcp = new McpTargets(lambda);
+  }
 
   /** Lists every function's tools (in parallel); failures are kept per function. */
   /**
@@ -111,7 +120,8 @@ export class LocalGateway implements McpBackend {
   initializeResult(): Promise<Record<string, unknown>> {
     const result: Record<string, unknown> = {
       protocolVersion: '2025-11-25',
-      capabilities: { tools: {} },
+      // Prompts and resources come from MCP-server targets only.
+      capabilities: this.mcp.any() ? { tools: {}, prompts: {}, resources: {} } : { tools: {} },
       serverInfo: { name: this.options.name, version: this.options.version },
     };
     if (this.options.instructions !== undefined) result['instructions'] = this.options.instructions;
@@ -121,6 +131,7 @@ export class LocalGateway implements McpBackend {
   async forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
     if (req.method === 'tools/list') return success(req.id, { tools: await this.tools() });
     if (req.method === 'tools/call') return this.call(req, ctx);
+    if (MCP_TARGET_METHODS.has(req.method) && this.mcp.any()) return this.mcp.serve(req, ctx);
     return failure(req.id, {
       code: ErrorCode.MethodNotFound,
       message: `Method not found: ${req.method} (the gateway serves tools)`,
@@ -175,6 +186,17 @@ export class LocalGateway implements McpBackend {
       listedAt: 0,
     };
     try {
+      if (isMcpTarget(fn.server)) {
+        // An MCP-server target: the gateway lists the server's tools as they are (no lowering).
+        entry.tools = (await this.mcp.tools(fn, Date.now() + fn.server.timeout * 1000)).map((t) => ({
+          ...t,
+          name: String(t['name']),
+          description: typeof t['description'] === 'string' ? t['description'] : '',
+          inputSchema: (t['inputSchema'] ?? { type: 'object' }) as Record<string, unknown>,
+        }));
+        this.catalog.set(fn.server.id, entry);
+        return entry;
+      }
       const raw = await listTools(
         async (event) => this.lambda.invoke(fn.name, event),
         `gateway-list-${++this.requests}`,
@@ -185,6 +207,7 @@ export class LocalGateway implements McpBackend {
         name: `${prefix}${t.name}`,
         description: t.description,
         inputSchema: t.inputSchema,
+        ...(t.outputSchema === undefined ? {} : { outputSchema: t.outputSchema }),
       }));
       // What the deployed gateway would refuse or change, said now.
       entry.warnings.push(...lowered.errors.map((e) => `AgentCore would refuse: ${e}`), ...lowered.warnings);
@@ -197,7 +220,7 @@ export class LocalGateway implements McpBackend {
     return entry;
   }
 
-  private async call(req: JsonRpcRequest, _ctx: CallContext): Promise<JsonRpcResponse> {
+  private async call(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
     const name = req.params?.['name'];
     const args = req.params?.['arguments'] ?? {};
     if (typeof name !== 'string')
@@ -217,6 +240,14 @@ export class LocalGateway implements McpBackend {
     const target = at === -1 ? undefined : name.slice(0, at);
     const fn = target === undefined ? undefined : this.lambda.forTarget(target);
     if (!fn) return failure(req.id, { code: ErrorCode.InvalidParams, message: `Unknown tool: ${name}` });
+    if (isMcpTarget(fn.server)) {
+      // MCP over the Function URL: the call's progress and logging notifications reach the caller.
+      try {
+        return await this.mcp.call(fn, req, name.slice(at + TOOL_NAME_DELIMITER.length), ctx);
+      } catch (err) {
+        return failure(req.id, { code: ErrorCode.InternalError, message: (err as Error).message });
+      }
+    }
     let outcome;
     try {
       outcome = await this.lambda.invoke(fn.name, args, {

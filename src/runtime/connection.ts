@@ -253,7 +253,7 @@ export class McpConnection {
       const feature = UNSUPPORTED_CLIENT_FEATURES[req.method];
       const message =
         feature !== undefined
-          ? `the client behind mcp-fleet cannot answer ${req.method}: ${feature} is not offered through this front`
+          ? `the client behind mcp-fleet cannot answer ${req.method}: ${feature} is not offered through this front (a Lambda function answers each request on its own: the client's reply would be a new request, which may land on another Lambda environment than the one running this call)`
           : `method not found: ${req.method}`;
       this.log.warn('server-to-client request refused', { serverId: this.serverId, method: req.method });
       reply = failure(req.id, { code: ErrorCode.MethodNotFound, message });

@@ -5,7 +5,7 @@ import type { LaunchSpec } from '../config/model.js';
 import { ToolPolicy } from '../config/tool-filter.js';
 import { McpBridge, SupervisorBackend } from './bridge.js';
 import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } from './fronts/agentcore.js';
-import { httpEventKind, httpFront, toHttpRequest } from './fronts/http.js';
+import { httpEventKind, httpFront, toHttpRequest, type HttpStreamSink } from './fronts/http.js';
 import { isJsonRpcEvent, jsonRpcFront } from './fronts/jsonrpc.js';
 import { overResponseLimit, payloadTooLargeMessage } from '../contract/function-call.js';
 import { ErrorCode, failure, type JsonRpcResponse } from './jsonrpc.js';
@@ -51,7 +51,11 @@ export interface HandlerOptions {
 }
 
 export interface McpLambdaHandler {
-  (event: unknown, context?: Context): Promise<unknown>;
+  /**
+   * `stream`: an HTTP event's answer is streamed to it (notifications as they come); the result
+   * then has `streamed: true` and its `body` is what is left to write.
+   */
+  (event: unknown, context?: Context, stream?: HttpStreamSink): Promise<unknown>;
   /**
    * Resolves when the server started at creation has finished its handshake, or when the init
    * budget is spent (the start then goes on, and the first call waits for it).
@@ -149,7 +153,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
     return Date.now() + Math.max(MIN_CALL_BUDGET_MS, Math.min(configured, remaining));
   };
 
-  const serve = async (event: unknown, context?: Context): Promise<unknown> => {
+  const serve = async (event: unknown, context?: Context, stream?: HttpStreamSink): Promise<unknown> => {
     const front = options.front ?? detectFront(event, context);
     telemetry.startInvocation(context, front);
     const started = performance.now();
@@ -194,6 +198,7 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
       const response = await httpFront(toHttpRequest(event as Record<string, unknown>, kind), bridge, {
         deadline,
         ...(options.allowOrigin !== undefined ? { allowOrigin: options.allowOrigin } : {}),
+        ...(stream !== undefined ? { stream: redactedSink(stream, redactor) } : {}),
       });
       telemetry.call({
         tool: '',
@@ -211,9 +216,15 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
   };
 
   // Whatever leaves the handler (answers, thrown errors) has the secret values redacted.
-  const handler = async (event: unknown, context?: Context): Promise<unknown> => {
+  // The stream comes as a rest parameter: a handler with three declared parameters is a
+  // callback handler to Lambda's Node.js runtime (`handler.length`), which Node.js 22 refuses.
+  const handler = async (
+    event: unknown,
+    context?: Context,
+    ...more: [stream?: HttpStreamSink]
+  ): Promise<unknown> => {
     try {
-      return redactor.redactDeep(await serve(event, context));
+      return redactor.redactDeep(await serve(event, context, more[0]));
     } catch (err) {
       throw redactor.redactError(err);
     }
@@ -230,6 +241,18 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
       },
     },
   }) as McpLambdaHandler;
+}
+
+/** A stream whose every piece has the secret values redacted, as the handler's answers do. */
+function redactedSink(sink: HttpStreamSink, redactor: Redactor): HttpStreamSink {
+  return {
+    start: (statusCode, headers) => {
+      sink.start(statusCode, redactor.redactDeep(headers));
+    },
+    write: (chunk) => {
+      sink.write(redactor.redact(chunk));
+    },
+  };
 }
 
 /** The extra environment, its values registered as secrets to redact. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { FUNCTION_ENV, LAUNCH_FILE_NAME } from '../contract/function-env.js';
 import { createHandler, type LaunchInput } from './handler.js';
 import { INIT_BUDGET_MS } from './limits.js';
+import { awsLambdaStreaming, streamingHandler } from './streaming.js';
 
 /** Environment variables this entry reads (the contract's names). */
 const ENV = FUNCTION_ENV;
@@ -39,11 +40,17 @@ if (launch.path !== undefined && launch.path.length > 0) {
 const front = process.env[ENV.front];
 const allowOrigin = process.env[ENV.allowOrigin];
 
-export const handler = createHandler(launch, {
+const mcpHandler = createHandler(launch, {
   ...(front === 'agentcore' || front === 'http' || front === 'jsonrpc' ? { front } : {}),
   throwOnError: process.env[ENV.throwOnError] === 'true',
   ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
 });
 
+// In response-streaming mode (an MCP-server target's Function URL) and in Lambda's Node.js
+// runtime, the handler writes to the response stream; otherwise it returns its answer.
+const streaming = process.env[ENV.responseStream] === 'true' ? awsLambdaStreaming() : undefined;
+export const handler: unknown =
+  streaming === undefined ? mcpHandler : streaming.streamifyResponse(streamingHandler(mcpHandler, streaming));
+
 // Start the server during init (bounded below Lambda's 10 s init limit); calls reuse it.
-await Promise.race([handler.ready, new Promise((resolve) => setTimeout(resolve, INIT_BUDGET_MS).unref())]);
+await Promise.race([mcpHandler.ready, new Promise((resolve) => setTimeout(resolve, INIT_BUDGET_MS).unref())]);

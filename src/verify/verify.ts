@@ -16,6 +16,7 @@ import {
   resultText,
 } from '../contract/function-call.js';
 import { invokeFunction } from './invoke.js';
+import { checkMcpTarget, gatewayListing, type GatewayListing } from './mcp-target.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -159,6 +160,9 @@ async function checkGateway(
     return { status: 'fail', ms: since(t), detail };
   }
   const gateway: Check = { status: 'pass', ms: since(t), detail: `${listed.size} tools at ${url}` };
+  // MCP-server targets: their prompts and resources too (the gateway's lists, read once).
+  let listing: Promise<GatewayListing> | undefined;
+  const gatewayLists = (): Promise<GatewayListing> => (listing ??= gatewayListing(client, timeout));
   try {
     for (const [i, server] of servers.entries()) {
       const result = results[i];
@@ -169,8 +173,19 @@ async function checkGateway(
         result.gateway = { status: 'fail', detail: `no ${prefix}* tools at the gateway` };
         continue;
       }
+      let served = `${count} tools listed`;
+      if (server.gateway.targetType === 'mcp') {
+        const started = performance.now();
+        try {
+          const more = await checkMcpTarget(opts.lambda, server, gatewayLists);
+          if (more !== '') served += `, ${more}`;
+        } catch (err) {
+          result.gateway = { status: 'fail', ms: since(started), detail: message(err) };
+          continue;
+        }
+      }
       if (server.verify === undefined) {
-        result.gateway = { status: 'pass', detail: `${count} tools listed` };
+        result.gateway = { status: 'pass', detail: served };
         continue;
       }
       const started = performance.now();
@@ -185,7 +200,7 @@ async function checkGateway(
             : {
                 status: 'pass',
                 ms: since(started),
-                detail: `${count} tools listed; ${server.verify.tool} ok`,
+                detail: `${served}; ${server.verify.tool} ok`,
               };
       } catch (err) {
         result.gateway = { status: 'fail', ms: since(started), detail: message(err) };

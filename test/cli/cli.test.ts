@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configJsonSchema, loadConfig } from '../../src/config/index.js';
+import { TARGET_KIND_CARRIES } from '../../src/config/target-kinds.js';
 import { fixture, runCli, tempDir } from '../helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -56,7 +57,21 @@ describe('validate', () => {
   test('reads servers.yaml from the working directory by default', async () => {
     const r = await runCli(['validate']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.equal(r.stdout, '✓ servers.yaml: 4 servers, valid\n');
+    assert.equal(
+      r.stdout,
+      `✓ servers.yaml: 4 servers, valid\n  lambda targets (filesystem, memory, git): ${TARGET_KIND_CARRIES.lambda}\n  mcp targets (everything): ${TARGET_KIND_CARRIES.mcp}\n`,
+    );
+  });
+  test('says what each target kind the fleet uses carries', async () => {
+    const r = await runCli(['validate', 'examples/seed/servers.yaml']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const kinds = r.stdout.split('\n').filter((l) => l.startsWith('  '));
+    assert.equal(kinds.length, 2, r.stdout);
+    assert.match(kinds[0]!, /^ {2}lambda targets \([a-z-]+(, [a-z-]+)*\): tools only: /);
+    assert.match(
+      kinds[1]!,
+      /^ {2}mcp targets \([a-z-]+(, [a-z-]+)*\): tools, prompts \(<target>___<prompt>\), resources/,
+    );
   });
   test('reports every problem as FILE:LINE:COLUMN and exits 1', async () => {
     const file = path.relative(process.cwd(), fixture('config', 'bad', 'many-problems.yaml'));
@@ -99,6 +114,7 @@ describe('validate', () => {
       id: 'core-mcp',
       functionName: 'mcp-server-core-mcp',
       target: 'core-mcp',
+      targetType: 'lambda',
     });
   });
   test('a missing file is a problem, not a crash', async () => {

@@ -46,6 +46,11 @@ const expected: Record<string, string[]> = {
     '4:9 gateway.name: "my_gateway" is not a valid AgentCore gateway name; use letters and digits, single \'-\' between them, at most 48',
     '5:9 gateway.auth: "oauth" is not a valid gateway auth; use "cognito", "iam" or "none"',
   ],
+  'gateway-kind-invalid.yaml': [
+    '3:17 defaults.gateway.targetType: "http" is not a valid gateway target type; use "lambda" or "mcp"',
+    '8:20 everything.gateway.listingMode: "DYNAMIC" is not a valid listing mode; use "default" or "dynamic"',
+    '9:25 everything.gateway.resourcePriority: -1 is below 0; use 0 or more (lower wins)',
+  ],
   'gateway-target-invalid.yaml': [
     '4:13 git.gateway.target: "git_repo" is not a valid AgentCore target name; use letters and digits, single \'-\' between them, at most 100',
   ],

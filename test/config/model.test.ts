@@ -151,6 +151,59 @@ describe('the servers: form', () => {
   });
 });
 
+describe('gateway target kinds', () => {
+  test("a server is a lambda target by default, with AgentCore's listing defaults", () => {
+    const { config } = parseConfig('git:\n  command: mcp-server-git\n');
+    assert.ok(config);
+    assert.deepEqual(config.servers[0]!.gateway, {
+      target: 'git',
+      description: 'git',
+      targetType: 'lambda',
+      listingMode: 'default',
+      resourcePriority: 1000,
+    });
+  });
+
+  test('defaults.gateway sets the kind of every server; a server may choose its own', () => {
+    const { config, problems } = parseConfig(
+      [
+        'defaults:',
+        '  gateway: { targetType: mcp, listingMode: dynamic }',
+        'servers:',
+        '  everything:',
+        '    command: mcp-server-everything',
+        '    gateway: { target: ev, resourcePriority: 10 }',
+        '  git:',
+        '    command: mcp-server-git',
+        '    gateway: { targetType: lambda }',
+        '',
+      ].join('\n'),
+    );
+    assert.ok(config, problems.map(formatProblem).join('\n'));
+    assert.deepEqual(problems, []);
+    assert.deepEqual(config.servers[0]!.gateway, {
+      target: 'ev',
+      description: 'everything',
+      targetType: 'mcp',
+      listingMode: 'dynamic',
+      resourcePriority: 10,
+    });
+    // The inherited listingMode does not make a lambda target wrong: only its own setting would.
+    assert.equal(config.servers[1]!.gateway.targetType, 'lambda');
+  });
+
+  test('listingMode or resourcePriority set on a lambda target is a warning where it is written', () => {
+    const { config, problems } = parseConfig(
+      'git:\n  command: mcp-server-git\n  gateway:\n    listingMode: dynamic\n    resourcePriority: 5\n',
+    );
+    assert.ok(config);
+    assert.deepEqual(problems.map(formatProblem), [
+      'servers.yaml:4:5 warning: git.gateway.listingMode: listingMode applies to mcp targets only; this server is a lambda target (set gateway.targetType: mcp, or remove it)',
+      'servers.yaml:5:5 warning: git.gateway.resourcePriority: resourcePriority applies to mcp targets only; this server is a lambda target (set gateway.targetType: mcp, or remove it)',
+    ]);
+  });
+});
+
 describe('target names', () => {
   const cases: [string, string | undefined][] = [
     ['eks-mcp', 'eks-mcp'],

@@ -49,6 +49,8 @@ test('the bundle serves a server from the launch.json beside it', async () => {
     handler: ((e: unknown, c: unknown) => Promise<unknown>) & { close(): Promise<void>; pid?: number };
   };
   assert.ok(mod.handler.pid !== undefined, 'the server was started during module load (init)');
+  // Lambda's Node.js 22 runtime refuses a handler with three declared parameters (a callback handler).
+  assert.ok(mod.handler.length <= 2, `the handler declares ${mod.handler.length} parameters`);
   const result = await mod.handler({ text: 'bundled' }, lambdaContext({ toolName: 'fault___echo' }));
   assert.equal(text(result), 'bundled');
   await mod.handler.close();

@@ -331,6 +331,8 @@ describe('faults during calls', () => {
       answer['sampling']?.message ?? '',
       /cannot answer sampling\/createMessage: sampling is not offered through this front/,
     );
+    // It says why: the reply could not reach the environment that holds the call.
+    assert.match(answer['sampling']?.message ?? '', /may land on another Lambda environment/);
     assert.equal(answer['roots']?.code, -32601);
     assert.deepEqual(answer['ping'], {});
     await f.done();

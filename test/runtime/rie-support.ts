@@ -19,9 +19,20 @@ export interface RieFunction {
   tools: LambdaTools;
   /** Invokes with an event and, when given, AgentCore's client context `custom`. */
   invoke(event: unknown, custom?: Record<string, unknown>): Promise<unknown>;
+  /**
+   * Invokes and returns the answer as it came: status, headers and the body's bytes (a streamed
+   * answer's prelude included; the emulator passes a stream on once it has ended).
+   */
+  invokeRaw(event: unknown): Promise<RawAnswer>;
   /** What the emulator and the function wrote (stdout and stderr). */
   output(): string;
   stop(): Promise<void>;
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Headers;
+  body: Buffer;
 }
 
 export interface RieOptions {
@@ -96,6 +107,14 @@ export async function startUnderRie(o: RieOptions): Promise<RieFunction> {
       const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(event) });
       assert.equal(res.status, 200, output);
       return res.json();
+    },
+    invokeRaw: async (event) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(event),
+      });
+      return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
     },
     stop: async () => {
       const pids = await signalAll(() => processTree(child.pid ?? 0), 'SIGKILL');

@@ -52,6 +52,12 @@ servers:
     verify: { tool: git_status, arguments: { repo_path: ${JSON.stringify(repo)} } }
   no-verify:
     command: ${BIN('mcp-server-memory')}
+  everything-mcp:
+    description: an MCP-server target (prompts and resources through the gateway)
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    gateway: { targetType: mcp, target: ev-mcp }
+    verify: { tool: echo, arguments: { message: through its Function URL } }
   wrong:
     description: its verify call fails (the file does not exist)
     command: ${BIN('mcp-server-filesystem')}
@@ -109,6 +115,20 @@ describe('mcp-fleet verify against the local fleet', () => {
     assert.match(detail('everything'), /Echo: verified/);
     assert.match(detail('filesystem'), /hello from the verify test/);
     assert.match(detail('git'), /On branch/);
+  });
+
+  test('an mcp target: its prompts and resources are checked at the gateway, and its verify call', async () => {
+    const { code, result, stderr } = await verify('--token', TOKEN, '--only', 'everything-mcp', 'memory');
+    assert.equal(code, 0, stderr);
+    const mcp = result.servers.find((s) => s.id === 'everything-mcp');
+    assert.equal(mcp?.gateway.status, 'pass', mcp?.gateway.detail);
+    assert.match(mcp.gateway.detail, /^\d+ tools listed, \d+ prompts, \d+ resources; echo ok$/);
+    assert.match(mcp.agentCoreCall.detail, /Echo: through its Function URL/);
+    // A lambda target has neither: its gateway check is the tools and the call.
+    assert.match(
+      result.servers.find((s) => s.id === 'memory')?.gateway.detail ?? '',
+      /^\d+ tools listed; read_graph ok$/,
+    );
   });
 
   test('a failing verify call fails the run (exit 1) and says why', async () => {

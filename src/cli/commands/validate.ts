@@ -1,4 +1,5 @@
 import { formatProblem, loadConfig } from '../../config/index.js';
+import { describeTargetKinds } from '../../config/target-kinds.js';
 import { EXIT } from '../exit.js';
 
 export interface ValidateOptions {
@@ -11,8 +12,12 @@ export async function validateCommand(file: string, options: ValidateOptions): P
   const warnings = problems.length - errors;
   if (options.json === true) {
     const servers =
-      config?.servers.map((s) => ({ id: s.id, functionName: s.functionName, target: s.gateway.target })) ??
-      [];
+      config?.servers.map((s) => ({
+        id: s.id,
+        functionName: s.functionName,
+        target: s.gateway.target,
+        targetType: s.gateway.targetType,
+      })) ?? [];
     process.stdout.write(
       `${JSON.stringify({ file, valid: config !== undefined, errors, warnings, servers, problems }, null, 2)}\n`,
     );
@@ -26,6 +31,8 @@ export async function validateCommand(file: string, options: ValidateOptions): P
       process.stdout.write(
         `✓ ${file}: ${plural(n, 'server')}, valid${counts === '' ? '' : ` (${counts})`}\n`,
       );
+      // What each kind of gateway target the fleet uses carries.
+      for (const line of describeTargetKinds(config.servers)) process.stdout.write(`${line}\n`);
     } else {
       process.stdout.write(`✗ ${file}: ${counts}\n`);
     }

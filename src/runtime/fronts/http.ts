@@ -17,6 +17,9 @@ import {
 } from '../jsonrpc.js';
 import { overResponseLimit, payloadTooLargeMessage } from '../../contract/function-call.js';
 
+/** Lambda's limit on a streamed response (20 MB). */
+export const LAMBDA_STREAM_MAX_BYTES = 20 * 1024 * 1024;
+
 /** An HTTP request, whichever event shape it came in (API Gateway v1 / v2, Function URL). */
 export interface HttpRequest {
   method: string;
@@ -30,6 +33,20 @@ export interface HttpResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+  /**
+   * With a {@link HttpStreamSink}: the status and headers were sent, and the notifications so
+   * far written; `body` is what is left to write (the responses, as SSE events).
+   */
+  streamed?: boolean;
+}
+
+/**
+ * Where a streamed answer goes (a Lambda response stream in RESPONSE_STREAM mode): the status
+ * and headers once, then the body in pieces, as they come.
+ */
+export interface HttpStreamSink {
+  start(statusCode: number, headers: Record<string, string>): void;
+  write(chunk: string): void;
 }
 
 export type HttpEventKind = 'apigw-v1' | 'apigw-v2' | 'function-url';
@@ -86,6 +103,12 @@ export interface HttpFrontOptions {
    * the MCP specification asks of Streamable HTTP servers (DNS rebinding).
    */
   allowOrigin?: string;
+  /**
+   * Stream the answer: a request whose client accepts event streams gets its notifications
+   * written as SSE events when the server sends them, before its response (Function URLs in
+   * RESPONSE_STREAM mode). Without it, the notifications are sent with the response, at the end.
+   */
+  stream?: HttpStreamSink;
 }
 
 const CORS_HEADERS =
@@ -233,7 +256,27 @@ export async function httpFront(
   }
 
   const notifications: JsonRpcNotification[] = [];
-  const onNotification = acceptsSse ? (n: JsonRpcNotification) => notifications.push(n) : undefined;
+  const sseHeaders = {
+    ...cors,
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  };
+  const sse = (m: unknown): string => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
+  const sink = opts.stream;
+  const state = { streamed: false };
+  const onNotification = acceptsSse
+    ? (n: JsonRpcNotification) => {
+        if (sink === undefined) {
+          notifications.push(n);
+          return;
+        }
+        // Streaming: the first notification fixes the answer as a 200 event stream.
+        if (!state.streamed) sink.start(200, sseHeaders);
+        state.streamed = true;
+        sink.write(sse(n));
+      }
+    : undefined;
   const responses = (
     await Promise.all(
       messages.map((m) =>
@@ -247,24 +290,30 @@ export async function httpFront(
   const payload: unknown = Array.isArray(parsed) ? responses : responses[0];
   const status = modern && responses[0] ? modernStatus(responses[0]) : 200;
 
+  if (state.streamed) {
+    // The status and the notifications are out; the responses follow as events.
+    const body = responses.map(sse).join('');
+    const size = Buffer.byteLength(body);
+    const fits = size <= LAMBDA_STREAM_MAX_BYTES;
+    const rest = fits
+      ? body
+      : responses
+          .map((r) =>
+            sse(
+              failure(r.id, {
+                code: ErrorCode.InternalError,
+                message: `the response is ${size} bytes, over the ${LAMBDA_STREAM_MAX_BYTES}-byte limit of a streamed Lambda response`,
+                data: { reason: 'response_too_large', bytes: size },
+              }),
+            ),
+          )
+          .join('');
+    return { statusCode: 200, headers: sseHeaders, body: rest, streamed: true };
+  }
+
   if (notifications.length > 0 && status === 200) {
-    const events = [...notifications, ...responses]
-      .map((m) => `event: message\ndata: ${JSON.stringify(m)}\n\n`)
-      .join('');
-    return fitted(
-      {
-        statusCode: 200,
-        headers: {
-          ...cors,
-          'content-type': 'text/event-stream',
-          'cache-control': 'no-cache',
-          'x-accel-buffering': 'no',
-        },
-        body: events,
-      },
-      responses,
-      reply,
-    );
+    const events = [...notifications, ...responses].map(sse).join('');
+    return fitted({ statusCode: 200, headers: sseHeaders, body: events }, responses, reply);
   }
   return fitted(reply(status, payload), responses, reply);
 }

@@ -1,0 +1,395 @@
+import { randomUUID } from 'node:crypto';
+import { TOOL_NAME_DELIMITER } from '../config/limits.js';
+import type { ServerConfig } from '../config/model.js';
+import type { CallContext } from '../runtime/bridge.js';
+import {
+  ErrorCode,
+  failure,
+  isNotification,
+  isResponse,
+  success,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../runtime/jsonrpc.js';
+import type { LocalFunction } from './function.js';
+import type { LocalLambda } from './lambda-service.js';
+
+/*
+ * What AgentCore Gateway does with an MCP-server target, on one machine: it speaks MCP
+ * (Streamable HTTP) to the function's Function URL — here, a Function URL event sent through the
+ * local Lambda service, as /servers/<id>/mcp does — and aggregates what the servers give:
+ * tools and prompts under `<target>___<name>`, resources and resource templates under their own
+ * URIs (a collision goes to the target with the lowest resourcePriority, then the first in the
+ * fleet), and the notifications a call produces passed on to the caller.
+ */
+
+/** The protocol version the gateway speaks to its MCP-server targets (2025 era, stateless fronts). */
+export const TARGET_PROTOCOL_VERSION = '2025-11-25';
+
+/** The methods the gateway serves from MCP-server targets only (a Lambda target carries tools only). */
+export const MCP_TARGET_METHODS = new Set([
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+]);
+
+/** A failure to reach a target or to read its answer (not a JSON-RPC error the server gave). */
+export class TargetError extends Error {}
+
+export function isMcpTarget(server: ServerConfig): boolean {
+  return server.gateway.targetType === 'mcp';
+}
+
+/** The JSON-RPC messages of a Streamable HTTP answer: a JSON body (one or a batch) or an SSE stream. */
+export function messagesOf(contentType: string, body: string): unknown[] {
+  if (body.trim() === '') return [];
+  if (/^text\/event-stream\b/i.test(contentType)) {
+    const out: unknown[] = [];
+    for (const block of body.split(/\r?\n\r?\n/)) {
+      const data = block
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).replace(/^ /, ''))
+        .join('\n');
+      if (data === '') continue;
+      try {
+        out.push(JSON.parse(data));
+      } catch {
+        throw new TargetError(`an SSE event of the answer is not JSON: ${data.slice(0, 120)}`);
+      }
+    }
+    return out;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new TargetError(
+      `the answer is not JSON (${contentType || 'no content-type'}): ${body.slice(0, 120)}`,
+    );
+  }
+  return Array.isArray(parsed) ? parsed : [parsed];
+}
+
+/** A Function URL event (payload format 2.0) carrying one MCP POST, as the gateway would send it. */
+export function mcpPostEvent(serverId: string, body: string): Record<string, unknown> {
+  const now = new Date();
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': TARGET_PROTOCOL_VERSION,
+    'user-agent': 'mcp-fleet-local-gateway',
+  };
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/mcp',
+    rawQueryString: '',
+    headers,
+    requestContext: {
+      accountId: 'anonymous',
+      apiId: serverId,
+      domainName: `${serverId}.lambda-url.local.on.aws`,
+      domainPrefix: serverId,
+      http: {
+        method: 'POST',
+        path: '/mcp',
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: headers['user-agent'],
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    body,
+    isBase64Encoded: false,
+  };
+}
+
+interface Indexed {
+  fn: LocalFunction;
+  priority: number;
+  order: number;
+}
+
+/** Keeps, per key, the entry of the target with the lowest priority (then the first in the fleet). */
+function byPriority<T>(
+  lists: readonly { owner: Indexed; items: readonly T[] }[],
+  key: (item: T) => unknown,
+): { item: T; owner: Indexed }[] {
+  const chosen = new Map<string, { item: T; owner: Indexed }>();
+  const sorted = [...lists].sort(
+    (a, b) => a.owner.priority - b.owner.priority || a.owner.order - b.owner.order,
+  );
+  for (const { owner, items } of sorted) {
+    for (const item of items) {
+      const k = key(item);
+      if (typeof k !== 'string' || chosen.has(k)) continue;
+      chosen.set(k, { item, owner });
+    }
+  }
+  return [...chosen.values()];
+}
+
+/** An RFC 6570 URI template (level 1–2 expressions) as a regular expression over URIs. */
+export function templateMatcher(template: string): RegExp {
+  let pattern = '';
+  let last = 0;
+  for (const m of template.matchAll(/\{([+#]?)[^}]*\}/g)) {
+    pattern += template.slice(last, m.index).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    pattern += m[1] === '' ? '[^/?#]*' : '.*';
+    last = m.index + m[0].length;
+  }
+  pattern += template.slice(last).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${pattern}$`);
+}
+
+/**
+ * The MCP-server targets of a fleet, as the local gateway reaches them: one JSON-RPC request per
+ * Function URL invocation (the fronts are stateless, as AgentCore expects of a target).
+ */
+export class McpTargets {
+  private requests = 0;
+  /** URI → owner, from the last resources/list (read routes by it). */
+  private resourceOwners = new Map<string, LocalFunction>();
+  private templateOwners: { match: RegExp; fn: LocalFunction }[] = [];
+
+  constructor(private readonly lambda: LocalLambda) {}
+
+  /** The fleet's MCP-server targets, in fleet order, with their resource priority. */
+  targets(): Indexed[] {
+    return [...this.lambda.functions.values()]
+      .map((fn, order) => ({ fn, priority: fn.server.gateway.resourcePriority, order }))
+      .filter((t) => isMcpTarget(t.fn.server));
+  }
+
+  /** Whether the fleet has any MCP-server target (prompts and resources are served then). */
+  any(): boolean {
+    return [...this.lambda.functions.values()].some((fn) => isMcpTarget(fn.server));
+  }
+
+  /**
+   * Sends one request to a target and returns its response (with the caller's id); the
+   * notifications the server sent on the way go to `ctx.onNotification`.
+   */
+  async request(
+    fn: LocalFunction,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    id: JsonRpcRequest['id'],
+    ctx: CallContext,
+  ): Promise<JsonRpcResponse> {
+    const ownId = `gateway-${++this.requests}`;
+    const message: Record<string, unknown> = { jsonrpc: '2.0', id: ownId, method };
+    if (params !== undefined) message['params'] = params;
+    const outcome = await this.lambda.invoke(fn.name, mcpPostEvent(fn.server.id, JSON.stringify(message)));
+    if (outcome.functionError !== undefined) {
+      const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown } | null;
+      const why =
+        typeof p?.errorMessage === 'string'
+          ? p.errorMessage
+          : typeof p?.errorType === 'string'
+            ? p.errorType
+            : 'function error';
+      // A Function URL answers a function error with 502.
+      throw new TargetError(`${fn.name} failed (its Function URL would answer 502): ${why}`);
+    }
+    const r = outcome.payload as {
+      statusCode?: unknown;
+      headers?: Record<string, unknown>;
+      body?: unknown;
+      isBase64Encoded?: unknown;
+    } | null;
+    if (r === null || typeof r !== 'object' || typeof r.statusCode !== 'number')
+      throw new TargetError(`${fn.name} did not answer with an HTTP response`);
+    let body = typeof r.body === 'string' ? r.body : '';
+    if (r.isBase64Encoded === true) body = Buffer.from(body, 'base64').toString('utf8');
+    const typeHeader = Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+    const contentType = typeof typeHeader === 'string' ? typeHeader : '';
+    const messages = messagesOf(contentType, body);
+    let response: JsonRpcResponse | undefined;
+    for (const m of messages) {
+      if (isNotification(m)) ctx.onNotification?.(m);
+      else if (isResponse(m) && (m.id === ownId || (m.id === null && 'error' in m))) response = m;
+    }
+    if (response === undefined) {
+      throw new TargetError(
+        `${fn.name} answered HTTP ${r.statusCode} without a response to ${method}${body === '' ? '' : `: ${body.slice(0, 200)}`}`,
+      );
+    }
+    return { ...response, id };
+  }
+
+  /** Every item of a paginated list method of one target (following nextCursor). */
+  async listAll(
+    fn: LocalFunction,
+    method: string,
+    key: string,
+    ctx: CallContext,
+  ): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    for (let page = 1; ; page++) {
+      const response = await this.request(fn, method, cursor === undefined ? {} : { cursor }, page, ctx);
+      if ('error' in response) {
+        // A server without that capability: nothing to list.
+        if (response.error.code === ErrorCode.MethodNotFound) return items;
+        throw new TargetError(`${fn.name}: ${method} failed: ${response.error.message}`);
+      }
+      const list = response.result[key];
+      if (!Array.isArray(list)) throw new TargetError(`${fn.name}: ${method} answered without "${key}"`);
+      items.push(...list.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null));
+      const next = response.result['nextCursor'];
+      cursor = typeof next === 'string' && next !== '' ? next : undefined;
+      if (cursor === undefined) return items;
+      if (page >= 1000)
+        throw new TargetError(`${fn.name}: ${method} kept returning a nextCursor after 1000 pages`);
+    }
+  }
+
+  /** A target's tools as the gateway lists them: prefixed, everything else as the server gave it. */
+  async tools(fn: LocalFunction, deadline: number): Promise<Record<string, unknown>[]> {
+    const tools = await this.listAll(fn, 'tools/list', 'tools', { deadline });
+    const prefix = `${fn.server.gateway.target}${TOOL_NAME_DELIMITER}`;
+    return tools
+      .filter((t) => typeof t['name'] === 'string')
+      .map((t) => ({ ...t, name: `${prefix}${String(t['name'])}` }));
+  }
+
+  /** A tools/call for a target, under the tool's own name; notifications are passed on. */
+  call(fn: LocalFunction, req: JsonRpcRequest, toolName: string, ctx: CallContext): Promise<JsonRpcResponse> {
+    return this.request(fn, 'tools/call', { ...req.params, name: toolName }, req.id, ctx);
+  }
+
+  /** Serves a prompts/* or resources/* request from the MCP-server targets. */
+  async serve(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    try {
+      switch (req.method) {
+        case 'prompts/list':
+          return success(req.id, { prompts: await this.prompts(ctx) });
+        case 'prompts/get':
+          return await this.getPrompt(req, ctx);
+        case 'resources/list':
+          return success(req.id, { resources: await this.resources(ctx) });
+        case 'resources/templates/list':
+          return success(req.id, { resourceTemplates: await this.templates(ctx) });
+        case 'resources/read':
+          return await this.read(req, ctx);
+        default:
+          return failure(req.id, {
+            code: ErrorCode.MethodNotFound,
+            message: `Method not found: ${req.method}`,
+          });
+      }
+    } catch (err) {
+      return failure(req.id, { code: ErrorCode.InternalError, message: (err as Error).message });
+    }
+  }
+
+  /** Lists from every target at once; a target that fails is left out (the others still answer). */
+  private async gather(
+    method: string,
+    key: string,
+    ctx: CallContext,
+  ): Promise<{ owner: Indexed; items: Record<string, unknown>[] }[]> {
+    const settled = await Promise.all(
+      this.targets().map(async (owner) => {
+        try {
+          return { owner, items: await this.listAll(owner.fn, method, key, { deadline: ctx.deadline }) };
+        } catch {
+          return { owner, items: [] };
+        }
+      }),
+    );
+    return settled;
+  }
+
+  private async prompts(ctx: CallContext): Promise<Record<string, unknown>[]> {
+    const lists = await this.gather('prompts/list', 'prompts', ctx);
+    return lists.flatMap(({ owner, items }) =>
+      items
+        .filter((p) => typeof p['name'] === 'string')
+        .map((p) => ({
+          ...p,
+          name: `${owner.fn.server.gateway.target}${TOOL_NAME_DELIMITER}${String(p['name'])}`,
+        })),
+    );
+  }
+
+  private async getPrompt(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    const name = req.params?.['name'];
+    if (typeof name !== 'string')
+      return failure(req.id, {
+        code: ErrorCode.InvalidParams,
+        message: 'prompts/get needs params.name (a string)',
+      });
+    const at = name.indexOf(TOOL_NAME_DELIMITER);
+    const target = at === -1 ? undefined : name.slice(0, at);
+    const owner = this.targets().find((t) => t.fn.server.gateway.target === target);
+    if (owner === undefined)
+      return failure(req.id, {
+        code: ErrorCode.InvalidParams,
+        message: `Unknown prompt: ${name} (prompts are named <target>___<prompt>, from MCP-server targets)`,
+      });
+    return this.request(
+      owner.fn,
+      'prompts/get',
+      { ...req.params, name: name.slice(at + TOOL_NAME_DELIMITER.length) },
+      req.id,
+      ctx,
+    );
+  }
+
+  private async resources(ctx: CallContext): Promise<Record<string, unknown>[]> {
+    const chosen = byPriority(await this.gather('resources/list', 'resources', ctx), (r) => r['uri']);
+    this.resourceOwners = new Map(chosen.map(({ item, owner }) => [String(item['uri']), owner.fn]));
+    return chosen.map(({ item }) => item);
+  }
+
+  private async templates(ctx: CallContext): Promise<Record<string, unknown>[]> {
+    const chosen = byPriority(
+      await this.gather('resources/templates/list', 'resourceTemplates', ctx),
+      (t) => t['uriTemplate'],
+    );
+    this.templateOwners = chosen.map(({ item, owner }) => ({
+      match: templateMatcher(String(item['uriTemplate'])),
+      fn: owner.fn,
+    }));
+    return chosen.map(({ item }) => item);
+  }
+
+  /** Which target serves a URI: the one that lists it, else the one whose template matches it. */
+  private async ownerOf(uri: string, ctx: CallContext): Promise<LocalFunction | undefined> {
+    const known = (): LocalFunction | undefined =>
+      this.resourceOwners.get(uri) ?? this.templateOwners.find((t) => t.match.test(uri))?.fn;
+    const present = (fn: LocalFunction | undefined): LocalFunction | undefined =>
+      fn !== undefined && this.lambda.functions.get(fn.name) === fn ? fn : undefined;
+    const cached = present(known());
+    if (cached !== undefined) return cached;
+    // Not seen yet (or the fleet changed): list again, then decide.
+    await Promise.all([this.resources(ctx), this.templates(ctx)]);
+    return present(known());
+  }
+
+  private async read(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    const uri = req.params?.['uri'];
+    if (typeof uri !== 'string')
+      return failure(req.id, {
+        code: ErrorCode.InvalidParams,
+        message: 'resources/read needs params.uri (a string)',
+      });
+    const fn = await this.ownerOf(uri, ctx);
+    if (fn === undefined)
+      return failure(req.id, {
+        code: -32002,
+        message: `Resource not found: ${uri} (no MCP-server target lists it or has a template that matches it)`,
+        data: { uri },
+      });
+    return this.request(fn, 'resources/read', req.params, req.id, ctx);
+  }
+}

@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { loadConfigOrThrow } from '../../src/config/index.js';
+import type { InvocationRecord } from '../../src/local/function.js';
+import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { messagesOf, templateMatcher } from '../../src/local/mcp-target.js';
+import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
+import { rpc } from './support.js';
+
+/*
+ * MCP-server targets beside Lambda targets in one fleet, through the local gateway's /mcp, with
+ * real servers: server-everything as an `mcp` target (and a second one, to collide on resource
+ * URIs), server-everything and server-memory as `lambda` targets, and the fault fixture as an
+ * `mcp` target for server→client requests.
+ */
+
+let dir: string;
+let fleet: RunningFleet;
+const mark = marker();
+const invocations: InvocationRecord[] = [];
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-mcp-target-'));
+  const file = path.join(dir, 'servers.yaml');
+  await writeFile(
+    file,
+    `stack: McpTargets
+gateway: { name: mcp-targets }
+defaults:
+  timeout: 60
+  env:
+    MCP_FLEET_TEST_MARKER: "${mark.value}"
+servers:
+  everything:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    gateway: { targetType: mcp }
+  everything-copy:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    gateway: { targetType: mcp, target: copy, resourcePriority: 5, listingMode: dynamic }
+  lowered:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+  memory:
+    command: ${BIN('mcp-server-memory')}
+    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+  fault:
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(FAULT_SERVER)}]
+    gateway: { targetType: mcp }
+`,
+  );
+  const config = await loadConfigOrThrow(file);
+  fleet = await startFleet(config, {
+    port: 0,
+    env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    buildDir: false,
+    onInvoke: (r) => invocations.push(r),
+  });
+});
+
+after(async () => {
+  await fleet.close();
+  await assertNoneLeft(mark.value);
+  await rm(dir, { recursive: true, force: true });
+});
+
+const connect = async (era: '2025' | '2026-07-28'): Promise<Client> => {
+  const client = new Client(
+    { name: 'test', version: '1' },
+    era === '2025' ? {} : { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`)));
+  assert.equal(client.getProtocolEra(), era === '2025' ? 'legacy' : 'modern');
+  return client;
+};
+
+describe('an MCP-server target beside Lambda targets, through /mcp', () => {
+  for (const era of ['2025', '2026-07-28'] as const) {
+    test(`${era} era: tools as each kind carries them; prompts and resources listed and read`, async () => {
+      const client = await connect(era);
+      try {
+        const caps = client.getServerCapabilities();
+        assert.ok(caps?.prompts, 'the gateway offers prompts');
+        assert.ok(caps.resources, 'the gateway offers resources');
+
+        const { tools } = await client.listTools();
+        const byName = new Map(tools.map((t) => [t.name, t]));
+        // The mcp target: the server's own tools, outputSchema, title and annotations included.
+        const structured = byName.get('everything___get-structured-content');
+        assert.ok(structured?.outputSchema, 'outputSchema of an mcp target is served');
+        assert.deepEqual(Object.keys(structured.outputSchema.properties ?? {}).sort(), [
+          'conditions',
+          'humidity',
+          'temperature',
+        ]);
+        const long = byName.get('everything___trigger-long-running-operation');
+        assert.equal(long?.title, 'Trigger Long Running Operation Tool');
+        assert.equal(long.annotations?.readOnlyHint, true);
+        // The lambda target: what AgentCore serves, lowered schemas (input and output), no title.
+        const lowered = byName.get('lowered___get-structured-content');
+        assert.ok(lowered?.outputSchema, 'the lowered outputSchema of a lambda target is served');
+        assert.equal(byName.get('lowered___trigger-long-running-operation')?.title, undefined);
+        assert.equal(byName.get('lowered___trigger-long-running-operation')?.annotations, undefined);
+        assert.ok(byName.has('memory___read_graph'));
+        assert.ok(byName.has('copy___echo'));
+
+        // Calls to both kinds.
+        const echo = await client.callTool({
+          name: 'everything___echo',
+          arguments: { message: `mcp ${era}` },
+        });
+        assert.match(text(echo), new RegExp(`Echo: mcp ${era}`));
+        const sc = await client.callTool({
+          name: 'everything___get-structured-content',
+          arguments: { location: 'New York' },
+        });
+        assert.equal(typeof (sc.structuredContent as { temperature?: unknown }).temperature, 'number');
+        const graph = await client.callTool({ name: 'memory___read_graph', arguments: {} });
+        assert.match(text(graph), /entities/);
+        const viaLambda = await client.callTool({ name: 'lowered___echo', arguments: { message: 'lambda' } });
+        assert.match(text(viaLambda), /Echo: lambda/);
+
+        // Prompts: from mcp targets only, named <target>___<prompt>.
+        const { prompts } = await client.listPrompts();
+        const names = prompts.map((p) => p.name);
+        for (const n of ['everything___simple-prompt', 'everything___args-prompt', 'copy___simple-prompt'])
+          assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+        assert.ok(!names.some((n) => n.startsWith('lowered___') || n.startsWith('memory___')));
+        const got = await client.getPrompt({
+          name: 'everything___args-prompt',
+          arguments: { city: 'Lisbon', state: 'Lisboa' },
+        });
+        assert.match(JSON.stringify(got.messages), /Lisbon/);
+
+        // Resources: URIs as they are, each once although two targets list them.
+        const { resources } = await client.listResources();
+        const uris = resources.map((r) => r.uri);
+        assert.ok(uris.length > 0);
+        assert.equal(new Set(uris).size, uris.length, 'a URI listed by two targets is served once');
+        const doc = uris.find((u) => u.startsWith('demo://resource/static/document/'));
+        assert.ok(doc, uris.join(', '));
+        const read = await client.readResource({ uri: doc });
+        assert.equal(read.contents[0]?.uri, doc);
+        assert.ok(JSON.stringify(read.contents).length > 50);
+
+        const { resourceTemplates } = await client.listResourceTemplates();
+        const templates = resourceTemplates.map((t) => t.uriTemplate);
+        assert.ok(templates.includes('demo://resource/dynamic/text/{resourceId}'), templates.join(', '));
+        const dynamic = await client.readResource({ uri: 'demo://resource/dynamic/text/3' });
+        assert.equal(dynamic.contents[0]?.uri, 'demo://resource/dynamic/text/3');
+      } finally {
+        await client.close();
+      }
+    });
+
+    test(`${era} era: trigger-long-running-operation's progress notifications reach the client`, async () => {
+      const client = await connect(era);
+      try {
+        const progress: { progress: number; total?: number }[] = [];
+        const result = await client.callTool(
+          { name: 'everything___trigger-long-running-operation', arguments: { duration: 1, steps: 4 } },
+          {
+            onprogress: (p) =>
+              progress.push({ progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }) }),
+          },
+        );
+        assert.match(text(result), /Long running operation completed\. Duration: 1 seconds, Steps: 4/);
+        assert.deepEqual(progress, [
+          { progress: 1, total: 4 },
+          { progress: 2, total: 4 },
+          { progress: 3, total: 4 },
+          { progress: 4, total: 4 },
+        ]);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  test('a resource URI two mcp targets list is read from the one with the lower resourcePriority', async () => {
+    const client = await connect('2025');
+    try {
+      const { resources } = await client.listResources();
+      const doc = resources.find((r) => r.uri.startsWith('demo://resource/static/document/'));
+      assert.ok(doc);
+      const before = invocations.length;
+      await client.readResource({ uri: doc.uri });
+      const reads = invocations.slice(before).map((r) => r.serverId);
+      // everything-copy has resourcePriority 5, everything the default 1000.
+      assert.deepEqual(reads, ['everything-copy']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a server→client request (sampling) through an mcp target is refused with the reason', async () => {
+    const client = await connect('2025');
+    try {
+      const result = await client.callTool({ name: 'fault___ask', arguments: {} });
+      const answer = JSON.parse(text(result)) as Record<string, { code?: number; message?: string }>;
+      assert.equal(answer['sampling']?.code, -32601);
+      assert.match(answer['sampling']?.message ?? '', /sampling is not offered through this front/);
+      assert.match(answer['sampling']?.message ?? '', /may land on another Lambda environment/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('logging and progress notifications of an mcp target come in the SSE answer, before the result', async () => {
+    const res = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'fault___progress', arguments: {}, _meta: { progressToken: 'tok' } },
+      }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const messages = messagesOf('text/event-stream', await res.text()) as Record<string, unknown>[];
+    assert.deepEqual(
+      messages.map((m) => m['method'] ?? `response ${String(m['id'])}`),
+      [
+        'notifications/message',
+        'notifications/progress',
+        'notifications/progress',
+        'notifications/progress',
+        'response 9',
+      ],
+    );
+    assert.deepEqual(messages[0]?.['params'], { level: 'info', data: 'working' });
+    assert.equal((messages[1]?.['params'] as { progressToken?: unknown }).progressToken, 'tok');
+  });
+
+  test('errors: an unknown prompt, a resource nobody serves, a prompt name without a target', async () => {
+    const unknownPrompt = await rpc(`${fleet.url}/mcp`, {
+      id: 1,
+      method: 'prompts/get',
+      params: { name: 'memory___anything' },
+    });
+    assert.match(JSON.stringify(unknownPrompt.body), /Unknown prompt: memory___anything/);
+    const missing = await rpc(`${fleet.url}/mcp`, {
+      id: 2,
+      method: 'resources/read',
+      params: { uri: 'nothing://here' },
+    });
+    const error = (missing.body as { error?: { code?: number; message?: string } }).error;
+    assert.equal(error?.code, -32002);
+    assert.match(error?.message ?? '', /Resource not found: nothing:\/\/here/);
+    const noName = await rpc(`${fleet.url}/mcp`, { id: 3, method: 'prompts/get', params: {} });
+    assert.match(JSON.stringify(noName.body), /prompts\/get needs params\.name/);
+  });
+});
+
+describe('helpers', () => {
+  test('templateMatcher: simple and reserved expansions', () => {
+    assert.ok(
+      templateMatcher('demo://resource/dynamic/text/{index}').test('demo://resource/dynamic/text/12'),
+    );
+    assert.ok(
+      !templateMatcher('demo://resource/dynamic/text/{index}').test('demo://resource/dynamic/text/1/2'),
+    );
+    assert.ok(templateMatcher('file:///{+path}').test('file:///a/b/c.txt'));
+    assert.ok(!templateMatcher('a.b/{x}').test('aXb/1'), 'literal characters are escaped');
+  });
+
+  test('messagesOf: JSON, batches and SSE; garbage is a clear error', () => {
+    assert.deepEqual(messagesOf('application/json', '{"jsonrpc":"2.0","id":1,"result":{}}'), [
+      { jsonrpc: '2.0', id: 1, result: {} },
+    ]);
+    const sse =
+      'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n' +
+      'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n';
+    assert.equal(messagesOf('text/event-stream', sse).length, 2);
+    assert.throws(
+      () => messagesOf('application/json', '<html>'),
+      /the answer is not JSON \(application\/json\)/,
+    );
+    assert.throws(
+      () => messagesOf('text/event-stream', 'data: nope\n\n'),
+      /an SSE event of the answer is not JSON/,
+    );
+  });
+});
