@@ -14,13 +14,14 @@ const SRC = path.join(ROOT, 'src');
 const MAY_IMPORT: Record<string, readonly string[]> = {
   contract: [],
   config: ['contract'],
-  runtime: ['contract', 'config'],
+  protocol: ['contract', 'config'],
+  runtime: ['contract', 'config', 'protocol'],
   build: ['contract', 'config'],
-  local: ['contract', 'config', 'runtime', 'build'],
+  local: ['contract', 'config', 'protocol', 'runtime', 'build'],
   infra: ['contract', 'config', 'build'],
   deploy: ['contract', 'config', 'build', 'infra'],
   verify: ['contract', 'config', 'infra'],
-  cli: ['contract', 'config', 'runtime', 'build', 'local', 'infra', 'deploy', 'verify'],
+  cli: ['contract', 'config', 'protocol', 'runtime', 'build', 'local', 'infra', 'deploy', 'verify'],
 };
 
 interface Import {

@@ -50,4 +50,9 @@ export class FleetError extends Error {
     super(message, options);
     this.name = new.target.name;
   }
+
+  /** What a JSON-RPC error answer carries in `data` about this failure (a `reason` first), if anything. */
+  rpcData(): Record<string, unknown> | undefined {
+    return undefined;
+  }
 }

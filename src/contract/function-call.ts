@@ -1,10 +1,10 @@
-import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 /**
  * Calling a server's function and reading its answer, the one way every caller does it (the
  * local gateway, tool discovery, `verify`, `tools`, `invoke`, `dev`'s call log): the client
  * context AgentCore Gateway sends, Lambda's function errors, `isError` results, `tools/list`
  * paged through `nextCursor`, and Lambda's payload limit. No imports: usable from every layer.
  */
+import { FLEET_ERROR, FleetError } from './errors.js';
 
 /** Lambda's synchronous payload limit, request and response (6 MB). */
 export const LAMBDA_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024;

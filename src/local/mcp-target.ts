@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import type { ServerConfig } from '../config/model.js';
-import type { CallContext } from '../runtime/bridge.js';
+import type { CallContext } from '../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
@@ -10,7 +10,7 @@ import {
   success,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from '../runtime/jsonrpc.js';
+} from '../protocol/jsonrpc.js';
 import type { LocalFunction } from './function.js';
 import type { LocalLambda } from './lambda-service.js';
 

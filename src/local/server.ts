@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { McpBridge } from '../runtime/bridge.js';
-import { httpFront } from '../runtime/fronts/http.js';
-import { ErrorCode, failure } from '../runtime/jsonrpc.js';
+import { McpBridge } from '../protocol/bridge.js';
+import { httpFront } from '../protocol/http.js';
+import { ErrorCode, failure } from '../protocol/jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
 import { Redactor } from '../runtime/redact.js';
 import { functionUrlEvent, requestUrl, writeFunctionUrlResult } from './function-url.js';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isMessage, type JsonRpcMessage } from './jsonrpc.js';
+import { isMessage, type JsonRpcMessage } from '../protocol/jsonrpc.js';
 import { LineSplitter, StderrSink } from './lines.js';
 import {
   MAX_NOISE_LOGS,
@@ -46,6 +46,10 @@ export class ServerExitedError extends FleetError {
   ) {
     super(FLEET_ERROR.serverExited, message);
     this.name = 'ServerExitedError';
+  }
+
+  override rpcData(): Record<string, unknown> {
+    return { reason: 'server_exited', exitCode: this.exit.code, signal: this.exit.signal };
   }
 }
 

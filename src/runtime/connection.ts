@@ -11,7 +11,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   type RequestId,
-} from './jsonrpc.js';
+} from '../protocol/jsonrpc.js';
 import { STDIO_PROTOCOL_VERSION } from './limits.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
@@ -45,6 +45,10 @@ export class CallTimeoutError extends FleetError {
       `${method} did not answer within ${ms} ms; the server process was stopped and will be replaced`,
     );
     this.name = 'CallTimeoutError';
+  }
+
+  override rpcData(): Record<string, unknown> {
+    return { reason: 'timeout', method: this.method, ms: this.ms };
   }
 }
 

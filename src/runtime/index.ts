@@ -19,7 +19,7 @@ export {
   LEGACY_PROTOCOL_VERSIONS,
   STATELESS_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
-} from './bridge.js';
+} from '../protocol/bridge.js';
 export { ChildProcessTransport, ServerExitedError, type ExitInfo } from './child.js';
 export { CallTimeoutError } from './connection.js';
 export {
@@ -28,7 +28,7 @@ export {
   type JsonRpcMessage,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from './jsonrpc.js';
+} from '../protocol/jsonrpc.js';
 export { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
 export { FUNCTION_ENV } from '../contract/function-env.js';
 export { type RuntimeLogger } from './observability.js';

@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { httpEventKind, type HttpStreamSink } from './fronts/http.js';
+import { httpEventKind, type HttpStreamSink } from '../protocol/http.js';
 import type { McpLambdaHandler } from './handler.js';
 
 /** What a Lambda response stream offers (a Node.js Writable, as the runtime interface client gives it). */

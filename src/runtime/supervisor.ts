@@ -41,6 +41,10 @@ export class ServerStartTimeoutError extends FleetError {
     );
     this.name = 'ServerStartTimeoutError';
   }
+
+  override rpcData(): Record<string, unknown> {
+    return { reason: 'start_timeout', startedMsAgo: this.startedMsAgo, waitedMs: this.waitedMs };
+  }
 }
 
 function defaultTransport(

@@ -11,7 +11,7 @@ import { FunctionNotFoundError } from '../../src/local/lambda-service.js';
 import { ThrottledError } from '../../src/local/function.js';
 import { ServerExitedError } from '../../src/runtime/child.js';
 import { CallTimeoutError } from '../../src/runtime/connection.js';
-import { ErrorCode } from '../../src/runtime/jsonrpc.js';
+import { ErrorCode } from '../../src/protocol/jsonrpc.js';
 import { ServerStartTimeoutError } from '../../src/runtime/supervisor.js';
 
 describe('error codes', () => {

@@ -4,7 +4,7 @@
  */
 import type { ExitInfo } from '../../src/runtime/child.js';
 import type { ServerTransport } from '../../src/runtime/connection.js';
-import type { JsonRpcMessage } from '../../src/runtime/jsonrpc.js';
+import type { JsonRpcMessage } from '../../src/protocol/jsonrpc.js';
 import type { RuntimeLogger } from '../../src/runtime/observability.js';
 
 export type Script = (message: JsonRpcMessage, server: ScriptedTransport) => void;

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
-import type { McpBridge } from '../bridge.js';
+import type { McpBridge } from '../../protocol/bridge.js';
 
 /** Event keys the older hand-written handlers accept as the tool name (seed document). */
 const EVENT_NAME_KEYS = ['toolName', 'tool_name', 'bedrockAgentCoreToolName'] as const;

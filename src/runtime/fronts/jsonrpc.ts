@@ -1,5 +1,11 @@
-import type { MessageHandler } from '../bridge.js';
-import { ErrorCode, failure, isNotification, isRequest, type JsonRpcResponse } from '../jsonrpc.js';
+import type { MessageHandler } from '../../protocol/bridge.js';
+import {
+  ErrorCode,
+  failure,
+  isNotification,
+  isRequest,
+  type JsonRpcResponse,
+} from '../../protocol/jsonrpc.js';
 
 /** Whether an event is a JSON-RPC message or a batch of them (a direct `Invoke`). */
 export function isJsonRpcEvent(event: unknown): boolean {

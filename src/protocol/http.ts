@@ -4,7 +4,7 @@ import {
   STATELESS_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
   type MessageHandler,
-} from '../bridge.js';
+} from './bridge.js';
 import {
   ErrorCode,
   failure,
@@ -14,8 +14,8 @@ import {
   type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from '../jsonrpc.js';
-import { overResponseLimit, payloadTooLargeMessage } from '../../contract/function-call.js';
+} from './jsonrpc.js';
+import { overResponseLimit, payloadTooLargeMessage } from '../contract/function-call.js';
 
 /** Lambda's limit on a streamed response (20 MB). */
 export const LAMBDA_STREAM_MAX_BYTES = 20 * 1024 * 1024;

@@ -1,6 +1,4 @@
 import { ToolPolicy } from '../config/tool-filter.js';
-import { ServerExitedError } from './child.js';
-import { CallTimeoutError } from './connection.js';
 import {
   ErrorCode,
   failure,
@@ -12,7 +10,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.js';
-import { ServerStartTimeoutError, type ServerSupervisor } from './supervisor.js';
+import { FleetError } from '../contract/errors.js';
 
 /** What a bridge serves: one MCP server (a warm stdio process), or a gateway over many. */
 export interface McpBackend {
@@ -25,25 +23,6 @@ export interface McpBackend {
 /** Anything that answers client messages (the fronts take this). */
 export interface MessageHandler {
   handle(message: unknown, ctx: CallContext): Promise<JsonRpcResponse | undefined>;
-}
-
-/** The backend of one stdio server, through its supervisor. */
-export class SupervisorBackend implements McpBackend {
-  constructor(private readonly supervisor: ServerSupervisor) {}
-
-  initializeResult(deadline: number): Promise<Record<string, unknown>> {
-    return this.supervisor.initializeResult(deadline);
-  }
-
-  forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
-    return this.supervisor.use(ctx.deadline, async (conn, timeLeft) => {
-      const opts = ctx.onNotification
-        ? { timeoutMs: timeLeft(), onNotification: ctx.onNotification }
-        : { timeoutMs: timeLeft() };
-      const response = await conn.request(req.method, req.params, opts);
-      return { ...response, id: req.id };
-    });
-  }
 }
 
 /** Protocol versions the fronts speak to clients, newest first. */
@@ -137,30 +116,13 @@ export interface CallContext {
   onNotification?: (n: JsonRpcNotification) => void;
 }
 
-/** Local failures as JSON-RPC errors: internal failures map to -32603, with what happened in `data`. */
+/**
+ * Local failures as JSON-RPC errors: internal failures map to -32603, with what happened in `data`
+ * (a failure of ours says it: `FleetError.rpcData`, e.g. `reason: 'timeout'`).
+ */
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
-  if (err instanceof CallTimeoutError) {
-    return new RpcError(ErrorCode.InternalError, err.message, {
-      reason: 'timeout',
-      method: err.method,
-      ms: err.ms,
-    });
-  }
-  if (err instanceof ServerStartTimeoutError) {
-    return new RpcError(ErrorCode.InternalError, err.message, {
-      reason: 'start_timeout',
-      startedMsAgo: err.startedMsAgo,
-      waitedMs: err.waitedMs,
-    });
-  }
-  if (err instanceof ServerExitedError) {
-    return new RpcError(ErrorCode.InternalError, err.message, {
-      reason: 'server_exited',
-      exitCode: err.exit.code,
-      signal: err.exit.signal,
-    });
-  }
+  if (err instanceof FleetError) return new RpcError(ErrorCode.InternalError, err.message, err.rpcData());
   return new RpcError(ErrorCode.InternalError, err instanceof Error ? err.message : String(err));
 }
 
