@@ -385,8 +385,10 @@ export class McpTargets {
       });
     const fn = await this.ownerOf(uri, ctx);
     if (fn === undefined)
+      // -32602 with the URI in data, on both eras, as the 2026-07-28 specification asks (the MCP
+      // SDK never sends -32002 either; clients still accept it from older servers).
       return failure(req.id, {
-        code: -32002,
+        code: ErrorCode.InvalidParams,
         message: `Resource not found: ${uri} (no MCP-server target lists it or has a template that matches it)`,
         data: { uri },
       });

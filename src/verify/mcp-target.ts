@@ -15,27 +15,37 @@ export interface GatewayListing {
   resources: Set<string>;
 }
 
+/** Every item of a paged MCP list (through `nextCursor`). */
+export async function allPages<T>(
+  page: (params: { cursor?: string }) => Promise<{ items: T[]; nextCursor?: string | undefined }>,
+): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const p = await page(cursor === undefined ? {} : { cursor });
+    items.push(...p.items);
+    cursor = p.nextCursor;
+  } while (cursor !== undefined);
+  return items;
+}
+
 export async function gatewayListing(client: Client, timeout: number): Promise<GatewayListing> {
-  const prompts = new Set<string>();
-  const resources = new Set<string>();
   const caps = client.getServerCapabilities();
-  if (caps?.prompts !== undefined) {
-    let cursor: string | undefined;
-    do {
-      const page = await client.listPrompts(cursor === undefined ? {} : { cursor }, { timeout });
-      for (const p of page.prompts) prompts.add(p.name);
-      cursor = page.nextCursor;
-    } while (cursor !== undefined);
-  }
-  if (caps?.resources !== undefined) {
-    let cursor: string | undefined;
-    do {
-      const page = await client.listResources(cursor === undefined ? {} : { cursor }, { timeout });
-      for (const r of page.resources) resources.add(r.uri);
-      cursor = page.nextCursor;
-    } while (cursor !== undefined);
-  }
-  return { prompts, resources };
+  const prompts =
+    caps?.prompts === undefined
+      ? []
+      : await allPages(async (params) => {
+          const p = await client.listPrompts(params, { timeout });
+          return { items: p.prompts.map((x) => x.name), nextCursor: p.nextCursor };
+        });
+  const resources =
+    caps?.resources === undefined
+      ? []
+      : await allPages(async (params) => {
+          const p = await client.listResources(params, { timeout });
+          return { items: p.resources.map((x) => x.uri), nextCursor: p.nextCursor };
+        });
+  return { prompts: new Set(prompts), resources: new Set(resources) };
 }
 
 /** The first page of a list the server itself gives (JSON-RPC through the Lambda API); [] when it has none. */

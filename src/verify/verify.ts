@@ -16,7 +16,7 @@ import {
   resultText,
 } from '../contract/function-call.js';
 import { invokeFunction } from './invoke.js';
-import { checkMcpTarget, gatewayListing, type GatewayListing } from './mcp-target.js';
+import { allPages, checkMcpTarget, gatewayListing, type GatewayListing } from './mcp-target.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -146,13 +146,12 @@ async function checkGateway(
   let listed: Set<string>;
   try {
     await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
-    listed = new Set<string>();
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout });
-      for (const tool of page.tools) listed.add(tool.name);
-      cursor = page.nextCursor;
-    } while (cursor !== undefined);
+    listed = new Set(
+      await allPages(async (params) => {
+        const p = await client.listTools(params, { timeout });
+        return { items: p.tools.map((x) => x.name), nextCursor: p.nextCursor };
+      }),
+    );
   } catch (err) {
     await client.close().catch(() => undefined);
     const detail = `cannot list tools at ${url}: ${message(err)}`;

@@ -252,8 +252,10 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
       method: 'resources/read',
       params: { uri: 'nothing://here' },
     });
-    const error = (missing.body as { error?: { code?: number; message?: string } }).error;
-    assert.equal(error?.code, -32002);
+    const error = (missing.body as { error?: { code?: number; message?: string; data?: { uri?: string } } })
+      .error;
+    assert.equal(error?.code, -32602, 'resource not found is -32602 with the URI in data (2026-07-28)');
+    assert.equal(error?.data?.uri, 'nothing://here');
     assert.match(error?.message ?? '', /Resource not found: nothing:\/\/here/);
     const noName = await rpc(`${fleet.url}/mcp`, { id: 3, method: 'prompts/get', params: {} });
     assert.match(JSON.stringify(noName.body), /prompts\/get needs params\.name/);
