@@ -127,6 +127,10 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       "how each function's memory is enforced: auto (a cgroup where one can be made, else /proc sampling), cgroup, proc, or off (measure only)",
       'auto',
     )
+    .option(
+      '--principals <file>',
+      'policy: who the gateway\'s callers are, a JSON or YAML map of bearer token → JWT claims ({ sub, … }) or { iam: ARN }; without it, every caller is AgentCore::OAuthUser "dev" with no claims',
+    )
     .addHelpText(
       'after',
       examples([

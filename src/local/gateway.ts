@@ -11,6 +11,7 @@ import {
 } from '../runtime/jsonrpc.js';
 import type { LocalFunction } from './function.js';
 import type { LocalLambda } from './lambda-service.js';
+import type { GatewayAccess } from './policy.js';
 
 /** AgentCore's optional semantic-search tool; here a lexical search over names and descriptions. */
 export const SEARCH_TOOL = 'x_amz_bedrock_agentcore_search';
@@ -51,6 +52,8 @@ export class LocalGateway implements McpBackend {
   private readonly catalog = new Map<string, CatalogEntry>();
   private readonly listedAt = new Map<string, number>();
   private requests = 0;
+  /** AgentCore Policy (`policy:` in the config): decides tools/list and tools/call. */
+  access: GatewayAccess | undefined;
 
   constructor(
     private readonly lambda: LocalLambda,
@@ -113,7 +116,12 @@ export class LocalGateway implements McpBackend {
   }
 
   async forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
-    if (req.method === 'tools/list') return success(req.id, { tools: await this.tools() });
+    if (req.method === 'tools/list') {
+      const tools = await this.tools();
+      return this.access
+        ? this.access.list(req.id, tools, (t) => t.name === SEARCH_TOOL)
+        : success(req.id, { tools });
+    }
     if (req.method === 'tools/call') return this.call(req, ctx);
     return failure(req.id, {
       code: ErrorCode.MethodNotFound,
@@ -200,6 +208,8 @@ export class LocalGateway implements McpBackend {
     const target = at === -1 ? undefined : name.slice(0, at);
     const fn = [...this.lambda.functions.values()].find((f) => f.server.gateway.target === target);
     if (!fn) return failure(req.id, { code: ErrorCode.InvalidParams, message: `Unknown tool: ${name}` });
+    const refused = this.access?.call(req.id, name, args);
+    if (refused) return refused;
     let outcome;
     try {
       outcome = await this.lambda.invoke(fn.name, args, {
