@@ -206,7 +206,8 @@ describe('policy in the dev gateway (enforce)', () => {
   });
 
   test('no known principal: a JSON-RPC error, nothing listed or called', async () => {
-    for (const headers of [{}, { authorization: 'Bearer not-a-known-token' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer not-a-known-token' }];
+    for (const headers of attempts) {
       const list = await rpc(`${fleet.url}/mcp`, { id: 1, method: 'tools/list' }, headers);
       assert.equal((list.body['error'] as { code: number }).code, -32001);
       const call = await rpc(
