@@ -155,7 +155,7 @@ servers:
     );
     assert.match(
       r.stdout,
-      new RegExp(`permit readers {2}${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:7`),
+      new RegExp(`permit readers {2}${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:7`),
     );
   });
 
