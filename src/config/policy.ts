@@ -1,13 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isScalar, Scalar } from 'yaml';
-import {
-  parseCedar,
-  textLocator,
-  type CedarSource,
-  type PolicyDefinition,
-  type Position,
-} from '../policy/cedar.js';
+import { parseCedar, textLocator, type CedarSource, type PolicyDefinition, type Position } from './cedar.js';
 import { TOOL_NAME_DELIMITER } from './limits.js';
 import type { FleetConfig } from './model.js';
 import type { RawPolicy } from './policy-schema.js';

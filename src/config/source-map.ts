@@ -14,7 +14,7 @@ import type * as z from 'zod';
 import { closest, distance } from 'fastest-levenshtein';
 import type { Problem } from './problems.js';
 import { scalarTextLocator } from './policy.js';
-import type { Position } from '../policy/cedar.js';
+import type { Position } from './cedar.js';
 
 export type PathKey = string | number;
 

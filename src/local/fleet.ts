@@ -9,7 +9,7 @@ import type { InvocationRecord } from './function.js';
 import { LocalLambda } from './lambda-service.js';
 import { startDevServer, type DevServerLimits } from './server.js';
 import { GatewayAccess, type DecisionRecord } from './policy.js';
-import type { Principal } from '../policy/cedar.js';
+import type { Principal } from '../config/cedar.js';
 
 export interface FleetOptions {
   host?: string;

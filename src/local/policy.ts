@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { FleetPolicy } from '../config/policy.js';
-import { gatewayArn, PolicySet, principalLabel, type Decision, type Principal } from '../policy/cedar.js';
+import { gatewayArn, PolicySet, principalLabel, type Decision, type Principal } from '../config/cedar.js';
 import { failure, success, type RequestId as JsonRpcId, type JsonRpcResponse } from '../runtime/jsonrpc.js';
 
 /*

@@ -12,7 +12,7 @@ import { CliError, EXIT } from '../exit.js';
 import { runBuild } from './build.js';
 import { plural } from './validate.js';
 import { decisionLine, loadPrincipals } from '../../local/policy.js';
-import type { Principal } from '../../policy/cedar.js';
+import type { Principal } from '../../config/cedar.js';
 
 export interface DevOptions {
   config: string;
