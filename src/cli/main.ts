@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { BuildCommandOptions } from './commands/build.js';
 import type { DevOptions } from './commands/dev.js';
+import type { PolicyTestOptions } from './commands/policy.js';
 import type { StackCommandOptions } from './commands/stack.js';
 import type { VerifyCommandOptions } from './commands/verify.js';
 import { FleetError } from '../contract/errors.js';
@@ -128,6 +129,10 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       "how each function's memory is enforced: auto (a cgroup where one can be made, else /proc sampling), cgroup, proc, or off (measure only)",
       'auto',
     )
+    .option(
+      '--principals <file>',
+      'policy: who the gateway\'s callers are, a JSON or YAML map of bearer token → JWT claims ({ sub, … }) or { iam: ARN }; without it, every caller is AgentCore::OAuthUser "dev" with no claims',
+    )
     .addHelpText(
       'after',
       examples([
@@ -140,6 +145,34 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .action(async (opts: DevOptions) => {
       const { devCommand } = await import('./commands/dev.js');
       process.exitCode = await devCommand(opts);
+    });
+
+  program
+    .command('policy')
+    .description("AgentCore Policy (the config's policy: section), offline")
+    .command('test')
+    .description(
+      "Decide one tool call against the fleet's Cedar policies with the Cedar engine, as the gateway would: the decision, the policies that made it, whether tools/list shows the tool",
+    )
+    .argument('<tool>', 'the gateway tool name, <target>___<tool>')
+    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .option(
+      '--principal <json>',
+      'the caller: JWT claims as JSON ({"sub": "bob", "role": "reader"}) or {"iam": "<ARN>"} (default: AgentCore::OAuthUser "dev", no claims)',
+    )
+    .option('--arguments <json>', "the tool's arguments as a JSON object (context.input)", '{}')
+    .option('--expect <decision>', 'exit 1 unless the decision is this (allow or deny): for CI')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      examples([
+        'mcp-fleet policy test memory___read_graph --principal \'{"sub": "bob", "role": "reader"}\'',
+        'mcp-fleet policy test filesystem___read_text_file --arguments \'{"path": "secret.txt"}\' --expect deny',
+      ]),
+    )
+    .action(async (tool: string, opts: PolicyTestOptions) => {
+      const { policyTestCommand } = await import('./commands/policy.js');
+      process.exitCode = await policyTestCommand(tool, opts);
     });
 
   program

@@ -6,6 +6,7 @@ import { ConfigError, hasErrors, type Problem } from './problems.js';
 import { SourceMap } from './source-map.js';
 import { resolveFleet, type FleetConfig } from './model.js';
 import { checkFleet } from './checks.js';
+import { checkTags, resolvePolicy } from './policy.js';
 
 export interface LoadResult {
   /** Present when the file has no errors (it may still have warnings). */
@@ -54,6 +55,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const source = new SourceMap(file, doc, lineCounter);
+  source.text = text;
   const problems: Problem[] = [];
 
   for (const err of doc.errors) {
@@ -150,6 +152,13 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
       )
     : undefined;
   problems.push(...checkFleet({ serverIds: Object.keys(servers), parsed, config, source }));
+  if (config !== undefined && fleetResult.success) {
+    // Access policy (Cedar, parsed by the engine) and tag counts.
+    const policy = resolvePolicy(fleetResult.data.policy, config, source);
+    problems.push(...policy.problems);
+    if (policy.policy !== undefined) config.policy = policy.policy;
+    problems.push(...checkTags(config, source));
+  }
 
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const ok = !hasErrors(problems) && config !== undefined && parsed.size === Object.keys(servers).length;

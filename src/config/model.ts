@@ -6,6 +6,7 @@ import {
 } from './limits.js';
 import { PACKAGE_KINDS, PACKAGE_PARSERS, type PackageSpec } from './package-spec.js';
 import type { RawDefaults, RawFleet, RawSecret, RawServer } from './schema.js';
+import type { FleetPolicy } from './policy.js';
 
 /** A secret reference: an environment variable read from a store when the server starts. */
 export type SecretRef =
@@ -89,6 +90,8 @@ export interface ServerConfig {
     /** mcp targets: resource URI collisions go to the lowest value. */
     resourcePriority: number;
   };
+  /** Cost and ownership tags: the fleet's, then defaults', then the server's own. */
+  tags: Record<string, string>;
   verify?: { tool: string; arguments: Record<string, unknown> };
   /** Where the server is defined. */
   source: { file: string; line: number; column: number };
@@ -108,6 +111,10 @@ export interface FleetConfig {
   };
   /** In file order. */
   servers: ServerConfig[];
+  /** Fleet-level tags (the gateway's; merged into every server's). */
+  tags: Record<string, string>;
+  /** AgentCore Policy (Cedar), when `policy:` is set. */
+  policy?: FleetPolicy;
 }
 
 /**
@@ -257,6 +264,7 @@ export function resolveServer(
       listingMode: s.gateway?.listingMode ?? DEFAULTS.listingMode,
       resourcePriority: s.gateway?.resourcePriority ?? DEFAULTS.resourcePriority,
     },
+    tags: { ...(s.tags ?? {}) },
     source,
   };
   if (s.cwd !== undefined) server.cwd = s.cwd;
@@ -291,7 +299,9 @@ export function resolveFleet(
     stack: fleet.stack ?? DEFAULTS.stack,
     gateway,
     servers: [...servers].map(([id, raw]) => resolveServer(id, raw, defaults, { file, ...locate(id) })),
+    tags: { ...(fleet.tags ?? {}) },
   };
+  for (const s of config.servers) s.tags = { ...config.tags, ...s.tags };
   if (fleet.region !== undefined) config.region = fleet.region;
   return config;
 }

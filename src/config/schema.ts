@@ -16,6 +16,7 @@ import {
   TOOL_NAME_PATTERN,
 } from './limits.js';
 import { PACKAGE_KINDS, PACKAGE_PARSERS } from './package-spec.js';
+import { policySchema, tagsSchema } from './policy-schema.js';
 
 /*
  * The servers.yaml model. Each field carries its own error messages ("what is wrong; what is
@@ -428,6 +429,7 @@ const inheritable = {
   tools: toolsSchema.optional(),
   aws: awsSchema.optional(),
   enabled: bool('enabled').optional().describe('false: keep the entry but do not build, deploy or run it'),
+  tags: tagsSchema.optional(),
 };
 
 const deprecatedSchema = z
@@ -518,7 +520,16 @@ export const gatewaySchema = z
   })
   .describe('The AgentCore Gateway in front of the fleet');
 
-export const FLEET_SETTING_KEYS = ['version', 'stack', 'region', 'gateway', 'defaults'] as const;
+export const FLEET_SETTING_KEYS = [
+  'version',
+  'stack',
+  'region',
+  'gateway',
+  'defaults',
+  // issue 15: access policy and cost tags
+  'policy',
+  'tags',
+] as const;
 
 export const serversMapSchema = map(serverSchema, 'servers (id: definition)');
 
@@ -546,6 +557,8 @@ export const fleetSchema = z
         .describe('AWS region to deploy to (default: from the AWS environment)'),
       gateway: gatewaySchema.optional(),
       defaults: defaultsSchema.optional(),
+      policy: policySchema.optional(),
+      tags: tagsSchema.optional(),
       servers: serversMapSchema.describe('The servers, by id; each becomes function mcp-server-<id>'),
     },
     { error: (iss) => `expected a map of servers, got ${got(iss)}` },

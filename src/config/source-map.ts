@@ -13,6 +13,8 @@ import {
 import type * as z from 'zod';
 import { closest, distance } from 'fastest-levenshtein';
 import type { Problem } from './problems.js';
+import { scalarTextLocator } from './policy.js';
+import type { Position } from './cedar.js';
 
 export type PathKey = string | number;
 
@@ -25,6 +27,14 @@ export class SourceMap {
     private readonly doc: Document,
     private readonly lines: LineCounter,
   ) {}
+
+  /** The YAML text (set by the loader), for places inside string values. */
+  text = '';
+
+  /** Maps an offset inside the string value at `path` to its place in the file. */
+  textLocator(path: readonly PathKey[]): (offset: number) => Position {
+    return scalarTextLocator(this.doc.getIn(path, true), this.file, this.text, (o) => this.lines.linePos(o));
+  }
 
   serverPath(id: string, ...rest: PathKey[]): PathKey[] {
     return [...this.serversPrefix, id, ...rest];

@@ -35,6 +35,11 @@ export interface McpFleetGatewayProps {
    * @default MCP_PROTOCOL_VERSIONS
    */
   readonly supportedVersions?: readonly agentcore.MCPProtocolVersion[];
+  /**
+   * The policy engine the gateway consults (AgentCore Policy), and in which mode.
+   * @default - none: every caller may call every tool
+   */
+  readonly policyEngine?: agentcore.GatewayPolicyEngineConfig;
 }
 
 /** What a client of a Cognito-protected gateway needs. */
@@ -96,6 +101,7 @@ export class McpFleetGateway extends Construct implements NagAware {
         ...(settings.instructions === undefined ? {} : { instructions: settings.instructions }),
       }),
       authorizerConfiguration,
+      ...(props.policyEngine === undefined ? {} : { policyEngineConfiguration: props.policyEngine }),
     });
   }
 

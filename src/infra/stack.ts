@@ -11,6 +11,8 @@ import { placeToolSchemas, toToolDefinitions, ToolSchemaError } from './tool-sch
 import type { BuiltServer, FleetStackProps } from './types.js';
 import { OUTPUTS } from './outputs.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { McpFleetPolicy } from './policy.js';
+import { tagFleet, tagServer } from './tags.js';
 
 /** Problems with the stack's input; every one is listed. */
 export class FleetStackError extends FleetError {
@@ -33,6 +35,8 @@ export class McpFleetStack extends cdk.Stack {
   readonly functions = new Map<string, McpServerFunction>();
   readonly gateway: McpFleetGateway;
   readonly dashboard: McpFleetDashboard;
+  /** The policy engine and policies, when the fleet has `policy:`. */
+  readonly policy?: McpFleetPolicy;
   /** Server id → where its tool schema went. */
   readonly schemaPlacement: ReadonlyMap<string, 'inline' | 's3'>;
 
@@ -60,7 +64,17 @@ export class McpFleetStack extends cdk.Stack {
     const problems = [...checkInput(enabled), ...checkSchemas(withTools, this.schemaPlacement)];
     if (problems.length > 0) throw new FleetStackError(problems);
 
-    this.gateway = new McpFleetGateway(this, 'Gateway', { gateway: fleet.gateway });
+    // AgentCore Policy (`policy:`): an engine with the fleet's Cedar policies, attached to the gateway.
+    if (fleet.policy !== undefined) {
+      this.policy = new McpFleetPolicy(this, 'Policy', {
+        gatewayName: fleet.gateway.name,
+        policy: fleet.policy,
+      });
+    }
+    this.gateway = new McpFleetGateway(this, 'Gateway', {
+      gateway: fleet.gateway,
+      ...(this.policy === undefined ? {} : { policyEngine: this.policy.configuration }),
+    });
 
     for (const built of enabled) {
       const { server } = built;
@@ -72,6 +86,7 @@ export class McpFleetStack extends cdk.Stack {
         ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
       });
       this.functions.set(server.id, fn);
+      tagServer(fn, server);
       const schema = this.schemaPlacement.get(server.id);
       if (server.gateway.targetType === 'mcp') {
         this.gateway.addMcpServer(fn);
@@ -103,6 +118,11 @@ export class McpFleetStack extends cdk.Stack {
       title: `mcp-fleet ${this.stackName}: gateway ${fleet.gateway.name}`,
     });
     this.addOutputs();
+    tagFleet(this, fleet, this.stackName);
+    // AgentCore checks each policy against the gateway's tools: create them after the targets.
+    for (const p of this.policy?.policies ?? []) {
+      for (const target of this.gateway.targets.values()) p.node.addDependency(target);
+    }
   }
 
   private addOutputs(): void {

@@ -8,6 +8,8 @@ import { planSandbox } from './sandboxed.js';
 import type { InvocationRecord } from './function.js';
 import { LocalLambda } from './lambda-service.js';
 import { startDevServer, type DevServerLimits } from './server.js';
+import { GatewayAccess, type DecisionRecord } from './policy.js';
+import type { Principal } from '../config/cedar.js';
 
 export interface FleetOptions {
   host?: string;
@@ -43,6 +45,10 @@ export interface FleetOptions {
    * folder beside the config, when present); false: always the config's command on PATH.
    */
   buildDir?: string | false;
+  /** Policy (`policy:`): bearer token → principal (`--principals`); without, every caller is `dev`. */
+  principals?: ReadonlyMap<string, Principal>;
+  /** Each policy decision of the gateway. */
+  onDecision?: (record: DecisionRecord) => void;
 }
 
 export interface RunningFleet {
@@ -117,6 +123,16 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     search: options.search ?? config.gateway.search,
     ...(config.gateway.instructions !== undefined ? { instructions: config.gateway.instructions } : {}),
   });
+  const accessFor = (policy: FleetConfig['policy']): GatewayAccess | undefined =>
+    policy === undefined
+      ? undefined
+      : new GatewayAccess(policy, {
+          gatewayName: config.gateway.name,
+          ...(config.region !== undefined ? { region: config.region } : {}),
+          ...(options.principals ? { principals: options.principals } : {}),
+          ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+        });
+  gateway.access = accessFor(config.policy);
   let server: Awaited<ReturnType<typeof startDevServer>>;
   try {
     server = await startDevServer({
@@ -156,6 +172,9 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       });
       fromBuild.splice(0, fromBuild.length, ...Object.keys(paths));
       learnLocalSecrets();
+      if (next.policy === undefined) gateway.access = undefined;
+      else if (gateway.access) gateway.access.update(next.policy);
+      else gateway.access = accessFor(next.policy);
       const listed = await gateway.refresh([...change.added, ...change.replaced]);
       return { ...change, listed };
     },

@@ -13,6 +13,7 @@ import {
 import type { LocalFunction } from './function.js';
 import type { LocalLambda } from './lambda-service.js';
 import { isMcpTarget, MCP_TARGET_METHODS, McpTargets } from './mcp-target.js';
+import type { GatewayAccess } from './policy.js';
 
 /** AgentCore's optional semantic-search tool; here a lexical search over names and descriptions. */
 export const SEARCH_TOOL = 'x_amz_bedrock_agentcore_search';
@@ -65,6 +66,8 @@ export class LocalGateway implements McpBackend {
   private requests = 0;
   /** The MCP-server targets (src/local/mcp-target.ts). */
   private readonly mcp: McpTargets;
+  /** AgentCore Policy (`policy:` in the config): decides tools/list and tools/call. */
+  access: GatewayAccess | undefined;
 
   constructor(
     private readonly lambda: LocalLambda,
@@ -129,7 +132,12 @@ export class LocalGateway implements McpBackend {
   }
 
   async forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
-    if (req.method === 'tools/list') return success(req.id, { tools: await this.tools() });
+    if (req.method === 'tools/list') {
+      const tools = await this.tools();
+      return this.access
+        ? this.access.list(req.id, tools, (t) => t.name === SEARCH_TOOL)
+        : success(req.id, { tools });
+    }
     if (req.method === 'tools/call') return this.call(req, ctx);
     if (MCP_TARGET_METHODS.has(req.method) && this.mcp.any()) return this.mcp.serve(req, ctx);
     return failure(req.id, {
@@ -240,6 +248,8 @@ export class LocalGateway implements McpBackend {
     const target = at === -1 ? undefined : name.slice(0, at);
     const fn = target === undefined ? undefined : this.lambda.forTarget(target);
     if (!fn) return failure(req.id, { code: ErrorCode.InvalidParams, message: `Unknown tool: ${name}` });
+    const refused = this.access?.call(req.id, name, args);
+    if (refused) return refused;
     if (isMcpTarget(fn.server)) {
       // MCP over the Function URL: the call's progress and logging notifications reach the caller.
       try {

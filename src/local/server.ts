@@ -7,6 +7,7 @@ import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
 import { Redactor } from '../runtime/redact.js';
 import { functionUrlEvent, requestUrl, writeFunctionUrlResult } from './function-url.js';
 import type { LocalGateway } from './gateway.js';
+import { gatewayRequest } from './policy.js';
 import { ThrottledError } from './function.js';
 import { FunctionNotFoundError, type LocalLambda } from './lambda-service.js';
 import { AccessPolicy } from './security.js';
@@ -101,7 +102,7 @@ export function fleetStatus(lambda: LocalLambda, gateway: LocalGateway): Record<
       warnings: entry?.warnings ?? [],
     };
   });
-  return { functions };
+  return gateway.access ? { functions, policy: gateway.access.status() } : { functions };
 }
 
 /**
@@ -287,10 +288,13 @@ export async function startDevServer(
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       // The Origin was checked above; the front adds no CORS headers of its own here.
       delete headers['origin'];
-      const response = await httpFront(
-        { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
-        gatewayBridge,
-        { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000) },
+      // The request's headers stay reachable for the gateway's policy (the caller's token).
+      const response = await gatewayRequest.run({ headers }, () =>
+        httpFront(
+          { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
+          gatewayBridge,
+          { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000) },
+        ),
       );
       res.writeHead(response.statusCode, withoutCors(response.headers));
       res.end(redactor.redact(response.body));

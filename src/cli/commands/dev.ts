@@ -12,6 +12,8 @@ import { parseAllowedHost, parseAllowedOrigin } from '../../local/security.js';
 import { CliError, EXIT } from '../exit.js';
 import { runBuild } from './build.js';
 import { plural } from './validate.js';
+import { decisionLine, loadPrincipals } from '../../local/policy.js';
+import type { Principal } from '../../config/cedar.js';
 
 export interface DevOptions {
   config: string;
@@ -32,6 +34,8 @@ export interface DevOptions {
   freeze: boolean;
   memoryLimits: string;
   sandbox?: boolean;
+  /** Policy: a file of bearer token → principal (`--principals`). */
+  principals?: string;
 }
 
 const MEMORY_MODES = ['auto', 'cgroup', 'proc', 'off'] as const;
@@ -115,6 +119,14 @@ export async function devCommand(options: DevOptions): Promise<number> {
   } catch (err) {
     throw new CliError((err as Error).message, EXIT.USAGE);
   }
+  let principals: Map<string, Principal> | undefined;
+  if (options.principals !== undefined) {
+    try {
+      principals = await loadPrincipals(options.principals);
+    } catch (e) {
+      throw new CliError((e as Error).message, EXIT.USAGE);
+    }
+  }
   // Every line printed goes through the redactor (secret values taken from the environment).
   let redact = (text: string): string => text;
   const out = (line: string): void => {
@@ -172,6 +184,10 @@ export async function devCommand(options: DevOptions): Promise<number> {
       onInvoke: (r) => {
         if (started) out(callLine(r));
       },
+      ...(principals ? { principals } : {}),
+      onDecision: (r) => {
+        out(decisionLine(r));
+      },
     });
   } catch (e) {
     throw new CliError((e as Error).message);
@@ -201,6 +217,11 @@ export async function devCommand(options: DevOptions): Promise<number> {
   for (const line of catalogLines(fleet.discovery, width)) out(line);
   for (const [id, f] of failed) out(`  ${id.padEnd(width)}  FAILED  build: ${f.message}`);
   out('');
+  if (config.policy) {
+    out(
+      `  policy                              ${config.policy.mode}, ${config.policy.policies.length} polic${config.policy.policies.length === 1 ? 'y' : 'ies'}; callers: ${principals ? `${plural(principals.size, 'token')} from ${options.principals ?? ''}` : 'every one is AgentCore::OAuthUser "dev" (no claims; --principals gives tokens)'}`,
+    );
+  }
   out(`  MCP gateway (AgentCore-compatible)  ${fleet.url}/mcp`);
   out(`  one server (Function URL front)     ${fleet.url}/servers/<id>/mcp`);
   out(
