@@ -394,6 +394,16 @@ export class LocalFunction {
     this.log.write(`${text}\n`);
   }
 
+  /** Resolves once every line written to the function's log so far is in the file. */
+  logFlushed(): Promise<void> {
+    if (this.log.closed || this.log.writableEnded) return Promise.resolve();
+    return new Promise((resolve) =>
+      this.log.write('', () => {
+        resolve();
+      }),
+    );
+  }
+
   /** A new environment (its init starts), forgotten when its processes end. */
   private async spawnEnvironment(): Promise<Environment> {
     this.reserved += 1;

@@ -53,7 +53,11 @@ async function service(
   return {
     lambda,
     fn: (id) => lambda.resolve(`mcp-server-${id}`),
-    log: (id) => readFile(path.join(workDir, id, 'function.log'), 'utf8'),
+    log: async (id) => {
+      // The log is written through a stream: what an invocation wrote is on disk once it drains.
+      await lambda.resolve(`mcp-server-${id}`).logFlushed();
+      return readFile(path.join(workDir, id, 'function.log'), 'utf8');
+    },
   };
 }
 

@@ -743,16 +743,23 @@ describe('secrets in output', () => {
     const status = await raw(fleet.url, 'GET', '/status');
     assert.match(status.body, /login refused for token \[redacted API_TOKEN\]/);
     // Logs, written by the worker processes.
-    await new Promise((r) => setTimeout(r, 300));
     const work = path.join(dir, '.mcp-fleet', 'dev');
-    const logs: string[] = [];
-    for (const id of await readdir(work)) {
-      for (const f of ['function.log', 'launch.json']) {
-        const content = await readFile(path.join(work, id, f), 'utf8').catch(() => '');
-        logs.push(content);
+    const readLogs = async (): Promise<string> => {
+      const logs: string[] = [];
+      for (const id of await readdir(work)) {
+        for (const f of ['function.log', 'launch.json']) {
+          logs.push(await readFile(path.join(work, id, f), 'utf8').catch(() => ''));
+        }
       }
+      return logs.join('\n');
+    };
+    // The stderr line reaches the log through a pipe and a stream: wait for it (bounded) rather
+    // than guess a delay.
+    let all = await readLogs();
+    for (let end = Date.now() + 10_000; !all.includes('starting with token') && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 50));
+      all = await readLogs();
     }
-    const all = logs.join('\n');
     assert.match(
       all,
       /starting with token \[redacted API_TOKEN\]/,
