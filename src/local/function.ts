@@ -284,8 +284,7 @@ export class LocalFunction {
         ? { status: 'error' as const, errorType: reply.errorType }
         : {}),
     };
-    this.line(endLine(requestId));
-    this.line(reportLine(report));
+    this.line(`${endLine(requestId)}\n${reportLine(report)}`);
     const base = { requestId, coldStart: lease.cold, report, durationMs: performance.now() - t0 };
     const outcome: InvokeOutcome =
       reply.type === 'result'
@@ -493,7 +492,13 @@ export class LocalFunction {
     env.lastUsed = Date.now();
     if (env.state !== 'busy') return;
     env.state = 'idle';
-    if (this.handOff() !== env) void env.freeze();
+    if (this.handOff() !== env) {
+      // Frozen once the answer is on its way (as Lambda freezes after the response): stopping the
+      // processes is not on the caller's path. A call that takes the environment first skips it.
+      setImmediate(() => {
+        if (env.state === 'idle') void env.freeze();
+      });
+    }
   }
 
   /** Gives a free (or new) environment to the next waiting call; returns the one it gave, if any. */

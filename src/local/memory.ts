@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { residentBytes } from './processes.js';
+import { readPseudoFile, residentBytes } from './processes.js';
 
 export type MemoryMode = 'auto' | 'cgroup' | 'proc' | 'off';
 
@@ -113,7 +113,7 @@ class CgroupGuard implements MemoryGuard {
       const swap = path.join(dir, 'memory.swap.max');
       if (existsSync(swap)) await writeFile(swap, '0');
     }
-    guard.oomAtStart = await guard.oomKills();
+    guard.oomAtStart = guard.oomKills();
     return guard;
   }
 
@@ -121,28 +121,28 @@ class CgroupGuard implements MemoryGuard {
     await writeFile(path.join(this.dir, 'cgroup.procs'), String(pid));
   }
 
-  async members(): Promise<number[]> {
-    try {
-      const text = await readFile(path.join(this.dir, 'cgroup.procs'), 'latin1');
-      return text
+  members(): Promise<number[]> {
+    const text = this.read('cgroup.procs') ?? '';
+    return Promise.resolve(
+      text
         .split('\n')
         .filter((l) => l.trim() !== '')
-        .map(Number);
-    } catch {
-      return [];
-    }
+        .map(Number),
+    );
   }
 
-  async sample(): Promise<MemorySample> {
+  sample(): Promise<MemorySample> {
     const v1 = this.root.version === 1;
-    const used = await this.readNumber(v1 ? 'memory.usage_in_bytes' : 'memory.current');
-    const peak = v1 ? await this.readNumber('memory.max_usage_in_bytes') : await this.peakV2(used);
-    this.peak = Math.max(this.peak, peak, used);
-    return { used, peak: this.peak };
+    const used = this.readNumber(v1 ? 'memory.usage_in_bytes' : 'memory.current');
+    // memory.peak: kernels from 5.19; before, the sampled usage.
+    const peak = this.readNumber(v1 ? 'memory.max_usage_in_bytes' : 'memory.peak') ?? used;
+    if (used === undefined) return Promise.reject(new Error(`the cgroup ${this.dir} is gone`));
+    this.peak = Math.max(this.peak, peak ?? used, used);
+    return Promise.resolve({ used, peak: this.peak });
   }
 
-  async exceeded(): Promise<boolean> {
-    return (await this.oomKills()) > this.oomAtStart;
+  exceeded(): Promise<boolean> {
+    return Promise.resolve(this.oomKills() > this.oomAtStart);
   }
 
   async dispose(): Promise<void> {
@@ -157,27 +157,20 @@ class CgroupGuard implements MemoryGuard {
     }
   }
 
-  private async peakV2(used: number): Promise<number> {
-    try {
-      return await this.readNumber('memory.peak');
-    } catch {
-      return used; // kernels before 5.19: sampled
-    }
+  private oomKills(): number {
+    const text = this.read(this.root.version === 1 ? 'memory.oom_control' : 'memory.events');
+    const m = /^oom_kill (\d+)$/m.exec(text ?? '');
+    return m ? Number(m[1]) : 0;
   }
 
-  private async oomKills(): Promise<number> {
-    const file = this.root.version === 1 ? 'memory.oom_control' : 'memory.events';
-    try {
-      const text = await readFile(path.join(this.dir, file), 'latin1');
-      const m = /^oom_kill (\d+)$/m.exec(text);
-      return m ? Number(m[1]) : 0;
-    } catch {
-      return 0;
-    }
+  /** One of the cgroup's files (read synchronously: see processes.ts), undefined when absent. */
+  private read(file: string): string | undefined {
+    return readPseudoFile(path.join(this.dir, file));
   }
 
-  private async readNumber(file: string): Promise<number> {
-    return Number((await readFile(path.join(this.dir, file), 'latin1')).trim());
+  private readNumber(file: string): number | undefined {
+    const text = this.read(file);
+    return text === undefined ? undefined : Number(text.trim());
   }
 }
 

@@ -1,31 +1,44 @@
 /**
  * The processes of one local Lambda environment, read from /proc, and what Lambda does to them:
  * freeze (SIGSTOP) between invocations, thaw (SIGCONT), kill, and measure their memory.
+ *
+ * /proc and cgroup files are read synchronously on purpose: they are a few bytes the kernel
+ * writes on demand (no disk), read on every invocation's path (freeze, memory), where a
+ * thread-pool round trip per open, stat, read and close costs more than the read itself.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** A kernel pseudo-file's text (/proc, cgroup), or undefined when it is gone. */
+export function readPseudoFile(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
 
 /** Children of a process: every thread's `children` file (Linux). */
-async function childrenOf(pid: number): Promise<number[]> {
+function childrenOf(pid: number): number[] {
   let tasks: string[];
   try {
-    tasks = await readdir(`/proc/${pid}/task`);
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
   const out: number[] = [];
   for (const tid of tasks) {
-    try {
-      const text = await readFile(`/proc/${pid}/task/${tid}/children`, 'latin1');
-      for (const p of text.split(' ')) if (p.trim() !== '') out.push(Number(p));
-    } catch {
-      // the thread ended
-    }
+    const text = readPseudoFile(`/proc/${pid}/task/${tid}/children`) ?? ''; // '' once the thread ended
+    for (const p of text.split(' ')) if (p.trim() !== '') out.push(Number(p));
   }
   return out;
 }
 
 /** A process and all its descendants, parents before children. */
-export async function processTree(root: number): Promise<number[]> {
+export function processTree(root: number): Promise<number[]> {
+  return Promise.resolve(processTreeNow(root));
+}
+
+function processTreeNow(root: number): number[] {
   const seen = new Set<number>();
   const order: number[] = [];
   let level = [root];
@@ -35,7 +48,7 @@ export async function processTree(root: number): Promise<number[]> {
       if (seen.has(pid)) continue;
       seen.add(pid);
       order.push(pid);
-      next.push(...(await childrenOf(pid)));
+      next.push(...childrenOf(pid));
     }
     level = next;
   }
@@ -43,29 +56,21 @@ export async function processTree(root: number): Promise<number[]> {
 }
 
 /** Process state letter (R, S, D, T, Z, …), or undefined when the process is gone. */
-export async function processState(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
+export function processState(pid: number): Promise<string | undefined> {
+  const stat = readPseudoFile(`/proc/${pid}/stat`);
+  return Promise.resolve(stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
 }
 
 const PAGE_SIZE = 4096;
 
 /** Resident memory of processes (bytes), from /proc/<pid>/statm. */
-export async function residentBytes(pids: readonly number[]): Promise<number> {
+export function residentBytes(pids: readonly number[]): Promise<number> {
   let total = 0;
   for (const pid of pids) {
-    try {
-      const statm = await readFile(`/proc/${pid}/statm`, 'latin1');
-      total += Number(statm.split(' ')[1] ?? 0) * PAGE_SIZE;
-    } catch {
-      // gone
-    }
+    const statm = readPseudoFile(`/proc/${pid}/statm`); // undefined: gone
+    if (statm !== undefined) total += Number(statm.split(' ')[1] ?? 0) * PAGE_SIZE;
   }
-  return total;
+  return Promise.resolve(total);
 }
 
 function signal(pid: number, sig: NodeJS.Signals): boolean {
