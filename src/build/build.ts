@@ -11,7 +11,13 @@ import { toLaunchSpec, type FleetConfig, type LaunchSpec, type ServerConfig } fr
 import { HANDLER_BUNDLE } from '../contract/bundle.js';
 import { BuildError } from './exec.js';
 import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
-import { stageServer, writeHandler, writeLaunch, type Artifact, type PythonInstaller } from './stage.js';
+import {
+  stageServer,
+  writeHandler,
+  writeLaunch,
+  type Artifact,
+  type PythonInstaller,
+} from './stage/index.js';
 import { lowerTools, type LoweredTool } from './tools.js';
 import { LAUNCH_FILE_NAME } from '../contract/function-env.js';
 
