@@ -14,8 +14,8 @@ import { stagePypi } from './pypi.js';
 import type { StageOptions, StageResult, Stager } from './types.js';
 
 export { writeHandler, writeLaunch } from './files.js';
-export { requirementLines, uvInstall, type PythonInstallContext, type PythonInstaller } from './pypi.js';
-export type { Artifact, LockEntry, StageOptions, StageResult, Stager } from './types.js';
+export { requirementLines, type PythonInstaller } from './pypi.js';
+export type { Artifact, LockEntry, StageOptions, StageResult } from './types.js';
 
 /** The stager of each package kind. */
 const STAGERS: { [K in PackageSpec['kind']]: Stager<K> } = {
