@@ -235,6 +235,48 @@ export async function httpFront(
  * 2026-07-28 request, its headers against its body. Answers the messages or the error response.
  */
 function validate(req: HttpRequest, out: Replies): ValidPost | HttpResponse {
+  const checked = checkHeaders(req, out);
+  if (!('acceptsSse' in checked)) return checked;
+  const { reply, problem } = out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body);
+  } catch (err) {
+    return problem(400, ErrorCode.ParseError, `Parse error: ${(err as Error).message}`);
+  }
+  const messages = Array.isArray(parsed) ? parsed : [parsed];
+  if (messages.length === 0) return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
+  for (const m of messages) {
+    if (!isRequest(m) && !isNotification(m) && !isResponse(m)) {
+      return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    }
+  }
+  const batch = Array.isArray(parsed);
+  const modern =
+    messages.some((m) => isRequest(m) && isModernRequest(m)) ||
+    checked.version === STATELESS_PROTOCOL_VERSION;
+  if (modern && batch) {
+    return problem(
+      400,
+      ErrorCode.InvalidRequest,
+      `Bad Request: JSON-RPC batches may not contain requests for protocol revision ${STATELESS_PROTOCOL_VERSION}`,
+    );
+  }
+  // Not a batch: the one message. Notifications and responses need no headers checked.
+  const first: unknown = messages[0];
+  if (modern && isRequest(first)) {
+    const mismatch = headerMismatch(req, first);
+    if (mismatch !== undefined)
+      return reply(400, failure(first.id, { code: ErrorCode.HeaderMismatch, message: mismatch }));
+  }
+  return { messages, batch, modern, acceptsSse: checked.acceptsSse };
+}
+
+/** Method, Accept, Content-Type and MCP-Protocol-Version, before the body is read. */
+function checkHeaders(
+  req: HttpRequest,
+  out: Replies,
+): { acceptsSse: boolean; version: string | undefined } | HttpResponse {
   const { reply, problem } = out;
   if (req.method !== 'POST') {
     return problem(
@@ -273,38 +315,7 @@ function validate(req: HttpRequest, out: Replies): ValidPost | HttpResponse {
       }),
     );
   }
-
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(req.body);
-  } catch (err) {
-    return problem(400, ErrorCode.ParseError, `Parse error: ${(err as Error).message}`);
-  }
-  const messages = Array.isArray(parsed) ? parsed : [parsed];
-  if (messages.length === 0) return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
-  for (const m of messages) {
-    if (!isRequest(m) && !isNotification(m) && !isResponse(m)) {
-      return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-    }
-  }
-  const batch = Array.isArray(parsed);
-  const modern =
-    messages.some((m) => isRequest(m) && isModernRequest(m)) || version === STATELESS_PROTOCOL_VERSION;
-  if (modern && batch) {
-    return problem(
-      400,
-      ErrorCode.InvalidRequest,
-      `Bad Request: JSON-RPC batches may not contain requests for protocol revision ${STATELESS_PROTOCOL_VERSION}`,
-    );
-  }
-  // Not a batch: the one message. Notifications and responses need no headers checked.
-  const first: unknown = messages[0];
-  if (modern && isRequest(first)) {
-    const mismatch = headerMismatch(req, first);
-    if (mismatch !== undefined)
-      return reply(400, failure(first.id, { code: ErrorCode.HeaderMismatch, message: mismatch }));
-  }
-  return { messages, batch, modern, acceptsSse };
+  return { acceptsSse, version };
 }
 
 /**
