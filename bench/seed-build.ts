@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
 import { discoverLocally } from '../src/local/discovery.js';
-import { requirementLines, type PythonInstaller } from '../src/build/stage.js';
+import { requirementLines, type PythonInstaller } from '../src/build/stage/index.js';
 import { UV_VERSION } from '../src/build/uv.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 

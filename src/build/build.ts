@@ -11,8 +11,14 @@ import { toLaunchSpec, type FleetConfig, type LaunchSpec, type ServerConfig } fr
 import { HANDLER_BUNDLE } from '../contract/bundle.js';
 import { BuildError } from './exec.js';
 import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
-import { stageServer, writeHandler, writeLaunch, type Artifact, type PythonInstaller } from './stage.js';
-import { lowerTools, type LoweredTool } from './tools.js';
+import {
+  stageServer,
+  writeHandler,
+  writeLaunch,
+  type Artifact,
+  type PythonInstaller,
+} from './stage/index.js';
+import { lowerTools, type LoweredCatalog, type LoweredTool } from './tools.js';
 import { LAUNCH_FILE_NAME } from '../contract/function-env.js';
 
 /** Bump when the layout of a server's build folder changes: every server is staged again. */
@@ -210,6 +216,39 @@ function installKey(server: ServerConfig): string {
   });
 }
 
+/** One server's build: what its phases share. */
+interface ServerJob {
+  fleet: FleetConfig;
+  server: ServerConfig;
+  /** The server's build folder, `<build>/<id>`. */
+  dir: string;
+  opts: BuildOptions;
+  /** The manifest of the previous build, if any. */
+  previous: ServerManifest | undefined;
+  installKey: string;
+  handlerBundle: string;
+  progress: (phase: Phase) => void;
+}
+
+/** What staging (or reusing an unchanged stage) gives. */
+interface StagedServer {
+  /** Whether staging ran (false: unchanged, reused). */
+  staged: boolean;
+  artifact: Artifact;
+  hostLaunch?: string;
+  hostMissing?: string;
+  stageMs: number;
+}
+
+/** The server's tools as discovered or read from its toolsFile. */
+interface RawTools {
+  tools: Record<string, unknown>[];
+  toolsKey: string;
+  source: 'discovered' | 'file';
+  coldStartMs?: number;
+}
+
+/** Builds one server: stage (or reuse), discover its tools, lower them, write its artifacts. */
 async function buildServer(
   fleet: FleetConfig,
   server: ServerConfig,
@@ -218,61 +257,88 @@ async function buildServer(
   opts: BuildOptions,
 ): Promise<ServerBuild> {
   const dir = path.join(outDir, server.id);
-  const manifestFile = path.join(dir, 'manifest.json');
-  const previous = await readJson<ServerManifest>(manifestFile);
-  const key = installKey(server);
   const handlerBundle = opts.handlerBundle ?? HANDLER_BUNDLE;
   if (!existsSync(handlerBundle)) {
     throw new BuildError(server.id, `the runtime bundle ${handlerBundle} is missing; run npm run build`);
   }
-  const progress = (phase: Phase): void => opts.onProgress?.(server.id, { phase });
+  const job: ServerJob = {
+    fleet,
+    server,
+    dir,
+    opts,
+    previous: await readJson<ServerManifest>(path.join(dir, 'manifest.json')),
+    installKey: installKey(server),
+    handlerBundle,
+    progress: (phase) => opts.onProgress?.(server.id, { phase }),
+  };
+  const staged = (await reuseStage(job)) ?? (await stage(job, lock));
+  const raw = await discover(job, staged);
+  const lowered = await lower(job, raw.tools);
+  return writeArtifacts(job, staged, raw, lowered);
+}
 
-  let artifact: Artifact;
-  let hostLaunch: string | undefined;
-  let hostMissing: string | undefined;
-  let stageMs: number;
-  let staged = false;
+/**
+ * The previous stage when the install is unchanged (its handler and launch spec rewritten: they
+ * follow the config and the runtime at every build); undefined when it must be staged again.
+ */
+async function reuseStage(job: ServerJob): Promise<StagedServer | undefined> {
+  const { previous, dir, server } = job;
   const reusable =
-    opts.force !== true &&
+    job.opts.force !== true &&
     previous?.format === BUILD_FORMAT &&
-    previous.installKey === key &&
+    previous.installKey === job.installKey &&
     existsSync(path.join(dir, previous.artifact.dir, LAUNCH_FILE_NAME));
-  if (reusable) {
-    progress('up to date');
-    artifact = { kind: previous.artifact.kind, dir: path.join(dir, previous.artifact.dir) };
-    if (previous.hostLaunch !== undefined) hostLaunch = path.join(dir, previous.hostLaunch);
-    hostMissing = previous.hostMissing;
-    stageMs = previous.stageMs;
-    // The handler and the launch spec follow the config and the runtime at every build.
-    const launch = (await readJson<LaunchSpec>(path.join(artifact.dir, LAUNCH_FILE_NAME)))?.path ?? [];
-    await writeHandler(artifact.dir, server, handlerBundle, launch);
-    if (hostLaunch !== undefined && path.dirname(hostLaunch) !== artifact.dir) {
-      const hostPath = (await readJson<LaunchSpec>(hostLaunch))?.path ?? [];
-      await writeLaunch(path.dirname(hostLaunch), server, hostPath);
-    }
-  } else {
-    progress('staging');
-    const t = performance.now();
-    const result = await stageServer({
-      server,
-      dir,
-      handlerBundle,
-      logFile: path.join(dir, 'build.log'),
-      ...(lock.servers[server.id] ? { lock: lock.servers[server.id] } : {}),
-      onLine: (line) => opts.onProgress?.(server.id, { line }),
-      ...(opts.pythonInstaller ? { pythonInstaller: opts.pythonInstaller } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    stageMs = performance.now() - t;
-    staged = true;
-    artifact = result.artifact;
-    hostLaunch = result.hostLaunch;
-    hostMissing = result.hostMissing;
-    lock.servers[server.id] = result.lock;
+  if (!reusable) return undefined;
+  job.progress('up to date');
+  const artifact: Artifact = { kind: previous.artifact.kind, dir: path.join(dir, previous.artifact.dir) };
+  const hostLaunch = previous.hostLaunch !== undefined ? path.join(dir, previous.hostLaunch) : undefined;
+  const launch = (await readJson<LaunchSpec>(path.join(artifact.dir, LAUNCH_FILE_NAME)))?.path ?? [];
+  await writeHandler(artifact.dir, server, job.handlerBundle, launch);
+  if (hostLaunch !== undefined && path.dirname(hostLaunch) !== artifact.dir) {
+    const hostPath = (await readJson<LaunchSpec>(hostLaunch))?.path ?? [];
+    await writeLaunch(path.dirname(hostLaunch), server, hostPath);
   }
+  return {
+    staged: false,
+    artifact,
+    ...(hostLaunch !== undefined ? { hostLaunch } : {}),
+    ...(previous.hostMissing !== undefined ? { hostMissing: previous.hostMissing } : {}),
+    stageMs: previous.stageMs,
+  };
+}
 
-  // Tools: discovered from the staged server, or the checked-in file.
-  const configDir = path.dirname(fleet.file);
+/** Stages the server from its package; records what was resolved in the lock. */
+async function stage(job: ServerJob, lock: LockFile): Promise<StagedServer> {
+  const { server, dir, opts } = job;
+  job.progress('staging');
+  const t = performance.now();
+  const result = await stageServer({
+    server,
+    dir,
+    handlerBundle: job.handlerBundle,
+    logFile: path.join(dir, 'build.log'),
+    ...(lock.servers[server.id] ? { lock: lock.servers[server.id] } : {}),
+    onLine: (line) => opts.onProgress?.(server.id, { line }),
+    ...(opts.pythonInstaller ? { pythonInstaller: opts.pythonInstaller } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  lock.servers[server.id] = result.lock;
+  return {
+    staged: true,
+    artifact: result.artifact,
+    ...(result.hostLaunch !== undefined ? { hostLaunch: result.hostLaunch } : {}),
+    ...(result.hostMissing !== undefined ? { hostMissing: result.hostMissing } : {}),
+    stageMs: performance.now() - t,
+  };
+}
+
+/**
+ * Tools: the previous build's when nothing they depend on changed, else read from the checked-in
+ * toolsFile or discovered from the staged server (written to tools.json).
+ */
+async function discover(job: ServerJob, staged: StagedServer): Promise<RawTools> {
+  const { server, dir, opts, previous } = job;
+  const configDir = path.dirname(job.fleet.file);
   const toolsOverride =
     server.toolsFile !== undefined ? path.resolve(configDir, server.toolsFile) : undefined;
   const overrideText =
@@ -282,76 +348,101 @@ async function buildServer(
         })
       : undefined;
   const launchSpec = toLaunchSpec(server);
-  const toolsKey = sha256({ key, launchSpec, overrideText, target: server.gateway.target });
+  const toolsKey = sha256({ key: job.installKey, launchSpec, overrideText, target: server.gateway.target });
+  const source = overrideText !== undefined ? 'file' : 'discovered';
   const rawFile = path.join(dir, 'tools.json');
-  let raw: Record<string, unknown>[] | undefined;
-  let coldStartMs: number | undefined = previous?.tools.coldStartMs;
-  if (opts.force !== true && previous?.toolsKey === toolsKey && !staged) {
-    raw = (await readJson<{ tools: Record<string, unknown>[] }>(rawFile))?.tools;
+  const coldStartMs = previous?.tools.coldStartMs;
+  if (opts.force !== true && previous?.toolsKey === toolsKey && !staged.staged) {
+    const tools = (await readJson<{ tools: Record<string, unknown>[] }>(rawFile))?.tools;
+    if (tools !== undefined)
+      return { tools, toolsKey, source, ...(coldStartMs !== undefined ? { coldStartMs } : {}) };
   }
-  if (raw === undefined) {
-    if (overrideText !== undefined) {
-      raw = parseToolsFile(server.id, toolsOverride ?? '', overrideText);
-      coldStartMs = undefined;
-    } else if (hostLaunch !== undefined) {
-      if (opts.discover === undefined) {
-        throw new BuildError(
-          server.id,
-          'its tools must be discovered, and this build was given no tool discovery (BuildOptions.discover)',
-        );
-      }
-      progress('discovering tools');
-      ({ tools: raw, coldStartMs } = await opts.discover({
-        server,
-        launchFile: hostLaunch,
-        workDir: path.join(dir, 'discover'),
-        cwd: configDir,
-      }));
-    } else {
+  let found: RawTools;
+  if (overrideText !== undefined) {
+    found = { tools: parseToolsFile(server.id, toolsOverride ?? '', overrideText), toolsKey, source };
+  } else if (staged.hostLaunch !== undefined) {
+    if (opts.discover === undefined) {
       throw new BuildError(
         server.id,
-        `its tools cannot be discovered: ${hostMissing ?? 'it cannot run here'}; check in its tools/list result and set toolsFile: <file>`,
+        'its tools must be discovered, and this build was given no tool discovery (BuildOptions.discover)',
       );
     }
-    await writeFile(rawFile, `${JSON.stringify({ tools: raw }, null, 2)}\n`);
+    job.progress('discovering tools');
+    const discovered = await opts.discover({
+      server,
+      launchFile: staged.hostLaunch,
+      workDir: path.join(dir, 'discover'),
+      cwd: configDir,
+    });
+    found = { tools: discovered.tools, toolsKey, source, coldStartMs: discovered.coldStartMs };
+  } else {
+    throw new BuildError(
+      server.id,
+      `its tools cannot be discovered: ${staged.hostMissing ?? 'it cannot run here'}; check in its tools/list result and set toolsFile: <file>`,
+    );
   }
+  await writeFile(rawFile, `${JSON.stringify({ tools: found.tools }, null, 2)}\n`);
+  return found;
+}
+
+/** The tools lowered to AgentCore's schema subset; a tool AgentCore would refuse fails the build. */
+async function lower(job: ServerJob, raw: Record<string, unknown>[]): Promise<LoweredCatalog> {
+  const { server, dir } = job;
   const lowered = lowerTools(server.gateway.target, raw);
   if (lowered.errors.length > 0) {
     throw new BuildError(server.id, `AgentCore would refuse its tools:\n${lowered.errors.join('\n')}`);
   }
-  const toolsFile = path.join(dir, 'tools.lowered.json');
-  await writeFile(toolsFile, `${JSON.stringify(lowered.tools, null, 2)}\n`);
+  await writeFile(path.join(dir, 'tools.lowered.json'), `${JSON.stringify(lowered.tools, null, 2)}\n`);
+  return lowered;
+}
 
+/** Writes the server's manifest.json and answers its build. */
+async function writeArtifacts(
+  job: ServerJob,
+  staged: StagedServer,
+  raw: RawTools,
+  lowered: LoweredCatalog,
+): Promise<ServerBuild> {
+  const { server, dir, previous } = job;
+  const { artifact, hostLaunch, hostMissing } = staged;
   const manifest: ServerManifest = {
     format: BUILD_FORMAT,
     id: server.id,
     package: server.package?.spec ?? '',
-    installKey: key,
-    toolsKey,
+    installKey: job.installKey,
+    toolsKey: raw.toolsKey,
     artifact: { kind: artifact.kind, dir: path.relative(dir, artifact.dir) },
     // Measured when staged; an unchanged install keeps its figure (walking a venv takes a while).
     bytes:
-      !staged && previous !== undefined
+      !staged.staged && previous !== undefined
         ? previous.bytes
         : await dirBytes(
             artifact.kind === 'zip' || !existsSync(path.join(dir, 'host'))
               ? artifact.dir
               : path.join(dir, 'host'),
           ).catch(() => 0),
-    stageMs: Math.round(stageMs),
+    stageMs: Math.round(staged.stageMs),
     tools: {
-      source: overrideText !== undefined ? 'file' : 'discovered',
+      source: raw.source,
       count: lowered.tools.length,
       warnings: lowered.warnings,
       needsS3: lowered.needsS3,
       bytes: lowered.bytes,
-      ...(coldStartMs !== undefined ? { coldStartMs: Math.round(coldStartMs) } : {}),
+      ...(raw.coldStartMs !== undefined ? { coldStartMs: Math.round(raw.coldStartMs) } : {}),
     },
   };
   if (hostLaunch !== undefined) manifest.hostLaunch = path.relative(dir, hostLaunch);
   if (hostMissing !== undefined) manifest.hostMissing = hostMissing;
-  await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-  const result: ServerBuild = { server, staged, manifest, artifact, tools: lowered.tools, toolsFile };
+  await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const toolsFile = path.join(dir, 'tools.lowered.json');
+  const result: ServerBuild = {
+    server,
+    staged: staged.staged,
+    manifest,
+    artifact,
+    tools: lowered.tools,
+    toolsFile,
+  };
   if (hostLaunch !== undefined) result.hostLaunch = hostLaunch;
   return result;
 }

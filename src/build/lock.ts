@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LockEntry } from './stage.js';
+import type { LockEntry } from './stage/index.js';
 
 /** The lock file beside the config: what each server's build resolved, to rebuild the same. */
 export const LOCK_FILE = 'mcp-fleet.lock.json';

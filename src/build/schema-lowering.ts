@@ -120,122 +120,165 @@ function resolveRef(ref: string, ctx: Ctx): Json | undefined {
   return undefined;
 }
 
-function lower(node: Json, path: string, ctx: Ctx): Json {
-  const at = path === '' ? '(top)' : path;
-  let schema = node;
-  const notes: string[] = [];
+/** One node on its way down: the schema as rewritten so far, and the notes for its description. */
+interface Node {
+  schema: Json;
+  /** Its path for warnings (`(top)` for the root). */
+  at: string;
+  /** Sentences added to the description, in order. */
+  notes: string[];
+  /** It may be null (a union or type with null, or `nullable: true`). */
+  nullable: boolean;
+}
 
-  // $ref → inlined (bounded, for recursive schemas).
-  if (typeof schema['$ref'] === 'string') {
-    const ref = schema['$ref'];
-    if (ctx.depth >= MAX_REF_DEPTH) {
-      ctx.warnings.push(`${at}: recursive $ref ${ref} cut at depth ${MAX_REF_DEPTH}; served as an object`);
-      return {
+/** Lowers one schema node: each keyword family in turn, then its properties or items. */
+function lower(input: Json, path: string, outer: Ctx): Json {
+  const at = path === '' ? '(top)' : path;
+  const inlined = inlineRef(input, at, outer);
+  if ('lowered' in inlined) return inlined.lowered;
+  const { ctx } = inlined;
+  const node: Node = { schema: mergeAllOf(inlined.schema, ctx), at, notes: [], nullable: false };
+  node.nullable = node.schema['nullable'] === true;
+  pickUnion(node, ctx);
+  const type = lowerType(node, ctx);
+  describeTheRest(node, ctx);
+
+  const out: Json = { type };
+  const description = [
+    typeof node.schema['description'] === 'string' ? node.schema['description'] : undefined,
+    ...node.notes,
+  ]
+    .filter((d): d is string => d !== undefined && d !== '')
+    .join(' ');
+  if (description !== '') out['description'] = description;
+  if (type === 'object') lowerProperties(node.schema, path, ctx, out);
+  if (node.nullable) ctx.nullable.add(out);
+  if (type === 'array') lowerItems(node.schema, path, at, ctx, out);
+  return out;
+}
+
+/**
+ * `$ref` → the definition inlined (bounded, for recursive schemas): the schema to go on with and
+ * the context one level deeper, or the lowered answer when the reference cannot be followed.
+ */
+function inlineRef(schema: Json, at: string, ctx: Ctx): { schema: Json; ctx: Ctx } | { lowered: Json } {
+  if (typeof schema['$ref'] !== 'string') return { schema, ctx };
+  const ref = schema['$ref'];
+  if (ctx.depth >= MAX_REF_DEPTH) {
+    ctx.warnings.push(`${at}: recursive $ref ${ref} cut at depth ${MAX_REF_DEPTH}; served as an object`);
+    return {
+      lowered: {
         type: 'object',
         ...(typeof schema['description'] === 'string' ? { description: schema['description'] } : {}),
-      };
-    }
-    const target = resolveRef(ref, ctx);
-    if (!target) {
-      ctx.warnings.push(`${at}: $ref ${ref} cannot be resolved; served as a string`);
-      return { type: 'string' };
-    }
-    const { $ref: _r, ...rest } = schema;
-    schema = { ...target, ...rest };
-    ctx = { ...ctx, depth: ctx.depth + 1 };
+      },
+    };
   }
-
-  // allOf → merged.
-  if (Array.isArray(schema['allOf'])) {
-    const parts = schema['allOf'].filter(isObject);
-    const { allOf: _a, ...rest } = schema;
-    schema = parts.reduce<Json>(
-      (acc, part) =>
-        mergeSchemas(acc, typeof part['$ref'] === 'string' ? (resolveRef(part['$ref'], ctx) ?? {}) : part),
-      rest,
-    );
+  const target = resolveRef(ref, ctx);
+  if (!target) {
+    ctx.warnings.push(`${at}: $ref ${ref} cannot be resolved; served as a string`);
+    return { lowered: { type: 'string' } };
   }
+  const { $ref: _r, ...rest } = schema;
+  return { schema: { ...target, ...rest }, ctx: { ...ctx, depth: ctx.depth + 1 } };
+}
 
-  // anyOf / oneOf → the non-null option; a union of several is lossy.
-  let nullable = schema['nullable'] === true;
+/** `allOf` → its parts merged into the schema. */
+function mergeAllOf(schema: Json, ctx: Ctx): Json {
+  if (!Array.isArray(schema['allOf'])) return schema;
+  const parts = schema['allOf'].filter(isObject);
+  const { allOf: _a, ...rest } = schema;
+  return parts.reduce<Json>(
+    (acc, part) =>
+      mergeSchemas(acc, typeof part['$ref'] === 'string' ? (resolveRef(part['$ref'], ctx) ?? {}) : part),
+    rest,
+  );
+}
+
+/** `anyOf` / `oneOf` → the non-null option; a union of several is lossy. */
+function pickUnion(node: Node, ctx: Ctx): void {
   for (const key of ['anyOf', 'oneOf'] as const) {
-    const options = schema[key];
+    const options = node.schema[key];
     if (!Array.isArray(options)) continue;
     const real = options.filter(isObject).filter((o) => o['type'] !== 'null');
-    if (real.length < options.length) nullable = true;
-    const { [key]: _o, ...rest } = schema;
+    if (real.length < options.length) node.nullable = true;
+    const { [key]: _o, ...rest } = node.schema;
     if (real.length === 0) {
-      schema = { ...rest, type: 'string' };
-    } else {
-      if (real.length > 1) {
-        const kinds = real.map((o) =>
-          typeof o['type'] === 'string'
-            ? o['type']
-            : typeof o['$ref'] === 'string'
-              ? o['$ref'].split('/').at(-1)
-              : 'schema',
-        );
-        ctx.warnings.push(
-          `${at}: ${key} of ${kinds.join(' | ')} narrowed to the first (${String(kinds[0])})`,
-        );
-        notes.push(`One of: ${kinds.join(', ')}.`);
-      }
-      const first = real[0] as Json;
-      const resolved =
-        typeof first['$ref'] === 'string'
-          ? { ...(resolveRef(first['$ref'], ctx) ?? { type: 'string' }) }
-          : first;
-      schema = { ...resolved, ...rest };
+      node.schema = { ...rest, type: 'string' };
+      continue;
     }
+    if (real.length > 1) {
+      const kinds = real.map((o) =>
+        typeof o['type'] === 'string'
+          ? o['type']
+          : typeof o['$ref'] === 'string'
+            ? o['$ref'].split('/').at(-1)
+            : 'schema',
+      );
+      ctx.warnings.push(
+        `${node.at}: ${key} of ${kinds.join(' | ')} narrowed to the first (${String(kinds[0])})`,
+      );
+      node.notes.push(`One of: ${kinds.join(', ')}.`);
+    }
+    const first = real[0] as Json;
+    const resolved =
+      typeof first['$ref'] === 'string'
+        ? { ...(resolveRef(first['$ref'], ctx) ?? { type: 'string' }) }
+        : first;
+    node.schema = { ...resolved, ...rest };
   }
+}
 
-  // type: [X, "null"] → X.
+/**
+ * The one type AgentCore accepts: `type: [X, "null"]` → X; `enum` / `const` → the values' type,
+ * the values in the description; else inferred from `properties` / `items`; else a string.
+ */
+function lowerType(node: Node, ctx: Ctx): string {
+  const { schema, at, notes } = node;
   let type = schema['type'];
   if (Array.isArray(type)) {
     const real = type.filter((t) => t !== 'null');
-    if (real.length < type.length) nullable = true;
+    if (real.length < type.length) node.nullable = true;
     if (real.length > 1) {
       ctx.warnings.push(`${at}: type ${type.join(' | ')} narrowed to ${String(real[0])}`);
       notes.push(`Type: ${real.join(' or ')}.`);
     }
     type = real[0] ?? 'string';
   }
-
-  // enum / const → the values' type, values in the description.
   const values = Array.isArray(schema['enum'])
     ? schema['enum']
     : 'const' in schema
       ? [schema['const']]
       : undefined;
   if (values !== undefined) {
-    if (type === undefined)
-      type =
-        typeof values[0] === 'number'
-          ? Number.isInteger(values[0])
-            ? 'integer'
-            : 'number'
-          : typeof values[0] === 'boolean'
-            ? 'boolean'
-            : 'string';
+    if (type === undefined) type = typeOfValue(values[0]);
     notes.push(
       values.length === 1
         ? `Must be ${describeValue(values[0])}.`
         : `One of: ${values.map(describeValue).join(', ')}.`,
     );
   }
-  if (type === undefined) {
+  if (type === undefined)
     type = isObject(schema['properties']) ? 'object' : schema['items'] !== undefined ? 'array' : undefined;
-  }
   if (typeof type !== 'string' || !TYPES.has(type)) {
     ctx.warnings.push(
       `${at}: ${type === undefined ? 'no type' : `type ${JSON.stringify(type)}`}; served as a string`,
     );
-    type = 'string';
+    return 'string';
   }
+  return type;
+}
 
+function typeOfValue(value: unknown): string {
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value === 'boolean' ? 'boolean' : 'string';
+}
+
+/** The default, nullability and constraints said in the description; other keywords dropped, with a warning. */
+function describeTheRest(node: Node, ctx: Ctx): void {
+  const { schema, at, notes } = node;
   if ('default' in schema && schema['default'] !== null && schema['default'] !== undefined)
     notes.push(`Default: ${describeValue(schema['default'])}.`);
-  if (nullable) notes.push('May be null.');
+  if (node.nullable) notes.push('May be null.');
   const dropped = CONSTRAINTS.filter((c) => c in schema);
   if (dropped.length > 0) {
     ctx.warnings.push(
@@ -247,47 +290,40 @@ function lower(node: Json, path: string, ctx: Ctx): Json {
     (k) => !SILENT.has(k) && !(CONSTRAINTS as readonly string[]).includes(k),
   );
   if (unknown.length > 0) ctx.warnings.push(`${at}: ${unknown.join(', ')} dropped`);
+}
 
-  const out: Json = { type };
-  const description = [
-    typeof schema['description'] === 'string' ? schema['description'] : undefined,
-    ...notes,
-  ]
-    .filter((d): d is string => d !== undefined && d !== '')
-    .join(' ');
-  if (description !== '') out['description'] = description;
+/** An object's properties, each lowered; a required one that may be null stops being required. */
+function lowerProperties(schema: Json, path: string, ctx: Ctx, out: Json): void {
+  const props = isObject(schema['properties']) ? schema['properties'] : {};
+  const lowered: Json = {};
+  for (const [name, sub] of Object.entries(props)) {
+    lowered[name] = lower(isObject(sub) ? sub : {}, path === '' ? name : `${path}.${name}`, ctx);
+  }
+  if (Object.keys(lowered).length > 0 || path === '') out['properties'] = lowered;
+  const required = Array.isArray(schema['required'])
+    ? schema['required'].filter((r): r is string => typeof r === 'string' && r in lowered)
+    : [];
+  const nullable = (name: string): boolean => ctx.nullable.has(lowered[name] as Json);
+  for (const name of required.filter(nullable)) {
+    ctx.warnings.push(
+      `${path === '' ? name : `${path}.${name}`}: required but nullable; no longer required (null cannot be sent)`,
+    );
+  }
+  const kept = required.filter((r) => !nullable(r));
+  if (kept.length > 0) out['required'] = kept;
+}
 
-  if (type === 'object') {
-    const props = isObject(schema['properties']) ? schema['properties'] : {};
-    const lowered: Json = {};
-    for (const [name, sub] of Object.entries(props)) {
-      lowered[name] = lower(isObject(sub) ? sub : {}, path === '' ? name : `${path}.${name}`, ctx);
-    }
-    if (Object.keys(lowered).length > 0 || path === '') out['properties'] = lowered;
-    const required = Array.isArray(schema['required'])
-      ? schema['required'].filter((r): r is string => typeof r === 'string' && r in lowered)
-      : [];
-    for (const name of required.filter((r) => ctx.nullable.has(lowered[r] as Json))) {
-      ctx.warnings.push(
-        `${path === '' ? name : `${path}.${name}`}: required but nullable; no longer required (null cannot be sent)`,
-      );
-    }
-    required.splice(0, required.length, ...required.filter((r) => !ctx.nullable.has(lowered[r] as Json)));
-    if (required.length > 0) out['required'] = required;
+/** An array's items lowered; items not given (or unconstrained) are served as strings. */
+function lowerItems(schema: Json, path: string, at: string, ctx: Ctx, out: Json): void {
+  const items = schema['items'];
+  if (isObject(items) && Object.keys(items).length > 0) {
+    out['items'] = lower(items, `${path}[]`, ctx);
+    return;
   }
-  if (nullable) ctx.nullable.add(out);
-  if (type === 'array') {
-    const items = schema['items'];
-    if (isObject(items) && Object.keys(items).length > 0) {
-      out['items'] = lower(items, `${path}[]`, ctx);
-    } else {
-      ctx.warnings.push(
-        `${at}: array items ${items === undefined ? 'not given' : 'unconstrained'}; served as strings`,
-      );
-      out['items'] = { type: 'string' };
-    }
-  }
-  return out;
+  ctx.warnings.push(
+    `${at}: array items ${items === undefined ? 'not given' : 'unconstrained'}; served as strings`,
+  );
+  out['items'] = { type: 'string' };
 }
 
 function mergeSchemas(a: Json, b: Json): Json {

@@ -2,16 +2,25 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import type { BuildCommandOptions } from './commands/build.js';
-import type { DevOptions } from './commands/dev.js';
-import type { PolicyTestOptions } from './commands/policy.js';
-import type { StackCommandOptions } from './commands/stack.js';
-import type { VerifyCommandOptions } from './commands/verify.js';
 import { FleetError } from '../contract/errors.js';
 import { EXIT, exitCodeFor } from './exit.js';
+import {
+  buildDirOption,
+  collect,
+  concurrencyOption,
+  configOption,
+  DEFAULT_CONFIG,
+  endpointOption,
+  forceOption,
+  jsonOption,
+  noBuildOption,
+  onlyOption,
+  plainOption,
+  regionOption,
+  tokenOption,
+  yesOption,
+} from './options.js';
 import { PACKAGE_ROOT } from './paths.js';
-
-const DEFAULT_CONFIG = 'servers.yaml';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
@@ -20,11 +29,22 @@ function version(): string {
   return pkg.version;
 }
 
-/** A repeatable option's values, in order. */
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 const examples = (lines: string[]): string => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 
+/**
+ * A command's action: loads the module of the command when it runs (commands are loaded
+ * lazily), calls it with commander's arguments and options, and sets the exit code it answers.
+ */
+function lazy<A extends unknown[]>(
+  load: () => Promise<(...args: A) => Promise<number>>,
+): (...args: A) => Promise<void> {
+  return async (...args) => {
+    const run = await load();
+    process.exitCode = await run(...args);
+  };
+}
+
+/** The program: the commands in the order `--help` lists them, each declared by its own function. */
 export function buildProgram(): Command {
   const program = new Command('mcp-fleet')
     .description(
@@ -38,34 +58,49 @@ export function buildProgram(): Command {
       `${examples(['mcp-fleet init', 'mcp-fleet validate', 'mcp-fleet dev', 'mcp-fleet invoke memory read_graph', 'mcp-fleet import ~/.config/Claude/claude_desktop_config.json --out servers.yaml'])}
 Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     );
+  for (const declare of [
+    validateCommand,
+    initCommand,
+    importCommand,
+    devCommand,
+    policyCommand,
+    buildCommand,
+    stackCommands,
+    verifyCommand,
+    invokeCommand,
+    toolsCommand,
+    schemaCommand,
+  ])
+    declare(program);
+  return program;
+}
 
+function validateCommand(program: Command): void {
   program
     .command('validate')
     .description(
       'Check a servers.yaml and report every problem at once, as FILE:LINE:COLUMN server.key: message',
     )
     .argument('[file]', 'the config file', DEFAULT_CONFIG)
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption('machine-readable output'))
     .addHelpText(
       'after',
       examples(['mcp-fleet validate', 'mcp-fleet validate examples/seed/servers.yaml --json']),
     )
-    .action(async (file: string, opts: { json?: boolean }) => {
-      const { validateCommand } = await import('./commands/validate.js');
-      process.exitCode = await validateCommand(file, opts);
-    });
+    .action(lazy(async () => (await import('./commands/validate.js')).validateCommand));
+}
 
+function initCommand(program: Command): void {
   program
     .command('init')
     .description('Write a commented starter servers.yaml of servers that run offline')
     .argument('[file]', 'where to write it', DEFAULT_CONFIG)
-    .option('-f, --force', 'overwrite an existing file')
+    .addOption(forceOption('overwrite an existing file'))
     .addHelpText('after', examples(['mcp-fleet init', 'mcp-fleet init fleet/servers.yaml --force']))
-    .action(async (file: string, opts: { force?: boolean }) => {
-      const { initCommand } = await import('./commands/init.js');
-      process.exitCode = await initCommand(file, opts);
-    });
+    .action(lazy(async () => (await import('./commands/init.js')).initCommand));
+}
 
+function importCommand(program: Command): void {
   program
     .command('import')
     .description(
@@ -73,7 +108,7 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     )
     .argument('<file>', 'the client config (JSON, comments allowed)')
     .option('-o, --out <file>', 'write servers.yaml here instead of standard output')
-    .option('-f, --force', 'overwrite --out if it exists')
+    .addOption(forceOption('overwrite --out if it exists'))
     .addHelpText(
       'after',
       examples([
@@ -81,22 +116,22 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
         'mcp-fleet import .vscode/mcp.json --out servers.yaml',
       ]),
     )
-    .action(async (file: string, opts: { out?: string; force?: boolean }) => {
-      const { importCommand } = await import('./commands/import.js');
-      process.exitCode = await importCommand(file, opts);
-    });
+    .action(lazy(async () => (await import('./commands/import.js')).importCommand));
+}
 
+function devCommand(program: Command): void {
   program
     .command('dev')
     .description(
       'Build what is not built yet, then run the whole fleet on this machine: a local Lambda service (one function per server), its Invoke API, an AgentCore-compatible MCP gateway at /mcp, each server at /servers/<id>/mcp, and a status page; changes of the config file are applied while it runs',
     )
-    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .addOption(configOption())
     .option('-p, --port <port>', 'port to listen on (0: any free port)', '4040')
     .option('--host <host>', 'address to listen on; off loopback, --token is required', '127.0.0.1')
-    .option(
-      '--token <token>',
-      'require Authorization: Bearer <token> on every request but the status page (which asks for it)',
+    .addOption(
+      tokenOption(
+        'require Authorization: Bearer <token> on every request but the status page (which asks for it)',
+      ),
     )
     .option(
       '--allowed-host <name>',
@@ -108,14 +143,13 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       "let browser pages of this origin call the fleet, with CORS (repeatable; e.g. http://localhost:6274); by default only the dev server's own pages may",
       collect,
     )
-    .option(
-      '--concurrency <n>',
-      'environments per function when aws.reservedConcurrency is not set (default 4)',
+    .addOption(
+      concurrencyOption('environments per function when aws.reservedConcurrency is not set (default 4)'),
     )
     .option('--search', 'add the x_amz_bedrock_agentcore_search tool to the gateway')
-    .option('--no-build', 'build nothing: run servers from earlier builds, or their command on PATH')
+    .addOption(noBuildOption('build nothing: run servers from earlier builds, or their command on PATH'))
     .option('--no-watch', 'do not apply changes of the config file while running')
-    .option('--plain', 'build progress as plain lines (the default when stdout is not a terminal)')
+    .addOption(plainOption('build progress as plain lines (the default when stdout is not a terminal)'))
     .option(
       '--no-freeze',
       'leave environments running between invocations (default: frozen, as Lambda freezes them; see docs/architecture.md)',
@@ -142,11 +176,10 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
         'mcp-fleet dev --allowed-origin http://localhost:6274   # a browser-based MCP inspector',
       ]),
     )
-    .action(async (opts: DevOptions) => {
-      const { devCommand } = await import('./commands/dev.js');
-      process.exitCode = await devCommand(opts);
-    });
+    .action(lazy(async () => (await import('./commands/dev.js')).devCommand));
+}
 
+function policyCommand(program: Command): void {
   program
     .command('policy')
     .description("AgentCore Policy (the config's policy: section), offline")
@@ -155,14 +188,14 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
       "Decide one tool call against the fleet's Cedar policies with the Cedar engine, as the gateway would: the decision, the policies that made it, whether tools/list shows the tool",
     )
     .argument('<tool>', 'the gateway tool name, <target>___<tool>')
-    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .addOption(configOption())
     .option(
       '--principal <json>',
       'the caller: JWT claims as JSON ({"sub": "bob", "role": "reader"}) or {"iam": "<ARN>"} (default: AgentCore::OAuthUser "dev", no claims)',
     )
     .option('--arguments <json>', "the tool's arguments as a JSON object (context.input)", '{}')
     .option('--expect <decision>', 'exit 1 unless the decision is this (allow or deny): for CI')
-    .option('--json', 'print the result as JSON')
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       examples([
@@ -170,23 +203,22 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
         'mcp-fleet policy test filesystem___read_text_file --arguments \'{"path": "secret.txt"}\' --expect deny',
       ]),
     )
-    .action(async (tool: string, opts: PolicyTestOptions) => {
-      const { policyTestCommand } = await import('./commands/policy.js');
-      process.exitCode = await policyTestCommand(tool, opts);
-    });
+    .action(lazy(async () => (await import('./commands/policy.js')).policyTestCommand));
+}
 
+function buildCommand(program: Command): void {
   program
     .command('build')
     .description(
       'Stage every server with its pinned package (npm → zip, Go → static binary zip, PyPI → container image + a host install), discover and lower its tools, and write the lock file',
     )
-    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
+    .addOption(configOption())
     .option('-o, --out <dir>', 'build folder (default: .mcp-fleet/build beside the config)')
-    .option('--only <ids...>', 'only these servers')
-    .option('--concurrency <n>', 'servers built at the same time (default: CPUs, at most 4)')
+    .addOption(onlyOption())
+    .addOption(concurrencyOption('servers built at the same time (default: CPUs, at most 4)'))
     .option('--force', 'stage again even when nothing changed')
-    .option('--plain', 'one progress line per change instead of the live task list')
-    .option('--json', 'print the result as JSON')
+    .addOption(plainOption('one progress line per change instead of the live task list'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       examples([
@@ -194,11 +226,11 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
         'mcp-fleet build --config examples/seed/servers.yaml --only git filesystem',
       ]),
     )
-    .action(async (opts: BuildCommandOptions) => {
-      const { buildCommand } = await import('./commands/build.js');
-      process.exitCode = await buildCommand(opts);
-    });
+    .action(lazy(async () => (await import('./commands/build.js')).buildCommand));
+}
 
+/** synth, diff, deploy, destroy (the same options: config, build folder, assembly folder) and cdk-app. */
+function stackCommands(program: Command): void {
   const stackCommand = (
     name: 'synth' | 'diff' | 'deploy' | 'destroy',
     description: string,
@@ -207,73 +239,60 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     program
       .command(name)
       .description(description)
-      .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
-      .option('--build-dir <dir>', 'build folder (default: .mcp-fleet/build beside the config)')
+      .addOption(configOption())
+      .addOption(buildDirOption())
       .option('-o, --out <dir>', 'cloud assembly folder (default: cdk.out beside the config)')
-      .option(
-        '--no-build',
-        'use the last build as it is (default: build first; unchanged servers are reused)',
+      .addOption(
+        noBuildOption('use the last build as it is (default: build first; unchanged servers are reused)'),
       )
       .addHelpText('after', examples(exampleLines));
+  const stack = async (): Promise<typeof import('./commands/stack.js')> => import('./commands/stack.js');
 
   stackCommand(
     'synth',
     'Build, then synthesize the CloudFormation template of the fleet (works offline; checked with cdk-nag AwsSolutions)',
     ['mcp-fleet synth', 'mcp-fleet synth --config examples/seed/servers.yaml --out cdk.out'],
   )
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: StackCommandOptions) => {
-      const { synthCommand } = await import('./commands/stack.js');
-      process.exitCode = await synthCommand(opts);
-    });
+    .addOption(jsonOption())
+    .action(lazy(async () => (await stack()).synthCommand));
   stackCommand('diff', 'Build, synthesize and compare with the deployed stack (needs AWS credentials)', [
     'mcp-fleet diff',
-  ]).action(async (opts: StackCommandOptions) => {
-    const { diffCommand } = await import('./commands/stack.js');
-    process.exitCode = await diffCommand(opts);
-  });
+  ]).action(lazy(async () => (await stack()).diffCommand));
   stackCommand(
     'deploy',
     'Build, synthesize and deploy the stack through the CDK toolkit library (needs AWS credentials and a bootstrapped account)',
     ['mcp-fleet deploy', 'mcp-fleet deploy --yes'],
   )
-    .option('-y, --yes', 'approve security-sensitive changes without asking')
-    .action(async (opts: StackCommandOptions) => {
-      const { deployCommand } = await import('./commands/stack.js');
-      process.exitCode = await deployCommand(opts);
-    });
+    .addOption(yesOption('approve security-sensitive changes without asking'))
+    .action(lazy(async () => (await stack()).deployCommand));
   stackCommand('destroy', "Delete the fleet's stack (needs AWS credentials)", ['mcp-fleet destroy --yes'])
-    .option('-y, --yes', 'really delete it')
-    .action(async (opts: StackCommandOptions) => {
-      const { destroyCommand } = await import('./commands/stack.js');
-      process.exitCode = await destroyCommand(opts);
-    });
+    .addOption(yesOption('really delete it'))
+    .action(lazy(async () => (await stack()).destroyCommand));
   program
     .command('cdk-app', { hidden: true })
     .description("cdk.json's app: synthesize into $CDK_OUTDIR (so `npx cdk` works)")
-    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
-    .option('--build-dir <dir>', 'build folder')
-    .option('--no-build', 'use the last build as it is')
-    .action(async (opts: StackCommandOptions) => {
-      const { cdkAppCommand } = await import('./commands/stack.js');
-      process.exitCode = await cdkAppCommand(opts);
-    });
+    .addOption(configOption())
+    .addOption(buildDirOption('build folder'))
+    .addOption(noBuildOption('use the last build as it is'))
+    .action(lazy(async () => (await stack()).cdkAppCommand));
+}
 
+function verifyCommand(program: Command): void {
   program
     .command('verify')
     .description(
       "Check the fleet with real calls: per server, through the AWS SDK's LambdaClient, a JSON-RPC tools/list and an AgentCore-style call of its verify: tool; through the gateway's MCP endpoint, its tools and the same call",
     )
-    .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
-    .option('--endpoint <url>', 'Lambda API endpoint (default: the running `mcp-fleet dev`)')
-    .option('--region <region>', 'verify the deployed fleet in this AWS region')
+    .addOption(configOption())
+    .addOption(endpointOption('Lambda API endpoint (default: the running `mcp-fleet dev`)'))
+    .addOption(regionOption('verify the deployed fleet in this AWS region'))
     .option(
       '--gateway-url <url>',
       "the gateway's MCP endpoint (default: the dev fleet's /mcp, or the stack's GatewayUrl output)",
     )
-    .option('--token <token>', 'bearer token for the gateway (default: $MCP_FLEET_GATEWAY_TOKEN)')
-    .option('--only <ids...>', 'only these servers')
-    .option('--json', 'print the result as JSON')
+    .addOption(tokenOption('bearer token for the gateway (default: $MCP_FLEET_GATEWAY_TOKEN)'))
+    .addOption(onlyOption())
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       examples([
@@ -282,11 +301,10 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
         'mcp-fleet verify --region us-east-1 --token "$TOKEN"',
       ]),
     )
-    .action(async (opts: VerifyCommandOptions) => {
-      const { verifyCommand } = await import('./commands/verify.js');
-      process.exitCode = await verifyCommand(opts);
-    });
+    .action(lazy(async () => (await import('./commands/verify.js')).verifyCommand));
+}
 
+function invokeCommand(program: Command): void {
   program
     .command('invoke')
     .description(
@@ -295,11 +313,11 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     .argument('<server>', 'server id (or function name)')
     .argument('<tool>', 'tool name')
     .argument('[arguments]', 'the arguments, as a JSON object')
-    .option('-c, --config <file>', 'the config of the running dev fleet', DEFAULT_CONFIG)
-    .option('--endpoint <url>', 'a Lambda API endpoint (default: the running dev fleet)')
-    .option('--region <region>', 'call AWS Lambda in this region (with your AWS credentials)')
-    .option('--token <token>', "the dev fleet's --token, when it was started with one")
-    .option('--json', 'print the whole result as JSON')
+    .addOption(configOption('the config of the running dev fleet'))
+    .addOption(endpointOption())
+    .addOption(regionOption('call AWS Lambda in this region (with your AWS credentials)'))
+    .addOption(tokenOption())
+    .addOption(jsonOption('print the whole result as JSON'))
     .addHelpText(
       'after',
       examples([
@@ -308,49 +326,30 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
         'mcp-fleet invoke git git_status \'{"repo_path": "."}\' --region us-east-1',
       ]),
     )
-    .action(
-      async (
-        server: string,
-        tool: string,
-        args: string | undefined,
-        opts: { config: string; endpoint?: string; region?: string; json?: boolean },
-      ) => {
-        const { invokeCommand } = await import('./commands/invoke.js');
-        process.exitCode = await invokeCommand(server, tool, args, opts);
-      },
-    );
+    .action(lazy(async () => (await import('./commands/invoke.js')).invokeCommand));
+}
 
+function toolsCommand(program: Command): void {
   program
     .command('tools')
     .description('List the tools of one server, or of every mcp-server-* function, through the Lambda API')
     .argument('[server]', 'server id (or function name)')
-    .option('-c, --config <file>', 'the config of the running dev fleet', DEFAULT_CONFIG)
-    .option('--endpoint <url>', 'a Lambda API endpoint (default: the running dev fleet)')
-    .option('--region <region>', 'list the functions in AWS Lambda in this region')
-    .option('--token <token>', "the dev fleet's --token, when it was started with one")
-    .option('--json', 'machine-readable output')
+    .addOption(configOption('the config of the running dev fleet'))
+    .addOption(endpointOption())
+    .addOption(regionOption('list the functions in AWS Lambda in this region'))
+    .addOption(tokenOption())
+    .addOption(jsonOption('machine-readable output'))
     .addHelpText('after', examples(['mcp-fleet tools', 'mcp-fleet tools git --json']))
-    .action(
-      async (
-        server: string | undefined,
-        opts: { config: string; endpoint?: string; region?: string; json?: boolean },
-      ) => {
-        const { toolsCommand } = await import('./commands/tools.js');
-        process.exitCode = await toolsCommand(server, opts);
-      },
-    );
+    .action(lazy(async () => (await import('./commands/tools.js')).toolsCommand));
+}
 
+function schemaCommand(program: Command): void {
   program
     .command('schema')
     .description('Print the JSON Schema of servers.yaml (for editors and other tools)')
     .addOption(new Option('-o, --out <file>', 'write it to a file'))
     .addHelpText('after', examples(['mcp-fleet schema > servers.schema.json']))
-    .action(async (opts: { out?: string }) => {
-      const { schemaCommand } = await import('./commands/schema.js');
-      process.exitCode = await schemaCommand(opts);
-    });
-
-  return program;
+    .action(lazy(async () => (await import('./commands/schema.js')).schemaCommand));
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -341,16 +341,3 @@ export class PolicySet {
 export function gatewayArn(name: string, region = 'us-east-1', account = '000000000000'): string {
   return `arn:aws:bedrock-agentcore:${region}:${account}:gateway/${name}`;
 }
-
-/** Tool names (`<target>___<tool>`) a policy names that are not in `served`. */
-export function unknownTools(
-  defs: readonly PolicyDefinition[],
-  served: ReadonlySet<string>,
-): Map<PolicyDefinition, string[]> {
-  const out = new Map<PolicyDefinition, string[]>();
-  for (const d of defs) {
-    const missing = (d.actions ?? []).filter((a) => !served.has(a));
-    if (missing.length > 0) out.set(d, missing);
-  }
-  return out;
-}

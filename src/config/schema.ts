@@ -569,7 +569,6 @@ export type RawServer = z.output<typeof serverSchema>;
 export type RawDefaults = z.output<typeof defaultsSchema>;
 export type RawFleet = z.output<typeof fleetSchema>;
 export type RawSecret = z.output<typeof secretSchema>;
-export type RawAws = z.output<typeof awsSchema>;
 
 /** The generic messages for issues a field did not word itself. */
 export function genericMessage(iss: Issue): string | undefined {

@@ -61,7 +61,8 @@ export class McpFleetDashboard extends Construct {
 }
 
 function serverRow(fn: McpServerFunction): cloudwatch.IWidget[] {
-  const { id, timeout } = fn.server;
+  const id = fn.serverId;
+  const timeout = fn.timeout.toSeconds();
   const f = fn.function;
   const sum = { period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM };
   const serverMetric = (name: string, statistic: string, label: string): cloudwatch.Metric =>
@@ -69,7 +70,7 @@ function serverRow(fn: McpServerFunction): cloudwatch.IWidget[] {
       namespace: METRICS_NAMESPACE,
       metricName: name,
       // Powertools' service dimension: the runtime names its service `mcp-server-<id>`.
-      dimensionsMap: { service: fn.server.functionName, server: id },
+      dimensionsMap: { service: fn.functionName, server: id },
       statistic,
       period: ALARM_PERIOD,
       label,

@@ -6,7 +6,8 @@ import * as agentcore from 'aws-cdk-lib/aws-bedrockagentcore';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
-import type { FleetConfig } from '../config/model.js';
+import { DEFAULTS } from '../config/limits.js';
+import type { FleetConfig, ServerConfig } from '../config/model.js';
 import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
 import type { McpServerFunction } from './server-function.js';
 import { toToolDefinitions } from './tool-schema.js';
@@ -27,9 +28,36 @@ const DESCRIPTION_MAX = 200;
 const DOMAIN_PREFIX_MAX = 63;
 const DOMAIN_RESERVED = /aws|amazon|cognito/g;
 
+/** How callers of the gateway authenticate. */
+export type GatewayAuth = 'cognito' | 'iam' | 'none';
+
+/** The props of {@link McpFleetGateway}; {@link gatewayProps} makes them from servers.yaml's `gateway:`. */
 export interface McpFleetGatewayProps {
-  /** The fleet's gateway settings. */
-  readonly gateway: FleetConfig['gateway'];
+  /**
+   * The gateway's name (also its Cognito pool's, client's and resource server's).
+   * @default 'mcp-fleet'
+   */
+  readonly gatewayName?: string;
+  /**
+   * Inbound auth: a Cognito machine client (client credentials), SigV4 (IAM), or none.
+   * @default 'cognito'
+   */
+  readonly auth?: GatewayAuth;
+  /**
+   * The gateway's description (clipped to 200 characters).
+   * @default - none
+   */
+  readonly description?: string;
+  /**
+   * Instructions the gateway gives MCP clients.
+   * @default - none
+   */
+  readonly instructions?: string;
+  /**
+   * Semantic tool search (`x_amz_bedrock_agentcore_search`).
+   * @default false
+   */
+  readonly search?: boolean;
   /**
    * MCP protocol versions the gateway accepts.
    * @default MCP_PROTOCOL_VERSIONS
@@ -40,6 +68,44 @@ export interface McpFleetGatewayProps {
    * @default - none: every caller may call every tool
    */
   readonly policyEngine?: agentcore.GatewayPolicyEngineConfig;
+}
+
+/** The gateway's props of servers.yaml's `gateway:` settings. */
+export function gatewayProps(settings: FleetConfig['gateway']): McpFleetGatewayProps {
+  return {
+    gatewayName: settings.name,
+    auth: settings.auth,
+    search: settings.search,
+    ...(settings.description === undefined ? {} : { description: settings.description }),
+    ...(settings.instructions === undefined ? {} : { instructions: settings.instructions }),
+  };
+}
+
+/** A server's target on the gateway; {@link gatewayTargetProps} makes it from a server of servers.yaml. */
+export interface McpFleetTargetProps {
+  /** The target's name: the `<target>___` prefix of its tools. */
+  readonly name: string;
+  /**
+   * The target's description (clipped to 200 characters).
+   * @default - none
+   */
+  readonly description?: string;
+  /**
+   * MCP-server targets: `default` (the gateway lists and caches the tools) or `dynamic` (listed live).
+   * @default 'default'
+   */
+  readonly listingMode?: 'default' | 'dynamic';
+  /**
+   * MCP-server targets: resource URI collisions go to the lowest value.
+   * @default 1000
+   */
+  readonly resourcePriority?: number;
+}
+
+/** The target props of a server of servers.yaml. */
+export function gatewayTargetProps(server: ServerConfig): McpFleetTargetProps {
+  const { target, description, listingMode, resourcePriority } = server.gateway;
+  return { name: target, description, listingMode, resourcePriority };
 }
 
 /** What a client of a Cognito-protected gateway needs. */
@@ -62,7 +128,7 @@ export interface GatewayCognito {
  */
 export class McpFleetGateway extends Construct implements NagAware {
   readonly gateway: agentcore.Gateway;
-  readonly auth: FleetConfig['gateway']['auth'];
+  readonly auth: GatewayAuth;
   readonly cognito?: GatewayCognito;
   /** Server id → its target. */
   readonly targets = new Map<string, agentcore.GatewayTarget>();
@@ -72,33 +138,33 @@ export class McpFleetGateway extends Construct implements NagAware {
 
   constructor(scope: Construct, id: string, props: McpFleetGatewayProps) {
     super(scope, id);
-    const settings = props.gateway;
-    this.auth = settings.auth;
+    const name = props.gatewayName ?? DEFAULTS.gatewayName;
+    this.auth = props.auth ?? DEFAULTS.gatewayAuth;
     let authorizerConfiguration: agentcore.IGatewayAuthorizerConfig;
-    if (settings.auth === 'cognito') {
-      this.cognito = this.createCognito(settings.name);
+    if (this.auth === 'cognito') {
+      this.cognito = this.createCognito(name);
       // Cognito access tokens carry client_id, not aud: the gateway checks the client.
       authorizerConfiguration = agentcore.GatewayAuthorizer.usingCognito({
         userPool: this.cognito.userPool,
         allowedClients: [this.cognito.client],
       });
-    } else if (settings.auth === 'iam') {
+    } else if (this.auth === 'iam') {
       authorizerConfiguration = agentcore.GatewayAuthorizer.usingAwsIam();
     } else {
       authorizerConfiguration = agentcore.GatewayAuthorizer.withNoAuth();
       cdk.Annotations.of(this).addWarningV2(
         'mcp-fleet:gatewayWithoutAuth',
-        `gateway ${settings.name} has auth: none; anyone who knows its URL can call every tool`,
+        `gateway ${name} has auth: none; anyone who knows its URL can call every tool`,
       );
     }
 
     this.gateway = new agentcore.Gateway(this, 'Gateway', {
-      gatewayName: settings.name,
-      ...(settings.description === undefined ? {} : { description: clip(settings.description) }),
+      gatewayName: name,
+      ...(props.description === undefined ? {} : { description: clip(props.description) }),
       protocolConfiguration: agentcore.GatewayProtocol.mcp({
         supportedVersions: [...(props.supportedVersions ?? MCP_PROTOCOL_VERSIONS)],
-        ...(settings.search ? { searchType: agentcore.McpGatewaySearchType.SEMANTIC } : {}),
-        ...(settings.instructions === undefined ? {} : { instructions: settings.instructions }),
+        ...(props.search === true ? { searchType: agentcore.McpGatewaySearchType.SEMANTIC } : {}),
+        ...(props.instructions === undefined ? {} : { instructions: props.instructions }),
       }),
       authorizerConfiguration,
       ...(props.policyEngine === undefined ? {} : { policyEngineConfiguration: props.policyEngine }),
@@ -113,31 +179,32 @@ export class McpFleetGateway extends Construct implements NagAware {
   }
 
   /**
-   * Adds the server's function as a Lambda target named `server.gateway.target`. The gateway's role
+   * Adds the server's function as a Lambda target. The gateway's role
    * may invoke it (the L2 grants that). An `s3` schema is uploaded as an asset; the role may read
    * exactly that object.
    */
   addServer(
     fn: McpServerFunction,
+    props: McpFleetTargetProps,
     tools: readonly LoweredTool[],
     options: { schema: 'inline' | 's3'; toolsFile?: string },
   ): agentcore.GatewayTarget {
-    const server = fn.server;
+    const id = fn.serverId;
     let toolSchema: agentcore.ToolSchema;
     if (options.schema === 'inline') {
-      toolSchema = agentcore.ToolSchema.fromInline(toToolDefinitions(server.gateway.target, tools));
+      toolSchema = agentcore.ToolSchema.fromInline(toToolDefinitions(props.name, tools));
     } else {
-      const file = options.toolsFile ?? writeToolsFile(server.id, tools);
-      const asset = new s3assets.Asset(this, `ToolSchema-${server.id}`, { path: file });
+      const file = options.toolsFile ?? writeToolsFile(id, tools);
+      const asset = new s3assets.Asset(this, `ToolSchema-${id}`, { path: file });
       toolSchema = agentcore.ToolSchema.fromS3File(asset.bucket, asset.s3ObjectKey);
     }
-    const target = this.gateway.addLambdaTarget(`Target-${server.id}`, {
-      gatewayTargetName: server.gateway.target,
-      description: clip(server.gateway.description),
+    const target = this.gateway.addLambdaTarget(`Target-${id}`, {
+      gatewayTargetName: props.name,
+      ...(props.description === undefined ? {} : { description: clip(props.description) }),
       lambdaFunction: fn.function,
       toolSchema,
     });
-    this.targets.set(server.id, target);
+    this.targets.set(id, target);
     this.invoked.push(fn);
     return target;
   }
@@ -147,14 +214,14 @@ export class McpFleetGateway extends Construct implements NagAware {
    * the gateway's own role for service `lambda`; the role may invoke exactly that URL. The gateway
    * lists the tools itself (listingMode), so no tool schema is declared.
    */
-  addMcpServer(fn: McpServerFunction): agentcore.GatewayTarget {
-    const server = fn.server;
+  addMcpServer(fn: McpServerFunction, props: McpFleetTargetProps): agentcore.GatewayTarget {
+    const id = fn.serverId;
     const url = fn.functionUrl;
-    if (url === undefined) throw new Error(`server ${server.id} is an mcp target but has no Function URL`);
-    const target = agentcore.GatewayTarget.forMcpServer(this, `Target-${server.id}`, {
+    if (url === undefined) throw new Error(`server ${id} is an mcp target but has no Function URL`);
+    const target = agentcore.GatewayTarget.forMcpServer(this, `Target-${id}`, {
       gateway: this.gateway,
-      gatewayTargetName: server.gateway.target,
-      description: clip(server.gateway.description),
+      gatewayTargetName: props.name,
+      ...(props.description === undefined ? {} : { description: clip(props.description) }),
       endpoint: url.url,
       credentialProviderConfigurations: [
         agentcore.GatewayCredentialProvider.fromIamRole({ service: 'lambda' }),
@@ -164,15 +231,15 @@ export class McpFleetGateway extends Construct implements NagAware {
     const cfn = target.node.defaultChild as agentcore.CfnGatewayTarget;
     cfn.addPropertyOverride(
       'TargetConfiguration.Mcp.McpServer.ListingMode',
-      server.gateway.listingMode === 'dynamic' ? 'DYNAMIC' : 'DEFAULT',
+      props.listingMode === 'dynamic' ? 'DYNAMIC' : 'DEFAULT',
     );
     cfn.addPropertyOverride(
       'TargetConfiguration.Mcp.McpServer.ResourcePriority',
-      server.gateway.resourcePriority,
+      props.resourcePriority ?? DEFAULTS.resourcePriority,
     );
     // lambda:InvokeFunctionUrl (and lambda:InvokeFunction via the URL) on this function only.
     fn.function.grantInvokeUrl(this.gateway.role);
-    this.targets.set(server.id, target);
+    this.targets.set(id, target);
     this.urlInvoked.push(fn);
     return target;
   }
@@ -255,7 +322,7 @@ export class McpFleetGateway extends Construct implements NagAware {
     const acks: NagAcknowledgment[] = this.invoked.map((fn) => ({
       scope: this.gateway.role,
       id: `${NAG_PACK}-IAM5[Resource::${nagFinding(this, fn.function.functionArn)}:*]`,
-      reason: `the gateway role may invoke ${fn.server.functionName} and its versions and aliases (ARN:*), that one function only; the grant comes from the AgentCore L2's Lambda target`,
+      reason: `the gateway role may invoke ${fn.functionName} and its versions and aliases (ARN:*), that one function only; the grant comes from the AgentCore L2's Lambda target`,
     }));
     if (this.cognito !== undefined) {
       acks.push({

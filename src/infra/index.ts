@@ -7,8 +7,12 @@ export {
   GATEWAY_OAUTH_SCOPE,
   MCP_PROTOCOL_VERSIONS,
   McpFleetGateway,
+  gatewayProps,
+  gatewayTargetProps,
+  type GatewayAuth,
   type GatewayCognito,
   type McpFleetGatewayProps,
+  type McpFleetTargetProps,
 } from './gateway.js';
 export {
   LAMBDA_RESERVED_ENV,
@@ -33,6 +37,9 @@ export {
   DURATION_ALARM_RATIO,
   McpServerFunction,
   VPC_ENI_POLICY,
+  serverFunctionProps,
+  type FunctionSecret,
+  type FunctionUrlMode,
   type McpServerFunctionProps,
 } from './server-function.js';
 export { FleetStackError, McpFleetStack, OUTPUTS } from './stack.js';

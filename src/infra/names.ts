@@ -1,7 +1,6 @@
 import * as cdk from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
-import type { SecretRef } from '../config/model.js';
 
 /**
  * The logical id of a server's Lambda ARN output, as the seed deployment named it: `Mcp`, the id
@@ -50,13 +49,6 @@ export function secretsManagerArn(scope: IConstruct, secret: string): string {
     resourceName: `${secret}-??????`,
     arnFormat: cdk.ArnFormat.COLON_RESOURCE_NAME,
   });
-}
-
-/** The IAM action and resource ARN one secret reference needs. */
-export function secretGrant(scope: IConstruct, ref: SecretRef): { action: string; resource: string } {
-  return ref.source === 'ssm'
-    ? { action: 'ssm:GetParameter', resource: ssmParameterArn(scope, ref.parameter) }
-    : { action: 'secretsmanager:GetSecretValue', resource: secretsManagerArn(scope, ref.secret) };
 }
 
 const RETENTIONS = new Map<number, logs.RetentionDays>();

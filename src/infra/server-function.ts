@@ -7,10 +7,17 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { DEFAULTS, FUNCTION_NAME_PREFIX } from '../config/limits.js';
 import type { ServerConfig } from '../config/model.js';
 import { FUNCTION_ENV } from '../contract/function-env.js';
 import { METRICS_NAMESPACE } from '../contract/metrics.js';
-import { LAMBDA_ENV_MAX_BYTES, LAMBDA_RESERVED_ENV, retentionDays, secretGrant } from './names.js';
+import {
+  LAMBDA_ENV_MAX_BYTES,
+  LAMBDA_RESERVED_ENV,
+  retentionDays,
+  secretsManagerArn,
+  ssmParameterArn,
+} from './names.js';
 import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
 import type { ServerArtifact } from './types.js';
 
@@ -27,11 +34,87 @@ const LAMBDA_DESCRIPTION_MAX = 256;
 /** The managed policy a function in a VPC needs for its network interfaces (ec2 ENI actions only). */
 export const VPC_ENI_POLICY = 'service-role/AWSLambdaENIManagementAccess';
 
+/** A secret the function's role may read (the server reads it at start). */
+export type FunctionSecret =
+  | { readonly ssmParameter: string }
+  /** A Secrets Manager secret by name or ARN. */
+  | { readonly secretsManagerSecret: string };
+
+/** The function's Function URL (IAM auth). */
+export type FunctionUrlMode = 'none' | 'buffered' | 'streamed';
+
+/**
+ * The props of {@link McpServerFunction}: the function's own settings, each with its default.
+ * {@link serverFunctionProps} makes them from a server of servers.yaml.
+ */
 export interface McpServerFunctionProps {
-  /** The server, as the config loader resolved it. */
-  readonly server: ServerConfig;
+  /** The server's id: in the function's environment, its alarms' descriptions and its nag reasons. */
+  readonly serverId: string;
   /** Its built function root (zip) or image build context. */
   readonly artifact: ServerArtifact;
+  /**
+   * The function's name.
+   * @default `mcp-server-<serverId>`
+   */
+  readonly functionName?: string;
+  /**
+   * The function's description (clipped to Lambda's 256 characters).
+   * @default `mcp-fleet: <serverId>`
+   */
+  readonly description?: string;
+  /**
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
+  /**
+   * Memory in MB.
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * @default cdk.Duration.seconds(60)
+   */
+  readonly timeout?: cdk.Duration;
+  /**
+   * The server's environment as the function shows it (it reaches the server through
+   * launch.json anyway); keys Lambda reserves are left out (see `omittedEnv`).
+   * @default {}
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Secrets the role may read, each exactly.
+   * @default - none
+   */
+  readonly secrets?: readonly FunctionSecret[];
+  /**
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Managed policies of the role, by ARN or AWS managed policy name.
+   * @default - none
+   */
+  readonly managedPolicies?: readonly string[];
+  /**
+   * Statements of the role's own policy (the server's declared permissions).
+   * @default - none: the role may write its logs and read its secrets only
+   */
+  readonly policyStatements?: readonly iam.PolicyStatement[];
+  /**
+   * Subnets and security groups by id (no VPC lookup at synthesis).
+   * @default - not in a VPC
+   */
+  readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
+  /**
+   * @default - the account's unreserved concurrency
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * A Function URL with IAM auth: `streamed` (RESPONSE_STREAM, and the runtime told to stream:
+   * an MCP-server target's endpoint) or `buffered`.
+   * @default 'none'
+   */
+  readonly functionUrl?: FunctionUrlMode;
   /**
    * Runtime of a zip function.
    * @default DEFAULT_RUNTIME (Node.js 22)
@@ -50,84 +133,121 @@ export interface McpServerFunctionProps {
 }
 
 /**
+ * The construct's props of a server of servers.yaml and its build artifact (the runtime, the
+ * alarms' topic and the log group's removal policy are the stack's to add).
+ */
+export function serverFunctionProps(server: ServerConfig, artifact: ServerArtifact): McpServerFunctionProps {
+  const { aws } = server;
+  return {
+    serverId: server.id,
+    artifact,
+    functionName: server.functionName,
+    description: `mcp-fleet: ${server.name}${server.description ? ` (${server.description})` : ''}`,
+    architecture: aws.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+    memorySize: server.memory,
+    timeout: cdk.Duration.seconds(server.timeout),
+    environment: server.env,
+    secrets: Object.values(server.secrets).map((ref) =>
+      ref.source === 'ssm' ? { ssmParameter: ref.parameter } : { secretsManagerSecret: ref.secret },
+    ),
+    logRetention: retentionDays(aws.logRetentionDays),
+    managedPolicies: aws.iam.managedPolicies,
+    policyStatements: aws.iam.statements.map(
+      (s) =>
+        new iam.PolicyStatement({
+          effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW,
+          actions: s.actions,
+          resources: s.resources,
+          ...(s.conditions === undefined ? {} : { conditions: s.conditions }),
+        }),
+    ),
+    ...(aws.vpc === undefined ? {} : { vpc: aws.vpc }),
+    ...(aws.reservedConcurrency === undefined ? {} : { reservedConcurrency: aws.reservedConcurrency }),
+    functionUrl: server.gateway.targetType === 'mcp' ? 'streamed' : aws.functionUrl ? 'buffered' : 'none',
+  };
+}
+
+/**
  * One MCP server as a Lambda function `mcp-server-<id>`: its own log group with the configured
  * retention, a role that may write to that log group, read exactly the server's secrets and do
  * what the server declared (nothing else), three alarms (errors, throttles, p99 duration near the
  * timeout) and, when asked, a Function URL with IAM auth.
  */
 export class McpServerFunction extends Construct implements NagAware {
-  readonly server: ServerConfig;
+  readonly serverId: string;
+  readonly functionName: string;
+  readonly timeout: cdk.Duration;
   readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
-  /** The server's declared `aws.iam.statements`, when it declared any. */
+  /** The server's declared statements, when it declared any. */
   readonly declaredPolicy?: iam.Policy;
   readonly alarms: { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm; duration: cloudwatch.Alarm };
   readonly functionUrl?: lambda.FunctionUrl;
-  /** Keys of `server.env` left out of the function's environment (they reach the server through launch.json). */
+  /** Keys of the environment left out of the function's (they reach the server through launch.json). */
   readonly omittedEnv: string[] = [];
   private readonly runtime?: lambda.Runtime;
-  private readonly managedPolicies: { name: string; policy: iam.IManagedPolicy }[] = [];
+  private readonly managedPolicies: { name: string; policy: iam.IManagedPolicy; declared: boolean }[] = [];
+  private readonly statements: readonly iam.PolicyStatement[];
 
   constructor(scope: Construct, id: string, props: McpServerFunctionProps) {
     super(scope, id);
-    const { server, artifact } = props;
-    this.server = server;
-    const architecture =
-      server.aws.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+    const { serverId, artifact } = props;
+    this.serverId = serverId;
+    this.functionName = props.functionName ?? `${FUNCTION_NAME_PREFIX}${serverId}`;
+    this.timeout = props.timeout ?? cdk.Duration.seconds(DEFAULTS.timeout);
+    this.statements = props.policyStatements ?? [];
+    const architecture = props.architecture ?? lambda.Architecture.ARM_64;
+    const urlMode = props.functionUrl ?? 'none';
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      logGroupName: `/aws/lambda/${server.functionName}`,
-      retention: retentionDays(server.aws.logRetentionDays),
+      logGroupName: `/aws/lambda/${this.functionName}`,
+      retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
       removalPolicy: props.logRemovalPolicy ?? cdk.RemovalPolicy.DESTROY,
     });
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `mcp-fleet: execution role of ${server.functionName}`,
+      description: `mcp-fleet: execution role of ${this.functionName}`,
     });
     this.logGroup.grantWrite(this.role);
-    this.grantSecrets();
-    for (const [i, name] of server.aws.iam.managedPolicies.entries()) {
+    this.grantSecrets(props.secrets ?? []);
+    for (const [i, name] of (props.managedPolicies ?? []).entries()) {
       const policy = name.startsWith('arn:')
         ? iam.ManagedPolicy.fromManagedPolicyArn(this, `ManagedPolicy${i}`, name)
         : iam.ManagedPolicy.fromAwsManagedPolicyName(name);
       this.role.addManagedPolicy(policy);
-      this.managedPolicies.push({ name, policy });
+      this.managedPolicies.push({ name, policy, declared: true });
     }
-    if (server.aws.vpc !== undefined) {
+    if (props.vpc !== undefined) {
       // Lambda creates the function's network interfaces with the execution role.
       const policy = iam.ManagedPolicy.fromAwsManagedPolicyName(VPC_ENI_POLICY);
       this.role.addManagedPolicy(policy);
-      this.managedPolicies.push({ name: VPC_ENI_POLICY, policy });
+      this.managedPolicies.push({
+        name: VPC_ENI_POLICY,
+        policy,
+        declared: props.managedPolicies?.includes(VPC_ENI_POLICY) ?? false,
+      });
     }
-    if (server.aws.iam.statements.length > 0) {
+    if (this.statements.length > 0) {
       this.declaredPolicy = new iam.Policy(this, 'DeclaredPolicy', {
         roles: [this.role],
-        statements: server.aws.iam.statements.map(
-          (s) =>
-            new iam.PolicyStatement({
-              effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW,
-              actions: s.actions,
-              resources: s.resources,
-              ...(s.conditions === undefined ? {} : { conditions: s.conditions }),
-            }),
-        ),
+        statements: [...this.statements],
       });
     }
 
     const common: lambda.FunctionOptions = {
-      functionName: server.functionName,
-      description: clip(`mcp-fleet: ${server.name}${server.description ? ` (${server.description})` : ''}`),
+      functionName: this.functionName,
+      description: clip(props.description ?? `mcp-fleet: ${serverId}`),
       role: this.role,
       architecture,
-      memorySize: server.memory,
-      timeout: cdk.Duration.seconds(server.timeout),
-      environment: this.environment(),
+      memorySize: props.memorySize ?? DEFAULTS.memory,
+      timeout: this.timeout,
+      environment: this.environment(props.environment ?? {}, urlMode === 'streamed'),
       logGroup: this.logGroup,
-      ...(server.aws.reservedConcurrency === undefined
+      ...(props.reservedConcurrency === undefined
         ? {}
-        : { reservedConcurrentExecutions: server.aws.reservedConcurrency }),
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
     };
     if (artifact.kind === 'zip') {
       this.runtime = props.runtime ?? DEFAULT_RUNTIME;
@@ -146,24 +266,24 @@ export class McpServerFunction extends Construct implements NagAware {
       });
     }
     if (this.declaredPolicy !== undefined) this.function.node.addDependency(this.declaredPolicy);
-    if (server.aws.vpc !== undefined) {
+    if (props.vpc !== undefined) {
       // Subnets and security groups by id: no VPC lookup at synthesis, no account access needed.
       const cfn = this.function.node.defaultChild as lambda.CfnFunction;
       cfn.vpcConfig = {
-        subnetIds: server.aws.vpc.subnetIds,
-        securityGroupIds: server.aws.vpc.securityGroupIds,
+        subnetIds: [...props.vpc.subnetIds],
+        securityGroupIds: [...props.vpc.securityGroupIds],
       };
     }
 
     this.alarms = this.createAlarms(props.alarmTopic);
-    if (server.gateway.targetType === 'mcp') {
+    if (urlMode === 'streamed') {
       // The endpoint of its MCP-server target: IAM auth (the gateway's role signs), streamed so
       // that progress and logging notifications reach the client while a tool runs.
       this.functionUrl = this.function.addFunctionUrl({
         authType: lambda.FunctionUrlAuthType.AWS_IAM,
         invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
       });
-    } else if (server.aws.functionUrl) {
+    } else if (urlMode === 'buffered') {
       this.functionUrl = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
     }
   }
@@ -172,10 +292,16 @@ export class McpServerFunction extends Construct implements NagAware {
    * `ssm:GetParameter` on exactly each SSM parameter and `secretsmanager:GetSecretValue` on exactly
    * each secret the server reads at start.
    */
-  private grantSecrets(): void {
+  private grantSecrets(secrets: readonly FunctionSecret[]): void {
     const byAction = new Map<string, string[]>();
-    for (const ref of Object.values(this.server.secrets)) {
-      const { action, resource } = secretGrant(this, ref);
+    for (const secret of secrets) {
+      const { action, resource } =
+        'ssmParameter' in secret
+          ? { action: 'ssm:GetParameter', resource: ssmParameterArn(this, secret.ssmParameter) }
+          : {
+              action: 'secretsmanager:GetSecretValue',
+              resource: secretsManagerArn(this, secret.secretsManagerSecret),
+            };
       const list = byAction.get(action) ?? [];
       if (!list.includes(resource)) list.push(resource);
       byAction.set(action, list);
@@ -189,16 +315,19 @@ export class McpServerFunction extends Construct implements NagAware {
    * The server's env (it reaches the server through launch.json anyway; here it is visible in the
    * console) without the keys Lambda reserves, plus the server id and Powertools' settings.
    */
-  private environment(): Record<string, string> {
+  private environment(
+    environment: Readonly<Record<string, string>>,
+    stream: boolean,
+  ): Record<string, string> {
     const own: Record<string, string> = {
-      [FUNCTION_ENV.serverId]: this.server.id,
+      [FUNCTION_ENV.serverId]: this.serverId,
       // The runtime's Telemetry names its service `mcp-server-<id>`, as the local fleet does.
-      [FUNCTION_ENV.serviceName]: this.server.functionName,
+      [FUNCTION_ENV.serviceName]: this.functionName,
       [FUNCTION_ENV.metricsNamespace]: METRICS_NAMESPACE,
     };
-    if (this.server.gateway.targetType === 'mcp') own[FUNCTION_ENV.responseStream] = 'true';
+    if (stream) own[FUNCTION_ENV.responseStream] = 'true';
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(this.server.env)) {
+    for (const [key, value] of Object.entries(environment)) {
       if (LAMBDA_RESERVED_ENV.has(key) || key in own) this.omittedEnv.push(key);
       else env[key] = value;
     }
@@ -208,7 +337,7 @@ export class McpServerFunction extends Construct implements NagAware {
       this.omittedEnv.push(...Object.keys(env));
       cdk.Annotations.of(this).addWarningV2(
         'mcp-fleet:envTooLarge',
-        `the env of ${this.server.id} is over Lambda's ${LAMBDA_ENV_MAX_BYTES} bytes of environment; it reaches the server through launch.json only`,
+        `the env of ${this.serverId} is over Lambda's ${LAMBDA_ENV_MAX_BYTES} bytes of environment; it reaches the server through launch.json only`,
       );
       return own;
     }
@@ -216,8 +345,8 @@ export class McpServerFunction extends Construct implements NagAware {
   }
 
   private createAlarms(topic: sns.ITopic | undefined): McpServerFunction['alarms'] {
-    const name = this.server.functionName;
-    const timeoutMs = this.server.timeout * 1000;
+    const name = this.functionName;
+    const timeoutMs = this.timeout.toMilliseconds();
     const alarm = (
       id: string,
       suffix: string,
@@ -260,14 +389,14 @@ export class McpServerFunction extends Construct implements NagAware {
         'duration',
         this.function.metricDuration({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.p(99) }),
         Math.round(timeoutMs * DURATION_ALARM_RATIO),
-        `p99 duration reached ${DURATION_ALARM_RATIO * 100}% of the ${this.server.timeout} s timeout`,
+        `p99 duration reached ${DURATION_ALARM_RATIO * 100}% of the ${this.timeout.toSeconds()} s timeout`,
       ),
     };
   }
 
   nagAcknowledgments(): NagAcknowledgment[] {
     const acks: NagAcknowledgment[] = [];
-    const id = this.server.id;
+    const id = this.serverId;
     if (this.runtime !== undefined && !isLatestOfFamily(this.runtime)) {
       acks.push({
         scope: this.function,
@@ -275,22 +404,21 @@ export class McpServerFunction extends Construct implements NagAware {
         reason: `${this.runtime.name} is the runtime the mcp-fleet handler bundle is built and tested for; a newer Node.js runtime is a deliberate upgrade, not a drift to flag per function`,
       });
     }
-    for (const { name, policy } of this.managedPolicies) {
+    for (const { name, policy, declared } of this.managedPolicies) {
       const finding = `Policy::${nagFinding(this, policy.managedPolicyArn)}`;
       if (!finding.includes(':iam::aws:')) continue;
       acks.push({
         scope: this.role,
         id: `${NAG_PACK}-IAM4[${finding}]`,
-        reason:
-          name === VPC_ENI_POLICY && !this.server.aws.iam.managedPolicies.includes(name)
-            ? `server ${id} runs in a VPC: Lambda creates and deletes its network interfaces with this role, and ${VPC_ENI_POLICY} grants exactly those ec2 ENI actions`
-            : `server ${id} declares the AWS managed policy ${name} in servers.yaml (aws.iam.managedPolicies)`,
+        reason: !declared
+          ? `server ${id} runs in a VPC: Lambda creates and deletes its network interfaces with this role, and ${VPC_ENI_POLICY} grants exactly those ec2 ENI actions`
+          : `server ${id} declares the AWS managed policy ${name} in servers.yaml (aws.iam.managedPolicies)`,
       });
     }
     if (this.declaredPolicy !== undefined) {
       const findings = new Set<string>();
-      for (const s of this.server.aws.iam.statements) {
-        if (s.effect !== 'Allow') continue;
+      for (const s of this.statements) {
+        if (s.effect !== iam.Effect.ALLOW) continue;
         for (const a of s.actions) if (a.includes('*')) findings.add(`Action::${a}`);
         for (const r of s.resources) {
           const flat = nagFinding(this, r);

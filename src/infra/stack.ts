@@ -4,9 +4,9 @@ import * as cdk from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { GATEWAY_MAX_TARGETS } from '../config/limits.js';
 import { McpFleetDashboard } from './dashboard.js';
-import { McpFleetGateway } from './gateway.js';
+import { gatewayProps, gatewayTargetProps, McpFleetGateway } from './gateway.js';
 import { functionUrlOutputId, lambdaArnOutputId } from './names.js';
-import { McpServerFunction } from './server-function.js';
+import { McpServerFunction, serverFunctionProps } from './server-function.js';
 import { placeToolSchemas, toToolDefinitions, ToolSchemaError } from './tool-schema.js';
 import type { BuiltServer, FleetStackProps } from './types.js';
 import { OUTPUTS } from './outputs.js';
@@ -72,15 +72,14 @@ export class McpFleetStack extends cdk.Stack {
       });
     }
     this.gateway = new McpFleetGateway(this, 'Gateway', {
-      gateway: fleet.gateway,
+      ...gatewayProps(fleet.gateway),
       ...(this.policy === undefined ? {} : { policyEngine: this.policy.configuration }),
     });
 
     for (const built of enabled) {
       const { server } = built;
       const fn = new McpServerFunction(this, `Server-${server.id}`, {
-        server,
-        artifact: built.artifact,
+        ...serverFunctionProps(server, built.artifact),
         ...(runtime === undefined ? {} : { runtime }),
         ...(alarmTopic === undefined ? {} : { alarmTopic }),
         ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
@@ -89,14 +88,14 @@ export class McpFleetStack extends cdk.Stack {
       tagServer(fn, server);
       const schema = this.schemaPlacement.get(server.id);
       if (server.gateway.targetType === 'mcp') {
-        this.gateway.addMcpServer(fn);
+        this.gateway.addMcpServer(fn, gatewayTargetProps(server));
       } else if (schema === undefined) {
         cdk.Annotations.of(fn).addWarningV2(
           'mcp-fleet:noTools',
           `server ${server.id} has no tools: it is not a gateway target (its Function URL, if any, still serves it)`,
         );
       } else {
-        this.gateway.addServer(fn, built.tools, {
+        this.gateway.addServer(fn, gatewayTargetProps(server), built.tools, {
           schema,
           ...(built.toolsFile === undefined ? {} : { toolsFile: built.toolsFile }),
         });

@@ -1,13 +1,13 @@
 import type * as cdk from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import type { Artifact as ServerArtifact } from '../build/stage.js';
+import type { Artifact as ServerArtifact } from '../build/stage/index.js';
 import type { LoweredTool } from '../build/tools.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
 
 /** What `mcp-fleet build` produced: the lowered tools and the function's artifact, one definition each. */
 export type { LoweredTool } from '../build/tools.js';
-export type { Artifact as ServerArtifact } from '../build/stage.js';
+export type { Artifact as ServerArtifact } from '../build/stage/index.js';
 
 export interface BuiltServer {
   server: ServerConfig;

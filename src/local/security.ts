@@ -105,7 +105,7 @@ export class AccessPolicy {
   private readonly origins: Set<string>;
   private readonly tokenDigest: Buffer | undefined;
 
-  constructor(private readonly opts: AccessOptions) {
+  constructor(opts: AccessOptions) {
     this.hosts = (opts.allowedHosts ?? []).map(parseAllowedHost);
     this.origins = new Set((opts.allowedOrigins ?? []).map(parseAllowedOrigin));
     const bound = opts.host.toLowerCase().replace(/^\[|\]$/g, '');

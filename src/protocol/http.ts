@@ -150,10 +150,64 @@ export function corsFor(
   };
 }
 
+/** How one request's answers are written: its CORS headers on every one. */
+interface Replies {
+  reply: (statusCode: number, body: unknown, headers?: Record<string, string>) => HttpResponse;
+  problem: (
+    statusCode: number,
+    code: number,
+    message: string,
+    headers?: Record<string, string>,
+  ) => HttpResponse;
+  /** The headers of an SSE answer. */
+  sseHeaders: Record<string, string>;
+}
+
+function replies(cors: Record<string, string>): Replies {
+  const reply: Replies['reply'] = (statusCode, body, headers = {}) => ({
+    statusCode,
+    headers: { ...cors, ...(body === '' ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === '' ? '' : JSON.stringify(body),
+  });
+  return {
+    reply,
+    problem: (statusCode, code, message, headers = {}) =>
+      reply(statusCode, failure(null, { code, message }), headers),
+    sseHeaders: {
+      ...cors,
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    },
+  };
+}
+
+/** A POST the transport's checks let through: its JSON-RPC messages, ready to dispatch. */
+interface ValidPost {
+  messages: unknown[];
+  /** The body was a batch (an array): the answer is one too. */
+  batch: boolean;
+  /** Protocol revision 2026-07-28 (stateless): HTTP statuses follow the errors. */
+  modern: boolean;
+  acceptsSse: boolean;
+}
+
+/** What the bridge answered. */
+interface Dispatched {
+  responses: JsonRpcResponse[];
+  /** Notifications kept for the answer (not streamed). */
+  notifications: JsonRpcNotification[];
+  /** The status, headers and notifications were already written to the stream sink. */
+  streamed: boolean;
+}
+
+const sse = (m: unknown): string => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
+
 /**
  * MCP Streamable HTTP, stateless: POST of one JSON-RPC message or a batch; JSON answers (or an
  * SSE body when the server sent notifications and the client accepts event streams); the
  * status codes the transport specifies for wrong methods, headers and bodies; CORS.
+ * Three steps: {@link validate}, {@link dispatch}, {@link encode}.
  */
 export async function httpFront(
   req: HttpRequest,
@@ -161,29 +215,75 @@ export async function httpFront(
   opts: HttpFrontOptions,
 ): Promise<HttpResponse> {
   const access = corsFor(req.headers['origin'], opts.allowOrigin);
-  const cors = 'headers' in access ? access.headers : {};
-  const reply = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({
-    statusCode,
-    headers: { ...cors, ...(body === '' ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === '' ? '' : JSON.stringify(body),
-  });
-  const problem = (
-    statusCode: number,
-    code: number,
-    message: string,
-    headers: Record<string, string> = {},
-  ): HttpResponse => reply(statusCode, failure(null, { code, message }), headers);
+  const out = replies('headers' in access ? access.headers : {});
+  if ('refused' in access)
+    return out.problem(403, ErrorCode.InvalidRequest, access.refused, { vary: 'Origin' });
+  if (req.method === 'OPTIONS') return out.reply(204, '', { allow: 'POST, OPTIONS' });
+  const post = validate(req, out);
+  if (!('messages' in post)) return post;
+  if (!post.messages.some(isRequest)) {
+    // Notifications and responses only: accepted, nothing to answer.
+    await Promise.all(post.messages.map((m) => bridge.handle(m, { deadline: opts.deadline })));
+    return out.reply(202, '');
+  }
+  return encode(post, await dispatch(post, bridge, opts, out.sseHeaders), out);
+}
 
-  if ('refused' in access) return problem(403, ErrorCode.InvalidRequest, access.refused, { vary: 'Origin' });
-  if (req.method === 'OPTIONS') return reply(204, '', { allow: 'POST, OPTIONS' });
+/**
+ * The transport's checks of a request: method, Accept, Content-Type, the protocol version
+ * header, the body (JSON, JSON-RPC messages, no 2026-07-28 request in a batch) and, for a
+ * 2026-07-28 request, its headers against its body. Answers the messages or the error response.
+ */
+function validate(req: HttpRequest, out: Replies): ValidPost | HttpResponse {
+  const checked = checkHeaders(req, out);
+  if (!('acceptsSse' in checked)) return checked;
+  const { reply, problem } = out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body);
+  } catch (err) {
+    return problem(400, ErrorCode.ParseError, `Parse error: ${(err as Error).message}`);
+  }
+  const messages = Array.isArray(parsed) ? parsed : [parsed];
+  if (messages.length === 0) return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
+  for (const m of messages) {
+    if (!isRequest(m) && !isNotification(m) && !isResponse(m)) {
+      return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    }
+  }
+  const batch = Array.isArray(parsed);
+  const modern =
+    messages.some((m) => isRequest(m) && isModernRequest(m)) ||
+    checked.version === STATELESS_PROTOCOL_VERSION;
+  if (modern && batch) {
+    return problem(
+      400,
+      ErrorCode.InvalidRequest,
+      `Bad Request: JSON-RPC batches may not contain requests for protocol revision ${STATELESS_PROTOCOL_VERSION}`,
+    );
+  }
+  // Not a batch: the one message. Notifications and responses need no headers checked.
+  const first: unknown = messages[0];
+  if (modern && isRequest(first)) {
+    const mismatch = headerMismatch(req, first);
+    if (mismatch !== undefined)
+      return reply(400, failure(first.id, { code: ErrorCode.HeaderMismatch, message: mismatch }));
+  }
+  return { messages, batch, modern, acceptsSse: checked.acceptsSse };
+}
+
+/** Method, Accept, Content-Type and MCP-Protocol-Version, before the body is read. */
+function checkHeaders(
+  req: HttpRequest,
+  out: Replies,
+): { acceptsSse: boolean; version: string | undefined } | HttpResponse {
+  const { reply, problem } = out;
   if (req.method !== 'POST') {
     return problem(
       405,
       ErrorCode.InvalidRequest,
       `Method not allowed: ${req.method}; this endpoint is stateless and takes POST`,
-      {
-        allow: 'POST, OPTIONS',
-      },
+      { allow: 'POST, OPTIONS' },
     );
   }
   const accept = req.headers['accept'] ?? '';
@@ -215,63 +315,29 @@ export async function httpFront(
       }),
     );
   }
+  return { acceptsSse, version };
+}
 
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(req.body);
-  } catch (err) {
-    return problem(400, ErrorCode.ParseError, `Parse error: ${(err as Error).message}`);
-  }
-  const messages = Array.isArray(parsed) ? parsed : [parsed];
-  if (messages.length === 0) return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
-  for (const m of messages) {
-    if (!isRequest(m) && !isNotification(m) && !isResponse(m)) {
-      return problem(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-    }
-  }
-  const modern =
-    messages.some((m) => isRequest(m) && isModernRequest(m)) || version === STATELESS_PROTOCOL_VERSION;
-  if (modern && Array.isArray(parsed)) {
-    return problem(
-      400,
-      ErrorCode.InvalidRequest,
-      `Bad Request: JSON-RPC batches may not contain requests for protocol revision ${STATELESS_PROTOCOL_VERSION}`,
-    );
-  }
-  if (!messages.some(isRequest)) {
-    // Notifications and responses only: accepted, nothing to answer.
-    await Promise.all(messages.map((m) => bridge.handle(m, { deadline: opts.deadline })));
-    return reply(202, '');
-  }
-  if (modern) {
-    const mismatch = headerMismatch(req, messages[0] as JsonRpcRequest);
-    if (mismatch !== undefined)
-      return reply(
-        400,
-        failure((messages[0] as JsonRpcRequest).id, {
-          code: ErrorCode.HeaderMismatch,
-          message: mismatch,
-        }),
-      );
-  }
-
+/**
+ * Hands each message to the bridge. A client that accepts event streams gets the server's
+ * notifications: written to the stream sink as they come (the first one fixes the answer as a
+ * 200 event stream), or kept for the answer.
+ */
+async function dispatch(
+  post: ValidPost,
+  bridge: MessageHandler,
+  opts: HttpFrontOptions,
+  sseHeaders: Record<string, string>,
+): Promise<Dispatched> {
   const notifications: JsonRpcNotification[] = [];
-  const sseHeaders = {
-    ...cors,
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-  };
-  const sse = (m: unknown): string => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
   const sink = opts.stream;
   const state = { streamed: false };
-  const onNotification = acceptsSse
+  const onNotification = post.acceptsSse
     ? (n: JsonRpcNotification) => {
         if (sink === undefined) {
           notifications.push(n);
           return;
         }
-        // Streaming: the first notification fixes the answer as a 200 event stream.
         if (!state.streamed) sink.start(200, sseHeaders);
         state.streamed = true;
         sink.write(sse(n));
@@ -279,7 +345,7 @@ export async function httpFront(
     : undefined;
   const responses = (
     await Promise.all(
-      messages.map((m) =>
+      post.messages.map((m) =>
         bridge.handle(
           m,
           onNotification ? { deadline: opts.deadline, onNotification } : { deadline: opts.deadline },
@@ -287,11 +353,17 @@ export async function httpFront(
       ),
     )
   ).filter((r): r is JsonRpcResponse => r !== undefined);
-  const payload: unknown = Array.isArray(parsed) ? responses : responses[0];
-  const status = modern && responses[0] ? modernStatus(responses[0]) : 200;
+  return { responses, notifications, streamed: state.streamed };
+}
 
-  if (state.streamed) {
-    // The status and the notifications are out; the responses follow as events.
+/**
+ * The HTTP answer: the rest of a streamed answer (the responses as events, within the 20 MB of
+ * a streamed Lambda response), an SSE body when notifications were kept, else JSON with the
+ * status the protocol revision gives; bodies over 6 MB become errors.
+ */
+function encode(post: ValidPost, done: Dispatched, out: Replies): HttpResponse {
+  const { responses, notifications } = done;
+  if (done.streamed) {
     const body = responses.map(sse).join('');
     const size = Buffer.byteLength(body);
     const fits = size <= LAMBDA_STREAM_MAX_BYTES;
@@ -308,14 +380,15 @@ export async function httpFront(
             ),
           )
           .join('');
-    return { statusCode: 200, headers: sseHeaders, body: rest, streamed: true };
+    return { statusCode: 200, headers: out.sseHeaders, body: rest, streamed: true };
   }
-
+  const payload: unknown = post.batch ? responses : responses[0];
+  const status = post.modern && responses[0] ? modernStatus(responses[0]) : 200;
   if (notifications.length > 0 && status === 200) {
     const events = [...notifications, ...responses].map(sse).join('');
-    return fitted({ statusCode: 200, headers: sseHeaders, body: events }, responses, reply);
+    return fitted({ statusCode: 200, headers: out.sseHeaders, body: events }, responses, out.reply);
   }
-  return fitted(reply(status, payload), responses, reply);
+  return fitted(out.reply(status, payload), responses, out.reply);
 }
 
 /** 2026-07-28: errors found before dispatch have fixed HTTP statuses; handler errors travel in-band. */

@@ -104,6 +104,41 @@ export function detectFront(event: unknown, context: Context | undefined): Front
 
 const tooLarge = (bytes: number): string => payloadTooLargeMessage('response', bytes);
 
+/** What one Lambda environment sets up once, at init, and every invocation uses. */
+interface HandlerEnvironment {
+  spec: LaunchSpec;
+  options: HandlerOptions;
+  /** Secret values, once resolved, are kept out of logs, answers and errors. */
+  redactor: Redactor;
+  telemetry: Telemetry;
+  supervisor: ServerSupervisor;
+  bridge: McpBridge;
+  /** Resolves when the server started at init is ready (or the init budget is spent). */
+  ready: Promise<void>;
+}
+
+/** One invocation: the event, and what the handler fixed for it. */
+interface Invocation {
+  event: unknown;
+  context: Context | undefined;
+  stream: HttpStreamSink | undefined;
+  front: Front;
+  /** `performance.now()` when it started. */
+  started: number;
+  /** `Date.now()` by which it must have answered. */
+  deadline: number;
+}
+
+/** Serves one invocation through a front. */
+type FrontServer = (env: HandlerEnvironment, call: Invocation) => Promise<unknown>;
+
+/** The front of each event kind. */
+const FRONTS: Record<Front, FrontServer> = {
+  agentcore: serveAgentCore,
+  jsonrpc: serveJsonRpc,
+  http: serveHttp,
+};
+
 /**
  * A Lambda handler that serves one stdio MCP server. The server is started once per Lambda
  * environment (during init, when the handler is created) and reused; each event is served by the
@@ -111,8 +146,38 @@ const tooLarge = (bytes: number): string => payloadTooLargeMessage('response', b
  * JSON-RPC message invoked directly.
  */
 export function createHandler(launch: LaunchInput, options: HandlerOptions = {}): McpLambdaHandler {
-  const spec = normalizeLaunch(launch);
-  // Secret values, once resolved, are kept out of logs, answers and errors.
+  const env = initEnvironment(normalizeLaunch(launch), options);
+  const { redactor, supervisor } = env;
+  // Whatever leaves the handler (answers, thrown errors) has the secret values redacted.
+  // The stream comes as a rest parameter: a handler with three declared parameters is a
+  // callback handler to Lambda's Node.js runtime (`handler.length`), which Node.js 22 refuses.
+  const handler = async (
+    event: unknown,
+    context?: Context,
+    ...more: [stream?: HttpStreamSink]
+  ): Promise<unknown> => {
+    try {
+      return redactor.redactDeep(await invoke(env, event, context, more[0]));
+    } catch (err) {
+      throw redactor.redactError(err);
+    }
+  };
+
+  return Object.defineProperties(handler, {
+    ready: { value: env.ready },
+    close: { value: () => supervisor.shutdown() },
+    pid: { get: () => supervisor.pid },
+    startError: {
+      get: () => {
+        const message = supervisor.startError?.message;
+        return message === undefined ? undefined : redactor.redact(message);
+      },
+    },
+  }) as McpLambdaHandler;
+}
+
+/** Init: telemetry, the secrets, the supervisor (the server started now, unless no warmup), the bridge. */
+function initEnvironment(spec: LaunchSpec, options: HandlerOptions): HandlerEnvironment {
   const redactor = new Redactor();
   const telemetry = new Telemetry(spec.id, {
     ...(options.logger ? { logger: options.logger } : {}),
@@ -145,103 +210,103 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
   const bridge = new McpBridge(new SupervisorBackend(supervisor), new ToolPolicy(spec.tools));
   const ready =
     options.warmup === false ? Promise.resolve() : supervisor.warmup(options.initBudgetMs ?? INIT_BUDGET_MS);
+  return { spec, options, redactor, telemetry, supervisor, bridge, ready };
+}
 
-  const deadlineFor = (context: Context | undefined): number => {
-    const configured = spec.timeout * 1000;
-    const remaining = context?.getRemainingTimeInMillis
-      ? context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS
-      : configured;
-    return Date.now() + Math.max(MIN_CALL_BUDGET_MS, Math.min(configured, remaining));
+/** One invocation: its front (fixed or detected), its deadline, and the settling after it. */
+async function invoke(
+  env: HandlerEnvironment,
+  event: unknown,
+  context: Context | undefined,
+  stream: HttpStreamSink | undefined,
+): Promise<unknown> {
+  const front = env.options.front ?? detectFront(event, context);
+  env.telemetry.startInvocation(context, front);
+  const call: Invocation = {
+    event,
+    context,
+    stream,
+    front,
+    started: performance.now(),
+    deadline: deadlineFor(env.spec, context),
   };
+  try {
+    return await FRONTS[front](env, call);
+  } finally {
+    // Lambda freezes the environment once the handler returns: stops this call caused finish now.
+    await env.supervisor.settle(call.deadline);
+    env.telemetry.endInvocation();
+  }
+}
 
-  const serve = async (event: unknown, context?: Context, stream?: HttpStreamSink): Promise<unknown> => {
-    const front = options.front ?? detectFront(event, context);
-    telemetry.startInvocation(context, front);
-    const started = performance.now();
-    const deadline = deadlineFor(context);
-    try {
-      if (front === 'agentcore') {
-        const { result, tool, error } = await agentCoreFront(event, context, bridge, {
-          deadline,
-          serverId: spec.id,
-          serverName: spec.name,
-          throwOnError: options.throwOnError === true,
-          requestId: context?.awsRequestId ?? 'agentcore',
-        });
-        telemetry.call({
-          tool,
-          method: 'tools/call',
-          front,
-          durationMs: performance.now() - started,
-          ...(error !== undefined ? { error } : {}),
-        });
-        const bytes = overResponseLimit(result);
-        return bytes !== undefined ? (errorResult(tooLarge(bytes)) satisfies CallToolResult) : result;
-      }
-      if (front === 'jsonrpc') {
-        const result = await jsonRpcFront(event, bridge, deadline);
-        recordJsonRpc(telemetry, event, result, front, performance.now() - started);
-        return fitJsonRpc(result);
-      }
-      const kind = httpEventKind(event);
-      if (kind === undefined) {
-        return {
-          statusCode: 400,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(
-            failure(null, {
-              code: ErrorCode.InvalidRequest,
-              message: 'not an HTTP event (API Gateway or Function URL)',
-            }),
-          ),
-        };
-      }
-      const response = await httpFront(toHttpRequest(event as Record<string, unknown>, kind), bridge, {
-        deadline,
-        ...(options.allowOrigin !== undefined ? { allowOrigin: options.allowOrigin } : {}),
-        ...(stream !== undefined ? { stream: redactedSink(stream, redactor) } : {}),
-      });
-      telemetry.call({
-        tool: '',
-        method: 'http',
-        front,
-        durationMs: performance.now() - started,
-        ...(response.statusCode >= 400 ? { error: `HTTP ${response.statusCode}` } : {}),
-      });
-      return { ...response, isBase64Encoded: false };
-    } finally {
-      // Lambda freezes the environment once the handler returns: stops this call caused finish now.
-      await supervisor.settle(deadline);
-      telemetry.endInvocation();
-    }
-  };
+/** The server's timeout, within what Lambda leaves of the invocation (less a margin). */
+function deadlineFor(spec: LaunchSpec, context: Context | undefined): number {
+  const configured = spec.timeout * 1000;
+  const remaining = context?.getRemainingTimeInMillis
+    ? context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS
+    : configured;
+  return Date.now() + Math.max(MIN_CALL_BUDGET_MS, Math.min(configured, remaining));
+}
 
-  // Whatever leaves the handler (answers, thrown errors) has the secret values redacted.
-  // The stream comes as a rest parameter: a handler with three declared parameters is a
-  // callback handler to Lambda's Node.js runtime (`handler.length`), which Node.js 22 refuses.
-  const handler = async (
-    event: unknown,
-    context?: Context,
-    ...more: [stream?: HttpStreamSink]
-  ): Promise<unknown> => {
-    try {
-      return redactor.redactDeep(await serve(event, context, more[0]));
-    } catch (err) {
-      throw redactor.redactError(err);
-    }
-  };
+/** AgentCore Gateway target: one tools/call; an answer over 6 MB becomes an isError result. */
+async function serveAgentCore(env: HandlerEnvironment, call: Invocation): Promise<unknown> {
+  const { spec, options } = env;
+  const { context } = call;
+  const { result, tool, error } = await agentCoreFront(call.event, context, env.bridge, {
+    deadline: call.deadline,
+    serverId: spec.id,
+    serverName: spec.name,
+    throwOnError: options.throwOnError === true,
+    requestId: context?.awsRequestId ?? 'agentcore',
+  });
+  env.telemetry.call({
+    tool,
+    method: 'tools/call',
+    front: call.front,
+    durationMs: performance.now() - call.started,
+    ...(error !== undefined ? { error } : {}),
+  });
+  const bytes = overResponseLimit(result);
+  return bytes !== undefined ? (errorResult(tooLarge(bytes)) satisfies CallToolResult) : result;
+}
 
-  return Object.defineProperties(handler, {
-    ready: { value: ready },
-    close: { value: () => supervisor.shutdown() },
-    pid: { get: () => supervisor.pid },
-    startError: {
-      get: () => {
-        const message = supervisor.startError?.message;
-        return message === undefined ? undefined : redactor.redact(message);
-      },
-    },
-  }) as McpLambdaHandler;
+/** A JSON-RPC message or batch invoked directly. */
+async function serveJsonRpc(env: HandlerEnvironment, call: Invocation): Promise<unknown> {
+  const result = await jsonRpcFront(call.event, env.bridge, call.deadline);
+  recordJsonRpc(env.telemetry, call.event, result, call.front, performance.now() - call.started);
+  return fitJsonRpc(result);
+}
+
+/** API Gateway (v1, v2) or Function URL: the Streamable HTTP front, streamed when given a stream. */
+async function serveHttp(env: HandlerEnvironment, call: Invocation): Promise<unknown> {
+  const kind = httpEventKind(call.event);
+  if (kind === undefined) {
+    return {
+      statusCode: 400,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(
+        failure(null, {
+          code: ErrorCode.InvalidRequest,
+          message: 'not an HTTP event (API Gateway or Function URL)',
+        }),
+      ),
+    };
+  }
+  const { allowOrigin } = env.options;
+  const { stream } = call;
+  const response = await httpFront(toHttpRequest(call.event as Record<string, unknown>, kind), env.bridge, {
+    deadline: call.deadline,
+    ...(allowOrigin !== undefined ? { allowOrigin } : {}),
+    ...(stream !== undefined ? { stream: redactedSink(stream, env.redactor) } : {}),
+  });
+  env.telemetry.call({
+    tool: '',
+    method: 'http',
+    front: call.front,
+    durationMs: performance.now() - call.started,
+    ...(response.statusCode >= 400 ? { error: `HTTP ${response.statusCode}` } : {}),
+  });
+  return { ...response, isBase64Encoded: false };
 }
 
 /** A stream whose every piece has the secret values redacted, as the handler's answers do. */

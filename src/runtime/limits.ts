@@ -1,7 +1,5 @@
 /** Limits and timings of the runtime, named once. */
 
-/** Lambda's synchronous invocation payload limit, each way (6 MB). */
-export { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
 /** Lambda's init phase is cut at 10 s; the warm-up waits at most this long during init. */
 export const INIT_BUDGET_MS = 8_000;
 /** Time kept back from the Lambda deadline to answer a hung call with an error in time. */
