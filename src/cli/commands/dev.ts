@@ -188,6 +188,9 @@ export async function devCommand(options: DevOptions): Promise<number> {
       onDecision: (r) => {
         out(decisionLine(r));
       },
+      onInterceptor: (line) => {
+        out(line);
+      },
     });
   } catch (e) {
     throw new CliError((e as Error).message);
