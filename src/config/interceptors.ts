@@ -28,6 +28,8 @@ export type InterceptionPoint = (typeof INTERCEPTION_POINTS)[number];
 export const INTERCEPTOR_EXTENSIONS = ['.mjs', '.js', '.cjs', '.ts', '.mts'] as const;
 /** Interceptor functions are named `mcp-fleet-interceptor-<point>-<gateway name>` (at most 64). */
 export const INTERCEPTOR_FUNCTION_PREFIX = 'mcp-fleet-interceptor-';
+/** The tag on an interceptor's resources (function, role, log group): its interception point. */
+export const INTERCEPTOR_TAG = 'mcp-fleet:interceptor';
 /** The export a handler reference names when it names none. */
 export const DEFAULT_EXPORT = 'handler';
 /** Lambda's default timeout for an interceptor (a gateway call waits for it). */
