@@ -49,6 +49,8 @@ export async function bundleInterceptor(
   try {
     const result = await build({
       stdin: { contents: entry, resolveDir: path.dirname(interceptor.path), loader: 'js' },
+      // Messages name files relative to the config's folder, as the config does.
+      absWorkingDir: path.dirname(path.resolve(interceptor.source.file)),
       outfile: file,
       bundle: true,
       platform: 'node',

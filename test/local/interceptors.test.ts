@@ -346,3 +346,60 @@ describe('interceptors in the dev gateway', () => {
     assert.ok(lines.some((l) => l.includes('the gate fell over')));
   });
 });
+
+test('order: the REQUEST interceptor runs before AgentCore Policy, which decides on the rewritten arguments', async () => {
+  const policyDir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-interceptors-policy-'));
+  await copyFile(path.join(FIXTURES, 'gate.mjs'), path.join(policyDir, 'gate.mjs'));
+  await writeFile(
+    path.join(policyDir, 'servers.yaml'),
+    `gateway:
+  name: ordered
+  interceptors:
+    request: { handler: gate.mjs, passRequestHeaders: true }
+policy:
+  mode: enforce
+  policies:
+    everyone: permit(principal, action in AgentCore::Action::"CallTool", resource);
+    no_secret_tenant: |
+      forbid(principal, action == AgentCore::Action::"memory___search_nodes", resource)
+      when { context.input has query && context.input.query == "secret-tenant" };
+defaults:
+  env:
+    MCP_FLEET_TEST_MARKER: "${mark.value}"
+servers:
+  memory:
+    command: ${BIN('mcp-server-memory')}
+    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(policyDir, 'memory.jsonl'))} }
+`,
+  );
+  const decisions: { tool: string; decision: string; policies: string[] }[] = [];
+  const ordered = await startFleet(await loadConfigOrThrow(path.join(policyDir, 'servers.yaml')), {
+    port: 0,
+    env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    buildDir: false,
+    onDecision: (d) => decisions.push(d),
+  });
+  try {
+    const client = new Client({ name: 'order-test', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${ordered.url}/mcp`), {
+        requestInit: { headers: { 'X-Interceptor-Mode': 'map-tenant', 'X-Tenant': 'secret-tenant' } },
+      }),
+    );
+    // The caller's own argument is harmless; the interceptor puts the header's tenant in its place.
+    const r = await client.callTool({ name: 'memory___search_nodes', arguments: { query: 'harmless' } });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /Tool Execution Denied.*denied by no_secret_tenant/);
+    assert.deepEqual(decisions.at(-1), {
+      ...decisions.at(-1),
+      tool: 'memory___search_nodes',
+      decision: 'deny',
+      policies: ['no_secret_tenant'],
+    });
+    assert.equal(ordered.lambda.forServer('memory')?.stats.calls ?? 0, 1, 'only the listing reached memory');
+    await client.close();
+  } finally {
+    await ordered.close();
+    await rm(policyDir, { recursive: true, force: true });
+  }
+});
