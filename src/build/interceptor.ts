@@ -4,7 +4,7 @@
  * folder. `mcp-fleet build` writes it for the stack, and `mcp-fleet dev` writes the same folder
  * before its local Lambda service loads it: deployed and local run the same file.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
 import type { InterceptionPoint, InterceptorConfig } from '../config/interceptors.js';
@@ -42,7 +42,7 @@ export async function bundleInterceptor(
   buildDir: string,
 ): Promise<InterceptorBuild> {
   const dir = interceptorDir(buildDir, interceptor.point);
-  await rm(dir, { recursive: true, force: true });
+  // Written over in place: a failed bundle leaves the last good one (a running `dev` keeps it).
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'index.mjs');
   const entry = `export { ${interceptor.export} as handler } from ${JSON.stringify(interceptor.path)};\n`;

@@ -50,8 +50,10 @@ export interface FleetOptions {
   principals?: ReadonlyMap<string, Principal>;
   /** Each policy decision of the gateway. */
   onDecision?: (record: DecisionRecord) => void;
-  /** An interceptor's failure, as a terminal line. */
+  /** An interceptor's failure (or rebuild), as a terminal line. */
   onInterceptor?: (line: string) => void;
+  /** Bundle an interceptor again when its handler file is saved (`dev`'s hot reload). */
+  watchInterceptors?: boolean;
 }
 
 export interface RunningFleet {
@@ -137,19 +139,22 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
         });
   gateway.access = accessFor(config.policy);
   // Interceptors (`gateway.interceptors`): each its own local function, bundled as the build does.
-  const interceptorsFor = async (next: FleetConfig): Promise<GatewayInterceptors | undefined> =>
-    next.gateway.interceptors === undefined || Object.keys(next.gateway.interceptors).length === 0
-      ? undefined
-      : GatewayInterceptors.start(next.gateway.interceptors, {
-          buildDir: buildDir ?? defaultBuildDir(next),
-          workDir: path.join(configDir, '.mcp-fleet', 'dev'),
-          cwd: configDir,
-          region: next.region ?? options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1',
-          ...(options.env ? { env: options.env } : {}),
-          ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
-          ...(options.memory !== undefined ? { memory: options.memory } : {}),
-          ...(options.onInterceptor ? { onCall: options.onInterceptor } : {}),
-        });
+  const interceptorsFor = async (next: FleetConfig): Promise<GatewayInterceptors | undefined> => {
+    if (next.gateway.interceptors === undefined || Object.keys(next.gateway.interceptors).length === 0)
+      return undefined;
+    const started = await GatewayInterceptors.start(next.gateway.interceptors, {
+      buildDir: buildDir ?? defaultBuildDir(next),
+      workDir: path.join(configDir, '.mcp-fleet', 'dev'),
+      cwd: configDir,
+      region: next.region ?? options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1',
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
+      ...(options.memory !== undefined ? { memory: options.memory } : {}),
+      ...(options.onInterceptor ? { onCall: options.onInterceptor } : {}),
+    });
+    if (options.watchInterceptors === true) started.watch();
+    return started;
+  };
   try {
     gateway.interceptors = await interceptorsFor(config);
   } catch (err) {
@@ -199,10 +204,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       if (next.policy === undefined) gateway.access = undefined;
       else if (gateway.access) gateway.access.update(next.policy);
       else gateway.access = accessFor(next.policy);
-      if (
-        JSON.stringify(next.gateway.interceptors ?? null) !==
-        JSON.stringify(config.gateway.interceptors ?? null)
-      ) {
+      if (interceptorKey(next) !== interceptorKey(config)) {
         const old = gateway.interceptors;
         gateway.interceptors = await interceptorsFor(next);
         config = next;
@@ -217,4 +219,11 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       await lambda.shutdown();
     },
   };
+}
+
+/** What decides how the interceptors run (not where the config says so). */
+function interceptorKey(config: FleetConfig): string {
+  return JSON.stringify(
+    Object.values(config.gateway.interceptors ?? {}).map(({ source: _source, ...rest }) => rest),
+  );
 }

@@ -7,6 +7,7 @@
  * response that short-circuits the call, a rewritten response. An interceptor that fails, times
  * out or answers something malformed is a JSON-RPC error naming it and the reason.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleInterceptor, type InterceptorBuild } from '../build/interceptor.js';
 import type { FleetInterceptors, InterceptionPoint, InterceptorConfig } from '../config/interceptors.js';
@@ -23,6 +24,7 @@ import {
 } from '../protocol/jsonrpc.js';
 import { LocalFunction, type FunctionOptions } from './function.js';
 import { gatewayRequest } from './policy.js';
+import { watchFile, type FileWatcher } from './watch.js';
 
 /** AgentCore's interceptor contract version (input and output). */
 export const INTERCEPTOR_VERSION = '1.0';
@@ -47,6 +49,7 @@ export interface InterceptorStats {
 
 interface Running {
   config: InterceptorConfig;
+  /** Replaced when the handler file changes (`watch`). */
   fn: LocalFunction;
   build: InterceptorBuild;
   stats: InterceptorStats;
@@ -110,6 +113,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /** The dev gateway's interceptors. */
 export class GatewayInterceptors {
   private readonly running = new Map<InterceptionPoint, Running>();
+  private readonly watchers: FileWatcher[] = [];
 
   private constructor(private readonly options: InterceptorOptions) {}
 
@@ -118,8 +122,7 @@ export class GatewayInterceptors {
     const self = new GatewayInterceptors(options);
     for (const i of Object.values(config)) {
       const build = await bundleInterceptor(i, options.buildDir);
-      const { buildDir: _b, onCall: _o, ...fnOptions } = options;
-      const fn = new LocalFunction(interceptorFunctionConfig(i), { ...fnOptions, handler: build.file });
+      const fn = self.makeFunction(i, build);
       self.running.set(i.point, {
         config: i,
         fn,
@@ -128,6 +131,56 @@ export class GatewayInterceptors {
       });
     }
     return self;
+  }
+
+  private makeFunction(i: InterceptorConfig, build: InterceptorBuild): LocalFunction {
+    const { buildDir: _b, onCall: _o, ...fnOptions } = this.options;
+    return new LocalFunction(interceptorFunctionConfig(i), { ...fnOptions, handler: build.file });
+  }
+
+  /**
+   * Follows edits of the handler files (the file the config names; not the modules it imports):
+   * a saved handler is bundled again and the next call runs it in a fresh environment. A handler
+   * that no longer bundles keeps the last good one running, and says why.
+   */
+  watch(): void {
+    for (const r of this.running.values()) {
+      const { point, path: file } = r.config;
+      let initialText: string | undefined;
+      try {
+        initialText = readFileSync(file, 'utf8');
+      } catch {
+        initialText = undefined;
+      }
+      this.watchers.push(
+        watchFile(file, () => this.rebuild(point), {
+          ...(initialText === undefined ? {} : { initialText }),
+          onError: (err) => this.options.onCall?.(`  interceptor ${point}: ${err.message}`),
+        }),
+      );
+    }
+  }
+
+  /** Bundles an interceptor again and swaps its function; the old one ends once its calls have. */
+  async rebuild(point: InterceptionPoint): Promise<void> {
+    const r = this.running.get(point);
+    if (r === undefined) return;
+    let build: InterceptorBuild;
+    try {
+      build = await bundleInterceptor(r.config, this.options.buildDir);
+    } catch (err) {
+      const message = `${(err as Error).message}; the last good build keeps running`;
+      r.stats.lastError = { at: new Date().toISOString(), message };
+      this.options.onCall?.(`  interceptor ${point}: ${message}`);
+      return;
+    }
+    const old = r.fn;
+    r.fn = this.makeFunction(r.config, build);
+    r.build = build;
+    this.options.onCall?.(`  interceptor ${point}: ${r.config.file} changed; rebuilt (${r.fn.name})`);
+    const until = Date.now() + r.config.timeout * 1000 + 1000;
+    while (old.environments.busy > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+    await old.shutdown();
   }
 
   /** The interceptor functions (tests read their environments). */
@@ -453,6 +506,7 @@ export class GatewayInterceptors {
   }
 
   async shutdown(): Promise<void> {
+    await Promise.all(this.watchers.splice(0).map((w) => w.close()));
     await Promise.all([...this.running.values()].map((r) => r.fn.shutdown()));
   }
 }

@@ -52,6 +52,7 @@ servers:
     env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
     buildDir: false,
     onInterceptor: (line) => lines.push(line),
+    watchInterceptors: true,
   });
   const seed = await connect('2025');
   await seed.callTool({
@@ -344,6 +345,40 @@ describe('interceptors in the dev gateway', () => {
     const printed = JSON.stringify(status) + lines.join('\n');
     assert.doesNotMatch(printed, /caller-token-123456/);
     assert.ok(lines.some((l) => l.includes('the gate fell over')));
+  });
+
+  test('a saved handler file is bundled again and runs on the next call; a broken save keeps the last good one', async () => {
+    const file = path.join(dir, 'gate.mjs');
+    const original = await readFile(file, 'utf8');
+    const refuse = async (): Promise<string> => {
+      const client = await connect('2025', { 'X-Interceptor-Mode': 'refuse' });
+      try {
+        return text(await client.callTool({ name: 'memory___read_graph', arguments: {} }));
+      } finally {
+        await client.close();
+      }
+    };
+    const until = async (cond: () => Promise<boolean>, what: string): Promise<void> => {
+      const deadline = Date.now() + 30_000;
+      while (!(await cond())) {
+        assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const before = fleet.gateway.interceptors?.functions[0];
+    await writeFile(file, original.replace('refused by the gate', 'refused by the new gate'));
+    await until(async () => (await refuse()).startsWith('refused by the new gate'), 'the new handler');
+    assert.notEqual(fleet.gateway.interceptors?.functions[0], before, 'a fresh function');
+    assert.ok(lines.some((l) => /interceptor request: gate\.mjs changed; rebuilt/.test(l)));
+
+    await writeFile(file, `${original}\nexport const broken = ;\n`);
+    await until(
+      () => Promise.resolve(lines.some((l) => l.includes('the last good build keeps running'))),
+      'the failed rebuild',
+    );
+    assert.equal(await refuse(), 'refused by the new gate: memory___read_graph');
+    await writeFile(file, original);
+    await until(async () => (await refuse()).startsWith('refused by the gate'), 'the original handler');
   });
 });
 

@@ -191,6 +191,7 @@ export async function devCommand(options: DevOptions): Promise<number> {
       onInterceptor: (line) => {
         out(line);
       },
+      watchInterceptors: options.watch !== false,
     });
   } catch (e) {
     throw new CliError((e as Error).message);
