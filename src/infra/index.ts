@@ -10,6 +10,7 @@ export {
   type GatewayCognito,
   type McpFleetGatewayProps,
 } from './gateway.js';
+export { McpFleetInterceptor, interceptorPropsFrom, type McpFleetInterceptorProps } from './interceptors.js';
 export {
   LAMBDA_RESERVED_ENV,
   functionUrlOutputId,
