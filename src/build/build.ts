@@ -20,6 +20,7 @@ import {
 } from './stage/index.js';
 import { lowerTools, type LoweredCatalog, type LoweredTool } from './tools.js';
 import { LAUNCH_FILE_NAME } from '../contract/function-env.js';
+import { buildInterceptors, type InterceptorBuild } from './interceptor.js';
 
 /** Bump when the layout of a server's build folder changes: every server is staged again. */
 const BUILD_FORMAT = 2;
@@ -109,6 +110,8 @@ export interface FleetBuild {
   lockFile: string;
   built: ServerBuild[];
   failed: BuildError[];
+  /** The gateway's interceptors, each bundled into its function folder. */
+  interceptors?: InterceptorBuild[];
   ms: number;
 }
 
@@ -199,7 +202,13 @@ export async function buildFleet(fleet: FleetConfig, opts: BuildOptions = {}): P
   await writeLock(lockFile, lock);
   const order = new Map(fleet.servers.map((s, i) => [s.id, i]));
   built.sort((a, b) => (order.get(a.server.id) ?? 0) - (order.get(b.server.id) ?? 0));
-  return { outDir, lockFile, built, failed, ms: performance.now() - t0 };
+  let interceptors: InterceptorBuild[] = [];
+  try {
+    interceptors = await buildInterceptors(fleet, outDir);
+  } catch (err) {
+    failed.push(new BuildError('interceptors', (err as Error).message));
+  }
+  return { outDir, lockFile, built, failed, interceptors, ms: performance.now() - t0 };
 }
 
 function installKey(server: ServerConfig): string {

@@ -7,6 +7,7 @@ import { SourceMap } from './source-map.js';
 import { resolveFleet, type FleetConfig } from './model.js';
 import { checkFleet } from './checks.js';
 import { checkTags, resolvePolicy } from './policy.js';
+import { resolveInterceptors } from './interceptors.js';
 
 export interface LoadResult {
   /** Present when the file has no errors (it may still have warnings). */
@@ -158,6 +159,15 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
     problems.push(...policy.problems);
     if (policy.policy !== undefined) config.policy = policy.policy;
     problems.push(...checkTags(config, source));
+    // Interceptors: handler files beside the config.
+    const interceptors = resolveInterceptors(
+      fleetResult.data.gateway?.interceptors,
+      config.file,
+      config.gateway.name,
+      source,
+    );
+    problems.push(...interceptors.problems);
+    if (interceptors.interceptors !== undefined) config.gateway.interceptors = interceptors.interceptors;
   }
 
   problems.sort((a, b) => a.line - b.line || a.column - b.column);

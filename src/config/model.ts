@@ -7,6 +7,7 @@ import {
 import { PACKAGE_KINDS, PACKAGE_PARSERS, type PackageSpec } from './package-spec.js';
 import type { RawDefaults, RawFleet, RawSecret, RawServer } from './schema.js';
 import type { FleetPolicy } from './policy.js';
+import type { FleetInterceptors } from './interceptors.js';
 
 /** A secret reference: an environment variable read from a store when the server starts. */
 export type SecretRef =
@@ -108,6 +109,8 @@ export interface FleetConfig {
     search: boolean;
     instructions?: string;
     description?: string;
+    /** AgentCore Gateway interceptors (`gateway.interceptors`), each its own Lambda function. */
+    interceptors?: FleetInterceptors;
   };
   /** In file order. */
   servers: ServerConfig[];

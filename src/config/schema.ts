@@ -17,6 +17,7 @@ import {
 } from './limits.js';
 import { PACKAGE_KINDS, PACKAGE_PARSERS } from './package-spec.js';
 import { policySchema, tagsSchema } from './policy-schema.js';
+import { interceptorsSchema } from './interceptors.js';
 
 /*
  * The servers.yaml model. Each field carries its own error messages ("what is wrong; what is
@@ -517,6 +518,7 @@ export const gatewaySchema = z
     search: bool('search').optional().describe('Add the x_amz_bedrock_agentcore_search tool'),
     instructions: z.string().optional().describe('Instructions the gateway gives MCP clients'),
     description: z.string().optional().describe('Gateway description'),
+    interceptors: interceptorsSchema.optional(),
   })
   .describe('The AgentCore Gateway in front of the fleet');
 

@@ -11,6 +11,7 @@ import type { IIoHost, IoMessage, IoRequest } from '@aws-cdk/toolkit-lib';
 import type { FleetConfig } from '../config/model.js';
 import type { ServerManifest } from '../build/build.js';
 import type { LoweredTool } from '../build/tools.js';
+import { interceptorDir } from '../build/interceptor.js';
 import { synthFleet, type SynthResult } from '../infra/synth.js';
 import type { BuiltServer } from '../infra/types.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
@@ -42,11 +43,23 @@ export async function loadBuiltServers(fleet: FleetConfig, buildDir: string): Pr
   return servers;
 }
 
-export function synthStack(fleet: FleetConfig, servers: BuiltServer[], outdir: string): SynthResult {
+export function synthStack(
+  fleet: FleetConfig,
+  servers: BuiltServer[],
+  outdir: string,
+  buildDir?: string,
+): SynthResult {
+  // The interceptors' function folders, where the build wrote them.
+  const interceptorDirs = Object.fromEntries(
+    Object.values(fleet.gateway.interceptors ?? {}).flatMap((i) =>
+      buildDir === undefined ? [] : [[i.point, interceptorDir(buildDir, i.point)]],
+    ),
+  );
   return synthFleet({
     fleet,
     servers,
     outdir,
+    interceptorDirs,
     ...(fleet.region !== undefined ? { env: { region: fleet.region } } : {}),
     description: `mcp-fleet: ${fleet.servers.filter((s) => s.enabled).length} MCP servers behind the AgentCore gateway ${fleet.gateway.name}`,
   });

@@ -14,6 +14,7 @@ export {
   type McpFleetGatewayProps,
   type McpFleetTargetProps,
 } from './gateway.js';
+export { McpFleetInterceptor, interceptorPropsFrom, type McpFleetInterceptorProps } from './interceptors.js';
 export {
   LAMBDA_RESERVED_ENV,
   functionUrlOutputId,

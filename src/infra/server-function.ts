@@ -442,7 +442,7 @@ function clip(text: string, max = LAMBDA_DESCRIPTION_MAX): string {
 }
 
 /** Whether a runtime is the newest of its family that this aws-cdk-lib knows (what cdk-nag L1 checks). */
-function isLatestOfFamily(runtime: lambda.Runtime): boolean {
+export function isLatestOfFamily(runtime: lambda.Runtime): boolean {
   const family = /^[a-z]+/.exec(runtime.name)?.[0] ?? runtime.name;
   const version = (name: string): number[] => (/\d+(\.\d+)?/.exec(name)?.[0] ?? '0').split('.').map(Number);
   const newer = lambda.Runtime.ALL.filter((r) => r.name.startsWith(family)).some((r) => {

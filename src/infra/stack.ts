@@ -13,6 +13,8 @@ import { OUTPUTS } from './outputs.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 import { McpFleetPolicy } from './policy.js';
 import { tagFleet, tagServer } from './tags.js';
+import { interceptorPropsFrom, McpFleetInterceptor } from './interceptors.js';
+import { INTERCEPTOR_TAG } from '../config/interceptors.js';
 
 /** Problems with the stack's input; every one is listed. */
 export class FleetStackError extends FleetError {
@@ -37,12 +39,22 @@ export class McpFleetStack extends cdk.Stack {
   readonly dashboard: McpFleetDashboard;
   /** The policy engine and policies, when the fleet has `policy:`. */
   readonly policy?: McpFleetPolicy;
+  /** The gateway's interceptor functions (`gateway.interceptors`). */
+  readonly interceptors: McpFleetInterceptor[] = [];
   /** Server id → where its tool schema went. */
   readonly schemaPlacement: ReadonlyMap<string, 'inline' | 's3'>;
 
   constructor(scope: Construct, id: string, props: FleetStackProps) {
-    const { fleet, servers, alarmTopic, runtime, logRemovalPolicy, inlineSchemaBudgetBytes, ...stackProps } =
-      props;
+    const {
+      fleet,
+      servers,
+      alarmTopic,
+      runtime,
+      logRemovalPolicy,
+      inlineSchemaBudgetBytes,
+      interceptorDirs,
+      ...stackProps
+    } = props;
     const enabled = servers.filter((s) => s.server.enabled);
     super(scope, id, {
       ...stackProps,
@@ -61,7 +73,11 @@ export class McpFleetStack extends cdk.Stack {
       withTools.map((b) => ({ id: b.server.id, tools: b.tools })),
       inlineSchemaBudgetBytes,
     );
-    const problems = [...checkInput(enabled), ...checkSchemas(withTools, this.schemaPlacement)];
+    const problems = [
+      ...checkInput(enabled),
+      ...checkSchemas(withTools, this.schemaPlacement),
+      ...checkInterceptors(fleet, interceptorDirs),
+    ];
     if (problems.length > 0) throw new FleetStackError(problems);
 
     // AgentCore Policy (`policy:`): an engine with the fleet's Cedar policies, attached to the gateway.
@@ -75,6 +91,19 @@ export class McpFleetStack extends cdk.Stack {
       ...gatewayProps(fleet.gateway),
       ...(this.policy === undefined ? {} : { policyEngine: this.policy.configuration }),
     });
+
+    // Interceptors (`gateway.interceptors`): each its own function, on the gateway's configurations.
+    for (const config of Object.values(fleet.gateway.interceptors ?? {})) {
+      const dir = interceptorDirs?.[config.point] ?? '';
+      const interceptor = new McpFleetInterceptor(this, `Interceptor-${config.point}`, {
+        ...interceptorPropsFrom(config, dir),
+        ...(runtime === undefined ? {} : { runtime }),
+        ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
+      });
+      interceptor.attachTo(this.gateway.gateway);
+      cdk.Tags.of(interceptor).add(INTERCEPTOR_TAG, config.point);
+      this.interceptors.push(interceptor);
+    }
 
     for (const built of enabled) {
       const { server } = built;
@@ -187,6 +216,24 @@ function checkInput(servers: readonly BuiltServer[]): string[] {
     if (toolsFile !== undefined && !existsSync(toolsFile)) {
       problems.push(`${server.id}: the tools file ${toolsFile} does not exist`);
     }
+  }
+  return problems;
+}
+
+/** Every interceptor of the fleet has its built function folder. */
+function checkInterceptors(
+  fleet: FleetStackProps['fleet'],
+  dirs: FleetStackProps['interceptorDirs'],
+): string[] {
+  const problems: string[] = [];
+  for (const config of Object.values(fleet.gateway.interceptors ?? {})) {
+    const dir = dirs?.[config.point];
+    if (dir === undefined)
+      problems.push(`${config.point} interceptor: no built function folder; run mcp-fleet build`);
+    else if (!existsSync(path.join(dir, 'index.mjs')))
+      problems.push(
+        `${config.point} interceptor: the function root ${dir} has no index.mjs; run mcp-fleet build`,
+      );
   }
   return problems;
 }

@@ -4,6 +4,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Artifact as ServerArtifact } from '../build/stage/index.js';
 import type { LoweredTool } from '../build/tools.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
+import type { InterceptionPoint } from '../config/interceptors.js';
 
 /** What `mcp-fleet build` produced: the lowered tools and the function's artifact, one definition each. */
 export type { LoweredTool } from '../build/tools.js';
@@ -44,4 +45,10 @@ export interface FleetStackProps extends cdk.StackProps {
    * @default INLINE_SCHEMA_TEMPLATE_BUDGET_BYTES (600 KB)
    */
   inlineSchemaBudgetBytes?: number;
+  /**
+   * The function folders of the gateway's interceptors (`mcp-fleet build` writes them under
+   * `<build>/interceptors/<point>`), for each interceptor the fleet has.
+   * @default - none: a fleet with `gateway.interceptors` cannot be defined without them
+   */
+  interceptorDirs?: Partial<Record<InterceptionPoint, string>>;
 }

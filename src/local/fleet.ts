@@ -9,6 +9,7 @@ import type { InvocationRecord } from './function.js';
 import { LocalLambda } from './lambda-service.js';
 import { startDevServer, type DevServerLimits } from './server.js';
 import { GatewayAccess, type DecisionRecord } from './policy.js';
+import { GatewayInterceptors } from './interceptors.js';
 import type { Principal } from '../config/cedar.js';
 
 export interface FleetOptions {
@@ -49,6 +50,10 @@ export interface FleetOptions {
   principals?: ReadonlyMap<string, Principal>;
   /** Each policy decision of the gateway. */
   onDecision?: (record: DecisionRecord) => void;
+  /** An interceptor's failure (or rebuild), as a terminal line. */
+  onInterceptor?: (line: string) => void;
+  /** Bundle an interceptor again when its handler file is saved (`dev`'s hot reload). */
+  watchInterceptors?: boolean;
 }
 
 export interface RunningFleet {
@@ -133,6 +138,29 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
           ...(options.onDecision ? { onDecision: options.onDecision } : {}),
         });
   gateway.access = accessFor(config.policy);
+  // Interceptors (`gateway.interceptors`): each its own local function, bundled as the build does.
+  const interceptorsFor = async (next: FleetConfig): Promise<GatewayInterceptors | undefined> => {
+    if (next.gateway.interceptors === undefined || Object.keys(next.gateway.interceptors).length === 0)
+      return undefined;
+    const started = await GatewayInterceptors.start(next.gateway.interceptors, {
+      buildDir: buildDir ?? defaultBuildDir(next),
+      workDir: path.join(configDir, '.mcp-fleet', 'dev'),
+      cwd: configDir,
+      region: next.region ?? options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1',
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
+      ...(options.memory !== undefined ? { memory: options.memory } : {}),
+      ...(options.onInterceptor ? { onCall: options.onInterceptor } : {}),
+    });
+    if (options.watchInterceptors === true) started.watch();
+    return started;
+  };
+  try {
+    gateway.interceptors = await interceptorsFor(config);
+  } catch (err) {
+    await lambda.shutdown();
+    throw err;
+  }
   let server: Awaited<ReturnType<typeof startDevServer>>;
   try {
     server = await startDevServer({
@@ -147,6 +175,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       redactor,
     });
   } catch (err) {
+    await gateway.interceptors?.shutdown();
     await lambda.shutdown();
     throw err;
   }
@@ -175,12 +204,26 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       if (next.policy === undefined) gateway.access = undefined;
       else if (gateway.access) gateway.access.update(next.policy);
       else gateway.access = accessFor(next.policy);
+      if (interceptorKey(next) !== interceptorKey(config)) {
+        const old = gateway.interceptors;
+        gateway.interceptors = await interceptorsFor(next);
+        config = next;
+        await old?.shutdown();
+      }
       const listed = await gateway.refresh([...change.added, ...change.replaced]);
       return { ...change, listed };
     },
     close: async () => {
       await server.close();
+      await gateway.interceptors?.shutdown();
       await lambda.shutdown();
     },
   };
+}
+
+/** What decides how the interceptors run (not where the config says so). */
+function interceptorKey(config: FleetConfig): string {
+  return JSON.stringify(
+    Object.values(config.gateway.interceptors ?? {}).map(({ source: _source, ...rest }) => rest),
+  );
 }

@@ -13,6 +13,7 @@ import {
 import type { LocalFunction } from './function.js';
 import type { LocalLambda } from './lambda-service.js';
 import { isMcpTarget, MCP_TARGET_METHODS, McpTargets } from './mcp-target.js';
+import type { GatewayInterceptors } from './interceptors.js';
 import type { GatewayAccess } from './policy.js';
 
 /** AgentCore's optional semantic-search tool; here a lexical search over names and descriptions. */
@@ -68,6 +69,8 @@ export class LocalGateway implements McpBackend {
   private readonly mcp: McpTargets;
   /** AgentCore Policy (`policy:` in the config): decides tools/list and tools/call. */
   access: GatewayAccess | undefined;
+  /** AgentCore Gateway interceptors (`gateway.interceptors`): around every request of /mcp. */
+  interceptors: GatewayInterceptors | undefined;
 
   constructor(
     private readonly lambda: LocalLambda,

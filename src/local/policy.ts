@@ -13,7 +13,13 @@ import { failure, success, type RequestId as JsonRpcId, type JsonRpcResponse } f
  */
 
 /** The headers of the gateway request being served (set by the dev server around each request). */
-export const gatewayRequest = new AsyncLocalStorage<{ headers: Record<string, string> }>();
+export const gatewayRequest = new AsyncLocalStorage<{
+  headers: Record<string, string>;
+  /** The raw HTTP body (interceptors get it as `rawGatewayRequest.body`). */
+  body?: string;
+  /** The HTTP status an interceptor's transformedGatewayResponse asked for. */
+  statusCode?: number;
+}>();
 
 /** Without `--principals`, every caller is this OAuth user, with no claims. */
 export const DEV_PRINCIPAL: Principal = { kind: 'oauth', id: 'dev', claims: {} };

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { McpBridge } from '../protocol/bridge.js';
+import { McpBridge, type MessageHandler } from '../protocol/bridge.js';
 import { httpFront } from '../protocol/http.js';
 import { ErrorCode, failure } from '../protocol/jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
@@ -102,7 +102,11 @@ export function fleetStatus(lambda: LocalLambda, gateway: LocalGateway): Record<
       warnings: entry?.warnings ?? [],
     };
   });
-  return gateway.access ? { functions, policy: gateway.access.status() } : { functions };
+  return {
+    functions,
+    ...(gateway.access ? { policy: gateway.access.status() } : {}),
+    ...(gateway.interceptors ? { interceptors: gateway.interceptors.status() } : {}),
+  };
 }
 
 /**
@@ -216,7 +220,14 @@ export async function startDevServer(
     ...(opts.token !== undefined ? { token: opts.token } : {}),
   });
   const redactor = opts.redactor ?? new Redactor();
-  const gatewayBridge = new McpBridge(opts.gateway);
+  const bridge = new McpBridge(opts.gateway);
+  // The gateway's interceptors (when the fleet has some) around every request of /mcp.
+  const gatewayBridge: MessageHandler = {
+    handle: (message, ctx) =>
+      opts.gateway.interceptors
+        ? opts.gateway.interceptors.handle(bridge, message, ctx)
+        : bridge.handle(message, ctx),
+  };
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const kind = routeKind(url.pathname);
@@ -289,14 +300,23 @@ export async function startDevServer(
       // The Origin was checked above; the front adds no CORS headers of its own here.
       delete headers['origin'];
       // The request's headers stay reachable for the gateway's policy (the caller's token).
-      const response = await gatewayRequest.run({ headers }, () =>
+      const store: { headers: Record<string, string>; body: string; statusCode?: number } = {
+        headers,
+        body: body.toString('utf8'),
+      };
+      const response = await gatewayRequest.run(store, () =>
         httpFront(
           { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
           gatewayBridge,
           { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000) },
         ),
       );
-      res.writeHead(response.statusCode, withoutCors(response.headers));
+      // An interceptor's transformedGatewayResponse may set the HTTP status, as on AgentCore.
+      const status =
+        response.statusCode === 200 && store.statusCode !== undefined
+          ? store.statusCode
+          : response.statusCode;
+      res.writeHead(status, withoutCors(response.headers));
       res.end(redactor.redact(response.body));
       return;
     }

@@ -76,6 +76,18 @@ const expected: Record<string, string[]> = {
   'go-package-latest.yaml': [
     '5:9 github.package.go: "latest" is not a pinned Go module version; use a tag such as v1.2.3, not latest or a branch',
   ],
+  'interceptors-bad-export.yaml': [
+    '4:16 gateway.interceptors.request.handler: "interceptors-bad-export.mjs#not-a-name" is not a handler reference; use FILE or FILE#EXPORT, the export a JavaScript name (e.g. interceptors/auth.mjs#handler)',
+  ],
+  'interceptors-invalid.yaml': [
+    '5:27 gateway.interceptors.request.passRequestHeaders: expected true or false for passRequestHeaders, got "yes please" (text)',
+    '7:16 gateway.interceptors.response.handler: "redact.py" is a Python file; interceptors are Node.js handlers here (bundled with esbuild and run by the local Lambda service): write it as .mjs, .js, .cjs, .ts, .mts',
+    "8:16 gateway.interceptors.response.timeout: 0 is below Lambda's minimum of 1 second; use 1–900",
+    '9:7 gateway.interceptors.response.colour: unknown key "colour"; allowed: handler, passRequestHeaders, timeout, memory',
+  ],
+  'interceptors-missing-file.yaml': [
+    "4:16 gateway.interceptors.response.handler: cannot read no-such-response.ts: no such file (relative to interceptors-missing-file.yaml's folder)",
+  ],
   'iam-action-malformed.yaml': [
     '6:21 git.aws.iam.statements[0].actions[0]: "s3GetObject" is not an IAM action; use service:Action, e.g. s3:GetObject',
   ],

@@ -136,6 +136,12 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<number> {
           lockFile: result.lockFile,
           ms: Math.round(result.ms),
           servers: result.built.map((b) => ({ ...b.manifest, staged: b.staged })),
+          interceptors: (result.interceptors ?? []).map((i) => ({
+            point: i.point,
+            functionName: i.functionName,
+            dir: i.dir,
+            bytes: i.bytes,
+          })),
           failed: result.failed.map((f) => ({ id: f.serverId, error: f.message, output: f.output })),
         },
         null,
@@ -153,6 +159,11 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<number> {
     const m = b.manifest;
     out(
       `  ${b.server.id.padEnd(width)}  ${m.artifact.kind.padEnd(5)}  ${`${(m.bytes / 1048576).toFixed(1)} MB`.padStart(9)}  ${String(m.tools.count).padStart(3)} tools${m.tools.warnings.length > 0 ? `, ${m.tools.warnings.length} schema warnings` : ''}${b.staged ? '' : '  (up to date)'}`,
+    );
+  }
+  for (const i of result.interceptors ?? []) {
+    out(
+      `  ${i.point} interceptor → ${i.functionName}  ${(i.bytes / 1024).toFixed(1)} KB  (${path.relative(process.cwd(), i.dir) || '.'})`,
     );
   }
   for (const f of result.failed) {

@@ -188,6 +188,10 @@ export async function devCommand(options: DevOptions): Promise<number> {
       onDecision: (r) => {
         out(decisionLine(r));
       },
+      onInterceptor: (line) => {
+        out(line);
+      },
+      watchInterceptors: options.watch !== false,
     });
   } catch (e) {
     throw new CliError((e as Error).message);

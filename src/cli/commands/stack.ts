@@ -47,7 +47,7 @@ async function synthesize(
     }
   }
   try {
-    const result = synthStack(fleet, await loadBuiltServers(fleet, buildDir), outdir);
+    const result = synthStack(fleet, await loadBuiltServers(fleet, buildDir), outdir, buildDir);
     const resources = Object.keys(
       (result.template['Resources'] as Record<string, unknown> | undefined) ?? {},
     ).length;
