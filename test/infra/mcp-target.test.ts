@@ -176,11 +176,11 @@ describe('checks of the mcp-target stack', () => {
   });
 });
 
-describe('the seed fleet (examples/seed/servers.yaml) with its mcp target', () => {
-  test('github is an MCP-server target; the stack is cdk-nag clean and cfn-lint finds no error', async () => {
+describe('the seed fleet (examples/seed/servers.yaml) with its mcp targets', () => {
+  test('github, terraform and git-repo-research are MCP-server targets; the stack is cdk-nag clean and cfn-lint finds no error', async () => {
     const fleet = await loadConfigOrThrow(path.join(ROOT, 'examples', 'seed', 'servers.yaml'));
     const mcp = fleet.servers.filter((s) => s.gateway.targetType === 'mcp').map((s) => s.id);
-    assert.deepEqual(mcp, ['github']);
+    assert.deepEqual(mcp, ['git-repo-research', 'terraform', 'github']);
     // Stand-in artifacts (the seed test builds the real ones): a zip root per server, one tool each.
     const servers = fleet.servers.map((server) => ({
       server,
@@ -191,13 +191,14 @@ describe('the seed fleet (examples/seed/servers.yaml) with its mcp target', () =
     assert.deepEqual(nagViolations(seed.stack), []);
     assert.deepEqual(seed.nagWarnings, []);
     const t = Template.fromJSON(seed.template);
-    t.resourceCountIs('AWS::Lambda::Url', 1);
-    t.hasResourceProperties('AWS::BedrockAgentCore::GatewayTarget', {
-      Name: 'github',
-      TargetConfiguration: {
-        Mcp: { McpServer: Match.objectLike({ ListingMode: 'DEFAULT', ResourcePriority: 1000 }) },
-      },
-    });
+    t.resourceCountIs('AWS::Lambda::Url', mcp.length);
+    for (const name of mcp)
+      t.hasResourceProperties('AWS::BedrockAgentCore::GatewayTarget', {
+        Name: name,
+        TargetConfiguration: {
+          Mcp: { McpServer: Match.objectLike({ ListingMode: 'DEFAULT', ResourcePriority: 1000 }) },
+        },
+      });
     const file = path.join(dirs.root, 'seed.template.json');
     writeFileSync(file, readFileSync(seed.templateFile));
     const run = spawnSync(pythonTool('cfn-lint'), ['--format', 'json', '--', file], { encoding: 'utf8' });
