@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import type { ServerConfig } from '../config/model.js';
 import type { CallContext } from '../protocol/bridge.js';
@@ -20,7 +21,8 @@ import type { LocalLambda } from './lambda-service.js';
  * local Lambda service, as /servers/<id>/mcp does — and aggregates what the servers give:
  * tools and prompts under `<target>___<name>`, resources and resource templates under their own
  * URIs (a collision goes to the target with the lowest resourcePriority, then the first in the
- * fleet), and the notifications a call produces passed on to the caller.
+ * fleet), and the notifications a call produces passed on to the caller as they come: the
+ * function streams its answer (RESPONSE_STREAM), and each SSE event is read as it arrives.
  */
 
 /** The protocol version the gateway speaks to its MCP-server targets (2025 era, stateless fronts). */
@@ -71,6 +73,101 @@ export function messagesOf(contentType: string, body: string): unknown[] {
     );
   }
   return Array.isArray(parsed) ? parsed : [parsed];
+}
+
+/** The content type of a streamed Function URL answer: Lambda's HTTP integration prelude first. */
+export const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+/**
+ * A streamed Function URL answer read as it comes, as a Function URL in RESPONSE_STREAM mode
+ * reads it: the HTTP integration prelude (status and headers as JSON, eight NUL bytes), then the
+ * body — an SSE body's events handed to `onMessage` one by one as each is complete, any other
+ * body kept whole for the end.
+ */
+export class StreamedAnswer {
+  statusCode: number | undefined;
+  headers: Record<string, string> = {};
+  private head = Buffer.alloc(0);
+  private inBody = false;
+  private sse: EventSourceParser | undefined;
+  private readonly decoder = new TextDecoder();
+  private text = '';
+  /** The first SSE event that was not JSON (the answer is then unusable). */
+  problem: string | undefined;
+
+  constructor(private readonly onMessage: (message: unknown) => void) {}
+
+  get contentType(): string {
+    return Object.entries(this.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
+  }
+
+  push(data: Buffer, streamType: string): void {
+    if (this.inBody) {
+      this.body(data);
+      return;
+    }
+    if (streamType !== PRELUDE_CONTENT_TYPE) {
+      // No prelude: the stream is the body, with the stream's own content type.
+      this.statusCode = 200;
+      this.headers = { 'content-type': streamType };
+      this.begin();
+      this.body(data);
+      return;
+    }
+    this.head = Buffer.concat([this.head, data]);
+    const at = this.head.indexOf(Buffer.alloc(8));
+    if (at === -1) return;
+    let prelude: { statusCode?: unknown; headers?: unknown };
+    try {
+      prelude = JSON.parse(this.head.subarray(0, at).toString('utf8')) as typeof prelude;
+    } catch {
+      throw new TargetError(
+        `the HTTP integration prelude is not JSON: ${this.head.subarray(0, Math.min(at, 120)).toString('utf8')}`,
+      );
+    }
+    this.statusCode = typeof prelude.statusCode === 'number' ? prelude.statusCode : 200;
+    if (typeof prelude.headers === 'object' && prelude.headers !== null) {
+      for (const [k, v] of Object.entries(prelude.headers as Record<string, unknown>))
+        this.headers[k.toLowerCase()] = String(v);
+    }
+    const rest = this.head.subarray(at + 8);
+    this.head = Buffer.alloc(0);
+    this.begin();
+    if (rest.length > 0) this.body(rest);
+  }
+
+  /** What is left once the stream ended: the messages of a non-SSE body. */
+  end(): unknown[] {
+    if (this.sse !== undefined) {
+      this.sse.feed(`${this.decoder.decode()}\n\n`);
+      return [];
+    }
+    return messagesOf(this.contentType, this.text + this.decoder.decode());
+  }
+
+  private begin(): void {
+    this.inBody = true;
+    if (!/^text\/event-stream\b/i.test(this.contentType)) return;
+    this.sse = createParser({
+      onEvent: (event) => {
+        if (event.data === '') return;
+        let message: unknown;
+        try {
+          message = JSON.parse(event.data);
+        } catch {
+          this.problem ??= `an SSE event of the answer is not JSON: ${event.data.slice(0, 120)}`;
+          return;
+        }
+        this.onMessage(message);
+      },
+    });
+  }
+
+  private body(data: Buffer): void {
+    const text = this.decoder.decode(data, { stream: true });
+    if (this.sse !== undefined) this.sse.feed(text);
+    else this.text += text;
+  }
 }
 
 /** A Function URL event (payload format 2.0) carrying one MCP POST, as the gateway would send it. */
@@ -187,7 +284,24 @@ export class McpTargets {
     const ownId = `gateway-${++this.requests}`;
     const message: Record<string, unknown> = { jsonrpc: '2.0', id: ownId, method };
     if (params !== undefined) message['params'] = params;
-    const outcome = await this.lambda.invoke(fn.name, mcpPostEvent(fn.server.id, JSON.stringify(message)));
+    let response: JsonRpcResponse | undefined;
+    const take = (m: unknown): void => {
+      if (isNotification(m)) ctx.onNotification?.(m);
+      else if (isResponse(m) && (m.id === ownId || (m.id === null && 'error' in m))) response = m;
+    };
+    // The function streams (RESPONSE_STREAM): notifications reach the caller as they are written.
+    const answer = new StreamedAnswer(take);
+    let broken: Error | undefined;
+    const outcome = await this.lambda.invoke(fn.name, mcpPostEvent(fn.server.id, JSON.stringify(message)), {
+      onChunk: (data, contentType) => {
+        if (broken !== undefined) return;
+        try {
+          answer.push(data, contentType);
+        } catch (err) {
+          broken = err as Error;
+        }
+      },
+    });
     if (outcome.functionError !== undefined) {
       const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown } | null;
       const why =
@@ -196,8 +310,24 @@ export class McpTargets {
           : typeof p?.errorType === 'string'
             ? p.errorType
             : 'function error';
-      // A Function URL answers a function error with 502.
-      throw new TargetError(`${fn.name} failed (its Function URL would answer 502): ${why}`);
+      // A Function URL answers a function error with 502, or ends a stream already started.
+      throw new TargetError(
+        (outcome.streamed?.bytes ?? 0) > 0
+          ? `${fn.name} failed while it streamed its answer (the Function URL's stream ends there): ${why}`
+          : `${fn.name} failed (its Function URL would answer 502): ${why}`,
+      );
+    }
+    if (outcome.streamed !== undefined) {
+      if (broken !== undefined) throw new TargetError(`${fn.name}: ${broken.message}`);
+      if (answer.statusCode === undefined)
+        throw new TargetError(`${fn.name} ended its stream without an HTTP response`);
+      for (const m of answer.end()) take(m);
+      if (answer.problem !== undefined) throw new TargetError(`${fn.name}: ${answer.problem}`);
+      if (response === undefined)
+        throw new TargetError(
+          `${fn.name} answered HTTP ${answer.statusCode} without a response to ${method} (${answer.contentType || 'no content-type'})`,
+        );
+      return { ...response, id };
     }
     const r = outcome.payload as {
       statusCode?: unknown;
@@ -211,12 +341,7 @@ export class McpTargets {
     if (r.isBase64Encoded === true) body = Buffer.from(body, 'base64').toString('utf8');
     const typeHeader = Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
     const contentType = typeof typeHeader === 'string' ? typeHeader : '';
-    const messages = messagesOf(contentType, body);
-    let response: JsonRpcResponse | undefined;
-    for (const m of messages) {
-      if (isNotification(m)) ctx.onNotification?.(m);
-      else if (isResponse(m) && (m.id === ownId || (m.id === null && 'error' in m))) response = m;
-    }
+    for (const m of messagesOf(contentType, body)) take(m);
     if (response === undefined) {
       throw new TargetError(
         `${fn.name} answered HTTP ${r.statusCode} without a response to ${method}${body === '' ? '' : `: ${body.slice(0, 200)}`}`,

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpBridge } from '../protocol/bridge.js';
-import { httpFront } from '../protocol/http.js';
+import { httpFront, type HttpStreamSink } from '../protocol/http.js';
 import { ErrorCode, failure } from '../protocol/jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
 import { Redactor } from '../runtime/redact.js';
@@ -288,15 +288,26 @@ export async function startDevServer(
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       // The Origin was checked above; the front adds no CORS headers of its own here.
       delete headers['origin'];
+      // Notifications (an MCP-server target's progress and log messages) are written to the
+      // client's SSE answer as they arrive, then the response.
+      const stream: HttpStreamSink = {
+        start: (statusCode, headers) => {
+          res.writeHead(statusCode, withoutCors(headers));
+          res.flushHeaders();
+        },
+        write: (chunk) => {
+          if (!res.destroyed) res.write(redactor.redact(chunk));
+        },
+      };
       // The request's headers stay reachable for the gateway's policy (the caller's token).
       const response = await gatewayRequest.run({ headers }, () =>
         httpFront(
           { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
           gatewayBridge,
-          { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000) },
+          { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000), stream },
         ),
       );
-      res.writeHead(response.statusCode, withoutCors(response.headers));
+      if (response.streamed !== true) res.writeHead(response.statusCode, withoutCors(response.headers));
       res.end(redactor.redact(response.body));
       return;
     }

@@ -53,6 +53,11 @@ servers:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(FAULT_SERVER)}]
     gateway: { targetType: mcp }
+  short:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    timeout: 6
+    gateway: { targetType: mcp }
 `,
   );
   const config = await loadConfigOrThrow(file);
@@ -182,6 +187,103 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
       }
     });
   }
+
+  for (const era of ['2025', '2026-07-28'] as const) {
+    test(`${era} era: progress notifications arrive while the tool runs, in order, then the result`, async () => {
+      const client = await connect(era);
+      try {
+        const t0 = performance.now();
+        const progress: { progress: number; at: number }[] = [];
+        const result = await client.callTool(
+          { name: 'everything___trigger-long-running-operation', arguments: { duration: 3, steps: 3 } },
+          { onprogress: (p) => progress.push({ progress: p.progress, at: performance.now() - t0 }) },
+        );
+        const done = performance.now() - t0;
+        assert.match(text(result), /Long running operation completed\. Duration: 3 seconds, Steps: 3/);
+        assert.deepEqual(
+          progress.map((p) => p.progress),
+          [1, 2, 3],
+        );
+        // The server sends one a second: the first is out a good second before the result (had
+        // the gateway waited for the end of the invocation, all would come with the result).
+        const first = progress[0]?.at ?? done;
+        assert.ok(
+          done - first >= 1000,
+          `first progress at ${first.toFixed(0)} ms, result at ${done.toFixed(0)} ms`,
+        );
+        assert.ok(
+          progress.every((p, i) => i === 0 || p.at >= (progress[i - 1]?.at ?? 0)),
+          'in order of arrival',
+        );
+        // A Lambda target in the same fleet still answers.
+        const viaLambda = await client.callTool({ name: 'lowered___echo', arguments: { message: 'after' } });
+        assert.match(text(viaLambda), /Echo: after/);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  test('a log message is passed on as soon as the server sends it, before the progress and the result', async () => {
+    const client = await connect('2025');
+    try {
+      const t0 = performance.now();
+      const seen: { what: string; at: number }[] = [];
+      client.setNotificationHandler('notifications/message', (n) => {
+        seen.push({ what: `log ${String(n.params.data)}`, at: performance.now() - t0 });
+      });
+      const result = await client.callTool(
+        { name: 'fault___progress', arguments: { gapMs: 700 } },
+        { onprogress: (p) => seen.push({ what: `progress ${p.progress}`, at: performance.now() - t0 }) },
+      );
+      const done = performance.now() - t0;
+      assert.equal(text(result), 'progress done');
+      assert.deepEqual(
+        seen.map((s) => s.what),
+        ['log working', 'progress 1', 'progress 2', 'progress 3'],
+      );
+      const log = seen[0]?.at ?? done;
+      assert.ok(done - log >= 1000, `log message at ${log.toFixed(0)} ms, result at ${done.toFixed(0)} ms`);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a call that outlasts the function timeout: the notifications sent so far, then a clear error', async () => {
+    const client = await connect('2025');
+    try {
+      const progress: number[] = [];
+      const before = invocations.length;
+      await assert.rejects(
+        client.callTool(
+          { name: 'short___trigger-long-running-operation', arguments: { duration: 60, steps: 60 } },
+          { onprogress: (p) => progress.push(p.progress), timeout: 120_000 },
+        ),
+        // The runtime stops the server just before Lambda's timeout and says so in the stream
+        // (a timeout of the platform itself is in test/local/streaming.test.ts).
+        (err: Error) => {
+          assert.match(
+            err.message,
+            /tools\/call did not answer within \d+ ms; the server process was stopped/,
+          );
+          return true;
+        },
+      );
+      assert.ok(progress.length >= 2, `progress before the timeout: ${progress.join(', ')}`);
+      assert.deepEqual(
+        progress,
+        progress.map((_, i) => i + 1),
+      );
+      const call = invocations.slice(before).find((r) => r.serverId === 'short');
+      assert.equal(call?.streamed?.contentType, 'application/vnd.awslambda.http-integration-response');
+      assert.ok(call.durationMs < 6_000, `answered before the function timeout: ${call.durationMs} ms`);
+      // The server was replaced; the next call starts a new one.
+      const echo = await client.callTool({ name: 'short___echo', arguments: { message: 'again' } });
+      assert.match(text(echo), /Echo: again/);
+    } finally {
+      await client.close();
+    }
+  });
 
   test('a resource URI two mcp targets list is read from the one with the lower resourcePriority', async () => {
     const client = await connect('2025');
