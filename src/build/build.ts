@@ -12,7 +12,7 @@ import { HANDLER_BUNDLE } from '../contract/bundle.js';
 import { BuildError } from './exec.js';
 import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
 import { stageServer, writeHandler, writeLaunch, type Artifact, type PythonInstaller } from './stage.js';
-import { lowerTools, type LoweredTool } from './tools.js';
+import { lowerTools, targetTools, type LoweredTool } from './tools.js';
 import { LAUNCH_FILE_NAME } from '../contract/function-env.js';
 
 /** Bump when the layout of a server's build folder changes: every server is staged again. */
@@ -315,7 +315,12 @@ async function buildServer(
     }
     await writeFile(rawFile, `${JSON.stringify({ tools: raw }, null, 2)}\n`);
   }
-  const lowered = lowerTools(server.gateway.target, raw);
+  // A Lambda target declares its tools, lowered to AgentCore's schema subset; an MCP-server target
+  // is listed by the gateway itself: its tools are kept as the server gives them (no lowering).
+  const lowered =
+    server.gateway.targetType === 'mcp'
+      ? targetTools(server.gateway.target, raw)
+      : lowerTools(server.gateway.target, raw);
   if (lowered.errors.length > 0) {
     throw new BuildError(server.id, `AgentCore would refuse its tools:\n${lowered.errors.join('\n')}`);
   }
