@@ -13,6 +13,7 @@ import {
   type JsonRpcResponse,
 } from '../protocol/jsonrpc.js';
 import type { LocalFunction } from './function.js';
+import { StreamedHttpReader } from './function-url.js';
 import type { LocalLambda } from './lambda-service.js';
 
 /*
@@ -75,65 +76,44 @@ export function messagesOf(contentType: string, body: string): unknown[] {
   return Array.isArray(parsed) ? parsed : [parsed];
 }
 
-/** The content type of a streamed Function URL answer: Lambda's HTTP integration prelude first. */
-export const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
-
 /**
- * A streamed Function URL answer read as it comes, as a Function URL in RESPONSE_STREAM mode
- * reads it: the HTTP integration prelude (status and headers as JSON, eight NUL bytes), then the
- * body — an SSE body's events handed to `onMessage` one by one as each is complete, any other
- * body kept whole for the end.
+ * A streamed Function URL answer read as it comes (see {@link StreamedHttpReader}): an SSE body's
+ * events handed to `onMessage` one by one as each is complete, any other body kept whole for the
+ * end.
  */
 export class StreamedAnswer {
-  statusCode: number | undefined;
-  headers: Record<string, string> = {};
-  private head = Buffer.alloc(0);
-  private inBody = false;
+  private readonly http: StreamedHttpReader;
   private sse: EventSourceParser | undefined;
   private readonly decoder = new TextDecoder();
   private text = '';
   /** The first SSE event that was not JSON (the answer is then unusable). */
   problem: string | undefined;
 
-  constructor(private readonly onMessage: (message: unknown) => void) {}
+  constructor(private readonly onMessage: (message: unknown) => void) {
+    this.http = new StreamedHttpReader(
+      () => {
+        this.begin();
+      },
+      (data) => {
+        this.body(data);
+      },
+    );
+  }
+
+  get statusCode(): number | undefined {
+    return this.http.statusCode;
+  }
 
   get contentType(): string {
-    return Object.entries(this.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
+    return this.http.headers['content-type'] ?? '';
   }
 
   push(data: Buffer, streamType: string): void {
-    if (this.inBody) {
-      this.body(data);
-      return;
-    }
-    if (streamType !== PRELUDE_CONTENT_TYPE) {
-      // No prelude: the stream is the body, with the stream's own content type.
-      this.statusCode = 200;
-      this.headers = { 'content-type': streamType };
-      this.begin();
-      this.body(data);
-      return;
-    }
-    this.head = Buffer.concat([this.head, data]);
-    const at = this.head.indexOf(Buffer.alloc(8));
-    if (at === -1) return;
-    let prelude: { statusCode?: unknown; headers?: unknown };
     try {
-      prelude = JSON.parse(this.head.subarray(0, at).toString('utf8')) as typeof prelude;
-    } catch {
-      throw new TargetError(
-        `the HTTP integration prelude is not JSON: ${this.head.subarray(0, Math.min(at, 120)).toString('utf8')}`,
-      );
+      this.http.push(data, streamType);
+    } catch (err) {
+      throw new TargetError((err as Error).message);
     }
-    this.statusCode = typeof prelude.statusCode === 'number' ? prelude.statusCode : 200;
-    if (typeof prelude.headers === 'object' && prelude.headers !== null) {
-      for (const [k, v] of Object.entries(prelude.headers as Record<string, unknown>))
-        this.headers[k.toLowerCase()] = String(v);
-    }
-    const rest = this.head.subarray(at + 8);
-    this.head = Buffer.alloc(0);
-    this.begin();
-    if (rest.length > 0) this.body(rest);
   }
 
   /** What is left once the stream ended: the messages of a non-SSE body. */
@@ -146,7 +126,6 @@ export class StreamedAnswer {
   }
 
   private begin(): void {
-    this.inBody = true;
     if (!/^text\/event-stream\b/i.test(this.contentType)) return;
     this.sse = createParser({
       onEvent: (event) => {

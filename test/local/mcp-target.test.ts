@@ -3,11 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { InvocationRecord } from '../../src/local/function.js';
 import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
-import { messagesOf, templateMatcher } from '../../src/local/mcp-target.js';
+import { mcpPostEvent, messagesOf, templateMatcher } from '../../src/local/mcp-target.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
 import { rpc } from './support.js';
 
@@ -361,6 +362,121 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
     assert.match(error?.message ?? '', /Resource not found: nothing:\/\/here/);
     const noName = await rpc(`${fleet.url}/mcp`, { id: 3, method: 'prompts/get', params: {} });
     assert.match(JSON.stringify(noName.body), /prompts\/get needs params\.name/);
+  });
+});
+
+/** A tools/call of trigger-long-running-operation (3 steps over 3 s) with a progress token. */
+const longCall = (id: number): Record<string, unknown> => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: {
+    name: 'trigger-long-running-operation',
+    arguments: { duration: 3, steps: 3 },
+    _meta: { progressToken: `p${id}` },
+  },
+});
+
+describe('streaming past the gateway: the Invoke API and the Function URL', () => {
+  test('InvokeWithResponseStream (AWS SDK): PayloadChunk events as the function writes, then InvokeComplete', async () => {
+    const client = new LambdaClient({
+      endpoint: fleet.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const t0 = performance.now();
+    const out = await client.send(
+      new InvokeWithResponseStreamCommand({
+        FunctionName: 'mcp-server-everything',
+        Payload: Buffer.from(JSON.stringify(mcpPostEvent('everything', JSON.stringify(longCall(21))))),
+      }),
+    );
+    assert.equal(out.StatusCode, 200);
+    assert.equal(out.ResponseStreamContentType, 'application/vnd.awslambda.http-integration-response');
+    const chunks: { text: string; at: number }[] = [];
+    let complete: Record<string, unknown> | undefined;
+    let completeAt = 0;
+    for await (const event of out.EventStream ?? []) {
+      if (event.PayloadChunk?.Payload)
+        chunks.push({
+          text: Buffer.from(event.PayloadChunk.Payload).toString('utf8'),
+          at: performance.now() - t0,
+        });
+      if (event.InvokeComplete) {
+        complete = { ...event.InvokeComplete };
+        completeAt = performance.now() - t0;
+      }
+    }
+    assert.ok(complete, 'an InvokeComplete event ends the stream');
+    assert.equal(complete['ErrorCode'], undefined, JSON.stringify(complete));
+    const all = chunks.map((c) => c.text).join('');
+    const at = all.indexOf('\0'.repeat(8));
+    assert.deepEqual(JSON.parse(all.slice(0, at)), {
+      statusCode: 200,
+      headers: {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      },
+    });
+    const messages = messagesOf('text/event-stream', all.slice(at + 8)) as Record<string, unknown>[];
+    assert.deepEqual(
+      messages.map((m) => m['method'] ?? `response ${String(m['id'])}`),
+      ['notifications/progress', 'notifications/progress', 'notifications/progress', 'response 21'],
+    );
+    const firstProgress = chunks.find((c) => c.text.includes('notifications/progress'))?.at ?? completeAt;
+    assert.ok(
+      completeAt - firstProgress >= 1000,
+      `first progress chunk at ${firstProgress.toFixed(0)} ms, InvokeComplete at ${completeAt.toFixed(0)} ms`,
+    );
+
+    // A Lambda target (a buffered function): its whole answer in one chunk.
+    const buffered = await client.send(
+      new InvokeWithResponseStreamCommand({
+        FunctionName: 'mcp-server-lowered',
+        Payload: Buffer.from(JSON.stringify({ message: 'whole' })),
+        ClientContext: Buffer.from(
+          JSON.stringify({ custom: { bedrockAgentCoreToolName: 'lowered___echo' } }),
+        ).toString('base64'),
+      }),
+    );
+    const pieces: string[] = [];
+    for await (const event of buffered.EventStream ?? []) {
+      if (event.PayloadChunk?.Payload) pieces.push(Buffer.from(event.PayloadChunk.Payload).toString('utf8'));
+    }
+    assert.equal(pieces.length, 1);
+    assert.match(pieces[0] ?? '', /Echo: whole/);
+    client.destroy();
+  });
+
+  test('/servers/<id>/mcp (its Function URL) streams the SSE answer as the function writes it', async () => {
+    const t0 = performance.now();
+    const res = await fetch(`${fleet.url}/servers/everything/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(longCall(22)),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const decoder = new TextDecoder();
+    let text = '';
+    let firstProgress: number | undefined;
+    for await (const piece of res.body ?? []) {
+      text += decoder.decode(piece as Uint8Array, { stream: true });
+      if (firstProgress === undefined && text.includes('notifications/progress'))
+        firstProgress = performance.now() - t0;
+    }
+    const done = performance.now() - t0;
+    const messages = messagesOf('text/event-stream', text) as Record<string, unknown>[];
+    assert.deepEqual(
+      messages.map((m) => m['method'] ?? `response ${String(m['id'])}`),
+      ['notifications/progress', 'notifications/progress', 'notifications/progress', 'response 22'],
+    );
+    assert.ok(
+      done - (firstProgress ?? done) >= 1000,
+      `first progress at ${String(firstProgress?.toFixed(0))} ms, end at ${done.toFixed(0)} ms`,
+    );
   });
 });
 
