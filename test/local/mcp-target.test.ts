@@ -343,6 +343,24 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
     assert.equal((messages[1]?.['params'] as { progressToken?: unknown }).progressToken, 'tok');
   });
 
+  test('a client that accepts only JSON gets a JSON answer from a streaming target (no notifications)', async () => {
+    const res = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 10,
+        method: 'tools/call',
+        params: { name: 'fault___progress', arguments: { gapMs: 50 }, _meta: { progressToken: 'tok' } },
+      }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await res.json()) as { id?: number; result?: { content?: { text?: string }[] } };
+    assert.equal(body.id, 10);
+    assert.equal(body.result?.content?.[0]?.text, 'progress done');
+  });
+
   test('errors: an unknown prompt, a resource nobody serves, a prompt name without a target', async () => {
     const unknownPrompt = await rpc(`${fleet.url}/mcp`, {
       id: 1,
