@@ -71,7 +71,7 @@ describe('a streaming function in the local Lambda service', () => {
     const pieces: { text: string; type: string; at: number }[] = [];
     const outcome = await lambda.invoke(
       'mcp-server-stream',
-      { pieces: 3, gapMs: 600 },
+      { pieces: 3, gapMs: 800 },
       {
         onChunk: (data, type) =>
           pieces.push({ text: data.toString('utf8'), type, at: performance.now() - t0 }),
@@ -180,7 +180,7 @@ describe('the gateway path to an MCP-server target that streams', () => {
         jsonrpc: '2.0',
         id: 8,
         method: 'tools/call',
-        params: { name: 'target___x', arguments: { pieces: 3, gapMs: 600 }, _meta: { progressToken: 'p' } },
+        params: { name: 'target___x', arguments: { pieces: 3, gapMs: 800 }, _meta: { progressToken: 'p' } },
       },
       'x',
       {
