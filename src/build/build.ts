@@ -18,7 +18,7 @@ import {
   type Artifact,
   type PythonInstaller,
 } from './stage/index.js';
-import { lowerTools, type LoweredCatalog, type LoweredTool } from './tools.js';
+import { lowerTools, targetTools, type LoweredCatalog, type LoweredTool } from './tools.js';
 import { LAUNCH_FILE_NAME } from '../contract/function-env.js';
 import { buildInterceptors, type InterceptorBuild } from './interceptor.js';
 
@@ -397,7 +397,12 @@ async function discover(job: ServerJob, staged: StagedServer): Promise<RawTools>
 /** The tools lowered to AgentCore's schema subset; a tool AgentCore would refuse fails the build. */
 async function lower(job: ServerJob, raw: Record<string, unknown>[]): Promise<LoweredCatalog> {
   const { server, dir } = job;
-  const lowered = lowerTools(server.gateway.target, raw);
+  // A Lambda target declares its tools, lowered to AgentCore's schema subset; an MCP-server target
+  // is listed by the gateway itself: its tools are kept as the server gives them (no lowering).
+  const lowered =
+    server.gateway.targetType === 'mcp'
+      ? targetTools(server.gateway.target, raw)
+      : lowerTools(server.gateway.target, raw);
   if (lowered.errors.length > 0) {
     throw new BuildError(server.id, `AgentCore would refuse its tools:\n${lowered.errors.join('\n')}`);
   }

@@ -28,9 +28,14 @@ export interface CatalogCheck {
 /**
  * Checks one target's tools as the gateway will name and declare them: full names
  * `<target>___<tool>` (length, characters, duplicates), descriptions, the per-target quota and
- * the 1 MB inline schema limit.
+ * the 1 MB inline schema limit. An MCP-server target (`kind: 'mcp'`) declares no schema (the
+ * gateway lists the server's tools itself): only the names and the quota are checked for it.
  */
-export function checkToolCatalog(target: string, tools: readonly CatalogTool[]): CatalogCheck {
+export function checkToolCatalog(
+  target: string,
+  tools: readonly CatalogTool[],
+  kind: 'lambda' | 'mcp' = 'lambda',
+): CatalogCheck {
   const errors: string[] = [];
   const warnings: string[] = [];
   const seen = new Set<string>();
@@ -49,14 +54,15 @@ export function checkToolCatalog(target: string, tools: readonly CatalogTool[]):
     }
     if (seen.has(full)) errors.push(`${full}: listed twice; rename one with tools.rename`);
     seen.add(full);
-    if (tool.description.trim() === '') errors.push(`${full}: no description; AgentCore requires one`);
+    if (kind === 'lambda' && tool.description.trim() === '')
+      errors.push(`${full}: no description; AgentCore requires one`);
   }
   if (tools.length > TOOLS_PER_TARGET_MAX)
     errors.push(
       `${target}: ${tools.length} tools, over AgentCore's ${TOOLS_PER_TARGET_MAX} per target; deny some with tools.deny`,
     );
   const bytes = Buffer.byteLength(JSON.stringify(tools));
-  const needsS3 = bytes > INLINE_SCHEMA_MAX_BYTES;
+  const needsS3 = kind === 'lambda' && bytes > INLINE_SCHEMA_MAX_BYTES;
   if (needsS3)
     warnings.push(
       `${target}: the tool schema is ${bytes} bytes, over the 1 MB inline limit; it is declared through an S3 object`,

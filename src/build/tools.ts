@@ -50,3 +50,23 @@ export function lowerTools(target: string, raw: readonly Record<string, unknown>
   warnings.push(...check.warnings);
   return { tools, warnings, errors: check.errors, needsS3: check.needsS3, bytes: check.bytes };
 }
+
+/**
+ * An MCP-server target's tools, as the server lists them: AgentCore lists them itself (no schema
+ * is declared, nothing is lowered, so nothing is lost and there is nothing to warn about); the
+ * checks that still apply are those of names and the per-target quota.
+ */
+export function targetTools(target: string, raw: readonly Record<string, unknown>[]): LoweredCatalog {
+  const tools: LoweredTool[] = raw.map((tool) => {
+    const listed: LoweredTool = {
+      name: String(tool['name']),
+      description: typeof tool['description'] === 'string' ? tool['description'] : '',
+      inputSchema: (tool['inputSchema'] ?? { type: 'object' }) as Record<string, unknown>,
+    };
+    if (tool['outputSchema'] !== undefined && tool['outputSchema'] !== null)
+      listed.outputSchema = tool['outputSchema'] as Record<string, unknown>;
+    return listed;
+  });
+  const check = checkToolCatalog(target, tools, 'mcp');
+  return { tools, warnings: check.warnings, errors: check.errors, needsS3: false, bytes: check.bytes };
+}

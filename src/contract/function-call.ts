@@ -9,6 +9,12 @@ import { FLEET_ERROR, FleetError } from './errors.js';
 /** Lambda's synchronous payload limit, request and response (6 MB). */
 export const LAMBDA_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024;
 
+/**
+ * Lambda's limit on a streamed response (a Function URL in RESPONSE_STREAM mode, or
+ * InvokeWithResponseStream): 200 MB, as AWS documents it since 2025 (it was a 20 MB soft limit).
+ */
+export const LAMBDA_STREAM_MAX_BYTES = 200 * 1024 * 1024;
+
 /** How the limit is said wherever a payload is over it. */
 export function payloadTooLargeMessage(what: 'request' | 'response', bytes: number): string {
   return `the ${what} is ${bytes} bytes, over Lambda's ${LAMBDA_PAYLOAD_MAX_BYTES}-byte (6 MB) ${what} limit`;

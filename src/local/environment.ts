@@ -92,7 +92,11 @@ export class Environment {
 
   private readonly child: ChildProcess;
   private readonly started = performance.now();
-  private pending?: { requestId: string; resolve: (m: InvokeReply) => void };
+  private pending?: {
+    requestId: string;
+    resolve: (m: InvokeReply) => void;
+    onChunk?: ((data: Buffer, contentType: string) => void) | undefined;
+  };
   private initWaiter?: (m: WorkerMessage | 'exit') => void;
   private readyMessage?: WorkerMessage;
   private exited = false;
@@ -189,11 +193,14 @@ export class Environment {
     });
   }
 
-  /** Sends one invocation; resolves with the worker's answer, or the platform's error if it dies. */
-  invoke(msg: InvokeMessage): Promise<InvokeReply> {
+  /**
+   * Sends one invocation; resolves with the worker's answer, or the platform's error if it dies.
+   * A streaming handler's pieces go to `onChunk` as they come, before the answer.
+   */
+  invoke(msg: InvokeMessage, onChunk?: (data: Buffer, contentType: string) => void): Promise<InvokeReply> {
     if (this.exited) return Promise.resolve(this.platformError(msg.requestId));
     return new Promise((resolve) => {
-      this.pending = { requestId: msg.requestId, resolve };
+      this.pending = { requestId: msg.requestId, resolve, onChunk };
       this.send(msg);
     });
   }
@@ -293,6 +300,14 @@ export class Environment {
         this.startError = m.startError;
       }
       this.initWaiter?.(m);
+      return;
+    }
+    if (m.type === 'chunk') {
+      if (this.pending?.requestId === m.requestId)
+        this.pending.onChunk?.(
+          Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+          m.contentType,
+        );
       return;
     }
     if (m.serverPid !== undefined) this.serverPid = m.serverPid;

@@ -81,3 +81,65 @@ export function writeFunctionUrlResult(res: ServerResponse, result: unknown): vo
   res.writeHead(r.statusCode, headers);
   res.end(r.isBase64Encoded === true ? Buffer.from(body, 'base64') : body);
 }
+
+/** The content type of a streamed Function URL answer: Lambda's HTTP integration prelude first. */
+export const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+/**
+ * A streamed response read as a Function URL in RESPONSE_STREAM mode reads it, piece by piece:
+ * with the HTTP integration prelude (status and headers as JSON, then eight NUL bytes) when the
+ * handler wrote one (HttpResponseStream), else a 200 with the stream's own content type; then
+ * the body, each piece handed on as it comes.
+ */
+export class StreamedHttpReader {
+  statusCode: number | undefined;
+  /** Lower-case names. */
+  headers: Record<string, string> = {};
+  private head = Buffer.alloc(0);
+
+  constructor(
+    private readonly onHead: (statusCode: number, headers: Record<string, string>) => void,
+    private readonly onBody: (data: Buffer) => void,
+  ) {}
+
+  get started(): boolean {
+    return this.statusCode !== undefined;
+  }
+
+  push(data: Buffer, streamType: string): void {
+    if (this.statusCode !== undefined) {
+      this.onBody(data);
+      return;
+    }
+    if (streamType !== PRELUDE_CONTENT_TYPE) {
+      this.begin(200, { 'content-type': streamType }, data);
+      return;
+    }
+    this.head = Buffer.concat([this.head, data]);
+    const at = this.head.indexOf(Buffer.alloc(8));
+    if (at === -1) return;
+    let prelude: { statusCode?: unknown; headers?: unknown };
+    try {
+      prelude = JSON.parse(this.head.subarray(0, at).toString('utf8')) as typeof prelude;
+    } catch {
+      throw new Error(
+        `the HTTP integration prelude is not JSON: ${this.head.subarray(0, Math.min(at, 120)).toString('utf8')}`,
+      );
+    }
+    const headers: Record<string, string> = {};
+    if (typeof prelude.headers === 'object' && prelude.headers !== null) {
+      for (const [k, v] of Object.entries(prelude.headers as Record<string, unknown>))
+        headers[k.toLowerCase()] = String(v);
+    }
+    const rest = this.head.subarray(at + 8);
+    this.head = Buffer.alloc(0);
+    this.begin(typeof prelude.statusCode === 'number' ? prelude.statusCode : 200, headers, rest);
+  }
+
+  private begin(statusCode: number, headers: Record<string, string>, rest: Buffer): void {
+    this.statusCode = statusCode;
+    this.headers = headers;
+    this.onHead(statusCode, headers);
+    if (rest.length > 0) this.onBody(rest);
+  }
+}

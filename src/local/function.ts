@@ -25,6 +25,7 @@ import {
 } from './report.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { LAMBDA_PAYLOAD_MAX_BYTES, LAMBDA_STREAM_MAX_BYTES } from '../contract/function-call.js';
 
 /** The package root (this file is src/local or dist/local). */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,6 +73,21 @@ export interface InvokeOptions {
   /** The decoded client context (AgentCore puts the tool name in `custom`). */
   clientContext?: unknown;
   invocationType?: 'RequestResponse' | 'Event' | 'DryRun';
+  /**
+   * Response streaming: each piece of a streaming function's response (an MCP-server target's
+   * function streams, as its RESPONSE_STREAM Function URL does), as the function writes it, with
+   * the stream's content type. Lambda's streamed-response limit applies. Without it, a streamed
+   * response is gathered into the outcome, as Lambda's buffered Invoke does (6 MB limit).
+   */
+  onChunk?: (data: Buffer, contentType: string) => void;
+}
+
+/** How a streamed response went (set on the outcome of a function that streamed). */
+export interface StreamedResponse {
+  contentType: string;
+  bytes: number;
+  /** The whole response, when no `onChunk` took the pieces. */
+  body?: Buffer;
 }
 
 /** What the Invoke API answers. */
@@ -85,6 +101,8 @@ export interface InvokeOutcome {
   durationMs: number;
   /** Lambda's REPORT figures for this invocation. */
   report: InvocationReport;
+  /** Set when the function streamed its response. */
+  streamed?: StreamedResponse;
 }
 
 export interface InvocationRecord extends InvokeOutcome {
@@ -232,6 +250,9 @@ export class LocalFunction {
       AWS_REGION: parent['AWS_REGION'] ?? this.options.region,
       AWS_DEFAULT_REGION: parent['AWS_DEFAULT_REGION'] ?? parent['AWS_REGION'] ?? this.options.region,
       [FUNCTION_ENV.serviceName]: this.name,
+      // An MCP-server target's function streams its responses (its Function URL is in
+      // RESPONSE_STREAM mode), as the stack configures it.
+      ...(this.server.gateway.targetType === 'mcp' ? { [FUNCTION_ENV.responseStream]: 'true' } : {}),
     };
   }
 
@@ -249,6 +270,7 @@ export class LocalFunction {
     const invokeStart = performance.now();
     const deadline = Date.now() + this.server.timeout * 1000;
     this.line(startLine(requestId));
+    const stream = new StreamState(opts.onChunk);
     let env = lease.env;
     let initMs = lease.env ? lease.initMs : undefined;
     let reply: InvokeReply;
@@ -259,11 +281,12 @@ export class LocalFunction {
         reply = inside.reply;
       } else {
         env = inside.env;
-        reply = await this.run(inside.env, requestId, event, opts, deadline);
+        reply = await this.run(inside.env, requestId, event, opts, deadline, stream);
       }
     } else {
-      reply = await this.run(lease.env, requestId, event, opts, deadline);
+      reply = await this.run(lease.env, requestId, event, opts, deadline, stream);
     }
+    reply = stream.check(reply);
     const durationMs = performance.now() - invokeStart;
     if (reply.type === 'result') this.startError = env?.startError;
     if (env !== undefined && env.state !== 'stopped') await env.measure();
@@ -286,14 +309,16 @@ export class LocalFunction {
     };
     this.line(`${endLine(requestId)}\n${reportLine(report)}`);
     const base = { requestId, coldStart: lease.cold, report, durationMs: performance.now() - t0 };
+    const streamed = stream.outcome(reply);
     const outcome: InvokeOutcome =
       reply.type === 'result'
-        ? { ...base, payload: reply.payload }
+        ? { ...base, payload: streamed?.body ? bufferedPayload(streamed.body) : reply.payload }
         : {
             ...base,
             functionError: 'Unhandled',
             payload: { errorType: reply.errorType, errorMessage: reply.errorMessage, trace: [] },
           };
+    if (streamed !== undefined) outcome.streamed = streamed;
     this.record(outcome);
     return outcome;
   }
@@ -305,6 +330,7 @@ export class LocalFunction {
     event: unknown,
     opts: InvokeOptions,
     deadline: number,
+    stream?: StreamState,
   ): Promise<InvokeReply> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<InvokeReply>((resolve) => {
@@ -320,7 +346,7 @@ export class LocalFunction {
     });
     const message: InvokeMessage = { type: 'invoke', requestId, event, deadline };
     if (opts.clientContext !== undefined) message.clientContext = opts.clientContext;
-    const reply = await Promise.race([env.invoke(message), timeout]);
+    const reply = await Promise.race([env.invoke(message, stream?.take), timeout]);
     clearTimeout(timer);
     // A killed environment is gone (every process, its cgroup) before the caller hears of it.
     if (env.killedBecause !== undefined) await env.gone();
@@ -546,6 +572,69 @@ export class LocalFunction {
     await Promise.all([...this.envs].map((e) => e.stop()));
     this.envs.clear();
     await new Promise<void>((resolve) => this.log.end(resolve));
+  }
+}
+
+/**
+ * A streamed response as it comes: passed on piece by piece (Lambda's streamed limit), or gathered
+ * for a buffered caller (Lambda's 6 MB limit); over its limit, the rest is dropped and the
+ * invocation fails with Function.ResponseSizeTooLarge.
+ */
+class StreamState {
+  contentType: string | undefined;
+  bytes = 0;
+  private readonly pieces: Buffer[] = [];
+  private over = false;
+
+  constructor(private readonly onChunk: InvokeOptions['onChunk']) {}
+
+  get limit(): number {
+    return this.onChunk === undefined ? LAMBDA_PAYLOAD_MAX_BYTES : LAMBDA_STREAM_MAX_BYTES;
+  }
+
+  readonly take = (data: Buffer, contentType: string): void => {
+    this.contentType = contentType;
+    if (this.over) return;
+    this.bytes += data.length;
+    if (this.bytes > this.limit) {
+      this.over = true;
+      this.pieces.length = 0;
+      return;
+    }
+    if (this.onChunk === undefined) this.pieces.push(data);
+    else this.onChunk(data, contentType);
+  };
+
+  /** The reply, or Lambda's error when the stream went over its limit. */
+  check(reply: InvokeReply): InvokeReply {
+    if (!this.over || reply.type !== 'result') return reply;
+    return {
+      type: 'error',
+      requestId: reply.requestId,
+      errorType: 'Function.ResponseSizeTooLarge',
+      errorMessage:
+        this.onChunk === undefined
+          ? `Response payload size exceeded maximum allowed payload size (${LAMBDA_PAYLOAD_MAX_BYTES} bytes).`
+          : `Streamed response size exceeded maximum allowed size (${LAMBDA_STREAM_MAX_BYTES} bytes): the stream was cut after the first ${LAMBDA_STREAM_MAX_BYTES} bytes.`,
+    };
+  }
+
+  outcome(reply: InvokeReply): StreamedResponse | undefined {
+    const contentType = (reply.type === 'result' ? reply.stream?.contentType : undefined) ?? this.contentType;
+    if (contentType === undefined) return undefined;
+    const out: StreamedResponse = { contentType, bytes: this.bytes };
+    if (this.onChunk === undefined && reply.type === 'result') out.body = Buffer.concat(this.pieces);
+    return out;
+  }
+}
+
+/** A buffered streamed response as the Invoke API's payload: its JSON, else its text. */
+function bufferedPayload(body: Buffer): unknown {
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { TOOL_NAME_DELIMITER } from '../config/limits.js';
 import type { ServerConfig } from '../config/model.js';
 import type { CallContext } from '../protocol/bridge.js';
@@ -12,6 +13,7 @@ import {
   type JsonRpcResponse,
 } from '../protocol/jsonrpc.js';
 import type { LocalFunction } from './function.js';
+import { StreamedHttpReader } from './function-url.js';
 import type { LocalLambda } from './lambda-service.js';
 
 /*
@@ -20,7 +22,8 @@ import type { LocalLambda } from './lambda-service.js';
  * local Lambda service, as /servers/<id>/mcp does — and aggregates what the servers give:
  * tools and prompts under `<target>___<name>`, resources and resource templates under their own
  * URIs (a collision goes to the target with the lowest resourcePriority, then the first in the
- * fleet), and the notifications a call produces passed on to the caller.
+ * fleet), and the notifications a call produces passed on to the caller as they come: the
+ * function streams its answer (RESPONSE_STREAM), and each SSE event is read as it arrives.
  */
 
 /** The protocol version the gateway speaks to its MCP-server targets (2025 era, stateless fronts). */
@@ -71,6 +74,79 @@ export function messagesOf(contentType: string, body: string): unknown[] {
     );
   }
   return Array.isArray(parsed) ? parsed : [parsed];
+}
+
+/**
+ * A streamed Function URL answer read as it comes (see {@link StreamedHttpReader}): an SSE body's
+ * events handed to `onMessage` one by one as each is complete, any other body kept whole for the
+ * end.
+ */
+export class StreamedAnswer {
+  private readonly http: StreamedHttpReader;
+  private sse: EventSourceParser | undefined;
+  private readonly decoder = new TextDecoder();
+  private text = '';
+  /** The first SSE event that was not JSON (the answer is then unusable). */
+  problem: string | undefined;
+
+  constructor(private readonly onMessage: (message: unknown) => void) {
+    this.http = new StreamedHttpReader(
+      () => {
+        this.begin();
+      },
+      (data) => {
+        this.body(data);
+      },
+    );
+  }
+
+  get statusCode(): number | undefined {
+    return this.http.statusCode;
+  }
+
+  get contentType(): string {
+    return this.http.headers['content-type'] ?? '';
+  }
+
+  push(data: Buffer, streamType: string): void {
+    try {
+      this.http.push(data, streamType);
+    } catch (err) {
+      throw new TargetError((err as Error).message);
+    }
+  }
+
+  /** What is left once the stream ended: the messages of a non-SSE body. */
+  end(): unknown[] {
+    if (this.sse !== undefined) {
+      this.sse.feed(`${this.decoder.decode()}\n\n`);
+      return [];
+    }
+    return messagesOf(this.contentType, this.text + this.decoder.decode());
+  }
+
+  private begin(): void {
+    if (!/^text\/event-stream\b/i.test(this.contentType)) return;
+    this.sse = createParser({
+      onEvent: (event) => {
+        if (event.data === '') return;
+        let message: unknown;
+        try {
+          message = JSON.parse(event.data);
+        } catch {
+          this.problem ??= `an SSE event of the answer is not JSON: ${event.data.slice(0, 120)}`;
+          return;
+        }
+        this.onMessage(message);
+      },
+    });
+  }
+
+  private body(data: Buffer): void {
+    const text = this.decoder.decode(data, { stream: true });
+    if (this.sse !== undefined) this.sse.feed(text);
+    else this.text += text;
+  }
 }
 
 /** A Function URL event (payload format 2.0) carrying one MCP POST, as the gateway would send it. */
@@ -187,7 +263,24 @@ export class McpTargets {
     const ownId = `gateway-${++this.requests}`;
     const message: Record<string, unknown> = { jsonrpc: '2.0', id: ownId, method };
     if (params !== undefined) message['params'] = params;
-    const outcome = await this.lambda.invoke(fn.name, mcpPostEvent(fn.server.id, JSON.stringify(message)));
+    let response: JsonRpcResponse | undefined;
+    const take = (m: unknown): void => {
+      if (isNotification(m)) ctx.onNotification?.(m);
+      else if (isResponse(m) && (m.id === ownId || (m.id === null && 'error' in m))) response = m;
+    };
+    // The function streams (RESPONSE_STREAM): notifications reach the caller as they are written.
+    const answer = new StreamedAnswer(take);
+    let broken: Error | undefined;
+    const outcome = await this.lambda.invoke(fn.name, mcpPostEvent(fn.server.id, JSON.stringify(message)), {
+      onChunk: (data, contentType) => {
+        if (broken !== undefined) return;
+        try {
+          answer.push(data, contentType);
+        } catch (err) {
+          broken = err as Error;
+        }
+      },
+    });
     if (outcome.functionError !== undefined) {
       const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown } | null;
       const why =
@@ -196,8 +289,24 @@ export class McpTargets {
           : typeof p?.errorType === 'string'
             ? p.errorType
             : 'function error';
-      // A Function URL answers a function error with 502.
-      throw new TargetError(`${fn.name} failed (its Function URL would answer 502): ${why}`);
+      // A Function URL answers a function error with 502, or ends a stream already started.
+      throw new TargetError(
+        (outcome.streamed?.bytes ?? 0) > 0
+          ? `${fn.name} failed while it streamed its answer (the Function URL's stream ends there): ${why}`
+          : `${fn.name} failed (its Function URL would answer 502): ${why}`,
+      );
+    }
+    if (outcome.streamed !== undefined) {
+      if (broken !== undefined) throw new TargetError(`${fn.name}: ${broken.message}`);
+      if (answer.statusCode === undefined)
+        throw new TargetError(`${fn.name} ended its stream without an HTTP response`);
+      for (const m of answer.end()) take(m);
+      if (answer.problem !== undefined) throw new TargetError(`${fn.name}: ${answer.problem}`);
+      if (response === undefined)
+        throw new TargetError(
+          `${fn.name} answered HTTP ${answer.statusCode} without a response to ${method} (${answer.contentType || 'no content-type'})`,
+        );
+      return { ...response, id };
     }
     const r = outcome.payload as {
       statusCode?: unknown;
@@ -211,12 +320,7 @@ export class McpTargets {
     if (r.isBase64Encoded === true) body = Buffer.from(body, 'base64').toString('utf8');
     const typeHeader = Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
     const contentType = typeof typeHeader === 'string' ? typeHeader : '';
-    const messages = messagesOf(contentType, body);
-    let response: JsonRpcResponse | undefined;
-    for (const m of messages) {
-      if (isNotification(m)) ctx.onNotification?.(m);
-      else if (isResponse(m) && (m.id === ownId || (m.id === null && 'error' in m))) response = m;
-    }
+    for (const m of messagesOf(contentType, body)) take(m);
     if (response === undefined) {
       throw new TargetError(
         `${fn.name} answered HTTP ${r.statusCode} without a response to ${method}${body === '' ? '' : `: ${body.slice(0, 200)}`}`,

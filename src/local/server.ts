@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EventStreamCodec, type MessageHeaders } from '@smithy/core/event-streams';
 import { McpBridge, type MessageHandler } from '../protocol/bridge.js';
-import { httpFront } from '../protocol/http.js';
+import { httpFront, type HttpStreamSink } from '../protocol/http.js';
 import { ErrorCode, failure } from '../protocol/jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
 import { Redactor } from '../runtime/redact.js';
-import { functionUrlEvent, requestUrl, writeFunctionUrlResult } from './function-url.js';
+import { functionUrlEvent, requestUrl, StreamedHttpReader, writeFunctionUrlResult } from './function-url.js';
 import type { LocalGateway } from './gateway.js';
 import { gatewayRequest } from './policy.js';
 import { ThrottledError } from './function.js';
@@ -165,7 +166,8 @@ type RouteKind = 'mcp' | 'invoke' | 'other';
 
 function routeKind(pathname: string): RouteKind {
   if (pathname === '/mcp' || /^\/servers\/[^/]+\/mcp\/?$/.test(pathname)) return 'mcp';
-  if (pathname.startsWith('/2015-03-31/functions')) return 'invoke';
+  if (pathname.startsWith('/2015-03-31/functions') || pathname.startsWith('/2021-11-15/functions'))
+    return 'invoke';
   return 'other';
 }
 
@@ -271,6 +273,24 @@ export async function startDevServer(
       await invokeApi(req, res, safeDecode(invoke[1] ?? ''), opts.lambda, limits.maxBodyBytes, redactor);
       return;
     }
+    const streaming = /^\/2021-11-15\/functions\/([^/]+)\/response-streaming-invocations\/?$/.exec(
+      url.pathname,
+    );
+    if (streaming) {
+      if (req.method !== 'POST') {
+        lambdaError(res, 405, 'MethodNotAllowedException', 'InvokeWithResponseStream takes POST');
+        return;
+      }
+      await invokeStreamApi(
+        req,
+        res,
+        safeDecode(streaming[1] ?? ''),
+        opts.lambda,
+        limits.maxBodyBytes,
+        redactor,
+      );
+      return;
+    }
     if (/^\/2015-03-31\/functions\/?$/.test(url.pathname) && req.method === 'GET') {
       const region = process.env['AWS_REGION'] ?? 'us-east-1';
       json(res, 200, {
@@ -299,6 +319,17 @@ export async function startDevServer(
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       // The Origin was checked above; the front adds no CORS headers of its own here.
       delete headers['origin'];
+      // Notifications (an MCP-server target's progress and log messages) are written to the
+      // client's SSE answer as they arrive, then the response.
+      const stream: HttpStreamSink = {
+        start: (statusCode, headers) => {
+          res.writeHead(statusCode, withoutCors(headers));
+          res.flushHeaders();
+        },
+        write: (chunk) => {
+          if (!res.destroyed) res.write(redactor.redact(chunk));
+        },
+      };
       // The request's headers stay reachable for the gateway's policy (the caller's token).
       const store: { headers: Record<string, string>; body: string; statusCode?: number } = {
         headers,
@@ -308,15 +339,17 @@ export async function startDevServer(
         httpFront(
           { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
           gatewayBridge,
-          { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000) },
+          { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000), stream },
         ),
       );
-      // An interceptor's transformedGatewayResponse may set the HTTP status, as on AgentCore.
-      const status =
-        response.statusCode === 200 && store.statusCode !== undefined
-          ? store.statusCode
-          : response.statusCode;
-      res.writeHead(status, withoutCors(response.headers));
+      if (response.streamed !== true) {
+        // An interceptor's transformedGatewayResponse may set the HTTP status, as on AgentCore.
+        const status =
+          response.statusCode === 200 && store.statusCode !== undefined
+            ? store.statusCode
+            : response.statusCode;
+        res.writeHead(status, withoutCors(response.headers));
+      }
       res.end(redactor.redact(response.body));
       return;
     }
@@ -342,7 +375,37 @@ export async function startDevServer(
         // The Function URL in front of the function: it handled the Origin (and CORS) already.
         const event = functionUrlEvent(req, body, fn.server.id);
         delete (event['headers'] as Record<string, string>)['origin'];
-        const outcome = await opts.lambda.invoke(fn.name, event);
+        // A streaming function (RESPONSE_STREAM): its answer is written to the client as it comes.
+        const decoder = new TextDecoder();
+        const streamed = new StreamedHttpReader(
+          (statusCode, headers) => {
+            res.writeHead(statusCode, withoutCors(headers));
+            res.flushHeaders();
+          },
+          (data) => {
+            if (!res.destroyed) res.write(redactor.redact(decoder.decode(data, { stream: true })));
+          },
+        );
+        let unreadable: string | undefined;
+        const outcome = await opts.lambda.invoke(fn.name, event, {
+          onChunk: (data, contentType) => {
+            if (unreadable !== undefined) return;
+            try {
+              streamed.push(data, contentType);
+            } catch (err) {
+              unreadable = (err as Error).message;
+            }
+          },
+        });
+        if (streamed.started) {
+          // The status went out with the first piece: a failure now ends the stream where it is.
+          res.end(redactor.redact(decoder.decode()));
+          return;
+        }
+        if (unreadable !== undefined) {
+          json(res, 502, { message: 'Internal Server Error', error: redactor.redact(unreadable) });
+          return;
+        }
         if (outcome.functionError !== undefined) {
           // A Function URL answers a function error with 502.
           json(res, 502, { message: 'Internal Server Error', error: redactor.redactDeep(outcome.payload) });
@@ -598,4 +661,153 @@ async function invokeApi(
       }),
     );
   }
+}
+
+/** AWS event stream messages (application/vnd.amazon.eventstream), as the AWS SDKs read them. */
+const eventStream = new EventStreamCodec(
+  (bytes) => Buffer.from(bytes).toString('utf8'),
+  (text) => Buffer.from(text, 'utf8'),
+);
+
+function streamEvent(type: 'PayloadChunk' | 'InvokeComplete', body: Uint8Array): Uint8Array {
+  const headers: MessageHeaders = {
+    ':message-type': { type: 'string', value: 'event' },
+    ':event-type': { type: 'string', value: type },
+    ':content-type': {
+      type: 'string',
+      value: type === 'PayloadChunk' ? 'application/octet-stream' : 'application/json',
+    },
+  };
+  return eventStream.encode({ headers, body });
+}
+
+/**
+ * Lambda's InvokeWithResponseStream: the function's response as PayloadChunk events while it is
+ * written, then an InvokeComplete event (with ErrorCode and ErrorDetails when the function
+ * failed). A function that does not stream gives its whole answer as one chunk, as Lambda does.
+ */
+async function invokeStreamApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  lambda: LocalLambda,
+  maxBodyBytes: number,
+  redactor: Redactor,
+): Promise<void> {
+  const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+  if (!['RequestResponse', 'DryRun'].includes(type)) {
+    lambdaError(
+      res,
+      400,
+      'InvalidParameterValueException',
+      `Unsupported InvocationType: ${clip(type)}; InvokeWithResponseStream takes RequestResponse or DryRun`,
+    );
+    return;
+  }
+  let fn;
+  try {
+    fn = lambda.resolve(name);
+  } catch (err) {
+    if (err instanceof FunctionNotFoundError || err instanceof URIError) {
+      const region = process.env['AWS_REGION'] ?? 'us-east-1';
+      lambdaError(
+        res,
+        404,
+        'ResourceNotFoundException',
+        `Function not found: arn:aws:lambda:${region}:000000000000:function:${clip(name)}`,
+      );
+      return;
+    }
+    throw err;
+  }
+  const body = await readBody(req, maxBodyBytes);
+  if (body === undefined) {
+    tooLarge(res, 'invoke', maxBodyBytes);
+    return;
+  }
+  let event: unknown = {};
+  if (body.length > 0) {
+    try {
+      event = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      lambdaError(
+        res,
+        400,
+        'InvalidRequestContentException',
+        `Could not parse request body into json: ${(err as Error).message}`,
+      );
+      return;
+    }
+  }
+  let clientContext: unknown;
+  const cc = req.headers['x-amz-client-context'];
+  if (typeof cc === 'string' && cc !== '') {
+    try {
+      clientContext = JSON.parse(Buffer.from(cc, 'base64').toString('utf8'));
+    } catch {
+      lambdaError(
+        res,
+        400,
+        'InvalidRequestContentException',
+        'Client context must be a valid Base64-encoded JSON object.',
+      );
+      return;
+    }
+  }
+  if (type === 'DryRun') {
+    res.writeHead(204, { 'x-amzn-requestid': crypto.randomUUID() });
+    res.end();
+    return;
+  }
+  const decoder = new TextDecoder();
+  const start = (contentType: string): void => {
+    if (res.headersSent) return;
+    // The body is an event stream; Content-Type tells the function's own (ResponseStreamContentType).
+    res.writeHead(200, {
+      'content-type': contentType,
+      'x-amz-executed-version': '$LATEST',
+      'x-amzn-requestid': crypto.randomUUID(),
+    });
+    res.flushHeaders();
+  };
+  const chunk = (data: Uint8Array): void => {
+    if (!res.destroyed) res.write(streamEvent('PayloadChunk', data));
+  };
+  let outcome;
+  try {
+    outcome = await lambda.invoke(fn.name, event, {
+      ...(clientContext === undefined ? {} : { clientContext }),
+      onChunk: (data, contentType) => {
+        start(contentType);
+        // Secrets are kept out of what the dev server answers (a value split across two pieces
+        // is redacted as far as each piece shows it).
+        chunk(Buffer.from(redactor.redact(decoder.decode(data, { stream: true }))));
+      },
+    });
+  } catch (err) {
+    if (res.headersSent) throw err;
+    if (err instanceof ThrottledError) {
+      lambdaError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', {
+        Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+      });
+      return;
+    }
+    lambdaError(res, 502, 'ServiceException', redactor.redact((err as Error).message));
+    return;
+  }
+  start(outcome.streamed?.contentType ?? 'application/json');
+  const rest = decoder.decode();
+  if (rest !== '') chunk(Buffer.from(redactor.redact(rest)));
+  const complete: Record<string, string> = {};
+  if (outcome.functionError !== undefined) {
+    const p = outcome.payload as { errorType?: unknown; errorMessage?: unknown } | null;
+    complete['ErrorCode'] = typeof p?.errorType === 'string' ? p.errorType : outcome.functionError;
+    complete['ErrorDetails'] = redactor.redact(
+      typeof p?.errorMessage === 'string' ? p.errorMessage : JSON.stringify(outcome.payload),
+    );
+  } else if (outcome.streamed === undefined) {
+    // A buffered function: its whole answer is the one chunk.
+    chunk(Buffer.from(JSON.stringify(redactor.redactDeep(outcome.payload))));
+  }
+  res.end(streamEvent('InvokeComplete', Buffer.from(JSON.stringify(complete))));
 }

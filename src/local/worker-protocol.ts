@@ -25,8 +25,21 @@ export type WorkerMessage =
   | { type: 'ready'; initMs: number; serverPid?: number; startError?: string }
   /** The handler module could not be loaded. */
   | { type: 'init-error'; errorType: string; errorMessage: string }
-  | { type: 'result'; requestId: string; payload: unknown; serverPid?: number; startError?: string }
+  | {
+      type: 'result';
+      requestId: string;
+      payload: unknown;
+      serverPid?: number;
+      startError?: string;
+      /** Set when the handler streamed its response (its chunks came before): the stream's content type. */
+      stream?: { contentType: string };
+    }
+  /**
+   * A piece of a streamed response (a handler in response-streaming mode), as the handler wrote
+   * it; the stream's content type comes with every piece.
+   */
+  | { type: 'chunk'; requestId: string; data: Uint8Array; contentType: string }
   | { type: 'error'; requestId: string; errorType: string; errorMessage: string; serverPid?: number };
 
-/** The worker's answer to an invocation. */
+/** The worker's answer to an invocation (after its chunks, when it streamed). */
 export type InvokeReply = Extract<WorkerMessage, { type: 'result' | 'error' }>;

@@ -4,6 +4,7 @@
  * local Lambda service, over IPC.
  */
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import type { InvokeMessage, ShutdownMessage, WorkerMessage } from './worker-protocol.js';
@@ -21,6 +22,102 @@ interface LoadedHandler {
 const send = (m: WorkerMessage): void => {
   process.send?.(m);
 };
+
+/*
+ * Response streaming, as Lambda's Node.js runtime offers it: the `awslambda` global (set before
+ * the handler module loads) with streamifyResponse, which marks a handler as streaming, and
+ * HttpResponseStream, which writes the HTTP integration prelude (status and headers as JSON, then
+ * eight NUL bytes) before the first piece of the body. A marked handler gets a response stream
+ * whose pieces go to the service as they are written.
+ */
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+class ResponseStream extends Writable {
+  private contentType = 'application/octet-stream';
+  private written = false;
+  /** Set by HttpResponseStream.from: writes the prelude before the first piece. */
+  _onBeforeFirstWrite: ((write: (chunk: string | Uint8Array) => void) => void) | undefined;
+
+  constructor(private readonly requestId: string) {
+    super();
+  }
+
+  get type(): string {
+    return this.contentType;
+  }
+
+  setContentType(contentType: string): void {
+    if (this.written) throw new Error('Cannot set content-type, too late.');
+    this.contentType = contentType;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const parts: Buffer[] = [];
+    if (!this.written) {
+      this.written = true;
+      this._onBeforeFirstWrite?.((c) => parts.push(Buffer.from(c)));
+    }
+    parts.push(chunk);
+    const message: WorkerMessage = {
+      type: 'chunk',
+      requestId: this.requestId,
+      data: Buffer.concat(parts),
+      contentType: this.contentType,
+    };
+    // The callback comes once the piece is on its way: a fast writer waits for the channel.
+    if (process.send === undefined) callback();
+    else
+      process.send(message, undefined, {}, (err) => {
+        callback(err);
+      });
+  }
+}
+
+const g = globalThis as { awslambda?: Record<string, unknown> };
+g.awslambda ??= {
+  streamifyResponse: (fn: Record<symbol, unknown>) => {
+    fn[STREAMING] = 'response';
+    return fn;
+  },
+  HttpResponseStream: {
+    from(stream: ResponseStream, prelude: unknown): ResponseStream {
+      stream.setContentType(PRELUDE_CONTENT_TYPE);
+      const head = JSON.stringify(prelude);
+      stream._onBeforeFirstWrite = (write) => {
+        write(head);
+        write(new Uint8Array(8));
+      };
+      return stream;
+    },
+  },
+};
+
+/** Runs a streaming handler: resolves when it has returned and its stream has ended. */
+async function runStreaming(
+  h: LoadedHandler,
+  requestId: string,
+  event: unknown,
+  context: unknown,
+): Promise<{ contentType: string }> {
+  const stream = new ResponseStream(requestId);
+  const ended = new Promise<void>((resolve, reject) => {
+    stream.once('finish', resolve);
+    stream.once('error', reject);
+  });
+  ended.catch(() => undefined); // awaited below; a failed stream must not go unhandled meanwhile
+  try {
+    // Lambda waits for the stream to end (a handler that never ends it runs into its timeout).
+    await (h as unknown as (e: unknown, s: Writable, c: unknown) => Promise<unknown>)(event, stream, context);
+  } catch (err) {
+    // What was written before the error is sent first, as the runtime's stream would have it.
+    if (!stream.writableEnded) stream.end();
+    await ended.catch(() => undefined);
+    throw err;
+  }
+  await ended;
+  return { contentType: stream.type };
+}
 
 const started = performance.now();
 const bundle = process.env['MCP_FLEET_HANDLER'];
@@ -68,11 +165,22 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
     clientContext: m.clientContext,
     getRemainingTimeInMillis: () => Math.max(0, m.deadline - Date.now()),
   };
+  const streaming = (handler as unknown as Record<symbol, unknown>)[STREAMING] === 'response';
+  type Answer = { payload?: unknown; stream?: { contentType: string } };
   Promise.resolve()
-    .then(() => handler(m.event, context))
+    .then((): Promise<Answer> =>
+      streaming
+        ? runStreaming(handler, m.requestId, m.event, context).then((stream) => ({ stream }))
+        : Promise.resolve(handler(m.event, context)).then((payload) => ({ payload })),
+    )
     .then(
-      (payload) => {
-        const result: WorkerMessage = { type: 'result', requestId: m.requestId, payload: payload ?? null };
+      (answer: Answer) => {
+        const result: WorkerMessage = {
+          type: 'result',
+          requestId: m.requestId,
+          payload: answer.payload ?? null,
+        };
+        if (answer.stream !== undefined) result.stream = answer.stream;
         if (handler.pid !== undefined) result.serverPid = handler.pid;
         if (handler.startError !== undefined) result.startError = handler.startError;
         send(result);

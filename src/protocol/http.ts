@@ -15,10 +15,14 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.js';
-import { overResponseLimit, payloadTooLargeMessage } from '../contract/function-call.js';
+import {
+  LAMBDA_STREAM_MAX_BYTES,
+  overResponseLimit,
+  payloadTooLargeMessage,
+} from '../contract/function-call.js';
 
-/** Lambda's limit on a streamed response (20 MB). */
-export const LAMBDA_STREAM_MAX_BYTES = 20 * 1024 * 1024;
+/** Lambda's limit on a streamed response (src/contract/function-call.ts). */
+export { LAMBDA_STREAM_MAX_BYTES };
 
 /** An HTTP request, whichever event shape it came in (API Gateway v1 / v2, Function URL). */
 export interface HttpRequest {

@@ -51,7 +51,11 @@ export function streamingHandler(
   handler: McpLambdaHandler,
   awslambda: AwsLambdaStreaming,
 ): (event: unknown, responseStream: LambdaResponseStream, context: Context) => Promise<void> {
-  return async (event, responseStream, context) => {
+  const streaming = async (
+    event: unknown,
+    responseStream: LambdaResponseStream,
+    context: Context,
+  ): Promise<void> => {
     if (httpEventKind(event) === undefined) {
       responseStream.end(JSON.stringify((await handler(event, context)) ?? null));
       return;
@@ -86,4 +90,11 @@ export function streamingHandler(
     out.write(body.length > 0 ? body : new Uint8Array(0));
     out.end();
   };
+  // The server's pid, start error and close stay reachable through the streaming handler (the
+  // local Lambda service's worker reads them, as it does of the plain handler).
+  return Object.defineProperties(streaming, {
+    close: { value: () => handler.close() },
+    pid: { get: () => handler.pid },
+    startError: { get: () => handler.startError },
+  });
 }

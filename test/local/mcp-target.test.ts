@@ -3,11 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { InvocationRecord } from '../../src/local/function.js';
 import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
-import { messagesOf, templateMatcher } from '../../src/local/mcp-target.js';
+import { mcpPostEvent, messagesOf, templateMatcher } from '../../src/local/mcp-target.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
 import { rpc } from './support.js';
 
@@ -52,6 +53,11 @@ servers:
   fault:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(FAULT_SERVER)}]
+    gateway: { targetType: mcp }
+  short:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    timeout: 6
     gateway: { targetType: mcp }
 `,
   );
@@ -183,6 +189,103 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
     });
   }
 
+  for (const era of ['2025', '2026-07-28'] as const) {
+    test(`${era} era: progress notifications arrive while the tool runs, in order, then the result`, async () => {
+      const client = await connect(era);
+      try {
+        const t0 = performance.now();
+        const progress: { progress: number; at: number }[] = [];
+        const result = await client.callTool(
+          { name: 'everything___trigger-long-running-operation', arguments: { duration: 3, steps: 3 } },
+          { onprogress: (p) => progress.push({ progress: p.progress, at: performance.now() - t0 }) },
+        );
+        const done = performance.now() - t0;
+        assert.match(text(result), /Long running operation completed\. Duration: 3 seconds, Steps: 3/);
+        assert.deepEqual(
+          progress.map((p) => p.progress),
+          [1, 2, 3],
+        );
+        // The server sends one a second: the first is out a good second before the result (had
+        // the gateway waited for the end of the invocation, all would come with the result).
+        const first = progress[0]?.at ?? done;
+        assert.ok(
+          done - first >= 1000,
+          `first progress at ${first.toFixed(0)} ms, result at ${done.toFixed(0)} ms`,
+        );
+        assert.ok(
+          progress.every((p, i) => i === 0 || p.at >= (progress[i - 1]?.at ?? 0)),
+          'in order of arrival',
+        );
+        // A Lambda target in the same fleet still answers.
+        const viaLambda = await client.callTool({ name: 'lowered___echo', arguments: { message: 'after' } });
+        assert.match(text(viaLambda), /Echo: after/);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  test('a log message is passed on as soon as the server sends it, before the progress and the result', async () => {
+    const client = await connect('2025');
+    try {
+      const t0 = performance.now();
+      const seen: { what: string; at: number }[] = [];
+      client.setNotificationHandler('notifications/message', (n) => {
+        seen.push({ what: `log ${String(n.params.data)}`, at: performance.now() - t0 });
+      });
+      const result = await client.callTool(
+        { name: 'fault___progress', arguments: { gapMs: 700 } },
+        { onprogress: (p) => seen.push({ what: `progress ${p.progress}`, at: performance.now() - t0 }) },
+      );
+      const done = performance.now() - t0;
+      assert.equal(text(result), 'progress done');
+      assert.deepEqual(
+        seen.map((s) => s.what),
+        ['log working', 'progress 1', 'progress 2', 'progress 3'],
+      );
+      const log = seen[0]?.at ?? done;
+      assert.ok(done - log >= 1000, `log message at ${log.toFixed(0)} ms, result at ${done.toFixed(0)} ms`);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a call that outlasts the function timeout: the notifications sent so far, then a clear error', async () => {
+    const client = await connect('2025');
+    try {
+      const progress: number[] = [];
+      const before = invocations.length;
+      await assert.rejects(
+        client.callTool(
+          { name: 'short___trigger-long-running-operation', arguments: { duration: 60, steps: 60 } },
+          { onprogress: (p) => progress.push(p.progress), timeout: 120_000 },
+        ),
+        // The runtime stops the server just before Lambda's timeout and says so in the stream
+        // (a timeout of the platform itself is in test/local/streaming.test.ts).
+        (err: Error) => {
+          assert.match(
+            err.message,
+            /tools\/call did not answer within \d+ ms; the server process was stopped/,
+          );
+          return true;
+        },
+      );
+      assert.ok(progress.length >= 2, `progress before the timeout: ${progress.join(', ')}`);
+      assert.deepEqual(
+        progress,
+        progress.map((_, i) => i + 1),
+      );
+      const call = invocations.slice(before).find((r) => r.serverId === 'short');
+      assert.equal(call?.streamed?.contentType, 'application/vnd.awslambda.http-integration-response');
+      assert.ok(call.durationMs < 6_000, `answered before the function timeout: ${call.durationMs} ms`);
+      // The server was replaced; the next call starts a new one.
+      const echo = await client.callTool({ name: 'short___echo', arguments: { message: 'again' } });
+      assert.match(text(echo), /Echo: again/);
+    } finally {
+      await client.close();
+    }
+  });
+
   test('a resource URI two mcp targets list is read from the one with the lower resourcePriority', async () => {
     const client = await connect('2025');
     try {
@@ -240,6 +343,24 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
     assert.equal((messages[1]?.['params'] as { progressToken?: unknown }).progressToken, 'tok');
   });
 
+  test('a client that accepts only JSON gets a JSON answer from a streaming target (no notifications)', async () => {
+    const res = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 10,
+        method: 'tools/call',
+        params: { name: 'fault___progress', arguments: { gapMs: 50 }, _meta: { progressToken: 'tok' } },
+      }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await res.json()) as { id?: number; result?: { content?: { text?: string }[] } };
+    assert.equal(body.id, 10);
+    assert.equal(body.result?.content?.[0]?.text, 'progress done');
+  });
+
   test('errors: an unknown prompt, a resource nobody serves, a prompt name without a target', async () => {
     const unknownPrompt = await rpc(`${fleet.url}/mcp`, {
       id: 1,
@@ -259,6 +380,121 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
     assert.match(error?.message ?? '', /Resource not found: nothing:\/\/here/);
     const noName = await rpc(`${fleet.url}/mcp`, { id: 3, method: 'prompts/get', params: {} });
     assert.match(JSON.stringify(noName.body), /prompts\/get needs params\.name/);
+  });
+});
+
+/** A tools/call of trigger-long-running-operation (3 steps over 3 s) with a progress token. */
+const longCall = (id: number): Record<string, unknown> => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: {
+    name: 'trigger-long-running-operation',
+    arguments: { duration: 3, steps: 3 },
+    _meta: { progressToken: `p${id}` },
+  },
+});
+
+describe('streaming past the gateway: the Invoke API and the Function URL', () => {
+  test('InvokeWithResponseStream (AWS SDK): PayloadChunk events as the function writes, then InvokeComplete', async () => {
+    const client = new LambdaClient({
+      endpoint: fleet.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const t0 = performance.now();
+    const out = await client.send(
+      new InvokeWithResponseStreamCommand({
+        FunctionName: 'mcp-server-everything',
+        Payload: Buffer.from(JSON.stringify(mcpPostEvent('everything', JSON.stringify(longCall(21))))),
+      }),
+    );
+    assert.equal(out.StatusCode, 200);
+    assert.equal(out.ResponseStreamContentType, 'application/vnd.awslambda.http-integration-response');
+    const chunks: { text: string; at: number }[] = [];
+    let complete: Record<string, unknown> | undefined;
+    let completeAt = 0;
+    for await (const event of out.EventStream ?? []) {
+      if (event.PayloadChunk?.Payload)
+        chunks.push({
+          text: Buffer.from(event.PayloadChunk.Payload).toString('utf8'),
+          at: performance.now() - t0,
+        });
+      if (event.InvokeComplete) {
+        complete = { ...event.InvokeComplete };
+        completeAt = performance.now() - t0;
+      }
+    }
+    assert.ok(complete, 'an InvokeComplete event ends the stream');
+    assert.equal(complete['ErrorCode'], undefined, JSON.stringify(complete));
+    const all = chunks.map((c) => c.text).join('');
+    const at = all.indexOf('\0'.repeat(8));
+    assert.deepEqual(JSON.parse(all.slice(0, at)), {
+      statusCode: 200,
+      headers: {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      },
+    });
+    const messages = messagesOf('text/event-stream', all.slice(at + 8)) as Record<string, unknown>[];
+    assert.deepEqual(
+      messages.map((m) => m['method'] ?? `response ${String(m['id'])}`),
+      ['notifications/progress', 'notifications/progress', 'notifications/progress', 'response 21'],
+    );
+    const firstProgress = chunks.find((c) => c.text.includes('notifications/progress'))?.at ?? completeAt;
+    assert.ok(
+      completeAt - firstProgress >= 1000,
+      `first progress chunk at ${firstProgress.toFixed(0)} ms, InvokeComplete at ${completeAt.toFixed(0)} ms`,
+    );
+
+    // A Lambda target (a buffered function): its whole answer in one chunk.
+    const buffered = await client.send(
+      new InvokeWithResponseStreamCommand({
+        FunctionName: 'mcp-server-lowered',
+        Payload: Buffer.from(JSON.stringify({ message: 'whole' })),
+        ClientContext: Buffer.from(
+          JSON.stringify({ custom: { bedrockAgentCoreToolName: 'lowered___echo' } }),
+        ).toString('base64'),
+      }),
+    );
+    const pieces: string[] = [];
+    for await (const event of buffered.EventStream ?? []) {
+      if (event.PayloadChunk?.Payload) pieces.push(Buffer.from(event.PayloadChunk.Payload).toString('utf8'));
+    }
+    assert.equal(pieces.length, 1);
+    assert.match(pieces[0] ?? '', /Echo: whole/);
+    client.destroy();
+  });
+
+  test('/servers/<id>/mcp (its Function URL) streams the SSE answer as the function writes it', async () => {
+    const t0 = performance.now();
+    const res = await fetch(`${fleet.url}/servers/everything/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(longCall(22)),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const decoder = new TextDecoder();
+    let text = '';
+    let firstProgress: number | undefined;
+    for await (const piece of res.body ?? []) {
+      text += decoder.decode(piece as Uint8Array, { stream: true });
+      if (firstProgress === undefined && text.includes('notifications/progress'))
+        firstProgress = performance.now() - t0;
+    }
+    const done = performance.now() - t0;
+    const messages = messagesOf('text/event-stream', text) as Record<string, unknown>[];
+    assert.deepEqual(
+      messages.map((m) => m['method'] ?? `response ${String(m['id'])}`),
+      ['notifications/progress', 'notifications/progress', 'notifications/progress', 'response 22'],
+    );
+    assert.ok(
+      done - (firstProgress ?? done) >= 1000,
+      `first progress at ${String(firstProgress?.toFixed(0))} ms, end at ${done.toFixed(0)} ms`,
+    );
   });
 });
 

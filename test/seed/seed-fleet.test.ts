@@ -11,6 +11,7 @@ import {
   seedFleetMarkdown,
   type SeedFleetReport,
 } from '../../scripts/seed-fleet.js';
+import { loadConfigOrThrow } from '../../src/config/index.js';
 import { ROOT } from '../helpers.js';
 
 /**
@@ -75,7 +76,10 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
     assert.ok(report.rows.length >= 18);
   });
 
-  test("real schemas (Pydantic from the AWS Labs servers, zod, Go) are lowered to AgentCore's subset", async () => {
+  test("real schemas (Pydantic from the AWS Labs servers, zod, Go) are lowered to AgentCore's subset (Lambda targets; MCP-server targets keep theirs)", async () => {
+    const config = await loadConfigOrThrow(path.join(copy, 'servers.yaml'));
+    const mcpTargets = new Set(config.servers.filter((s) => s.gateway.targetType === 'mcp').map((s) => s.id));
+    assert.ok(mcpTargets.has('github'), 'github is an MCP-server target in the seed fleet');
     const ALLOWED_KEYS = new Set(['type', 'description', 'properties', 'required', 'items']);
     const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object']);
     const check = (schema: unknown, where: string): void => {
@@ -108,6 +112,16 @@ describe('the seed fleet (examples/seed/servers.yaml)', () => {
         inputSchema: Record<string, unknown>;
       }[];
       assert.equal(lowered.length, raw.tools.length);
+      if (mcpTargets.has(row.id)) {
+        // Listed by the gateway itself: kept as the server gives them, nothing lowered or warned.
+        assert.deepEqual(
+          lowered.map((t) => t.inputSchema),
+          raw.tools.map((t) => t.inputSchema),
+          row.id,
+        );
+        assert.equal(row.warnings, 0, `${row.id}: no lowering warnings`);
+        continue;
+      }
       for (const t of lowered) {
         check(t.inputSchema, `${row.id}___${t.name}`);
         assert.equal(t.inputSchema['type'], 'object');
