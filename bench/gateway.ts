@@ -159,61 +159,30 @@ async function main(): Promise<void> {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
   process.env['POWERTOOLS_LOG_LEVEL'] = 'WARN';
 
+  /** `mcp-fleet dev` in a process of its own, like the others (the CLI, as a user runs it). */
+  const fleet = (name: string, ...flags: string[]) => ({
+    name: `mcp-fleet /servers/everything/mcp${name}`,
+    start: () =>
+      external(
+        process.execPath,
+        [
+          path.join(ROOT, 'dist', 'cli', 'main.js'),
+          'dev',
+          '--config',
+          path.join(dir, 'servers.yaml'),
+          '--port',
+          '{port}',
+          ...flags,
+        ],
+        (p) => `http://127.0.0.1:${p}/servers/everything/mcp`,
+      ),
+  });
   const contestants: { name: string; start: () => Promise<{ url: URL; stop: () => Promise<void> }> }[] = [
-    {
-      // In a process of its own, like the others (the CLI, as a user runs it).
-      name: 'mcp-fleet /servers/everything/mcp',
-      start: () =>
-        external(
-          process.execPath,
-          [
-            path.join(ROOT, 'dist', 'cli', 'main.js'),
-            'dev',
-            '--config',
-            path.join(dir, 'servers.yaml'),
-            '--port',
-            '{port}',
-          ],
-          (p) => `http://127.0.0.1:${p}/servers/everything/mcp`,
-        ),
-    },
-    {
-      // The same, without Lambda's freeze between invocations: what the freeze costs per call.
-      name: 'mcp-fleet /servers/everything/mcp (--no-freeze)',
-      start: () =>
-        external(
-          process.execPath,
-          [
-            path.join(ROOT, 'dist', 'cli', 'main.js'),
-            'dev',
-            '--config',
-            path.join(dir, 'servers.yaml'),
-            '--port',
-            '{port}',
-            '--no-freeze',
-          ],
-          (p) => `http://127.0.0.1:${p}/servers/everything/mcp`,
-        ),
-    },
-    {
-      // Memory held by sampling /proc instead of a cgroup: what a user without root gets.
-      name: 'mcp-fleet /servers/everything/mcp (--memory-limits proc, as without root)',
-      start: () =>
-        external(
-          process.execPath,
-          [
-            path.join(ROOT, 'dist', 'cli', 'main.js'),
-            'dev',
-            '--config',
-            path.join(dir, 'servers.yaml'),
-            '--port',
-            '{port}',
-            '--memory-limits',
-            'proc',
-          ],
-          (p) => `http://127.0.0.1:${p}/servers/everything/mcp`,
-        ),
-    },
+    fleet(''),
+    // Without Lambda's freeze between invocations: what the freeze costs per call.
+    fleet(' (--no-freeze)', '--no-freeze'),
+    // Memory held by sampling /proc instead of a cgroup: what a user without root gets.
+    fleet(' (--memory-limits proc, as without root)', '--memory-limits', 'proc'),
     {
       name: 'supergateway 4.0.0 (stateless)',
       start: () =>

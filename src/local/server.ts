@@ -9,7 +9,7 @@ import { Redactor } from '../runtime/redact.js';
 import { functionUrlEvent, requestUrl, StreamedHttpReader, writeFunctionUrlResult } from './function-url.js';
 import type { LocalGateway } from './gateway.js';
 import { gatewayRequest } from './policy.js';
-import { ThrottledError } from './function.js';
+import { ThrottledError, type LocalFunction } from './function.js';
 import { FunctionNotFoundError, type LocalLambda } from './lambda-service.js';
 import { AccessPolicy } from './security.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
@@ -550,6 +550,77 @@ function stripCors(result: unknown): unknown {
   return { ...r, headers: withoutCors(r.headers as Record<string, string>) };
 }
 
+/**
+ * What both Invoke APIs read from a request: the function (404 when there is none), the event
+ * (the body, JSON) and the client context (base64 JSON). Answers a DryRun (204) and every bad
+ * request itself, then returns undefined.
+ */
+async function invokeRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  lambda: LocalLambda,
+  maxBodyBytes: number,
+  type: string,
+): Promise<{ fn: LocalFunction; event: unknown; clientContext: unknown } | undefined> {
+  let fn;
+  try {
+    fn = lambda.resolve(name);
+  } catch (err) {
+    if (err instanceof FunctionNotFoundError || err instanceof URIError) {
+      const region = process.env['AWS_REGION'] ?? 'us-east-1';
+      lambdaError(
+        res,
+        404,
+        'ResourceNotFoundException',
+        `Function not found: arn:aws:lambda:${region}:000000000000:function:${clip(name)}`,
+      );
+      return undefined;
+    }
+    throw err;
+  }
+  const body = await readBody(req, maxBodyBytes);
+  if (body === undefined) {
+    tooLarge(res, 'invoke', maxBodyBytes);
+    return undefined;
+  }
+  let event: unknown = {};
+  if (body.length > 0) {
+    try {
+      event = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      lambdaError(
+        res,
+        400,
+        'InvalidRequestContentException',
+        `Could not parse request body into json: ${(err as Error).message}`,
+      );
+      return undefined;
+    }
+  }
+  let clientContext: unknown;
+  const cc = req.headers['x-amz-client-context'];
+  if (typeof cc === 'string' && cc !== '') {
+    try {
+      clientContext = JSON.parse(Buffer.from(cc, 'base64').toString('utf8'));
+    } catch {
+      lambdaError(
+        res,
+        400,
+        'InvalidRequestContentException',
+        'Client context must be a valid Base64-encoded JSON object.',
+      );
+      return undefined;
+    }
+  }
+  if (type === 'DryRun') {
+    res.writeHead(204, { 'x-amzn-requestid': crypto.randomUUID() });
+    res.end();
+    return undefined;
+  }
+  return { fn, event, clientContext };
+}
+
 /** Lambda's Invoke API: RequestResponse, Event and DryRun; client context; function errors. */
 async function invokeApi(
   req: IncomingMessage,
@@ -569,61 +640,9 @@ async function invokeApi(
     );
     return;
   }
-  let fn;
-  try {
-    fn = lambda.resolve(name);
-  } catch (err) {
-    if (err instanceof FunctionNotFoundError || err instanceof URIError) {
-      const region = process.env['AWS_REGION'] ?? 'us-east-1';
-      lambdaError(
-        res,
-        404,
-        'ResourceNotFoundException',
-        `Function not found: arn:aws:lambda:${region}:000000000000:function:${clip(name)}`,
-      );
-      return;
-    }
-    throw err;
-  }
-  const body = await readBody(req, maxBodyBytes);
-  if (body === undefined) {
-    tooLarge(res, 'invoke', maxBodyBytes);
-    return;
-  }
-  let event: unknown = {};
-  if (body.length > 0) {
-    try {
-      event = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      lambdaError(
-        res,
-        400,
-        'InvalidRequestContentException',
-        `Could not parse request body into json: ${(err as Error).message}`,
-      );
-      return;
-    }
-  }
-  let clientContext: unknown;
-  const cc = req.headers['x-amz-client-context'];
-  if (typeof cc === 'string' && cc !== '') {
-    try {
-      clientContext = JSON.parse(Buffer.from(cc, 'base64').toString('utf8'));
-    } catch {
-      lambdaError(
-        res,
-        400,
-        'InvalidRequestContentException',
-        'Client context must be a valid Base64-encoded JSON object.',
-      );
-      return;
-    }
-  }
-  if (type === 'DryRun') {
-    res.writeHead(204, { 'x-amzn-requestid': crypto.randomUUID() });
-    res.end();
-    return;
-  }
+  const request = await invokeRequest(req, res, name, lambda, maxBodyBytes, type);
+  if (request === undefined) return;
+  const { fn, event, clientContext } = request;
   const run = lambda.invoke(fn.name, event, clientContext === undefined ? {} : { clientContext });
   if (type === 'Event') {
     run.catch(() => undefined);
@@ -704,61 +723,9 @@ async function invokeStreamApi(
     );
     return;
   }
-  let fn;
-  try {
-    fn = lambda.resolve(name);
-  } catch (err) {
-    if (err instanceof FunctionNotFoundError || err instanceof URIError) {
-      const region = process.env['AWS_REGION'] ?? 'us-east-1';
-      lambdaError(
-        res,
-        404,
-        'ResourceNotFoundException',
-        `Function not found: arn:aws:lambda:${region}:000000000000:function:${clip(name)}`,
-      );
-      return;
-    }
-    throw err;
-  }
-  const body = await readBody(req, maxBodyBytes);
-  if (body === undefined) {
-    tooLarge(res, 'invoke', maxBodyBytes);
-    return;
-  }
-  let event: unknown = {};
-  if (body.length > 0) {
-    try {
-      event = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      lambdaError(
-        res,
-        400,
-        'InvalidRequestContentException',
-        `Could not parse request body into json: ${(err as Error).message}`,
-      );
-      return;
-    }
-  }
-  let clientContext: unknown;
-  const cc = req.headers['x-amz-client-context'];
-  if (typeof cc === 'string' && cc !== '') {
-    try {
-      clientContext = JSON.parse(Buffer.from(cc, 'base64').toString('utf8'));
-    } catch {
-      lambdaError(
-        res,
-        400,
-        'InvalidRequestContentException',
-        'Client context must be a valid Base64-encoded JSON object.',
-      );
-      return;
-    }
-  }
-  if (type === 'DryRun') {
-    res.writeHead(204, { 'x-amzn-requestid': crypto.randomUUID() });
-    res.end();
-    return;
-  }
+  const request = await invokeRequest(req, res, name, lambda, maxBodyBytes, type);
+  if (request === undefined) return;
+  const { fn, event, clientContext } = request;
   const decoder = new TextDecoder();
   const start = (contentType: string): void => {
     if (res.headersSent) return;
