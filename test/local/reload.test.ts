@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -24,6 +25,8 @@ let dev: ChildProcessWithoutNullStreams;
 let stdout = '';
 let stderr = '';
 let url = '';
+/** Whether .mcp-fleet/dev.json existed at the moment the ready line reached us (set once). */
+let stateAtReady: boolean | undefined;
 
 const config = (git: string, extra = ''): string => `stack: ReloadTest
 gateway: { name: reload-test }
@@ -102,7 +105,12 @@ before(async () => {
     cwd: dir,
     env: { ...process.env, ...mark.env },
   });
-  dev.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  dev.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    // Checked as the line arrives: anything started on it (a script, `mcp-fleet tools`) finds the file.
+    if (stateAtReady === undefined && /servers up/.test(stdout))
+      stateAtReady = existsSync(path.join(dir, '.mcp-fleet', 'dev.json'));
+  });
   dev.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await waitFor(() => stdout, /3 of 3 servers up, \d+ tools\. Watching servers\.yaml/, 0);
   url = (JSON.parse(await readFile(path.join(dir, '.mcp-fleet', 'dev.json'), 'utf8')) as { url: string }).url;
@@ -117,6 +125,10 @@ after(async () => {
   await assertNoneLeft(mark.value, 10_000);
   await assertNoneLeft(memoryMark, 10_000);
   await cleanup();
+});
+
+test('the state file (.mcp-fleet/dev.json) is in place when the ready line is printed', () => {
+  assert.equal(stateAtReady, true);
 });
 
 test('dev built the PyPI server itself (into .mcp-fleet/build) before starting', async () => {

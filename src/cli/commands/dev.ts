@@ -240,19 +240,6 @@ export async function devCommand(options: DevOptions): Promise<number> {
   );
   if (allowedHosts.length > 0) out(`  also answers to                     ${allowedHosts.join(', ')}`);
   out('');
-  const down = fleet.discovery.filter((e) => e.error !== undefined).length + failed.size;
-  const total = fleet.discovery.reduce((n, e) => n + e.tools.length, 0);
-  out(
-    `${fleet.discovery.length + failed.size - down} of ${enabled} servers up, ${total} tools${down > 0 ? `; ${down} failed (${failed.size > 0 ? 'see above; ' : ''}their calls get that error)` : ''}.${options.watch !== false ? ` Watching ${configFile} for changes.` : ''} Ctrl-C to stop.`,
-  );
-  started = true;
-
-  const state = stateFile(configFile);
-  await mkdir(path.dirname(state), { recursive: true });
-  await writeFile(
-    state,
-    `${JSON.stringify({ url: fleet.url, pid: process.pid, config: path.resolve(configFile) }, null, 2)}\n`,
-  );
 
   // Hot reload: the servers of a changed config are applied; an invalid one is reported and the
   // fleet keeps running on the last good config.
@@ -317,6 +304,22 @@ export async function devCommand(options: DevOptions): Promise<number> {
             err(`reload of ${configFile} failed: ${e.message}; still running the last applied config`);
           },
         });
+
+  // Ready only once everything a client needs is in place: the state file that `invoke`, `tools`
+  // and scripts read, and the watcher the line announces.
+  const state = stateFile(configFile);
+  await mkdir(path.dirname(state), { recursive: true });
+  await writeFile(
+    state,
+    `${JSON.stringify({ url: fleet.url, pid: process.pid, config: path.resolve(configFile) }, null, 2)}\n`,
+  );
+
+  const down = fleet.discovery.filter((e) => e.error !== undefined).length + failed.size;
+  const total = fleet.discovery.reduce((n, e) => n + e.tools.length, 0);
+  out(
+    `${fleet.discovery.length + failed.size - down} of ${enabled} servers up, ${total} tools${down > 0 ? `; ${down} failed (${failed.size > 0 ? 'see above; ' : ''}their calls get that error)` : ''}.${options.watch !== false ? ` Watching ${configFile} for changes.` : ''} Ctrl-C to stop.`,
+  );
+  started = true;
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
