@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
-import { discoverLocally } from '../src/local/discovery.js';
+import { discoverLocally } from '../src/local/lambda/discovery.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

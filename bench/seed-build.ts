@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
-import { discoverLocally } from '../src/local/discovery.js';
+import { discoverLocally } from '../src/local/lambda/discovery.js';
 import { requirementLines, type PythonInstaller } from '../src/build/stage/index.js';
 import { UV_VERSION } from '../src/build/uv.js';
 import { loadConfigOrThrow } from '../src/config/index.js';

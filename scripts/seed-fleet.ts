@@ -14,13 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
-import { discoverLocally } from '../src/local/discovery.js';
+import { discoverLocally } from '../src/local/lambda/discovery.js';
 import { gitRepo } from './support.js';
 import { pythonTool } from './python-tools.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 import type { FleetConfig } from '../src/config/model.js';
 import { loadBuiltServers, synthStack } from '../src/deploy/deploy.js';
-import { startFleet } from '../src/local/fleet.js';
+import { startFleet } from '../src/local/dev/fleet.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

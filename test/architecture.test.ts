@@ -10,18 +10,46 @@ import { ROOT } from './helpers.js';
 
 const SRC = path.join(ROOT, 'src');
 
-/** Each folder of src/ and the folders it may import (docs/architecture.md, "Folders"). */
+/**
+ * Each folder of src/ (and each room of src/local/) with the folders it may import
+ * (docs/architecture.md, "Parts"). The local emulator's rooms import one way: dev → gateway → lambda.
+ */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   contract: [],
+  platform: [],
   config: ['contract'],
   protocol: ['contract', 'config'],
-  runtime: ['contract', 'config', 'protocol'],
-  build: ['contract', 'config'],
-  local: ['contract', 'config', 'protocol', 'runtime', 'build'],
+  runtime: ['contract', 'platform', 'config', 'protocol'],
+  build: ['contract', 'platform', 'config'],
+  'local/lambda': ['contract', 'platform', 'config', 'build'],
+  'local/gateway': ['contract', 'platform', 'config', 'protocol', 'build', 'local/lambda'],
+  'local/dev': [
+    'contract',
+    'platform',
+    'config',
+    'protocol',
+    'runtime',
+    'build',
+    'local/lambda',
+    'local/gateway',
+  ],
   infra: ['contract', 'config', 'build'],
   deploy: ['contract', 'config', 'build', 'infra'],
   verify: ['contract', 'config', 'infra'],
-  cli: ['contract', 'config', 'protocol', 'runtime', 'build', 'local', 'infra', 'deploy', 'verify'],
+  cli: [
+    'contract',
+    'platform',
+    'config',
+    'protocol',
+    'runtime',
+    'build',
+    'local/lambda',
+    'local/gateway',
+    'local/dev',
+    'infra',
+    'deploy',
+    'verify',
+  ],
 };
 
 interface Import {
@@ -46,7 +74,11 @@ function importsOf(file: string): Import[] {
   );
 }
 
-const folderOf = (file: string): string => path.relative(SRC, file).split(path.sep)[0] ?? '';
+/** The folder of src/ a file is in; in src/local/, its room (`local/lambda`, …). */
+const folderOf = (file: string): string => {
+  const parts = path.relative(SRC, file).split(path.sep);
+  return parts[0] === 'local' ? `local/${parts[1] ?? ''}` : (parts[0] ?? '');
+};
 const all = sourceFiles().flatMap(importsOf);
 
 describe('import rules', () => {
@@ -94,9 +126,9 @@ describe('import rules', () => {
   });
 
   test('the local worker (mounted alone in the sandbox) names the handler variable as the contract does', () => {
-    const worker = readFileSync(path.join(SRC, 'local', 'worker.ts'), 'utf8');
+    const worker = readFileSync(path.join(SRC, 'local', 'lambda', 'worker.ts'), 'utf8');
     assert.ok(worker.includes(`process.env['${FUNCTION_ENV.handler}']`));
-    const valueImports = importsOf(path.join(SRC, 'local', 'worker.ts')).filter(
+    const valueImports = importsOf(path.join(SRC, 'local', 'lambda', 'worker.ts')).filter(
       (i) =>
         i.local &&
         !/^import type /m.test(worker.split('\n').find((l) => l.includes(path.basename(i.to, '.ts'))) ?? ''),

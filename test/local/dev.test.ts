@@ -13,9 +13,9 @@ import {
   TooManyRequestsException,
 } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { ROOT } from '../helpers.js';
-import { processState, processTree } from '../../src/local/processes.js';
+import { processState, processTree } from '../../src/local/lambda/processes.js';
 import { assertNoneLeft, isAlive, text } from '../runtime/support.js';
 import { rpc, testFleet, type TestFleetFiles } from './support.js';
 

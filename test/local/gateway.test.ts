@@ -5,8 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
-import { RELIST_AFTER_MS } from '../../src/local/gateway.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
+import { RELIST_AFTER_MS } from '../../src/local/gateway/gateway.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker } from '../runtime/support.js';
 import { rpc } from './support.js';
 

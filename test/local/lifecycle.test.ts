@@ -9,10 +9,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import type { InvokeOutcome, LocalFunction } from '../../src/local/function.js';
-import { memoryGuardKind } from '../../src/local/memory.js';
-import { processState } from '../../src/local/processes.js';
-import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda-service.js';
+import type { InvokeOutcome, LocalFunction } from '../../src/local/lambda/function.js';
+import { memoryGuardKind } from '../../src/local/lambda/memory.js';
+import { processState } from '../../src/local/lambda/processes.js';
+import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda/service.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, isAlive, markedProcesses, marker } from '../runtime/support.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { ROOT } from '../helpers.js';
 import { assertNoneLeft, text } from '../runtime/support.js';
 import { testFleet, type TestFleetFiles } from './support.js';

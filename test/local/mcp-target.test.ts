@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import type { InvocationRecord } from '../../src/local/function.js';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
-import { mcpPostEvent, messagesOf, templateMatcher } from '../../src/local/mcp-target.js';
+import type { InvocationRecord } from '../../src/local/lambda/function.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
+import { mcpPostEvent, messagesOf, templateMatcher } from '../../src/local/gateway/mcp-target.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
 import { rpc } from './support.js';
 

@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { CLI } from '../helpers.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, text } from '../runtime/support.js';
 import { rpc, testFleet, type TestFleetFiles } from './support.js';

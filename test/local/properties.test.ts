@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { tempDir } from '../helpers.js';
 import { assertNoStackTrace, hostileJson, property } from '../properties.js';
 import { assertNoneLeft, BIN, marker, text } from '../runtime/support.js';

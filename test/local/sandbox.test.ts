@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildFleet } from '../../src/build/build.js';
-import { discoverLocally } from '../../src/local/discovery.js';
+import { discoverLocally } from '../../src/local/lambda/discovery.js';
 import { loadConfigOrThrow, type FleetConfig } from '../../src/config/index.js';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { gitRepo, tempDir } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, marker, text } from '../runtime/support.js';
 

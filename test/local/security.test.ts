@@ -7,11 +7,16 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
-import { LocalGateway } from '../../src/local/gateway.js';
-import { LocalLambda } from '../../src/local/lambda-service.js';
-import { AccessPolicy, hostName, parseAllowedHost, parseAllowedOrigin } from '../../src/local/security.js';
-import { startDevServer } from '../../src/local/server.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
+import { LocalGateway } from '../../src/local/gateway/gateway.js';
+import { LocalLambda } from '../../src/local/lambda/service.js';
+import {
+  AccessPolicy,
+  hostName,
+  parseAllowedHost,
+  parseAllowedOrigin,
+} from '../../src/local/dev/security.js';
+import { startDevServer } from '../../src/local/dev/server.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { CLI, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';

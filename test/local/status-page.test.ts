@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { assertNoneLeft, BIN } from '../runtime/support.js';
 import { rpc, testFleet, type TestFleetFiles } from './support.js';
 

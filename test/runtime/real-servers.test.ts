@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { functionUrlEvent, writeFunctionUrlResult } from '../../src/local/function-url.js';
+import { functionUrlEvent, writeFunctionUrlResult } from '../../src/local/lambda/function-url.js';
 import { createHandler, type LaunchInput, type McpLambdaHandler } from '../../src/runtime/index.js';
 import { gitRepo, pythonTool } from '../helpers.js';
 import { assertNoneLeft, BIN, lambdaContext, marker, RecordingLog, text } from './support.js';

@@ -10,7 +10,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { messagesOf } from '../../src/local/mcp-target.js';
+import { messagesOf } from '../../src/local/gateway/mcp-target.js';
 import { ROOT } from '../helpers.js';
 import { startUnderRie, type RawAnswer, type RieFunction } from './rie-support.js';
 import { assertNoneLeft, FAULT_SERVER, marker, text } from './support.js';

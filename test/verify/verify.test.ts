@@ -11,7 +11,7 @@ import {
   CreateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import { startFleet, type RunningFleet } from '../../src/local/fleet.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import type { Verification } from '../../src/verify/verify.js';
 import { gitRepo, pythonTool, runCli, startMoto, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, marker } from '../runtime/support.js';

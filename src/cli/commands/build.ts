@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
 import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
 import { buildFleet, type FleetBuild, type Phase } from '../../build/build.js';
-import { discoverLocally } from '../../local/discovery.js';
+import { discoverLocally } from '../../local/lambda/discovery.js';
 import { CliError, EXIT } from '../exit.js';
 
 export interface BuildCommandOptions {

@@ -3,16 +3,16 @@ import path from 'node:path';
 import { BuildError } from '../../build/exec.js';
 import { functionErrorMessage, isErrorResult } from '../../contract/function-call.js';
 import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
-import type { CatalogEntry } from '../../local/gateway.js';
-import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/fleet.js';
-import type { InvocationRecord } from '../../local/function.js';
-import { sameServer } from '../../local/lambda-service.js';
-import { watchFile } from '../../local/watch.js';
-import { parseAllowedHost, parseAllowedOrigin } from '../../local/security.js';
+import type { CatalogEntry } from '../../local/gateway/gateway.js';
+import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/dev/fleet.js';
+import type { InvocationRecord } from '../../local/lambda/function.js';
+import { sameServer } from '../../local/lambda/service.js';
+import { watchFile } from '../../platform/watch.js';
+import { parseAllowedHost, parseAllowedOrigin } from '../../local/dev/security.js';
 import { CliError, EXIT } from '../exit.js';
 import { runBuild } from './build.js';
 import { plural } from './validate.js';
-import { decisionLine, loadPrincipals } from '../../local/policy.js';
+import { decisionLine, loadPrincipals } from '../../local/gateway/policy.js';
 import type { Principal } from '../../config/cedar.js';
 
 export interface DevOptions {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { invokeFunction } from '../../verify/invoke.js';
 import { CliError } from '../exit.js';
-import { DEFAULT_PORT } from '../../local/fleet.js';
+import { DEFAULT_PORT } from '../../local/dev/fleet.js';
 import { stateFile } from './dev.js';
 
 export interface LambdaTargetOptions {

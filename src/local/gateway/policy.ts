@@ -1,9 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import type { FleetPolicy } from '../config/policy.js';
-import { gatewayArn, PolicySet, principalLabel, type Decision, type Principal } from '../config/cedar.js';
-import { failure, success, type RequestId as JsonRpcId, type JsonRpcResponse } from '../protocol/jsonrpc.js';
+import type { FleetPolicy } from '../../config/policy.js';
+import { gatewayArn, PolicySet, principalLabel, type Decision, type Principal } from '../../config/cedar.js';
+import {
+  failure,
+  success,
+  type RequestId as JsonRpcId,
+  type JsonRpcResponse,
+} from '../../protocol/jsonrpc.js';
 
 /*
  * AgentCore Policy in the dev gateway: who the caller is (a static dev token per principal,

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { normalizeOrigin } from '../protocol/http.js';
+import { normalizeOrigin } from '../../protocol/http.js';
 
 export interface AccessOptions {
   /** The address the server listens on (`--host`). */

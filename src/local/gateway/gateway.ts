@@ -1,17 +1,17 @@
 import os from 'node:os';
-import { TOOL_NAME_DELIMITER } from '../config/limits.js';
-import { lowerTools } from '../build/tools.js';
-import { agentCoreClientContext, functionErrorMessage, listTools } from '../contract/function-call.js';
-import type { CallContext, McpBackend } from '../protocol/bridge.js';
+import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
+import { lowerTools } from '../../build/tools.js';
+import { agentCoreClientContext, functionErrorMessage, listTools } from '../../contract/function-call.js';
+import type { CallContext, McpBackend } from '../../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
   success,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from '../protocol/jsonrpc.js';
-import type { LocalFunction } from './function.js';
-import type { LocalLambda } from './lambda-service.js';
+} from '../../protocol/jsonrpc.js';
+import type { LocalFunction } from '../lambda/function.js';
+import type { LocalLambda } from '../lambda/service.js';
 import { isMcpTarget, MCP_TARGET_METHODS, McpTargets } from './mcp-target.js';
 import type { GatewayInterceptors } from './interceptors.js';
 import type { GatewayAccess } from './policy.js';

@@ -5,11 +5,11 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { DiscoveryRequest, ToolDiscovery } from '../build/build.js';
-import { BuildError } from '../build/exec.js';
-import { toLaunchSpec, type LaunchSpec } from '../config/model.js';
-import { listTools } from '../contract/function-call.js';
-import { LocalLambda } from './lambda-service.js';
+import type { DiscoveryRequest, ToolDiscovery } from '../../build/build.js';
+import { BuildError } from '../../build/exec.js';
+import { toLaunchSpec, type LaunchSpec } from '../../config/model.js';
+import { listTools } from '../../contract/function-call.js';
+import { LocalLambda } from './service.js';
 
 /** A server that does not answer tools/list within this long fails discovery. */
 const DISCOVERY_TIMEOUT_MS = 60_000;

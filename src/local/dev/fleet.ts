@@ -1,16 +1,16 @@
 import path from 'node:path';
-import { defaultBuildDir, hostPaths } from '../build/build.js';
-import type { FleetConfig } from '../config/model.js';
-import { LocalGateway, type CatalogEntry } from './gateway.js';
-import { Redactor } from '../runtime/redact.js';
-import type { MemoryMode } from './memory.js';
-import { planSandbox } from './sandboxed.js';
-import type { InvocationRecord } from './function.js';
-import { LocalLambda } from './lambda-service.js';
+import { defaultBuildDir, hostPaths } from '../../build/build.js';
+import type { FleetConfig } from '../../config/model.js';
+import { LocalGateway, type CatalogEntry } from '../gateway/gateway.js';
+import { Redactor } from '../../runtime/redact.js';
+import type { MemoryMode } from '../lambda/memory.js';
+import { planSandbox } from '../lambda/sandboxed.js';
+import type { InvocationRecord } from '../lambda/function.js';
+import { LocalLambda } from '../lambda/service.js';
 import { startDevServer, type DevServerLimits } from './server.js';
-import { GatewayAccess, type DecisionRecord } from './policy.js';
-import { GatewayInterceptors } from './interceptors.js';
-import type { Principal } from '../config/cedar.js';
+import { GatewayAccess, type DecisionRecord } from '../gateway/policy.js';
+import { GatewayInterceptors } from '../gateway/interceptors.js';
+import type { Principal } from '../../config/cedar.js';
 
 export interface FleetOptions {
   host?: string;

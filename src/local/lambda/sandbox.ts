@@ -18,7 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
 
 /** What Lambda's base image offers on PATH, approximately (see above). */
 export const BASE_TOOLS = [

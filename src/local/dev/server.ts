@@ -1,16 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventStreamCodec, type MessageHeaders } from '@smithy/core/event-streams';
-import { McpBridge, type MessageHandler } from '../protocol/bridge.js';
-import { httpFront, type HttpStreamSink } from '../protocol/http.js';
-import { ErrorCode, failure } from '../protocol/jsonrpc.js';
-import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
-import { Redactor } from '../runtime/redact.js';
-import { functionUrlEvent, requestUrl, StreamedHttpReader, writeFunctionUrlResult } from './function-url.js';
-import type { LocalGateway } from './gateway.js';
-import { gatewayRequest } from './policy.js';
-import { ThrottledError, type LocalFunction } from './function.js';
-import { FunctionNotFoundError, type LocalLambda } from './lambda-service.js';
+import { McpBridge, type MessageHandler } from '../../protocol/bridge.js';
+import { httpFront, type HttpStreamSink } from '../../protocol/http.js';
+import { ErrorCode, failure } from '../../protocol/jsonrpc.js';
+import { LAMBDA_PAYLOAD_MAX_BYTES } from '../../contract/function-call.js';
+import { Redactor } from '../../runtime/redact.js';
+import {
+  functionUrlEvent,
+  requestUrl,
+  StreamedHttpReader,
+  writeFunctionUrlResult,
+} from '../lambda/function-url.js';
+import type { LocalGateway } from '../gateway/gateway.js';
+import { gatewayRequest } from '../gateway/policy.js';
+import { ThrottledError, type LocalFunction } from '../lambda/function.js';
+import { FunctionNotFoundError, type LocalLambda } from '../lambda/service.js';
 import { AccessPolicy } from './security.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 

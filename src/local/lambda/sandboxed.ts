@@ -9,23 +9,12 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FleetConfig, LaunchSpec, ServerConfig } from '../config/model.js';
-import { FUNCTION_ENV, LAUNCH_FILE_NAME } from '../contract/function-env.js';
+import type { FleetConfig, LaunchSpec, ServerConfig } from '../../config/model.js';
+import { FUNCTION_ENV, LAUNCH_FILE_NAME } from '../../contract/function-env.js';
 import type { WorkerLaunch } from './environment.js';
-import { WORKER_FILE, type LocalFunction } from './function.js';
+import { NODE_22, WORKER_FILE } from './files.js';
+import type { LocalFunction } from './function.js';
 import { lambdaEnvironment, sandboxLaunch, sandboxUnavailable, SandboxUnavailableError } from './sandbox.js';
-
-/** Node.js 22 from scripts/lambda-tools.ts, when installed; else this process's Node.js. */
-const NODE_22 = path.join(
-  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..'),
-  '.mcp-fleet',
-  'tools',
-  'lambda',
-  'node',
-  'bin',
-  'node',
-);
 
 /** Inside the sandbox: the worker, and the launch spec the dev fleet wrote for the function. */
 const WORKER_IN_SANDBOX = '/var/runtime/mcp-fleet/worker.js';

@@ -7,10 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { toLaunchSpec, type ServerConfig } from '../config/model.js';
-import { HANDLER_BUNDLE } from '../contract/bundle.js';
-import { FUNCTION_ENV } from '../contract/function-env.js';
+import { toLaunchSpec, type ServerConfig } from '../../config/model.js';
+import { WORKER_FILE } from './files.js';
+import { HANDLER_BUNDLE } from '../../contract/bundle.js';
+import { FUNCTION_ENV } from '../../contract/function-env.js';
 import { Environment, type FreezeGuardian, type InitOutcome, type WorkerLaunch } from './environment.js';
 import type { MemoryMode } from './memory.js';
 import {
@@ -24,13 +24,8 @@ import {
   type InvocationReport,
 } from './report.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
-import { FLEET_ERROR, FleetError } from '../contract/errors.js';
-import { LAMBDA_PAYLOAD_MAX_BYTES, LAMBDA_STREAM_MAX_BYTES } from '../contract/function-call.js';
-
-/** The package root (this file is src/local or dist/local). */
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The environment process and the handler bundle it loads: the built ones, as deployed. */
-export const WORKER_FILE = path.join(ROOT, 'dist', 'local', 'worker.js');
+import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
+import { LAMBDA_PAYLOAD_MAX_BYTES, LAMBDA_STREAM_MAX_BYTES } from '../../contract/function-call.js';
 
 /** Lambda's init phase limit. */
 export const INIT_TIMEOUT_MS = 10_000;

@@ -2,8 +2,8 @@
  * The local Lambda service: every server of the fleet as a function `mcp-server-<id>`, found by
  * name, `name:qualifier` or ARN, with idle environments reclaimed in the background.
  */
-import type { ServerConfig } from '../config/model.js';
-import { agentCoreToolName } from '../contract/function-call.js';
+import type { ServerConfig } from '../../config/model.js';
+import { agentCoreToolName } from '../../contract/function-call.js';
 import { GuardianProcess } from './freeze-guardian.js';
 import {
   DEFAULT_IDLE_MS,
@@ -13,7 +13,7 @@ import {
   type InvokeOptions,
   type InvokeOutcome,
 } from './function.js';
-import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
 
 export interface LocalLambdaOptions extends Omit<
   FunctionOptions,

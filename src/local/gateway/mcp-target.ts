@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { TOOL_NAME_DELIMITER } from '../config/limits.js';
-import type { ServerConfig } from '../config/model.js';
-import type { CallContext } from '../protocol/bridge.js';
+import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
+import type { ServerConfig } from '../../config/model.js';
+import type { CallContext } from '../../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
@@ -11,10 +11,10 @@ import {
   success,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from '../protocol/jsonrpc.js';
-import type { LocalFunction } from './function.js';
-import { StreamedHttpReader } from './function-url.js';
-import type { LocalLambda } from './lambda-service.js';
+} from '../../protocol/jsonrpc.js';
+import type { LocalFunction } from '../lambda/function.js';
+import { StreamedHttpReader } from '../lambda/function-url.js';
+import type { LocalLambda } from '../lambda/service.js';
 
 /*
  * What AgentCore Gateway does with an MCP-server target, on one machine: it speaks MCP

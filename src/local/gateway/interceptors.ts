@@ -9,22 +9,22 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleInterceptor, type InterceptorBuild } from '../build/interceptor.js';
-import type { FleetInterceptors, InterceptionPoint, InterceptorConfig } from '../config/interceptors.js';
-import { DEFAULTS } from '../config/limits.js';
-import type { ServerConfig } from '../config/model.js';
-import { functionErrorMessage } from '../contract/function-call.js';
-import type { CallContext, MessageHandler } from '../protocol/bridge.js';
+import { bundleInterceptor, type InterceptorBuild } from '../../build/interceptor.js';
+import type { FleetInterceptors, InterceptionPoint, InterceptorConfig } from '../../config/interceptors.js';
+import { DEFAULTS } from '../../config/limits.js';
+import type { ServerConfig } from '../../config/model.js';
+import { functionErrorMessage } from '../../contract/function-call.js';
+import type { CallContext, MessageHandler } from '../../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
   isRequest,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from '../protocol/jsonrpc.js';
-import { LocalFunction, type FunctionOptions } from './function.js';
+} from '../../protocol/jsonrpc.js';
+import { LocalFunction, type FunctionOptions } from '../lambda/function.js';
 import { gatewayRequest } from './policy.js';
-import { watchFile, type FileWatcher } from './watch.js';
+import { watchFile, type FileWatcher } from '../../platform/watch.js';
 
 /** AgentCore's interceptor contract version (input and output). */
 export const INTERCEPTOR_VERSION = '1.0';

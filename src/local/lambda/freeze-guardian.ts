@@ -1,15 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { GUARDIAN_FILE } from './files.js';
 import type { FreezeGuardian } from './environment.js';
-
-/** The guardian's entry, built beside this file (dist/local/guardian.js). */
-const GUARDIAN_FILE = path.join(
-  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..'),
-  'dist',
-  'local',
-  'guardian.js',
-);
 
 /**
  * The service's side of the guardian (guardian.ts): started the first time an environment is
