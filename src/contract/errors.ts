@@ -26,6 +26,8 @@ export const FLEET_ERROR = {
   functionNotFound: 'MCP_FLEET_FUNCTION_NOT_FOUND',
   /** A function is at its concurrency limit and its queue is full (TooManyRequestsException). */
   throttled: 'MCP_FLEET_THROTTLED',
+  /** A caller stopped waiting for a function's environment (its deadline passed). */
+  callerGone: 'MCP_FLEET_CALLER_GONE',
   /** The Lambda-like sandbox cannot run on this machine. */
   sandboxUnavailable: 'MCP_FLEET_SANDBOX_UNAVAILABLE',
   /** A tool schema AgentCore cannot declare. */

@@ -1,6 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isMessage, type JsonRpcMessage } from '../protocol/jsonrpc.js';
 import { LineSplitter, StderrSink } from './lines.js';
 import {
@@ -13,6 +11,8 @@ import {
   STDERR_TAIL_BYTES,
 } from './limits.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { signalGroup, waitGroupGone } from '../platform/processes.js';
+import { EXPIRED, within } from '../platform/time.js';
 
 export interface ChildOptions {
   command: string;
@@ -220,27 +220,16 @@ export class ChildProcessTransport {
   private async gone(): Promise<void> {
     await this.exited;
     const pid = this.child?.pid;
-    if (pid !== undefined) await waitForGroupExit(pid, GROUP_EXIT_WAIT_MS);
+    if (pid !== undefined) await waitGroupGone(pid, GROUP_EXIT_WAIT_MS);
   }
 
   private async exitedWithin(ms: number): Promise<boolean> {
-    const ac = new AbortController();
-    const winner = await Promise.race([
-      this.exited.then(() => true),
-      sleep(ms, false, { signal: ac.signal }).catch(() => false),
-    ]);
-    ac.abort();
-    return winner;
+    return (await within(this.exited, ms)) !== EXPIRED;
   }
 
   private killGroup(signal: NodeJS.Signals): void {
     const pid = this.child?.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
+    if (pid !== undefined) signalGroup(pid, signal); // false: the group is already gone
   }
 
   private onStdoutLine(line: Buffer): void {
@@ -273,46 +262,4 @@ export class ChildProcessTransport {
     this.resolveExited(info);
     this.onclose?.();
   }
-}
-
-/**
- * Waits until no live process of the process group `pgid` is left: what a kill of the group's
- * leader does not wait for (its children die a moment later). Zombies count as gone. Gives up
- * after `timeoutMs` (a process in uninterruptible sleep dies when its I/O ends).
- */
-export async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      process.kill(-pgid, 0);
-    } catch {
-      return true; // ESRCH: no process of the group exists, zombies included
-    }
-    if ((await liveGroupMembers(pgid)) === 0) return true;
-    if (Date.now() >= until) return false;
-    await sleep(5);
-  }
-}
-
-/** Live (not zombie) processes of a process group, from /proc; 0 where /proc cannot be read. */
-async function liveGroupMembers(pgid: number): Promise<number> {
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return 0;
-  }
-  let live = 0;
-  for (const entry of entries) {
-    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'latin1');
-      // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so parse after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') live += 1;
-    } catch {
-      // ended while we looked
-    }
-  }
-  return live;
 }

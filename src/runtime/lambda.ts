@@ -8,7 +8,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FUNCTION_ENV, LAUNCH_FILE_NAME } from '../contract/function-env.js';
 import { createHandler, type LaunchInput } from './handler.js';
-import { INIT_BUDGET_MS } from './limits.js';
 import { awsLambdaStreaming, streamingHandler } from './streaming.js';
 
 /** Environment variables this entry reads (the contract's names). */
@@ -52,5 +51,6 @@ const streaming = process.env[ENV.responseStream] === 'true' ? awsLambdaStreamin
 export const handler: unknown =
   streaming === undefined ? mcpHandler : streaming.streamifyResponse(streamingHandler(mcpHandler, streaming));
 
-// Start the server during init (bounded below Lambda's 10 s init limit); calls reuse it.
-await Promise.race([mcpHandler.ready, new Promise((resolve) => setTimeout(resolve, INIT_BUDGET_MS).unref())]);
+// The server starts during init; `ready` waits for its handshake at most the init budget (below
+// Lambda's 10 s init limit, ServerSupervisor.warmup) and never stops the start. Calls reuse it.
+await mcpHandler.ready;

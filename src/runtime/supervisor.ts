@@ -4,6 +4,7 @@ import { CallTimeoutError, McpConnection, type ServerTransport } from './connect
 import { serverEnvironment } from './env.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { EXPIRED, systemClock, withDeadline, type Clock } from '../platform/time.js';
 
 export interface SupervisorOptions {
   log: RuntimeLogger;
@@ -17,7 +18,8 @@ export interface SupervisorOptions {
   onStart?: (ms: number, pid: number | undefined) => void;
   onCrash?: (message: string) => void;
   onTimeout?: (message: string) => void;
-  now?: () => number;
+  /** Time: deadlines, start durations and the waits (default the machine's). */
+  clock?: Clock;
 }
 
 /**
@@ -116,20 +118,13 @@ class Start {
    * Waits for the start until `deadline` (epoch ms). When the deadline passes and nobody else is
    * waiting, the start is given up: its process group is stopped before this rejects.
    */
-  async wait(deadline: number, now: () => number): Promise<McpConnection> {
+  async wait(deadline: number, clock: Clock): Promise<McpConnection> {
     this.waiters += 1;
-    const waitMs = Math.max(1, deadline - now());
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'expired'>((resolve) => {
-      timer = setTimeout(() => {
-        resolve('expired');
-      }, waitMs);
-    });
+    const waitMs = Math.max(1, deadline - clock.now());
     try {
-      const winner = await Promise.race([this.ready, expired]);
-      if (winner !== 'expired') return winner;
+      const winner = await withDeadline(this.ready, clock.now() + waitMs, { clock });
+      if (winner !== EXPIRED) return winner;
     } finally {
-      clearTimeout(timer);
       this.waiters -= 1;
     }
     // The start just finished: this call can still use it.
@@ -138,7 +133,7 @@ class Start {
     const last = this.waiters === 0;
     const error = new ServerStartTimeoutError(
       this.supervisor.spec.id,
-      Math.round(now() - this.startedAt),
+      Math.round(clock.now() - this.startedAt),
       Math.round(waitMs),
       this.conn?.stderrTail() ?? '',
       last,
@@ -201,18 +196,11 @@ export class ServerSupervisor {
     if (this.spec.isolation === 'per-invocation') return;
     const start = this.current?.alive ? undefined : this.startWarm();
     if (!start) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      start.ready.then(
-        () => undefined,
-        () => undefined,
-      ),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, budgetMs);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
+    const settled = start.ready.then(
+      () => undefined,
+      () => undefined,
+    );
+    await withDeadline(settled, this.clock.now() + budgetMs, { clock: this.clock, unref: true });
   }
 
   /**
@@ -226,7 +214,7 @@ export class ServerSupervisor {
     const timeLeft = (): number => Math.max(1, deadline - this.now());
     const conn =
       this.spec.isolation === 'per-invocation'
-        ? await this.newStart().wait(deadline, () => this.now())
+        ? await this.newStart().wait(deadline, this.clock)
         : await this.acquireWarm(deadline);
     this.inFlight += 1;
     try {
@@ -267,19 +255,8 @@ export class ServerSupervisor {
    */
   async settle(deadline: number): Promise<void> {
     if (this.stopping.size === 0) return;
-    const all = Promise.all([...this.stopping]).then(() => 'done' as const);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(
-        () => {
-          resolve('late');
-        },
-        Math.max(1, deadline - this.now()),
-      );
-    });
-    const outcome = await Promise.race([all, late]);
-    clearTimeout(timer);
-    if (outcome === 'late') {
+    const all = Promise.all([...this.stopping]);
+    if ((await withDeadline(all, deadline, { clock: this.clock })) === EXPIRED) {
       for (const conn of this.closing) void conn.kill('the invocation ended before it closed');
       await all;
     }
@@ -316,7 +293,7 @@ export class ServerSupervisor {
     }
     if (this.current?.alive) return this.current;
     this.current = undefined;
-    return this.startWarm().wait(deadline, () => this.now());
+    return this.startWarm().wait(deadline, this.clock);
   }
 
   /** The warm start in progress, or a new one. */
@@ -393,7 +370,11 @@ export class ServerSupervisor {
     this.stopping.add(p);
   }
 
+  private get clock(): Clock {
+    return this.opts.clock ?? systemClock;
+  }
+
   private now(): number {
-    return (this.opts.now ?? Date.now)();
+    return this.clock.now();
   }
 }

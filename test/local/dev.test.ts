@@ -15,7 +15,7 @@ import {
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { ROOT } from '../helpers.js';
-import { processState, processTree } from '../../src/local/lambda/processes.js';
+import { processState, processTree } from '../../src/platform/processes.js';
 import { assertNoneLeft, isAlive, text } from '../runtime/support.js';
 import { rpc, testFleet, type TestFleetFiles } from './support.js';
 
@@ -409,16 +409,14 @@ describe('the dev command', () => {
       await new Promise((r) => setTimeout(r, 100));
     assert.match(out, /Ctrl-C to stop/);
     // The start-up listed every server's tools: their environments are frozen now.
-    const tree = async (): Promise<{ pid: number; state: string | undefined }[]> =>
-      Promise.all(
-        (await processTree(child.pid ?? 0))
-          .slice(1)
-          .map(async (pid) => ({ pid, state: await processState(pid) })),
-      );
-    let procs = await tree();
+    const tree = (): { pid: number; state: string | undefined }[] =>
+      processTree(child.pid ?? 0)
+        .slice(1)
+        .map((pid) => ({ pid, state: processState(pid) }));
+    let procs = tree();
     for (let i = 0; i < 100 && procs.filter((p) => p.state === 'T').length < 2; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      procs = await tree();
+      procs = tree();
     }
     assert.ok(procs.filter((p) => p.state === 'T').length >= 2, 'frozen environments (state T)');
     child.kill('SIGKILL');
@@ -429,7 +427,7 @@ describe('the dev command', () => {
     };
     for (let i = 0; i < 200 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 50));
     const left = [];
-    for (const p of procs) if (await isAlive(p.pid)) left.push({ ...p, state: await processState(p.pid) });
+    for (const p of procs) if (await isAlive(p.pid)) left.push({ ...p, state: processState(p.pid) });
     assert.deepEqual(left, [], 'every process of the fleet is gone');
   });
 

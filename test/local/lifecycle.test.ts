@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { InvokeOutcome, LocalFunction } from '../../src/local/lambda/function.js';
 import { memoryGuardKind } from '../../src/local/lambda/memory.js';
-import { processState } from '../../src/local/lambda/processes.js';
+import { processState } from '../../src/platform/processes.js';
 import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda/service.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, isAlive, markedProcesses, marker } from '../runtime/support.js';
@@ -247,12 +247,12 @@ describe('freeze', () => {
     await until('the environment is frozen', () => f.environments.frozen === 1);
     const pids = await environmentPids(f);
     assert.ok(pids.length >= 2, `worker and server at least (${pids.join(', ')})`);
-    for (const pid of pids) assert.equal(await processState(pid), 'T', `process ${pid} is stopped`);
+    for (const pid of pids) assert.equal(processState(pid), 'T', `process ${pid} is stopped`);
     const second = await call(lambda, 'frozen', 'echo', { text: 'two' });
     assert.equal(textOf(second), 'two');
     assert.equal(second.coldStart, false, 'the same environment, thawed');
     await until('frozen again', () => f.environments.frozen === 1);
-    for (const pid of await environmentPids(f)) assert.equal(await processState(pid), 'T');
+    for (const pid of await environmentPids(f)) assert.equal(processState(pid), 'T');
   });
 
   test('frozen environments time out like the others, and keep serving', async () => {
@@ -279,7 +279,7 @@ describe('freeze', () => {
     await sleep(300);
     assert.equal(fn('thawed').environments.frozen, 0);
     for (const pid of await environmentPids(fn('thawed')))
-      assert.notEqual(await processState(pid), 'T', `process ${pid} runs`);
+      assert.notEqual(processState(pid), 'T', `process ${pid} runs`);
   });
 });
 

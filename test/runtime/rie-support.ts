@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { lambdaTools, type LambdaTools } from '../../scripts/lambda-tools.js';
-import { processTree, signalAll, waitGone } from '../../src/local/lambda/processes.js';
+import { processTree, signalAll, waitGone } from '../../src/platform/processes.js';
 import { lambdaEnvironment, sandboxLaunch } from '../../src/local/lambda/sandbox.js';
 import { freePort } from '../helpers.js';
 

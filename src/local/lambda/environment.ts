@@ -1,28 +1,65 @@
 /**
- * One local Lambda execution environment: a worker process that loads the function's handler (the
- * very bundle a deployed function runs) and serves one invocation at a time over IPC — with the
- * life cycle Lambda gives an environment:
- *
- * - init: the worker loads the handler (whose init starts the MCP server) and reports ready; the
- *   caller bounds it (Lambda's 10 s) and decides what a timeout means;
- * - invoke: one event at a time;
- * - freeze: between invocations every process of the environment is stopped (SIGSTOP), and
- *   continued (SIGCONT) for the next invocation, which may never come;
- * - memory: the whole process tree is held to the function's memory; over it, the environment is
- *   killed (Runtime.OutOfMemory);
- * - shutdown: a graceful stop when reclaimed, a kill (every process at once) otherwise.
+ * A local Lambda execution environment, as the function's pool sees it: started (its init runs),
+ * invoked, frozen and thawed between invocations, stopped or killed, and what it reports (memory,
+ * the server's start error). Lambda has one contract for every runtime; here each host is one
+ * implementation beside the others: the event-function environment (event-environment.ts) today.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
-import { memoryGuard, type MemoryGuard, type MemoryMode } from './memory.js';
-import { continueAll, processTree, signalAll, waitGone } from './processes.js';
-import type { InvokeMessage, InvokeReply, ServiceMessage, WorkerMessage } from './worker-protocol.js';
+import type { Clock } from '../../platform/time.js';
+import type { MemoryMode } from './memory.js';
+import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
 
-/** How often a working environment's memory is measured. */
-const MEMORY_SAMPLE_MS = 100;
-/** A graceful stop gets this long before every process is killed. */
-const STOP_GRACE_MS = 5_000;
+export type EnvironmentState = 'init' | 'idle' | 'busy' | 'stopped';
+
+/** Why an environment was killed. */
+export type KillReason = 'out-of-memory' | 'timeout' | 'init' | 'reclaimed' | 'killed';
+
+export type InitOutcome =
+  | { status: 'success'; durationMs: number }
+  | { status: 'timeout'; durationMs: number }
+  | { status: 'error'; durationMs: number; errorType: string; errorMessage: string };
+
+/** A streamed response's pieces, as the handler writes them. */
+export type ChunkSink = (data: Buffer, contentType: string) => void;
+
+export interface ExecutionEnvironment {
+  readonly id: string;
+  /** Moved between `idle` and `busy` by the function's pool; `stopped` once it ends. */
+  state: EnvironmentState;
+  /** When its last invocation ended (the pool's clock, epoch ms). */
+  lastUsed: number;
+  /** Resolves once it has ended and nothing of it is left. */
+  readonly done: Promise<void>;
+  /** Why it was killed, once it was. */
+  readonly killedBecause: KillReason | undefined;
+  /** Its first process (the worker), while it runs. */
+  readonly pid: number | undefined;
+  /** The MCP server's process, once the handler told it. */
+  readonly serverPid: number | undefined;
+  /** The server's own start error, when the handler reported one (the function then answers with it). */
+  readonly startError: string | undefined;
+  /** Memory high-water mark, bytes (Lambda's "Max Memory Used"). */
+  readonly peakBytes: number;
+  readonly isFrozen: boolean;
+
+  /** Waits for the end of init at most `limitMs`; stops nothing (the caller decides what a timeout means). */
+  awaitInit(limitMs: number): Promise<InitOutcome>;
+  /** One invocation; resolves with the answer, or the platform's error if the environment dies. */
+  invoke(msg: InvokeMessage, onChunk?: ChunkSink): Promise<InvokeReply>;
+  /** Lambda's freeze between invocations (nothing runs until {@link thaw}). */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  /** Measures memory now; kills the environment (and answers true) when it is over its limit. */
+  measure(): Promise<boolean>;
+  /** Every process of the environment now. */
+  members(): Promise<number[]>;
+  /** Graceful: the environment ends its work and exits (killed if it takes too long). */
+  stop(): Promise<void>;
+  /** Every process at once; resolves when all are gone. */
+  kill(reason: KillReason): Promise<void>;
+  /** Resolves when it has ended and, if it was killed, every process of it is gone. */
+  gone(): Promise<void>;
+}
 
 /** How the worker process is started (plain, or inside a sandbox). */
 export interface WorkerLaunch {
@@ -34,7 +71,14 @@ export interface WorkerLaunch {
   dispose?: () => Promise<void>;
 }
 
-export interface EnvironmentOptions {
+/** Kills frozen processes when the service that froze them is gone (see guardian.ts). */
+export interface FreezeGuardian {
+  frozen(pids: readonly number[]): void;
+  thawed(pids: readonly number[]): void;
+}
+
+/** What a function gives each environment it starts. */
+export interface EnvironmentSpec {
   /** Names the environment's cgroup and log lines. */
   name: string;
   memoryMb: number;
@@ -42,361 +86,12 @@ export interface EnvironmentOptions {
   /** Stop the environment's processes between invocations (Lambda's freeze). */
   freeze: boolean;
   launch: WorkerLaunch;
-  /** The function's log: the worker's output goes there. */
+  /** The function's log: the environment's output goes there. */
   log: WriteStream;
   /** Told which processes are frozen, to kill them should the service die without thawing them. */
   guardian?: FreezeGuardian;
+  clock: Clock;
 }
 
-/** Kills frozen processes when the service that froze them is gone (see guardian.ts). */
-export interface FreezeGuardian {
-  frozen(pids: readonly number[]): void;
-  thawed(pids: readonly number[]): void;
-}
-
-export type InitOutcome =
-  | { status: 'success'; durationMs: number }
-  | { status: 'timeout'; durationMs: number }
-  | { status: 'error'; durationMs: number; errorType: string; errorMessage: string };
-
-export type EnvironmentState = 'init' | 'idle' | 'busy' | 'stopped';
-
-/** Lambda names a runtime killed by a signal with Go's wording ("signal: killed"). */
-const SIGNAL_WORDS: Partial<Record<NodeJS.Signals, string>> = {
-  SIGKILL: 'killed',
-  SIGTERM: 'terminated',
-  SIGSEGV: 'segmentation fault',
-  SIGABRT: 'aborted',
-  SIGINT: 'interrupt',
-};
-
-export function runtimeExitMessage(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal !== null
-    ? `Runtime exited with error: signal: ${SIGNAL_WORDS[signal] ?? signal}`
-    : `Runtime exited with error: exit status ${String(code)}`;
-}
-
-export class Environment {
-  readonly id = randomBytes(4).toString('hex');
-  state: EnvironmentState = 'init';
-  lastUsed = Date.now();
-  serverPid: number | undefined;
-  startError: string | undefined;
-  /** Init duration, reported on the first invocation (then cleared). */
-  pendingInitMs: number | undefined;
-  /** Memory high-water mark, bytes. */
-  peakBytes = 0;
-  /** Why the environment was killed, when it was (out of memory, timeout, …). */
-  killedBecause: 'out-of-memory' | 'timeout' | 'init' | 'reclaimed' | 'killed' | undefined;
-  readonly done: Promise<void>;
-
-  private readonly child: ChildProcess;
-  private readonly started = performance.now();
-  private pending?: {
-    requestId: string;
-    resolve: (m: InvokeReply) => void;
-    onChunk?: ((data: Buffer, contentType: string) => void) | undefined;
-  };
-  private initWaiter?: (m: WorkerMessage | 'exit') => void;
-  private readyMessage?: WorkerMessage;
-  private exited = false;
-  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private frozen: number[] | undefined;
-  private freezing: Promise<void> = Promise.resolve();
-  private sampler?: NodeJS.Timeout;
-  private dying?: Promise<void>;
-  private sampling = false;
-  private ticks = 0;
-
-  private constructor(
-    private readonly opts: EnvironmentOptions,
-    private readonly guard: MemoryGuard,
-  ) {
-    const { command, args, env, cwd } = opts.launch;
-    this.child = spawn(command, args, {
-      cwd,
-      env,
-      // Its own process group: a kill of -pid reaches the worker and what it runs in its group.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
-    this.child.stdout?.pipe(opts.log, { end: false });
-    this.child.stderr?.pipe(opts.log, { end: false });
-    this.child.on('error', () => undefined); // a failed spawn is reported by 'exit' too
-    this.done = new Promise((resolve) => {
-      this.child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
-        this.exited = true;
-        this.exitInfo = { code, signal };
-        this.state = 'stopped';
-        if (this.frozen) this.opts.guardian?.thawed(this.frozen);
-        this.frozen = undefined;
-        this.stopSampler();
-        this.initWaiter?.('exit');
-        const p = this.pending;
-        this.pending = undefined;
-        p?.resolve(this.platformError(p.requestId));
-        void this.reap().finally(resolve);
-      });
-    });
-    this.child.on('message', (m: WorkerMessage) => {
-      this.onMessage(m);
-    });
-    this.startSampler();
-  }
-
-  /** Creates the environment: its memory limit first, then the worker inside it (init starts). */
-  static async create(opts: EnvironmentOptions): Promise<Environment> {
-    const guard = await memoryGuard(opts.memoryMode, opts.name, opts.memoryMb);
-    const env = new Environment(opts, guard);
-    if (env.child.pid !== undefined) {
-      try {
-        await guard.adopt(env.child.pid);
-      } catch {
-        // it exited already; 'close' reports it
-      }
-    }
-    return env;
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  get isFrozen(): boolean {
-    return this.frozen !== undefined;
-  }
-
-  get memoryKind(): MemoryGuard['kind'] {
-    return this.guard.kind;
-  }
-
-  /** Waits for the end of init (the worker's ready) at most `limitMs`; does not stop anything. */
-  awaitInit(limitMs: number): Promise<InitOutcome> {
-    const elapsed = (): number => performance.now() - this.started;
-    const ready = this.readyMessage;
-    if (ready) return Promise.resolve(this.initOutcome(ready, elapsed()));
-    if (this.exited) return Promise.resolve(this.initOutcome('exit', elapsed()));
-    return new Promise((resolve) => {
-      const timer = setTimeout(
-        () => {
-          this.initWaiter = undefined;
-          resolve({ status: 'timeout', durationMs: Math.max(limitMs, elapsed()) });
-        },
-        Math.max(1, limitMs - elapsed()),
-      );
-      this.initWaiter = (m) => {
-        clearTimeout(timer);
-        this.initWaiter = undefined;
-        resolve(this.initOutcome(m, elapsed()));
-      };
-    });
-  }
-
-  /**
-   * Sends one invocation; resolves with the worker's answer, or the platform's error if it dies.
-   * A streaming handler's pieces go to `onChunk` as they come, before the answer.
-   */
-  invoke(msg: InvokeMessage, onChunk?: (data: Buffer, contentType: string) => void): Promise<InvokeReply> {
-    if (this.exited) return Promise.resolve(this.platformError(msg.requestId));
-    return new Promise((resolve) => {
-      this.pending = { requestId: msg.requestId, resolve, onChunk };
-      this.send(msg);
-    });
-  }
-
-  /** Lambda's freeze: every process of the environment stopped until {@link thaw}. */
-  freeze(): Promise<void> {
-    if (!this.opts.freeze || this.exited || this.frozen !== undefined) return this.freezing;
-    this.freezing = this.freezing.then(async () => {
-      if (this.exited || this.state === 'busy') return;
-      this.stopSampler();
-      this.frozen = await signalAll(() => this.members(), 'SIGSTOP');
-      this.opts.guardian?.frozen(this.frozen);
-    });
-    return this.freezing;
-  }
-
-  /** Continues a frozen environment (the next invocation, or a graceful stop). */
-  async thaw(): Promise<void> {
-    await this.freezing;
-    const frozen = this.frozen;
-    this.frozen = undefined;
-    if (frozen) {
-      continueAll(frozen);
-      this.opts.guardian?.thawed(frozen);
-    }
-    if (!this.exited) this.startSampler();
-  }
-
-  /** Measures memory now (and kills the environment if it is over its limit). */
-  async measure(): Promise<boolean> {
-    if (this.exited) return this.killedBecause === 'out-of-memory';
-    let over: boolean;
-    try {
-      const sample = await this.guard.sample(() => this.members());
-      this.peakBytes = Math.max(this.peakBytes, sample.peak);
-      over = await this.guard.exceeded();
-    } catch {
-      return false; // the environment ended while we measured
-    }
-    if (over) await this.kill('out-of-memory');
-    return over;
-  }
-
-  /** Graceful: the worker closes its server, then exits; killed if it takes too long. */
-  async stop(): Promise<void> {
-    if (this.exited) return this.done;
-    await this.thaw();
-    this.state = 'stopped';
-    this.killedBecause ??= 'reclaimed';
-    this.send({ type: 'shutdown' });
-    const timer = setTimeout(() => {
-      void this.kill('reclaimed');
-    }, STOP_GRACE_MS);
-    await this.done;
-    clearTimeout(timer);
-  }
-
-  /** Lambda's way: every process of the environment killed at once; resolves when all are gone. */
-  kill(reason: NonNullable<Environment['killedBecause']>): Promise<void> {
-    this.killedBecause ??= reason;
-    this.dying ??= this.killAll();
-    return this.dying;
-  }
-
-  /** Resolves when the environment has ended and, if it was killed, every process of it is gone. */
-  async gone(): Promise<void> {
-    await this.done;
-    await this.dying;
-  }
-
-  private async killAll(): Promise<void> {
-    this.state = 'stopped';
-    let killed: number[] = [];
-    if (!this.exited) {
-      killed = await signalAll(() => this.members(), 'SIGKILL');
-      this.killGroups();
-      if (this.frozen) this.opts.guardian?.thawed(this.frozen);
-      this.frozen = undefined;
-    }
-    await this.done;
-    // A process killed while it frees a lot of memory takes a moment to be gone.
-    await waitGone(killed);
-  }
-
-  /** Every process of the environment: its cgroup's, or the worker's process tree. */
-  async members(): Promise<number[]> {
-    const fromGuard = await this.guard.members();
-    if (fromGuard !== undefined) return fromGuard;
-    return this.child.pid === undefined || this.exited ? [] : processTree(this.child.pid);
-  }
-
-  private onMessage(m: WorkerMessage): void {
-    if (m.type === 'ready' || m.type === 'init-error') {
-      this.readyMessage = m;
-      if (m.type === 'ready') {
-        this.serverPid = m.serverPid;
-        this.startError = m.startError;
-      }
-      this.initWaiter?.(m);
-      return;
-    }
-    if (m.type === 'chunk') {
-      if (this.pending?.requestId === m.requestId)
-        this.pending.onChunk?.(
-          Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength),
-          m.contentType,
-        );
-      return;
-    }
-    if (m.serverPid !== undefined) this.serverPid = m.serverPid;
-    if (m.type === 'result') this.startError = m.startError;
-    if (this.pending?.requestId !== m.requestId) return;
-    const p = this.pending;
-    this.pending = undefined;
-    // A server killed by the kernel's OOM killer looks like a crash to the worker: the limit decides.
-    void this.guard.exceeded().then(async (oom) => {
-      if (oom) await this.kill('out-of-memory');
-      p.resolve(oom ? this.platformError(p.requestId) : m);
-    });
-  }
-
-  private initOutcome(m: WorkerMessage | 'exit', durationMs: number): InitOutcome {
-    if (m === 'exit') {
-      const { code, signal } = this.exitInfo ?? { code: null, signal: null };
-      const oom = this.killedBecause === 'out-of-memory';
-      return {
-        status: 'error',
-        durationMs,
-        errorType: oom ? 'Runtime.OutOfMemory' : 'Runtime.ExitError',
-        errorMessage: runtimeExitMessage(code, signal),
-      };
-    }
-    if (m.type === 'init-error') {
-      return { status: 'error', durationMs, errorType: m.errorType, errorMessage: m.errorMessage };
-    }
-    return { status: 'success', durationMs };
-  }
-
-  private platformError(requestId: string): InvokeReply {
-    const { code, signal } = this.exitInfo ?? { code: null, signal: 'SIGKILL' as const };
-    const errorType = this.killedBecause === 'out-of-memory' ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
-    return {
-      type: 'error',
-      requestId,
-      errorType,
-      errorMessage: `RequestId: ${requestId} Error: ${runtimeExitMessage(code, signal)}`,
-    };
-  }
-
-  private send(m: ServiceMessage): void {
-    try {
-      this.child.send(m);
-    } catch {
-      void this.kill('killed');
-    }
-  }
-
-  private startSampler(): void {
-    if (this.sampler) return;
-    this.sampler = setInterval(() => {
-      this.ticks += 1;
-      // Working (init, busy) environments are measured often; an idle unfrozen one now and then.
-      if (this.sampling || (this.state === 'idle' && this.ticks % 10 !== 0)) return;
-      this.sampling = true;
-      void this.measure().finally(() => {
-        this.sampling = false;
-      });
-    }, MEMORY_SAMPLE_MS);
-    this.sampler.unref();
-  }
-
-  private stopSampler(): void {
-    clearInterval(this.sampler);
-    this.sampler = undefined;
-  }
-
-  /** After the worker exited: nothing of the environment is left, then its cgroup goes. */
-  private async reap(): Promise<void> {
-    const left = await this.guard.members();
-    if (left !== undefined && left.length > 0) {
-      await signalAll(() => this.guard.members().then((m) => m ?? []), 'SIGKILL');
-    }
-    this.killGroups();
-    await this.guard.dispose();
-    await this.opts.launch.dispose?.().catch(() => undefined);
-  }
-
-  /** SIGKILL to the worker's and the server's process groups. */
-  private killGroups(): void {
-    for (const pgid of [this.child.pid, this.serverPid]) {
-      if (pgid === undefined) continue;
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-}
+/** Starts an environment (its init begins); the function's pool owns it from then on. */
+export type EnvironmentFactory = (spec: EnvironmentSpec) => Promise<ExecutionEnvironment>;

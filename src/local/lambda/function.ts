@@ -1,18 +1,29 @@
 /**
- * One function `mcp-server-<id>` of the local Lambda service: its pool of environments (cold
+ * One function `mcp-server-<id>` of the local Lambda service: its environments (a pool: cold
  * starts on demand, warm reuse, Lambda's concurrency limit and a bounded queue), the init phase
  * with Lambda's 10 s limit (and the init run again inside the first invocation after it times
- * out), the function timeout, freezing between invocations, and the platform's log lines.
+ * out), the function timeout, and the platform's log lines. Environments come from an
+ * {@link EnvironmentFactory} (worker processes by default) and time from a {@link Clock}, so the
+ * whole life cycle can be driven in process.
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { toLaunchSpec, type ServerConfig } from '../../config/model.js';
-import { WORKER_FILE } from './files.js';
 import { HANDLER_BUNDLE } from '../../contract/bundle.js';
 import { FUNCTION_ENV } from '../../contract/function-env.js';
-import { Environment, type FreezeGuardian, type InitOutcome, type WorkerLaunch } from './environment.js';
+import { EXPIRED, systemClock, withDeadline, type Clock } from '../../platform/time.js';
+import type {
+  EnvironmentFactory,
+  ExecutionEnvironment,
+  FreezeGuardian,
+  InitOutcome,
+  WorkerLaunch,
+} from './environment.js';
+import { startEventEnvironment } from './event-environment.js';
+import { WORKER_FILE } from './files.js';
 import type { MemoryMode } from './memory.js';
+import { EnvironmentPool, ThrottledError, type Lease } from './pool.js';
 import {
   billedDuration,
   endLine,
@@ -23,9 +34,13 @@ import {
   toMb,
   type InvocationReport,
 } from './report.js';
+import { countInvocation, emptyStats, type FunctionStats } from './stats.js';
+import { bufferedPayload, StreamState, type StreamedResponse } from './stream.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
-import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
-import { LAMBDA_PAYLOAD_MAX_BYTES, LAMBDA_STREAM_MAX_BYTES } from '../../contract/function-call.js';
+
+export { ThrottledError } from './pool.js';
+export type { FunctionStats } from './stats.js';
+export type { StreamedResponse } from './stream.js';
 
 /** Lambda's init phase limit. */
 export const INIT_TIMEOUT_MS = 10_000;
@@ -62,6 +77,10 @@ export interface FunctionOptions {
   handler?: string;
   /** Starts the worker some other way (a sandbox); default: this Node.js running the worker file. */
   launcher?: (fn: LocalFunction, worker: WorkerLaunch) => WorkerLaunch;
+  /** Starts environments (default: event-function environments, each a worker process). */
+  environments?: EnvironmentFactory;
+  /** Time: deadlines, durations and timeouts (default the machine's clock). */
+  clock?: Clock;
 }
 
 export interface InvokeOptions {
@@ -75,14 +94,11 @@ export interface InvokeOptions {
    * response is gathered into the outcome, as Lambda's buffered Invoke does (6 MB limit).
    */
   onChunk?: (data: Buffer, contentType: string) => void;
-}
-
-/** How a streamed response went (set on the outcome of a function that streamed). */
-export interface StreamedResponse {
-  contentType: string;
-  bytes: number;
-  /** The whole response, when no `onChunk` took the pieces. */
-  body?: Buffer;
+  /**
+   * The caller gives up (its own deadline): a call still queued for an environment leaves the
+   * queue with a CallerGoneError. A running invocation is not stopped (Lambda's is not either).
+   */
+  signal?: AbortSignal;
 }
 
 /** What the Invoke API answers. */
@@ -106,67 +122,30 @@ export interface InvocationRecord extends InvokeOutcome {
   toolName?: string;
 }
 
-/** Lambda's throttling error (HTTP 429). */
-export class ThrottledError extends FleetError {
-  readonly errorType = 'TooManyRequestsException';
-  constructor(functionName: string, limit: number) {
-    super(
-      FLEET_ERROR.throttled,
-      `Rate Exceeded. ${functionName} is at its concurrency limit (${limit}) and its queue is full.`,
-    );
-    this.name = 'TooManyRequestsException';
-  }
+/** One invocation on its way through the function. */
+interface Call {
+  requestId: string;
+  event: unknown;
+  opts: InvokeOptions;
+  /** Epoch ms: the function's timeout. */
+  deadline: number;
+  stream: StreamState;
 }
 
-/** Per-function counters for the status page. */
-export interface FunctionStats {
-  calls: number;
-  errors: number;
-  throttles: number;
-  coldStarts: number;
-  timeouts: number;
-  /** Environments killed for going over the function's memory. */
-  outOfMemory: number;
-  /** Init phases cut at Lambda's 10 s limit (the init then ran inside the first invocation). */
-  initTimeouts: number;
-  /** The most memory an environment of this function used, MB (Lambda's "Max Memory Used"). */
-  maxMemoryUsedMb: number;
-  lastError?: { at: string; message: string };
-  /** Recent durations, ms (a bounded window). */
-  durations: number[];
-}
-
-const DURATION_WINDOW = 1000;
-
-/** An environment for one invocation: warm, cold (its init done), or to be initialized inside it. */
-type Lease =
-  | { env: Environment; cold: boolean; initMs?: number }
-  | { env: undefined; cold: true; failedInit: InitOutcome };
-
-interface Waiter {
-  resolve: (lease: Lease) => void;
-  reject: (err: Error) => void;
+/** How an invocation ran: the environment it ran in (if any), its init inside it, and the reply. */
+interface Ran {
+  env: ExecutionEnvironment | undefined;
+  initMs: number | undefined;
+  reply: InvokeReply;
 }
 
 export class LocalFunction {
   readonly name: string;
-  readonly stats: FunctionStats = {
-    calls: 0,
-    errors: 0,
-    throttles: 0,
-    coldStarts: 0,
-    timeouts: 0,
-    outOfMemory: 0,
-    initTimeouts: 0,
-    maxMemoryUsedMb: 0,
-    durations: [],
-  };
-  private readonly envs = new Set<Environment>();
-  /** Cold starts under way that hold a place under the concurrency limit. */
-  private reserved = 0;
-  private readonly waiting: Waiter[] = [];
+  readonly stats: FunctionStats = emptyStats();
+  private readonly pool: EnvironmentPool;
   private readonly log: WriteStream;
   private readonly launchFile: string;
+  private readonly clock: Clock;
   /** Set when the server cannot start (the function answers every call with that error). */
   startError: string | undefined;
   /** Secrets taken from the local environment instead of their store. */
@@ -177,51 +156,63 @@ export class LocalFunction {
     readonly options: FunctionOptions,
   ) {
     this.name = server.functionName;
+    this.clock = options.clock ?? systemClock;
     const dir = path.join(options.workDir, server.id);
     mkdirSync(dir, { recursive: true });
-    if (options.launchFile !== undefined) {
-      this.launchFile = options.launchFile;
-    } else {
-      this.launchFile = path.join(dir, 'launch.json');
-      const dirs = options.launchPath;
-      const spec = { ...toLaunchSpec(server), ...(dirs !== undefined ? { path: [...dirs] } : {}) };
-      // A secret whose variable is set in the developer's environment is taken from there (by the
-      // runtime, from the worker's environment: the value is not written into launch.json).
-      const parent = options.env ?? process.env;
-      for (const name of Object.keys(spec.secrets)) {
-        const value = parent[name];
-        if (value === undefined) continue;
-        spec.secrets = Object.fromEntries(Object.entries(spec.secrets).filter(([k]) => k !== name));
-        this.localSecrets.push(name);
-      }
-      if (this.localSecrets.length > 0) spec.localSecrets = [...this.localSecrets];
-      writeFileSync(this.launchFile, `${JSON.stringify(spec, null, 2)}\n`);
-    }
+    this.launchFile = options.launchFile ?? this.writeLaunchFile(dir);
     this.log = createWriteStream(path.join(dir, 'function.log'), { flags: 'a' });
+    this.pool = new EnvironmentPool({
+      name: this.name,
+      limit: () => this.concurrencyLimit,
+      queueLimit: options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      coldStart: () => this.coldStart(),
+      clock: this.clock,
+    });
+  }
+
+  /**
+   * The launch spec of the config's server. A secret whose variable is set in the developer's
+   * environment is taken from there (by the runtime, from the worker's environment: the value is
+   * not written into launch.json).
+   */
+  private writeLaunchFile(dir: string): string {
+    const file = path.join(dir, 'launch.json');
+    const dirs = this.options.launchPath;
+    const spec = { ...toLaunchSpec(this.server), ...(dirs !== undefined ? { path: [...dirs] } : {}) };
+    const parent = this.options.env ?? process.env;
+    for (const name of Object.keys(spec.secrets)) {
+      if (parent[name] === undefined) continue;
+      spec.secrets = Object.fromEntries(Object.entries(spec.secrets).filter(([k]) => k !== name));
+      this.localSecrets.push(name);
+    }
+    if (this.localSecrets.length > 0) spec.localSecrets = [...this.localSecrets];
+    writeFileSync(file, `${JSON.stringify(spec, null, 2)}\n`);
+    return file;
   }
 
   get concurrencyLimit(): number {
     return this.server.aws.reservedConcurrency ?? this.options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
-  get environments(): { total: number; busy: number; frozen: number } {
+  get environments(): { total: number; busy: number; frozen: number; queued: number } {
     let busy = 0;
     let frozen = 0;
-    for (const e of this.envs) {
+    const envs = this.pool.list();
+    for (const e of envs) {
       if (e.state === 'busy' || e.state === 'init') busy += 1;
       if (e.isFrozen) frozen += 1;
     }
-    return { total: this.envs.size, busy, frozen };
+    return { total: envs.length, busy, frozen, queued: this.pool.queued };
   }
 
   /** The environments now (tests and status read their processes). */
-  get environmentList(): readonly Environment[] {
-    return [...this.envs];
+  get environmentList(): readonly ExecutionEnvironment[] {
+    return this.pool.list();
   }
 
   get state(): 'cold' | 'warm' | 'failed' {
     if (this.startError !== undefined) return 'failed';
-    return this.envs.size > 0 ? 'warm' : 'cold';
+    return this.pool.size > 0 ? 'warm' : 'cold';
   }
 
   /** The launch spec file this function's environments read. */
@@ -252,100 +243,112 @@ export class LocalFunction {
   }
 
   async invoke(event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
-    const requestId = randomUUID();
-    const t0 = performance.now();
-    let lease: Lease;
+    const t0 = this.clock.monotonic();
+    const lease = await this.lease(opts.signal);
+    // The invoke phase: its clock starts now (an init run inside it counts against it).
+    const invokeStart = this.clock.monotonic();
+    const call: Call = {
+      requestId: randomUUID(),
+      event,
+      opts,
+      deadline: this.clock.now() + this.server.timeout * 1000,
+      stream: new StreamState(opts.onChunk),
+    };
+    this.line(startLine(call.requestId));
+    const ran = await this.execute(lease, call);
+    const reply = call.stream.check(ran.reply);
+    const durationMs = this.clock.monotonic() - invokeStart;
+    if (reply.type === 'result') this.startError = ran.env?.startError;
+    const peak = await this.settle(ran.env);
+    const report = this.report(
+      call.requestId,
+      reply,
+      durationMs,
+      peak,
+      lease.env ? ran.initMs : undefined,
+      ran,
+    );
+    this.line(`${endLine(call.requestId)}\n${reportLine(report)}`);
+    const base = {
+      requestId: call.requestId,
+      coldStart: lease.cold,
+      report,
+      durationMs: this.clock.monotonic() - t0,
+    };
+    const outcome = outcomeOf(base, reply, call.stream.outcome(reply));
+    countInvocation(this.stats, { ...outcome, maxMemoryUsedMb: report.maxMemoryUsedMb }, this.isoNow());
+    return outcome;
+  }
+
+  /** An environment for the call (throttles are counted). */
+  private async lease(signal: AbortSignal | undefined): Promise<Lease> {
     try {
-      lease = await this.acquire();
+      return await this.pool.acquire(signal);
     } catch (err) {
       if (err instanceof ThrottledError) this.stats.throttles += 1;
       throw err;
     }
-    // The invoke phase: its clock starts now (an init run inside it counts against it).
-    const invokeStart = performance.now();
-    const deadline = Date.now() + this.server.timeout * 1000;
-    this.line(startLine(requestId));
-    const stream = new StreamState(opts.onChunk);
-    let env = lease.env;
-    let initMs = lease.env ? lease.initMs : undefined;
-    let reply: InvokeReply;
-    if (!lease.env) {
-      const inside = await this.initInsideInvoke(requestId, deadline);
-      initMs = inside.initMs;
-      if ('reply' in inside) {
-        reply = inside.reply;
-      } else {
-        env = inside.env;
-        reply = await this.run(inside.env, requestId, event, opts, deadline, stream);
-      }
-    } else {
-      reply = await this.run(lease.env, requestId, event, opts, deadline, stream);
-    }
-    reply = stream.check(reply);
-    const durationMs = performance.now() - invokeStart;
-    if (reply.type === 'result') this.startError = env?.startError;
-    if (env !== undefined && env.state !== 'stopped') await env.measure();
-    const peak = env?.peakBytes ?? 0;
-    if (env !== undefined) this.release(env);
+  }
 
+  /** Runs the call in its environment, or first runs the init again inside it (after a failed init). */
+  private async execute(lease: Lease, call: Call): Promise<Ran> {
+    if (lease.env) return { env: lease.env, initMs: lease.initMs, reply: await this.run(lease.env, call) };
+    const inside = await this.initInsideInvoke(call.requestId, call.deadline);
+    if ('reply' in inside) return { env: undefined, initMs: inside.initMs, reply: inside.reply };
+    return { env: inside.env, initMs: inside.initMs, reply: await this.run(inside.env, call) };
+  }
+
+  /** After the answer: the environment measured (Max Memory Used) and given back; its peak. */
+  private async settle(env: ExecutionEnvironment | undefined): Promise<number> {
+    if (env === undefined) return 0;
+    if (env.state !== 'stopped') await env.measure();
+    this.pool.release(env);
+    return env.peakBytes;
+  }
+
+  /** Lambda's REPORT figures. An init run inside the invocation is already part of its Duration. */
+  private report(
+    requestId: string,
+    reply: InvokeReply,
+    durationMs: number,
+    peak: number,
+    coldInitMs: number | undefined,
+    ran: Ran,
+  ): InvocationReport {
     const timedOut = reply.type === 'error' && reply.errorType === 'Sandbox.Timedout';
-    const report: InvocationReport = {
+    return {
       requestId,
       durationMs,
-      // An init run inside the invocation is already part of its Duration.
-      billedDurationMs: billedDuration(durationMs, lease.env ? initMs : undefined),
+      billedDurationMs: billedDuration(durationMs, coldInitMs),
       memorySizeMb: this.server.memory,
       maxMemoryUsedMb: toMb(peak),
-      ...(initMs !== undefined ? { initDurationMs: initMs } : {}),
+      ...(ran.initMs !== undefined ? { initDurationMs: ran.initMs } : {}),
       ...(timedOut ? { status: 'timeout' as const } : {}),
       ...(reply.type === 'error' && !timedOut
         ? { status: 'error' as const, errorType: reply.errorType }
         : {}),
     };
-    this.line(`${endLine(requestId)}\n${reportLine(report)}`);
-    const base = { requestId, coldStart: lease.cold, report, durationMs: performance.now() - t0 };
-    const streamed = stream.outcome(reply);
-    const outcome: InvokeOutcome =
-      reply.type === 'result'
-        ? { ...base, payload: streamed?.body ? bufferedPayload(streamed.body) : reply.payload }
-        : {
-            ...base,
-            functionError: 'Unhandled',
-            payload: { errorType: reply.errorType, errorMessage: reply.errorMessage, trace: [] },
-          };
-    if (streamed !== undefined) outcome.streamed = streamed;
-    this.record(outcome);
-    return outcome;
   }
 
   /** Runs one invocation on an environment, cut at the function's timeout (the environment then dies). */
-  private async run(
-    env: Environment,
-    requestId: string,
-    event: unknown,
-    opts: InvokeOptions,
-    deadline: number,
-    stream?: StreamState,
-  ): Promise<InvokeReply> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<InvokeReply>((resolve) => {
-      timer = setTimeout(
-        () => {
-          this.stats.timeouts += 1;
-          void env.kill('timeout').then(() => {
-            resolve(this.timedOut(requestId));
-          });
-        },
-        Math.max(1, deadline - Date.now()),
-      );
+  private async run(env: ExecutionEnvironment, call: Call): Promise<InvokeReply> {
+    const message: InvokeMessage = {
+      type: 'invoke',
+      requestId: call.requestId,
+      event: call.event,
+      deadline: call.deadline,
+    };
+    if (call.opts.clientContext !== undefined) message.clientContext = call.opts.clientContext;
+    const reply = await withDeadline(env.invoke(message, call.stream.take), call.deadline, {
+      clock: this.clock,
     });
-    const message: InvokeMessage = { type: 'invoke', requestId, event, deadline };
-    if (opts.clientContext !== undefined) message.clientContext = opts.clientContext;
-    const reply = await Promise.race([env.invoke(message, stream?.take), timeout]);
-    clearTimeout(timer);
+    if (reply === EXPIRED) {
+      this.stats.timeouts += 1;
+      await env.kill('timeout');
+    }
     // A killed environment is gone (every process, its cgroup) before the caller hears of it.
     if (env.killedBecause !== undefined) await env.gone();
-    if (env.killedBecause === 'timeout') return this.timedOut(requestId);
+    if (reply === EXPIRED || env.killedBecause === 'timeout') return this.timedOut(call.requestId);
     if (env.killedBecause === 'out-of-memory') this.stats.outOfMemory += 1;
     return reply;
   }
@@ -355,7 +358,7 @@ export class LocalFunction {
       type: 'error',
       requestId,
       errorType: 'Sandbox.Timedout',
-      errorMessage: `${new Date().toISOString()} ${requestId} Task timed out after ${this.server.timeout.toFixed(2)} seconds`,
+      errorMessage: `${this.isoNow()} ${requestId} Task timed out after ${this.server.timeout.toFixed(2)} seconds`,
     };
   }
 
@@ -366,21 +369,14 @@ export class LocalFunction {
   private async initInsideInvoke(
     requestId: string,
     deadline: number,
-  ): Promise<{ env: Environment; initMs: number } | { initMs: number; reply: InvokeReply }> {
+  ): Promise<{ env: ExecutionEnvironment; initMs: number } | { initMs: number; reply: InvokeReply }> {
     const env = await this.spawnEnvironment();
-    const init = await env.awaitInit(Math.max(1, deadline - Date.now()));
+    const init = await env.awaitInit(Math.max(1, deadline - this.clock.now()));
     if (init.status === 'success') {
       env.state = 'busy';
       return { env, initMs: init.durationMs };
     }
-    this.line(
-      initReportLine(
-        init.durationMs,
-        'invoke',
-        init.status,
-        init.status === 'error' ? init.errorType : undefined,
-      ),
-    );
+    this.initReport(init, 'invoke');
     await env.kill('init');
     if (init.status === 'timeout') {
       this.stats.timeouts += 1;
@@ -393,25 +389,24 @@ export class LocalFunction {
     };
   }
 
-  private record(outcome: InvokeOutcome): void {
-    this.stats.calls += 1;
-    if (outcome.coldStart) this.stats.coldStarts += 1;
-    this.stats.maxMemoryUsedMb = Math.max(this.stats.maxMemoryUsedMb, outcome.report.maxMemoryUsedMb);
-    const failed =
-      outcome.functionError !== undefined ||
-      (outcome.payload as { isError?: unknown } | null)?.isError === true ||
-      (outcome.payload as { error?: unknown } | null)?.error !== undefined;
-    if (failed) {
-      this.stats.errors += 1;
-      this.stats.lastError = { at: new Date().toISOString(), message: errorText(outcome.payload) };
-    }
-    this.stats.durations.push(outcome.durationMs);
-    if (this.stats.durations.length > DURATION_WINDOW) this.stats.durations.shift();
+  private initReport(init: Exclude<InitOutcome, { status: 'success' }>, phase: 'init' | 'invoke'): void {
+    this.line(
+      initReportLine(
+        init.durationMs,
+        phase,
+        init.status,
+        init.status === 'error' ? init.errorType : undefined,
+      ),
+    );
   }
 
   /** A platform line in the function's log. */
   private line(text: string): void {
     this.log.write(`${text}\n`);
+  }
+
+  private isoNow(): string {
+    return new Date(this.clock.now()).toISOString();
   }
 
   /** Resolves once every line written to the function's log so far is in the file. */
@@ -425,10 +420,9 @@ export class LocalFunction {
   }
 
   /** A new environment (its init starts), forgotten when its processes end. */
-  private async spawnEnvironment(): Promise<Environment> {
-    this.reserved += 1;
-    let env: Environment;
-    try {
+  private async spawnEnvironment(): Promise<ExecutionEnvironment> {
+    const start = this.options.environments ?? startEventEnvironment;
+    const env = await this.pool.reserving(() => {
       const worker: WorkerLaunch = {
         command: process.execPath,
         args: [WORKER_FILE],
@@ -436,24 +430,20 @@ export class LocalFunction {
         cwd: this.options.cwd,
       };
       this.line(initStartLine(`mcp-fleet-local (Node.js ${process.version})`));
-      env = await Environment.create({
+      return start({
         name: `${this.name}.${randomUUID().slice(0, 8)}`,
         memoryMb: this.server.memory,
         memoryMode: this.options.memory ?? 'auto',
         freeze: this.options.freeze ?? true,
         launch: this.options.launcher ? this.options.launcher(this, worker) : worker,
         log: this.log,
+        clock: this.clock,
         ...(this.options.guardian ? { guardian: this.options.guardian } : {}),
       });
-    } finally {
-      this.reserved -= 1;
-    }
-    this.envs.add(env);
-    void env.done.then(() => {
-      this.envs.delete(env);
-      if (env.killedBecause === 'out-of-memory')
-        this.stats.maxMemoryUsedMb = Math.max(this.stats.maxMemoryUsedMb, toMb(env.peakBytes));
-      this.handOff();
+    });
+    this.pool.track(env, (gone) => {
+      if (gone.killedBecause === 'out-of-memory')
+        this.stats.maxMemoryUsedMb = Math.max(this.stats.maxMemoryUsedMb, toMb(gone.peakBytes));
     });
     return env;
   }
@@ -468,179 +458,44 @@ export class LocalFunction {
       return { env, cold: true, initMs: init.durationMs };
     }
     // Lambda reports the failed init, resets the environment and runs init again in the invocation.
-    this.line(
-      initReportLine(
-        init.durationMs,
-        'init',
-        init.status,
-        init.status === 'error' ? init.errorType : undefined,
-      ),
-    );
+    this.initReport(init, 'init');
     if (init.status === 'timeout') this.stats.initTimeouts += 1;
     await env.kill('init');
     return { env: undefined, cold: true, failedInit: init };
   }
 
-  /** An idle environment, a new one (cold start) under the limit, or a place in the queue. */
-  private async acquire(): Promise<Lease> {
-    const idle = this.takeIdle();
-    if (idle) {
-      await idle.thaw();
-      return { env: idle, cold: false };
-    }
-    if (this.envs.size + this.reserved < this.concurrencyLimit) return this.coldStart();
-    if (
-      this.concurrencyLimit === 0 ||
-      this.waiting.length >= (this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT)
-    ) {
-      throw new ThrottledError(this.name, this.concurrencyLimit);
-    }
-    return new Promise<Lease>((resolve, reject) => this.waiting.push({ resolve, reject }));
-  }
-
-  private takeIdle(): Environment | undefined {
-    for (const env of this.envs) {
-      if (env.state === 'idle') {
-        env.state = 'busy';
-        return env;
-      }
-    }
-    return undefined;
-  }
-
-  /** After an invocation: the environment goes to the next waiting call, or is frozen until one comes. */
-  private release(env: Environment): void {
-    env.lastUsed = Date.now();
-    if (env.state !== 'busy') return;
-    env.state = 'idle';
-    if (this.handOff() !== env) {
-      // Frozen once the answer is on its way (as Lambda freezes after the response): stopping the
-      // processes is not on the caller's path. A call that takes the environment first skips it.
-      setImmediate(() => {
-        if (env.state === 'idle') void env.freeze();
-      });
-    }
-  }
-
-  /** Gives a free (or new) environment to the next waiting call; returns the one it gave, if any. */
-  private handOff(): Environment | undefined {
-    const next = this.waiting.shift();
-    if (!next) return undefined;
-    const idle = this.takeIdle();
-    if (idle) {
-      idle.thaw().then(
-        () => {
-          next.resolve({ env: idle, cold: false });
-        },
-        (err: unknown) => {
-          next.reject(err as Error);
-        },
-      );
-      return idle;
-    }
-    if (this.envs.size + this.reserved < this.concurrencyLimit) {
-      this.coldStart().then(next.resolve, next.reject);
-      return undefined;
-    }
-    this.waiting.unshift(next);
-    return undefined;
-  }
-
   /** Stops environments idle for longer than `idleMs` (frozen ones included). */
   reclaimIdle(idleMs: number): void {
-    const now = Date.now();
-    for (const env of this.envs) {
-      // Forgotten once every process is gone (its `done`).
-      if (env.state === 'idle' && now - env.lastUsed > idleMs) void env.stop();
-    }
+    this.pool.reclaimIdle(idleMs);
   }
 
   /** Kills the environments (a way to test recovery; what a crash of the host would do). */
   killEnvironments(): number {
-    const n = this.envs.size;
-    for (const env of this.envs) void env.kill('killed');
-    return n;
+    const envs = this.pool.list();
+    for (const env of envs) void env.kill('killed');
+    return envs.length;
   }
 
   async shutdown(): Promise<void> {
-    for (const w of this.waiting.splice(0)) w.reject(new Error('the local Lambda service is shutting down'));
-    await Promise.all([...this.envs].map((e) => e.stop()));
-    this.envs.clear();
+    await this.pool.shutdown('the local Lambda service is shutting down');
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 }
 
-/**
- * A streamed response as it comes: passed on piece by piece (Lambda's streamed limit), or gathered
- * for a buffered caller (Lambda's 6 MB limit); over its limit, the rest is dropped and the
- * invocation fails with Function.ResponseSizeTooLarge.
- */
-class StreamState {
-  contentType: string | undefined;
-  bytes = 0;
-  private readonly pieces: Buffer[] = [];
-  private over = false;
-
-  constructor(private readonly onChunk: InvokeOptions['onChunk']) {}
-
-  get limit(): number {
-    return this.onChunk === undefined ? LAMBDA_PAYLOAD_MAX_BYTES : LAMBDA_STREAM_MAX_BYTES;
-  }
-
-  readonly take = (data: Buffer, contentType: string): void => {
-    this.contentType = contentType;
-    if (this.over) return;
-    this.bytes += data.length;
-    if (this.bytes > this.limit) {
-      this.over = true;
-      this.pieces.length = 0;
-      return;
-    }
-    if (this.onChunk === undefined) this.pieces.push(data);
-    else this.onChunk(data, contentType);
-  };
-
-  /** The reply, or Lambda's error when the stream went over its limit. */
-  check(reply: InvokeReply): InvokeReply {
-    if (!this.over || reply.type !== 'result') return reply;
-    return {
-      type: 'error',
-      requestId: reply.requestId,
-      errorType: 'Function.ResponseSizeTooLarge',
-      errorMessage:
-        this.onChunk === undefined
-          ? `Response payload size exceeded maximum allowed payload size (${LAMBDA_PAYLOAD_MAX_BYTES} bytes).`
-          : `Streamed response size exceeded maximum allowed size (${LAMBDA_STREAM_MAX_BYTES} bytes): the stream was cut after the first ${LAMBDA_STREAM_MAX_BYTES} bytes.`,
-    };
-  }
-
-  outcome(reply: InvokeReply): StreamedResponse | undefined {
-    const contentType = (reply.type === 'result' ? reply.stream?.contentType : undefined) ?? this.contentType;
-    if (contentType === undefined) return undefined;
-    const out: StreamedResponse = { contentType, bytes: this.bytes };
-    if (this.onChunk === undefined && reply.type === 'result') out.body = Buffer.concat(this.pieces);
-    return out;
-  }
-}
-
-/** A buffered streamed response as the Invoke API's payload: its JSON, else its text. */
-function bufferedPayload(body: Buffer): unknown {
-  const text = body.toString('utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
-
-function errorText(payload: unknown): string {
-  const p = payload as {
-    errorMessage?: unknown;
-    content?: { text?: unknown }[];
-    error?: { message?: unknown };
-  } | null;
-  if (typeof p?.errorMessage === 'string') return p.errorMessage;
-  if (typeof p?.error?.message === 'string') return p.error.message;
-  const text = p?.content?.map((c) => (typeof c.text === 'string' ? c.text : '')).join('');
-  return text !== undefined && text !== '' ? text : JSON.stringify(payload).slice(0, 500);
+/** The Invoke API's outcome of a reply: the payload (a buffered stream's body), or Lambda's function error. */
+function outcomeOf(
+  base: Pick<InvokeOutcome, 'requestId' | 'coldStart' | 'report' | 'durationMs'>,
+  reply: InvokeReply,
+  streamed: StreamedResponse | undefined,
+): InvokeOutcome {
+  const outcome: InvokeOutcome =
+    reply.type === 'result'
+      ? { ...base, payload: streamed?.body ? bufferedPayload(streamed.body) : reply.payload }
+      : {
+          ...base,
+          functionError: 'Unhandled',
+          payload: { errorType: reply.errorType, errorMessage: reply.errorMessage, trace: [] },
+        };
+  if (streamed !== undefined) outcome.streamed = streamed;
+  return outcome;
 }

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readPseudoFile, residentBytes } from './processes.js';
+import { readPseudoFile, residentBytes } from '../../platform/processes.js';
 
 export type MemoryMode = 'auto' | 'cgroup' | 'proc' | 'off';
 
@@ -197,7 +197,7 @@ class ProcGuard implements MemoryGuard {
   }
 
   async sample(pids: () => Promise<number[]>): Promise<MemorySample> {
-    const used = await residentBytes(await pids());
+    const used = residentBytes(await pids());
     this.peak = Math.max(this.peak, used);
     if (this.enforce && used > this.limitBytes) this.over = true;
     return { used, peak: this.peak };

@@ -1,0 +1,209 @@
+/**
+ * A function's environments as Lambda scales them: an idle one is reused (thawed), a new one is
+ * started under the concurrency limit (a cold start), and beyond it a call waits in a bounded
+ * queue, or is throttled. A freed environment goes to the next waiting call first; otherwise it is
+ * frozen once the answer is on its way. Environments idle for too long are stopped.
+ */
+import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
+import type { Clock } from '../../platform/time.js';
+import type { ExecutionEnvironment, InitOutcome } from './environment.js';
+
+/** An environment for one invocation: warm, cold (its init done), or to be initialized inside it. */
+export type Lease =
+  | { env: ExecutionEnvironment; cold: boolean; initMs?: number }
+  | { env: undefined; cold: true; failedInit: InitOutcome };
+
+/** Lambda's throttling error (HTTP 429). */
+export class ThrottledError extends FleetError {
+  readonly errorType = 'TooManyRequestsException';
+  constructor(functionName: string, limit: number) {
+    super(
+      FLEET_ERROR.throttled,
+      `Rate Exceeded. ${functionName} is at its concurrency limit (${limit}) and its queue is full.`,
+    );
+    this.name = 'TooManyRequestsException';
+  }
+}
+
+/** The caller stopped waiting (its deadline passed, or it went away) before an environment was free. */
+export class CallerGoneError extends FleetError {
+  constructor(functionName: string, why: string) {
+    super(FLEET_ERROR.callerGone, `${functionName}: the caller stopped waiting for an environment (${why})`);
+    this.name = 'CallerGoneError';
+  }
+}
+
+export interface PoolOptions {
+  /** The function's name (in errors). */
+  name: string;
+  /** Environments at most (reserved concurrency); read at each decision. */
+  limit: () => number;
+  /** Calls waiting for an environment before Lambda's throttling error. */
+  queueLimit: number;
+  /** A cold start: a new environment through its init (it calls {@link EnvironmentPool.track}). */
+  coldStart: () => Promise<Lease>;
+  clock: Clock;
+}
+
+interface Waiter {
+  resolve: (lease: Lease) => void;
+  reject: (err: Error) => void;
+}
+
+export class EnvironmentPool {
+  private readonly envs = new Set<ExecutionEnvironment>();
+  /** Cold starts under way that hold a place under the concurrency limit. */
+  private reserved = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  get size(): number {
+    return this.envs.size;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  list(): ExecutionEnvironment[] {
+    return [...this.envs];
+  }
+
+  /** Counts a start under the limit while it runs; `track` takes over when it has an environment. */
+  async reserving<T>(start: () => Promise<T>): Promise<T> {
+    this.reserved += 1;
+    try {
+      return await start();
+    } finally {
+      this.reserved -= 1;
+    }
+  }
+
+  /** An environment of this function, forgotten when it ends (its place goes to a waiting call). */
+  track(env: ExecutionEnvironment, onGone?: (env: ExecutionEnvironment) => void): void {
+    this.envs.add(env);
+    void env.done.then(() => {
+      this.envs.delete(env);
+      onGone?.(env);
+      this.handOff();
+    });
+  }
+
+  /** An idle environment, a new one (cold start) under the limit, or a place in the queue. */
+  async acquire(signal?: AbortSignal): Promise<Lease> {
+    const idle = this.takeIdle();
+    if (idle) {
+      await idle.thaw();
+      return { env: idle, cold: false };
+    }
+    if (this.hasRoom()) return this.opts.coldStart();
+    if (this.opts.limit() === 0 || this.waiting.length >= this.opts.queueLimit) {
+      throw new ThrottledError(this.opts.name, this.opts.limit());
+    }
+    return this.enqueue(signal);
+  }
+
+  /** After an invocation: the environment goes to the next waiting call, or is frozen until one comes. */
+  release(env: ExecutionEnvironment): void {
+    env.lastUsed = this.opts.clock.now();
+    if (env.state !== 'busy') return;
+    env.state = 'idle';
+    if (this.handOff() !== env) {
+      // Frozen once the answer is on its way (as Lambda freezes after the response): stopping the
+      // processes is not on the caller's path. A call that takes the environment first skips it.
+      setImmediate(() => {
+        if (env.state === 'idle') void env.freeze();
+      });
+    }
+  }
+
+  /** Stops environments idle for longer than `idleMs` (frozen ones included). */
+  reclaimIdle(idleMs: number): void {
+    const now = this.opts.clock.now();
+    for (const env of this.envs) {
+      // Forgotten once every process is gone (its `done`).
+      if (env.state === 'idle' && now - env.lastUsed > idleMs) void env.stop();
+    }
+  }
+
+  /** Every waiting call refused, every environment stopped. */
+  async shutdown(why: string): Promise<void> {
+    for (const w of this.waiting.splice(0)) w.reject(new Error(why));
+    await Promise.all([...this.envs].map((e) => e.stop()));
+    this.envs.clear();
+  }
+
+  private hasRoom(): boolean {
+    return this.envs.size + this.reserved < this.opts.limit();
+  }
+
+  private enqueue(signal: AbortSignal | undefined): Promise<Lease> {
+    return new Promise<Lease>((resolve, reject) => {
+      const gone = (): CallerGoneError => new CallerGoneError(this.opts.name, reasonOf(signal));
+      if (signal?.aborted === true) {
+        reject(gone());
+        return;
+      }
+      // A call that gives up while queued leaves the queue; one already handed an environment keeps it.
+      const onAbort = (): void => {
+        const at = this.waiting.indexOf(waiter);
+        if (at === -1) return;
+        this.waiting.splice(at, 1);
+        reject(gone());
+      };
+      const waiter: Waiter = {
+        resolve: (lease) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(lease);
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  private takeIdle(): ExecutionEnvironment | undefined {
+    for (const env of this.envs) {
+      if (env.state === 'idle') {
+        env.state = 'busy';
+        return env;
+      }
+    }
+    return undefined;
+  }
+
+  /** Gives a free (or new) environment to the next waiting call; returns the one it gave, if any. */
+  private handOff(): ExecutionEnvironment | undefined {
+    const next = this.waiting.shift();
+    if (!next) return undefined;
+    const idle = this.takeIdle();
+    if (idle) {
+      idle.thaw().then(
+        () => {
+          next.resolve({ env: idle, cold: false });
+        },
+        (err: unknown) => {
+          next.reject(err as Error);
+        },
+      );
+      return idle;
+    }
+    if (this.hasRoom()) {
+      this.opts.coldStart().then(next.resolve, next.reject);
+      return undefined;
+    }
+    this.waiting.unshift(next);
+    return undefined;
+  }
+}
+
+function reasonOf(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason.message;
+  return typeof reason === 'string' ? reason : 'aborted';
+}
