@@ -1,0 +1,321 @@
+// The local Lambda function's life cycle in process: scripted environments and a manual clock
+// drive the pool (warm reuse, concurrency limit, queue, throttle, a caller that gives up), the
+// init phase (Lambda's 10 s, then init inside the invocation), the function timeout, memory and
+// the report lines. No processes, no waiting on the machine's time.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
+import type { ServerConfig } from '../../src/config/model.js';
+import {
+  INIT_TIMEOUT_MS,
+  LocalFunction,
+  ThrottledError,
+  type InvokeOutcome,
+} from '../../src/local/lambda/function.js';
+import { CallerGoneError } from '../../src/local/lambda/pool.js';
+import type { InvokeMessage, InvokeReply } from '../../src/local/lambda/worker-protocol.js';
+import { ManualClock, settle } from '../support/clock.js';
+import { result, scriptedEnvironments, type EnvironmentScript } from '../support/scripted-environment.js';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'mcp-fleet-unit-'));
+after(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+function server(extra = ''): ServerConfig {
+  const { config, problems } = parseConfig(`scripted:\n  command: scripted-server\n${extra}`);
+  const s = config?.servers[0];
+  assert.ok(s, JSON.stringify(problems));
+  return s;
+}
+
+let n = 0;
+function fn(
+  script: EnvironmentScript | ((i: number) => EnvironmentScript),
+  opts: { extra?: string; concurrency?: number; queueLimit?: number; freeze?: boolean } = {},
+) {
+  const clock = new ManualClock();
+  const envs = scriptedEnvironments(script);
+  const f = new LocalFunction(server(opts.extra), {
+    workDir: path.join(work, String(++n)),
+    cwd: work,
+    region: 'us-east-1',
+    environments: envs.factory,
+    clock,
+    freeze: opts.freeze ?? true,
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    ...(opts.queueLimit !== undefined ? { queueLimit: opts.queueLimit } : {}),
+  });
+  const log = async (): Promise<string> => {
+    await f.logFlushed();
+    return readFileSync(path.join(work, String(n), 'scripted', 'function.log'), 'utf8');
+  };
+  return { f, clock, envs, log };
+}
+
+/** Answers held until the test releases them, per event. */
+function held(): {
+  script: EnvironmentScript;
+  release: (event: unknown, payload?: unknown) => void;
+  waiting: () => unknown[];
+} {
+  const open = new Map<string, (r: InvokeReply) => void>();
+  const msgs = new Map<string, InvokeMessage>();
+  return {
+    script: {
+      answer: (msg) =>
+        new Promise<InvokeReply>((resolve) => {
+          open.set(JSON.stringify(msg.event), resolve);
+          msgs.set(JSON.stringify(msg.event), msg);
+        }),
+    },
+    release: (event, payload = { ok: event }) => {
+      const key = JSON.stringify(event);
+      const msg = msgs.get(key);
+      assert.ok(msg, `an invocation of ${key} is running`);
+      open.get(key)?.(result(msg, payload));
+      open.delete(key);
+    },
+    waiting: () => [...open.keys()].map((k) => JSON.parse(k) as unknown),
+  };
+}
+
+describe('the pool: warm reuse, the concurrency limit, the queue and throttling', () => {
+  test('a second call reuses the warm environment; only the first is a cold start', async () => {
+    const { f, envs } = fn({});
+    const first = await f.invoke({ a: 1 });
+    const second = await f.invoke({ a: 2 });
+    assert.equal(first.coldStart, true);
+    assert.equal(second.coldStart, false);
+    assert.deepEqual(second.payload, { a: 2 });
+    assert.equal(envs.started.length, 1);
+    assert.equal(f.stats.calls, 2);
+    assert.equal(f.stats.coldStarts, 1);
+    await f.shutdown();
+  });
+
+  test('between calls the environment is frozen, and thawed for the next', async () => {
+    const { f, envs } = fn({});
+    await f.invoke('one');
+    await settle();
+    await f.invoke('two');
+    await settle();
+    assert.deepEqual(envs.started[0]?.events, [
+      'init',
+      'invoke "one"',
+      'freeze',
+      'thaw',
+      'invoke "two"',
+      'freeze',
+    ]);
+    await f.shutdown();
+  });
+
+  test('with freezing off, an idle environment is never frozen', async () => {
+    const { f, envs } = fn({}, { freeze: false });
+    await f.invoke('one');
+    await settle();
+    assert.ok(!envs.started[0]?.events.includes('freeze'));
+    await f.shutdown();
+  });
+
+  test('at the limit calls queue; past the queue they are throttled; a freed environment goes to the next call warm', async () => {
+    const h = held();
+    const { f, envs } = fn(h.script, { concurrency: 2, queueLimit: 1 });
+    const a = f.invoke('a');
+    const b = f.invoke('b');
+    await settle();
+    const c = f.invoke('c');
+    await settle();
+    assert.equal(envs.started.length, 2, 'two environments at the limit');
+    assert.equal(f.environments.queued, 1);
+    await assert.rejects(f.invoke('d'), ThrottledError);
+    assert.equal(f.stats.throttles, 1);
+    h.release('a');
+    assert.deepEqual((await a).payload, { ok: 'a' });
+    await settle();
+    assert.deepEqual(h.waiting().sort(), ['b', 'c']);
+    h.release('c');
+    const third: InvokeOutcome = await c;
+    assert.equal(third.coldStart, false, 'the queued call got the freed environment, warm');
+    assert.equal(envs.started.length, 2, 'no third environment');
+    assert.ok(!envs.started[0]?.events.includes('freeze'), 'handed on, not frozen in between');
+    h.release('b');
+    await b;
+    await f.shutdown();
+  });
+
+  test('a queued caller that gives up leaves the queue (CallerGoneError); the others are served', async () => {
+    const h = held();
+    const { f } = fn(h.script, { concurrency: 1, queueLimit: 4 });
+    const a = f.invoke('a');
+    await settle();
+    const gaveUp = new AbortController();
+    const b = f.invoke('b', { signal: gaveUp.signal });
+    const c = f.invoke('c');
+    await settle();
+    assert.equal(f.environments.queued, 2);
+    gaveUp.abort(new Error('its deadline passed'));
+    await assert.rejects(
+      b,
+      (err: unknown) => err instanceof CallerGoneError && /deadline passed/.test(err.message),
+    );
+    assert.equal(f.environments.queued, 1);
+    h.release('a');
+    await a;
+    await settle();
+    h.release('c');
+    assert.deepEqual((await c).payload, { ok: 'c' });
+    await f.shutdown();
+  });
+
+  test('a reserved concurrency of 0 throttles every call', async () => {
+    const { f } = fn({}, { extra: '  aws: { reservedConcurrency: 0 }\n' });
+    await assert.rejects(f.invoke('x'), ThrottledError);
+    await f.shutdown();
+  });
+});
+
+describe('the function timeout', () => {
+  test('a call that does not answer is cut at exactly its timeout: Sandbox.Timedout, the environment killed', async () => {
+    const { f, clock, envs, log } = fn({ answer: () => undefined }, { extra: '  timeout: 3\n' });
+    const box: { outcome?: InvokeOutcome } = {};
+    const call = f.invoke('hang').then((o) => (box.outcome = o));
+    await clock.advance(2_999);
+    assert.equal(box.outcome, undefined, 'still running 1 ms before its timeout');
+    await clock.advance(1);
+    const outcome = await call;
+    assert.equal(outcome.functionError, 'Unhandled');
+    const payload = outcome.payload as { errorType: string; errorMessage: string };
+    assert.equal(payload.errorType, 'Sandbox.Timedout');
+    assert.match(payload.errorMessage, /Task timed out after 3\.00 seconds/);
+    assert.equal(envs.started[0]?.killedBecause, 'timeout');
+    assert.equal(f.stats.timeouts, 1);
+    assert.match(await log(), /REPORT RequestId: \S+\tDuration: 3000\.00 ms\t.*\tStatus: timeout/);
+    await f.shutdown();
+  });
+
+  test('the next call after a timeout gets a new environment (a cold start)', async () => {
+    const { f, clock, envs } = fn((i) => (i === 0 ? { answer: () => undefined } : {}), {
+      extra: '  timeout: 1\n',
+    });
+    const hung = f.invoke('hang');
+    await clock.advance(1_000);
+    await hung;
+    const next = await f.invoke('next');
+    assert.equal(next.coldStart, true);
+    assert.deepEqual(next.payload, 'next');
+    assert.equal(envs.started.length, 2);
+    await f.shutdown();
+  });
+});
+
+describe("the init phase: Lambda's 10 s, then init inside the invocation", () => {
+  test('an init that ends before 10 s is the cold start; its duration is reported once', async () => {
+    const { f, clock, log } = fn({ initMs: 7_000 });
+    const call = f.invoke('x');
+    await clock.advance(7_000);
+    const outcome = await call;
+    assert.equal(outcome.coldStart, true);
+    assert.equal(outcome.report.initDurationMs, 7_000);
+    assert.equal(f.stats.initTimeouts, 0);
+    const second = await f.invoke('y');
+    assert.equal(second.report.initDurationMs, undefined);
+    assert.doesNotMatch(await log(), /INIT_REPORT/);
+    await f.shutdown();
+  });
+
+  test('an init past 10 s is cut at exactly 10 s (INIT_REPORT timeout), then run again inside the invocation', async () => {
+    const { f, clock, envs, log } = fn({ initMs: 12_000 }, { extra: '  timeout: 30\n' });
+    const call = f.invoke('x');
+    await clock.advance(INIT_TIMEOUT_MS - 1);
+    assert.equal(envs.started.length, 1, 'the first init still runs at 9.999 s');
+    await clock.advance(1);
+    assert.equal(envs.started[0]?.killedBecause, 'init', 'cut at 10 s');
+    assert.equal(envs.started.length, 2, 'init runs again, inside the invocation');
+    assert.equal(f.stats.initTimeouts, 1);
+    await clock.advance(12_000);
+    const outcome = await call;
+    assert.deepEqual(outcome.payload, 'x');
+    assert.equal(outcome.report.initDurationMs, 12_000);
+    const text = await log();
+    assert.match(text, /INIT_REPORT Init Duration: 10000\.00 ms\tPhase: init\tStatus: timeout/);
+    assert.match(text, /REPORT RequestId: .*\tInit Duration: 12000\.00 ms/);
+    await f.shutdown();
+  });
+
+  test('an init inside the invocation that outlives the function timeout ends it: Sandbox.Timedout', async () => {
+    const { f, clock, log } = fn({ initMs: 60_000 }, { extra: '  timeout: 15\n' });
+    const call = f.invoke('x');
+    await clock.advance(INIT_TIMEOUT_MS);
+    await clock.advance(15_000);
+    const outcome = await call;
+    assert.equal((outcome.payload as { errorType: string }).errorType, 'Sandbox.Timedout');
+    assert.match(await log(), /INIT_REPORT Init Duration: 15000\.00 ms\tPhase: invoke\tStatus: timeout/);
+    await f.shutdown();
+  });
+
+  test('an init that fails is reported, and the invocation answers with its error', async () => {
+    const { f } = fn({ initError: { errorType: 'Runtime.ImportModuleError', errorMessage: 'no handler' } });
+    const outcome = await f.invoke('x');
+    assert.equal(outcome.functionError, 'Unhandled');
+    assert.equal((outcome.payload as { errorType: string }).errorType, 'Runtime.ImportModuleError');
+    assert.equal(f.state, 'failed');
+    await f.shutdown();
+  });
+});
+
+describe('memory, idle environments and reports', () => {
+  test('an environment over its memory is killed: Runtime.OutOfMemory, counted, replaced on the next call', async () => {
+    const { f, envs } = fn({
+      answer: (msg, env) => {
+        env.overMemory = true;
+        return env.kill('out-of-memory').then(() => undefined);
+      },
+    });
+    const outcome = await f.invoke('big');
+    assert.equal((outcome.payload as { errorType: string }).errorType, 'Runtime.OutOfMemory');
+    assert.equal(f.stats.outOfMemory, 1);
+    await f.invoke('again');
+    assert.equal(envs.started.length, 2);
+    await f.shutdown();
+  });
+
+  test('environments idle for longer than idleMs are stopped; a later call is a cold start', async () => {
+    const { f, clock, envs } = fn({});
+    await f.invoke('x');
+    await clock.advance(60_000);
+    f.reclaimIdle(60_001);
+    await settle();
+    assert.equal(envs.started[0]?.state, 'idle', 'not idle long enough');
+    await clock.advance(2);
+    f.reclaimIdle(60_001);
+    await settle();
+    assert.equal(envs.started[0]?.state, 'stopped');
+    assert.equal((await f.invoke('y')).coldStart, true);
+    await f.shutdown();
+  });
+
+  test('START, END and REPORT per invocation, with the configured memory size', async () => {
+    const { f, log } = fn({}, { extra: '  memory: 512\n' });
+    const outcome = await f.invoke('x');
+    const text = await log();
+    assert.match(text, new RegExp(`START RequestId: ${outcome.requestId} Version: \\$LATEST`));
+    assert.match(text, new RegExp(`END RequestId: ${outcome.requestId}`));
+    assert.match(text, new RegExp(`REPORT RequestId: ${outcome.requestId}\\t.*Memory Size: 512 MB`));
+    await f.shutdown();
+  });
+
+  test('an error result is counted as an error, with its message kept for /status', async () => {
+    const { f } = fn({
+      answer: (msg) => result(msg, { isError: true, content: [{ type: 'text', text: 'bad input' }] }),
+    });
+    await f.invoke('x');
+    assert.equal(f.stats.errors, 1);
+    assert.equal(f.stats.lastError?.message, 'bad input');
+    await f.shutdown();
+  });
+});
