@@ -6,7 +6,7 @@ import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.
 import type { CatalogEntry } from '../../local/gateway/gateway.js';
 import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/dev/fleet.js';
 import type { InvocationRecord } from '../../local/lambda/function.js';
-import { sameServer } from '../../local/lambda/service.js';
+import { sameServer } from '../../config/changes.js';
 import { watchFile } from '../../platform/watch.js';
 import { parseAllowedHost, parseAllowedOrigin } from '../../local/dev/security.js';
 import { CliError, EXIT } from '../exit.js';

@@ -178,8 +178,7 @@ export class GatewayInterceptors {
     r.fn = this.makeFunction(r.config, build);
     r.build = build;
     this.options.onCall?.(`  interceptor ${point}: ${r.config.file} changed; rebuilt (${r.fn.name})`);
-    const until = Date.now() + r.config.timeout * 1000 + 1000;
-    while (old.environments.busy > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+    await old.drained(r.config.timeout * 1000 + 1000);
     await old.shutdown();
   }
 

@@ -464,6 +464,14 @@ export class LocalFunction {
     return { env: undefined, cold: true, failedInit: init };
   }
 
+  /** Resolves once no call of this function runs or waits, or after `timeoutMs`; true when drained. */
+  async drained(timeoutMs: number): Promise<boolean> {
+    return (
+      (await withDeadline(this.pool.whenIdle(), this.clock.now() + timeoutMs, { clock: this.clock })) !==
+      EXPIRED
+    );
+  }
+
   /** Stops environments idle for longer than `idleMs` (frozen ones included). */
   reclaimIdle(idleMs: number): void {
     this.pool.reclaimIdle(idleMs);

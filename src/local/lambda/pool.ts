@@ -55,8 +55,32 @@ export class EnvironmentPool {
   /** Cold starts under way that hold a place under the concurrency limit. */
   private reserved = 0;
   private readonly waiting: Waiter[] = [];
+  /** Callers of {@link whenIdle}. */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: PoolOptions) {}
+
+  /** Whether no call is running, starting or queued. */
+  get idle(): boolean {
+    return (
+      this.reserved === 0 &&
+      this.waiting.length === 0 &&
+      [...this.envs].every((e) => e.state === 'idle' || e.state === 'stopped')
+    );
+  }
+
+  /** Resolves once no call is running, starting or queued. */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.idle) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
 
   get size(): number {
     return this.envs.size;
@@ -87,6 +111,7 @@ export class EnvironmentPool {
       this.envs.delete(env);
       onGone?.(env);
       this.handOff();
+      this.checkIdle();
     });
   }
 
@@ -116,6 +141,7 @@ export class EnvironmentPool {
         if (env.state === 'idle') void env.freeze();
       });
     }
+    this.checkIdle();
   }
 
   /** Stops environments idle for longer than `idleMs` (frozen ones included). */

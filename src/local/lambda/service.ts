@@ -2,6 +2,7 @@
  * The local Lambda service: every server of the fleet as a function `mcp-server-<id>`, found by
  * name, `name:qualifier` or ARN, with idle environments reclaimed in the background.
  */
+import { serverChanges } from '../../config/changes.js';
 import type { ServerConfig } from '../../config/model.js';
 import { agentCoreToolName } from '../../contract/function-call.js';
 import { GuardianProcess } from './freeze-guardian.js';
@@ -156,54 +157,32 @@ export class LocalLambda {
     } = {},
   ): Promise<{ added: string[]; replaced: string[]; removed: string[]; unchanged: string[] }> {
     const launchPaths = opts.launchPaths ?? this.options.launchPaths;
-    const make = (server: ServerConfig): LocalFunction =>
-      this.make(server, {
-        ...(opts.launchPaths !== undefined ? { launchPaths: opts.launchPaths } : {}),
-        ...(opts.launcher !== undefined ? { launcher: opts.launcher } : {}),
-      });
-    const same = (fn: LocalFunction, server: ServerConfig): boolean =>
-      fn.name === server.functionName &&
-      sameServer(fn.server, server) &&
-      JSON.stringify(fn.options.launchPath ?? null) === JSON.stringify(launchPaths?.[server.id] ?? null) &&
-      !(opts.replace ?? []).includes(server.id);
     const byId = new Map([...this.functions.values()].map((fn) => [fn.server.id, fn]));
-    const result = {
-      added: [] as string[],
-      replaced: [] as string[],
-      removed: [] as string[],
-      unchanged: [] as string[],
-    };
-    const retired: LocalFunction[] = [];
-    const wanted = servers.filter((s) => s.enabled);
-    for (const server of wanted) {
-      const old = byId.get(server.id);
-      if (old !== undefined && same(old, server)) {
-        result.unchanged.push(server.id);
-        continue;
-      }
-      if (old !== undefined) {
-        this.functions.delete(old.name);
-        retired.push(old);
-        result.replaced.push(server.id);
-      } else result.added.push(server.id);
-      this.functions.set(server.functionName, make(server));
-    }
-    for (const [id, fn] of byId) {
-      if (wanted.some((s) => s.id === id)) continue;
-      if (this.functions.get(fn.name) === fn) this.functions.delete(fn.name);
-      retired.push(fn);
-      result.removed.push(id);
-    }
+    const changes = serverChanges(
+      [...byId.values()].map((fn) => fn.server),
+      servers,
+      (server) =>
+        (opts.replace ?? []).includes(server.id) ||
+        JSON.stringify(byId.get(server.id)?.options.launchPath ?? null) !==
+          JSON.stringify(launchPaths?.[server.id] ?? null),
+    );
+    const fresh = new Set([...changes.added, ...changes.changed]);
+    const retired = [...changes.changed, ...changes.removed].flatMap((id) => byId.get(id) ?? []);
     // The config's order (the status page and the catalog follow it).
-    const ordered = wanted.flatMap((s) => {
-      const fn = this.functions.get(s.functionName);
-      return fn ? [fn] : [];
-    });
     this.functions.clear();
-    for (const fn of ordered) this.functions.set(fn.name, fn);
+    for (const server of servers.filter((s) => s.enabled)) {
+      const fn = fresh.has(server.id)
+        ? this.make(server, {
+            ...(opts.launchPaths !== undefined ? { launchPaths: opts.launchPaths } : {}),
+            ...(opts.launcher !== undefined ? { launcher: opts.launcher } : {}),
+          })
+        : byId.get(server.id);
+      if (fn) this.functions.set(fn.name, fn);
+    }
     this.reindex();
     await Promise.all(retired.map((fn) => retire(fn)));
-    return result;
+    const { added, changed: replaced, removed, unchanged } = changes;
+    return { added, replaced, removed, unchanged };
   }
 
   async shutdown(): Promise<void> {
@@ -213,14 +192,8 @@ export class LocalLambda {
   }
 }
 
-/** Lets the calls running in a function that left the service finish, then stops it. */
+/** Lets the calls running in a function that left the service finish (bounded by its timeout), then stops it. */
 async function retire(fn: LocalFunction): Promise<void> {
-  const until = Date.now() + fn.server.timeout * 1000 + 1000;
-  while (fn.environments.busy > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  await fn.drained(fn.server.timeout * 1000 + 1000);
   await fn.shutdown();
-}
-
-/** Whether two configs of a server run it the same way (where it is written in the file aside). */
-export function sameServer(a: ServerConfig, b: ServerConfig): boolean {
-  return JSON.stringify({ ...a, source: null }) === JSON.stringify({ ...b, source: null });
 }

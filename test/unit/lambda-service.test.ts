@@ -1,0 +1,144 @@
+// The local Lambda service in process: functions found by name, qualifier or ARN, and a hot
+// reload's changes (config/changes.ts) applied while calls run, over scripted environments.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { serverChanges } from '../../src/config/changes.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { ServerConfig } from '../../src/config/model.js';
+import { FunctionNotFoundError, LocalLambda } from '../../src/local/lambda/service.js';
+import type { InvokeReply } from '../../src/local/lambda/worker-protocol.js';
+import { ManualClock, settle } from '../support/clock.js';
+import { result, scriptedEnvironments } from '../support/scripted-environment.js';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'mcp-fleet-unit-'));
+after(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+function servers(yaml: string): ServerConfig[] {
+  const { config, problems } = parseConfig(yaml);
+  assert.ok(config, JSON.stringify(problems));
+  return config.servers;
+}
+
+const FLEET = `servers:
+  alpha: { command: a }
+  beta: { command: b }
+  gamma: { command: g, enabled: false }
+`;
+
+describe('which servers a reload changes', () => {
+  test('added, changed, removed and unchanged, enabled servers only, in the new order', () => {
+    const before = servers(FLEET);
+    const next = servers(`servers:
+  delta: { command: d }
+  alpha: { command: a, timeout: 99 }
+  gamma: { command: g, enabled: false }
+`);
+    assert.deepEqual(serverChanges(before, next), {
+      added: ['delta'],
+      changed: ['alpha'],
+      removed: ['beta'],
+      unchanged: [],
+    });
+  });
+
+  test('the place a server is written at does not change it; alsoChanged does', () => {
+    const before = servers(FLEET);
+    const moved = servers(`# a comment moves every line\n${FLEET}`);
+    assert.deepEqual(serverChanges(before, moved).unchanged, ['alpha', 'beta']);
+    assert.deepEqual(serverChanges(before, moved, (s) => s.id === 'beta').changed, ['beta']);
+  });
+
+  test('a server enabled again is added; one disabled is removed', () => {
+    const before = servers(FLEET);
+    const next = servers(
+      FLEET.replace('enabled: false', 'enabled: true').replace(
+        'beta: { command: b }',
+        'beta: { command: b, enabled: false }',
+      ),
+    );
+    const c = serverChanges(before, next);
+    assert.deepEqual([c.added, c.removed], [['gamma'], ['beta']]);
+  });
+});
+
+describe('LocalLambda', () => {
+  const make = (yaml = FLEET) => {
+    const envs = scriptedEnvironments();
+    const lambda = new LocalLambda(servers(yaml), {
+      workDir: work,
+      cwd: work,
+      environments: envs.factory,
+      clock: new ManualClock(),
+    });
+    return { lambda, envs };
+  };
+
+  test('a function is found by name, name:qualifier and ARN; an unknown one is ResourceNotFound', async () => {
+    const { lambda } = make();
+    assert.equal(lambda.resolve('mcp-server-alpha').server.id, 'alpha');
+    assert.equal(lambda.resolve('mcp-server-alpha:$LATEST').server.id, 'alpha');
+    assert.equal(
+      lambda.resolve('arn:aws:lambda:us-east-1:000000000000:function:mcp-server-beta').server.id,
+      'beta',
+    );
+    assert.throws(
+      () => lambda.resolve('mcp-server-gamma'),
+      FunctionNotFoundError,
+      'a disabled server has no function',
+    );
+    assert.equal(lambda.forTarget('alpha')?.name, 'mcp-server-alpha');
+    await lambda.shutdown();
+  });
+
+  test('a reload replaces a changed function while its running call finishes on the old one', async () => {
+    const answers: ((r: InvokeReply) => void)[] = [];
+    const envs = scriptedEnvironments((i) =>
+      i === 0
+        ? {
+            answer: (msg) =>
+              new Promise<InvokeReply>((resolve) =>
+                answers.push(() => {
+                  resolve(result(msg, 'old'));
+                }),
+              ),
+          }
+        : {},
+    );
+    const lambda = new LocalLambda(servers(FLEET), {
+      workDir: work,
+      cwd: work,
+      environments: envs.factory,
+      clock: new ManualClock(),
+    });
+    const running = lambda.invoke('mcp-server-alpha', 'slow');
+    await settle();
+    const old = lambda.resolve('mcp-server-alpha');
+    const applying = lambda.apply(
+      servers(FLEET.replace('alpha: { command: a }', 'alpha: { command: a, timeout: 99 }')),
+    );
+    await settle();
+    assert.notEqual(lambda.resolve('mcp-server-alpha'), old, 'the new function takes the name at once');
+    assert.equal(envs.started[0]?.state, 'busy', 'the old environment still serves its call');
+    answers[0]?.(result({ type: 'invoke', requestId: '', event: null, deadline: 0 }, 'old'));
+    assert.deepEqual((await running).payload, 'old');
+    assert.deepEqual(await applying, { added: [], replaced: ['alpha'], removed: [], unchanged: ['beta'] });
+    assert.equal(envs.started[0]?.state, 'stopped', 'then the old environment is stopped');
+    assert.deepEqual((await lambda.invoke('mcp-server-alpha', 'new')).payload, 'new');
+    await lambda.shutdown();
+  });
+
+  test('a reload that only moves servers in the file leaves their warm environments alone', async () => {
+    const { lambda, envs } = make();
+    await lambda.invoke('mcp-server-beta', 1);
+    const change = await lambda.apply(servers(`\n\n${FLEET}`));
+    assert.deepEqual(change.unchanged, ['alpha', 'beta']);
+    assert.equal((await lambda.invoke('mcp-server-beta', 2)).coldStart, false);
+    assert.equal(envs.started.length, 1);
+    await lambda.shutdown();
+  });
+});
