@@ -11,6 +11,7 @@ import {
   type JsonRpcResponse,
 } from './jsonrpc.js';
 import { FleetError } from '../contract/errors.js';
+import type { Principal } from '../config/cedar.js';
 
 /** What a bridge serves: one MCP server (a warm stdio process), or a gateway over many. */
 export interface McpBackend {
@@ -20,9 +21,24 @@ export interface McpBackend {
   forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse>;
 }
 
-/** Anything that answers client messages (the fronts take this). */
+/**
+ * A handler's answer to a request with more than its response: the HTTP status a layer in front of
+ * the bridge chose for it (a gateway interceptor's `transformedGatewayResponse.statusCode`).
+ */
+export interface Answer {
+  response: JsonRpcResponse;
+  httpStatus?: number;
+}
+
+/** Anything that answers client messages (the fronts take this); notifications get undefined. */
 export interface MessageHandler {
-  handle(message: unknown, ctx: CallContext): Promise<JsonRpcResponse | undefined>;
+  handle(message: unknown, ctx: CallContext): Promise<JsonRpcResponse | Answer | undefined>;
+}
+
+/** A handler's result as an {@link Answer} (undefined for a notification). */
+export function answerOf(handled: JsonRpcResponse | Answer | undefined): Answer | undefined {
+  if (handled === undefined) return undefined;
+  return 'jsonrpc' in handled ? { response: handled } : handled;
 }
 
 /** Protocol versions the fronts speak to clients, newest first. */
@@ -109,11 +125,24 @@ function paramsProblem(params: unknown): string | undefined {
   return undefined;
 }
 
+/** Who called, when the request came over HTTP (the gateway's /mcp): what policy and interceptors read. */
+export interface Caller {
+  /** The request's headers, lower-case names (the dev server's own token header left out). */
+  headers: Readonly<Record<string, string>>;
+  /** The HTTP body as it arrived (a gateway interceptor gets it as `rawGatewayRequest.body`). */
+  rawBody: string;
+  /** The caller's identity from the inbound auth, or why it has none (AgentCore Policy decides on it). */
+  principal: { principal: Principal } | { error: string };
+}
+
+/** What travels with a request down the stack, from the front to the server and back. */
 export interface CallContext {
   /** Epoch ms by which the answer must be given. */
   deadline: number;
   /** Notifications the server sends while the request runs (progress, logging). */
   onNotification?: (n: JsonRpcNotification) => void;
+  /** The HTTP caller, when there is one. */
+  caller?: Caller;
 }
 
 /**
@@ -222,9 +251,8 @@ export class McpBridge implements MessageHandler {
           upstream(n);
         }
       : undefined;
-    const inner: CallContext = onNotification
-      ? { deadline: ctx.deadline, onNotification }
-      : { deadline: ctx.deadline };
+    const { onNotification: _upstream, ...rest } = ctx;
+    const inner: CallContext = onNotification ? { ...rest, onNotification } : rest;
     const stripped = this.withoutEnvelope(req);
     if (req.method === 'tools/call') return this.toolsCall(stripped, inner);
     if (req.method === 'tools/list') return this.toolsList(stripped, inner);

@@ -1,8 +1,11 @@
 import {
+  answerOf,
   isModernRequest,
   META,
   STATELESS_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
+  type CallContext,
+  type Caller,
   type MessageHandler,
 } from './bridge.js';
 import {
@@ -113,6 +116,8 @@ export interface HttpFrontOptions {
    * RESPONSE_STREAM mode). Without it, the notifications are sent with the response, at the end.
    */
   stream?: HttpStreamSink;
+  /** The caller (headers, raw body, identity), handed to the handler with every message. */
+  caller?: Caller;
 }
 
 const CORS_HEADERS =
@@ -203,6 +208,8 @@ interface Dispatched {
   notifications: JsonRpcNotification[];
   /** The status, headers and notifications were already written to the stream sink. */
   streamed: boolean;
+  /** The HTTP status a handler's answer asked for (the last one that did). */
+  httpStatus?: number;
 }
 
 const sse = (m: unknown): string => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
@@ -227,10 +234,24 @@ export async function httpFront(
   if (!('messages' in post)) return post;
   if (!post.messages.some(isRequest)) {
     // Notifications and responses only: accepted, nothing to answer.
-    await Promise.all(post.messages.map((m) => bridge.handle(m, { deadline: opts.deadline })));
+    await Promise.all(post.messages.map((m) => bridge.handle(m, contextOf(opts))));
     return out.reply(202, '');
   }
-  return encode(post, await dispatch(post, bridge, opts, out.sseHeaders), out);
+  const done = await dispatch(post, bridge, opts, out.sseHeaders);
+  const answer = encode(post, done, out);
+  // A layer in front of the bridge (a gateway interceptor) may give the HTTP status, as on AgentCore.
+  if (!done.streamed && answer.statusCode === 200 && done.httpStatus !== undefined)
+    return { ...answer, statusCode: done.httpStatus };
+  return answer;
+}
+
+/** The context each message is handled with (the front's deadline and caller). */
+function contextOf(opts: HttpFrontOptions, onNotification?: (n: JsonRpcNotification) => void): CallContext {
+  return {
+    deadline: opts.deadline,
+    ...(opts.caller ? { caller: opts.caller } : {}),
+    ...(onNotification ? { onNotification } : {}),
+  };
 }
 
 /**
@@ -347,17 +368,18 @@ async function dispatch(
         sink.write(sse(n));
       }
     : undefined;
-  const responses = (
+  const answers = (
     await Promise.all(
-      post.messages.map((m) =>
-        bridge.handle(
-          m,
-          onNotification ? { deadline: opts.deadline, onNotification } : { deadline: opts.deadline },
-        ),
-      ),
+      post.messages.map(async (m) => answerOf(await bridge.handle(m, contextOf(opts, onNotification)))),
     )
-  ).filter((r): r is JsonRpcResponse => r !== undefined);
-  return { responses, notifications, streamed: state.streamed };
+  ).filter((a) => a !== undefined);
+  const httpStatus = answers.findLast((a) => a.httpStatus !== undefined)?.httpStatus;
+  return {
+    responses: answers.map((a) => a.response),
+    notifications,
+    streamed: state.streamed,
+    ...(httpStatus !== undefined ? { httpStatus } : {}),
+  };
 }
 
 /**

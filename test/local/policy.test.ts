@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadConfigOrThrow, type FleetConfig } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
-import { DENIED_PREFIX, principalsFrom, type DecisionRecord } from '../../src/local/gateway/policy.js';
+import { DENIED_PREFIX, type DecisionRecord } from '../../src/local/gateway/policy.js';
+import { principalsFrom } from '../../src/local/gateway/identity.js';
 import { assertNoneLeft, BIN, marker, text } from '../runtime/support.js';
 import { rpc } from './support.js';
 

@@ -14,6 +14,7 @@ import { loadConfigOrThrow } from '../../src/config/index.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../../src/contract/function-call.js';
 import { LocalLambda } from '../../src/local/lambda/service.js';
 import { McpTargets } from '../../src/local/gateway/mcp-target.js';
+import { systemClock } from '../../src/platform/time.js';
 import type { JsonRpcNotification } from '../../src/protocol/jsonrpc.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, marker } from '../runtime/support.js';
@@ -155,7 +156,7 @@ describe('a streaming function in the local Lambda service', () => {
 
 describe('the gateway path to an MCP-server target that streams', () => {
   test('notifications reach the caller as they come, then the response', async () => {
-    const targets = new McpTargets(lambda);
+    const targets = new McpTargets(lambda, systemClock);
     const fn = lambda.resolve('mcp-server-target');
     const t0 = performance.now();
     const seen: { n: JsonRpcNotification; at: number }[] = [];
@@ -202,7 +203,7 @@ describe('the gateway path to an MCP-server target that streams', () => {
   });
 
   test('a platform timeout mid-stream: the notifications so far, then an error that says what happened', async () => {
-    const targets = new McpTargets(lambda);
+    const targets = new McpTargets(lambda, systemClock);
     const fn = lambda.resolve('mcp-server-target');
     const seen: JsonRpcNotification[] = [];
     await assert.rejects(

@@ -12,7 +12,8 @@ import { parseAllowedHost, parseAllowedOrigin } from '../../local/dev/security.j
 import { CliError, EXIT } from '../exit.js';
 import { runBuild } from './build.js';
 import { plural } from './validate.js';
-import { decisionLine, loadPrincipals } from '../../local/gateway/policy.js';
+import { decisionLine } from '../../local/gateway/policy.js';
+import { loadPrincipals } from '../../local/gateway/identity.js';
 import type { Principal } from '../../config/cedar.js';
 
 export interface DevOptions {

@@ -1,6 +1,6 @@
 import { formatProblem, loadConfig } from '../../config/index.js';
 import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
-import { DEV_PRINCIPAL, principalsFrom } from '../../local/gateway/policy.js';
+import { DEV_PRINCIPAL, principalsFrom } from '../../local/gateway/identity.js';
 import { gatewayArn, PolicySet, principalLabel, type Principal } from '../../config/cedar.js';
 import { CliError, EXIT } from '../exit.js';
 

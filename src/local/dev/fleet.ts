@@ -127,6 +127,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     version: options.version ?? '0.1.0',
     search: options.search ?? config.gateway.search,
     ...(config.gateway.instructions !== undefined ? { instructions: config.gateway.instructions } : {}),
+    ...(options.principals ? { principals: options.principals } : {}),
   });
   const accessFor = (policy: FleetConfig['policy']): GatewayAccess | undefined =>
     policy === undefined

@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventStreamCodec, type MessageHeaders } from '@smithy/core/event-streams';
-import { McpBridge, type MessageHandler } from '../../protocol/bridge.js';
-import { httpFront, type HttpStreamSink } from '../../protocol/http.js';
+import type { HttpStreamSink } from '../../protocol/http.js';
 import { ErrorCode, failure } from '../../protocol/jsonrpc.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../../contract/function-call.js';
 import { Redactor } from '../../runtime/redact.js';
@@ -13,7 +12,7 @@ import {
   writeFunctionUrlResult,
 } from '../lambda/function-url.js';
 import type { LocalGateway } from '../gateway/gateway.js';
-import { gatewayRequest } from '../gateway/policy.js';
+import { GatewayEndpoint, GATEWAY_TIMEOUT_MS } from '../gateway/endpoint.js';
 import { ThrottledError, type LocalFunction } from '../lambda/function.js';
 import { FunctionNotFoundError, type LocalLambda } from '../lambda/service.js';
 import { AccessPolicy } from './security.js';
@@ -227,14 +226,7 @@ export async function startDevServer(
     ...(opts.token !== undefined ? { token: opts.token } : {}),
   });
   const redactor = opts.redactor ?? new Redactor();
-  const bridge = new McpBridge(opts.gateway);
-  // The gateway's interceptors (when the fleet has some) around every request of /mcp.
-  const gatewayBridge: MessageHandler = {
-    handle: (message, ctx) =>
-      opts.gateway.interceptors
-        ? opts.gateway.interceptors.handle(bridge, message, ctx)
-        : bridge.handle(message, ctx),
-  };
+  const endpoint = new GatewayEndpoint(opts.gateway);
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const kind = routeKind(url.pathname);
@@ -335,26 +327,11 @@ export async function startDevServer(
           if (!res.destroyed) res.write(redactor.redact(chunk));
         },
       };
-      // The request's headers stay reachable for the gateway's policy (the caller's token).
-      const store: { headers: Record<string, string>; body: string; statusCode?: number } = {
-        headers,
-        body: body.toString('utf8'),
-      };
-      const response = await gatewayRequest.run(store, () =>
-        httpFront(
-          { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
-          gatewayBridge,
-          { deadline: Date.now() + (opts.gatewayTimeoutMs ?? 15 * 60_000), stream },
-        ),
+      const response = await endpoint.serve(
+        { method: req.method ?? 'GET', path: url.pathname, headers, body: body.toString('utf8') },
+        { deadline: Date.now() + (opts.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS), stream },
       );
-      if (response.streamed !== true) {
-        // An interceptor's transformedGatewayResponse may set the HTTP status, as on AgentCore.
-        const status =
-          response.statusCode === 200 && store.statusCode !== undefined
-            ? store.statusCode
-            : response.statusCode;
-        res.writeHead(status, withoutCors(response.headers));
-      }
+      if (response.streamed !== true) res.writeHead(response.statusCode, withoutCors(response.headers));
       res.end(redactor.redact(response.body));
       return;
     }

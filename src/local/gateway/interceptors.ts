@@ -11,10 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleInterceptor, type InterceptorBuild } from '../../build/interceptor.js';
 import type { FleetInterceptors, InterceptionPoint, InterceptorConfig } from '../../config/interceptors.js';
-import { DEFAULTS } from '../../config/limits.js';
-import type { ServerConfig } from '../../config/model.js';
-import { functionErrorMessage } from '../../contract/function-call.js';
-import type { CallContext, MessageHandler } from '../../protocol/bridge.js';
+import { answerOf, type Answer, type CallContext, type MessageHandler } from '../../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
@@ -22,17 +19,20 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../../protocol/jsonrpc.js';
-import { LocalFunction, type FunctionOptions } from '../lambda/function.js';
-import { gatewayRequest } from './policy.js';
 import { watchFile, type FileWatcher } from '../../platform/watch.js';
+import { LocalFunction, type FunctionOptions } from '../lambda/function.js';
+import {
+  interceptorEvent,
+  interceptorFunctionConfig,
+  readOutcome,
+  readRequestOutput,
+  readResponseOutput,
+  type GivenResponse,
+  type InterceptorFailure,
+  type Read,
+} from './interceptor-contract.js';
 
-/** AgentCore's interceptor contract version (input and output). */
-export const INTERCEPTOR_VERSION = '1.0';
-/** Headers of the dev server itself, never given to an interceptor. */
-const DEV_ONLY_HEADERS = new Set(['x-mcp-fleet-token']);
-
-/** Why an interceptor's call did not give a usable output. */
-export type InterceptorFailure = 'error' | 'timeout' | 'throttled' | 'version' | 'malformed';
+export { INTERCEPTOR_VERSION, type InterceptorFailure } from './interceptor-contract.js';
 
 /** The JSON-RPC error code of a request an interceptor failed on (internal error, with data). */
 export const INTERCEPTOR_ERROR_CODE = ErrorCode.InternalError;
@@ -65,50 +65,7 @@ export interface InterceptorOptions extends Omit<
   onCall?: (line: string) => void;
 }
 
-/** A server-like config for an interceptor's local function (its function name, timeout, memory). */
-function interceptorFunctionConfig(i: InterceptorConfig): ServerConfig {
-  const id = `interceptor.${i.point}`;
-  return {
-    id,
-    functionName: i.functionName,
-    name: `${i.point} interceptor`,
-    description: `${i.point.toUpperCase()} interceptor ${i.file}#${i.export}`,
-    enabled: true,
-    command: 'node',
-    args: [],
-    env: {},
-    shell: false,
-    timeout: i.timeout,
-    memory: i.memory,
-    system: [],
-    constraints: [],
-    copy: [],
-    isolation: 'warm',
-    recycle: {},
-    tools: { allow: [], deny: [], rename: {} },
-    secrets: {},
-    aws: {
-      architecture: DEFAULTS.architecture,
-      iam: { managedPolicies: [], statements: [] },
-      logRetentionDays: DEFAULTS.logRetentionDays,
-      functionUrl: false,
-    },
-    gateway: {
-      target: id,
-      description: '',
-      targetType: 'lambda',
-      listingMode: 'default',
-      resourcePriority: DEFAULTS.resourcePriority,
-    },
-    tags: {},
-    source: i.source,
-  };
-}
-
 type Outcome<T> = { ok: T } | { error: JsonRpcResponse };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The dev gateway's interceptors. */
 export class GatewayInterceptors {
@@ -192,74 +149,52 @@ export class GatewayInterceptors {
     return { handle: (message, ctx) => this.handle(inner, message, ctx) };
   }
 
+  /**
+   * One message through the interceptors: the REQUEST interceptor may rewrite the request or
+   * answer it (its status code goes with the answer), then the inner handler (the bridge) serves
+   * it, then the RESPONSE interceptor may rewrite the response. Notifications reach no interceptor.
+   */
   async handle(
     inner: MessageHandler,
     message: unknown,
     ctx: CallContext,
-  ): Promise<JsonRpcResponse | undefined> {
-    // Notifications get no answer and reach no interceptor (nothing to rewrite or answer).
+  ): Promise<JsonRpcResponse | Answer | undefined> {
     if (!isRequest(message)) return inner.handle(message, ctx);
     const original = message;
-    const store = gatewayRequest.getStore();
-    const raw = store?.body ?? JSON.stringify(message);
     let request: JsonRpcRequest = message;
-    let response: JsonRpcResponse | undefined;
+    let given: GivenResponse | undefined;
     const req = this.running.get('request');
     if (req !== undefined) {
-      const event = this.event(req, raw, original);
-      const out = await this.call(req, event, original);
+      const out = await this.call(req, interceptorEvent(req.config, original, ctx.caller), original);
       if ('error' in out) return out.error;
-      const applied = this.applyRequestOutput(req, out.ok, original);
+      const applied = this.check(req, readRequestOutput(out.ok, original), original);
       if ('error' in applied) return applied.error;
       if ('response' in applied.ok) {
         req.stats.shortCircuits += 1;
-        response = applied.ok.response;
-        if (store !== undefined) store.statusCode = applied.ok.statusCode;
+        given = applied.ok;
       } else {
         if (applied.ok.request !== original) req.stats.rewrites += 1;
         request = applied.ok.request;
       }
     }
-    if (response === undefined) {
-      response = await inner.handle(request, ctx);
-      if (response === undefined) return undefined;
+    if (given === undefined) {
+      const served = answerOf(await inner.handle(request, ctx));
+      if (served === undefined) return undefined;
+      given = { response: served.response, statusCode: served.httpStatus ?? 200 };
     }
     const res = this.running.get('response');
     if (res !== undefined) {
-      const event = this.event(res, raw, original);
-      (event['mcp'] as Record<string, unknown>)['gatewayResponse'] = {
-        statusCode: store?.statusCode ?? 200,
-        body: response,
-      };
-      const out = await this.call(res, event, original);
+      const out = await this.call(res, interceptorEvent(res.config, original, ctx.caller, given), original);
       if ('error' in out) return out.error;
-      const applied = this.applyResponseOutput(res, out.ok, original);
+      const applied = this.check(res, readResponseOutput(out.ok, original), original);
       if ('error' in applied) return applied.error;
-      if (JSON.stringify(applied.ok.response) !== JSON.stringify(response)) res.stats.rewrites += 1;
-      response = applied.ok.response;
-      if (store !== undefined) store.statusCode = applied.ok.statusCode;
+      if (JSON.stringify(applied.ok.response) !== JSON.stringify(given.response)) res.stats.rewrites += 1;
+      given = applied.ok;
     }
-    return response;
+    return { response: given.response, httpStatus: given.statusCode };
   }
 
-  /** AgentCore's interceptor input: the raw body, the parsed request, headers only when asked for. */
-  private event(r: Running, raw: string, body: JsonRpcRequest): Record<string, unknown> {
-    const gatewayReq: Record<string, unknown> = { path: '/mcp', httpMethod: 'POST' };
-    if (r.config.passRequestHeaders) {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(gatewayRequest.getStore()?.headers ?? {})) {
-        if (!DEV_ONLY_HEADERS.has(k.toLowerCase())) headers[k] = v;
-      }
-      gatewayReq['headers'] = headers;
-    }
-    gatewayReq['body'] = body;
-    return {
-      interceptorInputVersion: INTERCEPTOR_VERSION,
-      mcp: { rawGatewayRequest: { body: raw }, gatewayRequest: gatewayReq },
-    };
-  }
-
-  /** Invokes the interceptor's function; its failures become the request's JSON-RPC error. */
+  /** Invokes the interceptor's function; what it gave, or the request's JSON-RPC error. */
   private async call(
     r: Running,
     event: unknown,
@@ -273,199 +208,12 @@ export class GatewayInterceptors {
       // Throttled (its concurrency and queue full), or its environment could not start.
       return { error: this.fail(r, original, 'throttled', (err as Error).message) };
     }
-    if (outcome.functionError !== undefined) {
-      const payload = outcome.payload as { errorType?: unknown } | undefined;
-      if (payload?.errorType === 'Sandbox.Timedout') {
-        return {
-          error: this.fail(r, original, 'timeout', `timed out after ${r.config.timeout} s (its timeout)`),
-        };
-      }
-      return {
-        error: this.fail(
-          r,
-          original,
-          'error',
-          `its handler failed: ${functionErrorMessage(outcome.payload) ?? 'function error'}`,
-        ),
-      };
-    }
-    const out = outcome.payload;
-    if (!isObject(out)) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `it returned ${describe(out)}, not an object with interceptorOutputVersion and mcp`,
-        ),
-      };
-    }
-    if (out['interceptorOutputVersion'] !== INTERCEPTOR_VERSION) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'version',
-          `interceptorOutputVersion is ${describe(out['interceptorOutputVersion'])}; AgentCore accepts "${INTERCEPTOR_VERSION}"`,
-        ),
-      };
-    }
-    if (!isObject(out['mcp'])) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `its output has no "mcp" object (got ${describe(out['mcp'])})`,
-        ),
-      };
-    }
-    return { ok: out['mcp'] };
+    return this.check(r, readOutcome(outcome, r.config.timeout), original);
   }
 
-  /** A request interceptor's output: a response (short-circuit, wins) or the request to serve. */
-  private applyRequestOutput(
-    r: Running,
-    mcp: Record<string, unknown>,
-    original: JsonRpcRequest,
-  ): Outcome<{ response: JsonRpcResponse; statusCode: number } | { request: JsonRpcRequest }> {
-    if (mcp['transformedGatewayResponse'] !== undefined) {
-      const res = this.responseOf(r, mcp['transformedGatewayResponse'], original);
-      return 'error' in res ? res : { ok: res.ok };
-    }
-    const t = mcp['transformedGatewayRequest'];
-    if (t === undefined) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          'its output has neither mcp.transformedGatewayRequest nor mcp.transformedGatewayResponse',
-        ),
-      };
-    }
-    if (!isObject(t)) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `mcp.transformedGatewayRequest is ${describe(t)}, not an object`,
-        ),
-      };
-    }
-    if (
-      t['headers'] !== undefined &&
-      (!isObject(t['headers']) || Object.values(t['headers']).some((v) => typeof v !== 'string'))
-    ) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          'mcp.transformedGatewayRequest.headers is not a map of header name to text',
-        ),
-      };
-    }
-    const body = t['body'];
-    if (!isRequest(body)) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `mcp.transformedGatewayRequest.body is ${describe(body)}, not a JSON-RPC request`,
-        ),
-      };
-    }
-    if (body.id !== original.id) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `mcp.transformedGatewayRequest.body has id ${JSON.stringify(body.id)}, the request's is ${JSON.stringify(original.id)}; the answer would not reach the caller`,
-        ),
-      };
-    }
-    // Rewritten headers reach a target only through AgentCore's header propagation (not modelled
-    // here; Lambda targets get no headers): they are checked, not applied. The caller's identity
-    // (policy) was settled before the interceptor ran, as AgentCore authorizes first.
-    return { ok: { request: JSON.stringify(body) === JSON.stringify(original) ? original : body } };
-  }
-
-  private applyResponseOutput(
-    r: Running,
-    mcp: Record<string, unknown>,
-    original: JsonRpcRequest,
-  ): Outcome<{ response: JsonRpcResponse; statusCode: number }> {
-    if (mcp['transformedGatewayResponse'] === undefined) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          'its output has no mcp.transformedGatewayResponse (a RESPONSE interceptor must give the response)',
-        ),
-      };
-    }
-    return this.responseOf(r, mcp['transformedGatewayResponse'], original);
-  }
-
-  /** A transformedGatewayResponse: { statusCode, body: the JSON-RPC response to the request }. */
-  private responseOf(
-    r: Running,
-    t: unknown,
-    original: JsonRpcRequest,
-  ): Outcome<{ response: JsonRpcResponse; statusCode: number }> {
-    if (!isObject(t)) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `mcp.transformedGatewayResponse is ${describe(t)}, not an object`,
-        ),
-      };
-    }
-    const status = t['statusCode'] ?? 200;
-    if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `mcp.transformedGatewayResponse.statusCode is ${describe(status)}, not an HTTP status`,
-        ),
-      };
-    }
-    const body = t['body'];
-    const isResponse =
-      isObject(body) &&
-      body['jsonrpc'] === '2.0' &&
-      'id' in body &&
-      (isObject(body['result']) || isObject(body['error']));
-    if (!isResponse) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `mcp.transformedGatewayResponse.body is ${describe(body)}, not a JSON-RPC response`,
-        ),
-      };
-    }
-    if (body['id'] !== original.id) {
-      return {
-        error: this.fail(
-          r,
-          original,
-          'malformed',
-          `mcp.transformedGatewayResponse.body has id ${JSON.stringify(body['id'])}, the request's is ${JSON.stringify(original.id)}; the answer would not reach the caller`,
-        ),
-      };
-    }
-    return { ok: { response: body as unknown as JsonRpcResponse, statusCode: status } };
+  /** A read output, or its problem as the request's JSON-RPC error (counted and reported). */
+  private check<T>(r: Running, read: Read<T>, original: JsonRpcRequest): Outcome<T> {
+    return 'ok' in read ? { ok: read.ok } : { error: this.fail(r, original, read.failure, read.detail) };
   }
 
   private fail(
@@ -508,13 +256,4 @@ export class GatewayInterceptors {
     await Promise.all(this.watchers.splice(0).map((w) => w.close()));
     await Promise.all([...this.running.values()].map((r) => r.fn.shutdown()));
   }
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
-  return typeof value === 'object' ? 'an object' : typeof value;
 }

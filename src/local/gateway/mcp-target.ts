@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
+import { gatewayToolName, splitGatewayToolName } from '../../config/tool-names.js';
 import type { ServerConfig } from '../../config/model.js';
+import type { Clock } from '../../platform/time.js';
 import type { CallContext } from '../../protocol/bridge.js';
 import {
   ErrorCode,
@@ -15,6 +16,7 @@ import {
 import type { LocalFunction } from '../lambda/function.js';
 import { StreamedHttpReader } from '../lambda/function-url.js';
 import type { LocalLambda } from '../lambda/service.js';
+import { invokeTarget } from './target-call.js';
 
 /*
  * What AgentCore Gateway does with an MCP-server target, on one machine: it speaks MCP
@@ -235,7 +237,10 @@ export class McpTargets {
   private resourceOwners = new Map<string, LocalFunction>();
   private templateOwners: { match: RegExp; fn: LocalFunction }[] = [];
 
-  constructor(private readonly lambda: LocalLambda) {}
+  constructor(
+    private readonly lambda: LocalLambda,
+    private readonly clock: Clock,
+  ) {}
 
   /** The fleet's MCP-server targets, in fleet order, with their resource priority. */
   targets(): Indexed[] {
@@ -271,16 +276,21 @@ export class McpTargets {
     // The function streams (RESPONSE_STREAM): notifications reach the caller as they are written.
     const answer = new StreamedAnswer(take);
     let broken: Error | undefined;
-    const outcome = await this.lambda.invoke(fn.name, mcpPostEvent(fn.server.id, JSON.stringify(message)), {
-      onChunk: (data, contentType) => {
-        if (broken !== undefined) return;
-        try {
-          answer.push(data, contentType);
-        } catch (err) {
-          broken = err as Error;
-        }
-      },
-    });
+    const onChunk = (data: Buffer, contentType: string): void => {
+      if (broken !== undefined) return;
+      try {
+        answer.push(data, contentType);
+      } catch (err) {
+        broken = err as Error;
+      }
+    };
+    const event = mcpPostEvent(fn.server.id, JSON.stringify(message));
+    let outcome;
+    try {
+      outcome = await invokeTarget(this.lambda, fn, event, { onChunk }, ctx.deadline, this.clock);
+    } catch (err) {
+      throw new TargetError((err as Error).message);
+    }
     if (outcome.functionError !== undefined) {
       const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown } | null;
       const why =
@@ -359,10 +369,9 @@ export class McpTargets {
   /** A target's tools as the gateway lists them: prefixed, everything else as the server gave it. */
   async tools(fn: LocalFunction, deadline: number): Promise<Record<string, unknown>[]> {
     const tools = await this.listAll(fn, 'tools/list', 'tools', { deadline });
-    const prefix = `${fn.server.gateway.target}${TOOL_NAME_DELIMITER}`;
     return tools
       .filter((t) => typeof t['name'] === 'string')
-      .map((t) => ({ ...t, name: `${prefix}${String(t['name'])}` }));
+      .map((t) => ({ ...t, name: gatewayToolName(fn.server.gateway.target, String(t['name'])) }));
   }
 
   /** A tools/call for a target, under the tool's own name; notifications are passed on. */
@@ -418,10 +427,7 @@ export class McpTargets {
     return lists.flatMap(({ owner, items }) =>
       items
         .filter((p) => typeof p['name'] === 'string')
-        .map((p) => ({
-          ...p,
-          name: `${owner.fn.server.gateway.target}${TOOL_NAME_DELIMITER}${String(p['name'])}`,
-        })),
+        .map((p) => ({ ...p, name: gatewayToolName(owner.fn.server.gateway.target, String(p['name'])) })),
     );
   }
 
@@ -432,21 +438,14 @@ export class McpTargets {
         code: ErrorCode.InvalidParams,
         message: 'prompts/get needs params.name (a string)',
       });
-    const at = name.indexOf(TOOL_NAME_DELIMITER);
-    const target = at === -1 ? undefined : name.slice(0, at);
-    const owner = this.targets().find((t) => t.fn.server.gateway.target === target);
-    if (owner === undefined)
+    const split = splitGatewayToolName(name);
+    const owner = this.targets().find((t) => t.fn.server.gateway.target === split?.target);
+    if (owner === undefined || split === undefined)
       return failure(req.id, {
         code: ErrorCode.InvalidParams,
         message: `Unknown prompt: ${name} (prompts are named <target>___<prompt>, from MCP-server targets)`,
       });
-    return this.request(
-      owner.fn,
-      'prompts/get',
-      { ...req.params, name: name.slice(at + TOOL_NAME_DELIMITER.length) },
-      req.id,
-      ctx,
-    );
+    return this.request(owner.fn, 'prompts/get', { ...req.params, name: split.name }, req.id, ctx);
   }
 
   private async resources(ctx: CallContext): Promise<Record<string, unknown>[]> {

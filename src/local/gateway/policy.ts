@@ -1,36 +1,20 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import type { FleetPolicy } from '../../config/policy.js';
 import { gatewayArn, PolicySet, principalLabel, type Decision, type Principal } from '../../config/cedar.js';
+import type { Caller } from '../../protocol/bridge.js';
 import {
   failure,
   success,
   type RequestId as JsonRpcId,
   type JsonRpcResponse,
 } from '../../protocol/jsonrpc.js';
+import { DEV_PRINCIPAL, identify, UNAUTHORIZED } from './identity.js';
 
 /*
- * AgentCore Policy in the dev gateway: who the caller is (a static dev token per principal,
- * `--principals FILE`), the decision on every tools/call (the same Cedar engine, policies and
- * request shape as the deployed gateway's), tools/list filtered to what the caller may call,
- * and the decisions kept for /status and printed.
+ * AgentCore Policy in the dev gateway: the decision on every tools/call for the caller the
+ * request carries (identity.ts; the same Cedar engine, policies and request shape as the deployed
+ * gateway's), tools/list filtered to what the caller may call, and the decisions kept for
+ * /status and printed.
  */
-
-/** The headers of the gateway request being served (set by the dev server around each request). */
-export const gatewayRequest = new AsyncLocalStorage<{
-  headers: Record<string, string>;
-  /** The raw HTTP body (interceptors get it as `rawGatewayRequest.body`). */
-  body?: string;
-  /** The HTTP status an interceptor's transformedGatewayResponse asked for. */
-  statusCode?: number;
-}>();
-
-/** Without `--principals`, every caller is this OAuth user, with no claims. */
-export const DEV_PRINCIPAL: Principal = { kind: 'oauth', id: 'dev', claims: {} };
-
-/** The JSON-RPC error code of a request without a known principal. */
-export const UNAUTHORIZED = -32001;
 
 /** AgentCore's words when a tool call is refused by policy. */
 export const DENIED_PREFIX =
@@ -51,54 +35,10 @@ export interface DecisionRecord {
   errors?: string[];
 }
 
-/**
- * Reads a principals file: a map from bearer token to the caller, as JSON or YAML.
- * `{ "<token>": { sub: alice, role: reader, … } }` is an OAuth user (the claims, `sub` its id);
- * `{ "<token>": { iam: "arn:aws:iam::…" } }` an IAM identity.
- */
-export async function loadPrincipals(file: string): Promise<Map<string, Principal>> {
-  let data: unknown;
-  try {
-    data = parseYaml(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`--principals ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  return principalsFrom(data, file);
-}
-
-export function principalsFrom(data: unknown, where: string): Map<string, Principal> {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new Error(
-      `${where}: expected a map of bearer token → claims (e.g. { reader-token: { sub: alice, role: reader } })`,
-    );
-  }
-  const out = new Map<string, Principal>();
-  for (const [token, value] of Object.entries(data as Record<string, unknown>)) {
-    const shown = `${token.slice(0, 4)}…`;
-    if (token.length < 8)
-      throw new Error(`${where}: token ${shown} is shorter than 8 characters; use a longer one`);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new Error(`${where}: the entry of token ${shown} is not a map of claims`);
-    }
-    const claims = value as Record<string, unknown>;
-    if (typeof claims['iam'] === 'string') {
-      out.set(token, { kind: 'iam', arn: claims['iam'] });
-      continue;
-    }
-    if (typeof claims['sub'] !== 'string' || claims['sub'] === '') {
-      throw new Error(
-        `${where}: the entry of token ${shown} has no "sub" claim (the principal's id) or "iam" ARN`,
-      );
-    }
-    out.set(token, { kind: 'oauth', id: claims['sub'], claims });
-  }
-  return out;
-}
-
 export interface GatewayAccessOptions {
   gatewayName: string;
   region?: string;
-  /** Bearer token → principal; without, every caller is {@link DEV_PRINCIPAL}. */
+  /** Bearer token → principal (`--principals`); without, every caller is {@link DEV_PRINCIPAL}. */
   principals?: ReadonlyMap<string, Principal>;
   /** Each decision, as it is made (the terminal line). */
   onDecision?: (record: DecisionRecord) => void;
@@ -129,17 +69,9 @@ export class GatewayAccess {
     this.set = new PolicySet(policy.policies, this.set.gatewayArn);
   }
 
-  /** The caller of the current request, or why it has none. */
-  principal(): { principal: Principal } | { error: string } {
-    if (this.options.principals === undefined) return { principal: DEV_PRINCIPAL };
-    const headers = gatewayRequest.getStore()?.headers ?? {};
-    const auth = headers['authorization'];
-    const m = auth === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (!m?.[1]) {
-      return { error: 'no principal: send Authorization: Bearer <token> with a token from --principals' };
-    }
-    const p = this.options.principals.get(m[1]);
-    return p === undefined ? { error: 'the bearer token is not one of --principals' } : { principal: p };
+  /** Who asks: the caller's identity from the inbound auth; a request with no HTTP caller has none. */
+  private principal(caller: Caller | undefined): Caller['principal'] {
+    return caller?.principal ?? identify({}, this.options.principals);
   }
 
   /** The answer to tools/list: in enforce mode, only the tools the caller may call. */
@@ -147,15 +79,16 @@ export class GatewayAccess {
     id: JsonRpcId,
     tools: readonly T[],
     exempt: (t: T) => boolean,
+    caller: Caller | undefined,
   ): JsonRpcResponse {
-    const who = this.principal();
+    const who = this.principal(caller);
     if ('error' in who) return failure(id, { code: UNAUTHORIZED, message: who.error });
     return success(id, { tools: this.filter(tools, who.principal, exempt) });
   }
 
   /** Before a tools/call goes to its function: the refusal, or undefined when it goes on. */
-  call(id: JsonRpcId, tool: string, input: unknown): JsonRpcResponse | undefined {
-    const who = this.principal();
+  call(id: JsonRpcId, tool: string, input: unknown, caller: Caller | undefined): JsonRpcResponse | undefined {
+    const who = this.principal(caller);
     if ('error' in who) return failure(id, { code: UNAUTHORIZED, message: who.error });
     return this.check(who.principal, tool, input, id);
   }

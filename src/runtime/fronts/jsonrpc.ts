@@ -1,4 +1,4 @@
-import type { MessageHandler } from '../../protocol/bridge.js';
+import { answerOf, type MessageHandler } from '../../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
@@ -24,9 +24,9 @@ export async function jsonRpcFront(
 ): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
   if (Array.isArray(event)) {
     if (event.length === 0) return failure(null, { code: ErrorCode.InvalidRequest, message: 'empty batch' });
-    const responses = await Promise.all(event.map((m) => bridge.handle(m, { deadline })));
-    const answered = responses.filter((r): r is JsonRpcResponse => r !== undefined);
+    const answers = await Promise.all(event.map(async (m) => answerOf(await bridge.handle(m, { deadline }))));
+    const answered = answers.flatMap((a) => (a === undefined ? [] : [a.response]));
     return answered.length > 0 ? answered : null;
   }
-  return (await bridge.handle(event, { deadline })) ?? null;
+  return answerOf(await bridge.handle(event, { deadline }))?.response ?? null;
 }
