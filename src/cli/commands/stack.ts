@@ -17,7 +17,7 @@ import { loadValidConfig, runBuild } from './build.js';
 
 export interface StackCommandOptions {
   config: string;
-  /** Build folder (default .mcp-fleet/build beside the config). */
+  /** Build folder (default: the config's, see fleetPaths). */
   buildDir?: string;
   /** Cloud assembly folder (default cdk.out beside the config). */
   out?: string;
