@@ -222,6 +222,16 @@ describe('a build keeps every pin it did not resolve', () => {
     assert.deepEqual(await lockOf('servers.prod.lock.json'), before);
   });
 
+  test('a stage is not reused without its pin: a lock that lost one (deleted to resolve again) gets it back', async () => {
+    const before = await lockOf('servers.prod.lock.json');
+    const { forecast, ...others } = before.servers;
+    assert.ok(forecast);
+    await writeFile(at('servers.prod.lock.json'), JSON.stringify({ lockfileVersion: 1, servers: others }));
+    const again = await build(prodFile, { only: ['forecast'] });
+    assert.deepEqual(staged(again), [['forecast', true]]);
+    assert.deepEqual(await lockOf('servers.prod.lock.json'), before);
+  });
+
   test("a failed build keeps the failed servers' previous pins; the next build stages them again from those pins", async () => {
     const before = await lockOf('servers.prod.lock.json');
     // memory: a version the registry does not have (staging fails); forecast: a new tag that
