@@ -30,12 +30,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ServerManifest } from '../src/build/build.js';
 import { ensureUv } from '../src/build/uv.js';
+import { fleetPaths } from '../src/config/fleet-paths.js';
 import type { LaunchSpec } from '../src/config/model.js';
 import { NEEDS_NETWORK } from '../scripts/seed-fleet.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BUILD = path.join(ROOT, 'examples', 'seed', '.mcp-fleet', 'build');
+const BUILD = fleetPaths(path.join(ROOT, 'examples', 'seed', 'servers.yaml')).buildDir;
 const RUNS = Number(process.env['BENCH_COLD_RUNS'] ?? 11);
 const BEFORE_RUNS = Number(process.env['BENCH_COLD_BEFORE_RUNS'] ?? 3);
 const TIMEOUT_MS = 60_000;

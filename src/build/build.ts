@@ -4,18 +4,20 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fleetPaths } from '../config/fleet-paths.js';
 import { toLaunchSpec, type FleetConfig, type LaunchSpec, type ServerConfig } from '../config/model.js';
 import { HANDLER_BUNDLE } from '../contract/bundle.js';
 import { BuildError } from './exec.js';
-import { lockPath, readLock, writeLock, type LockFile } from './lock.js';
+import { entryFits, openLock, updateLock, type LockFile, type LockUpdate } from './lock.js';
 import {
   stageServer,
   writeHandler,
   writeLaunch,
   type Artifact,
+  type LockEntry,
   type PythonInstaller,
 } from './stage/index.js';
 import { lowerTools, targetTools, type LoweredCatalog, type LoweredTool } from './tools.js';
@@ -44,7 +46,7 @@ export type ToolDiscovery = (
 ) => Promise<{ tools: Record<string, unknown>[]; coldStartMs: number }>;
 
 export interface BuildOptions {
-  /** Build folder (default `<config dir>/.mcp-fleet/build`). */
+  /** Build folder (default: the config's, see fleetPaths). */
   outDir?: string;
   /** Only these server ids. */
   only?: string[];
@@ -52,6 +54,8 @@ export interface BuildOptions {
   concurrency?: number;
   /** Stage again even when nothing changed. */
   force?: boolean;
+  /** Remove from the lock the pins of servers no longer in the config (kept otherwise). */
+  pruneLock?: boolean;
   /** The runtime bundle each function carries (default: the built one). */
   handlerBundle?: string;
   /** Lists a staged server's tools (needed unless every server built has a toolsFile). */
@@ -108,6 +112,8 @@ export interface ServerBuild {
 export interface FleetBuild {
   outDir: string;
   lockFile: string;
+  /** What the build did to the lock beyond the pins it resolved: kept or pruned pins, a seeded start. */
+  lock: LockUpdate;
   built: ServerBuild[];
   failed: BuildError[];
   /** The gateway's interceptors, each bundled into its function folder. */
@@ -115,8 +121,9 @@ export interface FleetBuild {
   ms: number;
 }
 
+/** The config's build folder (see fleetPaths). */
 export function defaultBuildDir(fleet: FleetConfig): string {
-  return path.join(path.dirname(fleet.file), '.mcp-fleet', 'build');
+  return fleetPaths(fleet.file).buildDir;
 }
 
 /**
@@ -161,12 +168,12 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 /** Builds the fleet. Failures of single servers are collected, not thrown. */
 export async function buildFleet(fleet: FleetConfig, opts: BuildOptions = {}): Promise<FleetBuild> {
   const t0 = performance.now();
-  const outDir = path.resolve(opts.outDir ?? defaultBuildDir(fleet));
+  const paths = fleetPaths(fleet.file);
+  const outDir = path.resolve(opts.outDir ?? paths.buildDir);
   await mkdir(outDir, { recursive: true });
   // The build folder holds generated files only; keep it out of version control.
   await writeFile(path.join(outDir, '.gitignore'), '*\n');
-  const lockFile = lockPath(fleet.file);
-  const lock = await readLock(lockFile);
+  const { lock, seed } = await openLock(paths, fleet);
   const unknown = (opts.only ?? []).filter((id) => !fleet.servers.some((s) => s.id === id));
   if (unknown.length > 0)
     throw new Error(`no server ${unknown.map((u) => `"${u}"`).join(', ')} in ${fleet.file}`);
@@ -177,12 +184,16 @@ export async function buildFleet(fleet: FleetConfig, opts: BuildOptions = {}): P
 
   const built: ServerBuild[] = [];
   const failed: BuildError[] = [];
+  /** The pins resolved by the servers built: only a server whose build succeeded changes its pin. */
+  const resolved = new Map<string, LockEntry>();
   const queue = [...servers];
   const concurrency = Math.max(1, opts.concurrency ?? Math.min(4, os.availableParallelism()));
   const worker = async (): Promise<void> => {
     for (let server = queue.shift(); server !== undefined; server = queue.shift()) {
       try {
-        built.push(await buildServer(fleet, server, outDir, lock, opts));
+        const { build, lockEntry } = await buildServer(fleet, server, outDir, lock, opts);
+        built.push(build);
+        if (lockEntry !== undefined) resolved.set(server.id, lockEntry);
         opts.onProgress?.(server.id, { phase: 'done' });
       } catch (err) {
         const error =
@@ -196,10 +207,9 @@ export async function buildFleet(fleet: FleetConfig, opts: BuildOptions = {}): P
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, servers.length) }, worker));
 
-  // The lock keeps entries of servers not built this time, drops removed ones.
-  const ids = new Set(fleet.servers.map((s) => s.id));
-  lock.servers = Object.fromEntries(Object.entries(lock.servers).filter(([id]) => ids.has(id)));
-  await writeLock(lockFile, lock);
+  // The lock keeps every pin this build did not resolve: servers not built this time, disabled,
+  // failed (their previous pin), and those no longer in the config unless pruning was asked for.
+  const update = await updateLock(paths.lockFile, lock, resolved, fleet, opts.pruneLock === true);
   const order = new Map(fleet.servers.map((s, i) => [s.id, i]));
   built.sort((a, b) => (order.get(a.server.id) ?? 0) - (order.get(b.server.id) ?? 0));
   let interceptors: InterceptorBuild[] = [];
@@ -208,7 +218,15 @@ export async function buildFleet(fleet: FleetConfig, opts: BuildOptions = {}): P
   } catch (err) {
     failed.push(new BuildError('interceptors', (err as Error).message));
   }
-  return { outDir, lockFile, built, failed, interceptors, ms: performance.now() - t0 };
+  return {
+    outDir,
+    lockFile: paths.lockFile,
+    lock: { ...update, ...(seed !== undefined ? { seed } : {}) },
+    built,
+    failed,
+    interceptors,
+    ms: performance.now() - t0,
+  };
 }
 
 function installKey(server: ServerConfig): string {
@@ -234,6 +252,8 @@ interface ServerJob {
   opts: BuildOptions;
   /** The manifest of the previous build, if any. */
   previous: ServerManifest | undefined;
+  /** The server's pin in the lock the build started from, if any. */
+  locked: LockEntry | undefined;
   installKey: string;
   handlerBundle: string;
   progress: (phase: Phase) => void;
@@ -247,6 +267,8 @@ interface StagedServer {
   hostLaunch?: string;
   hostMissing?: string;
   stageMs: number;
+  /** What staging resolved (absent when the stage was reused: the lock's pin stands). */
+  lockEntry?: LockEntry;
 }
 
 /** The server's tools as discovered or read from its toolsFile. */
@@ -257,14 +279,17 @@ interface RawTools {
   coldStartMs?: number;
 }
 
-/** Builds one server: stage (or reuse), discover its tools, lower them, write its artifacts. */
+/**
+ * Builds one server: stage (or reuse), discover its tools, lower them, write its artifacts. Answers
+ * the pin staging resolved, for the lock (only once the whole build of the server succeeded).
+ */
 async function buildServer(
   fleet: FleetConfig,
   server: ServerConfig,
   outDir: string,
   lock: LockFile,
   opts: BuildOptions,
-): Promise<ServerBuild> {
+): Promise<{ build: ServerBuild; lockEntry?: LockEntry }> {
   const dir = path.join(outDir, server.id);
   const handlerBundle = opts.handlerBundle ?? HANDLER_BUNDLE;
   if (!existsSync(handlerBundle)) {
@@ -276,19 +301,23 @@ async function buildServer(
     dir,
     opts,
     previous: await readJson<ServerManifest>(path.join(dir, 'manifest.json')),
+    locked: lock.servers[server.id],
     installKey: installKey(server),
     handlerBundle,
     progress: (phase) => opts.onProgress?.(server.id, { phase }),
   };
-  const staged = (await reuseStage(job)) ?? (await stage(job, lock));
+  const staged = (await reuseStage(job)) ?? (await stage(job));
   const raw = await discover(job, staged);
   const lowered = await lower(job, raw.tools);
-  return writeArtifacts(job, staged, raw, lowered);
+  const build = await writeArtifacts(job, staged, raw, lowered);
+  return staged.lockEntry !== undefined ? { build, lockEntry: staged.lockEntry } : { build };
 }
 
 /**
- * The previous stage when the install is unchanged (its handler and launch spec rewritten: they
- * follow the config and the runtime at every build); undefined when it must be staged again.
+ * The previous stage when the install is unchanged and the lock holds its pin (its handler and
+ * launch spec rewritten: they follow the config and the runtime at every build); undefined when it
+ * must be staged again — also when the lock has no pin of this package (a lock deleted or new), so
+ * that the lock gets one.
  */
 async function reuseStage(job: ServerJob): Promise<StagedServer | undefined> {
   const { previous, dir, server } = job;
@@ -296,6 +325,7 @@ async function reuseStage(job: ServerJob): Promise<StagedServer | undefined> {
     job.opts.force !== true &&
     previous?.format === BUILD_FORMAT &&
     previous.installKey === job.installKey &&
+    entryFits(job.locked, server) &&
     existsSync(path.join(dir, previous.artifact.dir, LAUNCH_FILE_NAME));
   if (!reusable) return undefined;
   job.progress('up to date');
@@ -316,24 +346,27 @@ async function reuseStage(job: ServerJob): Promise<StagedServer | undefined> {
   };
 }
 
-/** Stages the server from its package; records what was resolved in the lock. */
-async function stage(job: ServerJob, lock: LockFile): Promise<StagedServer> {
+/** Stages the server from its package; answers what was resolved, for the lock. */
+async function stage(job: ServerJob): Promise<StagedServer> {
   const { server, dir, opts } = job;
   job.progress('staging');
+  // Staging replaces the install: the previous manifest no longer describes the folder (were this
+  // build to fail, a later one must not take what is there for the previous, reusable stage).
+  await rm(path.join(dir, 'manifest.json'), { force: true });
   const t = performance.now();
   const result = await stageServer({
     server,
     dir,
     handlerBundle: job.handlerBundle,
     logFile: path.join(dir, 'build.log'),
-    ...(lock.servers[server.id] ? { lock: lock.servers[server.id] } : {}),
+    ...(job.locked ? { lock: job.locked } : {}),
     onLine: (line) => opts.onProgress?.(server.id, { line }),
     ...(opts.pythonInstaller ? { pythonInstaller: opts.pythonInstaller } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  lock.servers[server.id] = result.lock;
   return {
     staged: true,
+    lockEntry: result.lock,
     artifact: result.artifact,
     ...(result.hostLaunch !== undefined ? { hostLaunch: result.hostLaunch } : {}),
     ...(result.hostMissing !== undefined ? { hostMissing: result.hostMissing } : {}),

@@ -213,10 +213,17 @@ function buildCommand(program: Command): void {
       'Stage every server with its pinned package (npm → zip, Go → static binary zip, PyPI → container image + a host install), discover and lower its tools, and write the lock file',
     )
     .addOption(configOption())
-    .option('-o, --out <dir>', 'build folder (default: .mcp-fleet/build beside the config)')
+    .option(
+      '-o, --out <dir>',
+      "build folder (default: the config's, .mcp-fleet/build beside servers.yaml; .mcp-fleet/<name>/build for <name>.yaml)",
+    )
     .addOption(onlyOption())
     .addOption(concurrencyOption('servers built at the same time (default: CPUs, at most 4)'))
     .option('--force', 'stage again even when nothing changed')
+    .option(
+      '--prune-lock',
+      'remove from the lock file the pins of servers no longer in the config (kept otherwise)',
+    )
     .addOption(plainOption('one progress line per change instead of the live task list'))
     .addOption(jsonOption())
     .addHelpText(
@@ -224,6 +231,8 @@ function buildCommand(program: Command): void {
       examples([
         'mcp-fleet build',
         'mcp-fleet build --config examples/seed/servers.yaml --only git filesystem',
+        'mcp-fleet build --config servers.prod.yaml   # its own lock (servers.prod.lock.json) and build folder',
+        'mcp-fleet build --prune-lock',
       ]),
     )
     .action(lazy(async () => (await import('./commands/build.js')).buildCommand));

@@ -31,7 +31,7 @@ export const onlyOption = (): Option => new Option('--only <ids...>', 'only thes
 export const forceOption = (description: string): Option => new Option('-f, --force', description);
 
 export const buildDirOption = (
-  description = 'build folder (default: .mcp-fleet/build beside the config)',
+  description = "build folder (default: the config's, .mcp-fleet/build beside servers.yaml; .mcp-fleet/<name>/build for <name>.yaml)",
 ): Option => new Option('--build-dir <dir>', description);
 
 /** `--no-build`: commander sets `build: false` (true by default). */

@@ -74,6 +74,32 @@ describe('synth, diff, deploy, destroy', () => {
     );
   });
 
+  test("synth of another config builds with that config's lock and folder, and names the pins it keeps", async () => {
+    const config = CONFIG.replace('stack: StackCommandTest', 'stack: KeptPinTest').replace(
+      /\n {2}memory:[^]*?(?=\n {2}weather:)/,
+      '',
+    );
+    assert.doesNotMatch(config, /memory/);
+    await writeFile(path.join(dir, 'kept.yaml'), config);
+    const gone = { kind: 'image', package: 'ghcr.io/example/gone:1.0.0', architecture: 'arm64' };
+    await writeFile(
+      path.join(dir, 'kept.lock.json'),
+      JSON.stringify({ lockfileVersion: 1, servers: { gone: { ...gone, resolved: [gone.package] } } }),
+    );
+    const r = await runCli(['synth', '--config', 'kept.yaml', '--out', 'kept.out'], { cwd: dir, env: noAws });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^lock: kept the pins of gone, no longer in kept\.yaml; remove them with mcp-fleet build --config kept\.yaml --prune-lock$/m,
+    );
+    assert.match(r.stdout, /^synthesized KeptPinTest/m);
+    const lock = JSON.parse(await readFile(path.join(dir, 'kept.lock.json'), 'utf8')) as {
+      servers: Record<string, unknown>;
+    };
+    assert.deepEqual(Object.keys(lock.servers), ['gone', 'weather']);
+    assert.ok(existsSync(path.join(dir, '.mcp-fleet', 'kept', 'build', 'weather', 'manifest.json')));
+  });
+
   test('deploy, diff and destroy without credentials stop at once with what to do, before synthesizing', async () => {
     for (const cmd of [['deploy'], ['diff'], ['destroy', '--yes']]) {
       const out = `${cmd[0] ?? ''}-nocreds.out`;
@@ -90,14 +116,17 @@ describe('synth, diff, deploy, destroy', () => {
     assert.match(r.stderr, /run it again with --yes/);
   });
 
-  test('a config that was never built: synth --no-build says to build first', async () => {
+  test("a config that was never built: synth --no-build says to build first (servers.yaml's builds are not its)", async () => {
     await writeFile(path.join(dir, 'other.yaml'), CONFIG.replace('weather:', 'never-built:'));
     const r = await runCli(['synth', '--config', 'other.yaml', '--no-build', '--out', 'other.out'], {
       cwd: dir,
       env: noAws,
     });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /not built: never-built; run mcp-fleet build first/);
+    assert.match(
+      r.stderr,
+      /not built: memory, never-built; run mcp-fleet build first \(.*\/\.mcp-fleet\/other\/build\)/,
+    );
   });
 
   test('npx cdk works too: cdk.json runs mcp-fleet as the CDK app', async () => {

@@ -3,6 +3,8 @@ import { Listr, type ListrTask } from 'listr2';
 import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
 import { buildFleet, type FleetBuild, type Phase } from '../../build/build.js';
 import { discoverLocally } from '../../local/lambda/discovery.js';
+import type { LockUpdate } from '../../build/lock.js';
+import { FleetError } from '../../contract/errors.js';
 import { CliError, EXIT } from '../exit.js';
 
 export interface BuildCommandOptions {
@@ -11,6 +13,8 @@ export interface BuildCommandOptions {
   only?: string[];
   concurrency?: string;
   force?: boolean;
+  /** Remove the lock's pins of servers no longer in the config. */
+  pruneLock?: boolean;
   json?: boolean;
   /** Plain progress lines instead of the live task list (CI logs). */
   plain?: boolean;
@@ -107,6 +111,7 @@ export async function runBuild(
       ...(opts.only !== undefined ? { only: opts.only } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(opts.force !== undefined ? { force: opts.force } : {}),
+      ...(opts.pruneLock === true ? { pruneLock: true } : {}),
       discover: discoverLocally,
       onProgress,
     });
@@ -120,12 +125,44 @@ export async function runBuild(
   }
 }
 
+const shown = (file: string): string => path.relative(process.cwd(), file) || file;
+const list = (ids: readonly string[]): string => ids.join(', ');
+
+/**
+ * One line each for what the build did to the lock beyond the pins it resolved: a new lock
+ * started from the folder's default lock, pins kept of servers no longer in the config (and how to
+ * remove them), pins removed by --prune-lock.
+ */
+export function lockLines(lock: LockUpdate, configFile: string): string[] {
+  const lines: string[] = [];
+  const { seed } = lock;
+  if (seed?.error !== undefined) {
+    lines.push(`lock: ${shown(lock.file)} is new; no pin taken from ${shown(seed.from)}: ${seed.error}`);
+  } else if (seed !== undefined) {
+    const taken =
+      seed.taken.length > 0
+        ? `took the pins of ${list(seed.taken)} from ${shown(seed.from)} (the same package, kind and architecture)`
+        : `took no pin from ${shown(seed.from)}`;
+    const skipped =
+      seed.skipped.length > 0 ? `; ${list(seed.skipped)} resolved anew (another package there)` : '';
+    lines.push(`lock: ${shown(lock.file)} is new: ${taken}${skipped}; ${shown(seed.from)} is left as it is`);
+  }
+  if (lock.kept.length > 0)
+    lines.push(
+      `lock: kept the pins of ${list(lock.kept)}, no longer in ${shown(configFile)}; remove them with mcp-fleet build --config ${shown(configFile)} --prune-lock`,
+    );
+  if (lock.pruned.length > 0)
+    lines.push(`lock: removed the pins of ${list(lock.pruned)}, no longer in ${shown(configFile)}`);
+  return lines;
+}
+
 export async function buildCommand(opts: BuildCommandOptions): Promise<number> {
   const config = await loadValidConfig(opts.config);
   let result: FleetBuild;
   try {
     result = await runBuild(config, opts.json === true ? { ...opts, silent: true } : opts);
   } catch (err) {
+    if (err instanceof FleetError) throw err;
     throw new CliError((err as Error).message);
   }
   if (opts.json === true) {
@@ -134,6 +171,11 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<number> {
         {
           outDir: result.outDir,
           lockFile: result.lockFile,
+          lock: {
+            kept: result.lock.kept,
+            pruned: result.lock.pruned,
+            ...(result.lock.seed !== undefined ? { seeded: result.lock.seed } : {}),
+          },
           ms: Math.round(result.ms),
           servers: result.built.map((b) => ({ ...b.manifest, staged: b.staged })),
           interceptors: (result.interceptors ?? []).map((i) => ({
@@ -169,6 +211,9 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<number> {
   for (const f of result.failed) {
     process.stderr.write(`\nFAILED ${f.detail}\n`);
   }
+  const notes = lockLines(result.lock, opts.config);
+  if (notes.length > 0) out('');
+  for (const line of notes) out(line);
   out(
     `\n${result.built.length} built, ${result.failed.length} failed in ${(result.ms / 1000).toFixed(1)} s → ${path.relative(process.cwd(), result.outDir) || '.'} (lock: ${path.relative(process.cwd(), result.lockFile)})`,
   );

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { BuildError } from '../../build/exec.js';
 import { functionErrorMessage, isErrorResult } from '../../contract/function-call.js';
 import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
+import { fleetPaths } from '../../config/fleet-paths.js';
 import type { CatalogEntry } from '../../local/gateway/gateway.js';
 import { DEFAULT_PORT, startFleet, type RunningFleet } from '../../local/dev/fleet.js';
 import type { InvocationRecord } from '../../local/lambda/function.js';
@@ -10,7 +11,7 @@ import { sameServer } from '../../config/changes.js';
 import { watchFile } from '../../platform/watch.js';
 import { parseAllowedHost, parseAllowedOrigin } from '../../local/dev/security.js';
 import { CliError, EXIT } from '../exit.js';
-import { runBuild } from './build.js';
+import { lockLines, runBuild } from './build.js';
 import { plural } from './validate.js';
 import { decisionLine } from '../../local/gateway/policy.js';
 import { loadPrincipals } from '../../local/gateway/identity.js';
@@ -40,11 +41,6 @@ export interface DevOptions {
 }
 
 const MEMORY_MODES = ['auto', 'cgroup', 'proc', 'off'] as const;
-
-/** Where a running dev fleet says where it is (for `invoke` and `tools`). */
-export function stateFile(configFile: string): string {
-  return path.join(path.dirname(path.resolve(configFile)), '.mcp-fleet', 'dev.json');
-}
 
 function callLine(r: InvocationRecord): string {
   const time = new Date().toISOString().slice(11, 23);
@@ -89,6 +85,8 @@ function catalogLines(entries: readonly CatalogEntry[], width: number): string[]
 
 export async function devCommand(options: DevOptions): Promise<number> {
   const configFile = options.config;
+  // Its files (build folder, work folder, state file): the config's own (throws for an unusable name).
+  const paths = fleetPaths(configFile);
   const initialText = await readFile(configFile, 'utf8').catch(() => undefined);
   const { config, problems } = await loadConfig(configFile);
   for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
@@ -159,6 +157,7 @@ export async function devCommand(options: DevOptions): Promise<number> {
       failed.set(f.serverId, f);
       err(`FAILED ${f.detail}`);
     }
+    for (const line of lockLines(result.lock, configFile)) out(line);
     return result.built.filter((b) => b.staged).map((b) => b.server.id);
   };
 
@@ -202,7 +201,7 @@ export async function devCommand(options: DevOptions): Promise<number> {
 
   if (fleet.fromBuild.length > 0)
     out(
-      `  run from the build (.mcp-fleet/build): ${fleet.fromBuild.join(', ')}${fleet.fromBuild.length < fleet.lambda.functions.size ? '; the others: their command on PATH' : ''}`,
+      `  run from the build (${path.relative(process.cwd(), paths.buildDir) || '.'}): ${fleet.fromBuild.join(', ')}${fleet.fromBuild.length < fleet.lambda.functions.size ? '; the others: their command on PATH' : ''}`,
     );
   if (fleet.sandbox) {
     out(
@@ -307,8 +306,9 @@ export async function devCommand(options: DevOptions): Promise<number> {
         });
 
   // Ready only once everything a client needs is in place: the state file that `invoke`, `tools`
-  // and scripts read, and the watcher the line announces.
-  const state = stateFile(configFile);
+  // and scripts read (the config's own: fleets of one folder each have theirs), and the watcher the
+  // line announces.
+  const state = paths.devState;
   await mkdir(path.dirname(state), { recursive: true });
   await writeFile(
     state,

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { invokeFunction } from '../../verify/invoke.js';
 import { CliError } from '../exit.js';
+import { fleetPaths } from '../../config/fleet-paths.js';
 import { DEFAULT_PORT } from '../../local/dev/fleet.js';
-import { stateFile } from './dev.js';
 
 export interface LambdaTargetOptions {
   endpoint?: string;
@@ -14,8 +14,9 @@ export interface LambdaTargetOptions {
 }
 
 /**
- * A Lambda client for a running dev fleet (the default: the URL it wrote in .mcp-fleet/dev.json,
- * else 127.0.0.1:4040), or, with --endpoint / --region, any Lambda API.
+ * A Lambda client for a running dev fleet (the default: the URL the dev fleet of `--config` wrote
+ * in its state file, see {@link devStateFile}, else 127.0.0.1:4040), or, with --endpoint /
+ * --region, any Lambda API.
  */
 export async function lambdaClient(
   opts: LambdaTargetOptions,
@@ -25,8 +26,9 @@ export async function lambdaClient(
   }
   let endpoint = opts.endpoint;
   if (endpoint === undefined) {
+    const state = devStateFile(opts.config);
     try {
-      endpoint = (JSON.parse(await readFile(stateFile(opts.config), 'utf8')) as { url: string }).url;
+      endpoint = (JSON.parse(await readFile(state, 'utf8')) as { url: string }).url;
     } catch {
       endpoint = `http://127.0.0.1:${DEFAULT_PORT}`;
     }
@@ -50,6 +52,15 @@ export async function lambdaClient(
     );
   }
   return { client, where: endpoint };
+}
+
+/**
+ * The state file `invoke`, `tools` and `verify` read for the dev fleet of a config: the one its
+ * `mcp-fleet dev` writes (.mcp-fleet/dev.json for servers.yaml, .mcp-fleet/<name>/dev.json for
+ * <name>.yaml).
+ */
+export function devStateFile(configFile: string): string {
+  return fleetPaths(configFile).devState;
 }
 
 export const functionName = (server: string): string =>

@@ -13,11 +13,11 @@ import {
 import { NagCheckError } from '../../infra/synth.js';
 import { OUTPUTS } from '../../infra/stack.js';
 import { CliError } from '../exit.js';
-import { loadValidConfig, runBuild } from './build.js';
+import { loadValidConfig, lockLines, runBuild } from './build.js';
 
 export interface StackCommandOptions {
   config: string;
-  /** Build folder (default .mcp-fleet/build beside the config). */
+  /** Build folder (default: the config's, see fleetPaths). */
   buildDir?: string;
   /** Cloud assembly folder (default cdk.out beside the config). */
   out?: string;
@@ -40,6 +40,8 @@ async function synthesize(
   const buildDir = opts.buildDir ?? defaultBuildDir(fleet);
   if (opts.build !== false) {
     const built = await runBuild(fleet, { out: buildDir, ...(opts.json === true ? { silent: true } : {}) });
+    if (opts.json !== true)
+      for (const line of lockLines(built.lock, opts.config)) process.stdout.write(`${line}\n`);
     if (built.failed.length > 0) {
       throw new CliError(
         `the build failed, nothing was synthesized:\n${built.failed.map((f) => f.detail).join('\n')}`,

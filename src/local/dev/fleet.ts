@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { defaultBuildDir, hostPaths } from '../../build/build.js';
+import { fleetPaths } from '../../config/fleet-paths.js';
 import type { FleetConfig } from '../../config/model.js';
 import { LocalGateway, type CatalogEntry } from '../gateway/gateway.js';
 import { Redactor } from '../../runtime/redact.js';
@@ -102,7 +103,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
   const lambda = new LocalLambda(config.servers, {
     launchPaths,
     ...(sandbox ? { launcher: sandbox.launcher } : {}),
-    workDir: path.join(configDir, '.mcp-fleet', 'dev'),
+    workDir: fleetPaths(config.file).devDir,
     cwd: configDir,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
@@ -145,7 +146,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       return undefined;
     const started = await GatewayInterceptors.start(next.gateway.interceptors, {
       buildDir: buildDir ?? defaultBuildDir(next),
-      workDir: path.join(configDir, '.mcp-fleet', 'dev'),
+      workDir: fleetPaths(config.file).devDir,
       cwd: configDir,
       region: next.region ?? options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1',
       ...(options.env ? { env: options.env } : {}),
