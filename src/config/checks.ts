@@ -21,62 +21,63 @@ interface CheckInput {
   source: SourceMap;
 }
 
+/** Where the checks report: an error or a warning at a path (at its key when `key`). */
+interface Report {
+  error(path: PathKey[], message: string, key?: boolean): void;
+  warn(path: PathKey[], message: string, key?: boolean): void;
+}
+
+/** A setting of one server: its own place, or `defaults.*` when it inherited the value. */
+type SettingPath = (...rest: PathKey[]) => PathKey[];
+
 /** Rules that span fields or servers; the per-field rules live in the schema. */
 export function checkFleet({ serverIds, parsed, config, source }: CheckInput): Problem[] {
   const problems: Problem[] = [];
-  const error = (path: PathKey[], message: string, key = false) =>
-    problems.push(source.problem(path, message, { key }));
-  const warn = (path: PathKey[], message: string, key = false) =>
-    problems.push(source.problem(path, message, { key, severity: 'warning' }));
+  const report: Report = {
+    error: (path, message, key = false) => {
+      problems.push(source.problem(path, message, { key }));
+    },
+    warn: (path, message, key = false) => {
+      problems.push(source.problem(path, message, { key, severity: 'warning' }));
+    },
+  };
 
+  checkIdsAndTargets(serverIds, parsed, source, report);
+  if (serverIds.length > GATEWAY_MAX_TARGETS) {
+    report.error(
+      source.serversPrefix,
+      `${serverIds.length} servers, over AgentCore's ${GATEWAY_MAX_TARGETS} targets per gateway; split the fleet into several files`,
+    );
+  }
+
+  for (const server of config?.servers ?? []) checkServer(server, parsed.get(server.id), source, report);
+
+  if (config?.gateway.auth === 'none') {
+    report.warn(
+      ['gateway', 'auth'],
+      'with auth "none" anyone who can reach the gateway URL can call every tool; use cognito or iam',
+    );
+  }
+  return problems;
+}
+
+/** Every id makes a function name and a target name, and no two servers share a target name. */
+function checkIdsAndTargets(
+  serverIds: readonly string[],
+  parsed: ReadonlyMap<string, RawServer>,
+  source: SourceMap,
+  report: Report,
+): void {
   const targets = new Map<string, string>();
   for (const id of serverIds) {
     const at = source.serverPath(id);
-    if (id === '') {
-      error(at, "a server id is empty; use letters, digits, '-' and '_'", true);
-      continue;
-    }
-    if (!SERVER_ID_PATTERN.test(id)) {
-      const bad = [...new Set(id.replace(/[A-Za-z0-9_-]/g, ''))]
-        .map((c) => (c === ' ' ? 'space' : `"${c}"`))
-        .join(', ');
-      error(
-        at,
-        `server id "${id}" has characters a Lambda function name cannot have (${bad}); use letters, digits, '-' and '_'`,
-        true,
-      );
-      continue;
-    }
-    if (id.length > SERVER_ID_MAX) {
-      error(
-        at,
-        `server id is ${id.length} characters: function name ${FUNCTION_NAME_PREFIX}${id} would be ${FUNCTION_NAME_PREFIX.length + id.length}, over Lambda's ${LAMBDA_FUNCTION_NAME_MAX}; use at most ${SERVER_ID_MAX}`,
-        true,
-      );
-    }
+    if (!checkId(id, at, report)) continue;
     const explicit = parsed.get(id)?.gateway?.target;
-    let target = explicit;
-    if (target === undefined) {
-      target = deriveTargetName(id);
-      if (target === undefined) {
-        error(
-          at,
-          `server id "${id}" cannot be made into an AgentCore target name; set gateway.target (letters, digits, single '-')`,
-          true,
-        );
-        continue;
-      }
-      if (target !== id) {
-        warn(
-          at,
-          `"${id}" is not a valid AgentCore target name (letters, digits, single '-'); its target is named "${target}"; set gateway.target to choose another`,
-          true,
-        );
-      }
-    }
+    const target = explicit ?? derivedTarget(id, at, report);
+    if (target === undefined) continue;
     const other = targets.get(target);
     if (other !== undefined) {
-      error(
+      report.error(
         explicit !== undefined ? source.serverPath(id, 'gateway', 'target') : at,
         `target name "${target}" is also used by server "${other}"; set gateway.target on one of them`,
         explicit === undefined,
@@ -85,100 +86,141 @@ export function checkFleet({ serverIds, parsed, config, source }: CheckInput): P
       targets.set(target, id);
     }
   }
-  if (serverIds.length > GATEWAY_MAX_TARGETS) {
-    error(
-      source.serversPrefix,
-      `${serverIds.length} servers, over AgentCore's ${GATEWAY_MAX_TARGETS} targets per gateway; split the fleet into several files`,
+}
+
+/** Whether the id has only characters a function name may have (one too long is still checked on). */
+function checkId(id: string, at: PathKey[], report: Report): boolean {
+  if (id === '') {
+    report.error(at, "a server id is empty; use letters, digits, '-' and '_'", true);
+    return false;
+  }
+  if (!SERVER_ID_PATTERN.test(id)) {
+    const bad = [...new Set(id.replace(/[A-Za-z0-9_-]/g, ''))]
+      .map((c) => (c === ' ' ? 'space' : `"${c}"`))
+      .join(', ');
+    report.error(
+      at,
+      `server id "${id}" has characters a Lambda function name cannot have (${bad}); use letters, digits, '-' and '_'`,
+      true,
+    );
+    return false;
+  }
+  if (id.length > SERVER_ID_MAX) {
+    report.error(
+      at,
+      `server id is ${id.length} characters: function name ${FUNCTION_NAME_PREFIX}${id} would be ${FUNCTION_NAME_PREFIX.length + id.length}, over Lambda's ${LAMBDA_FUNCTION_NAME_MAX}; use at most ${SERVER_ID_MAX}`,
+      true,
     );
   }
+  return true;
+}
 
-  for (const server of config?.servers ?? []) checkServer(server, parsed.get(server.id), source, error, warn);
-
-  if (config?.gateway.auth === 'none') {
-    warn(
-      ['gateway', 'auth'],
-      'with auth "none" anyone who can reach the gateway URL can call every tool; use cognito or iam',
+/** The target name made from an id without gateway.target; undefined (an error) when none can be. */
+function derivedTarget(id: string, at: PathKey[], report: Report): string | undefined {
+  const target = deriveTargetName(id);
+  if (target === undefined) {
+    report.error(
+      at,
+      `server id "${id}" cannot be made into an AgentCore target name; set gateway.target (letters, digits, single '-')`,
+      true,
+    );
+  } else if (target !== id) {
+    report.warn(
+      at,
+      `"${id}" is not a valid AgentCore target name (letters, digits, single '-'); its target is named "${target}"; set gateway.target to choose another`,
+      true,
     );
   }
-  return problems;
+  return target;
 }
 
 function checkServer(
   server: ServerConfig,
   raw: RawServer | undefined,
   source: SourceMap,
-  error: (path: PathKey[], message: string, key?: boolean) => void,
-  warn: (path: PathKey[], message: string, key?: boolean) => void,
+  report: Report,
 ): void {
-  const at = (...rest: PathKey[]): PathKey[] => {
+  const at: SettingPath = (...rest) => {
     const own = source.serverPath(server.id, ...rest);
     return source.has(own) || !source.has(['defaults', ...rest]) ? own : ['defaults', ...rest];
   };
-
-  for (const name of Object.keys(server.secrets)) {
-    if (name in server.env)
-      error(at('secrets', name), `"${name}" is set both in env and in secrets; keep one`, true);
-  }
-
-  if (server.deprecated !== undefined) {
-    warn(at('deprecated'), `deprecated upstream: ${server.deprecated}`);
-  }
-
-  const cmd = server.command.split('/').at(-1) ?? server.command;
-  if (DOWNLOADERS.has(cmd)) {
-    warn(
-      at('command'),
-      `"${cmd}" downloads the server at every cold start (seconds, and network access); declare it under package: and run the installed executable`,
-    );
-  }
-
-  if (server.isolation === 'per-invocation' && Object.keys(server.recycle).length > 0) {
-    warn(
-      at('recycle'),
-      'recycle has no effect with isolation: per-invocation (every call gets a fresh process)',
-      true,
-    );
-  }
-  if (server.aws.reservedConcurrency === 0) {
-    warn(
-      at('aws', 'reservedConcurrency'),
-      'reserved concurrency 0 stops every invocation of this function; remove it or use 1 or more',
-    );
-  }
-  server.aws.iam.statements.forEach((st, i) => {
-    if (st.effect === 'Allow' && st.actions.includes('*')) {
-      warn(
-        at('aws', 'iam', 'statements', i, 'actions'),
-        'action "*" allows every AWS action; list the actions the server needs',
-      );
-    }
-  });
-
+  checkLaunch(server, at, report);
+  checkAws(server, at, report);
   // listingMode and resourcePriority configure an MCP-server target; a Lambda target has neither.
   if (server.gateway.targetType === 'lambda') {
     for (const key of ['listingMode', 'resourcePriority'] as const) {
       if (raw?.gateway?.[key] !== undefined)
-        warn(
+        report.warn(
           source.serverPath(server.id, 'gateway', key),
           `${key} applies to mcp targets only; this server is a lambda target (set gateway.targetType: mcp, or remove it)`,
           true,
         );
     }
   }
+  checkToolNames(server, at, report);
+}
 
+/** How the server is started: env and secrets, the command, the process's life. */
+function checkLaunch(server: ServerConfig, at: SettingPath, report: Report): void {
+  for (const name of Object.keys(server.secrets)) {
+    if (name in server.env)
+      report.error(at('secrets', name), `"${name}" is set both in env and in secrets; keep one`, true);
+  }
+
+  if (server.deprecated !== undefined) {
+    report.warn(at('deprecated'), `deprecated upstream: ${server.deprecated}`);
+  }
+
+  const cmd = server.command.split('/').at(-1) ?? server.command;
+  if (DOWNLOADERS.has(cmd)) {
+    report.warn(
+      at('command'),
+      `"${cmd}" downloads the server at every cold start (seconds, and network access); declare it under package: and run the installed executable`,
+    );
+  }
+
+  if (server.isolation === 'per-invocation' && Object.keys(server.recycle).length > 0) {
+    report.warn(
+      at('recycle'),
+      'recycle has no effect with isolation: per-invocation (every call gets a fresh process)',
+      true,
+    );
+  }
+}
+
+/** Function settings that are valid but almost surely not meant. */
+function checkAws(server: ServerConfig, at: SettingPath, report: Report): void {
+  if (server.aws.reservedConcurrency === 0) {
+    report.warn(
+      at('aws', 'reservedConcurrency'),
+      'reserved concurrency 0 stops every invocation of this function; remove it or use 1 or more',
+    );
+  }
+  server.aws.iam.statements.forEach((st, i) => {
+    if (st.effect === 'Allow' && st.actions.includes('*')) {
+      report.warn(
+        at('aws', 'iam', 'statements', i, 'actions'),
+        'action "*" allows every AWS action; list the actions the server needs',
+      );
+    }
+  });
+}
+
+/** Renames give unique served names of served tools, and verify calls a served tool. */
+function checkToolNames(server: ServerConfig, at: SettingPath, report: Report): void {
   const policy = new ToolPolicy(server.tools);
   const served = new Map<string, string>();
   for (const [original, name] of Object.entries(server.tools.rename)) {
     const first = served.get(name);
     if (first !== undefined) {
-      error(
+      report.error(
         at('tools', 'rename', original),
         `"${original}" and "${first}" are both renamed to "${name}"; served names must be unique`,
       );
     }
     served.set(name, original);
     if (!policy.serves(original)) {
-      warn(
+      report.warn(
         at('tools', 'rename', original),
         `"${original}" is ${policy.whyNotServed(original, server.tools) ?? ''}, so this rename has no effect`,
         true,
@@ -191,6 +233,9 @@ function checkServer(
       server.tools.rename[server.verify.tool] !== undefined
         ? `renamed to "${server.tools.rename[server.verify.tool] ?? ''}"`
         : (policy.whyNotServed(original, server.tools) ?? 'not served');
-    error(at('verify', 'tool'), `"${server.verify.tool}" is ${why}; verify must call a tool that is served`);
+    report.error(
+      at('verify', 'tool'),
+      `"${server.verify.tool}" is ${why}; verify must call a tool that is served`,
+    );
   }
 }

@@ -43,30 +43,7 @@ export function importClientConfig(
   options: { file?: string; schemaComment?: string } = {},
 ): ImportResult {
   const file = options.file ?? 'the input';
-  const errors: ParseError[] = [];
-  const data: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
-  if (errors.length > 0) {
-    const first = errors[0] as ParseError;
-    const { line, column } = lineColumn(text, first.offset);
-    throw new ImportError(`${file}:${line}:${column} not valid JSON: ${printParseErrorCode(first.error)}`);
-  }
-  if (!isObject(data))
-    throw new ImportError(`${file}: expected a JSON object with "mcpServers" or "servers"`);
-
-  let format: ClientFormat;
-  let entries: Record<string, unknown>;
-  if (isObject(data['mcpServers'])) {
-    format = 'mcpServers';
-    entries = data['mcpServers'];
-  } else if (isObject(data['servers'])) {
-    format = 'vscode';
-    entries = data['servers'];
-  } else {
-    throw new ImportError(
-      `${file}: no "mcpServers" (Claude Desktop, Cursor) or "servers" (VS Code mcp.json) object found; nothing to import`,
-    );
-  }
-
+  const { format, entries } = clientEntries(text, file);
   const result: ImportResult = { format, yaml: '', converted: [], skipped: [], notes: [] };
   const doc = new Document({ servers: {} });
   const servers = doc.get('servers') as YAMLMap;
@@ -77,75 +54,17 @@ export function importClientConfig(
       result.skipped.push({ name, message: 'not an object' });
       continue;
     }
-    const url =
-      typeof raw['url'] === 'string'
-        ? raw['url']
-        : typeof raw['serverUrl'] === 'string'
-          ? raw['serverUrl']
-          : undefined;
-    const type = typeof raw['type'] === 'string' ? raw['type'] : undefined;
-    if (url !== undefined || (type !== undefined && type !== 'stdio')) {
-      result.skipped.push({
-        name,
-        message:
-          `remote server (${type ?? 'url'}${url !== undefined ? ` ${url}` : ''}): mcp-fleet hosts stdio servers; ` +
-          `to put it behind the gateway anyway, run the PyPI mcp-proxy as its command: ` +
-          `command: mcp-proxy, args: [--transport, streamablehttp, ${url ?? 'URL'}]`,
-      });
+    const skip = whyNotImported(raw);
+    if (skip !== undefined) {
+      result.skipped.push({ name, message: skip });
       continue;
     }
-    if (typeof raw['command'] !== 'string' || raw['command'] === '') {
-      result.skipped.push({ name, message: 'no "command": nothing to start' });
-      continue;
-    }
-
     const id = uniqueId(toServerId(name), usedIds);
     usedIds.add(id);
-    const notes: string[] = [];
-    if (id !== name)
-      notes.push(
-        `renamed to "${id}" (server ids use letters, digits, '-' and '_', at most ${SERVER_ID_MAX})`,
-      );
-
-    const server: Record<string, unknown> = { name, command: raw['command'] };
-    const args = Array.isArray(raw['args']) ? raw['args'].map(String) : [];
-    if (args.length > 0) server['args'] = args;
-    for (const arg of args) {
-      for (const m of arg.matchAll(VARIABLE))
-        notes.push(
-          `argument "${arg}" uses \${${m[1] ?? ''}${m[2] ? `:${m[2]}` : ''}}; replace it with a value`,
-        );
-    }
-
-    const env: Record<string, string> = {};
-    const secretHints: string[] = [];
-    if (isObject(raw['env'])) {
-      for (const [key, value] of Object.entries(raw['env'])) {
-        const str = String(value);
-        const variables = [...str.matchAll(VARIABLE)];
-        if (variables.some((m) => m[1] === 'input' || m[1] === 'env')) {
-          secretHints.push(key);
-          notes.push(
-            `env ${key} comes from ${variables.map((m) => m[0]).join(', ')} in the client; not copied: keep it in SSM Parameter Store or Secrets Manager and add it under secrets:`,
-          );
-        } else {
-          env[key] = str;
-        }
-      }
-    }
-    if (Object.keys(env).length > 0) server['env'] = env;
-    if (typeof raw['cwd'] === 'string') server['cwd'] = raw['cwd'];
-    if (raw['disabled'] === true) server['enabled'] = false;
-    if (typeof raw['envFile'] === 'string')
-      notes.push(`envFile "${raw['envFile']}" is not read; copy the variables it sets into env or secrets`);
-
+    const { server, secretHints, notes } = toServer(name, id, raw);
     servers.set(id, doc.createNode(server));
     const node = servers.get(id, true) as unknown;
-    if (secretHints.length > 0 && isMap(node)) {
-      node.comment = secretHints
-        .map((k) => ` secrets:\n   ${k}: { ssm: /mcp/${id}/${k.toLowerCase().replace(/_/g, '-')} }`)
-        .join('\n');
-    }
+    if (secretHints.length > 0 && isMap(node)) node.comment = secretsComment(id, secretHints);
     result.converted.push({ name, id });
     for (const message of notes) result.notes.push({ name, message });
   }
@@ -160,6 +79,111 @@ export function importClientConfig(
     result.yaml = doc.toString({ lineWidth: 0 });
   }
   return result;
+}
+
+/** The client file's format and its entries (name → definition); anything else is an ImportError. */
+function clientEntries(
+  text: string,
+  file: string,
+): { format: ClientFormat; entries: Record<string, unknown> } {
+  const errors: ParseError[] = [];
+  const data: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    const first = errors[0] as ParseError;
+    const { line, column } = lineColumn(text, first.offset);
+    throw new ImportError(`${file}:${line}:${column} not valid JSON: ${printParseErrorCode(first.error)}`);
+  }
+  if (!isObject(data))
+    throw new ImportError(`${file}: expected a JSON object with "mcpServers" or "servers"`);
+  if (isObject(data['mcpServers'])) return { format: 'mcpServers', entries: data['mcpServers'] };
+  if (isObject(data['servers'])) return { format: 'vscode', entries: data['servers'] };
+  throw new ImportError(
+    `${file}: no "mcpServers" (Claude Desktop, Cursor) or "servers" (VS Code mcp.json) object found; nothing to import`,
+  );
+}
+
+/** Why a client entry cannot become a stdio server of the fleet, if it cannot. */
+function whyNotImported(raw: Record<string, unknown>): string | undefined {
+  const url =
+    typeof raw['url'] === 'string'
+      ? raw['url']
+      : typeof raw['serverUrl'] === 'string'
+        ? raw['serverUrl']
+        : undefined;
+  const type = typeof raw['type'] === 'string' ? raw['type'] : undefined;
+  if (url !== undefined || (type !== undefined && type !== 'stdio')) {
+    return (
+      `remote server (${type ?? 'url'}${url !== undefined ? ` ${url}` : ''}): mcp-fleet hosts stdio servers; ` +
+      `to put it behind the gateway anyway, run the PyPI mcp-proxy as its command: ` +
+      `command: mcp-proxy, args: [--transport, streamablehttp, ${url ?? 'URL'}]`
+    );
+  }
+  if (typeof raw['command'] !== 'string' || raw['command'] === '') return 'no "command": nothing to start';
+  return undefined;
+}
+
+/**
+ * A client entry as a server of servers.yaml (name, command, args, env, cwd, enabled), the env
+ * keys that should be secrets, and the notes the user must look at, in the entry's order.
+ */
+function toServer(
+  name: string,
+  id: string,
+  raw: Record<string, unknown>,
+): { server: Record<string, unknown>; secretHints: string[]; notes: string[] } {
+  const notes: string[] = [];
+  if (id !== name)
+    notes.push(`renamed to "${id}" (server ids use letters, digits, '-' and '_', at most ${SERVER_ID_MAX})`);
+
+  const server: Record<string, unknown> = { name, command: raw['command'] };
+  const args = Array.isArray(raw['args']) ? raw['args'].map(String) : [];
+  if (args.length > 0) server['args'] = args;
+  for (const arg of args) {
+    for (const m of arg.matchAll(VARIABLE))
+      notes.push(
+        `argument "${arg}" uses \${${m[1] ?? ''}${m[2] ? `:${m[2]}` : ''}}; replace it with a value`,
+      );
+  }
+
+  const { env, secretHints, notes: envNotes } = clientEnv(raw['env']);
+  notes.push(...envNotes);
+  if (Object.keys(env).length > 0) server['env'] = env;
+  if (typeof raw['cwd'] === 'string') server['cwd'] = raw['cwd'];
+  if (raw['disabled'] === true) server['enabled'] = false;
+  if (typeof raw['envFile'] === 'string')
+    notes.push(`envFile "${raw['envFile']}" is not read; copy the variables it sets into env or secrets`);
+  return { server, secretHints, notes };
+}
+
+/**
+ * The client's env, without the values it fills from `${input:…}` or `${env:…}`: those belong in
+ * SSM Parameter Store or Secrets Manager, so they become hints rather than copies.
+ */
+function clientEnv(raw: unknown): { env: Record<string, string>; secretHints: string[]; notes: string[] } {
+  const env: Record<string, string> = {};
+  const secretHints: string[] = [];
+  const notes: string[] = [];
+  if (!isObject(raw)) return { env, secretHints, notes };
+  for (const [key, value] of Object.entries(raw)) {
+    const str = String(value);
+    const variables = [...str.matchAll(VARIABLE)];
+    if (variables.some((m) => m[1] === 'input' || m[1] === 'env')) {
+      secretHints.push(key);
+      notes.push(
+        `env ${key} comes from ${variables.map((m) => m[0]).join(', ')} in the client; not copied: keep it in SSM Parameter Store or Secrets Manager and add it under secrets:`,
+      );
+    } else {
+      env[key] = str;
+    }
+  }
+  return { env, secretHints, notes };
+}
+
+/** The commented-out `secrets:` a server's env hints suggest. */
+function secretsComment(id: string, secretHints: readonly string[]): string {
+  return secretHints
+    .map((k) => ` secrets:\n   ${k}: { ssm: /mcp/${id}/${k.toLowerCase().replace(/_/g, '-')} }`)
+    .join('\n');
 }
 
 /** A valid server id for a client entry name: lower-case, other characters turned into '-'. */

@@ -1,7 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import * as z from 'zod';
-import { defaultsSchema, FLEET_SETTING_KEYS, fleetSchema, genericMessage, serverSchema } from './schema.js';
+import {
+  defaultsSchema,
+  FLEET_SETTING_KEYS,
+  fleetSchema,
+  genericMessage,
+  serverSchema,
+  type RawFleet,
+  type RawServer,
+} from './schema.js';
 import { ConfigError, hasErrors, type Problem } from './problems.js';
 import { SourceMap } from './source-map.js';
 import { resolveFleet, type FleetConfig } from './model.js';
@@ -53,91 +61,17 @@ export async function loadConfigOrThrow(file: string): Promise<FleetConfig> {
 /** Validates servers.yaml text, collecting every problem with its line and column. */
 export function parseConfig(text: string, options: ParseOptions = {}): LoadResult {
   const file = options.file ?? 'servers.yaml';
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const source = new SourceMap(file, doc, lineCounter);
-  source.text = text;
-  const problems: Problem[] = [];
+  const read = readDocument(text, file);
+  if (read.top === undefined) return { problems: read.problems };
+  const { source, top } = read;
+  const problems = read.problems;
 
-  for (const err of doc.errors) {
-    const pos = lineCounter.linePos(err.pos[0]);
-    problems.push({
-      severity: 'error',
-      file,
-      line: pos.line,
-      column: pos.col,
-      path: '',
-      message: yamlErrorMessage(err.code, err.message, source, err.pos[0]),
-    });
-  }
-  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { problems };
-
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 1000 });
-  } catch (err) {
-    const alias = source.unresolvedAlias();
-    const message = alias
-      ? `alias *${alias.name} refers to no anchor (&${alias.name}) defined before it; define the anchor first`
-      : `cannot read the YAML: ${(err as Error).message}`;
-    problems.push({
-      severity: 'error',
-      file,
-      line: alias?.line ?? 1,
-      column: alias?.column ?? 1,
-      path: '',
-      message,
-    });
-    return { problems };
-  }
-  if (data === null || data === undefined) {
-    problems.push(source.problem([], 'the file is empty; expected a map of servers (see `mcp-fleet init`)'));
-    return { problems };
-  }
-  if (typeof data !== 'object' || Array.isArray(data)) {
-    problems.push(source.problem([], 'expected a map of servers (id: definition) at the top level'));
-    return { problems };
-  }
-
-  const top = data as Record<string, unknown>;
-  // The seed document's form is a bare map of servers; the full form puts them under `servers:`.
-  const seedForm = !('servers' in top);
-  source.serversPrefix = seedForm ? [] : ['servers'];
-  if (seedForm) {
-    for (const key of FLEET_SETTING_KEYS) {
-      if (key in top) {
-        problems.push(
-          source.problem(
-            [key],
-            `"${key}" is a fleet setting, allowed only when the servers are listed under "servers:"; move the servers under servers:`,
-            { key: true },
-          ),
-        );
-      }
-    }
-  }
-  const settings: readonly string[] = FLEET_SETTING_KEYS;
-  const fleetInput: Record<string, unknown> = seedForm
-    ? { servers: Object.fromEntries(Object.entries(top).filter(([k]) => !settings.includes(k))) }
-    : top;
-
+  const { seedForm, fleetInput } = fleetInputOf(top, source, problems);
   // 1. The fleet's own settings (servers are checked one by one below, so each gets its own result).
-  const shell = fleetSchema.extend({
-    servers: z.record(z.string(), z.unknown(), {
-      error: (iss) => `expected a map of servers (id: definition), got ${describeInput(iss.input)}`,
-    }),
-  });
-  const fleetResult = shell.safeParse(fleetInput, { reportInput: true, error: genericMessage });
-  if (!fleetResult.success) problems.push(...source.fromIssues(fleetResult.error.issues, fleetSchema, []));
-
+  const fleetResult = parseFleetSettings(fleetInput, source, problems);
   // 2. Each server.
   const servers = isRecord(fleetInput['servers']) ? fleetInput['servers'] : {};
-  const parsed = new Map<string, z.output<typeof serverSchema>>();
-  for (const [id, raw] of Object.entries(servers)) {
-    const result = serverSchema.safeParse(raw, { reportInput: true, error: genericMessage });
-    if (result.success) parsed.set(id, result.data);
-    else problems.push(...source.fromIssues(result.error.issues, serverSchema, source.serverPath(id)));
-  }
+  const parsed = parseServers(servers, source, problems);
   if (Object.keys(servers).length === 0 && isRecord(fleetInput['servers'])) {
     problems.push(
       source.problem(source.serversPrefix, 'no servers defined; add at least one (see `mcp-fleet init`)'),
@@ -154,25 +88,150 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
     : undefined;
   problems.push(...checkFleet({ serverIds: Object.keys(servers), parsed, config, source }));
   if (config !== undefined && fleetResult.success) {
-    // Access policy (Cedar, parsed by the engine) and tag counts.
-    const policy = resolvePolicy(fleetResult.data.policy, config, source);
-    problems.push(...policy.problems);
-    if (policy.policy !== undefined) config.policy = policy.policy;
-    problems.push(...checkTags(config, source));
-    // Interceptors: handler files beside the config.
-    const interceptors = resolveInterceptors(
-      fleetResult.data.gateway?.interceptors,
-      config.file,
-      config.gateway.name,
-      source,
-    );
-    problems.push(...interceptors.problems);
-    if (interceptors.interceptors !== undefined) config.gateway.interceptors = interceptors.interceptors;
+    problems.push(...resolvePolicyAndInterceptors(config, fleetResult.data, source));
   }
 
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const ok = !hasErrors(problems) && config !== undefined && parsed.size === Object.keys(servers).length;
   return ok ? { config, problems } : { problems };
+}
+
+/**
+ * The YAML document and its top-level map; without the map (syntax errors other than duplicate
+ * keys, unresolved aliases, an empty file, a top level that is not a map), only the problems.
+ */
+function readDocument(
+  text: string,
+  file: string,
+): { source: SourceMap; problems: Problem[]; top?: Record<string, unknown> } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const source = new SourceMap(file, doc, lineCounter);
+  source.text = text;
+  const problems: Problem[] = doc.errors.map((err) => {
+    const pos = lineCounter.linePos(err.pos[0]);
+    return {
+      severity: 'error',
+      file,
+      line: pos.line,
+      column: pos.col,
+      path: '',
+      message: yamlErrorMessage(err.code, err.message, source, err.pos[0]),
+    };
+  });
+  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { source, problems };
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    problems.push(unreadableYaml(err, source));
+    return { source, problems };
+  }
+  if (data === null || data === undefined) {
+    problems.push(source.problem([], 'the file is empty; expected a map of servers (see `mcp-fleet init`)'));
+    return { source, problems };
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    problems.push(source.problem([], 'expected a map of servers (id: definition) at the top level'));
+    return { source, problems };
+  }
+  return { source, problems, top: data as Record<string, unknown> };
+}
+
+/** Why a parsed document has no data: most often an alias with no anchor before it. */
+function unreadableYaml(err: unknown, source: SourceMap): Problem {
+  const alias = source.unresolvedAlias();
+  const message = alias
+    ? `alias *${alias.name} refers to no anchor (&${alias.name}) defined before it; define the anchor first`
+    : `cannot read the YAML: ${(err as Error).message}`;
+  return {
+    severity: 'error',
+    file: source.file,
+    line: alias?.line ?? 1,
+    column: alias?.column ?? 1,
+    path: '',
+    message,
+  };
+}
+
+/**
+ * The fleet in its full form. The seed document's form is a bare map of servers (fleet settings
+ * there are problems); the full form puts them under `servers:`. Tells the source map which.
+ */
+function fleetInputOf(
+  top: Record<string, unknown>,
+  source: SourceMap,
+  problems: Problem[],
+): { seedForm: boolean; fleetInput: Record<string, unknown> } {
+  const seedForm = !('servers' in top);
+  source.serversPrefix = seedForm ? [] : ['servers'];
+  if (!seedForm) return { seedForm, fleetInput: top };
+  for (const key of FLEET_SETTING_KEYS) {
+    if (key in top) {
+      problems.push(
+        source.problem(
+          [key],
+          `"${key}" is a fleet setting, allowed only when the servers are listed under "servers:"; move the servers under servers:`,
+          { key: true },
+        ),
+      );
+    }
+  }
+  const settings: readonly string[] = FLEET_SETTING_KEYS;
+  const servers = Object.fromEntries(Object.entries(top).filter(([k]) => !settings.includes(k)));
+  return { seedForm, fleetInput: { servers } };
+}
+
+/** The fleet's own settings, with `servers` only checked to be a map. */
+function parseFleetSettings(fleetInput: Record<string, unknown>, source: SourceMap, problems: Problem[]) {
+  const shell = fleetSchema.extend({
+    servers: z.record(z.string(), z.unknown(), {
+      error: (iss) => `expected a map of servers (id: definition), got ${describeInput(iss.input)}`,
+    }),
+  });
+  const result = shell.safeParse(fleetInput, { reportInput: true, error: genericMessage });
+  if (!result.success) problems.push(...source.fromIssues(result.error.issues, fleetSchema, []));
+  return result;
+}
+
+/** Each server on its own, so that one bad server does not hide another's problems. */
+function parseServers(
+  servers: Record<string, unknown>,
+  source: SourceMap,
+  problems: Problem[],
+): Map<string, RawServer> {
+  const parsed = new Map<string, RawServer>();
+  for (const [id, raw] of Object.entries(servers)) {
+    const result = serverSchema.safeParse(raw, { reportInput: true, error: genericMessage });
+    if (result.success) parsed.set(id, result.data);
+    else problems.push(...source.fromIssues(result.error.issues, serverSchema, source.serverPath(id)));
+  }
+  return parsed;
+}
+
+/**
+ * Into the resolved config: the access policy (Cedar, parsed by the engine) and the interceptors
+ * (handler files beside the config); and the tag counts.
+ */
+function resolvePolicyAndInterceptors(
+  config: FleetConfig,
+  fleet: Pick<RawFleet, 'policy' | 'gateway'>,
+  source: SourceMap,
+): Problem[] {
+  const policy = resolvePolicy(fleet.policy, config, source);
+  const problems = [...policy.problems];
+  if (policy.policy !== undefined) config.policy = policy.policy;
+  problems.push(...checkTags(config, source));
+  const interceptors = resolveInterceptors(
+    fleet.gateway?.interceptors,
+    config.file,
+    config.gateway.name,
+    source,
+  );
+  problems.push(...interceptors.problems);
+  if (interceptors.interceptors !== undefined) config.gateway.interceptors = interceptors.interceptors;
+  return problems;
 }
 
 function safeDefaults(raw: unknown, seedForm: boolean): z.output<typeof defaultsSchema> | undefined {

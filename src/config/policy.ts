@@ -28,89 +28,104 @@ export function resolvePolicy(
   if (raw === undefined) return { problems: [] };
   const problems: Problem[] = [];
   const policies: PolicyDefinition[] = [];
-  const at = (
-    p: Position,
-    display: string,
-    message: string,
-    severity: Problem['severity'] = 'error',
-  ): Problem => ({
-    severity,
-    file: p.file,
-    line: p.line,
-    column: p.column,
-    path: display,
-    message,
-  });
-  const base = ['policy', 'policies'];
   for (const [name, entry] of Object.entries(raw.policies)) {
-    const display = `policy.policies.${name}`;
-    let src: CedarSource;
-    if (typeof entry === 'string') {
-      src = { name, text: entry, file: source.file, locate: source.textLocator([...base, name]) };
-    } else {
-      const file = path.resolve(path.dirname(config.file), entry.file);
-      const shownFile = path.join(path.dirname(config.file), entry.file);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (err) {
-        const reason =
-          (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-        problems.push(source.problem([...base, name, 'file'], `cannot read ${entry.file}: ${reason}`));
-        continue;
-      }
-      src = { name, text, file: shownFile, locate: textLocator(shownFile, text) };
+    const src = cedarSource(name, entry, config.file, source);
+    if ('problem' in src) {
+      problems.push(src.problem);
+      continue;
     }
     const parsed = parseCedar(src);
-    problems.push(...parsed.problems.map((p) => at(p, display, p.message)));
+    problems.push(...parsed.problems.map((p) => problemAt(p, `policy.policies.${name}`, p.message)));
     policies.push(...parsed.policies);
   }
+  problems.push(...checkPolicyNames(policies), ...checkPolicyTargets(policies, config));
+  return { policy: { mode: raw.mode ?? 'log-only', policies }, problems };
+}
 
-  // Names must be unique across the engine (AgentCore policy names).
+/** A problem at a place in Cedar text (inline in servers.yaml or in a `.cedar` file). */
+function problemAt(
+  p: Position,
+  display: string,
+  message: string,
+  severity: Problem['severity'] = 'error',
+): Problem {
+  return { severity, file: p.file, line: p.line, column: p.column, path: display, message };
+}
+
+/** The Cedar text of one entry of `policy.policies`: inline, or a file beside the config. */
+function cedarSource(
+  name: string,
+  entry: RawPolicy['policies'][string],
+  configFile: string,
+  source: SourceMap,
+): CedarSource | { problem: Problem } {
+  const base = ['policy', 'policies', name];
+  if (typeof entry === 'string') {
+    return { name, text: entry, file: source.file, locate: source.textLocator(base) };
+  }
+  const file = path.resolve(path.dirname(configFile), entry.file);
+  const shownFile = path.join(path.dirname(configFile), entry.file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    return { problem: source.problem([...base, 'file'], `cannot read ${entry.file}: ${reason}`) };
+  }
+  return { name, text, file: shownFile, locate: textLocator(shownFile, text) };
+}
+
+/** Names must be unique across the engine and fit AgentCore's policy names. */
+function checkPolicyNames(policies: readonly PolicyDefinition[]): Problem[] {
+  const problems: Problem[] = [];
   const seen = new Map<string, PolicyDefinition>();
   for (const p of policies) {
+    const display = `policy.policies.${p.source}`;
     const first = seen.get(p.id);
     if (first !== undefined) {
       problems.push(
-        at(
+        problemAt(
           p.at,
-          `policy.policies.${p.source}`,
+          display,
           `two policies are named "${p.id}" (the other at line ${first.at.line}); rename one`,
         ),
       );
     } else seen.set(p.id, p);
     if (p.id.length > 48) {
       problems.push(
-        at(
+        problemAt(
           p.at,
-          `policy.policies.${p.source}`,
+          display,
           `policy name "${p.id}" is over AgentCore's 48 characters; use a shorter name`,
         ),
       );
     }
   }
+  return problems;
+}
 
-  // Tools of targets the fleet does not serve.
+/** Warnings for tools of targets the fleet does not serve. */
+function checkPolicyTargets(policies: readonly PolicyDefinition[], config: FleetConfig): Problem[] {
+  const problems: Problem[] = [];
   const targets = new Set(config.servers.map((s) => s.gateway.target));
   for (const p of policies) {
     for (const action of p.actions ?? []) {
       const i = action.indexOf(TOOL_NAME_DELIMITER);
       const target = i === -1 ? undefined : action.slice(0, i);
-      if (target === undefined || !targets.has(target)) {
-        problems.push(
-          at(
-            p.at,
-            `policy.policies.${p.source}`,
-            target === undefined
-              ? `policy "${p.id}" names action "${action}", which is not a tool of this fleet (tools are <target>___<tool>)`
-              : `policy "${p.id}" names tool "${action}", but the fleet has no target "${target}" (targets: ${[...targets].join(', ')})`,
-            'warning',
-          ),
-        );
-      }
+      if (target !== undefined && targets.has(target)) continue;
+      problems.push(
+        problemAt(
+          p.at,
+          `policy.policies.${p.source}`,
+          target === undefined
+            ? `policy "${p.id}" names action "${action}", which is not a tool of this fleet (tools are <target>___<tool>)`
+            : `policy "${p.id}" names tool "${action}", but the fleet has no target "${target}" (targets: ${[...targets].join(', ')})`,
+          'warning',
+        ),
+      );
     }
   }
-  return { policy: { mode: raw.mode ?? 'log-only', policies }, problems };
+  return problems;
 }
 
 /**

@@ -212,23 +212,7 @@ export class McpServerFunction extends Construct implements NagAware {
     });
     this.logGroup.grantWrite(this.role);
     this.grantSecrets(props.secrets ?? []);
-    for (const [i, name] of (props.managedPolicies ?? []).entries()) {
-      const policy = name.startsWith('arn:')
-        ? iam.ManagedPolicy.fromManagedPolicyArn(this, `ManagedPolicy${i}`, name)
-        : iam.ManagedPolicy.fromAwsManagedPolicyName(name);
-      this.role.addManagedPolicy(policy);
-      this.managedPolicies.push({ name, policy, declared: true });
-    }
-    if (props.vpc !== undefined) {
-      // Lambda creates the function's network interfaces with the execution role.
-      const policy = iam.ManagedPolicy.fromAwsManagedPolicyName(VPC_ENI_POLICY);
-      this.role.addManagedPolicy(policy);
-      this.managedPolicies.push({
-        name: VPC_ENI_POLICY,
-        policy,
-        declared: props.managedPolicies?.includes(VPC_ENI_POLICY) ?? false,
-      });
-    }
+    this.addManagedPolicies(props.managedPolicies ?? [], props.vpc !== undefined);
     if (this.statements.length > 0) {
       this.declaredPolicy = new iam.Policy(this, 'DeclaredPolicy', {
         roles: [this.role],
@@ -236,19 +220,7 @@ export class McpServerFunction extends Construct implements NagAware {
       });
     }
 
-    const common: lambda.FunctionOptions = {
-      functionName: this.functionName,
-      description: clip(props.description ?? `mcp-fleet: ${serverId}`),
-      role: this.role,
-      architecture,
-      memorySize: props.memorySize ?? DEFAULTS.memory,
-      timeout: this.timeout,
-      environment: this.environment(props.environment ?? {}, urlMode === 'streamed'),
-      logGroup: this.logGroup,
-      ...(props.reservedConcurrency === undefined
-        ? {}
-        : { reservedConcurrentExecutions: props.reservedConcurrency }),
-    };
+    const common = this.functionOptions(props, architecture, urlMode === 'streamed');
     if (artifact.kind === 'zip') {
       this.runtime = props.runtime ?? DEFAULT_RUNTIME;
       this.function = new lambda.Function(this, 'Function', {
@@ -276,16 +248,60 @@ export class McpServerFunction extends Construct implements NagAware {
     }
 
     this.alarms = this.createAlarms(props.alarmTopic);
-    if (urlMode === 'streamed') {
+    this.functionUrl = this.addFunctionUrl(urlMode);
+  }
+
+  /** The declared managed policies on the role, and the ENI policy a function in a VPC needs. */
+  private addManagedPolicies(names: readonly string[], inVpc: boolean): void {
+    for (const [i, name] of names.entries()) {
+      const policy = name.startsWith('arn:')
+        ? iam.ManagedPolicy.fromManagedPolicyArn(this, `ManagedPolicy${i}`, name)
+        : iam.ManagedPolicy.fromAwsManagedPolicyName(name);
+      this.role.addManagedPolicy(policy);
+      this.managedPolicies.push({ name, policy, declared: true });
+    }
+    if (inVpc) {
+      // Lambda creates the function's network interfaces with the execution role.
+      const policy = iam.ManagedPolicy.fromAwsManagedPolicyName(VPC_ENI_POLICY);
+      this.role.addManagedPolicy(policy);
+      this.managedPolicies.push({ name: VPC_ENI_POLICY, policy, declared: names.includes(VPC_ENI_POLICY) });
+    }
+  }
+
+  /** What the function has whether it is a zip or an image function. */
+  private functionOptions(
+    props: McpServerFunctionProps,
+    architecture: lambda.Architecture,
+    stream: boolean,
+  ): lambda.FunctionOptions {
+    return {
+      functionName: this.functionName,
+      description: clip(props.description ?? `mcp-fleet: ${this.serverId}`),
+      role: this.role,
+      architecture,
+      memorySize: props.memorySize ?? DEFAULTS.memory,
+      timeout: this.timeout,
+      environment: this.environment(props.environment ?? {}, stream),
+      logGroup: this.logGroup,
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
+    };
+  }
+
+  /** The Function URL (IAM auth) the mode asks for, if any. */
+  private addFunctionUrl(mode: FunctionUrlMode): lambda.FunctionUrl | undefined {
+    if (mode === 'streamed') {
       // The endpoint of its MCP-server target: IAM auth (the gateway's role signs), streamed so
       // that progress and logging notifications reach the client while a tool runs.
-      this.functionUrl = this.function.addFunctionUrl({
+      return this.function.addFunctionUrl({
         authType: lambda.FunctionUrlAuthType.AWS_IAM,
         invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
       });
-    } else if (urlMode === 'buffered') {
-      this.functionUrl = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
     }
+    if (mode === 'buffered')
+      return this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    return undefined;
   }
 
   /**

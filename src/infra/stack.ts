@@ -56,16 +56,7 @@ export class McpFleetStack extends cdk.Stack {
       ...stackProps
     } = props;
     const enabled = servers.filter((s) => s.server.enabled);
-    super(scope, id, {
-      ...stackProps,
-      stackName: stackProps.stackName ?? fleet.stack,
-      description:
-        stackProps.description ??
-        `mcp-fleet: ${enabled.length} MCP server(s) as Lambda functions behind the AgentCore gateway ${fleet.gateway.name}`,
-      ...(stackProps.env === undefined && fleet.region !== undefined
-        ? { env: { region: fleet.region } }
-        : {}),
-    });
+    super(scope, id, cdkStackProps(stackProps, fleet, enabled.length));
     this.fleet = fleet;
     // Lambda targets declare their tools; MCP-server targets are listed by the gateway itself.
     const withTools = enabled.filter((b) => b.server.gateway.targetType === 'lambda' && b.tools.length > 0);
@@ -91,55 +82,8 @@ export class McpFleetStack extends cdk.Stack {
       ...gatewayProps(fleet.gateway),
       ...(this.policy === undefined ? {} : { policyEngine: this.policy.configuration }),
     });
-
-    // Interceptors (`gateway.interceptors`): each its own function, on the gateway's configurations.
-    for (const config of Object.values(fleet.gateway.interceptors ?? {})) {
-      const dir = interceptorDirs?.[config.point] ?? '';
-      const interceptor = new McpFleetInterceptor(this, `Interceptor-${config.point}`, {
-        ...interceptorPropsFrom(config, dir),
-        ...(runtime === undefined ? {} : { runtime }),
-        ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
-      });
-      interceptor.attachTo(this.gateway.gateway);
-      cdk.Tags.of(interceptor).add(INTERCEPTOR_TAG, config.point);
-      this.interceptors.push(interceptor);
-    }
-
-    for (const built of enabled) {
-      const { server } = built;
-      const fn = new McpServerFunction(this, `Server-${server.id}`, {
-        ...serverFunctionProps(server, built.artifact),
-        ...(runtime === undefined ? {} : { runtime }),
-        ...(alarmTopic === undefined ? {} : { alarmTopic }),
-        ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
-      });
-      this.functions.set(server.id, fn);
-      tagServer(fn, server);
-      const schema = this.schemaPlacement.get(server.id);
-      if (server.gateway.targetType === 'mcp') {
-        this.gateway.addMcpServer(fn, gatewayTargetProps(server));
-      } else if (schema === undefined) {
-        cdk.Annotations.of(fn).addWarningV2(
-          'mcp-fleet:noTools',
-          `server ${server.id} has no tools: it is not a gateway target (its Function URL, if any, still serves it)`,
-        );
-      } else {
-        this.gateway.addServer(fn, gatewayTargetProps(server), built.tools, {
-          schema,
-          ...(built.toolsFile === undefined ? {} : { toolsFile: built.toolsFile }),
-        });
-      }
-      new cdk.CfnOutput(this, lambdaArnOutputId(server.id), {
-        value: fn.function.functionArn,
-        description: `Lambda ARN of MCP server ${server.id}`,
-      });
-      if (fn.functionUrl !== undefined) {
-        new cdk.CfnOutput(this, functionUrlOutputId(server.id), {
-          value: fn.functionUrl.url,
-          description: `Function URL (IAM auth, MCP Streamable HTTP) of MCP server ${server.id}`,
-        });
-      }
-    }
+    this.addInterceptors(interceptorDirs, { runtime, logRemovalPolicy });
+    for (const built of enabled) this.addServer(built, { runtime, alarmTopic, logRemovalPolicy });
 
     this.dashboard = new McpFleetDashboard(this, 'Dashboard', {
       functions: [...this.functions.values()],
@@ -150,6 +94,67 @@ export class McpFleetStack extends cdk.Stack {
     // AgentCore checks each policy against the gateway's tools: create them after the targets.
     for (const p of this.policy?.policies ?? []) {
       for (const target of this.gateway.targets.values()) p.node.addDependency(target);
+    }
+  }
+
+  /** Interceptors (`gateway.interceptors`): each its own function, on the gateway's configurations. */
+  private addInterceptors(
+    dirs: FleetStackProps['interceptorDirs'],
+    { runtime, logRemovalPolicy }: FunctionSettings,
+  ): void {
+    for (const config of Object.values(this.fleet.gateway.interceptors ?? {})) {
+      const dir = dirs?.[config.point] ?? '';
+      const interceptor = new McpFleetInterceptor(this, `Interceptor-${config.point}`, {
+        ...interceptorPropsFrom(config, dir),
+        ...(runtime === undefined ? {} : { runtime }),
+        ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
+      });
+      interceptor.attachTo(this.gateway.gateway);
+      cdk.Tags.of(interceptor).add(INTERCEPTOR_TAG, config.point);
+      this.interceptors.push(interceptor);
+    }
+  }
+
+  /** A server's function, its gateway target and its outputs (the Lambda ARN, the Function URL). */
+  private addServer(built: BuiltServer, { runtime, alarmTopic, logRemovalPolicy }: FunctionSettings): void {
+    const { server } = built;
+    const fn = new McpServerFunction(this, `Server-${server.id}`, {
+      ...serverFunctionProps(server, built.artifact),
+      ...(runtime === undefined ? {} : { runtime }),
+      ...(alarmTopic === undefined ? {} : { alarmTopic }),
+      ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
+    });
+    this.functions.set(server.id, fn);
+    tagServer(fn, server);
+    this.addTarget(built, fn);
+    new cdk.CfnOutput(this, lambdaArnOutputId(server.id), {
+      value: fn.function.functionArn,
+      description: `Lambda ARN of MCP server ${server.id}`,
+    });
+    if (fn.functionUrl !== undefined) {
+      new cdk.CfnOutput(this, functionUrlOutputId(server.id), {
+        value: fn.functionUrl.url,
+        description: `Function URL (IAM auth, MCP Streamable HTTP) of MCP server ${server.id}`,
+      });
+    }
+  }
+
+  /** The server's gateway target: an MCP-server target, or a Lambda target with its tools (none without tools). */
+  private addTarget(built: BuiltServer, fn: McpServerFunction): void {
+    const { server } = built;
+    const schema = this.schemaPlacement.get(server.id);
+    if (server.gateway.targetType === 'mcp') {
+      this.gateway.addMcpServer(fn, gatewayTargetProps(server));
+    } else if (schema === undefined) {
+      cdk.Annotations.of(fn).addWarningV2(
+        'mcp-fleet:noTools',
+        `server ${server.id} has no tools: it is not a gateway target (its Function URL, if any, still serves it)`,
+      );
+    } else {
+      this.gateway.addServer(fn, gatewayTargetProps(server), built.tools, {
+        schema,
+        ...(built.toolsFile === undefined ? {} : { toolsFile: built.toolsFile }),
+      });
     }
   }
 
@@ -185,6 +190,25 @@ export class McpFleetStack extends cdk.Stack {
     );
     out(OUTPUTS.dashboard, this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the fleet');
   }
+}
+
+/** The settings the stack gives each function it defines (each left to the construct's default when unset). */
+type FunctionSettings = Pick<FleetStackProps, 'runtime' | 'alarmTopic' | 'logRemovalPolicy'>;
+
+/** CDK's own props of the stack: its name and description from the fleet, and the fleet's region. */
+function cdkStackProps(
+  stackProps: cdk.StackProps,
+  fleet: FleetStackProps['fleet'],
+  servers: number,
+): cdk.StackProps {
+  return {
+    ...stackProps,
+    stackName: stackProps.stackName ?? fleet.stack,
+    description:
+      stackProps.description ??
+      `mcp-fleet: ${servers} MCP server(s) as Lambda functions behind the AgentCore gateway ${fleet.gateway.name}`,
+    ...(stackProps.env === undefined && fleet.region !== undefined ? { env: { region: fleet.region } } : {}),
+  };
 }
 
 function checkInput(servers: readonly BuiltServer[]): string[] {

@@ -54,23 +54,22 @@ export async function resolveSecrets(
             { cause: err },
           );
         }
-        if (ref.key === undefined) {
-          out[name] = text;
-          return;
-        }
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch (err) {
-          throw new Error(`secret ${name}: ${ref.secret} is not JSON, so it has no key "${ref.key}"`, {
-            cause: err,
-          });
-        }
-        const value = (parsed as Record<string, unknown> | null)?.[ref.key];
-        if (value === undefined) throw new Error(`secret ${name}: ${ref.secret} has no key "${ref.key}"`);
-        out[name] = typeof value === 'string' ? value : JSON.stringify(value);
+        out[name] = ref.key === undefined ? text : secretField(name, ref.secret, ref.key, text);
       }),
     );
   }
   return out;
+}
+
+/** The field `key` of a secret whose value is a JSON object (a string as it is, anything else as JSON). */
+function secretField(name: string, secret: string, key: string, text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`secret ${name}: ${secret} is not JSON, so it has no key "${key}"`, { cause: err });
+  }
+  const value = (parsed as Record<string, unknown> | null)?.[key];
+  if (value === undefined) throw new Error(`secret ${name}: ${secret} has no key "${key}"`);
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

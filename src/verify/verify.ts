@@ -161,52 +161,65 @@ async function checkGateway(
   const gateway: Check = { status: 'pass', ms: since(t), detail: `${listed.size} tools at ${url}` };
   // MCP-server targets: their prompts and resources too (the gateway's lists, read once).
   let listing: Promise<GatewayListing> | undefined;
-  const gatewayLists = (): Promise<GatewayListing> => (listing ??= gatewayListing(client, timeout));
+  const session: GatewaySession = {
+    lambda: opts.lambda,
+    client,
+    timeout,
+    listed,
+    lists: () => (listing ??= gatewayListing(client, timeout)),
+  };
   try {
     for (const [i, server] of servers.entries()) {
       const result = results[i];
-      if (result === undefined) continue;
-      const prefix = `${server.gateway.target}${TOOL_NAME_DELIMITER}`;
-      const count = [...listed].filter((n) => n.startsWith(prefix)).length;
-      if (count === 0) {
-        result.gateway = { status: 'fail', detail: `no ${prefix}* tools at the gateway` };
-        continue;
-      }
-      let served = `${count} tools listed`;
-      if (server.gateway.targetType === 'mcp') {
-        const started = performance.now();
-        try {
-          const more = await checkMcpTarget(opts.lambda, server, gatewayLists);
-          if (more !== '') served += `, ${more}`;
-        } catch (err) {
-          result.gateway = { status: 'fail', ms: since(started), detail: message(err) };
-          continue;
-        }
-      }
-      if (server.verify === undefined) {
-        result.gateway = { status: 'pass', detail: served };
-        continue;
-      }
-      const started = performance.now();
-      try {
-        const answer = await client.callTool(
-          { name: `${prefix}${server.verify.tool}`, arguments: server.verify.arguments },
-          { timeout },
-        );
-        result.gateway =
-          answer.isError === true
-            ? { status: 'fail', ms: since(started), detail: short(oneLine(answer)) }
-            : {
-                status: 'pass',
-                ms: since(started),
-                detail: `${served}; ${server.verify.tool} ok`,
-              };
-      } catch (err) {
-        result.gateway = { status: 'fail', ms: since(started), detail: message(err) };
-      }
+      if (result !== undefined) result.gateway = await checkAtGateway(session, server);
     }
   } finally {
     await client.close().catch(() => undefined);
   }
   return gateway;
+}
+
+/** The gateway as verify's client sees it once connected. */
+interface GatewaySession {
+  lambda: LambdaClient;
+  client: Client;
+  /** Per call. */
+  timeout: number;
+  /** The names of the tools the gateway lists. */
+  listed: ReadonlySet<string>;
+  /** The gateway's prompts and resources, read once for every MCP-server target. */
+  lists: () => Promise<GatewayListing>;
+}
+
+/**
+ * One server through the gateway: its tools listed, an MCP-server target's prompts and resources
+ * too, and its `verify:` tool called.
+ */
+async function checkAtGateway(gw: GatewaySession, server: ServerConfig): Promise<Check> {
+  const prefix = `${server.gateway.target}${TOOL_NAME_DELIMITER}`;
+  const count = [...gw.listed].filter((n) => n.startsWith(prefix)).length;
+  if (count === 0) return { status: 'fail', detail: `no ${prefix}* tools at the gateway` };
+  let served = `${count} tools listed`;
+  if (server.gateway.targetType === 'mcp') {
+    const started = performance.now();
+    try {
+      const more = await checkMcpTarget(gw.lambda, server, gw.lists);
+      if (more !== '') served += `, ${more}`;
+    } catch (err) {
+      return { status: 'fail', ms: since(started), detail: message(err) };
+    }
+  }
+  if (server.verify === undefined) return { status: 'pass', detail: served };
+  const started = performance.now();
+  try {
+    const answer = await gw.client.callTool(
+      { name: `${prefix}${server.verify.tool}`, arguments: server.verify.arguments },
+      { timeout: gw.timeout },
+    );
+    return answer.isError === true
+      ? { status: 'fail', ms: since(started), detail: short(oneLine(answer)) }
+      : { status: 'pass', ms: since(started), detail: `${served}; ${server.verify.tool} ok` };
+  } catch (err) {
+    return { status: 'fail', ms: since(started), detail: message(err) };
+  }
 }
