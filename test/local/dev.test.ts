@@ -354,8 +354,10 @@ describe('status', () => {
     assert.deepEqual(Object.keys(everything?.['environments'] as Record<string, number>).sort(), [
       'busy',
       'frozen',
+      'queued',
       'total',
     ]);
+    assert.equal((everything?.['environments'] as Record<string, number>)['queued'], 0, 'no call waits now');
   });
 });
 

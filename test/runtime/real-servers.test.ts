@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { functionUrlEvent, writeFunctionUrlResult } from '../../src/local/lambda/function-url.js';
+import { functionUrlEvent, urlRequest, writeFunctionUrlResult } from '../../src/local/lambda/function-url.js';
 import { createHandler, type LaunchInput, type McpLambdaHandler } from '../../src/runtime/index.js';
 import { gitRepo, pythonTool } from '../helpers.js';
 import { assertNoneLeft, BIN, lambdaContext, marker, RecordingLog, text } from './support.js';
@@ -36,7 +36,7 @@ async function serve(id: string, launch: Omit<LaunchInput, 'id'>): Promise<void>
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      void handler(functionUrlEvent(req, Buffer.concat(chunks)), lambdaContext()).then((result) => {
+      void handler(functionUrlEvent(urlRequest(req) ?? assert.fail('a path'), Buffer.concat(chunks)), lambdaContext()).then((result) => {
         writeFunctionUrlResult(res, result);
       });
     });
@@ -469,7 +469,7 @@ describe('MCP SDK clients over the HTTP front', () => {
       req.on('end', () => {
         // Alternate between the two environments on every request.
         const h = (http as unknown as { n: number }).n++ % 2 === 0 ? get('everything').handler : other;
-        void h(functionUrlEvent(req, Buffer.concat(chunks)), lambdaContext()).then((r) => {
+        void h(functionUrlEvent(urlRequest(req) ?? assert.fail('a path'), Buffer.concat(chunks)), lambdaContext()).then((r) => {
           writeFunctionUrlResult(res, r);
         });
       });

@@ -1,17 +1,23 @@
+/**
+ * The whole fleet on this machine: a local Lambda service with one function per server, its
+ * Invoke API, the AgentCore-compatible gateway (policy, interceptors), per-server MCP endpoints
+ * and the status page — started, changed while it runs (hot reload), and stopped.
+ */
 import path from 'node:path';
 import { defaultBuildDir, hostPaths } from '../../build/build.js';
+import type { Principal } from '../../config/cedar.js';
 import { fleetPaths } from '../../config/fleet-paths.js';
 import type { FleetConfig } from '../../config/model.js';
-import { LocalGateway, type CatalogEntry } from '../gateway/gateway.js';
 import { Redactor } from '../../runtime/redact.js';
-import type { MemoryMode } from '../lambda/memory.js';
-import { planSandbox } from '../lambda/sandboxed.js';
-import type { InvocationRecord } from '../lambda/function.js';
-import { LocalLambda } from '../lambda/service.js';
-import { startDevServer, type DevServerLimits } from './server.js';
-import { GatewayAccess, type DecisionRecord } from '../gateway/policy.js';
+import { LocalGateway, type CatalogEntry } from '../gateway/gateway.js';
 import { GatewayInterceptors } from '../gateway/interceptors.js';
-import type { Principal } from '../../config/cedar.js';
+import { GatewayAccess, type DecisionRecord } from '../gateway/policy.js';
+import type { InvocationRecord } from '../lambda/function.js';
+import type { MemoryMode } from '../lambda/memory.js';
+import { planSandbox, type SandboxPlan } from '../lambda/sandboxed.js';
+import { LocalLambda } from '../lambda/service.js';
+import { startDevServer, type DevServer, type DevServerLimits } from './server.js';
+import { fleetStatus, type FleetStatus } from './status.js';
 
 export interface FleetOptions {
   host?: string;
@@ -55,6 +61,8 @@ export interface FleetOptions {
   onInterceptor?: (line: string) => void;
   /** Bundle an interceptor again when its handler file is saved (`dev`'s hot reload). */
   watchInterceptors?: boolean;
+  /** Added to the status model (the servers `dev` could not build). */
+  statusExtras?: () => Pick<FleetStatus, 'notRunning'>;
 }
 
 export interface RunningFleet {
@@ -75,6 +83,8 @@ export interface RunningFleet {
   sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
   /** Redacts the secret values this process knows (those taken from the environment). */
   redactor: Redactor;
+  /** The status model (what `/status` answers). */
+  status(): FleetStatus;
   close(): Promise<void>;
 }
 
@@ -89,22 +99,26 @@ export interface FleetChange {
 
 export const DEFAULT_PORT = 4040;
 
-/**
- * The whole fleet on this machine: a local Lambda service with one function per server, its
- * Invoke API, the AgentCore-compatible gateway, per-server MCP endpoints and the status page.
- */
-export async function startFleet(config: FleetConfig, options: FleetOptions = {}): Promise<RunningFleet> {
-  const configDir = path.dirname(path.resolve(config.file));
+/** Where each server runs from: the build's host installs, and the sandbox when asked for. */
+interface LaunchPlan {
+  launchPaths: Record<string, readonly string[]>;
+  sandbox: SandboxPlan | undefined;
+}
+
+async function launchPlan(config: FleetConfig, options: FleetOptions): Promise<LaunchPlan> {
   const buildDir = options.buildDir === false ? undefined : (options.buildDir ?? defaultBuildDir(config));
   const hostInstalls = buildDir === undefined ? {} : await hostPaths(config, buildDir);
   const sandbox =
     options.sandbox === true ? await planSandbox(config, buildDir ?? defaultBuildDir(config)) : undefined;
-  const launchPaths = { ...hostInstalls, ...sandbox?.launchPaths };
-  const lambda = new LocalLambda(config.servers, {
-    launchPaths,
-    ...(sandbox ? { launcher: sandbox.launcher } : {}),
+  return { launchPaths: { ...hostInstalls, ...sandbox?.launchPaths }, sandbox };
+}
+
+function localLambda(config: FleetConfig, options: FleetOptions, plan: LaunchPlan): LocalLambda {
+  return new LocalLambda(config.servers, {
+    launchPaths: plan.launchPaths,
+    ...(plan.sandbox ? { launcher: plan.sandbox.launcher } : {}),
     workDir: fleetPaths(config.file).devDir,
-    cwd: configDir,
+    cwd: path.dirname(path.resolve(config.file)),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
@@ -114,57 +128,138 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     ...(options.memory !== undefined ? { memory: options.memory } : {}),
     ...(config.region !== undefined ? { region: config.region } : {}),
   });
-  // Secrets taken from the developer's environment: their values never appear in what we print
-  // (learnt again when a reload of servers.yaml adds or replaces functions).
-  const redactor = new Redactor();
-  const parentEnv = options.env ?? process.env;
-  const learnLocalSecrets = (): void => {
-    for (const fn of lambda.functions.values())
-      for (const name of fn.localSecrets) redactor.add({ [name]: parentEnv[name] });
-  };
-  learnLocalSecrets();
-  const gateway = new LocalGateway(lambda, {
+}
+
+function localGateway(config: FleetConfig, lambda: LocalLambda, options: FleetOptions): LocalGateway {
+  return new LocalGateway(lambda, {
     name: config.gateway.name,
     version: options.version ?? '0.1.0',
     search: options.search ?? config.gateway.search,
     ...(config.gateway.instructions !== undefined ? { instructions: config.gateway.instructions } : {}),
     ...(options.principals ? { principals: options.principals } : {}),
   });
-  const accessFor = (policy: FleetConfig['policy']): GatewayAccess | undefined =>
-    policy === undefined
-      ? undefined
-      : new GatewayAccess(policy, {
-          gatewayName: config.gateway.name,
-          ...(config.region !== undefined ? { region: config.region } : {}),
-          ...(options.principals ? { principals: options.principals } : {}),
-          ...(options.onDecision ? { onDecision: options.onDecision } : {}),
-        });
-  gateway.access = accessFor(config.policy);
-  // Interceptors (`gateway.interceptors`): each its own local function, bundled as the build does.
-  const interceptorsFor = async (next: FleetConfig): Promise<GatewayInterceptors | undefined> => {
-    if (next.gateway.interceptors === undefined || Object.keys(next.gateway.interceptors).length === 0)
-      return undefined;
-    const started = await GatewayInterceptors.start(next.gateway.interceptors, {
-      buildDir: buildDir ?? defaultBuildDir(next),
-      workDir: fleetPaths(config.file).devDir,
-      cwd: configDir,
-      region: next.region ?? options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1',
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
-      ...(options.memory !== undefined ? { memory: options.memory } : {}),
-      ...(options.onInterceptor ? { onCall: options.onInterceptor } : {}),
-    });
-    if (options.watchInterceptors === true) started.watch();
-    return started;
-  };
-  try {
-    gateway.interceptors = await interceptorsFor(config);
-  } catch (err) {
-    await lambda.shutdown();
-    throw err;
+}
+
+/** AgentCore Policy for the config's `policy:` (none without one). */
+function accessFor(config: FleetConfig, options: FleetOptions): GatewayAccess | undefined {
+  if (config.policy === undefined) return undefined;
+  return new GatewayAccess(config.policy, {
+    gatewayName: config.gateway.name,
+    ...(config.region !== undefined ? { region: config.region } : {}),
+    ...(options.principals ? { principals: options.principals } : {}),
+    ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+  });
+}
+
+/** Interceptors (`gateway.interceptors`): each its own local function, bundled as the build does. */
+async function interceptorsFor(
+  config: FleetConfig,
+  options: FleetOptions,
+): Promise<GatewayInterceptors | undefined> {
+  if (config.gateway.interceptors === undefined || Object.keys(config.gateway.interceptors).length === 0)
+    return undefined;
+  const buildDir =
+    options.buildDir === false || options.buildDir === undefined ? defaultBuildDir(config) : options.buildDir;
+  const started = await GatewayInterceptors.start(config.gateway.interceptors, {
+    buildDir,
+    workDir: fleetPaths(config.file).devDir,
+    cwd: path.dirname(path.resolve(config.file)),
+    region: config.region ?? options.env?.['AWS_REGION'] ?? process.env['AWS_REGION'] ?? 'us-east-1',
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
+    ...(options.memory !== undefined ? { memory: options.memory } : {}),
+    ...(options.onInterceptor ? { onCall: options.onInterceptor } : {}),
+  });
+  if (options.watchInterceptors === true) started.watch();
+  return started;
+}
+
+/** What decides how the interceptors run (not where the config says so). */
+function interceptorKey(config: FleetConfig): string {
+  return JSON.stringify(
+    Object.values(config.gateway.interceptors ?? {}).map(({ source: _source, ...rest }) => rest),
+  );
+}
+
+/** The values of secrets taken from the environment, for the redactor (again after a reload). */
+function learnLocalSecrets(redactor: Redactor, lambda: LocalLambda, options: FleetOptions): void {
+  const parentEnv = options.env ?? process.env;
+  for (const fn of lambda.functions.values())
+    for (const name of fn.localSecrets) redactor.add({ [name]: parentEnv[name] });
+}
+
+function statusOf(lambda: LocalLambda, gateway: LocalGateway, options: FleetOptions): FleetStatus {
+  return { ...fleetStatus(lambda, gateway), ...options.statusExtras?.() };
+}
+
+class LocalFleet implements RunningFleet {
+  readonly url: string;
+  discovery: CatalogEntry[] = [];
+  readonly fromBuild: string[];
+  readonly sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
+  constructor(
+    private config: FleetConfig,
+    private readonly options: FleetOptions,
+    readonly lambda: LocalLambda,
+    readonly gateway: LocalGateway,
+    /** Secrets taken from the developer's environment: their values never appear in what we print. */
+    readonly redactor: Redactor,
+    private readonly server: DevServer,
+    plan: LaunchPlan,
+  ) {
+    this.url = server.url;
+    this.fromBuild = Object.keys(plan.launchPaths);
+    if (plan.sandbox)
+      this.sandbox = { inside: Object.keys(plan.sandbox.roots), outside: plan.sandbox.outside };
   }
-  let server: Awaited<ReturnType<typeof startDevServer>>;
+
+  status(): FleetStatus {
+    return statusOf(this.lambda, this.gateway, this.options);
+  }
+
+  async apply(next: FleetConfig, opts: { rebuilt?: readonly string[] } = {}): Promise<FleetChange> {
+    const plan = await launchPlan(next, this.options);
+    const change = await this.lambda.apply(next.servers, {
+      launchPaths: plan.launchPaths,
+      ...(plan.sandbox ? { launcher: plan.sandbox.launcher } : {}),
+      ...(opts.rebuilt !== undefined ? { replace: opts.rebuilt } : {}),
+    });
+    this.fromBuild.splice(0, this.fromBuild.length, ...Object.keys(plan.launchPaths));
+    learnLocalSecrets(this.redactor, this.lambda, this.options);
+    if (next.policy === undefined) this.gateway.access = undefined;
+    else if (this.gateway.access) this.gateway.access.update(next.policy);
+    else this.gateway.access = accessFor(next, this.options);
+    if (interceptorKey(next) !== interceptorKey(this.config)) {
+      const old = this.gateway.interceptors;
+      this.gateway.interceptors = await interceptorsFor(next, this.options);
+      this.config = next;
+      await old?.shutdown();
+    }
+    const listed = await this.gateway.refresh([...change.added, ...change.replaced]);
+    return { ...change, listed };
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    await this.gateway.interceptors?.shutdown();
+    await this.lambda.shutdown();
+  }
+}
+
+/**
+ * Starts the fleet: the local Lambda service, the gateway (policy, interceptors), the dev server;
+ * then lists every server's tools. What was started is stopped again when a later step fails.
+ */
+export async function startFleet(config: FleetConfig, options: FleetOptions = {}): Promise<RunningFleet> {
+  const plan = await launchPlan(config, options);
+  const lambda = localLambda(config, options, plan);
+  const gateway = localGateway(config, lambda, options);
+  gateway.access = accessFor(config, options);
+  const redactor = new Redactor();
+  learnLocalSecrets(redactor, lambda, options);
+  let server: DevServer | undefined;
   try {
+    gateway.interceptors = await interceptorsFor(config, options);
     server = await startDevServer({
       lambda,
       gateway,
@@ -175,57 +270,15 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       redactor,
+      status: () => statusOf(lambda, gateway, options),
     });
+    const fleet = new LocalFleet(config, options, lambda, gateway, redactor, server, plan);
+    fleet.discovery = await gateway.discover();
+    return fleet;
   } catch (err) {
+    await server?.close();
     await gateway.interceptors?.shutdown();
     await lambda.shutdown();
     throw err;
   }
-  const discovery = await gateway.discover();
-  const fromBuild = Object.keys(launchPaths);
-  return {
-    url: server.url,
-    lambda,
-    gateway,
-    discovery,
-    fromBuild,
-    ...(sandbox ? { sandbox: { inside: Object.keys(sandbox.roots), outside: sandbox.outside } } : {}),
-    redactor,
-    apply: async (next, opts = {}) => {
-      const installs = buildDir === undefined ? {} : await hostPaths(next, buildDir);
-      const plan =
-        options.sandbox === true ? await planSandbox(next, buildDir ?? defaultBuildDir(next)) : undefined;
-      const paths = { ...installs, ...plan?.launchPaths };
-      const change = await lambda.apply(next.servers, {
-        launchPaths: paths,
-        ...(plan ? { launcher: plan.launcher } : {}),
-        ...(opts.rebuilt !== undefined ? { replace: opts.rebuilt } : {}),
-      });
-      fromBuild.splice(0, fromBuild.length, ...Object.keys(paths));
-      learnLocalSecrets();
-      if (next.policy === undefined) gateway.access = undefined;
-      else if (gateway.access) gateway.access.update(next.policy);
-      else gateway.access = accessFor(next.policy);
-      if (interceptorKey(next) !== interceptorKey(config)) {
-        const old = gateway.interceptors;
-        gateway.interceptors = await interceptorsFor(next);
-        config = next;
-        await old?.shutdown();
-      }
-      const listed = await gateway.refresh([...change.added, ...change.replaced]);
-      return { ...change, listed };
-    },
-    close: async () => {
-      await server.close();
-      await gateway.interceptors?.shutdown();
-      await lambda.shutdown();
-    },
-  };
-}
-
-/** What decides how the interceptors run (not where the config says so). */
-function interceptorKey(config: FleetConfig): string {
-  return JSON.stringify(
-    Object.values(config.gateway.interceptors ?? {}).map(({ source: _source, ...rest }) => rest),
-  );
 }

@@ -4,9 +4,15 @@
  * headers it answers allowed origins with. docs/security.md explains the threat model.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { normalizeOrigin } from '../../protocol/http.js';
+
+/** What the checks read of a request. */
+export interface AccessRequest {
+  method: string;
+  /** Lower-case names. */
+  headers: Readonly<Record<string, string>>;
+}
 
 export interface AccessOptions {
   /** The address the server listens on (`--host`). */
@@ -133,8 +139,8 @@ export class AccessPolicy {
   }
 
   /** The Host and Origin checks of one request. */
-  check(req: IncomingMessage, pathname: string): Access {
-    const host = req.headers.host;
+  check(req: AccessRequest, pathname: string): Access {
+    const host = req.headers['host'];
     if (!this.hostAllowed(host)) {
       const name = host === undefined ? '' : (hostName(host) ?? host);
       return {
@@ -143,7 +149,7 @@ export class AccessPolicy {
         message: `Forbidden: Host "${clip(host ?? '')}" is not a name of this dev server (a check against DNS rebinding). If you reach it by that name, start it with --allowed-host ${/^[\w.-]+$/.test(name) ? name : '<name>'}`,
       };
     }
-    const origin = req.headers.origin;
+    const origin = req.headers['origin'];
     if (origin === undefined) {
       // No Origin, yet a browser says the request comes from another site: an <img>, a <script>,
       // a no-cors fetch. Only a plain navigation to the page is let through.
@@ -186,7 +192,7 @@ export class AccessPolicy {
   }
 
   /** The answer to an allowed origin's preflight. */
-  preflightHeaders(req: IncomingMessage, origin: string): Record<string, string> {
+  preflightHeaders(req: AccessRequest, origin: string): Record<string, string> {
     const requested = (req.headers['access-control-request-headers'] ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase())
@@ -220,14 +226,14 @@ export class AccessPolicy {
    * `X-Mcp-Fleet-Token` (the Lambda client's, whose Authorization holds a SigV4 signature).
    * Compared in constant time; never taken from the URL.
    */
-  tokenValid(req: IncomingMessage): boolean {
+  tokenValid(req: AccessRequest): boolean {
     if (this.tokenDigest === undefined) return true;
     const candidates: string[] = [];
-    const auth = req.headers.authorization;
+    const auth = req.headers['authorization'];
     const bearer = auth === undefined ? undefined : /^Bearer[ ]+(.+)$/i.exec(auth)?.[1];
     if (bearer !== undefined) candidates.push(bearer.trim());
     const header = req.headers['x-mcp-fleet-token'];
-    if (typeof header === 'string') candidates.push(header);
+    if (header !== undefined) candidates.push(header);
     let ok = false;
     for (const c of candidates) ok = timingSafeEqual(digest(c), this.tokenDigest) || ok;
     return ok;

@@ -16,17 +16,37 @@ export function requestUrl(target: string | undefined): URL | undefined {
   }
 }
 
-/** A Lambda Function URL event (payload format 2.0), as AWS builds it, from a Node HTTP request. */
-export function functionUrlEvent(
-  req: IncomingMessage,
-  body: Buffer,
-  urlId = 'local',
-): Record<string, unknown> {
-  const url = requestUrl(req.url) ?? new URL('http://localhost/');
+/** An HTTP request as a Function URL sees it (its body aside). */
+export interface UrlRequest {
+  method: string;
+  url: URL;
+  /** Lower-case names; a repeated header's values joined with commas, as Function URLs join them. */
+  headers: Readonly<Record<string, string>>;
+  /** `1.1` */
+  httpVersion: string;
+  sourceIp: string;
+}
+
+/** A Node request as a {@link UrlRequest}; undefined when its target is no path. */
+export function urlRequest(req: IncomingMessage): UrlRequest | undefined {
+  const url = requestUrl(req.url);
+  if (url === undefined) return undefined;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
+  return {
+    method: req.method ?? 'GET',
+    url,
+    headers,
+    httpVersion: req.httpVersion,
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+  };
+}
+
+/** A Lambda Function URL event (payload format 2.0), as AWS builds it. */
+export function functionUrlEvent(req: UrlRequest, body: Buffer, urlId = 'local'): Record<string, unknown> {
+  const { url, headers } = req;
   const contentType = headers['content-type'] ?? '';
   const textual = body.length === 0 || /json|text|xml|x-www-form-urlencoded/.test(contentType);
   const now = new Date();
@@ -42,10 +62,10 @@ export function functionUrlEvent(
       domainName: `${urlId}.lambda-url.local.on.aws`,
       domainPrefix: urlId,
       http: {
-        method: req.method ?? 'GET',
+        method: req.method,
         path: url.pathname,
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        sourceIp: req.sourceIp,
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
