@@ -125,6 +125,21 @@ describe('import rules', () => {
     assert.ok(packages.has('aws-cdk-lib'), 'the walk did reach the constructs');
   });
 
+  test("invoke, tools and verify load none of the local service (only the dev server's defaults)", () => {
+    const reached = new Set<string>();
+    const walk = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const i of importsOf(file)) if (i.local) walk(i.to);
+    };
+    for (const command of ['invoke', 'tools', 'verify'])
+      walk(path.join(SRC, 'cli', 'commands', `${command}.ts`));
+    const local = [...reached]
+      .map((f) => path.relative(SRC, f).split(path.sep).join('/'))
+      .filter((f) => f.startsWith('local/'));
+    assert.deepEqual(local, ['local/dev/defaults.ts']);
+  });
+
   test('the local worker (mounted alone in the sandbox) names the handler variable as the contract does', () => {
     const worker = readFileSync(path.join(SRC, 'local', 'lambda', 'worker.ts'), 'utf8');
     assert.ok(worker.includes(`process.env['${FUNCTION_ENV.handler}']`));

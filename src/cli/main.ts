@@ -167,6 +167,11 @@ function devCommand(program: Command): void {
       '--principals <file>',
       'policy: who the gateway\'s callers are, a JSON or YAML map of bearer token → JWT claims ({ sub, … }) or { iam: ARN }; without it, every caller is AgentCore::OAuthUser "dev" with no claims',
     )
+    .addOption(
+      jsonOption(
+        'one JSON object per line on stdout: ready (the URLs and the status model), each call, policy decision and reload, stopped; problems stay text on stderr',
+      ),
+    )
     .addHelpText(
       'after',
       examples([

@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
-import { ROOT } from '../helpers.js';
+import { CLI, ROOT, runCli } from '../helpers.js';
+import { eventually, exited, outputOf } from '../support/eventually.js';
 import { processState, processTree } from '../../src/platform/processes.js';
 import { assertNoneLeft, isAlive, text } from '../runtime/support.js';
 import { rpc, testFleet, type TestFleetFiles } from './support.js';
@@ -396,6 +397,100 @@ describe('the dev command', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 0);
     assert.match(out, /SIGTERM: stopping every server …\nstopped\./);
+  });
+
+  test('every wrong option is reported at once, with the usage exit code, before anything starts', async () => {
+    const r = await runCli(
+      [
+        'dev',
+        '--config',
+        files.configFile,
+        '--port',
+        'eighty',
+        '--concurrency',
+        '0',
+        '--memory-limits',
+        'lots',
+        '--allowed-origin',
+        '*',
+        '--allowed-host',
+        'http://devbox:1',
+      ],
+      { env: files.env },
+    );
+    assert.equal(r.code, 2, r.stderr);
+    for (const what of [
+      '--port eighty',
+      '--concurrency 0',
+      '--memory-limits lots',
+      "--allowed-origin '*'",
+      '--allowed-host http://devbox:1',
+    ])
+      assert.ok(r.stderr.includes(what), `${what} in: ${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /starting/);
+  });
+
+  test('--json: one JSON object per line — ready (with the state file in place), each call, stopped', async (t) => {
+    const child = spawn(
+      process.execPath,
+      [CLI, 'dev', '--config', files.configFile, '--port', '0', '--json', '--no-watch'],
+      { env: files.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const output = outputOf(child);
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    let stateAtReady: boolean | undefined;
+    const events = (): Record<string, unknown>[] =>
+      output
+        .stdout()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const ready = await eventually(
+      () => {
+        const e = events().find((x) => x['event'] === 'ready');
+        if (e !== undefined) stateAtReady ??= existsSync(path.join(files.dir, '.mcp-fleet', 'dev.json'));
+        return e;
+      },
+      { what: 'the ready event', seen: output.all },
+    );
+    assert.equal(stateAtReady, true, 'the state file is written before ready is printed');
+    const url = String(ready['url']);
+    assert.deepEqual(ready['endpoints'], {
+      gateway: `${url}/mcp`,
+      server: `${url}/servers/<id>/mcp`,
+      invoke: url,
+      status: `${url}/`,
+    });
+    const status = ready['status'] as { functions: { id: string; tools: string[] }[]; notRunning?: unknown };
+    assert.deepEqual(
+      status.functions.map((f) => f.id),
+      ['memory', 'everything', 'filesystem', 'git', 'fault', 'broken'],
+    );
+    assert.ok(status.functions.find((f) => f.id === 'memory')?.tools.includes('memory___read_graph'));
+    await rpc(`${url}/mcp`, {
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'memory___read_graph', arguments: {} },
+    });
+    const call = await eventually(() => events().find((x) => x['event'] === 'call'), {
+      what: 'the call event',
+      seen: output.all,
+    });
+    assert.equal(call['functionName'], 'mcp-server-memory');
+    assert.equal(call['toolName'], 'memory___read_graph');
+    assert.equal(call['outcome'], 'ok');
+    assert.equal(call['payload'], undefined, 'no payload on the terminal');
+    child.kill('SIGTERM');
+    assert.equal(await exited(child), 0);
+    assert.deepEqual(
+      events()
+        .slice(-2)
+        .map((e) => e['event']),
+      ['stopping', 'stopped'],
+    );
+    assert.ok(!existsSync(path.join(files.dir, '.mcp-fleet', 'dev.json')), 'the state file is removed');
   });
 
   test('killed outright (SIGKILL), it leaves no frozen environment behind', async () => {

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
-import { formatProblem, loadConfig, type FleetConfig } from '../../config/index.js';
+import type { FleetConfig } from '../../config/index.js';
 import { buildFleet, type FleetBuild, type Phase } from '../../build/build.js';
 import { discoverLocally } from '../../local/lambda/discovery.js';
 import type { LockUpdate } from '../../build/lock.js';
 import { FleetError } from '../../contract/errors.js';
 import { CliError, EXIT } from '../exit.js';
+import { loadValidConfig } from '../load-config.js';
 
 export interface BuildCommandOptions {
   config: string;
@@ -20,14 +21,6 @@ export interface BuildCommandOptions {
   plain?: boolean;
   /** No progress display at all. */
   silent?: boolean;
-}
-
-export async function loadValidConfig(file: string): Promise<FleetConfig> {
-  const { config, problems } = await loadConfig(file);
-  for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
-  if (!config)
-    throw new CliError(`${file} is not valid; fix the problems above (mcp-fleet validate ${file})`);
-  return config;
 }
 
 function parseConcurrency(value: string | undefined): number | undefined {

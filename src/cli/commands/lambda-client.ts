@@ -3,7 +3,7 @@ import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { invokeFunction } from '../../verify/invoke.js';
 import { CliError } from '../exit.js';
 import { fleetPaths } from '../../config/fleet-paths.js';
-import { DEFAULT_PORT } from '../../local/dev/fleet.js';
+import { DEFAULT_PORT } from '../../local/dev/defaults.js';
 
 export interface LambdaTargetOptions {
   endpoint?: string;

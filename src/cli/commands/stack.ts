@@ -13,7 +13,8 @@ import {
 import { NagCheckError } from '../../infra/synth.js';
 import { OUTPUTS } from '../../infra/stack.js';
 import { CliError } from '../exit.js';
-import { loadValidConfig, lockLines, runBuild } from './build.js';
+import { loadValidConfig } from '../load-config.js';
+import { lockLines, runBuild } from './build.js';
 
 export interface StackCommandOptions {
   config: string;

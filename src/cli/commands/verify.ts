@@ -2,7 +2,7 @@ import { OUTPUTS } from '../../infra/outputs.js';
 import { gatewayToken, stackOutputs } from '../../verify/stack.js';
 import { verifyFleet, type Check, type Verification } from '../../verify/verify.js';
 import { CliError, EXIT } from '../exit.js';
-import { loadValidConfig } from './build.js';
+import { loadValidConfig } from '../load-config.js';
 import { lambdaClient } from './lambda-client.js';
 
 export interface VerifyCommandOptions {

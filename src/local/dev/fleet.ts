@@ -17,6 +17,7 @@ import type { MemoryMode } from '../lambda/memory.js';
 import { planSandbox, type SandboxPlan } from '../lambda/sandboxed.js';
 import { LocalLambda } from '../lambda/service.js';
 import { startDevServer, type DevServer, type DevServerLimits } from './server.js';
+import { DEFAULT_PORT } from './defaults.js';
 import { fleetStatus, type FleetStatus } from './status.js';
 
 export interface FleetOptions {
@@ -97,7 +98,7 @@ export interface FleetChange {
   listed: CatalogEntry[];
 }
 
-export const DEFAULT_PORT = 4040;
+export { DEFAULT_PORT } from './defaults.js';
 
 /** Where each server runs from: the build's host installs, and the sandbox when asked for. */
 interface LaunchPlan {

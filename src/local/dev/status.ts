@@ -85,7 +85,12 @@ export function fleetStatus(lambda: LocalLambda, gateway: LocalGateway): FleetSt
 
 /** One line per server: its tools, or why it has none (listing or build failures). */
 export function serverLines(
-  entries: readonly Pick<CatalogEntry, 'serverId' | 'tools' | 'warnings' | 'error'>[],
+  entries: readonly {
+    serverId: string;
+    tools: readonly unknown[];
+    warnings: readonly unknown[];
+    error?: string;
+  }[],
   notRunning: readonly { id: string; reason: string }[] = [],
 ): string[] {
   const width = Math.max(6, ...entries.map((e) => e.serverId.length), ...notRunning.map((n) => n.id.length));
