@@ -152,6 +152,29 @@ describe('import rules', () => {
   });
 });
 
+describe('functions', () => {
+  /** A function longer than this is split along its seams (docs/architecture.md). */
+  const MAX_FUNCTION_LINES = 80;
+
+  test(`no function of src/ is longer than ${MAX_FUNCTION_LINES} lines`, () => {
+    const long: string[] = [];
+    for (const file of sourceFiles()) {
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+      const visit = (node: ts.Node): void => {
+        if (ts.isFunctionLike(node) && 'body' in node && node.body !== undefined) {
+          const first = source.getLineAndCharacterOfPosition(node.getStart()).line;
+          const last = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+          if (last - first + 1 > MAX_FUNCTION_LINES)
+            long.push(`${path.relative(ROOT, file)}:${first + 1} (${last - first + 1} lines)`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    assert.deepEqual(long, []);
+  });
+});
+
 describe('test tiers', () => {
   test('test:fast, test:local and test:e2e together run every test file once', () => {
     const scripts = (

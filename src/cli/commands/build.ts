@@ -31,10 +31,87 @@ function parseConcurrency(value: string | undefined): number | undefined {
   return n;
 }
 
+/** A server's line in the task list: its title, the installer's last line under it, its end. */
+interface TaskHandle {
+  title: (t: string) => void;
+  output: (l: string) => void;
+  settle: (failed: boolean) => void;
+}
+
 /**
- * Runs the build under a listr2 task list: one task per server, its phase as the title and the
+ * The build's live task list (listr2): one task per server, its phase as the title and the
  * installer's last output line under it. Non-interactive terminals get one line per change.
  */
+class BuildProgress {
+  private readonly handles = new Map<string, TaskHandle>();
+  private readonly ready = new Map<string, Promise<void>>();
+  private readonly upToDate = new Set<string>();
+  private readonly shown: Promise<unknown>;
+  private readonly plain: boolean;
+
+  constructor(
+    private readonly ids: readonly string[],
+    opts: Pick<BuildCommandOptions, 'plain' | 'silent'>,
+  ) {
+    const waiting = new Map<string, () => void>();
+    for (const id of ids) this.ready.set(id, new Promise<void>((resolve) => waiting.set(id, resolve)));
+    const tasks: ListrTask[] = ids.map((id) => ({
+      title: `${id}: queued`,
+      task: (_ctx, task): Promise<void> =>
+        new Promise<void>((resolve, reject) => {
+          this.handles.set(id, {
+            title: (t) => {
+              task.title = `${id}: ${t}`;
+            },
+            output: (l) => {
+              task.output = l.length > 160 ? `${l.slice(0, 157)}...` : l;
+            },
+            settle: (failed) => {
+              if (failed) reject(new Error(`${id}: failed`));
+              else resolve();
+            },
+          });
+          waiting.get(id)?.();
+        }),
+    }));
+    this.plain = opts.plain === true || !process.stdout.isTTY;
+    const list = new Listr(tasks, {
+      concurrent: true,
+      exitOnError: false,
+      collectErrors: false,
+      renderer: opts.silent === true ? 'silent' : this.plain ? 'simple' : 'default',
+      fallbackRenderer: 'simple',
+      rendererOptions: { collapseErrors: false },
+    });
+    this.shown = list.run().catch(() => undefined);
+  }
+
+  /** The build's progress events, shown on the server's task. */
+  readonly onProgress = (id: string, event: { phase?: Phase; line?: string }): void => {
+    void this.ready.get(id)?.then(() => {
+      const h = this.handles.get(id);
+      if (!h) return;
+      if (event.phase === 'up to date') this.upToDate.add(id);
+      if (event.phase === 'done') {
+        h.title(this.upToDate.has(id) ? 'up to date' : 'built');
+        h.settle(false);
+      } else if (event.phase === 'failed') h.settle(true);
+      else if (event.phase !== undefined) h.title(event.phase);
+      if (event.line !== undefined && !this.plain) h.output(event.line);
+    });
+  };
+
+  /** Tasks never reported (the build stopped early) end as failed, so the list closes. */
+  async close(): Promise<void> {
+    for (const id of this.ids) {
+      await this.ready.get(id);
+      this.handles.get(id)?.settle(true);
+    }
+    await this.shown;
+  }
+}
+
+/** Runs the build (the servers `only` names, else every enabled one) under its task list. */
 export async function runBuild(
   config: FleetConfig,
   opts: Omit<BuildCommandOptions, 'config' | 'json'>,
@@ -45,59 +122,7 @@ export async function runBuild(
       (s) => s.enabled && (opts.only === undefined || opts.only.length === 0 || opts.only.includes(s.id)),
     )
     .map((s) => s.id);
-  type Handle = {
-    title: (t: string) => void;
-    output: (l: string) => void;
-    settle: (failed: boolean) => void;
-  };
-  const handles = new Map<string, Handle>();
-  const ready = new Map<string, Promise<void>>();
-  const waiting = new Map<string, () => void>();
-  for (const id of ids) ready.set(id, new Promise<void>((resolve) => waiting.set(id, resolve)));
-
-  const tasks: ListrTask[] = ids.map((id) => ({
-    title: `${id}: queued`,
-    task: (_ctx, task): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        handles.set(id, {
-          title: (t) => {
-            task.title = `${id}: ${t}`;
-          },
-          output: (l) => {
-            task.output = l.length > 160 ? `${l.slice(0, 157)}...` : l;
-          },
-          settle: (failed) => {
-            if (failed) reject(new Error(`${id}: failed`));
-            else resolve();
-          },
-        });
-        waiting.get(id)?.();
-      }),
-  }));
-  const plain = opts.plain === true || !process.stdout.isTTY;
-  const list = new Listr(tasks, {
-    concurrent: true,
-    exitOnError: false,
-    collectErrors: false,
-    renderer: opts.silent === true ? 'silent' : plain ? 'simple' : 'default',
-    fallbackRenderer: 'simple',
-    rendererOptions: { collapseErrors: false },
-  });
-  const shown = list.run().catch(() => undefined);
-  const upToDate = new Set<string>();
-  const onProgress = (id: string, event: { phase?: Phase; line?: string }): void => {
-    void ready.get(id)?.then(() => {
-      const h = handles.get(id);
-      if (!h) return;
-      if (event.phase === 'up to date') upToDate.add(id);
-      if (event.phase === 'done') {
-        h.title(upToDate.has(id) ? 'up to date' : 'built');
-        h.settle(false);
-      } else if (event.phase === 'failed') h.settle(true);
-      else if (event.phase !== undefined) h.title(event.phase);
-      if (event.line !== undefined && !plain) h.output(event.line);
-    });
-  };
+  const progress = new BuildProgress(ids, opts);
   try {
     return await buildFleet(config, {
       ...(opts.out !== undefined ? { outDir: opts.out } : {}),
@@ -106,15 +131,10 @@ export async function runBuild(
       ...(opts.force !== undefined ? { force: opts.force } : {}),
       ...(opts.pruneLock === true ? { pruneLock: true } : {}),
       discover: discoverLocally,
-      onProgress,
+      onProgress: progress.onProgress,
     });
   } finally {
-    // Tasks never reported (the build stopped early) end as failed, so the list closes.
-    for (const id of ids) {
-      await ready.get(id);
-      handles.get(id)?.settle(true);
-    }
-    await shown;
+    await progress.close();
   }
 }
 

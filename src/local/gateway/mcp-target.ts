@@ -13,7 +13,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../../protocol/jsonrpc.js';
-import type { LocalFunction } from '../lambda/function.js';
+import type { InvokeOutcome, LocalFunction } from '../lambda/function.js';
 import { StreamedHttpReader } from '../lambda/function-url.js';
 import type { LocalLambda } from '../lambda/service.js';
 import { invokeTarget } from './target-call.js';
@@ -228,6 +228,100 @@ export function templateMatcher(template: string): RegExp {
 }
 
 /**
+ * The answer to one request the gateway sent a target: read while the function streams it (each
+ * notification handed on as it comes), then, once the invocation ended, the response — or a
+ * {@link TargetError} that says what was wrong with the answer.
+ */
+class TargetAnswer {
+  private found: JsonRpcResponse | undefined;
+  private broken: Error | undefined;
+  private readonly streamed: StreamedAnswer;
+
+  constructor(
+    private readonly functionName: string,
+    private readonly method: string,
+    private readonly ownId: string,
+    private readonly ctx: CallContext,
+  ) {
+    // The function streams (RESPONSE_STREAM): notifications reach the caller as they are written.
+    this.streamed = new StreamedAnswer((m) => {
+      this.take(m);
+    });
+  }
+
+  private take(m: unknown): void {
+    if (isNotification(m)) this.ctx.onNotification?.(m);
+    else if (isResponse(m) && (m.id === this.ownId || (m.id === null && 'error' in m))) this.found = m;
+  }
+
+  readonly onChunk = (data: Buffer, contentType: string): void => {
+    if (this.broken !== undefined) return;
+    try {
+      this.streamed.push(data, contentType);
+    } catch (err) {
+      this.broken = err as Error;
+    }
+  };
+
+  /** The target's response to the request, from a streamed or a buffered Function URL answer. */
+  response(outcome: InvokeOutcome): JsonRpcResponse {
+    const name = this.functionName;
+    if (outcome.functionError !== undefined) {
+      const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown } | null;
+      const why =
+        typeof p?.errorMessage === 'string'
+          ? p.errorMessage
+          : typeof p?.errorType === 'string'
+            ? p.errorType
+            : 'function error';
+      // A Function URL answers a function error with 502, or ends a stream already started.
+      throw new TargetError(
+        (outcome.streamed?.bytes ?? 0) > 0
+          ? `${name} failed while it streamed its answer (the Function URL's stream ends there): ${why}`
+          : `${name} failed (its Function URL would answer 502): ${why}`,
+      );
+    }
+    return outcome.streamed !== undefined ? this.fromStream() : this.fromResult(outcome.payload);
+  }
+
+  private fromStream(): JsonRpcResponse {
+    const name = this.functionName;
+    if (this.broken !== undefined) throw new TargetError(`${name}: ${this.broken.message}`);
+    const answer = this.streamed;
+    if (answer.statusCode === undefined)
+      throw new TargetError(`${name} ended its stream without an HTTP response`);
+    for (const m of answer.end()) this.take(m);
+    if (answer.problem !== undefined) throw new TargetError(`${name}: ${answer.problem}`);
+    if (this.found === undefined)
+      throw new TargetError(
+        `${name} answered HTTP ${answer.statusCode} without a response to ${this.method} (${answer.contentType || 'no content-type'})`,
+      );
+    return this.found;
+  }
+
+  private fromResult(payload: unknown): JsonRpcResponse {
+    const name = this.functionName;
+    const r = payload as {
+      statusCode?: unknown;
+      headers?: Record<string, unknown>;
+      body?: unknown;
+      isBase64Encoded?: unknown;
+    } | null;
+    if (r === null || typeof r !== 'object' || typeof r.statusCode !== 'number')
+      throw new TargetError(`${name} did not answer with an HTTP response`);
+    let body = typeof r.body === 'string' ? r.body : '';
+    if (r.isBase64Encoded === true) body = Buffer.from(body, 'base64').toString('utf8');
+    const typeHeader = Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+    for (const m of messagesOf(typeof typeHeader === 'string' ? typeHeader : '', body)) this.take(m);
+    if (this.found === undefined)
+      throw new TargetError(
+        `${name} answered HTTP ${r.statusCode} without a response to ${this.method}${body === '' ? '' : `: ${body.slice(0, 200)}`}`,
+      );
+    return this.found;
+  }
+}
+
+/**
  * The MCP-server targets of a fleet, as the local gateway reaches them: one JSON-RPC request per
  * Function URL invocation (the fronts are stateless, as AgentCore expects of a target).
  */
@@ -268,75 +362,22 @@ export class McpTargets {
     const ownId = `gateway-${++this.requests}`;
     const message: Record<string, unknown> = { jsonrpc: '2.0', id: ownId, method };
     if (params !== undefined) message['params'] = params;
-    let response: JsonRpcResponse | undefined;
-    const take = (m: unknown): void => {
-      if (isNotification(m)) ctx.onNotification?.(m);
-      else if (isResponse(m) && (m.id === ownId || (m.id === null && 'error' in m))) response = m;
-    };
-    // The function streams (RESPONSE_STREAM): notifications reach the caller as they are written.
-    const answer = new StreamedAnswer(take);
-    let broken: Error | undefined;
-    const onChunk = (data: Buffer, contentType: string): void => {
-      if (broken !== undefined) return;
-      try {
-        answer.push(data, contentType);
-      } catch (err) {
-        broken = err as Error;
-      }
-    };
+    const reading = new TargetAnswer(fn.name, method, ownId, ctx);
     const event = mcpPostEvent(fn.server.id, JSON.stringify(message));
     let outcome;
     try {
-      outcome = await invokeTarget(this.lambda, fn, event, { onChunk }, ctx.deadline, this.clock);
+      outcome = await invokeTarget(
+        this.lambda,
+        fn,
+        event,
+        { onChunk: reading.onChunk },
+        ctx.deadline,
+        this.clock,
+      );
     } catch (err) {
       throw new TargetError((err as Error).message);
     }
-    if (outcome.functionError !== undefined) {
-      const p = outcome.payload as { errorMessage?: unknown; errorType?: unknown } | null;
-      const why =
-        typeof p?.errorMessage === 'string'
-          ? p.errorMessage
-          : typeof p?.errorType === 'string'
-            ? p.errorType
-            : 'function error';
-      // A Function URL answers a function error with 502, or ends a stream already started.
-      throw new TargetError(
-        (outcome.streamed?.bytes ?? 0) > 0
-          ? `${fn.name} failed while it streamed its answer (the Function URL's stream ends there): ${why}`
-          : `${fn.name} failed (its Function URL would answer 502): ${why}`,
-      );
-    }
-    if (outcome.streamed !== undefined) {
-      if (broken !== undefined) throw new TargetError(`${fn.name}: ${broken.message}`);
-      if (answer.statusCode === undefined)
-        throw new TargetError(`${fn.name} ended its stream without an HTTP response`);
-      for (const m of answer.end()) take(m);
-      if (answer.problem !== undefined) throw new TargetError(`${fn.name}: ${answer.problem}`);
-      if (response === undefined)
-        throw new TargetError(
-          `${fn.name} answered HTTP ${answer.statusCode} without a response to ${method} (${answer.contentType || 'no content-type'})`,
-        );
-      return { ...response, id };
-    }
-    const r = outcome.payload as {
-      statusCode?: unknown;
-      headers?: Record<string, unknown>;
-      body?: unknown;
-      isBase64Encoded?: unknown;
-    } | null;
-    if (r === null || typeof r !== 'object' || typeof r.statusCode !== 'number')
-      throw new TargetError(`${fn.name} did not answer with an HTTP response`);
-    let body = typeof r.body === 'string' ? r.body : '';
-    if (r.isBase64Encoded === true) body = Buffer.from(body, 'base64').toString('utf8');
-    const typeHeader = Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
-    const contentType = typeof typeHeader === 'string' ? typeHeader : '';
-    for (const m of messagesOf(contentType, body)) take(m);
-    if (response === undefined) {
-      throw new TargetError(
-        `${fn.name} answered HTTP ${r.statusCode} without a response to ${method}${body === '' ? '' : `: ${body.slice(0, 200)}`}`,
-      );
-    }
-    return { ...response, id };
+    return { ...reading.response(outcome), id };
   }
 
   /** Every item of a paginated list method of one target (following nextCursor). */
