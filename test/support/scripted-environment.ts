@@ -159,14 +159,22 @@ export class ScriptedEnvironment implements ExecutionEnvironment {
   }
 }
 
-/** A factory of scripted environments (the n-th started gets `script(n)`), and those it started. */
-export function scriptedEnvironments(script: EnvironmentScript | ((n: number) => EnvironmentScript) = {}): {
+/**
+ * A factory of scripted environments (the n-th started gets `script(n, spec)`; the spec's name
+ * starts with the function's), and those it started.
+ */
+export function scriptedEnvironments(
+  script: EnvironmentScript | ((n: number, spec: EnvironmentSpec) => EnvironmentScript) = {},
+): {
   factory: EnvironmentFactory;
   started: ScriptedEnvironment[];
 } {
   const started: ScriptedEnvironment[] = [];
   const factory: EnvironmentFactory = (spec) => {
-    const env = new ScriptedEnvironment(spec, typeof script === 'function' ? script(started.length) : script);
+    const env = new ScriptedEnvironment(
+      spec,
+      typeof script === 'function' ? script(started.length, spec) : script,
+    );
     started.push(env);
     return Promise.resolve(env);
   };

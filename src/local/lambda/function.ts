@@ -400,9 +400,9 @@ export class LocalFunction {
     );
   }
 
-  /** A platform line in the function's log. */
+  /** A platform line in the function's log (an invocation that ends after shutdown writes none). */
   private line(text: string): void {
-    this.log.write(`${text}\n`);
+    if (!this.log.writableEnded) this.log.write(`${text}\n`);
   }
 
   private isoNow(): string {
