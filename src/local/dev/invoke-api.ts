@@ -22,8 +22,10 @@ async function invokeRequest(
   req: DevRequest,
   res: ServerResponse,
   name: string,
-  type: string,
-): Promise<{ fn: LocalFunction; event: unknown; clientContext: unknown } | undefined> {
+  types: { allowed: readonly string[]; refusal: string },
+): Promise<{ fn: LocalFunction; event: unknown; clientContext: unknown; type: string } | undefined> {
+  const type = invocationType(req, types.allowed, res, types.refusal);
+  if (type === undefined) return undefined;
   let fn;
   try {
     fn = ctx.lambda.resolve(name);
@@ -63,7 +65,7 @@ async function invokeRequest(
     res.end();
     return undefined;
   }
-  return { fn, event, clientContext };
+  return { fn, event, clientContext, type };
 }
 
 /** The event: the body as JSON ({} when empty). */
@@ -110,16 +112,12 @@ export async function invokeRoute(
   res: ServerResponse,
   name: string,
 ): Promise<void> {
-  const type = invocationType(
-    req,
-    ['RequestResponse', 'Event', 'DryRun'],
-    res,
-    'use RequestResponse, Event or DryRun',
-  );
-  if (type === undefined) return;
-  const request = await invokeRequest(ctx, req, res, name, type);
+  const request = await invokeRequest(ctx, req, res, name, {
+    allowed: ['RequestResponse', 'Event', 'DryRun'],
+    refusal: 'use RequestResponse, Event or DryRun',
+  });
   if (request === undefined) return;
-  const { fn, event, clientContext } = request;
+  const { fn, event, clientContext, type } = request;
   const run = ctx.lambda.invoke(fn.name, event, clientContext === undefined ? {} : { clientContext });
   if (type === 'Event') {
     run.catch(() => undefined);
@@ -201,14 +199,10 @@ export async function invokeStreamRoute(
   res: ServerResponse,
   name: string,
 ): Promise<void> {
-  const type = invocationType(
-    req,
-    ['RequestResponse', 'DryRun'],
-    res,
-    'InvokeWithResponseStream takes RequestResponse or DryRun',
-  );
-  if (type === undefined) return;
-  const request = await invokeRequest(ctx, req, res, name, type);
+  const request = await invokeRequest(ctx, req, res, name, {
+    allowed: ['RequestResponse', 'DryRun'],
+    refusal: 'InvokeWithResponseStream takes RequestResponse or DryRun',
+  });
   if (request === undefined) return;
   const { fn, event, clientContext } = request;
   const decoder = new TextDecoder();
