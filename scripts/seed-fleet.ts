@@ -363,7 +363,8 @@ export function seedFleetMarkdown(r: SeedFleetReport): string {
     'function root of a zip function or the host install of an image function (uncompressed);',
     '*tools (file)* means the build took a checked-in `toolsFile` because the server cannot start',
     'offline; *cold start* is from starting a local Lambda environment to the first `tools/list`',
-    'answer during the build; *first call* includes a cold start where the fleet had none warm;',
+    'answer, measured by the build that staged the server (an up-to-date server keeps the figure of',
+    'the build that staged it); *first call* includes a cold start where the fleet had none warm;',
     '*warm call* is the median of five more calls through the gateway.',
     '',
     'Servers that cannot start here fail fast with the reason: ' +
