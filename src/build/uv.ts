@@ -49,7 +49,7 @@ export function systemCertsWanted(env: NodeJS.ProcessEnv = process.env): boolean
 
 /**
  * The variables every uv process mcp-fleet starts gets on top of its environment (the build's
- * stages, `dev`'s build, the test tools' script): the system's trust store, as npm and git use
+ * stages, `dev`'s build, the test tools' script): the system's trust store, as git and Go use
  * it. A user's own `UV_SYSTEM_CERTS` or `UV_NATIVE_TLS` is left as it is (`UV_SYSTEM_CERTS=false`
  * turns the store off).
  */
