@@ -82,7 +82,8 @@ before(async () => {
 });
 
 after(async () => {
-  if (start?.pid !== undefined && start.exitCode === null) {
+  // Still running when a test failed before the one that stops it (a signal leaves exitCode null).
+  if (start?.pid !== undefined && start.exitCode === null && start.signalCode === null) {
     process.kill(-start.pid, 'SIGINT');
     await startExited;
   }
@@ -168,7 +169,10 @@ test("the README's CLI commands (npm run mcp-fleet -- …) run the clone's build
 });
 
 test('Ctrl-C stops npm start and every server; nothing went into the Python on PATH', async () => {
-  assert.ok(start?.pid !== undefined && start.exitCode === null, 'npm start is running');
+  assert.ok(
+    start?.pid !== undefined && start.exitCode === null && start.signalCode === null,
+    'npm start is running',
+  );
   // npm and the fleet: SIGINT to the group, as Ctrl-C in a terminal.
   process.kill(-start.pid, 'SIGINT');
   await startExited;
