@@ -5,7 +5,8 @@
  *   env change  one server's env changed: launch specs rewritten, tools discovered again, no install
  *   relocked    --force again with the lock file: npm ci / uv installing the locked set / go.sum from the lock
  *
- * Run: npm run bench:build  (figures to stderr and bench/results/build.json)
+ * Run: npm run bench:build  (figures to stderr, bench/results/build.json and its block of
+ * docs/benchmarks.md)
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFleet, type FleetBuild } from '../src/build/build.js';
 import { discoverLocally } from '../src/local/lambda/discovery.js';
+import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +51,7 @@ async function build(file: string, force = false): Promise<FleetBuild> {
   return result;
 }
 
+const facts = runFacts();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-build-'));
 try {
   const file = path.join(dir, 'servers.yaml');
@@ -86,6 +89,20 @@ try {
   );
   await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(path.join(ROOT, 'bench', 'results', 'build.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  await writeGeneratedBlock(
+    generatedDoc('build'),
+    facts,
+    [
+      `One fleet of an npm (server-memory), a PyPI (mcp-server-git) and a Go server (github-mcp-server, arm64 + host build); medians of ${String(RUNS)} runs (staged: of ${String(staged.length)}):`,
+      '',
+      '| build | time |',
+      '| --- | ---: |',
+      `| every server staged (\`--force\`, installing the locked set, warm caches) | ${(figures.stagedMs / 1000).toFixed(1)} s |`,
+      `| one server's env changed (launch specs rewritten, tools discovered again, nothing installed) | ${(figures.envChangeMs / 1000).toFixed(2)} s |`,
+      `| nothing changed | ${(figures.unchangedMs / 1000).toFixed(3)} s |`,
+      `| staged ÷ unchanged | ${figures.stagedOverUnchanged.toFixed(0)}× (goal: an unchanged fleet in seconds) |`,
+    ].join('\n'),
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

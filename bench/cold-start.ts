@@ -19,7 +19,8 @@
  * Needs the seed fleet built (examples/seed/.mcp-fleet/build; `npx mcp-fleet build -c
  * examples/seed/servers.yaml`, or the seed test). Servers that cannot start offline are skipped.
  * Run: npm run bench:cold-start  (BENCH_ONLY=id,… for some servers; BENCH_COLD_RUNS=n pairs, 11 by
- * default; BENCH_COLD_BEFORE_RUNS=n, 3; figures to stderr and bench/results/cold-start.json)
+ * default; BENCH_COLD_BEFORE_RUNS=n, 3; figures to stderr, bench/results/cold-start.json and its block
+ * of docs/benchmarks.md)
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -32,6 +33,7 @@ import type { ServerManifest } from '../src/build/build.js';
 import { ensureUv } from '../src/build/uv.js';
 import { fleetPaths } from '../src/config/fleet-paths.js';
 import type { LaunchSpec } from '../src/config/model.js';
+import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { NEEDS_NETWORK } from '../scripts/seed-fleet.js';
 
 const run = promisify(execFile);
@@ -165,6 +167,7 @@ interface Row {
   pycWrittenAtRun: number;
 }
 
+const facts = runFacts();
 const uv = await ensureUv();
 /** What every contestant inherits: this process's environment with the region set, as Lambda sets it. */
 const region = process.env['AWS_REGION'] ?? 'us-east-1';
@@ -315,6 +318,23 @@ try {
   await writeFile(
     path.join(ROOT, 'bench', 'results', 'cold-start.json'),
     `${JSON.stringify(figures, null, 2)}\n`,
+  );
+  await writeGeneratedBlock(
+    generatedDoc('cold-start'),
+    facts,
+    [
+      `Image and host in ${RUNS} pairs per server, \`before\` ${BEFORE_RUNS} times; medians in ms:`,
+      '',
+      `| server | image-style install (ms) | host install (ms) | image ÷ host, median of ${RUNS} pairs (goal ≤ 1.1) | middle half of the pairs | image as before: no bytecode (ms) | before ÷ image |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map(
+        (r) =>
+          `| ${r.id} | ${r.imageMs.toFixed(0)} | ${r.hostMs.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.ratioQuartiles.map((x) => x.toFixed(2)).join('–')} | ${r.beforeMs.toFixed(0)} | ${(r.beforeMs / r.imageMs).toFixed(1)}× |`,
+      ),
+      '',
+      `Worst ratio ${figures.worstRatio.toFixed(2)} (goal ≤ 1.1); slowest image-style cold start ${(figures.slowestImageMs / 1000).toFixed(2)} s (goal ≤ 5 s).`,
+      ...(skipped.length > 0 ? ['', `Not measured: ${skipped.join('; ')}.`] : []),
+    ].join('\n'),
   );
 } finally {
   await rm(work, { recursive: true, force: true });

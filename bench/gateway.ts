@@ -4,8 +4,8 @@
  * at a time per environment) vs supergateway and mcp-proxy (npm), each in its stateless and
  * stateful mode. Same client (MCP SDK v1.32 Streamable HTTP), same call (`echo`).
  *
- * Run: npm run build && npm run bench:gateway (figures on stderr and in bench/results/gateway.json;
- * BENCH_PHASE_SECONDS caps each phase, 30 s by default)
+ * Run: npm run build && npm run bench:gateway (figures on stderr, in bench/results/gateway.json and
+ * in its block of docs/benchmarks.md; BENCH_PHASE_SECONDS caps each phase, 30 s by default)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { freePort } from '../scripts/support.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -150,6 +151,7 @@ async function external(
 }
 
 async function main(): Promise<void> {
+  const facts = runFacts();
   const everything = bin('mcp-server-everything');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-gw-'));
   await writeFile(
@@ -247,6 +249,8 @@ async function main(): Promise<void> {
     `# tools/call echo on server-everything; 1 client: ${SEQUENTIAL} calls; ${CLIENTS} clients: ${CONCURRENT_CALLS} calls; each phase at most ${PHASE_BUDGET_MS / 1000} s`,
   );
   report.push('');
+  /** Where the table starts: docs/benchmarks.md shows it, after the setup line. */
+  const tableAt = report.length;
   report.push(
     '| front | 1 client: calls/s | p50 / p95 ms | 32 clients: calls/s | p50 / p95 ms | wrong or failed answers |',
   );
@@ -273,6 +277,15 @@ async function main(): Promise<void> {
     }
   }
   process.stderr.write(`\n${report.join('\n')}\n`);
+  await writeGeneratedBlock(
+    generatedDoc('gateway'),
+    facts,
+    [
+      `\`tools/call\` of \`echo\` on server-everything; 1 client: ${SEQUENTIAL} calls; ${CLIENTS} clients: ${CONCURRENT_CALLS} calls; each phase at most ${PHASE_BUDGET_MS / 1000} s.`,
+      '',
+      ...report.slice(tableAt),
+    ].join('\n'),
+  );
   await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(
     path.join(ROOT, 'bench', 'results', 'gateway.json'),

@@ -9,7 +9,7 @@
  *             StdioServerAdapterRequestHandler (a process per call)
  *
  * Run: npm run bench:runtime  (telemetry goes to stdout, which the script discards; figures go to
- * stderr and to bench/results/runtime.json)
+ * stderr, to bench/results/runtime.json and to its block of docs/benchmarks.md)
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +22,7 @@ import {
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Context } from 'aws-lambda';
+import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { serverEnvironment } from '../src/runtime/env.js';
 import { createHandler } from '../src/runtime/index.js';
 
@@ -141,6 +142,7 @@ async function coldAndReference(c: Case): Promise<{ cold: number[]; reference: n
 const ms = (n: number): string => (n < 10 ? n.toFixed(2) : n.toFixed(0));
 
 async function main(): Promise<void> {
+  const facts = runFacts();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-'));
   await writeFile(path.join(dir, 'hello.txt'), 'hello\n'.repeat(20));
   const cases: Case[] = [
@@ -174,10 +176,11 @@ async function main(): Promise<void> {
   );
   out(`# warm: ${WARM_CALLS} calls after 20 warm-up calls; cold and reference: ${COLD_CALLS} calls each`);
   out();
-  out(
+  /** The table, as docs/benchmarks.md shows it. */
+  const table = [
     '| server, tool | direct p50 / p95 (ms) | warm p50 / p95 (ms) | cold p50 (ms) | reference p50 (ms) | warm ÷ direct (goal ≤ 1.5) | cold ÷ reference (goal ≤ 1) | reference ÷ warm (goal ≥ 100) |',
-  );
-  out('|---|---|---|---|---|---|---|---|');
+    '|---|---|---|---|---|---|---|---|',
+  ];
   const results: Record<string, unknown> = {};
   let ok = true;
   for (const c of cases) {
@@ -195,15 +198,28 @@ async function main(): Promise<void> {
       ratios.warmOverDirect <= 1.5 && ratios.coldOverReference <= 1 && ratios.referenceOverWarm >= 100;
     ok &&= pass;
     results[c.id] = { tool: c.tool, direct: d, warm: w, cold: k, reference: r, ratios, pass };
-    out(
+    table.push(
       `| ${c.id} \`${c.tool}\` | ${ms(d.p50)} / ${ms(d.p95)} | ${ms(w.p50)} / ${ms(w.p95)} | ${ms(k.p50)} | ${ms(r.p50)} | ${ratios.warmOverDirect.toFixed(2)} | ${ratios.coldOverReference.toFixed(2)} | ${ratios.referenceOverWarm.toFixed(0)} |`,
     );
   }
+  const verdict = ok ? 'All goals met.' : 'Some goals were NOT met (see the ratios).';
+  for (const l of table) out(l);
   out();
-  out(ok ? 'All goals met.' : 'Some goals were NOT met (see the ratios).');
+  out(verdict);
   process.stderr.write(`\n${report.join('\n')}\n`);
   await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(path.join(ROOT, 'bench', 'results', 'runtime.md'), `${report.join('\n')}\n`);
+  await writeGeneratedBlock(
+    generatedDoc('runtime'),
+    facts,
+    [
+      `Warm: ${WARM_CALLS} calls after 20 warm-up calls; cold and reference: ${COLD_CALLS} calls each. Times in ms.`,
+      '',
+      ...table,
+      '',
+      verdict,
+    ].join('\n'),
+  );
   await writeFile(
     path.join(ROOT, 'bench', 'results', 'runtime.json'),
     `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,

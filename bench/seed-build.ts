@@ -7,7 +7,8 @@
  * a first uv build (reported too), pip's by this machine's earlier seed builds (BENCH_PIP_WARMUP=1
  * runs a pip build first as well). Same concurrency for both (3, as in docs/benchmarks.md before).
  *
- * Run: npm run bench:seed-build  (figures to stderr and bench/results/seed-build.json)
+ * Run: npm run bench:seed-build  (figures to stderr, bench/results/seed-build.json and its block of
+ * docs/benchmarks.md)
  */
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +19,7 @@ import { discoverLocally } from '../src/local/lambda/discovery.js';
 import { requirementLines, type PythonInstaller } from '../src/build/stage/index.js';
 import { UV_VERSION } from '../src/build/uv.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
+import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SEED = path.join(ROOT, 'examples', 'seed');
@@ -69,6 +71,7 @@ async function firstBuild(work: string, name: string, installer?: PythonInstalle
   return result;
 }
 
+const facts = runFacts();
 const work = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-seed-'));
 try {
   const uvCold = await firstBuild(work, 'uv (warming its cache)');
@@ -105,6 +108,27 @@ try {
   await writeFile(
     path.join(ROOT, 'bench', 'results', 'seed-build.json'),
     `${JSON.stringify(figures, null, 2)}\n`,
+  );
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  await writeGeneratedBlock(
+    generatedDoc('seed-build'),
+    facts,
+    [
+      `First builds of examples/seed (${figures.servers} servers), \`--concurrency ${CONCURRENCY}\`, warm caches:`,
+      '',
+      '| build | time | PyPI servers built |',
+      '| --- | ---: | ---: |',
+      `| pip (baseline) | ${s(figures.pipMs)} | ${figures.pypiBuilt.pip} |`,
+      `| uv ${UV_VERSION} (warm uv cache) | ${s(figures.uvMs)} | ${figures.pypiBuilt.uv} |`,
+      `| **pip ÷ uv** | **${figures.pipOverUv.toFixed(2)}×** (goal ≥ 3) | |`,
+      `| uv, first run of the benchmark (its cache as this machine had it) | ${s(figures.uvColdCacheMs)} | |`,
+      ...(figures.failed.pip.length + figures.failed.uv.length > 0
+        ? [
+            '',
+            `Failed: pip ${figures.failed.pip.join(', ') || 'none'}; uv ${figures.failed.uv.join(', ') || 'none'} (of ${figures.servers} servers).`,
+          ]
+        : []),
+    ].join('\n'),
   );
 } finally {
   await rm(work, { recursive: true, force: true });

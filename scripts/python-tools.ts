@@ -13,7 +13,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureUv, findPython, UV_VERSION } from '../src/build/uv.js';
+import { ensureUv, findPython, UV_VERSION, uvTrustEnv } from '../src/build/uv.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,11 +36,18 @@ const say = (s: string): void => {
   process.stderr.write(`python-tools: ${s}\n`);
 };
 
+/** The environment uv runs in here: this process's, no Python download, the system's trust store as the build uses it. */
+export const toolsUvEnv = (env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv => ({
+  ...env,
+  UV_PYTHON_DOWNLOADS: 'never',
+  ...uvTrustEnv(env),
+});
+
 async function uvRun(uv: string, args: string[]): Promise<void> {
   try {
     await run(uv, args, {
       cwd: ROOT,
-      env: { ...process.env, UV_PYTHON_DOWNLOADS: 'never' },
+      env: toolsUvEnv(),
       maxBuffer: 64 * 1024 * 1024,
     });
   } catch (err) {

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import semver from 'semver';
 
 const run = promisify(execFile);
 
@@ -20,6 +21,96 @@ const run = promisify(execFile);
 export const UV_VERSION = '0.13.9';
 /** Python servers need at least this Python (when `package.python` does not name one). */
 export const MIN_PYTHON = '3.11';
+
+/**
+ * uv's switch for the platform's trust store (`--system-certs`; `UV_NATIVE_TLS` / `--native-tls` are
+ * its deprecated names in uv 0.13). Without it uv trusts only the Mozilla roots it carries, so behind
+ * a TLS-intercepting proxy whose CA is in the system's store it refuses PyPI ("invalid peer
+ * certificate: UnknownIssuer"). With it, uv verifies with the platform's verifier: on Linux the
+ * OpenSSL bundle and folder (`/etc/ssl/certs/…`), or `SSL_CERT_FILE` / `SSL_CERT_DIR` in their
+ * place when set (uv reads those two in any case); the keychain on macOS; the Windows store.
+ */
+export const UV_SYSTEM_CERTS = 'UV_SYSTEM_CERTS';
+/** The deprecated name of {@link UV_SYSTEM_CERTS} (still read by uv 0.13, with a warning). */
+const UV_NATIVE_TLS = 'UV_NATIVE_TLS';
+
+/** A false value as uv reads boolean variables (clap's boolish values). */
+const FALSE_WORDS = new Set(['0', 'false', 'f', 'no', 'n', 'off']);
+const isSet = (v: string | undefined): v is string => v !== undefined && v !== '';
+
+/**
+ * Whether mcp-fleet's installers use the system's trust store: yes, unless the environment sets
+ * `UV_SYSTEM_CERTS` (or the deprecated `UV_NATIVE_TLS`) to a false value such as `false`.
+ */
+export function systemCertsWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = isSet(env[UV_SYSTEM_CERTS]) ? env[UV_SYSTEM_CERTS] : env[UV_NATIVE_TLS];
+  return !isSet(value) || !FALSE_WORDS.has(value.trim().toLowerCase());
+}
+
+/**
+ * The variables every uv process mcp-fleet starts gets on top of its environment (the build's
+ * stages, `dev`'s build, the test tools' script): the system's trust store, as git and Go use
+ * it. A user's own `UV_SYSTEM_CERTS` or `UV_NATIVE_TLS` is left as it is (`UV_SYSTEM_CERTS=false`
+ * turns the store off).
+ */
+export function uvTrustEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return isSet(env[UV_SYSTEM_CERTS]) || isSet(env[UV_NATIVE_TLS]) ? {} : { [UV_SYSTEM_CERTS]: 'true' };
+}
+
+/** pip uses the system's trust store by default from this release on (truststore, Python ≥ 3.10). */
+export const PIP_TRUSTSTORE_DEFAULT = '24.2.0';
+
+/** What the bootstrap's pip and Python say about certificates (see {@link pipTrustEnv}). */
+export interface PipCertificates {
+  /** pip's version. */
+  pip: string;
+  /** The CA file and folder Python's OpenSSL trusts by default (`ssl.get_default_verify_paths()`). */
+  cafile: string | null;
+  capath: string | null;
+  /** Whether a pip configuration file sets `cert`. */
+  configured: boolean;
+}
+
+/**
+ * The variables the pip that installs uv gets, so that it trusts the system's store as uv does:
+ * nothing for a pip that does so itself (24.2 and later), nor when the user set pip's certificates
+ * (`PIP_CERT`, `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`, `cert` in a pip configuration file) or
+ * turned the store off ({@link systemCertsWanted}); else `PIP_CERT` naming the CA file (or
+ * folder) of Python's OpenSSL — the system's store on Linux — in place of pip's own bundle.
+ */
+export function pipTrustEnv(
+  found: PipCertificates,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  if (!systemCertsWanted(env)) return {};
+  if (['PIP_CERT', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'].some((k) => isSet(env[k])) || found.configured)
+    return {};
+  const pip = semver.coerce(found.pip);
+  if (pip === null || semver.gte(pip, PIP_TRUSTSTORE_DEFAULT)) return {};
+  const store = found.cafile ?? found.capath;
+  return store === null ? {} : { PIP_CERT: store };
+}
+
+/** Asks a venv's Python what {@link pipTrustEnv} needs (a pip configuration file only for an older pip). */
+async function pipCertificates(python: string, env: NodeJS.ProcessEnv): Promise<PipCertificates> {
+  const { stdout } = await run(
+    python,
+    [
+      '-c',
+      'import json, ssl; from importlib.metadata import version; p = ssl.get_default_verify_paths(); print(json.dumps({"pip": version("pip"), "cafile": p.cafile, "capath": p.capath}))',
+    ],
+    { env, timeout: 60_000 },
+  );
+  const found = JSON.parse(stdout) as Omit<PipCertificates, 'configured'>;
+  let configured = false;
+  if (semver.lt(semver.coerce(found.pip) ?? '0.0.0', PIP_TRUSTSTORE_DEFAULT)) {
+    const list = await run(python, ['-m', 'pip', 'config', 'list'], { env, timeout: 60_000 }).catch(() => ({
+      stdout: '',
+    }));
+    configured = /^[^=\n]*\.cert=/m.test(list.stdout);
+  }
+  return { ...found, configured };
+}
 
 /** The package root (this file is src/build or dist/build). */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,7 +132,10 @@ export const ownUvPath = (env: NodeJS.ProcessEnv = process.env): string =>
 
 async function version(exe: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   try {
-    const { stdout } = await run(exe, ['--version'], { env, timeout: 30_000 });
+    const { stdout } = await run(exe, ['--version'], {
+      env: { ...env, ...uvTrustEnv(env) },
+      timeout: 30_000,
+    });
     return /^uv (\S+)/.exec(stdout.trim())?.[1];
   } catch {
     return undefined;
@@ -93,11 +187,17 @@ async function findOrInstallUv(
         { cause: err },
       );
     }
+    const venvPython = path.join(tmp, 'bin', 'python');
     try {
+      const trust = pipTrustEnv(await pipCertificates(venvPython, env), env);
       await run(
-        path.join(tmp, 'bin', 'python'),
+        venvPython,
         ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `uv==${UV_VERSION}`],
-        { env: { ...env, PIP_NO_INPUT: '1' }, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
+        {
+          env: { ...env, ...trust, PIP_NO_INPUT: '1' },
+          timeout: 600_000,
+          maxBuffer: 16 * 1024 * 1024,
+        },
       );
     } catch (err) {
       throw new Error(

@@ -1,9 +1,11 @@
 /**
- * The README's two commands, from a fresh clone, as a new user runs them: `npm ci && npm start`
+ * The README's commands, from a fresh clone, as a new user runs them: `npm ci && npm start`
  * brings the default fleet up (4 of 4 servers; the git server installed by `npm start` itself
- * under .mcp-fleet/), and npm test's Python tool set-up works there. The shell has a clean venv's
- * python3 first on PATH and no Python package of this project anywhere on it (no global pip
- * installs, no uv). Slow: a clone, `npm ci`, a first build.
+ * under .mcp-fleet/) and prints the catalog the README shows; the README's CLI commands from
+ * another terminal (`npm run mcp-fleet -- …`) run the clone's own build at once, installing
+ * nothing; npm test's Python tool set-up works there. The shell has a clean venv's python3 first
+ * on PATH and no Python package of this project anywhere on it (no global pip installs, no uv).
+ * Slow: a clone, `npm ci`, a first build.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -25,6 +27,25 @@ let venv: string;
 /** The new user's environment: a clean venv first on PATH, then the system's (node, npm, git). */
 let env: NodeJS.ProcessEnv;
 let sitePackagesBefore: string[];
+/** `npm start`, running from the test that starts it to the one that stops it. */
+let start: ChildProcessWithoutNullStreams | undefined;
+let startExited: Promise<unknown>;
+let stdout = '';
+let stderr = '';
+
+/** The README's fenced code block that contains `marker`, as lines. */
+async function readmeBlock(marker: string): Promise<string[]> {
+  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const block = [...readme.matchAll(/^```[a-z]*\n([\s\S]*?)^```$/gm)]
+    .map((m) => m[1] ?? '')
+    .find((b) => b.includes(marker));
+  assert.ok(block !== undefined, `README.md has no code block with ${marker}`);
+  return block.replace(/\n$/, '').split('\n');
+}
+
+/** Lines with the dev server's port replaced (it is the one thing that differs between runs). */
+const withoutPort = (lines: readonly string[]): string[] =>
+  lines.map((l) => l.replace(/http:\/\/127\.0\.0\.1:\d+/g, 'http://127.0.0.1:PORT'));
 
 const sitePackages = async (): Promise<string[]> => {
   const lib = path.join(venv, 'lib');
@@ -61,6 +82,11 @@ before(async () => {
 });
 
 after(async () => {
+  // Still running when a test failed before the one that stops it (a signal leaves exitCode null).
+  if (start?.pid !== undefined && start.exitCode === null && start.signalCode === null) {
+    process.kill(-start.pid, 'SIGINT');
+    await startExited;
+  }
   await assertNoneLeft(mark.value, 10_000);
   await cleanup();
 });
@@ -76,45 +102,81 @@ test('the shell is a fair stand-in: a clean venv python3, no project Python tool
 
 test('npm ci && npm start: the default fleet, 4 of 4 servers up', { timeout: 900_000 }, async () => {
   await run('npm', ['ci', '--no-audit'], { cwd: clone, env, maxBuffer: 64 * 1024 * 1024 });
-  let stdout = '';
-  let stderr = '';
   // `-- --port 0`: any free port (4040 may be taken on a shared machine); otherwise `npm start`.
-  const start: ChildProcessWithoutNullStreams = spawn('npm', ['start', '--', '--port', '0'], {
-    cwd: clone,
-    env,
-    detached: true,
+  const npmStart = spawn('npm', ['start', '--', '--port', '0'], { cwd: clone, env, detached: true });
+  start = npmStart;
+  npmStart.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  npmStart.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  startExited = new Promise((r) => npmStart.once('exit', r));
+  const until = Date.now() + 600_000;
+  while (!/servers up/.test(stdout) && npmStart.exitCode === null && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 250));
+  assert.match(stdout, /4 of 4 servers up, \d+ tools/, `stdout:\n${stdout}\nstderr:\n${stderr}`);
+  assert.match(stdout, /building what is not built yet \(4 servers\)/);
+  assert.match(stdout, /run from the build \(\.mcp-fleet\/build\): filesystem, memory, everything, git/);
+  // The git server was installed by npm start itself, into its own environment under .mcp-fleet/.
+  const bin = path.join(clone, '.mcp-fleet', 'build', 'git', 'host', 'venv', 'bin');
+  assert.ok(existsSync(path.join(bin, 'mcp-server-git')));
+  assert.ok(existsSync(path.join(clone, '.mcp-fleet', 'tools')), 'uv in mcp-fleet tools folder');
+  // A real call through the gateway.
+  const { url } = JSON.parse(await readFile(path.join(clone, '.mcp-fleet', 'dev.json'), 'utf8')) as {
+    url: string;
+  };
+  const status = await rpc(`${url}/mcp`, {
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'git___git_status', arguments: { repo_path: '.' } },
   });
-  start.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  start.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise((r) => start.once('exit', r));
-  try {
-    const until = Date.now() + 600_000;
-    while (!/servers up/.test(stdout) && start.exitCode === null && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 250));
-    assert.match(stdout, /4 of 4 servers up, \d+ tools/, `stdout:\n${stdout}\nstderr:\n${stderr}`);
-    assert.match(stdout, /building what is not built yet \(4 servers\)/);
-    assert.match(stdout, /run from the build \(\.mcp-fleet\/build\): filesystem, memory, everything, git/);
-    // The git server was installed by npm start itself, into its own environment under .mcp-fleet/.
-    const bin = path.join(clone, '.mcp-fleet', 'build', 'git', 'host', 'venv', 'bin');
-    assert.ok(existsSync(path.join(bin, 'mcp-server-git')));
-    assert.ok(existsSync(path.join(clone, '.mcp-fleet', 'tools')), 'uv in mcp-fleet tools folder');
-    // A real call through the gateway.
-    const { url } = JSON.parse(await readFile(path.join(clone, '.mcp-fleet', 'dev.json'), 'utf8')) as {
-      url: string;
-    };
-    const status = await rpc(`${url}/mcp`, {
-      id: 1,
-      method: 'tools/call',
-      params: { name: 'git___git_status', arguments: { repo_path: '.' } },
-    });
-    assert.match(JSON.stringify(status.body), /On branch/);
-  } finally {
-    // npm and the fleet: SIGINT to the group, as Ctrl-C in a terminal.
-    if (start.pid !== undefined && start.exitCode === null) process.kill(-start.pid, 'SIGINT');
-    await exited;
+  assert.match(JSON.stringify(status.body), /On branch/);
+});
+
+test('npm start prints the catalog and addresses the README shows (all but the port)', async () => {
+  const shown = await readmeBlock('MCP gateway (AgentCore-compatible)');
+  const printed = stdout.split('\n');
+  // The block ends with the status page's line; it is the lines of the same count ending there.
+  const last = printed.findIndex((l) => /^ {2}status {2,}http:/.test(l));
+  assert.ok(last >= 0, `npm start printed no status line:\n${stdout}`);
+  assert.deepEqual(
+    withoutPort(printed.slice(last + 1 - shown.length, last + 1)),
+    withoutPort(shown),
+    `README.md's sample output of npm start differs from what it printed:\n${stdout}`,
+  );
+});
+
+test("the README's CLI commands (npm run mcp-fleet -- …) run the clone's build, installing nothing", async () => {
+  const commands = (await readmeBlock('npm run mcp-fleet -- tools')).filter((l) =>
+    l.startsWith('npm run mcp-fleet -- '),
+  );
+  assert.ok(commands.length >= 3, `README.md shows ${commands.length} npm run mcp-fleet commands`);
+  // A new user's npm cache: empty, so that anything npm would install lands in it.
+  const cache = path.join(dir, 'npm-cache');
+  const outputs: string[] = [];
+  for (const command of commands) {
+    const r = await run('sh', ['-c', command], { cwd: clone, env: { ...env, npm_config_cache: cache } });
+    outputs.push(r.stdout);
   }
+  const [tools = '', graph = '', notes = ''] = outputs;
+  for (const server of ['filesystem', 'memory', 'everything', 'git']) assert.match(tools, new RegExp(server));
+  assert.match(tools, /git_status/);
+  assert.match(graph, /entities/);
+  assert.equal(
+    notes.includes((await readFile(path.join(clone, 'examples', 'sample', 'notes.txt'), 'utf8')).trim()),
+    true,
+    notes,
+  );
+  // npx would have installed the clone into the cache's _npx folder (and built it again there).
+  assert.ok(!existsSync(path.join(cache, '_npx')), 'something was installed into the npx cache');
+});
+
+test('Ctrl-C stops npm start and every server; nothing went into the Python on PATH', async () => {
+  assert.ok(
+    start?.pid !== undefined && start.exitCode === null && start.signalCode === null,
+    'npm start is running',
+  );
+  // npm and the fleet: SIGINT to the group, as Ctrl-C in a terminal.
+  process.kill(-start.pid, 'SIGINT');
+  await startExited;
   assert.match(stdout, /stopped\./);
-  // Nothing went into the Python on PATH.
   assert.deepEqual(await sitePackages(), sitePackagesBefore);
 });
 

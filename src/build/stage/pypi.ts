@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServerConfig } from '../../config/model.js';
 import { BuildError } from '../exec.js';
-import { ensureUv, findPython, UV_VERSION } from '../uv.js';
+import { ensureUv, findPython, UV_SYSTEM_CERTS, UV_VERSION, uvTrustEnv } from '../uv.js';
 import { LAMBDA_NODE_IMAGE, runInstaller, systemPackages, writeHandler, writeLaunch } from './files.js';
 import type { LockEntry, StageOptions, Stager } from './types.js';
 
@@ -16,21 +16,28 @@ import type { LockEntry, StageOptions, Stager } from './types.js';
 const UV_IMAGE = `ghcr.io/astral-sh/uv:${UV_VERSION}`;
 /**
  * uv's settings in the image: Python installed under /opt/python, no cache left in the layer,
- * files copied (no cache to link from).
+ * files copied (no cache to link from), and the image's trust store, as on this machine (the
+ * base image's own bundle, plus any CA a `system` package adds).
  */
 const UV_IMAGE_ENV: Readonly<Record<string, string>> = {
   UV_PYTHON_INSTALL_DIR: '/opt/python',
   UV_NO_CACHE: '1',
   UV_LINK_MODE: 'copy',
+  [UV_SYSTEM_CERTS]: 'true',
 };
 
 /** The folder the image installs in (its venv is `venv/` in it, as on this machine). */
 const IMAGE_PYTHON_DIR = '/opt';
 
-/** uv's settings for installs on this machine: its cache (warm installs are hard links), no Python download (the interpreter is given). */
-const UV_HOST_ENV: Record<string, string> = {
+/**
+ * uv's settings for installs on this machine: its cache (warm installs are hard links), no Python
+ * download (the interpreter is given), the system's trust store unless the user's environment
+ * says otherwise ({@link uvTrustEnv}).
+ */
+const uvHostEnv = (env: NodeJS.ProcessEnv): Record<string, string> => ({
   UV_PYTHON_DOWNLOADS: 'never',
-};
+  ...uvTrustEnv(env),
+});
 
 /**
  * The install of a resolved set, run in the folder that holds `venv/` and `requirements.txt`:
@@ -80,39 +87,57 @@ export type PythonInstaller = (
 
 /**
  * uv: the set resolved once for every platform (`--universal`, for the function's Python), then
- * installed exactly, with bytecode, by the command the image runs.
+ * installed exactly, with bytecode, by the command the image runs. `uv` finds the binary, `env`
+ * is the environment the installer's processes start from (defaults: {@link ensureUv}, this
+ * process's).
  */
-export const uvInstall: PythonInstaller = async (ctx) => {
-  let uv: string;
-  try {
-    uv = await ensureUv({ onLine: ctx.onLine });
-  } catch (err) {
-    throw new BuildError(ctx.server.id, (err as Error).message);
-  }
-  let resolved: string[];
-  if (ctx.locked !== undefined) {
-    resolved = [...ctx.locked];
-  } else {
-    await writeFile(path.join(ctx.dir, 'requirements.in'), `${ctx.spec}\n`);
-    const args = ['pip', 'compile', 'requirements.in', '--universal', '--python-version', ctx.python.version];
-    args.push('--no-header', '--no-annotate', '--output-file', 'requirements.txt');
-    if (ctx.constraints.length > 0) {
-      await writeFile(path.join(ctx.dir, 'constraints.txt'), `${ctx.constraints.join('\n')}\n`);
-      args.push('--constraint', 'constraints.txt');
+export function uvInstaller(
+  opts: { uv?: (onLine: (line: string) => void) => Promise<string>; env?: NodeJS.ProcessEnv } = {},
+): PythonInstaller {
+  const findUv = opts.uv ?? ((onLine) => ensureUv({ onLine }));
+  return async (ctx) => {
+    let uv: string;
+    try {
+      uv = await findUv(ctx.onLine);
+    } catch (err) {
+      throw new BuildError(ctx.server.id, (err as Error).message);
     }
-    await ctx.exec(uv, args, `uv pip compile ${ctx.spec}`, UV_HOST_ENV);
-    resolved = requirementLines(await readFile(path.join(ctx.dir, 'requirements.txt'), 'utf8'));
-  }
-  await writeFile(path.join(ctx.dir, 'requirements.txt'), `${resolved.join('\n')}\n`);
-  await ctx.exec(
-    uv,
-    ['venv', '--python', ctx.python.exe, 'venv'],
-    `uv venv (Python ${ctx.python.version})`,
-    UV_HOST_ENV,
-  );
-  await ctx.exec(uv, PYTHON_INSTALL_ARGS, `uv pip install ${ctx.spec}`, UV_HOST_ENV);
-  return { resolved, resolution: 'universal' };
-};
+    const hostEnv = uvHostEnv(opts.env ?? process.env);
+    let resolved: string[];
+    if (ctx.locked !== undefined) {
+      resolved = [...ctx.locked];
+    } else {
+      await writeFile(path.join(ctx.dir, 'requirements.in'), `${ctx.spec}\n`);
+      const args = [
+        'pip',
+        'compile',
+        'requirements.in',
+        '--universal',
+        '--python-version',
+        ctx.python.version,
+      ];
+      args.push('--no-header', '--no-annotate', '--output-file', 'requirements.txt');
+      if (ctx.constraints.length > 0) {
+        await writeFile(path.join(ctx.dir, 'constraints.txt'), `${ctx.constraints.join('\n')}\n`);
+        args.push('--constraint', 'constraints.txt');
+      }
+      await ctx.exec(uv, args, `uv pip compile ${ctx.spec}`, hostEnv);
+      resolved = requirementLines(await readFile(path.join(ctx.dir, 'requirements.txt'), 'utf8'));
+    }
+    await writeFile(path.join(ctx.dir, 'requirements.txt'), `${resolved.join('\n')}\n`);
+    await ctx.exec(
+      uv,
+      ['venv', '--python', ctx.python.exe, 'venv'],
+      `uv venv (Python ${ctx.python.version})`,
+      hostEnv,
+    );
+    await ctx.exec(uv, PYTHON_INSTALL_ARGS, `uv pip install ${ctx.spec}`, hostEnv);
+    return { resolved, resolution: 'universal' };
+  };
+}
+
+/** The installer of PyPI servers: {@link uvInstaller} with mcp-fleet's uv. */
+export const uvInstall: PythonInstaller = uvInstaller();
 
 /** The requirement lines of a requirements file (comments and blanks dropped). */
 export function requirementLines(text: string): string[] {
@@ -207,7 +232,7 @@ async function writeImageContext(
  * read-only: PYTHONDONTWRITEBYTECODE only stops Python from trying to write .pyc files; the
  * ones compiled at build time are read.
  */
-function pythonDockerfile(input: { server: ServerConfig; spec: string; python: string }): string {
+export function pythonDockerfile(input: { server: ServerConfig; spec: string; python: string }): string {
   const { server, spec, python } = input;
   const dir = IMAGE_PYTHON_DIR;
   return [
