@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Context } from 'aws-lambda';
 import type { RuntimeLogger } from '../../src/runtime/index.js';
 import { ROOT } from '../helpers.js';
 
@@ -91,29 +90,7 @@ export class RecordingLog implements RuntimeLogger {
   }
 }
 
-/** A Lambda context as the Node.js runtime builds it, with AgentCore's client context. */
-export function lambdaContext(
-  opts: { toolName?: string; remainingMs?: number; custom?: Record<string, unknown> } = {},
-): Context {
-  const deadline = Date.now() + (opts.remainingMs ?? 60_000);
-  const custom = {
-    ...(opts.custom ?? {}),
-    ...(opts.toolName === undefined ? {} : { bedrockAgentCoreToolName: opts.toolName }),
-  };
-  const context = {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'mcp-server-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:mcp-server-test',
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: '/aws/lambda/mcp-server-test',
-    logStreamName: 'stream',
-    clientContext: { custom } as unknown as Context['clientContext'],
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  };
-  return context as unknown as Context;
-}
+export { lambdaContext } from '../support/lambda-context.js';
 
 export const text = (result: unknown): string =>
   ((result as { content?: { text?: string }[] }).content ?? []).map((c) => c.text ?? '').join('');
