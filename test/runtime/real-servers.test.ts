@@ -36,7 +36,10 @@ async function serve(id: string, launch: Omit<LaunchInput, 'id'>): Promise<void>
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      void handler(functionUrlEvent(urlRequest(req) ?? assert.fail('a path'), Buffer.concat(chunks)), lambdaContext()).then((result) => {
+      void handler(
+        functionUrlEvent(urlRequest(req) ?? assert.fail('a path'), Buffer.concat(chunks)),
+        lambdaContext(),
+      ).then((result) => {
         writeFunctionUrlResult(res, result);
       });
     });
@@ -469,7 +472,10 @@ describe('MCP SDK clients over the HTTP front', () => {
       req.on('end', () => {
         // Alternate between the two environments on every request.
         const h = (http as unknown as { n: number }).n++ % 2 === 0 ? get('everything').handler : other;
-        void h(functionUrlEvent(urlRequest(req) ?? assert.fail('a path'), Buffer.concat(chunks)), lambdaContext()).then((r) => {
+        void h(
+          functionUrlEvent(urlRequest(req) ?? assert.fail('a path'), Buffer.concat(chunks)),
+          lambdaContext(),
+        ).then((r) => {
           writeFunctionUrlResult(res, r);
         });
       });
