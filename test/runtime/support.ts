@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RuntimeLogger } from '../../src/runtime/index.js';
+import { systemClock, type Clock } from '../../src/platform/time.js';
 import { ROOT } from '../helpers.js';
 
 export const FAULT_SERVER = path.join(ROOT, 'test', 'fixtures', 'servers', 'fault-server.mjs');
@@ -91,6 +92,21 @@ export class RecordingLog implements RuntimeLogger {
 }
 
 export { lambdaContext } from '../support/lambda-context.js';
+
+/**
+ * The machine's timers and durations, with a wall time that stands still until the test steps it:
+ * time passing (an idle process, a deadline) without waiting for it, however loaded the machine.
+ */
+export function steppedClock(): Clock & { step(ms: number): void } {
+  let now = Date.now();
+  return {
+    ...systemClock,
+    now: () => now,
+    step: (ms) => {
+      now += ms;
+    },
+  };
+}
 
 export const text = (result: unknown): string =>
   ((result as { content?: { text?: string }[] }).content ?? []).map((c) => c.text ?? '').join('');
