@@ -1,11 +1,10 @@
-import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RuntimeLogger } from '../../src/runtime/index.js';
 import { systemClock, type Clock } from '../../src/platform/time.js';
 import { ROOT } from '../helpers.js';
+import { eventually } from '../support/eventually.js';
 
 export const FAULT_SERVER = path.join(ROOT, 'test', 'fixtures', 'servers', 'fault-server.mjs');
 export const BIN = (name: string): string => path.join(ROOT, 'node_modules', '.bin', name);
@@ -49,15 +48,23 @@ export async function markedProcesses(value: string): Promise<Proc[]> {
   return found;
 }
 
-/** Waits (briefly) until no marked process is left; fails with the ones that are. */
-export async function assertNoneLeft(value: string, waitMs = 3000): Promise<void> {
-  const until = Date.now() + waitMs;
-  let left = await markedProcesses(value);
-  while (left.length > 0 && Date.now() < until) {
-    await sleep(50);
-    left = await markedProcesses(value);
-  }
-  assert.deepEqual(left, [], `processes left behind: ${JSON.stringify(left)}`);
+/**
+ * Waits until no marked process is left (a killed group takes a moment to leave /proc); fails
+ * loudly with the ones that are. `timeoutMs` is a backstop for a hang (default eventually's).
+ */
+export async function assertNoneLeft(value: string, timeoutMs?: number): Promise<void> {
+  let left: Proc[] = [];
+  await eventually(
+    async () => {
+      left = await markedProcesses(value);
+      return left.length === 0;
+    },
+    {
+      what: `no process marked ${value} to be left`,
+      seen: () => `processes left behind: ${JSON.stringify(left)}`,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    },
+  );
 }
 
 export async function isAlive(pid: number): Promise<boolean> {
