@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pythonTool } from '../scripts/python-tools.js';
 import { freePort, gitRepo } from '../scripts/support.js';
+import { eventually, exited, GiveUp, outputOf } from './support/eventually.js';
 
 export { pythonTool };
 
@@ -48,27 +49,39 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 
 export { freePort, gitRepo };
 
-/** moto's server on a free loopback port: AWS APIs (SSM, Secrets Manager, Cognito, CloudFormation…) for tests. */
+/**
+ * moto's server on a free loopback port: AWS APIs (SSM, Secrets Manager, Cognito, CloudFormation…)
+ * for tests. Fails loudly, with moto's output, when it does not answer (its process stopped).
+ */
 export async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const moto = spawn(pythonTool('moto_server'), ['-H', '127.0.0.1', '-p', String(port)], {
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  let spawnError: Error | undefined;
+  moto.on('error', (err) => (spawnError = err));
+  const output = outputOf(moto).all;
   const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  return {
-    endpoint,
-    stop: async () => {
-      const exited = new Promise((resolve) => moto.once('exit', resolve));
-      if (moto.pid !== undefined && moto.exitCode === null) process.kill(-moto.pid, 'SIGTERM');
-      await exited;
-    },
+  const stop = async (): Promise<void> => {
+    if (moto.pid === undefined) return;
+    const gone = exited(moto);
+    if (moto.exitCode === null && moto.signalCode === null) process.kill(-moto.pid, 'SIGTERM');
+    await gone;
   };
+  try {
+    await eventually(
+      async () => {
+        if (spawnError) throw new GiveUp(spawnError.message);
+        if (moto.exitCode !== null || moto.signalCode !== null)
+          throw new GiveUp(`it exited (${String(moto.exitCode ?? moto.signalCode)})`);
+        return (await fetch(`${endpoint}/moto-api/`)).ok;
+      },
+      { what: `moto's server to answer on ${endpoint}/moto-api/`, seen: output },
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`moto did not start: ${(err as Error).message}`, { cause: err });
+  }
+  return { endpoint, stop };
 }

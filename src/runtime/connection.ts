@@ -15,6 +15,7 @@ import {
 import { STDIO_PROTOCOL_VERSION } from './limits.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { systemClock, type Clock, type ClockTimer } from '../platform/time.js';
 
 /** The part of a transport a connection needs (the MCP SDK's `Transport` shape, plus the exit). */
 export interface ServerTransport {
@@ -67,7 +68,7 @@ interface Pending {
   reject: (e: Error) => void;
   progressToken?: string | number;
   onNotification?: (n: JsonRpcNotification) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: ClockTimer | undefined;
 }
 
 /** Server→client requests that a Lambda front cannot carry back to the client. */
@@ -93,6 +94,8 @@ export class McpConnection {
     private readonly transport: ServerTransport,
     private readonly log: RuntimeLogger,
     private readonly clientInfo: { name: string; version: string },
+    /** Time: each request's timeout (default the machine's). */
+    private readonly clock: Clock = systemClock,
   ) {
     transport.onmessage = (m) => {
       this.onMessage(m);
@@ -177,7 +180,7 @@ export class McpConnection {
         : { jsonrpc: '2.0', id, method, params: sentParams };
     return new Promise<JsonRpcResponse>((resolve, reject) => {
       const timer = Number.isFinite(opts.timeoutMs)
-        ? setTimeout(
+        ? this.clock.setTimeout(
             () => {
               this.pending.delete(id);
               const error = new CallTimeoutError(method, opts.timeoutMs);
@@ -200,7 +203,7 @@ export class McpConnection {
         if (!this.pending.has(id)) return;
         const fail = (): void => {
           if (!this.pending.delete(id)) return;
-          clearTimeout(timer);
+          this.stopTimer(timer);
           reject(this.transport.exit ? this.exitError(method, this.transport.exit) : (err as Error));
         };
         if (this.transport.exit) {
@@ -209,7 +212,7 @@ export class McpConnection {
         }
         // A write to a server that is exiting fails first (EPIPE); its exit, moments later, says
         // why (onClose fails the call with the exit code and the server's last stderr).
-        setTimeout(fail, SEND_FAILURE_GRACE_MS).unref();
+        this.clock.setTimeout(fail, SEND_FAILURE_GRACE_MS).unref?.();
       });
     });
   }
@@ -238,7 +241,7 @@ export class McpConnection {
         return;
       }
       this.pending.delete(message.id);
-      clearTimeout(entry.timer);
+      this.stopTimer(entry.timer);
       entry.resolve(message);
       return;
     }
@@ -292,10 +295,14 @@ export class McpConnection {
     const exit = this.transport.exit ?? { code: null, signal: null };
     for (const [id, entry] of this.pending) {
       this.pending.delete(id);
-      clearTimeout(entry.timer);
+      this.stopTimer(entry.timer);
       entry.reject(this.exitError(entry.method, exit));
     }
     this.closedError = this.exitError('a request', exit);
+  }
+
+  private stopTimer(timer: ClockTimer | undefined): void {
+    if (timer !== undefined) this.clock.clearTimeout(timer);
   }
 
   private exitError(during: string, exit: ExitInfo): ServerExitedError {

@@ -14,6 +14,7 @@ import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits
 import { Telemetry, type RuntimeLogger } from './observability.js';
 import { Redactor } from './redact.js';
 import { ServerSupervisor, type SupervisorOptions } from './supervisor.js';
+import { systemClock, type Clock } from '../platform/time.js';
 
 export type Front = 'agentcore' | 'http' | 'jsonrpc';
 
@@ -49,6 +50,10 @@ export interface HandlerOptions {
   parentEnv?: NodeJS.ProcessEnv;
   /** Name and version the bridge gives in its own `initialize`. */
   clientInfo?: { name: string; version: string };
+  /** Time: each call's deadline, the init budget, the waits (default the machine's; tests drive their own). */
+  clock?: Clock;
+  /** Talk to the server through this instead of spawning its process (embedding, tests). */
+  transport?: SupervisorOptions['transport'];
 }
 
 export interface McpLambdaHandler {
@@ -111,6 +116,7 @@ interface HandlerEnvironment {
   /** Secret values, once resolved, are kept out of logs, answers and errors. */
   redactor: Redactor;
   telemetry: Telemetry;
+  clock: Clock;
   supervisor: ServerSupervisor;
   bridge: McpBridge;
   /** Resolves when the server started at init is ready (or the init budget is spent). */
@@ -123,9 +129,9 @@ interface Invocation {
   context: Context | undefined;
   stream: HttpStreamSink | undefined;
   front: Front;
-  /** `performance.now()` when it started. */
+  /** The clock's monotonic time when it started. */
   started: number;
-  /** `Date.now()` by which it must have answered. */
+  /** The clock's time (epoch ms) by which it must have answered. */
   deadline: number;
 }
 
@@ -186,7 +192,9 @@ function initEnvironment(spec: LaunchSpec, options: HandlerOptions): HandlerEnvi
     redactor,
   });
   const log = telemetry.log;
+  const clock = options.clock ?? systemClock;
   const supervisorOptions: SupervisorOptions = {
+    clock,
     log,
     clientInfo: options.clientInfo ?? { name: 'mcp-fleet', version: '0.1.0' },
     onStart: (ms, pid) => {
@@ -206,11 +214,12 @@ function initEnvironment(spec: LaunchSpec, options: HandlerOptions): HandlerEnvi
       : undefined);
   if (extraEnv) supervisorOptions.extraEnv = redactedFrom(extraEnv, redactor, log);
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
+  if (options.transport) supervisorOptions.transport = options.transport;
   const supervisor = new ServerSupervisor(spec, supervisorOptions);
   const bridge = new McpBridge(new SupervisorBackend(supervisor), new ToolPolicy(spec.tools));
   const ready =
     options.warmup === false ? Promise.resolve() : supervisor.warmup(options.initBudgetMs ?? INIT_BUDGET_MS);
-  return { spec, options, redactor, telemetry, supervisor, bridge, ready };
+  return { spec, options, redactor, telemetry, clock, supervisor, bridge, ready };
 }
 
 /** One invocation: its front (fixed or detected), its deadline, and the settling after it. */
@@ -227,8 +236,8 @@ async function invoke(
     context,
     stream,
     front,
-    started: performance.now(),
-    deadline: deadlineFor(env.spec, context),
+    started: env.clock.monotonic(),
+    deadline: deadlineFor(env.spec, context, env.clock),
   };
   try {
     return await FRONTS[front](env, call);
@@ -240,12 +249,12 @@ async function invoke(
 }
 
 /** The server's timeout, within what Lambda leaves of the invocation (less a margin). */
-function deadlineFor(spec: LaunchSpec, context: Context | undefined): number {
+function deadlineFor(spec: LaunchSpec, context: Context | undefined, clock: Clock): number {
   const configured = spec.timeout * 1000;
   const remaining = context?.getRemainingTimeInMillis
     ? context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS
     : configured;
-  return Date.now() + Math.max(MIN_CALL_BUDGET_MS, Math.min(configured, remaining));
+  return clock.now() + Math.max(MIN_CALL_BUDGET_MS, Math.min(configured, remaining));
 }
 
 /** AgentCore Gateway target: one tools/call; an answer over 6 MB becomes an isError result. */
@@ -263,7 +272,7 @@ async function serveAgentCore(env: HandlerEnvironment, call: Invocation): Promis
     tool,
     method: 'tools/call',
     front: call.front,
-    durationMs: performance.now() - call.started,
+    durationMs: env.clock.monotonic() - call.started,
     ...(error !== undefined ? { error } : {}),
   });
   const bytes = overResponseLimit(result);
@@ -273,7 +282,7 @@ async function serveAgentCore(env: HandlerEnvironment, call: Invocation): Promis
 /** A JSON-RPC message or batch invoked directly. */
 async function serveJsonRpc(env: HandlerEnvironment, call: Invocation): Promise<unknown> {
   const result = await jsonRpcFront(call.event, env.bridge, call.deadline);
-  recordJsonRpc(env.telemetry, call.event, result, call.front, performance.now() - call.started);
+  recordJsonRpc(env.telemetry, call.event, result, call.front, env.clock.monotonic() - call.started);
   return fitJsonRpc(result);
 }
 
@@ -303,7 +312,7 @@ async function serveHttp(env: HandlerEnvironment, call: Invocation): Promise<unk
     tool: '',
     method: 'http',
     front: call.front,
-    durationMs: performance.now() - call.started,
+    durationMs: env.clock.monotonic() - call.started,
     ...(response.statusCode >= 400 ? { error: `HTTP ${response.statusCode}` } : {}),
   });
   return { ...response, isBase64Encoded: false };

@@ -332,7 +332,7 @@ export class ServerSupervisor {
     if (start.givenUp()) throw new Error(`server "${this.spec.id}": its start was given up`);
     const env = serverEnvironment(this.spec.id, { ...this.spec.env, ...extra }, this.opts.parentEnv);
     const transport = (this.opts.transport ?? defaultTransport)(this.spec, env, this.opts.log);
-    const conn = new McpConnection(this.spec.id, transport, this.opts.log, this.opts.clientInfo);
+    const conn = new McpConnection(this.spec.id, transport, this.opts.log, this.opts.clientInfo, this.clock);
     start.attach(conn);
     try {
       await conn.open();

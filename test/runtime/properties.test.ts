@@ -414,7 +414,9 @@ describe('the AgentCore front and the direct JSON-RPC front', () => {
   test('found by the property above: params that are not an object are refused at once, not dropped by the server', async () => {
     const pid = everything.pid;
     for (const params of [null, 'x', [1, 2], 5, { _meta: 'x' }, { _meta: { progressToken: {} } }]) {
-      const t0 = Date.now();
+      // Refused by the bridge: a request the server dropped would be answered at its deadline with a
+      // timeout, and cost the process (the pid below). That nothing reaches the server, and the
+      // answer comes with the clock standing still, is checked in test/unit/runtime.test.ts.
       const r = (await everything(
         { jsonrpc: '2.0', id: 9, method: 'tools/list', params },
         lambdaContext({ remainingMs: 4000 }),
@@ -425,7 +427,6 @@ describe('the AgentCore front and the direct JSON-RPC front', () => {
       assert.equal(r.id, 9);
       assert.equal(r.error.code, -32602);
       assert.match(r.error.message, /^Invalid params: params(\._meta(\.progressToken)?)? must be/);
-      assert.ok(Date.now() - t0 < 5000, 'answered at once');
     }
     assert.equal(everything.pid, pid);
   });

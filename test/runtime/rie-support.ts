@@ -9,11 +9,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { lambdaTools, type LambdaTools } from '../../scripts/lambda-tools.js';
 import { processTree, signalAll, waitGone } from '../../src/platform/processes.js';
 import { lambdaEnvironment, sandboxLaunch } from '../../src/local/lambda/sandbox.js';
 import { freePort } from '../helpers.js';
+import { eventually, GiveUp, outputOf } from '../support/eventually.js';
 
 export interface RieFunction {
   tools: LambdaTools;
@@ -84,28 +84,36 @@ export async function startUnderRie(o: RieOptions): Promise<RieFunction> {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const output = outputOf(child).all;
+  const stop = async (): Promise<void> => {
+    const pids = await signalAll(() => processTree(child.pid ?? 0), 'SIGKILL');
+    await waitGone(pids);
+    await rm(rootDir, { recursive: true, force: true });
+  };
   const url = `http://127.0.0.1:${port}/2015-03-31/functions/function/invocations`;
-  for (let i = 0; ; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      break;
-    } catch {
-      if (child.exitCode !== null || i > 300) assert.fail(`the emulator did not start: ${output}`);
-      await sleep(50);
-    }
+  try {
+    await eventually(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new GiveUp(`the emulator exited (${String(child.exitCode ?? child.signalCode)})`);
+        await fetch(`http://127.0.0.1:${port}/`);
+        return true;
+      },
+      { what: `the emulator to answer on 127.0.0.1:${port}`, seen: output },
+    );
+  } catch (err) {
+    await stop();
+    throw err;
   }
   return {
     tools,
-    output: () => output,
+    output,
     invoke: async (event, custom) => {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (custom)
         headers['X-Amz-Client-Context'] = Buffer.from(JSON.stringify({ custom })).toString('base64');
       const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(event) });
-      assert.equal(res.status, 200, output);
+      assert.equal(res.status, 200, output());
       return res.json();
     },
     invokeRaw: async (event) => {
@@ -116,10 +124,6 @@ export async function startUnderRie(o: RieOptions): Promise<RieFunction> {
       });
       return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
     },
-    stop: async () => {
-      const pids = await signalAll(() => processTree(child.pid ?? 0), 'SIGKILL');
-      await waitGone(pids);
-      await rm(rootDir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

@@ -1,11 +1,10 @@
-import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Context } from 'aws-lambda';
 import type { RuntimeLogger } from '../../src/runtime/index.js';
+import { systemClock, type Clock } from '../../src/platform/time.js';
 import { ROOT } from '../helpers.js';
+import { eventually } from '../support/eventually.js';
 
 export const FAULT_SERVER = path.join(ROOT, 'test', 'fixtures', 'servers', 'fault-server.mjs');
 export const BIN = (name: string): string => path.join(ROOT, 'node_modules', '.bin', name);
@@ -49,15 +48,23 @@ export async function markedProcesses(value: string): Promise<Proc[]> {
   return found;
 }
 
-/** Waits (briefly) until no marked process is left; fails with the ones that are. */
-export async function assertNoneLeft(value: string, waitMs = 3000): Promise<void> {
-  const until = Date.now() + waitMs;
-  let left = await markedProcesses(value);
-  while (left.length > 0 && Date.now() < until) {
-    await sleep(50);
-    left = await markedProcesses(value);
-  }
-  assert.deepEqual(left, [], `processes left behind: ${JSON.stringify(left)}`);
+/**
+ * Waits until no marked process is left (a killed group takes a moment to leave /proc); fails
+ * loudly with the ones that are. `timeoutMs` is a backstop for a hang (default eventually's).
+ */
+export async function assertNoneLeft(value: string, timeoutMs?: number): Promise<void> {
+  let left: Proc[] = [];
+  await eventually(
+    async () => {
+      left = await markedProcesses(value);
+      return left.length === 0;
+    },
+    {
+      what: `no process marked ${value} to be left`,
+      seen: () => `processes left behind: ${JSON.stringify(left)}`,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    },
+  );
 }
 
 export async function isAlive(pid: number): Promise<boolean> {
@@ -91,28 +98,21 @@ export class RecordingLog implements RuntimeLogger {
   }
 }
 
-/** A Lambda context as the Node.js runtime builds it, with AgentCore's client context. */
-export function lambdaContext(
-  opts: { toolName?: string; remainingMs?: number; custom?: Record<string, unknown> } = {},
-): Context {
-  const deadline = Date.now() + (opts.remainingMs ?? 60_000);
-  const custom = {
-    ...(opts.custom ?? {}),
-    ...(opts.toolName === undefined ? {} : { bedrockAgentCoreToolName: opts.toolName }),
+export { lambdaContext } from '../support/lambda-context.js';
+
+/**
+ * The machine's timers and durations, with a wall time that stands still until the test steps it:
+ * time passing (an idle process, a deadline) without waiting for it, however loaded the machine.
+ */
+export function steppedClock(): Clock & { step(ms: number): void } {
+  let now = Date.now();
+  return {
+    ...systemClock,
+    now: () => now,
+    step: (ms) => {
+      now += ms;
+    },
   };
-  const context = {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'mcp-server-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:mcp-server-test',
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: '/aws/lambda/mcp-server-test',
-    logStreamName: 'stream',
-    clientContext: { custom } as unknown as Context['clientContext'],
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  };
-  return context as unknown as Context;
 }
 
 export const text = (result: unknown): string =>

@@ -13,9 +13,54 @@ import type { JsonRpcNotification, JsonRpcResponse } from '../../src/protocol/js
 import { LineSplitter, StderrSink } from '../../src/runtime/lines.js';
 import { STDIO_PROTOCOL_VERSION } from '../../src/runtime/limits.js';
 import { ServerSupervisor } from '../../src/runtime/supervisor.js';
-import { echoServer, recorder, ScriptedTransport } from './scripted.js';
+import { createHandler, type HandlerOptions, type LaunchInput } from '../../src/runtime/handler.js';
+import type { Clock } from '../../src/platform/time.js';
+import { ManualClock, settle } from '../support/clock.js';
+import { lambdaContext } from '../support/lambda-context.js';
+import {
+  crashOnStart,
+  echoServer,
+  hangInit,
+  observe,
+  recorder,
+  ScriptedTransport,
+  slowInit,
+  type Script,
+  type ScriptedOptions,
+} from './scripted.js';
+
+process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 
 const CLIENT = { name: 'unit', version: '1' };
+
+/**
+ * The servers a test starts: each runs `script` (default the echo server); with a list, the n-th
+ * start runs the n-th script, and the last one goes on for the starts after it.
+ */
+interface Servers {
+  script?: Script | Script[];
+  options?: ScriptedOptions;
+}
+
+function scriptedServers(servers: Servers = {}): {
+  transports: ScriptedTransport[];
+  transport: () => ScriptedTransport;
+} {
+  const transports: ScriptedTransport[] = [];
+  const { script = echoServer, options } = servers;
+  return {
+    transports,
+    transport: () => {
+      const scripts = Array.isArray(script) ? script : [script];
+      const t = new ScriptedTransport(
+        scripts[Math.min(transports.length, scripts.length - 1)] ?? echoServer,
+        options,
+      );
+      transports.push(t);
+      return t;
+    },
+  };
+}
 
 function spec(extra = ''): LaunchSpec {
   const { config } = parseConfig(`scripted:\n  command: scripted-server\n${extra}`);
@@ -24,16 +69,16 @@ function spec(extra = ''): LaunchSpec {
   return toLaunchSpec(server);
 }
 
-function supervised(extra = ''): { supervisor: ServerSupervisor; transports: ScriptedTransport[] } {
-  const transports: ScriptedTransport[] = [];
+function supervised(
+  extra = '',
+  servers: Servers & { clock?: Clock } = {},
+): { supervisor: ServerSupervisor; transports: ScriptedTransport[] } {
+  const { transports, transport } = scriptedServers(servers);
   const supervisor = new ServerSupervisor(spec(extra), {
     log: recorder(),
     clientInfo: CLIENT,
-    transport: () => {
-      const t = new ScriptedTransport(echoServer);
-      transports.push(t);
-      return t;
-    },
+    transport,
+    ...(servers.clock ? { clock: servers.clock } : {}),
   });
   return { supervisor, transports };
 }
@@ -177,6 +222,309 @@ describe('the supervisor', () => {
     await supervisor.settle(Date.now() + 1000);
     assert.ok(transports[0]?.exit, 'the retired server was stopped');
     await supervisor.shutdown();
+  });
+});
+
+/** A handler on `clock` whose servers are scripted, and tools/call through its JSON-RPC front. */
+function handlerOn(
+  clock: ManualClock,
+  launch: Partial<LaunchInput> = {},
+  options: HandlerOptions = {},
+  servers: Servers = {},
+) {
+  const { transports, transport } = scriptedServers(servers);
+  const log = recorder();
+  const handler = createHandler(
+    { id: 'scripted', command: 'scripted-server', ...launch },
+    { log, clock, transport, ...options },
+  );
+  let id = 0;
+  /** Lambda leaves `remainingMs` of the invocation (on the clock). */
+  const call = (name: string, args: Record<string, unknown> = {}, remainingMs = 60_000) =>
+    handler(
+      { jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: args } },
+      lambdaContext({ clock, remainingMs }),
+    ) as Promise<JsonRpcResponse>;
+  const started = () => log.lines.filter((l) => l === 'info server started').length;
+  return { handler, transports, call, started };
+}
+
+type Answer = JsonRpcResponse | undefined;
+const errorOf = (r: Answer): { code: number; message: string; data?: Record<string, unknown> } => {
+  assert.ok(r && 'error' in r, `an error answer: ${JSON.stringify(r)}`);
+  return r.error as { code: number; message: string; data?: Record<string, unknown> };
+};
+const textOf = (r: Answer): string => {
+  assert.ok(r && 'result' in r, `a result: ${JSON.stringify(r)}`);
+  return (r.result as { content: { text: string }[] }).content.map((c) => c.text).join('');
+};
+
+/** A kill that takes effect only when the test says the process group is gone. */
+function slowKill(): { killTakes: Promise<void>; gone: () => void } {
+  let gone!: () => void;
+  const killTakes = new Promise<void>((resolve) => (gone = resolve));
+  return { killTakes, gone };
+}
+
+describe('deadlines and ordering, on a manual clock', () => {
+  for (const c of [
+    { what: "the server's timeout when Lambda leaves more", timeout: 2, remainingMs: 60_000, at: 2_000 },
+    {
+      what: "Lambda's remaining time less 1 s when that is less",
+      timeout: 60,
+      remainingMs: 2_500,
+      at: 1_500,
+    },
+    { what: 'never under 100 ms, however little Lambda leaves', timeout: 60, remainingMs: 500, at: 100 },
+  ]) {
+    test(`a call's deadline is ${c.what}: a hung call is answered at exactly ${c.at} ms, its process stopped`, async () => {
+      const clock = new ManualClock();
+      const h = handlerOn(clock, { timeout: c.timeout });
+      await h.handler.ready;
+      const hung = observe(h.call('hang', {}, c.remainingMs));
+      await clock.advance(c.at - 1);
+      assert.equal(hung.settled, false, `still waiting 1 ms before ${c.at} ms`);
+      assert.equal(h.transports[0]?.killedBecause, undefined, 'and the process still running');
+      await clock.advance(1);
+      assert.equal(hung.settled, true, `answered at ${c.at} ms`);
+      assert.deepEqual(errorOf(hung.value).data, { reason: 'timeout', method: 'tools/call', ms: c.at });
+      assert.match(h.transports[0]?.killedBecause ?? '', new RegExp(`timed out after ${c.at} ms`));
+      await h.handler.close();
+    });
+  }
+
+  test('a hung call is answered once its process is gone, not before; the next call gets a new process', async () => {
+    const clock = new ManualClock();
+    const kill = slowKill();
+    const h = handlerOn(clock, { timeout: 2 }, {}, { options: { killTakes: kill.killTakes } });
+    await h.handler.ready;
+    const hung = observe(h.call('hang'));
+    await clock.advance(2_000);
+    assert.match(h.transports[0]?.killedBecause ?? '', /timed out/, 'killed at the deadline');
+    assert.equal(hung.settled, false, 'not answered while the process group is still going');
+    kill.gone();
+    await settle();
+    assert.equal(errorOf(hung.value).data?.['reason'], 'timeout');
+    const next = observe(h.call('echo', { text: 'again' }));
+    await settle();
+    assert.equal(textOf(next.value), 'again');
+    assert.equal(h.transports.length, 2, 'a new process');
+    await h.handler.close();
+  });
+
+  test('ready waits for a handshake that comes within the init budget; the first call is served by that start without waiting', async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(clock, {}, {}, { script: slowInit(clock, 1_200) });
+    const ready = observe(h.handler.ready);
+    await clock.advance(1_199);
+    assert.equal(ready.settled, false, 'ready waits for the handshake');
+    await clock.advance(1);
+    assert.equal(ready.settled, true, 'ready as soon as the handshake is done');
+    assert.equal(h.started(), 1, 'the server is up before the first call');
+    const first = observe(h.call('echo', { text: 'warm' }));
+    await settle();
+    assert.equal(
+      textOf(first.value),
+      'warm',
+      'answered with the clock standing still: it did not pay the start',
+    );
+    assert.equal(h.transports.length, 1);
+    await h.handler.close();
+  });
+
+  test('ready ends at the init budget without stopping a slow start; the first call waits for that same start', async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(clock, {}, { initBudgetMs: 1_000 }, { script: slowInit(clock, 3_000) });
+    const ready = observe(h.handler.ready);
+    await clock.advance(999);
+    assert.equal(ready.settled, false);
+    await clock.advance(1);
+    assert.equal(ready.settled, true, 'init ended at its budget');
+    assert.equal(h.started(), 0, 'not ready yet');
+    assert.equal(h.transports[0]?.killedBecause, undefined, 'and not stopped');
+    assert.equal(h.transports[0]?.closing, false);
+    assert.equal(h.handler.startError, undefined, 'nor given up');
+    const first = observe(h.call('echo', { text: 'late' }, 20_000));
+    await clock.advance(1_999);
+    assert.equal(first.settled, false, 'the call waits for the start');
+    await clock.advance(1);
+    assert.equal(textOf(first.value), 'late', 'and is served when its handshake is done');
+    assert.equal(h.transports.length, 1, 'by the process started during init');
+    assert.equal(h.started(), 1, 'one start, not a second one');
+    await h.handler.close();
+  });
+
+  test('an initialize that never answers is given up at the deadline of the call waiting for it, answered once its process is gone; the next start works', async () => {
+    const clock = new ManualClock();
+    const kill = slowKill();
+    const h = handlerOn(
+      clock,
+      { timeout: 2 },
+      { warmup: false },
+      { script: [hangInit, echoServer], options: { killTakes: kill.killTakes } },
+    );
+    const first = observe(h.call('echo', { text: 'x' }));
+    await clock.advance(1_999);
+    assert.equal(first.settled, false);
+    assert.equal(h.transports[0]?.killedBecause, undefined);
+    await clock.advance(1);
+    assert.equal(h.transports[0]?.killedBecause, 'its start was given up', 'given up at the 2 s deadline');
+    assert.equal(first.settled, false, 'not answered while the process group is still going');
+    kill.gone();
+    await settle();
+    const error = errorOf(first.value);
+    assert.deepEqual(error.data, { reason: 'start_timeout', startedMsAgo: 2_000, waitedMs: 2_000 });
+    assert.match(
+      error.message,
+      /^server "scripted" needs longer to start than the function's timeout allows: it had not finished initialize 2000 ms after it was started, and this invocation could wait 2000 ms; it was stopped/,
+    );
+    const next = observe(h.call('echo', { text: 'up' }));
+    await settle();
+    assert.equal(textOf(next.value), 'up');
+    assert.equal(h.transports.length, 2);
+    await h.handler.close();
+  });
+
+  test('a start is given up only when the last call waiting for it runs out of time', async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(clock, {}, { warmup: false }, { script: hangInit });
+    const short = observe(h.call('echo', { text: 'a' }, 1_500)); // its deadline: 500 ms
+    const long = observe(h.call('echo', { text: 'b' }, 2_000)); // 1000 ms
+    await clock.advance(500);
+    assert.ok(errorOf(short.value).data?.['reason'] === 'start_timeout');
+    assert.match(errorOf(short.value).message, /it goes on for the calls still waiting for it/);
+    assert.equal(h.transports[0]?.killedBecause, undefined, 'the start goes on for the other call');
+    await clock.advance(499);
+    assert.equal(long.settled, false);
+    await clock.advance(1);
+    assert.match(errorOf(long.value).message, /it was stopped/);
+    assert.equal(h.transports[0]?.killedBecause, 'its start was given up', 'stopped by the last waiter');
+    assert.equal(h.transports.length, 1, 'both waited for one start');
+    await h.handler.close();
+  });
+
+  test('two calls waiting for one start are each answered at their own deadline: the shorter gives up, the longer is served by that start', async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(clock, {}, { warmup: false }, { script: slowInit(clock, 2_500) });
+    const short = observe(h.call('echo', { text: 'a' }, 1_500)); // its deadline: 500 ms
+    const long = observe(h.call('echo', { text: 'b' }, 20_000));
+    await clock.advance(499);
+    assert.equal(short.settled, false);
+    await clock.advance(1);
+    assert.equal(errorOf(short.value).data?.['reason'], 'start_timeout', 'the shorter at its 500 ms');
+    assert.equal(long.settled, false);
+    await clock.advance(1_999);
+    assert.equal(long.settled, false);
+    await clock.advance(1);
+    assert.equal(textOf(long.value), 'b', 'the longer when the start is done, at 2500 ms');
+    assert.equal(h.transports.length, 1, 'by the same start');
+    assert.equal(h.transports[0]?.killedBecause, undefined);
+    assert.equal(h.started(), 1);
+    await h.handler.close();
+  });
+
+  test('a crash on start fails the call waiting for it at once, not at its deadline; the next call starts a new process', async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(clock, { timeout: 20 }, { warmup: false }, { script: [crashOnStart, echoServer] });
+    const first = observe(h.call('echo', { text: 'x' }));
+    await settle();
+    assert.equal(first.settled, true, 'answered with the clock standing still');
+    const error = errorOf(first.value);
+    assert.match(
+      error.message,
+      /^server "scripted" exited with code 3 before it finished initialize; its last stderr output: fatal: cannot open config/,
+    );
+    assert.deepEqual(error.data, { reason: 'server_exited', exitCode: 3, signal: null });
+    const next = observe(h.call('echo', { text: 'back' }));
+    await settle();
+    assert.equal(textOf(next.value), 'back');
+    await h.handler.close();
+  });
+
+  test('a crash mid-call fails that call at once, not at its deadline', async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(clock, { timeout: 20 });
+    await h.handler.ready;
+    const crashed = observe(h.call('crash'));
+    await settle();
+    assert.equal(crashed.settled, true, 'answered with the clock standing still');
+    assert.match(errorOf(crashed.value).message, /exited with code 7 during tools\/call/);
+    await h.handler.close();
+  });
+
+  test('params MCP does not allow are refused at once by the bridge, never sent to the server', async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(clock);
+    await h.handler.ready;
+    for (const params of [null, 'x', [1, 2], 5, { _meta: 'x' }, { _meta: { progressToken: {} } }]) {
+      const answer = observe(
+        h.handler({ jsonrpc: '2.0', id: 9, method: 'tools/list', params }, lambdaContext({ clock })),
+      );
+      await settle();
+      assert.equal(answer.settled, true, `answered with the clock standing still: ${JSON.stringify(params)}`);
+      assert.equal(errorOf(answer.value as Answer).code, -32602);
+    }
+    const sent = h.transports.flatMap((t) => t.sent).map((m) => ('method' in m ? m.method : 'response'));
+    assert.deepEqual(sent, ['initialize', 'notifications/initialized']);
+    await h.handler.close();
+  });
+
+  test('recycle.idleSeconds: a process idle longer than that is replaced at the next call', async () => {
+    const clock = new ManualClock();
+    const { supervisor, transports } = supervised('  recycle: { idleSeconds: 1 }\n', { clock });
+    const echo = (text: string) =>
+      supervisor.use(clock.now() + 2_000, (conn, left) =>
+        conn.request('tools/call', { name: 'echo', arguments: { text } }, { timeoutMs: left() }),
+      );
+    await echo('a');
+    await clock.advance(1_000);
+    await echo('b');
+    assert.equal(transports.length, 1, 'idle exactly 1 s: kept');
+    await clock.advance(1_001);
+    await echo('c');
+    assert.equal(transports.length, 2, 'idle over 1 s: replaced');
+    assert.equal(transports[0]?.closing, true, 'the idle process is closed');
+    await supervisor.settle(clock.now() + 1_000);
+    assert.ok(transports[0]?.exit, 'and gone once the call settled');
+    await supervisor.shutdown();
+  });
+
+  test('settle() kills what is still closing at its deadline', async () => {
+    const clock = new ManualClock();
+    const { supervisor, transports } = supervised('  isolation: per-invocation\n', {
+      clock,
+      options: { ignoresClose: true },
+    });
+    await supervisor.use(clock.now() + 5_000, (conn, left) =>
+      conn.request('tools/call', { name: 'echo', arguments: { text: 'once' } }, { timeoutMs: left() }),
+    );
+    assert.equal(transports[0]?.closing, true, 'the per-invocation process is asked to close');
+    const settled = observe(supervisor.settle(clock.now() + 1_000));
+    await clock.advance(999);
+    assert.equal(settled.settled, false, 'waits for the close');
+    assert.equal(transports[0]?.killedBecause, undefined);
+    await clock.advance(1);
+    assert.equal(transports[0]?.killedBecause, 'the invocation ended before it closed');
+    assert.equal(settled.settled, true, 'and is done once it is gone');
+    await supervisor.shutdown();
+  });
+
+  test("the handler answers once what its call stopped has closed, at the latest at the call's deadline", async () => {
+    const clock = new ManualClock();
+    const h = handlerOn(
+      clock,
+      { timeout: 2, isolation: 'per-invocation' },
+      {},
+      { options: { ignoresClose: true } },
+    );
+    const answer = observe(h.call('echo', { text: 'x' }));
+    await clock.advance(1_999);
+    assert.equal(h.transports[0]?.closing, true);
+    assert.equal(answer.settled, false, 'not answered while its process is closing');
+    await clock.advance(1);
+    assert.equal(h.transports[0]?.killedBecause, 'the invocation ended before it closed');
+    assert.equal(textOf(answer.value), 'x');
+    await h.handler.close();
   });
 });
 

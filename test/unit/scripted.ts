@@ -6,8 +6,16 @@ import type { ExitInfo } from '../../src/runtime/child.js';
 import type { ServerTransport } from '../../src/runtime/connection.js';
 import type { JsonRpcMessage } from '../../src/protocol/jsonrpc.js';
 import type { RuntimeLogger } from '../../src/runtime/observability.js';
+import type { Clock } from '../../src/platform/time.js';
 
 export type Script = (message: JsonRpcMessage, server: ScriptedTransport) => void;
+
+export interface ScriptedOptions {
+  /** The server does not exit when its stdin is closed (a graceful close): only a kill ends it. */
+  ignoresClose?: boolean;
+  /** A kill has taken effect (the process group is gone) only once this resolves; default at once. */
+  killTakes?: Promise<void>;
+}
 
 export class ScriptedTransport implements ServerTransport {
   onmessage?: (message: JsonRpcMessage) => void;
@@ -18,10 +26,16 @@ export class ScriptedTransport implements ServerTransport {
   readonly sent: JsonRpcMessage[] = [];
   readonly pid = undefined;
   stderr = '';
+  /** The reason of the first kill. */
   killedBecause: string | undefined;
+  /** Whether a graceful close was asked for. */
+  closing = false;
   private ended!: (info: ExitInfo) => void;
 
-  constructor(private readonly script: Script) {
+  constructor(
+    private readonly script: Script,
+    private readonly opts: ScriptedOptions = {},
+  ) {
     this.done = new Promise((resolve) => (this.ended = resolve));
   }
 
@@ -51,15 +65,16 @@ export class ScriptedTransport implements ServerTransport {
     this.onclose?.();
   }
 
-  close(): Promise<void> {
-    this.end({ code: 0, signal: null });
-    return Promise.resolve();
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.opts.ignoresClose === true) await this.done;
+    else this.end({ code: 0, signal: null });
   }
 
-  kill(reason: string): Promise<void> {
-    this.killedBecause = reason;
+  async kill(reason: string): Promise<void> {
+    this.killedBecause ??= reason;
+    await this.opts.killTakes;
     this.end({ code: null, signal: 'SIGKILL', killedBecause: reason });
-    return Promise.resolve();
   }
 
   stderrTail(): string {
@@ -115,6 +130,51 @@ export const echoServer: Script = (m, server) => {
     }
   }
 };
+
+/** {@link echoServer} whose answer to `initialize` takes `ms` on `clock`. */
+export function slowInit(clock: Clock, ms: number): Script {
+  return (m, server) => {
+    if ('method' in m && m.method === 'initialize')
+      clock.setTimeout(() => {
+        echoServer(m, server);
+      }, ms);
+    else echoServer(m, server);
+  };
+}
+
+/** {@link echoServer} that never answers `initialize`. */
+export const hangInit: Script = (m, server) => {
+  if (!('method' in m && m.method === 'initialize')) echoServer(m, server);
+};
+
+/** A server that exits (code 3, a line on stderr) when it reads `initialize`. */
+export const crashOnStart: Script = (m, server) => {
+  if (!('method' in m && m.method === 'initialize')) return;
+  server.stderr = 'fatal: cannot open config\n';
+  server.end({ code: 3, signal: null });
+};
+
+/** What a promise came to so far: looked at as a test's clock moves. */
+export function observe<T>(promise: Promise<T>): {
+  readonly settled: boolean;
+  readonly value: T | undefined;
+  readonly error: unknown;
+} {
+  const seen: { settled: boolean; value: T | undefined; error: unknown } = {
+    settled: false,
+    value: undefined,
+    error: undefined,
+  };
+  promise.then(
+    (value) => {
+      Object.assign(seen, { settled: true, value });
+    },
+    (error: unknown) => {
+      Object.assign(seen, { settled: true, error });
+    },
+  );
+  return seen;
+}
 
 /** A logger that keeps what it was told. */
 export function recorder(): RuntimeLogger & { lines: string[] } {
