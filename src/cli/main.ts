@@ -398,4 +398,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`mcp-fleet tools | head`) ends the command quietly, as the other
+// tools of a pipe do; any other failure of stdout is a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK);
+});
+
 process.exitCode = await main(process.argv);

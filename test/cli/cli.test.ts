@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configJsonSchema, loadConfig } from '../../src/config/index.js';
 import { TARGET_KIND_CARRIES } from '../../src/config/target-kinds.js';
-import { fixture, runCli, tempDir } from '../helpers.js';
+import { CLI, fixture, runCli, tempDir } from '../helpers.js';
+import { exited } from '../support/eventually.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 before(async () => {
@@ -204,5 +206,14 @@ describe('schema', () => {
     const r = await runCli(['schema']);
     assert.equal(r.code, 0);
     assert.deepEqual(JSON.parse(r.stdout), configJsonSchema());
+  });
+
+  test('a reader that goes away (`| head`) ends the command quietly: exit 0, no EPIPE stack', async () => {
+    const child = spawn(process.execPath, [CLI, 'schema'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    assert.equal(await exited(child), 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
   });
 });
