@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { InvokeOutcome, LocalFunction } from '../../src/local/lambda/function.js';
 import { memoryGuardKind } from '../../src/local/lambda/memory.js';
@@ -15,6 +14,7 @@ import { processState } from '../../src/platform/processes.js';
 import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda/service.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, isAlive, markedProcesses, marker } from '../runtime/support.js';
+import { eventually } from '../support/eventually.js';
 
 const LIFECYCLE_HANDLER = fixture('handlers', 'lifecycle.mjs');
 const mark = marker();
@@ -91,12 +91,9 @@ function line(log: string, prefix: string, requestId: string): string | undefine
   return log.split('\n').find((l) => l.startsWith(prefix) && l.includes(requestId));
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await sleep(25);
-  }
+/** Waits until the function's environments are as `check` wants them (shown if they never are). */
+async function until(fn: LocalFunction, what: string, check: (e: LocalFunction['environments']) => boolean) {
+  await eventually(() => check(fn.environments), { what, seen: () => JSON.stringify(fn.environments) });
 }
 
 /** Every process of a function's environments (worker, server, what the server started). */
@@ -117,18 +114,19 @@ describe('init', () => {
     env: { FAULT: slow-init, INIT_MS: "11000", FAULT_ONCE_FILE: ${JSON.stringify(once)}, MCP_FLEET_TEST_MARKER: "${mark.value}" }
 `,
     );
-    const t0 = Date.now();
     const out = await call(lambda, 'eleven', 'pid');
-    const took = Date.now() - t0;
+    // The call was answered by the server, so it waited for its 11 s start; the process that
+    // answered is the one started during init (its pid is in the once-file): one start, not two.
+    // (The timings — init ended at the runtime's budget, the call answered once the start was
+    // done — are checked on a manual clock in test/unit/lambda-function.test.ts.)
     assert.equal(out.functionError, undefined, JSON.stringify(out.payload));
-    assert.ok(took >= 10_500, `the call waited for the start (${took} ms)`);
-    // The process that answered is the one started during init: its pid is in the once-file.
     assert.equal(textOf(out), (await readFile(once, 'utf8')).trim(), 'one start, not two');
+    assert.equal(out.coldStart, true);
     const text = await log('eleven');
     assert.doesNotMatch(text, /INIT_REPORT/, 'init ended within its limit (at the runtime’s budget)');
     const report = line(text, 'REPORT', out.requestId);
     const init = Number(/Init Duration: ([\d.]+) ms/.exec(report ?? '')?.[1]);
-    assert.ok(init >= 7000 && init < 10_000, `init ended at the runtime's budget, below 10 s (${init} ms)`);
+    assert.ok(init > 0, `the cold start reports its Init Duration: ${report ?? text}`);
     assert.ok(
       Math.abs((out.report.initDurationMs ?? 0) - init) < 0.01,
       'the outcome carries the same figure',
@@ -157,14 +155,19 @@ describe('init', () => {
     const out = await lambda.invoke('mcp-server-slowinit', {});
     assert.equal(out.functionError, undefined, JSON.stringify(out.payload));
     const text = await log('slowinit');
-    const cut = /^INIT_REPORT Init Duration: ([\d.]+) ms\tPhase: init\tStatus: timeout$/m.exec(text);
-    assert.ok(cut, text);
-    assert.ok(Number(cut[1]) >= 1000, `cut at the init limit (${cut[1]} ms)`);
+    // The figures to the millisecond (cut at the limit, the init's 2.5 s inside the Duration) are
+    // checked on a manual clock in test/unit/lambda-function.test.ts; here, how they relate.
+    assert.match(text, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: timeout$/m);
     const report = line(text, 'REPORT', out.requestId) ?? '';
     const init = Number(/Init Duration: ([\d.]+) ms/.exec(report)?.[1]);
-    assert.ok(init >= 2400 && init < 8000, `the init inside the invocation took its 2.5 s (${init} ms)`);
     const duration = Number(/\tDuration: ([\d.]+) ms/.exec(report)?.[1]);
-    assert.ok(duration >= 2400, `the invocation's Duration includes that init (${duration} ms)`);
+    assert.ok(init > 0, `the init inside the invocation is reported: ${report}`);
+    assert.ok(duration >= init, `the invocation's Duration includes that init: ${report}`);
+    assert.equal(
+      out.report.initDurationMs?.toFixed(2),
+      init.toFixed(2),
+      'the outcome carries the same figure',
+    );
     assert.equal(out.report.billedDurationMs, Math.ceil(out.report.durationMs), 'billed once');
     const pids = (await readFile(inits, 'utf8')).trim().split('\n');
     assert.equal(pids.length, 2, 'init ran twice: cut at the limit, then inside the invocation');
@@ -244,21 +247,21 @@ describe('freeze', () => {
     const first = await call(lambda, 'frozen', 'echo', { text: 'one' });
     assert.equal(textOf(first), 'one');
     const f = fn('frozen');
-    await until('the environment is frozen', () => f.environments.frozen === 1);
+    await until(f, 'the environment is frozen', (e) => e.frozen === 1);
     const pids = await environmentPids(f);
     assert.ok(pids.length >= 2, `worker and server at least (${pids.join(', ')})`);
     for (const pid of pids) assert.equal(processState(pid), 'T', `process ${pid} is stopped`);
     const second = await call(lambda, 'frozen', 'echo', { text: 'two' });
     assert.equal(textOf(second), 'two');
     assert.equal(second.coldStart, false, 'the same environment, thawed');
-    await until('frozen again', () => f.environments.frozen === 1);
+    await until(f, 'frozen again', (e) => e.frozen === 1);
     for (const pid of await environmentPids(f)) assert.equal(processState(pid), 'T');
   });
 
   test('frozen environments time out like the others, and keep serving', async () => {
     const { lambda, fn } = await service(fault('frozenhang', { timeout: 3 }));
     assert.equal(textOf(await call(lambda, 'frozenhang', 'echo', { text: 'x' })), 'x');
-    await until('frozen', () => fn('frozenhang').environments.frozen === 1);
+    await until(fn('frozenhang'), 'frozen', (e) => e.frozen === 1);
     const hung = await call(lambda, 'frozenhang', 'hang');
     assert.match(textOf(hung), /did not answer within/);
     assert.equal(textOf(await call(lambda, 'frozenhang', 'echo', { text: 'after' })), 'after');
@@ -267,16 +270,20 @@ describe('freeze', () => {
   test('idle frozen environments are reclaimed, every process with them', async () => {
     const { lambda, fn } = await service(fault('reclaimed'), { idleMs: 400 });
     await call(lambda, 'reclaimed', 'echo', { text: 'x' });
-    await until('frozen', () => fn('reclaimed').environments.frozen === 1);
+    await until(fn('reclaimed'), 'frozen', (e) => e.frozen === 1);
     const pids = await environmentPids(fn('reclaimed'));
-    await until('reclaimed', () => fn('reclaimed').environments.total === 0, 15_000);
+    await until(fn('reclaimed'), 'reclaimed', (e) => e.total === 0);
     for (const pid of pids) assert.equal(await isAlive(pid), false, `process ${pid} is gone`);
   });
 
   test('--no-freeze leaves idle environments running', async () => {
     const { lambda, fn } = await service(fault('thawed'), { freeze: false });
     await call(lambda, 'thawed', 'echo', { text: 'x' });
-    await sleep(300);
+    // Once a call has ended, the pool asks its environment to freeze; a freeze under way ends
+    // before freeze() resolves. Asked again here, a --no-freeze environment does nothing.
+    const envs = fn('thawed').environmentList;
+    assert.equal(envs.length, 1);
+    await Promise.all(envs.map((e) => e.freeze()));
     assert.equal(fn('thawed').environments.frozen, 0);
     for (const pid of await environmentPids(fn('thawed')))
       assert.notEqual(processState(pid), 'T', `process ${pid} runs`);

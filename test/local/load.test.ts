@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { ROOT } from '../helpers.js';
 import { assertNoneLeft, text } from '../runtime/support.js';
+import { eventually } from '../support/eventually.js';
 import { testFleet, type TestFleetFiles } from './support.js';
 
 const CALLS = 2000;
@@ -71,10 +72,11 @@ function request(n: number): Sent {
 test(`${CALLS} tool calls from ${CLIENTS} clients over 4 servers through the gateway; a server killed midway`, async () => {
   const url = `${fleet.url}/mcp`;
   const latencies: number[] = [];
-  const failures: { n: number; server: string; message: string; at: number }[] = [];
+  const failures: { n: number; server: string; message: string }[] = [];
   const successesAfterKill = new Map<string, number>();
   let next = 0;
-  let killedAt = 0;
+  let answered = 0;
+  let killed = false;
 
   const call = async (sent: Sent): Promise<void> => {
     const t0 = performance.now();
@@ -93,7 +95,7 @@ test(`${CALLS} tool calls from ${CLIENTS} clients over 4 servers through the gat
     assert.equal(res.status, 200);
     assert.equal(body.id, `req-${sent.n}`, 'the answer carries its request id');
     if (body.error !== undefined) {
-      failures.push({ n: sent.n, server: sent.server, message: body.error.message, at: Date.now() });
+      failures.push({ n: sent.n, server: sent.server, message: body.error.message });
       return;
     }
     assert.match(
@@ -101,8 +103,8 @@ test(`${CALLS} tool calls from ${CLIENTS} clients over 4 servers through the gat
       sent.expect,
       `call ${sent.n} to ${sent.server} got another answer: ${text(body.result).slice(0, 100)}`,
     );
-    if (killedAt > 0 && Date.now() > killedAt)
-      successesAfterKill.set(sent.server, (successesAfterKill.get(sent.server) ?? 0) + 1);
+    answered += 1;
+    if (killed) successesAfterKill.set(sent.server, (successesAfterKill.get(sent.server) ?? 0) + 1);
   };
 
   const client = async (): Promise<void> => {
@@ -113,7 +115,10 @@ test(`${CALLS} tool calls from ${CLIENTS} clients over 4 servers through the gat
     }
   };
 
-  // A long call to `everything` is surely in flight when its environments are killed.
+  // A long call to `everything` (25 s: longer than the rest of the test) is surely in flight when
+  // its environments are killed: it has taken an environment before the clients start, and the
+  // kill comes once a tenth of the calls are answered, midway.
+  const everything = fleet.lambda.resolve('mcp-server-everything');
   const longCall = fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -121,14 +126,20 @@ test(`${CALLS} tool calls from ${CLIENTS} clients over 4 servers through the gat
       jsonrpc: '2.0',
       id: 'long',
       method: 'tools/call',
-      params: { name: 'everything___trigger-long-running-operation', arguments: { duration: 3, steps: 3 } },
+      params: { name: 'everything___trigger-long-running-operation', arguments: { duration: 25, steps: 5 } },
     }),
   }).then((r) => r.json() as Promise<{ error?: { message: string } }>);
+  await eventually(() => everything.environments.busy === 1, {
+    what: 'the long call running in an environment of everything',
+    seen: () => JSON.stringify(everything.environments),
+  });
   const killer = (async () => {
-    await new Promise((r) => setTimeout(r, 1000));
-    killedAt = Date.now();
-    const killed = fleet.lambda.functions.get('mcp-server-everything')?.killEnvironments() ?? 0;
-    assert.ok(killed > 0);
+    await eventually(() => answered >= CALLS / 10, {
+      what: `${CALLS / 10} calls answered`,
+      seen: () => `${answered} answered`,
+    });
+    killed = true;
+    assert.ok(everything.killEnvironments() > 0);
   })();
 
   const t0 = performance.now();

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CLI, gitRepo, runCli, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, markedProcesses, marker } from '../runtime/support.js';
+import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 import { rpc } from './support.js';
 
 const mark = marker();
@@ -50,22 +51,13 @@ const FILESYSTEM = `  filesystem:
     args: ["."]
 `;
 
-/** Waits until `pattern` has appeared in the output after `from` characters. */
-async function waitFor(
-  stream: () => string,
-  pattern: RegExp,
-  from: number,
-  timeoutMs = 60_000,
-): Promise<RegExpExecArray> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const m = pattern.exec(stream().slice(from));
-    if (m) return m;
-    if (Date.now() > until || dev.exitCode !== null)
-      assert.fail(`no ${String(pattern)} in time; stdout:\n${stdout}\nstderr:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits until `pattern` has appeared in stdout or stderr after `from` characters of it. */
+const waitFor = (stream: () => string, pattern: RegExp, from: number): Promise<RegExpExecArray> =>
+  waitForText(stream, pattern, {
+    from,
+    child: dev,
+    seen: () => `stdout:\n${stdout}\nstderr:\n${stderr}`,
+  });
 
 /** Writes the config the way many editors save: a new file renamed over the old one. */
 async function save(text: string): Promise<void> {
@@ -118,9 +110,8 @@ before(async () => {
 
 after(async () => {
   if (dev.exitCode === null) {
-    const exited = new Promise((r) => dev.once('exit', r));
     dev.kill('SIGINT');
-    await exited;
+    await exited(dev);
   }
   await assertNoneLeft(mark.value, 10_000);
   await assertNoneLeft(memoryMark, 10_000);
@@ -138,7 +129,7 @@ test('dev built the PyPI server itself (into .mcp-fleet/build) before starting',
   assert.ok(listing.includes('mcp-server-git'));
 });
 
-test('a changed package: rebuilt and its environments replaced, while an unchanged server keeps serving', async () => {
+test('a changed package: rebuilt and its environments replaced, while an unchanged server keeps serving', async (t) => {
   // Warm both, and note the processes of each.
   assert.equal((await call('git___git_status', { repo_path: path.join(dir, 'repo') }))['error'], undefined);
   await call('everything___echo', { message: 'warm' });
@@ -149,13 +140,17 @@ test('a changed package: rebuilt and its environments replaced, while an unchang
 
   const from = stdout.length;
   await save(config('2026.10.10'));
-  // Calls to the unchanged server all through the reload (build, replacement, catalog refresh).
+  // Calls to the unchanged server, one after the other, all through the reload (build,
+  // replacement, catalog refresh), until the reload says it is done.
   const failures: string[] = [];
   let served = 0;
-  let reloaded = false;
-  const hammer = (async (): Promise<void> => {
-    while (!reloaded) {
+  /** Calls sent after the reload said it started and answered before it said it ended. */
+  let during = 0;
+  const since = (pattern: RegExp): boolean => pattern.test(stdout.slice(from));
+  await eventually(
+    async () => {
       const message = `during reload ${served}`;
+      const started = since(/servers\.yaml changed: building git/);
       try {
         const body = await call('everything___echo', { message });
         if (!JSON.stringify(body['result'] ?? body).includes(message)) failures.push(JSON.stringify(body));
@@ -163,19 +158,21 @@ test('a changed package: rebuilt and its environments replaced, while an unchang
         failures.push((err as Error).message);
       }
       served += 1;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  await waitFor(
-    () => stdout,
-    /reloaded servers\.yaml: replaced git; 2 servers unchanged, still serving/,
-    from,
+      const done = since(/reloaded servers\.yaml: replaced git; 2 servers unchanged, still serving/);
+      if (started && !done) during += 1;
+      return done;
+    },
+    {
+      what: 'the reload of git, with calls to everything all through it',
+      intervalMs: 20,
+      seen: () =>
+        `${served} calls, failures: ${JSON.stringify(failures)}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+    },
   );
-  reloaded = true;
-  await hammer;
-  assert.deepEqual(failures, []);
-  assert.ok(served > 5, `only ${served} calls during the reload`);
   assert.match(stdout.slice(from), /servers\.yaml changed: building git/);
+  assert.deepEqual(failures, []);
+  assert.ok(during > 5, `only ${during} of ${served} calls were sent and answered while the reload ran`);
+  t.diagnostic(`${during} of ${served} calls while the reload ran`);
   // The unchanged server kept its environment: the same process, no new cold start.
   assert.deepEqual(await pids(mark.value, /mcp-server-everything/), everythingBefore);
   assert.equal((await statusOf('everything'))?.['coldStarts'], 1);
@@ -270,20 +267,16 @@ servers:
       cwd: other,
       env: { ...process.env, ...mark.env, PATH: bin },
     });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const exited = new Promise((r) => child.once('exit', r));
-    const until = Date.now() + 60_000;
-    while (!/servers up/.test(out) && child.exitCode === null && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 100));
+    const output = outputOf(child);
+    const out = output.all;
+    await waitForText(out, /servers up/, { child, what: 'the ready line' });
     child.kill('SIGINT');
-    await exited;
+    await exited(child);
     assert.match(
-      out,
+      out(),
       /^ {2}git +FAILED {2}build: Python servers need Python ≥ 3\.11 on PATH as python3, and there is no python3 on PATH/m,
     );
-    assert.match(out, /1 of 2 servers up, 13 tools; 1 failed/);
+    assert.match(out(), /1 of 2 servers up, 13 tools; 1 failed/);
   } finally {
     await clean();
   }

@@ -20,6 +20,7 @@ import { startDevServer } from '../../src/local/dev/server.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { CLI, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
+import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -758,13 +759,13 @@ describe('secrets in output', () => {
       }
       return logs.join('\n');
     };
-    // The stderr line reaches the log through a pipe and a stream: wait for it (bounded) rather
-    // than guess a delay.
-    let all = await readLogs();
-    for (let end = Date.now() + 10_000; !all.includes('starting with token') && Date.now() < end;) {
-      await new Promise((r) => setTimeout(r, 50));
-      all = await readLogs();
-    }
+    // The stderr line reaches the log through a pipe and a stream, not with the call's answer:
+    // wait for it rather than guess a delay.
+    let all = '';
+    await eventually(async () => (all = await readLogs()).includes('starting with token'), {
+      what: "the server's start-up line in a function.log",
+      seen: () => all,
+    });
     assert.match(
       all,
       /starting with token \[redacted API_TOKEN\]/,
@@ -801,17 +802,14 @@ describe('secrets in output', () => {
       ],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const output = outputOf(child);
+    const out = output.all;
     try {
-      const until = Date.now() + 60_000;
-      while (!out.includes('Ctrl-C to stop') && Date.now() < until && child.exitCode === null)
-        await new Promise((r) => setTimeout(r, 100));
-      assert.match(out, /leaky-broken\s+FAILED .*login refused for token \[redacted API_TOKEN\]/);
-      assert.match(out, /browser pages allowed .*http:\/\/localhost:5173/);
-      assert.match(out, /it asks for the --token/);
-      const url = /MCP gateway \(AgentCore-compatible\)\s+(\S+)\/mcp/.exec(out)?.[1] ?? '';
+      await waitForText(out, /Ctrl-C to stop/, { child, what: 'the ready line' });
+      assert.match(out(), /leaky-broken\s+FAILED .*login refused for token \[redacted API_TOKEN\]/);
+      assert.match(out(), /browser pages allowed .*http:\/\/localhost:5173/);
+      assert.match(out(), /it asks for the --token/);
+      const url = /MCP gateway \(AgentCore-compatible\)\s+(\S+)\/mcp/.exec(out())?.[1] ?? '';
       assert.ok(url);
       const auth = { authorization: `Bearer ${TOKEN}` };
       const pre = await raw(url, 'OPTIONS', '/mcp', {
@@ -828,21 +826,21 @@ describe('secrets in output', () => {
       assert.equal(named.status, 200);
       const crash = await raw(url, 'POST', '/mcp', { ...JSON_HEADERS, ...auth }, mcpCall(1, 'leaky___crash'));
       assert.match(crash.body, /\[redacted API_TOKEN\]/);
-      await new Promise((r) => setTimeout(r, 200));
-      assert.ok(!out.includes(SECRET), 'the terminal shows the secret');
-      assert.ok(!out.includes(TOKEN), 'the terminal shows the token');
+      // The terminal's line for the crash (with its reason) is what could show the secret.
+      await waitForText(out, /mcp-server-leaky leaky___crash .* MB /, { child, what: "the crash's line" });
+      assert.ok(!out().includes(SECRET), 'the terminal shows the secret');
+      assert.ok(!out().includes(TOKEN), 'the terminal shows the token');
     } finally {
       child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await exited(child);
     }
     const bad = spawn(process.execPath, [CLI, 'dev', '--config', configFile, '--allowed-origin', '*'], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let err = '';
-    bad.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const code = await new Promise((resolve) => bad.once('exit', resolve));
-    assert.equal(code, 2);
-    assert.match(err, /--allowed-origin '\*' would let every web page/);
+    const err = outputOf(bad).stderr;
+    assert.equal(await exited(bad), 2);
+    // Its last output may come after the exit event: the stream ends on its own time.
+    await waitForText(err, /--allowed-origin '\*' would let every web page/);
   });
 });

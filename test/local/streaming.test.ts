@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../../src/contract/function-call.js';
 import { LocalLambda } from '../../src/local/lambda/service.js';
@@ -18,6 +17,8 @@ import { systemClock } from '../../src/platform/time.js';
 import type { JsonRpcNotification } from '../../src/protocol/jsonrpc.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, marker } from '../runtime/support.js';
+import { eventually } from '../support/eventually.js';
+import { gate } from './support.js';
 
 const STREAMING_HANDLER = fixture('handlers', 'streaming.mjs');
 const mark = marker();
@@ -53,14 +54,6 @@ after(async () => {
   await cleanup();
 });
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await sleep(25);
-  }
-}
-
 const log = async (id: string): Promise<string> => {
   await lambda.resolve(`mcp-server-${id}`).logFlushed();
   return readFile(path.join(dir, 'work', id, 'function.log'), 'utf8');
@@ -68,30 +61,37 @@ const log = async (id: string): Promise<string> => {
 
 describe('a streaming function in the local Lambda service', () => {
   test('its pieces reach the caller as they are written; REPORT, then the environment is frozen', async () => {
-    const t0 = performance.now();
-    const pieces: { text: string; type: string; at: number }[] = [];
+    // The handler writes the next piece only once the caller has got this one (a gate).
+    const got = gate(dir);
+    const pieces: { text: string; type: string }[] = [];
     const outcome = await lambda.invoke(
       'mcp-server-stream',
-      { pieces: 3, gapMs: 800 },
+      { pieces: 3, gate: got.dir },
       {
-        onChunk: (data, type) =>
-          pieces.push({ text: data.toString('utf8'), type, at: performance.now() - t0 }),
+        onChunk: (data, type) => {
+          pieces.push({ text: data.toString('utf8'), type });
+          got.pass(pieces.length);
+        },
       },
     );
-    const done = performance.now() - t0;
-    assert.equal(outcome.functionError, undefined, JSON.stringify(outcome.payload));
+    assert.equal(
+      outcome.functionError,
+      undefined,
+      `each piece reached the caller while the handler ran: ${JSON.stringify(outcome.payload)}`,
+    );
     assert.deepEqual(
       pieces.map((p) => p.text),
       ['piece 1\n', 'piece 2\n', 'piece 3\n'],
     );
     assert.ok(pieces.every((p) => p.type === 'text/plain'));
-    const first = pieces[0]?.at ?? done;
-    assert.ok(done - first >= 1000, `first piece at ${first.toFixed(0)} ms, end at ${done.toFixed(0)} ms`);
     assert.deepEqual(outcome.streamed, { contentType: 'text/plain', bytes: 24 });
     assert.equal(outcome.payload, null);
     assert.match(await log('stream'), new RegExp(`REPORT RequestId: ${outcome.requestId}\\tDuration: `));
     const fn = lambda.resolve('mcp-server-stream');
-    await until('the environment is frozen', () => fn.environments.frozen === 1);
+    await eventually(() => fn.environments.frozen === 1, {
+      what: 'the environment frozen',
+      seen: () => JSON.stringify(fn.environments),
+    });
   });
 
   test('a buffered caller gets the whole stream as the payload (Invoke of a streaming function)', async () => {
@@ -158,15 +158,15 @@ describe('the gateway path to an MCP-server target that streams', () => {
   test('notifications reach the caller as they come, then the response', async () => {
     const targets = new McpTargets(lambda, systemClock);
     const fn = lambda.resolve('mcp-server-target');
-    const t0 = performance.now();
-    const seen: { n: JsonRpcNotification; at: number }[] = [];
+    const seen: JsonRpcNotification[] = [];
+    const got = gate(dir);
     const response = await targets.call(
       fn,
       { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'target___x', arguments: {} } },
       'x',
       {
         deadline: Date.now() + 30_000,
-        onNotification: (n) => seen.push({ n, at: performance.now() - t0 }),
+        onNotification: (n) => seen.push(n),
       },
     );
     assert.deepEqual(response, {
@@ -181,24 +181,26 @@ describe('the gateway path to an MCP-server target that streams', () => {
         jsonrpc: '2.0',
         id: 8,
         method: 'tools/call',
-        params: { name: 'target___x', arguments: { pieces: 3, gapMs: 800 }, _meta: { progressToken: 'p' } },
+        params: {
+          name: 'target___x',
+          arguments: { pieces: 3, gate: got.dir },
+          _meta: { progressToken: 'p' },
+        },
       },
       'x',
       {
         deadline: Date.now() + 30_000,
-        onNotification: (n) => seen.push({ n, at: performance.now() - t0 }),
+        // The handler sends the next notification only once this one has reached the caller.
+        onNotification: (n) => {
+          seen.push(n);
+          got.pass(seen.length);
+        },
       },
     );
-    const done = performance.now() - t0;
-    assert.equal(later.id, 8);
+    assert.deepEqual(later, { jsonrpc: '2.0', id: 8, result: { content: [{ type: 'text', text: 'done' }] } });
     assert.deepEqual(
-      seen.map((s) => s.n.params?.['progress']),
+      seen.map((n) => n.params?.['progress']),
       [1, 2, 3],
-    );
-    const first = seen[0]?.at ?? done;
-    assert.ok(
-      done - first >= 1000,
-      `first notification at ${first.toFixed(0)} ms, response at ${done.toFixed(0)} ms`,
     );
   });
 

@@ -1,3 +1,4 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,4 +87,20 @@ export async function rpc(
   });
   const text = await res.text();
   return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+/**
+ * A gate a fixture waits at (streaming.mjs's pieces, the fault server's progress tool): after
+ * writing piece `name` it goes on only once the test, having got that piece, calls `pass(name)`.
+ * A fixture that ends has had each piece reach the test while it still ran; one whose pieces are
+ * held back never ends (its call fails at the function's timeout).
+ */
+export function gate(parent: string): { dir: string; pass: (name: string | number) => void } {
+  const dir = mkdtempSync(path.join(parent, 'gate-'));
+  return {
+    dir,
+    pass: (name) => {
+      writeFileSync(path.join(dir, String(name)), '');
+    },
+  };
 }

@@ -74,12 +74,18 @@ export function outputOf(child: ChildProcess): {
 
 /**
  * Waits until `pattern` appears in `text()` (after `from` characters); fails early, with the
- * output, if `child` exits first.
+ * output (`seen`, default `text`), if `child` exits first.
  */
 export function waitForText(
   text: () => string,
   pattern: RegExp,
-  opts: { what?: string; from?: number; child?: ChildProcess; timeoutMs?: number } = {},
+  opts: {
+    what?: string;
+    from?: number;
+    child?: ChildProcess;
+    timeoutMs?: number;
+    seen?: () => string;
+  } = {},
 ): Promise<RegExpExecArray> {
   return eventually(
     () => {
@@ -92,7 +98,7 @@ export function waitForText(
     },
     {
       what: opts.what ?? String(pattern),
-      seen: text,
+      seen: opts.seen ?? text,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     },
   );

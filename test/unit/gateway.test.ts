@@ -192,6 +192,76 @@ describe('the catalog', () => {
     await lambda.shutdown();
   });
 
+  test('a relisting that has not answered yet (a worker still starting) holds up no tools/list: answered with time standing still', async () => {
+    let invocations = 0;
+    const stalling: EnvironmentScript = {
+      // The first listing fails; the next one does not answer until the function's timeout.
+      answer: (msg) =>
+        ++invocations === 1
+          ? {
+              type: 'error',
+              requestId: msg.requestId,
+              errorType: 'Runtime.ExitError',
+              errorMessage: 'not yet',
+            }
+          : undefined,
+    };
+    const { gateway, call, clock, lambda } = gatewayOver({ ...SCRIPTS, files: stalling });
+    const filesEntry = () => gateway.entries().find((e) => e.serverId === 'files');
+    await gateway.discover();
+    const failed = filesEntry();
+    assert.match(failed?.error ?? '', /not yet/);
+    await clock.advance(RELIST_AFTER_MS + 1);
+    const answered: { tools?: string[] } = {};
+    void call({ id: 1, method: 'tools/list' }).then((r) => (answered.tools = toolsOf(r)));
+    await settle();
+    // The clock stands still: the relisting cannot end, so an answer now did not wait for it.
+    assert.ok(answered.tools, 'tools/list answered while the relisting of files runs');
+    assert.equal(invocations, 2, 'the relisting is under way');
+    assert.deepEqual(answered.tools, ['notes___add_note', 'notes___list_notes', 'live___progress']);
+    assert.equal(filesEntry(), failed, 'the failed entry stands while files is listed again');
+    toolsOf(await call({ id: 2, method: 'tools/list' }));
+    assert.equal(invocations, 2, 'one relisting at a time: the next tools/list starts none');
+    await clock.advance(lambda.resolve('mcp-server-files').server.timeout * 1000);
+    const again = filesEntry();
+    assert.ok(again && failed && again.listedAt > failed.listedAt, 'the relisting ended');
+    assert.match(again.error ?? '', /Task timed out/, 'and its failure is kept');
+    await lambda.shutdown();
+  });
+
+  test('start-up lists two functions at a time, side by side; one that fails at once holds up none', async () => {
+    const yaml = `gateway: { name: unit-gateway }
+servers:
+  broken: { command: broken-server }
+  a: { command: a-server }
+  b: { command: b-server }
+  c: { command: c-server }
+`;
+    const starting = { ...lambdaTarget([{ name: 'x' }]), initMs: 1_000 };
+    const { gateway, clock, lambda } = gatewayOver(
+      {
+        broken: { initError: { errorType: 'Runtime.ExitError', errorMessage: 'exited with code 3' } },
+        a: starting,
+        b: starting,
+        c: starting,
+      },
+      { yaml },
+    );
+    const listed = (): string[] => gateway.entries().map((e) => e.serverId);
+    let done = false;
+    void gateway.discover(2).then(() => (done = true));
+    await settle();
+    assert.deepEqual(listed(), ['broken'], 'the broken one failed at once');
+    await clock.advance(1_000);
+    assert.deepEqual(listed(), ['broken', 'a', 'b'], 'a and b started side by side, c waits for a place');
+    await clock.advance(999);
+    assert.equal(done, false);
+    await clock.advance(1);
+    assert.equal(done, true, 'three starts of 1 s, two at a time: 2 s');
+    assert.deepEqual(listed(), ['broken', 'a', 'b', 'c']);
+    await lambda.shutdown();
+  });
+
   test("a reload's refresh drops removed servers and lists the changed ones again", async () => {
     const { gateway, lambda } = gatewayOver(SCRIPTS);
     await gateway.discover();

@@ -35,7 +35,13 @@ function server(extra = ''): ServerConfig {
 let n = 0;
 function fn(
   script: EnvironmentScript | ((i: number) => EnvironmentScript),
-  opts: { extra?: string; concurrency?: number; queueLimit?: number; freeze?: boolean } = {},
+  opts: {
+    extra?: string;
+    concurrency?: number;
+    queueLimit?: number;
+    freeze?: boolean;
+    initTimeoutMs?: number;
+  } = {},
 ) {
   const clock = new ManualClock();
   const envs = scriptedEnvironments(script);
@@ -48,6 +54,7 @@ function fn(
     freeze: opts.freeze ?? true,
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.queueLimit !== undefined ? { queueLimit: opts.queueLimit } : {}),
+    ...(opts.initTimeoutMs !== undefined ? { initTimeoutMs: opts.initTimeoutMs } : {}),
   });
   const log = async (): Promise<string> => {
     await f.logFlushed();
@@ -81,6 +88,35 @@ function held(): {
     },
     waiting: () => [...open.keys()].map((k) => JSON.parse(k) as unknown),
   };
+}
+
+/** An answer (the event) `ms` after the invocation reaches the environment, on the function's clock. */
+const answerAfter =
+  (ms: number): EnvironmentScript['answer'] =>
+  (msg, env) =>
+    new Promise<InvokeReply>((resolve) => {
+      env.spec.clock.setTimeout(() => {
+        resolve(result(msg, msg.event));
+      }, ms);
+    });
+
+/**
+ * Moves the clock `ms` forward: the call has no answer 1 ms before, and has one then (the test
+ * moves the clock; nothing else waits).
+ */
+async function answeredAfter(
+  call: Promise<InvokeOutcome>,
+  clock: ManualClock,
+  ms: number,
+  what: string,
+): Promise<InvokeOutcome> {
+  const box: { outcome?: InvokeOutcome } = {};
+  void call.then((o) => (box.outcome = o));
+  await clock.advance(ms - 1);
+  assert.equal(box.outcome, undefined, `not answered 1 ms before: ${what}`);
+  await clock.advance(1);
+  assert.ok(box.outcome, `answered: ${what}`);
+  return box.outcome;
 }
 
 describe('the pool: warm reuse, the concurrency limit, the queue and throttling', () => {
@@ -182,12 +218,7 @@ describe('the pool: warm reuse, the concurrency limit, the queue and throttling'
 describe('the function timeout', () => {
   test('a call that does not answer is cut at exactly its timeout: Sandbox.Timedout, the environment killed', async () => {
     const { f, clock, envs, log } = fn({ answer: () => undefined }, { extra: '  timeout: 3\n' });
-    const box: { outcome?: InvokeOutcome } = {};
-    const call = f.invoke('hang').then((o) => (box.outcome = o));
-    await clock.advance(2_999);
-    assert.equal(box.outcome, undefined, 'still running 1 ms before its timeout');
-    await clock.advance(1);
-    const outcome = await call;
+    const outcome = await answeredAfter(f.invoke('hang'), clock, 3_000, 'at its timeout, 3 s');
     assert.equal(outcome.functionError, 'Unhandled');
     const payload = outcome.payload as { errorType: string; errorMessage: string };
     assert.equal(payload.errorType, 'Sandbox.Timedout');
@@ -195,6 +226,19 @@ describe('the function timeout', () => {
     assert.equal(envs.started[0]?.killedBecause, 'timeout');
     assert.equal(f.stats.timeouts, 1);
     assert.match(await log(), /REPORT RequestId: \S+\tDuration: 3000\.00 ms\t.*\tStatus: timeout/);
+    await f.shutdown();
+  });
+
+  test('a call answered 1 ms before its timeout is not cut: its answer, its environment kept warm', async () => {
+    const { f, clock, envs } = fn({ answer: answerAfter(2_999) }, { extra: '  timeout: 3\n' });
+    const outcome = await answeredAfter(f.invoke('late'), clock, 2_999, 'at 2.999 s, its own time');
+    assert.equal(outcome.functionError, undefined);
+    assert.equal(outcome.payload, 'late');
+    assert.equal(outcome.report.status, undefined);
+    assert.equal(outcome.report.durationMs, 2_999);
+    assert.equal(f.stats.timeouts, 0);
+    assert.equal(envs.started[0]?.killedBecause, undefined);
+    assert.equal(f.environments.total, 1, 'the environment lives on');
     await f.shutdown();
   });
 
@@ -255,6 +299,62 @@ describe("the init phase: Lambda's 10 s, then init inside the invocation", () =>
     const outcome = await call;
     assert.equal((outcome.payload as { errorType: string }).errorType, 'Sandbox.Timedout');
     assert.match(await log(), /INIT_REPORT Init Duration: 15000\.00 ms\tPhase: invoke\tStatus: timeout/);
+    await f.shutdown();
+  });
+
+  test("an init that ends at the runtime's budget (8 s) is not cut; the call then waits inside the invocation for the server still starting", async () => {
+    // The runtime lets init end at its budget while the server goes on starting (11 s in all);
+    // the first call waits for that same start.
+    const { f, clock, envs, log } = fn(
+      { initMs: 8_000, answer: answerAfter(3_000) },
+      { extra: '  timeout: 30\n' },
+    );
+    const outcome = await answeredAfter(f.invoke('x'), clock, 11_000, 'once the start is done, at 11 s');
+    assert.deepEqual(outcome.payload, 'x');
+    assert.equal(outcome.coldStart, true);
+    assert.equal(outcome.report.initDurationMs, 8_000, 'Init Duration: the init phase, below 10 s');
+    assert.equal(outcome.report.durationMs, 3_000, 'Duration: the wait for the start, inside the invocation');
+    assert.equal(outcome.report.billedDurationMs, 11_000);
+    assert.equal(outcome.durationMs, 11_000, 'the caller waited for the whole start');
+    assert.equal(envs.started.length, 1, 'one environment, one start');
+    assert.equal(f.stats.initTimeouts, 0);
+    const text = await log();
+    assert.doesNotMatch(text, /INIT_REPORT/);
+    assert.match(
+      text,
+      /REPORT RequestId: \S+\tDuration: 3000\.00 ms\tBilled Duration: 11000 ms\t.*\tInit Duration: 8000\.00 ms/,
+    );
+    await f.shutdown();
+  });
+
+  test('an init run again inside the invocation is part of its Duration, billed once', async () => {
+    // As the life-cycle test runs it with processes: an init limit of 1 s, an init of 2.5 s.
+    const { f, clock, envs, log } = fn(
+      { initMs: 2_500, answer: answerAfter(500) },
+      { extra: '  timeout: 10\n', initTimeoutMs: 1_000 },
+    );
+    const call = f.invoke('x');
+    await clock.advance(999);
+    assert.equal(envs.started[0]?.killedBecause, undefined, 'the first init still runs at 0.999 s');
+    await clock.advance(1);
+    assert.equal(envs.started[0]?.killedBecause, 'init', 'cut at the init limit');
+    const outcome = await answeredAfter(
+      call,
+      clock,
+      3_000,
+      'at 4 s: 1 s of init cut, 2.5 s of init again, 0.5 s of call',
+    );
+    assert.deepEqual(outcome.payload, 'x');
+    assert.equal(outcome.report.initDurationMs, 2_500, 'the init inside the invocation took its 2.5 s');
+    assert.equal(outcome.report.durationMs, 3_000, "the invocation's Duration includes that init");
+    assert.equal(outcome.report.billedDurationMs, 3_000, 'billed once: the init is not added again');
+    assert.equal(outcome.durationMs, 4_000);
+    const text = await log();
+    assert.match(text, /INIT_REPORT Init Duration: 1000\.00 ms\tPhase: init\tStatus: timeout/);
+    assert.match(
+      text,
+      /REPORT RequestId: \S+\tDuration: 3000\.00 ms\tBilled Duration: 3000 ms\t.*\tInit Duration: 2500\.00 ms/,
+    );
     await f.shutdown();
   });
 

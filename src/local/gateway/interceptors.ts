@@ -61,6 +61,11 @@ export interface InterceptorOptions extends Omit<
 > {
   /** Where the interceptors' function folders are written (the build folder). */
   buildDir: string;
+  /**
+   * Bundles a handler file into its function folder (default esbuild's {@link bundleInterceptor});
+   * a test over scripted environments, which load no file, passes one that writes nothing.
+   */
+  bundle?: (interceptor: InterceptorConfig, buildDir: string) => Promise<InterceptorBuild>;
   /** Each interceptor call, for the terminal (never with headers). */
   onCall?: (line: string) => void;
 }
@@ -78,7 +83,7 @@ export class GatewayInterceptors {
   static async start(config: FleetInterceptors, options: InterceptorOptions): Promise<GatewayInterceptors> {
     const self = new GatewayInterceptors(options);
     for (const i of Object.values(config)) {
-      const build = await bundleInterceptor(i, options.buildDir);
+      const build = await self.bundle(i);
       const fn = self.makeFunction(i, build);
       self.running.set(i.point, {
         config: i,
@@ -90,8 +95,12 @@ export class GatewayInterceptors {
     return self;
   }
 
+  private bundle(i: InterceptorConfig): Promise<InterceptorBuild> {
+    return (this.options.bundle ?? bundleInterceptor)(i, this.options.buildDir);
+  }
+
   private makeFunction(i: InterceptorConfig, build: InterceptorBuild): LocalFunction {
-    const { buildDir: _b, onCall: _o, ...fnOptions } = this.options;
+    const { buildDir: _b, onCall: _o, bundle: _u, ...fnOptions } = this.options;
     return new LocalFunction(interceptorFunctionConfig(i), { ...fnOptions, handler: build.file });
   }
 
@@ -124,7 +133,7 @@ export class GatewayInterceptors {
     if (r === undefined) return;
     let build: InterceptorBuild;
     try {
-      build = await bundleInterceptor(r.config, this.options.buildDir);
+      build = await this.bundle(r.config);
     } catch (err) {
       const message = `${(err as Error).message}; the last good build keeps running`;
       r.stats.lastError = { at: new Date().toISOString(), message };
