@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { ROOT, tempDir } from '../helpers.js';
 import { rpc } from '../local/support.js';
 import { assertNoneLeft, marker } from '../runtime/support.js';
+import { waitForText } from '../support/eventually.js';
 
 const run = promisify(execFile);
 const mark = marker();
@@ -108,9 +109,12 @@ test('npm ci && npm start: the default fleet, 4 of 4 servers up', { timeout: 900
   npmStart.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   npmStart.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   startExited = new Promise((r) => npmStart.once('exit', r));
-  const until = Date.now() + 600_000;
-  while (!/servers up/.test(stdout) && npmStart.exitCode === null && Date.now() < until)
-    await new Promise((r) => setTimeout(r, 250));
+  await waitForText(() => stdout, /servers up/, {
+    what: "npm start's ready line",
+    child: npmStart,
+    seen: () => `stdout:\n${stdout}\nstderr:\n${stderr}`,
+    timeoutMs: 600_000,
+  });
   assert.match(stdout, /4 of 4 servers up, \d+ tools/, `stdout:\n${stdout}\nstderr:\n${stderr}`);
   assert.match(stdout, /building what is not built yet \(4 servers\)/);
   assert.match(stdout, /run from the build \(\.mcp-fleet\/build\): filesystem, memory, everything, git/);
