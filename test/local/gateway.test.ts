@@ -5,9 +5,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
-import { assertNoneLeft, BIN, FAULT_SERVER, marker } from '../runtime/support.js';
+import { assertNoneLeft, FAULT_SERVER, marker } from '../runtime/support.js';
 import { eventually } from '../support/eventually.js';
-import { rpc } from './support.js';
+import { memoryServer, rpc } from './support.js';
 
 // A fleet where one server never finishes `initialize`: each listing of its tools waits for it
 // (up to the function's timeout) and fails.
@@ -24,9 +24,7 @@ before(async () => {
 defaults:
   env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
 servers:
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+${memoryServer(dir)}
   stuck:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(FAULT_SERVER)}]

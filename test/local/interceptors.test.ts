@@ -8,9 +8,9 @@ import { loadConfigOrThrow, type FleetConfig } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { INTERCEPTOR_ERROR_CODE } from '../../src/local/gateway/interceptors.js';
 import { ROOT } from '../helpers.js';
-import { assertNoneLeft, BIN, marker, text } from '../runtime/support.js';
+import { assertNoneLeft, marker, text } from '../runtime/support.js';
 import { eventually } from '../support/eventually.js';
-import { rpc } from './support.js';
+import { memoryServer, rpc } from './support.js';
 
 /*
  * AgentCore Gateway interceptors in the dev gateway, through its real /mcp endpoint with the MCP
@@ -42,9 +42,7 @@ defaults:
   env:
     MCP_FLEET_TEST_MARKER: "${mark.value}"
 servers:
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+${memoryServer(dir)}
 `,
   );
   config = await loadConfigOrThrow(path.join(dir, 'servers.yaml'));
@@ -412,9 +410,7 @@ defaults:
   env:
     MCP_FLEET_TEST_MARKER: "${mark.value}"
 servers:
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(policyDir, 'memory.jsonl'))} }
+${memoryServer(policyDir)}
 `,
   );
   const decisions: { tool: string; decision: string; policies: string[] }[] = [];

@@ -10,7 +10,7 @@ import type { InvocationRecord } from '../../src/local/lambda/function.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { mcpPostEvent, messagesOf, templateMatcher } from '../../src/local/gateway/mcp-target.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
-import { gate, rpc } from './support.js';
+import { gate, memoryServer, rpc } from './support.js';
 
 /*
  * MCP-server targets beside Lambda targets in one fleet, through the local gateway's /mcp, with
@@ -47,9 +47,7 @@ servers:
   lowered:
     command: ${BIN('mcp-server-everything')}
     args: [stdio]
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+${memoryServer(dir)}
   fault:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(FAULT_SERVER)}]

@@ -9,7 +9,7 @@ import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { DENIED_PREFIX, type DecisionRecord } from '../../src/local/gateway/policy.js';
 import { principalsFrom } from '../../src/local/gateway/identity.js';
 import { assertNoneLeft, BIN, marker, text } from '../runtime/support.js';
-import { rpc } from './support.js';
+import { memoryServer, rpc } from './support.js';
 
 /*
  * AgentCore Policy in the dev gateway, through its real /mcp endpoint with the MCP SDK's client:
@@ -68,9 +68,7 @@ defaults:
   env:
     MCP_FLEET_TEST_MARKER: "${mark.value}"
 servers:
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+${memoryServer(dir)}
   filesystem:
     command: ${BIN('mcp-server-filesystem')}
     args: [${JSON.stringify(dir)}]

@@ -18,6 +18,7 @@ import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { tempDir } from '../helpers.js';
 import { assertNoStackTrace, hostileJson, property } from '../properties.js';
 import { assertNoneLeft, BIN, marker, text } from '../runtime/support.js';
+import { memoryServer } from './support.js';
 
 const ALLOWED = 'http://localhost:6274';
 
@@ -39,9 +40,7 @@ servers:
   everything:
     command: ${BIN('mcp-server-everything')}
     args: [stdio]
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+${memoryServer(dir)}
 `,
   );
   fleet = await startFleet(await loadConfigOrThrow(configFile), {

@@ -20,6 +20,7 @@ import { startDevServer } from '../../src/local/dev/server.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { CLI, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
+import { memoryServer } from './support.js';
 import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -137,9 +138,7 @@ servers:
     command: ${BIN('mcp-server-everything')}
     args: [stdio]
     secrets: { API_TOKEN: { ssm: /dev/api-token } }
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+${memoryServer(dir)}
   leaky:
     description: prints its secret on stderr at start
     command: 'echo "starting with token $API_TOKEN" >&2; exec ${node.slice(1, -1)} ${fault.slice(1, -1)}'

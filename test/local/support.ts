@@ -17,6 +17,13 @@ export interface TestFleetFiles {
   cleanup: () => Promise<void>;
 }
 
+/** servers.yaml lines for server-memory as the server `memory`, its graph kept in `dir`. */
+export function memoryServer(dir: string): string {
+  return `  memory:
+    command: ${BIN('mcp-server-memory')}
+    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }`;
+}
+
 /** A fleet of real servers (and the fault fixture) in a temporary folder, as a user would write it. */
 export async function testFleet(extra = ''): Promise<TestFleetFiles> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-dev-'));
@@ -34,9 +41,7 @@ defaults:
   env:
     MCP_FLEET_TEST_MARKER: "${mark.value}"
 servers:
-  memory:
-    command: ${BIN('mcp-server-memory')}
-    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }
+${memoryServer(dir)}
   everything:
     command: ${BIN('mcp-server-everything')}
     args: [stdio]

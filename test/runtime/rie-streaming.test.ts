@@ -6,14 +6,10 @@
  * eight NUL bytes, then the SSE events — the notifications first, then the result.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { messagesOf } from '../../src/local/gateway/mcp-target.js';
-import { ROOT } from '../helpers.js';
-import { startUnderRie, type RawAnswer, type RieFunction } from './rie-support.js';
-import { assertNoneLeft, FAULT_SERVER, marker, text } from './support.js';
+import { faultFunctionUnderRie, type RawAnswer, type RieFunction } from './rie-support.js';
+import { marker, text } from './support.js';
 
 /** A Function URL event (payload format 2.0) with one MCP POST. */
 function urlEvent(message: unknown, accept = 'application/json, text/event-stream'): Record<string, unknown> {
@@ -56,36 +52,14 @@ function integration(answer: RawAnswer): {
 
 describe('the response-streaming handler under the Runtime Interface Emulator', () => {
   const mark = marker();
-  let dir: string;
   let fn: RieFunction;
 
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-rie-stream-'));
-    await copyFile(path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs'), path.join(dir, 'index.mjs'));
-    await copyFile(FAULT_SERVER, path.join(dir, 'fault-server.mjs'));
-    await writeFile(
-      path.join(dir, 'launch.json'),
-      JSON.stringify({
-        id: 'fault',
-        name: 'Fault server',
-        command: 'node',
-        args: ['/var/task/fault-server.mjs'],
-        env: mark.env,
-        timeout: 10,
-      }),
-    );
-    fn = await startUnderRie({
-      taskRoot: dir,
-      functionName: 'mcp-server-fault',
-      timeoutSeconds: 10,
-      env: { ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true', MCP_FLEET_RESPONSE_STREAM: 'true' },
-    });
+    fn = await faultFunctionUnderRie(mark, { MCP_FLEET_RESPONSE_STREAM: 'true' });
   });
 
   after(async () => {
     await fn.stop();
-    await assertNoneLeft(mark.value);
-    await rm(dir, { recursive: true, force: true });
   });
 
   test('a tools/call: streamed by the runtime; the notifications come before the result', async () => {

@@ -6,14 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { lambdaTools, type LambdaTools } from '../../scripts/lambda-tools.js';
 import { processTree, signalAll, waitGone } from '../../src/platform/processes.js';
 import { lambdaEnvironment, sandboxLaunch } from '../../src/local/lambda/sandbox.js';
-import { freePort } from '../helpers.js';
+import { freePort, ROOT } from '../helpers.js';
 import { eventually, GiveUp, outputOf } from '../support/eventually.js';
+import { assertNoneLeft, FAULT_SERVER, type marker } from './support.js';
 
 export interface RieFunction {
   tools: LambdaTools;
@@ -125,5 +126,44 @@ export async function startUnderRie(o: RieOptions): Promise<RieFunction> {
       return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
     },
     stop,
+  };
+}
+
+/**
+ * The bundled handler with the fault fixture as its server (launch.json as build writes it), under
+ * the emulator; `stop` also checks that none of the marked processes is left.
+ */
+export async function faultFunctionUnderRie(
+  mark: ReturnType<typeof marker>,
+  env: Record<string, string> = {},
+): Promise<RieFunction> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-rie-'));
+  await copyFile(path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs'), path.join(dir, 'index.mjs'));
+  await copyFile(FAULT_SERVER, path.join(dir, 'fault-server.mjs'));
+  const launch = {
+    id: 'fault',
+    name: 'Fault server',
+    command: 'node',
+    args: ['/var/task/fault-server.mjs'],
+    env: mark.env,
+    timeout: 10,
+  };
+  await writeFile(path.join(dir, 'launch.json'), JSON.stringify(launch));
+  const fn = await startUnderRie({
+    taskRoot: dir,
+    functionName: 'mcp-server-fault',
+    timeoutSeconds: 10,
+    env: { ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true', ...env },
+  }).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  return {
+    ...fn,
+    stop: async () => {
+      await fn.stop();
+      await assertNoneLeft(mark.value);
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }

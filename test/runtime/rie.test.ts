@@ -8,46 +8,20 @@
  * when they are there).
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT } from '../helpers.js';
-import { startUnderRie, type RieFunction } from './rie-support.js';
-import { assertNoneLeft, FAULT_SERVER, marker, text } from './support.js';
+import { faultFunctionUnderRie, type RieFunction } from './rie-support.js';
+import { marker, text } from './support.js';
 
 describe('the bundled handler under the Lambda Runtime Interface Emulator, Node.js 22, in the sandbox', () => {
   const mark = marker();
-  let dir: string;
   let fn: RieFunction;
 
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-rie-'));
-    await copyFile(path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs'), path.join(dir, 'index.mjs'));
-    await copyFile(FAULT_SERVER, path.join(dir, 'fault-server.mjs'));
-    await writeFile(
-      path.join(dir, 'launch.json'),
-      JSON.stringify({
-        id: 'fault',
-        name: 'Fault server',
-        command: 'node',
-        args: ['/var/task/fault-server.mjs'],
-        env: mark.env,
-        timeout: 10,
-      }),
-    );
-    fn = await startUnderRie({
-      taskRoot: dir,
-      functionName: 'mcp-server-fault',
-      timeoutSeconds: 10,
-      env: { ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
-    });
+    fn = await faultFunctionUnderRie(mark);
   });
 
   after(async () => {
     await fn.stop();
-    await assertNoneLeft(mark.value);
-    await rm(dir, { recursive: true, force: true });
   });
 
   test('an AgentCore call: tool name from the client context, arguments as the event', async () => {
