@@ -11,7 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { lambdaTools, type LambdaTools } from '../../scripts/lambda-tools.js';
 import { processTree, signalAll, waitGone } from '../../src/platform/processes.js';
+import { LAUNCH_FILE_NAME } from '../../src/contract/function-env.js';
 import { lambdaEnvironment, sandboxLaunch } from '../../src/local/lambda/sandbox.js';
+import type { LaunchInput } from '../../src/runtime/handler.js';
 import { freePort, ROOT } from '../helpers.js';
 import { eventually, GiveUp, outputOf } from '../support/eventually.js';
 import { assertNoneLeft, FAULT_SERVER, type marker } from './support.js';
@@ -140,7 +142,7 @@ export async function faultFunctionUnderRie(
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-rie-'));
   await copyFile(path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs'), path.join(dir, 'index.mjs'));
   await copyFile(FAULT_SERVER, path.join(dir, 'fault-server.mjs'));
-  const launch = {
+  const launch: LaunchInput = {
     id: 'fault',
     name: 'Fault server',
     command: 'node',
@@ -148,7 +150,7 @@ export async function faultFunctionUnderRie(
     env: mark.env,
     timeout: 10,
   };
-  await writeFile(path.join(dir, 'launch.json'), JSON.stringify(launch));
+  await writeFile(path.join(dir, LAUNCH_FILE_NAME), JSON.stringify(launch));
   const fn = await startUnderRie({
     taskRoot: dir,
     functionName: 'mcp-server-fault',
@@ -161,9 +163,12 @@ export async function faultFunctionUnderRie(
   return {
     ...fn,
     stop: async () => {
-      await fn.stop();
-      await assertNoneLeft(mark.value);
-      await rm(dir, { recursive: true, force: true });
+      try {
+        await fn.stop();
+        await assertNoneLeft(mark.value);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
   };
 }
