@@ -4,6 +4,9 @@ import {
   LAMBDA_FUNCTION_NAME_MAX,
   SERVER_ID_MAX,
   SERVER_ID_PATTERN,
+  WEB_FUNCTION_CONCURRENCY_MAX,
+  WEB_FUNCTION_MIN_ENVIRONMENTS,
+  type Host,
 } from './limits.js';
 import { deriveTargetName, type FleetConfig, type ServerConfig } from './model.js';
 import type { Problem } from './problems.js';
@@ -146,6 +149,7 @@ function checkServer(
   };
   checkLaunch(server, at, report);
   checkAws(server, at, report);
+  checkHost(server, raw, (...rest) => source.serverPath(server.id, ...rest), report);
   // listingMode and resourcePriority configure an MCP-server target; a Lambda target has neither.
   if (server.gateway.targetType === 'lambda') {
     for (const key of ['listingMode', 'resourcePriority'] as const) {
@@ -204,6 +208,146 @@ function checkAws(server: ServerConfig, at: SettingPath, report: Report): void {
       );
     }
   });
+}
+
+/** The hosts each host setting applies to, and what the others do instead. */
+const HOST_SETTINGS: Record<string, { hosts: readonly Host[]; why: string }> = {
+  concurrency: {
+    hosts: ['web-function', 'managed-instances'],
+    why: 'a function environment takes one call at a time',
+  },
+  processes: {
+    hosts: ['web-function', 'managed-instances'],
+    why: 'a function environment takes one call at a time',
+  },
+  environmentConcurrency: {
+    hosts: ['web-function', 'managed-instances'],
+    why: 'a function environment takes one call at a time (aws.reservedConcurrency caps its environments)',
+  },
+  maxEnvironments: {
+    hosts: ['web-function', 'managed-instances'],
+    why: 'a function scales by environments up to aws.reservedConcurrency',
+  },
+  minEnvironments: {
+    hosts: ['managed-instances'],
+    why: 'only managed instances keep environments running; other hosts scale to zero',
+  },
+  rateLimit: { hosts: ['web-function'], why: "only a web function's endpoint has a rate limit" },
+  capacityProvider: {
+    hosts: ['managed-instances'],
+    why: 'only managed instances run on EC2 capacity you provide',
+  },
+};
+
+/** What a host cannot run or take (settings written on the server itself; defaults are ignored). */
+function checkHost(server: ServerConfig, raw: RawServer | undefined, own: SettingPath, report: Report): void {
+  const { host } = server.hosting;
+  for (const [key, rule] of Object.entries(HOST_SETTINGS)) {
+    if (raw?.[key as keyof RawServer] === undefined || rule.hosts.includes(host)) continue;
+    report.error(
+      own(key),
+      `${key} applies to host ${rule.hosts.join(' and ')}; this server's host is ${host}, and ${rule.why}; remove it or set host`,
+      true,
+    );
+  }
+  if (raw?.gateway?.signingService !== undefined && host !== 'web-function')
+    report.error(
+      own('gateway', 'signingService'),
+      `signingService applies to host web-function (the gateway signs its calls to the endpoint); this server's host is ${host}; remove it`,
+      true,
+    );
+  if (host === 'function') return;
+  const kind = server.package?.kind;
+  if (kind === 'pypi' || kind === 'image') {
+    report.error(
+      own('host'),
+      `host ${host} runs a Node.js zip (${host === 'web-function' ? 'nodejs24.x' : 'Node.js 22+'}), and a ${kind} server needs its own container image; use host: function (AgentCore Runtime will take it too)`,
+    );
+  }
+  if (server.isolation === 'per-invocation' && raw?.isolation !== undefined) {
+    report.error(
+      own('isolation'),
+      `isolation: per-invocation applies to host function; on ${host} calls share the environment's warm servers (use concurrency: 1 for one call per process)`,
+      true,
+    );
+  }
+  if (raw?.aws?.vpc !== undefined) {
+    report.error(
+      own('aws', 'vpc'),
+      host === 'managed-instances'
+        ? 'aws.vpc applies to host function; managed instances run in the subnets of capacityProvider'
+        : 'aws.vpc applies to host function; a web function reaches a VPC through a network connector, which mcp-fleet does not set up yet',
+      true,
+    );
+  }
+  if (host === 'web-function') checkWebFunction(server, raw, own, report);
+  if (host === 'managed-instances') checkManagedInstances(server, raw, own, report);
+}
+
+function checkWebFunction(
+  server: ServerConfig,
+  raw: RawServer | undefined,
+  own: SettingPath,
+  report: Report,
+): void {
+  const notHere = (path: PathKey[], message: string): void => {
+    report.error(path, message, true);
+  };
+  if (raw?.memory !== undefined)
+    notHere(
+      own('memory'),
+      'a web function environment has a fixed 2 GB; there is no memory setting, remove it',
+    );
+  if (raw?.aws?.architecture === 'x86_64')
+    notHere(own('aws', 'architecture'), 'a web function runs on arm64 only; remove it or use arm64');
+  if (raw?.aws?.reservedConcurrency !== undefined)
+    notHere(
+      own('aws', 'reservedConcurrency'),
+      'a web function has no reserved concurrency; use maxEnvironments',
+    );
+  if (raw?.aws?.functionUrl !== undefined)
+    notHere(own('aws', 'functionUrl'), 'a web function is served on its own endpoint; remove functionUrl');
+  if (raw?.gateway?.targetType === 'lambda')
+    notHere(
+      own('gateway', 'targetType'),
+      'the gateway reaches a web function only as an MCP-server target (it has no Lambda invoke); use mcp',
+    );
+  if (server.hosting.environmentConcurrency > WEB_FUNCTION_CONCURRENCY_MAX)
+    report.error(
+      own('environmentConcurrency'),
+      `${server.hosting.environmentConcurrency} is above a web function's ${WEB_FUNCTION_CONCURRENCY_MAX} requests per environment; use 1–${WEB_FUNCTION_CONCURRENCY_MAX}`,
+    );
+  const max = server.hosting.maxEnvironments;
+  if (max !== undefined && max < WEB_FUNCTION_MIN_ENVIRONMENTS)
+    report.error(
+      own('maxEnvironments'),
+      `a web function endpoint's maxEnvironments is at least ${WEB_FUNCTION_MIN_ENVIRONMENTS}; use ${WEB_FUNCTION_MIN_ENVIRONMENTS}–10000`,
+    );
+}
+
+function checkManagedInstances(
+  server: ServerConfig,
+  raw: RawServer | undefined,
+  own: SettingPath,
+  report: Report,
+): void {
+  const { minEnvironments, maxEnvironments } = server.hosting;
+  if (minEnvironments !== undefined && maxEnvironments !== undefined && minEnvironments > maxEnvironments)
+    report.error(
+      own('minEnvironments'),
+      `minEnvironments ${minEnvironments} is above maxEnvironments ${maxEnvironments}; use at most ${maxEnvironments}`,
+    );
+  if (raw?.aws?.reservedConcurrency !== undefined)
+    report.error(
+      own('aws', 'reservedConcurrency'),
+      'managed instances scale by environments and their concurrency; use maxEnvironments and environmentConcurrency',
+      true,
+    );
+  if (server.hosting.capacityProvider === undefined)
+    report.warn(
+      own('host'),
+      'host managed-instances needs capacityProvider (subnetIds, securityGroupIds) to deploy; dev and tests run without it',
+    );
 }
 
 /** Renames give unique served names of served tools, and verify calls a served tool. */

@@ -54,4 +54,37 @@ export const DEFAULTS = {
   listingMode: 'default',
   /** AgentCore's default resourcePriority of an MCP-server target. */
   resourcePriority: 1000,
+  host: 'function',
+  /** Calls one environment of a web-function or managed-instances host takes at once. */
+  environmentConcurrency: 64,
+  /** Server processes one environment runs at most, when `concurrency` is below its calls. */
+  processes: 4,
+  /** The SigV4 service the gateway signs a web function's endpoint for (no AWS source names it). */
+  webFunctionSigningService: 'lambda',
 } as const;
+
+/** Where a server runs on AWS (issue 20; `agentcore-runtime` comes with the stateful-servers work). */
+export const HOSTS = ['function', 'web-function', 'managed-instances'] as const;
+export type Host = (typeof HOSTS)[number];
+/** The hosts whose environment takes several calls at once. */
+export const MULTI_CALL_HOSTS: readonly Host[] = ['web-function', 'managed-instances'];
+
+/** Lambda Web Functions: `maxConcurrencyPerEnvironment` of a revision. */
+export const WEB_FUNCTION_CONCURRENCY_MAX = 128;
+/** Lambda Web Functions: an endpoint's `maxEnvironments` is at least 2. */
+export const WEB_FUNCTION_MIN_ENVIRONMENTS = 2;
+export const MAX_ENVIRONMENTS_MAX = 10_000;
+/** Lambda Web Functions: a fixed 2 GB per environment, no memory setting. */
+export const WEB_FUNCTION_MEMORY_MB = 2048;
+/** Lambda Web Functions: the server must listen within this long after the process starts. */
+export const WEB_FUNCTION_INIT_LIMIT_MS = 10_000;
+/** Lambda Web Functions: after SIGTERM, this long before the environment is killed. */
+export const WEB_FUNCTION_SHUTDOWN_GRACE_MS = 1_000;
+/** Lambda Managed Instances: `PerExecutionEnvironmentMaxConcurrency`. */
+export const MANAGED_INSTANCES_CONCURRENCY_MAX = 1_600;
+/** Lambda Web Functions: the endpoint's `rateLimit` (requests per second) takes only these values. */
+export const WEB_FUNCTION_RATE_LIMITS: readonly number[] = [
+  0,
+  ...Array.from({ length: 10 }, (_, i) => (i + 1) * 100),
+  ...Array.from({ length: 9 }, (_, i) => (i + 2) * 1000),
+];

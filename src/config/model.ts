@@ -1,6 +1,8 @@
 import {
   DEFAULTS,
   FUNCTION_NAME_PREFIX,
+  MULTI_CALL_HOSTS,
+  type Host,
   GATEWAY_TARGET_NAME_MAX,
   GATEWAY_TARGET_NAME_PATTERN,
 } from './limits.js';
@@ -33,6 +35,28 @@ export type Isolation = 'warm' | 'per-invocation';
 
 export type TargetType = 'lambda' | 'mcp';
 export type ListingMode = 'default' | 'dynamic';
+
+export type { Host } from './limits.js';
+
+/** Where a server runs on AWS, and the settings of that host. */
+export interface Hosting {
+  host: Host;
+  /**
+   * Calls one environment takes at once: 1 for `function`; for the other hosts the configured
+   * value (default 64), at most `concurrency × processes`.
+   */
+  environmentConcurrency: number;
+  /** Calls one server process takes at once; undefined: all of its environment's. */
+  concurrency?: number;
+  /** Server processes one environment runs at most (1 unless `concurrency` is set). */
+  processes: number;
+  maxEnvironments?: number;
+  minEnvironments?: number;
+  /** web-function: the endpoint's requests per second. */
+  rateLimit?: number;
+  /** managed-instances: the EC2 capacity provider. */
+  capacityProvider?: { subnetIds: string[]; securityGroupIds: string[]; maxVCpuCount?: number };
+}
 
 export interface RecycleLimits {
   maxInvocations?: number;
@@ -71,6 +95,7 @@ export interface ServerConfig {
   deprecated?: string;
   isolation: Isolation;
   recycle: RecycleLimits;
+  hosting: Hosting;
   tools: ToolFilter;
   secrets: Record<string, SecretRef>;
   aws: {
@@ -90,6 +115,8 @@ export interface ServerConfig {
     listingMode: ListingMode;
     /** mcp targets: resource URI collisions go to the lowest value. */
     resourcePriority: number;
+    /** web-function targets: the SigV4 service the gateway signs for. */
+    signingService: string;
   };
   /** Cost and ownership tags: the fleet's, then defaults', then the server's own. */
   tags: Record<string, string>;
@@ -136,6 +163,12 @@ export interface LaunchSpec {
   timeout: number;
   isolation: Isolation;
   recycle: RecycleLimits;
+  /** The host (default `function`): how many calls the runtime takes at once. */
+  host?: Host;
+  /** Calls one server process takes at once (multi-call hosts); undefined: no limit. */
+  concurrency?: number;
+  /** Server processes one environment runs at most (multi-call hosts with `concurrency`). */
+  processes?: number;
   tools: ToolFilter;
   secrets: Record<string, SecretRef>;
   /**
@@ -170,6 +203,11 @@ export function toLaunchSpec(server: ServerConfig): LaunchSpec {
     secrets: { ...server.secrets },
   };
   if (server.cwd !== undefined) spec.cwd = server.cwd;
+  if (server.hosting.host !== 'function') {
+    spec.host = server.hosting.host;
+    spec.processes = server.hosting.processes;
+    if (server.hosting.concurrency !== undefined) spec.concurrency = server.hosting.concurrency;
+  }
   return spec;
 }
 
@@ -227,6 +265,28 @@ function toPackage(raw: RawServer['package']): PackageSpec | undefined {
   return undefined;
 }
 
+/** The host and its settings, defaults filled in. */
+function resolveHosting(s: RawServer): Hosting {
+  const host = s.host ?? DEFAULTS.host;
+  if (!MULTI_CALL_HOSTS.includes(host)) return { host, environmentConcurrency: 1, processes: 1 };
+  const processes = s.concurrency === undefined ? 1 : (s.processes ?? DEFAULTS.processes);
+  const configured = s.environmentConcurrency ?? DEFAULTS.environmentConcurrency;
+  const hosting: Hosting = {
+    host,
+    processes,
+    environmentConcurrency:
+      s.concurrency === undefined ? configured : Math.min(configured, s.concurrency * processes),
+  };
+  if (s.concurrency !== undefined) hosting.concurrency = s.concurrency;
+  if (s.maxEnvironments !== undefined) hosting.maxEnvironments = s.maxEnvironments;
+  if (host === 'managed-instances' && s.minEnvironments !== undefined)
+    hosting.minEnvironments = s.minEnvironments;
+  if (host === 'web-function' && s.rateLimit !== undefined) hosting.rateLimit = s.rateLimit;
+  if (host === 'managed-instances' && s.capacityProvider !== undefined)
+    hosting.capacityProvider = s.capacityProvider;
+  return hosting;
+}
+
 export function resolveServer(
   id: string,
   raw: RawServer,
@@ -249,6 +309,7 @@ export function resolveServer(
     memory: s.memory ?? DEFAULTS.memory,
     isolation: s.isolation ?? DEFAULTS.isolation,
     recycle: s.recycle ?? {},
+    hosting: resolveHosting(s),
     system: s.package?.system ?? [],
     copy: s.package?.copy ?? [],
     constraints: s.package?.constraints ?? [],
@@ -263,9 +324,11 @@ export function resolveServer(
     gateway: {
       target: s.gateway?.target ?? deriveTargetName(id) ?? id,
       description: s.gateway?.description ?? s.description ?? s.name ?? id,
-      targetType: s.gateway?.targetType ?? DEFAULTS.targetType,
+      // A web function is reached only as an MCP-server target (it has no Lambda invoke).
+      targetType: s.gateway?.targetType ?? (s.host === 'web-function' ? 'mcp' : DEFAULTS.targetType),
       listingMode: s.gateway?.listingMode ?? DEFAULTS.listingMode,
       resourcePriority: s.gateway?.resourcePriority ?? DEFAULTS.resourcePriority,
+      signingService: s.gateway?.signingService ?? DEFAULTS.webFunctionSigningService,
     },
     tags: { ...(s.tags ?? {}) },
     source,

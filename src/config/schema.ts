@@ -7,13 +7,17 @@ import {
   ENV_NAME_PATTERN,
   GATEWAY_NAME_PATTERN,
   GATEWAY_TARGET_NAME_PATTERN,
+  HOSTS,
   LAMBDA_MEMORY_MAX_MB,
   LAMBDA_MEMORY_MIN_MB,
   LAMBDA_TIMEOUT_MAX_S,
   LAMBDA_TIMEOUT_MIN_S,
   LOG_RETENTION_DAYS,
+  MANAGED_INSTANCES_CONCURRENCY_MAX,
+  MAX_ENVIRONMENTS_MAX,
   STACK_NAME_PATTERN,
   TOOL_NAME_PATTERN,
+  WEB_FUNCTION_RATE_LIMITS,
 } from './limits.js';
 import { PACKAGE_KINDS, PACKAGE_PARSERS } from './package-spec.js';
 import { policySchema, tagsSchema } from './policy-schema.js';
@@ -277,6 +281,19 @@ const iamStatement = z.strictObject({
   ).optional(),
 });
 
+const subnetIds = list(
+  z.string().regex(/^subnet-[0-9a-f]{8,17}$/, {
+    error: (iss) => `${shown(iss)} is not a subnet id (subnet-…)`,
+  }),
+  'subnet ids',
+).min(1, { error: 'no subnets; list at least one subnet id' });
+const securityGroupIds = list(
+  z.string().regex(/^sg-[0-9a-f]{8,17}$/, {
+    error: (iss) => `${shown(iss)} is not a security group id (sg-…)`,
+  }),
+  'security group ids',
+).min(1, { error: 'no security groups; list at least one security group id' });
+
 export const awsSchema = z
   .strictObject({
     architecture: enumOf(['arm64', 'x86_64'], 'architecture')
@@ -300,20 +317,7 @@ export const awsSchema = z
       .optional()
       .describe('What the server may do in AWS: the role gets only this (plus its logs)'),
     vpc: z
-      .strictObject({
-        subnetIds: list(
-          z.string().regex(/^subnet-[0-9a-f]{8,17}$/, {
-            error: (iss) => `${shown(iss)} is not a subnet id (subnet-…)`,
-          }),
-          'subnet ids',
-        ).min(1),
-        securityGroupIds: list(
-          z.string().regex(/^sg-[0-9a-f]{8,17}$/, {
-            error: (iss) => `${shown(iss)} is not a security group id (sg-…)`,
-          }),
-          'security group ids',
-        ).min(1),
-      })
+      .strictObject({ subnetIds, securityGroupIds })
       .optional()
       .describe('Run the function in these subnets with these security groups'),
     logRetentionDays: z
@@ -387,13 +391,107 @@ const targetKindShape = {
     .describe(
       'mcp targets: which target serves a resource URI that several list; lower wins (default 1000, as AgentCore)',
     ),
+  signingService: z
+    .string({ error: (iss) => `expected a SigV4 service name as text, got ${got(iss)}` })
+    .regex(/^[a-zA-Z0-9._-]{1,64}$/, {
+      error: (iss) => `${shown(iss)} is not a SigV4 service name; use 1–64 letters, digits, '.', '_' or '-'`,
+    })
+    .optional()
+    .describe(
+      `host web-function: the SigV4 service the gateway signs its calls to the endpoint for (default ${DEFAULTS.webFunctionSigningService}; no AWS source names it yet, see docs/hosts.md)`,
+    ),
+};
+
+const capacityProviderSchema = z
+  .strictObject(
+    {
+      subnetIds: subnetIds.describe('The subnets the instances run in'),
+      securityGroupIds: securityGroupIds.describe('The security groups of the instances'),
+      maxVCpuCount: z
+        .int({ error: (iss) => `expected a whole number of vCPUs, got ${got(iss)}` })
+        .min(2, { error: (iss) => `${String(iss.input)} vCPUs is too few; use 2 or more` })
+        .max(15_000, { error: (iss) => `${String(iss.input)} vCPUs is too many; use at most 15000` })
+        .optional()
+        .describe('The most vCPUs the capacity provider runs at once (AWS default 400)'),
+    },
+    {
+      error: (iss) =>
+        `expected a map like {subnetIds: [subnet-…], securityGroupIds: [sg-…]}, got ${got(iss)}`,
+    },
+  )
+  .describe('host managed-instances: the EC2 capacity provider the function runs on');
+
+/** The host a server runs on, and the settings users tune for it (beside `host:`). */
+const hostShape = {
+  host: enumOf(HOSTS, 'host')
+    .optional()
+    .describe(
+      'Where the server runs on AWS: function (default; a Lambda event function, one call per environment), web-function (a Lambda Web Function: one warm server takes many calls at once), managed-instances (an event function on EC2 capacity, several calls per environment, never frozen). See docs/hosts.md',
+    ),
+  concurrency: z
+    .int({ error: (iss) => `expected a whole number of calls, got ${got(iss)}` })
+    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
+    .max(MANAGED_INSTANCES_CONCURRENCY_MAX, {
+      error: (iss) => `${String(iss.input)} is above ${MANAGED_INSTANCES_CONCURRENCY_MAX}; use at most that`,
+    })
+    .optional()
+    .describe(
+      "web-function, managed-instances: calls one server process takes at once (default: all of its environment's). 1 for a server that cannot take concurrent requests: the environment then runs a pool of processes",
+    ),
+  processes: z
+    .int({ error: (iss) => `expected a whole number of processes, got ${got(iss)}` })
+    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
+    .max(64, { error: (iss) => `${String(iss.input)} is above 64 processes; use at most 64` })
+    .optional()
+    .describe(
+      `web-function, managed-instances: server processes one environment runs at most when concurrency is set (default ${DEFAULTS.processes})`,
+    ),
+  environmentConcurrency: z
+    .int({ error: (iss) => `expected a whole number of calls, got ${got(iss)}` })
+    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
+    .max(MANAGED_INSTANCES_CONCURRENCY_MAX, {
+      error: (iss) => `${String(iss.input)} is above ${MANAGED_INSTANCES_CONCURRENCY_MAX}; use at most that`,
+    })
+    .optional()
+    .describe(
+      `web-function (1–128), managed-instances (1–1600): calls one environment takes at once (default ${DEFAULTS.environmentConcurrency}, at most concurrency × processes)`,
+    ),
+  maxEnvironments: z
+    .int({ error: (iss) => `expected a whole number of environments, got ${got(iss)}` })
+    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
+    .max(MAX_ENVIRONMENTS_MAX, {
+      error: (iss) => `${String(iss.input)} is above ${MAX_ENVIRONMENTS_MAX}; use at most that`,
+    })
+    .optional()
+    .describe(
+      'web-function (2–10000), managed-instances: the most environments at once; past them calls are throttled',
+    ),
+  minEnvironments: z
+    .int({ error: (iss) => `expected a whole number of environments, got ${got(iss)}` })
+    .min(0, { error: (iss) => `${String(iss.input)} is below 0; use 0 or more` })
+    .max(MAX_ENVIRONMENTS_MAX, {
+      error: (iss) => `${String(iss.input)} is above ${MAX_ENVIRONMENTS_MAX}; use at most that`,
+    })
+    .optional()
+    .describe('managed-instances: environments kept running (AWS default 3; no scale to zero)'),
+  rateLimit: z
+    .int({ error: (iss) => `expected a whole number of requests per second, got ${got(iss)}` })
+    .refine((n) => WEB_FUNCTION_RATE_LIMITS.includes(n), {
+      error: (iss) =>
+        `${String(iss.input)} requests per second is not a rate Lambda accepts; use 0, 100–1000 in steps of 100, or 2000–10000 in steps of 1000`,
+    })
+    .optional()
+    .describe("web-function: the endpoint's requests per second, checked before any environment"),
+  capacityProvider: capacityProviderSchema.optional(),
 };
 
 const gatewayKindSchema = z
   .strictObject(targetKindShape, {
     error: (iss) => `expected a map of gateway target settings, got ${got(iss)}`,
   })
-  .describe('The gateway target kind every server inherits: targetType, listingMode, resourcePriority');
+  .describe(
+    'The gateway target kind every server inherits: targetType, listingMode, resourcePriority, signingService',
+  );
 
 /** The fields a server inherits from `defaults:`. */
 const inheritable = {
@@ -427,6 +525,7 @@ const inheritable = {
       'warm (default): one server process per Lambda environment, reused; per-invocation: a fresh process per call',
     ),
   recycle: recycleSchema.optional(),
+  ...hostShape,
   tools: toolsSchema.optional(),
   aws: awsSchema.optional(),
   enabled: bool('enabled').optional().describe('false: keep the entry but do not build, deploy or run it'),

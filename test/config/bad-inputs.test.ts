@@ -178,8 +178,29 @@ const expected: Record<string, string[]> = {
   'two-package-sources.yaml': [
     '4:5 memory.package: "npm" or "pypi" given together; use exactly one package source',
   ],
+  'host-rate-limit.yaml': [
+    '5:16 everything.rateLimit: 150 requests per second is not a rate Lambda accepts; use 0, 100–1000 in steps of 100, or 2000–10000 in steps of 1000',
+    '6:18 everything.concurrency: 0 is below 1; use 1 or more',
+  ],
+  'host-settings-not-for-this-host.yaml': [
+    "8:5 git.rateLimit: rateLimit applies to host web-function; this server's host is function, and only a web function's endpoint has a rate limit; remove it or set host",
+    '11:11 warning: memory.host: host managed-instances needs capacityProvider (subnetIds, securityGroupIds) to deploy; dev and tests run without it',
+    "12:5 memory.rateLimit: rateLimit applies to host web-function; this server's host is managed-instances, and only a web function's endpoint has a rate limit; remove it or set host",
+    '13:22 memory.minEnvironments: minEnvironments 4 is above maxEnvironments 2; use at most 2',
+    "16:7 memory.gateway.signingService: signingService applies to host web-function (the gateway signs its calls to the endpoint); this server's host is managed-instances; remove it",
+  ],
+  'host-web-function-limits.yaml': [
+    '6:11 fetch.host: host web-function runs a Node.js zip (nodejs24.x), and a pypi server needs its own container image; use host: function (AgentCore Runtime will take it too)',
+    '7:5 fetch.memory: a web function environment has a fixed 2 GB; there is no memory setting, remove it',
+    "8:5 fetch.isolation: isolation: per-invocation applies to host function; on web-function calls share the environment's warm servers (use concurrency: 1 for one call per process)",
+    "9:29 fetch.environmentConcurrency: 200 is above a web function's 128 requests per environment; use 1–128",
+    "10:22 fetch.maxEnvironments: a web function endpoint's maxEnvironments is at least 2; use 2–10000",
+    '12:7 fetch.aws.architecture: a web function runs on arm64 only; remove it or use arm64',
+    '13:7 fetch.aws.functionUrl: a web function is served on its own endpoint; remove functionUrl',
+    '15:7 fetch.gateway.targetType: the gateway reaches a web function only as an MCP-server target (it has no Lambda invoke); use mcp',
+  ],
   'unknown-key-far.yaml': [
-    '3:3 git.colour: unknown key "colour"; allowed: name, description, command, args, cwd, shell, package, gateway, deprecated, verify, toolsFile, env, secrets, timeout, memory, isolation, recycle, tools, aws, enabled, tags',
+    '3:3 git.colour: unknown key "colour"; allowed: name, description, command, args, cwd, shell, package, gateway, deprecated, verify, toolsFile, env, secrets, timeout, memory, isolation, recycle, host, concurrency, processes, environmentConcurrency, maxEnvironments, minEnvironments, rateLimit, capacityProvider, tools, aws, enabled, tags',
   ],
   'unknown-key-typo.yaml': ['3:3 git.timout: unknown key "timout"; did you mean "timeout"?'],
   'unknown-top-level-key.yaml': ['4:1 default: unknown key "default"; did you mean "defaults"?'],

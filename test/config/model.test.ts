@@ -161,6 +161,7 @@ describe('gateway target kinds', () => {
       targetType: 'lambda',
       listingMode: 'default',
       resourcePriority: 1000,
+      signingService: 'lambda',
     });
   });
 
@@ -187,6 +188,7 @@ describe('gateway target kinds', () => {
       targetType: 'mcp',
       listingMode: 'dynamic',
       resourcePriority: 10,
+      signingService: 'lambda',
     });
     // The inherited listingMode does not make a lambda target wrong: only its own setting would.
     assert.equal(config.servers[1]!.gateway.targetType, 'lambda');
@@ -201,6 +203,65 @@ describe('gateway target kinds', () => {
       'servers.yaml:4:5 warning: git.gateway.listingMode: listingMode applies to mcp targets only; this server is a lambda target (set gateway.targetType: mcp, or remove it)',
       'servers.yaml:5:5 warning: git.gateway.resourcePriority: resourcePriority applies to mcp targets only; this server is a lambda target (set gateway.targetType: mcp, or remove it)',
     ]);
+  });
+});
+
+describe('hosts', () => {
+  test('a server runs as a function by default: one call per environment, nothing in its launch spec', () => {
+    const { config } = parseConfig('git:\n  command: mcp-server-git\n');
+    assert.ok(config);
+    assert.deepEqual(config.servers[0]!.hosting, {
+      host: 'function',
+      environmentConcurrency: 1,
+      processes: 1,
+    });
+    assert.equal(toLaunchSpec(config.servers[0]!).host, undefined);
+  });
+
+  test('defaults set the host; a web function is an mcp target; concurrency × processes caps the environment', () => {
+    const { config, problems } = parseConfig(
+      [
+        'defaults:',
+        '  host: web-function',
+        '  maxEnvironments: 4',
+        'servers:',
+        '  everything:',
+        '    command: mcp-server-everything',
+        '  git:',
+        '    command: mcp-server-git',
+        '    concurrency: 1',
+        '    processes: 3',
+        '  memory:',
+        '    command: mcp-server-memory',
+        '    host: managed-instances',
+        '    minEnvironments: 1',
+        '    capacityProvider: { subnetIds: [subnet-0123456789abcdef0], securityGroupIds: [sg-0123456789abcdef0] }',
+        '',
+      ].join('\n'),
+    );
+    assert.ok(config, problems.map(formatProblem).join('\n'));
+    assert.deepEqual(problems, []);
+    const [everything, git, memory] = config.servers;
+    assert.deepEqual(everything!.hosting, {
+      host: 'web-function',
+      environmentConcurrency: 64,
+      processes: 1,
+      maxEnvironments: 4,
+    });
+    assert.equal(everything!.gateway.targetType, 'mcp');
+    assert.deepEqual(git!.hosting, {
+      host: 'web-function',
+      environmentConcurrency: 3,
+      concurrency: 1,
+      processes: 3,
+      maxEnvironments: 4,
+    });
+    const launch = toLaunchSpec(git!);
+    assert.deepEqual([launch.host, launch.concurrency, launch.processes], ['web-function', 1, 3]);
+    assert.equal(memory!.hosting.host, 'managed-instances');
+    assert.equal(memory!.hosting.minEnvironments, 1);
+    assert.deepEqual(memory!.hosting.capacityProvider?.subnetIds, ['subnet-0123456789abcdef0']);
+    assert.equal(memory!.gateway.targetType, 'lambda');
   });
 });
 

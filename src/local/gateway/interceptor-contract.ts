@@ -176,6 +176,7 @@ export function interceptorFunctionConfig(i: InterceptorConfig): ServerConfig {
     copy: [],
     isolation: 'warm',
     recycle: {},
+    hosting: { host: 'function', environmentConcurrency: 1, processes: 1 },
     tools: { allow: [], deny: [], rename: {} },
     secrets: {},
     aws: {
@@ -190,6 +191,7 @@ export function interceptorFunctionConfig(i: InterceptorConfig): ServerConfig {
       targetType: 'lambda',
       listingMode: 'default',
       resourcePriority: DEFAULTS.resourcePriority,
+      signingService: DEFAULTS.webFunctionSigningService,
     },
     tags: {},
     source: i.source,
