@@ -9,3 +9,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
  * `index.mjs`, and every local Lambda environment loads it.
  */
 export const HANDLER_BUNDLE = path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.mjs');
+
+/**
+ * The runtime's Web Function entry, as built: an HTTP server on `AWS_LAMBDA_HTTP_ENDPOINT` that
+ * serves the server in `launch.json` beside it. A `web-function` zip carries it as `index.mjs`, and
+ * every local web-function environment runs it.
+ */
+export const WEB_BUNDLE = path.join(ROOT, 'dist', 'runtime', 'web.bundle.mjs');
