@@ -57,7 +57,8 @@ export class ScriptedEnvironment implements ExecutionEnvironment {
   private end!: () => void;
   private readonly started: number;
   private readonly initDone: Promise<void>;
-  private pending: ((reply: InvokeReply) => void) | undefined;
+  /** Invocations running (several at once on the multi-call hosts). */
+  private readonly pending = new Map<string, (reply: InvokeReply) => void>();
 
   constructor(
     readonly spec: EnvironmentSpec,
@@ -89,11 +90,11 @@ export class ScriptedEnvironment implements ExecutionEnvironment {
     this.events.push(`invoke ${JSON.stringify(msg.event)}`);
     if (this.state === 'stopped') return Promise.resolve(this.platformError(msg.requestId));
     return new Promise<InvokeReply>((resolve) => {
-      this.pending = resolve;
+      this.pending.set(msg.requestId, resolve);
       const answer = this.script.answer ?? ((m: InvokeMessage) => result(m, m.event));
       void Promise.resolve(answer(msg, this, onChunk)).then((reply) => {
-        if (reply === undefined || this.pending !== resolve) return;
-        this.pending = undefined;
+        if (reply === undefined || this.pending.get(msg.requestId) !== resolve) return;
+        this.pending.delete(msg.requestId);
         resolve(reply);
       });
     });
@@ -143,9 +144,8 @@ export class ScriptedEnvironment implements ExecutionEnvironment {
   private finish(): void {
     this.state = 'stopped';
     this.isFrozen = false;
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.(this.platformError('(in flight)'));
+    for (const resolve of this.pending.values()) resolve(this.platformError('(in flight)'));
+    this.pending.clear();
     this.end();
   }
 

@@ -419,3 +419,99 @@ describe('memory, idle environments and reports', () => {
     await f.shutdown();
   });
 });
+
+describe('hosts that take many calls per environment (web-function, managed-instances)', () => {
+  const web = '  host: web-function\n  environmentConcurrency: 4\n  maxEnvironments: 2\n';
+  const managed =
+    '  host: managed-instances\n  environmentConcurrency: 3\n  maxEnvironments: 1\n  timeout: 5\n';
+
+  test('calls share an environment up to its concurrency, then a second starts; past the maximum they are throttled, not queued', async () => {
+    const h = held();
+    const { f, envs } = fn(h.script, { extra: web, queueLimit: 10 });
+    const calls = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((e) => f.invoke(e));
+    await settle();
+    assert.equal(envs.started.length, 2, 'eight calls at four per environment: two environments');
+    assert.deepEqual(
+      f.environmentList.map((e) => e.state),
+      ['busy', 'busy'],
+    );
+    assert.equal(f.environments.calls, 8);
+    assert.equal(f.environments.queued, 0);
+    await assert.rejects(f.invoke('i'), ThrottledError, 'both full: throttled at once');
+    assert.equal(f.stats.throttles, 1);
+    for (const e of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) h.release(e);
+    const outcomes = await Promise.all(calls);
+    assert.deepEqual(
+      outcomes.map((o) => o.payload),
+      ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((e) => ({ ok: e })),
+      'every answer is its own call’s',
+    );
+    assert.equal(outcomes.filter((o) => o.coldStart).length, 8, 'all waited for a cold start');
+    await f.shutdown();
+  });
+
+  test('calls that come while an environment starts wait for it instead of each starting their own', async () => {
+    const h = held();
+    const { f, envs, clock } = fn({ ...h.script, initMs: 500 }, { extra: web });
+    const calls = ['a', 'b', 'c'].map((e) => f.invoke(e));
+    await settle();
+    assert.equal(envs.started.length, 1, 'one start for three calls');
+    await clock.advance(500);
+    await settle();
+    assert.deepEqual(h.waiting().sort(), ['a', 'b', 'c']);
+    for (const e of ['a', 'b', 'c']) h.release(e);
+    await Promise.all(calls);
+    const d = f.invoke('d');
+    await settle();
+    h.release('d');
+    assert.equal((await d).coldStart, false);
+    assert.equal(envs.started.length, 1);
+    await f.shutdown();
+  });
+
+  test('never frozen; a web function scales to zero when idle, and the next call starts a new environment', async () => {
+    const { f, envs, clock } = fn({}, { extra: web });
+    await f.invoke('one');
+    await settle();
+    assert.ok(!envs.started[0]?.events.includes('freeze'), 'not frozen between calls');
+    await clock.advance(60_000);
+    f.reclaimIdle(30_000);
+    await settle();
+    assert.equal(f.environments.total, 0, 'scaled to zero');
+    const again = await f.invoke('two');
+    assert.equal(again.coldStart, true);
+    assert.equal(envs.started.length, 2);
+    await f.shutdown();
+  });
+
+  test('managed instances: a timed-out call is reported and the environment goes on serving the others; no scale to zero', async () => {
+    const h = held();
+    const { f, envs, clock } = fn(h.script, { extra: managed });
+    const slow = f.invoke('slow');
+    await settle();
+    await clock.advance(3_000);
+    const other = f.invoke('other');
+    await settle();
+    assert.equal(envs.started.length, 1, 'both calls in one environment');
+    await clock.advance(2_000);
+    const timedOut = await slow;
+    assert.equal(timedOut.functionError, 'Unhandled');
+    assert.match(JSON.stringify(timedOut.payload), /Task timed out after 5\.00 seconds/);
+    assert.equal(envs.started[0]?.killedBecause, undefined, 'the environment was not killed');
+    h.release('other');
+    assert.deepEqual((await other).payload, { ok: 'other' });
+    await clock.advance(3_600_000);
+    f.reclaimIdle(1_000);
+    await settle();
+    assert.equal(f.environments.total, 1, 'managed instances keep their environment');
+    await f.shutdown();
+  });
+
+  test('managed instances: the runtime is told its concurrency as Lambda tells it', async () => {
+    const { f } = fn({}, { extra: managed });
+    const env = f.workerEnv();
+    assert.equal(env['AWS_LAMBDA_MAX_CONCURRENCY'], '3');
+    assert.equal(env['AWS_LAMBDA_INITIALIZATION_TYPE'], 'lambda-managed-instances');
+    await f.shutdown();
+  });
+});

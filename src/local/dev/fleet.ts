@@ -19,6 +19,7 @@ import { LocalLambda } from '../lambda/service.js';
 import { startDevServer, type DevServer, type DevServerLimits } from './server.js';
 import { DEFAULT_PORT } from './defaults.js';
 import { fleetStatus, type FleetStatus } from './status.js';
+import { ensureWebFunctionNode, type WebNode } from '../lambda/web-node.js';
 
 export interface FleetOptions {
   host?: string;
@@ -82,6 +83,8 @@ export interface RunningFleet {
   apply(config: FleetConfig, opts?: { rebuilt?: readonly string[] }): Promise<FleetChange>;
   /** With `sandbox`: the servers running in it, and those outside it with the reason. */
   sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
+  /** The Node.js web functions run on, when the fleet has one. */
+  webNode?: WebNode;
   /** Redacts the secret values this process knows (those taken from the environment). */
   redactor: Redactor;
   /** The status model (what `/status` answers). */
@@ -104,6 +107,8 @@ export { DEFAULT_PORT } from './defaults.js';
 interface LaunchPlan {
   launchPaths: Record<string, readonly string[]>;
   sandbox: SandboxPlan | undefined;
+  /** The Node.js web functions run on (when the fleet has one). */
+  webNode: WebNode | undefined;
 }
 
 async function launchPlan(config: FleetConfig, options: FleetOptions): Promise<LaunchPlan> {
@@ -111,13 +116,17 @@ async function launchPlan(config: FleetConfig, options: FleetOptions): Promise<L
   const hostInstalls = buildDir === undefined ? {} : await hostPaths(config, buildDir);
   const sandbox =
     options.sandbox === true ? await planSandbox(config, buildDir ?? defaultBuildDir(config)) : undefined;
-  return { launchPaths: { ...hostInstalls, ...sandbox?.launchPaths }, sandbox };
+  const webNode = config.servers.some((s) => s.enabled && s.hosting.host === 'web-function')
+    ? await ensureWebFunctionNode()
+    : undefined;
+  return { launchPaths: { ...hostInstalls, ...sandbox?.launchPaths }, sandbox, webNode };
 }
 
 function localLambda(config: FleetConfig, options: FleetOptions, plan: LaunchPlan): LocalLambda {
   return new LocalLambda(config.servers, {
     launchPaths: plan.launchPaths,
     ...(plan.sandbox ? { launcher: plan.sandbox.launcher } : {}),
+    ...(plan.webNode ? { webNode: plan.webNode } : {}),
     workDir: fleetPaths(config.file).devDir,
     cwd: path.dirname(path.resolve(config.file)),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
@@ -198,6 +207,7 @@ class LocalFleet implements RunningFleet {
   discovery: CatalogEntry[] = [];
   readonly fromBuild: string[];
   readonly sandbox?: { inside: string[]; outside: { id: string; why: string }[] };
+  readonly webNode?: WebNode;
   constructor(
     private config: FleetConfig,
     private readonly options: FleetOptions,
@@ -212,6 +222,7 @@ class LocalFleet implements RunningFleet {
     this.fromBuild = Object.keys(plan.launchPaths);
     if (plan.sandbox)
       this.sandbox = { inside: Object.keys(plan.sandbox.roots), outside: plan.sandbox.outside };
+    if (plan.webNode) this.webNode = plan.webNode;
   }
 
   status(): FleetStatus {

@@ -352,6 +352,11 @@ export class DevSession {
       );
       for (const o of fleet.sandbox.outside) lines.push(`  ${o.id}: outside the sandbox: ${o.why}`);
     }
+    const web = [...fleet.lambda.functions.values()].filter((f) => f.server.hosting.host === 'web-function');
+    if (fleet.webNode && web.length > 0)
+      lines.push(
+        `  web functions (${web.map((f) => f.server.id).join(', ')}) run on Node.js ${fleet.webNode.version}${fleet.webNode.exact ? '' : `, standing in for Node.js 24: ${fleet.webNode.why ?? ''}`}`,
+      );
     for (const fn of fleet.lambda.functions.values()) {
       if (fn.localSecrets.length > 0)
         lines.push(

@@ -13,7 +13,12 @@ export interface FunctionStatus {
   functionName: string;
   target: string;
   state: 'cold' | 'warm' | 'failed';
-  environments: { total: number; busy: number; frozen: number; queued: number };
+  /** Where it runs (servers.yaml `host`), and how many calls one environment takes. */
+  host: string;
+  environmentConcurrency: number;
+  /** `calls`: the calls running in them now. */
+  environments: { total: number; busy: number; frozen: number; queued: number; calls: number };
+  /** Environments at most. */
   concurrencyLimit: number;
   calls: number;
   errors: number;
@@ -49,6 +54,8 @@ function functionStatus(fn: LocalFunction, entry: CatalogEntry | undefined): Fun
     functionName: fn.name,
     target: fn.server.gateway.target,
     state: fn.state === 'failed' || entry?.error !== undefined ? 'failed' : fn.state,
+    host: fn.server.hosting.host,
+    environmentConcurrency: fn.server.hosting.environmentConcurrency,
     environments: fn.environments,
     concurrencyLimit: fn.concurrencyLimit,
     calls: fn.stats.calls,
@@ -58,7 +65,7 @@ function functionStatus(fn: LocalFunction, entry: CatalogEntry | undefined): Fun
     coldStarts: fn.stats.coldStarts,
     initTimeouts: fn.stats.initTimeouts,
     outOfMemory: fn.stats.outOfMemory,
-    memorySizeMb: fn.server.memory,
+    memorySizeMb: fn.memoryMb,
     maxMemoryUsedMb: fn.stats.maxMemoryUsedMb,
     p50Ms: quantile(fn.stats, 0.5),
     p95Ms: quantile(fn.stats, 0.95),

@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { toLaunchSpec, type ServerConfig } from '../../config/model.js';
-import { HANDLER_BUNDLE } from '../../contract/bundle.js';
+import { HANDLER_BUNDLE, WEB_BUNDLE } from '../../contract/bundle.js';
+import { WEB_FUNCTION_MEMORY_MB } from '../../config/limits.js';
 import { FUNCTION_ENV } from '../../contract/function-env.js';
 import { EXPIRED, systemClock, withDeadline, type Clock } from '../../platform/time.js';
 import type {
@@ -21,6 +22,8 @@ import type {
   WorkerLaunch,
 } from './environment.js';
 import { startEventEnvironment } from './event-environment.js';
+import { startWebEnvironment, WebEnvironment } from './web-environment.js';
+import { webFunctionNode, type WebNode } from './web-node.js';
 import { WORKER_FILE } from './files.js';
 import type { MemoryMode } from './memory.js';
 import { EnvironmentPool, ThrottledError, type Lease } from './pool.js';
@@ -81,6 +84,8 @@ export interface FunctionOptions {
   environments?: EnvironmentFactory;
   /** Time: deadlines, durations and timeouts (default the machine's clock). */
   clock?: Clock;
+  /** The Node.js web-function environments run on (default: Node.js 24 if installed). */
+  webNode?: WebNode;
 }
 
 export interface InvokeOptions {
@@ -161,11 +166,14 @@ export class LocalFunction {
     mkdirSync(dir, { recursive: true });
     this.launchFile = options.launchFile ?? this.writeLaunchFile(dir);
     this.log = createWriteStream(path.join(dir, 'function.log'), { flags: 'a' });
+    const { host, environmentConcurrency } = server.hosting;
     this.pool = new EnvironmentPool({
       name: this.name,
       limit: () => this.concurrencyLimit,
-      queueLimit: options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      // A web function or managed instances throttle when every environment is full (no queue).
+      queueLimit: host === 'function' ? (options.queueLimit ?? DEFAULT_QUEUE_LIMIT) : 0,
       coldStart: () => this.coldStart(),
+      capacity: environmentConcurrency,
       clock: this.clock,
     });
   }
@@ -190,19 +198,31 @@ export class LocalFunction {
     return file;
   }
 
+  /** Environments at most: reserved concurrency for a function, maxEnvironments for the other hosts. */
   get concurrencyLimit(): number {
-    return this.server.aws.reservedConcurrency ?? this.options.concurrency ?? DEFAULT_CONCURRENCY;
+    const limit =
+      this.server.hosting.host === 'function'
+        ? this.server.aws.reservedConcurrency
+        : this.server.hosting.maxEnvironments;
+    return limit ?? this.options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
-  get environments(): { total: number; busy: number; frozen: number; queued: number } {
+  /** The memory of one environment: a web function's is fixed. */
+  get memoryMb(): number {
+    return this.server.hosting.host === 'web-function' ? WEB_FUNCTION_MEMORY_MB : this.server.memory;
+  }
+
+  get environments(): { total: number; busy: number; frozen: number; queued: number; calls: number } {
     let busy = 0;
     let frozen = 0;
+    let calls = 0;
     const envs = this.pool.list();
     for (const e of envs) {
       if (e.state === 'busy' || e.state === 'init') busy += 1;
       if (e.isFrozen) frozen += 1;
+      calls += this.pool.loadOf(e);
     }
-    return { total: envs.length, busy, frozen, queued: this.pool.queued };
+    return { total: envs.length, busy, frozen, queued: this.pool.queued, calls };
   }
 
   /** The environments now (tests and status read their processes). */
@@ -229,10 +249,10 @@ export class LocalFunction {
       [FUNCTION_ENV.handler]: this.options.handler ?? HANDLER_BUNDLE,
       [FUNCTION_ENV.launchFile]: this.launchFile,
       AWS_LAMBDA_FUNCTION_NAME: this.name,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.server.memory),
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.memoryMb),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_TIMEOUT: String(this.server.timeout),
-      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      ...this.hostEnv(),
       AWS_REGION: parent['AWS_REGION'] ?? this.options.region,
       AWS_DEFAULT_REGION: parent['AWS_DEFAULT_REGION'] ?? parent['AWS_REGION'] ?? this.options.region,
       [FUNCTION_ENV.serviceName]: this.name,
@@ -240,6 +260,17 @@ export class LocalFunction {
       // RESPONSE_STREAM mode), as the stack configures it.
       ...(this.server.gateway.targetType === 'mcp' ? { [FUNCTION_ENV.responseStream]: 'true' } : {}),
     };
+  }
+
+  /** What the host adds to the environment's variables (Lambda's names). */
+  private hostEnv(): Record<string, string> {
+    const { host, environmentConcurrency } = this.server.hosting;
+    if (host === 'managed-instances')
+      return {
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'lambda-managed-instances',
+        AWS_LAMBDA_MAX_CONCURRENCY: String(environmentConcurrency),
+      };
+    return { AWS_LAMBDA_INITIALIZATION_TYPE: host === 'web-function' ? 'native-http' : 'on-demand' };
   }
 
   async invoke(event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
@@ -320,7 +351,7 @@ export class LocalFunction {
       requestId,
       durationMs,
       billedDurationMs: billedDuration(durationMs, coldInitMs),
-      memorySizeMb: this.server.memory,
+      memorySizeMb: this.memoryMb,
       maxMemoryUsedMb: toMb(peak),
       ...(ran.initMs !== undefined ? { initDurationMs: ran.initMs } : {}),
       ...(timedOut ? { status: 'timeout' as const } : {}),
@@ -339,9 +370,16 @@ export class LocalFunction {
       deadline: call.deadline,
     };
     if (call.opts.clientContext !== undefined) message.clientContext = call.opts.clientContext;
+    // A web function environment cuts a request at its timeout itself (504) and serves on.
+    if (env instanceof WebEnvironment) return env.invoke(message, call.stream.take);
     const reply = await withDeadline(env.invoke(message, call.stream.take), call.deadline, {
       clock: this.clock,
     });
+    // Managed instances report a timeout and let the code run on: the environment serves others.
+    if (reply === EXPIRED && this.server.hosting.host === 'managed-instances') {
+      this.stats.timeouts += 1;
+      return this.timedOut(call.requestId);
+    }
     if (reply === EXPIRED) {
       this.stats.timeouts += 1;
       await env.kill('timeout');
@@ -373,7 +411,7 @@ export class LocalFunction {
     const env = await this.spawnEnvironment();
     const init = await env.awaitInit(Math.max(1, deadline - this.clock.now()));
     if (init.status === 'success') {
-      env.state = 'busy';
+      this.pool.take(env);
       return { env, initMs: init.durationMs };
     }
     this.initReport(init, 'invoke');
@@ -421,20 +459,23 @@ export class LocalFunction {
 
   /** A new environment (its init starts), forgotten when its processes end. */
   private async spawnEnvironment(): Promise<ExecutionEnvironment> {
-    const start = this.options.environments ?? startEventEnvironment;
+    const web = this.server.hosting.host === 'web-function';
+    const start = this.options.environments ?? (web ? startWebEnvironment : startEventEnvironment);
     const env = await this.pool.reserving(() => {
+      const node = web ? (this.options.webNode ?? webFunctionNode()) : undefined;
       const worker: WorkerLaunch = {
-        command: process.execPath,
-        args: [WORKER_FILE],
+        command: node?.command ?? process.execPath,
+        args: [web ? WEB_BUNDLE : WORKER_FILE],
         env: this.workerEnv(),
         cwd: this.options.cwd,
       };
-      this.line(initStartLine(`mcp-fleet-local (Node.js ${process.version})`));
+      this.line(initStartLine(`mcp-fleet-local (Node.js ${node?.version ?? process.version})`));
       return start({
         name: `${this.name}.${randomUUID().slice(0, 8)}`,
-        memoryMb: this.server.memory,
+        memoryMb: this.memoryMb,
         memoryMode: this.options.memory ?? 'auto',
-        freeze: this.options.freeze ?? true,
+        // Only an event function is frozen between invocations.
+        freeze: this.server.hosting.host === 'function' && (this.options.freeze ?? true),
         launch: this.options.launcher ? this.options.launcher(this, worker) : worker,
         log: this.log,
         clock: this.clock,
@@ -444,6 +485,11 @@ export class LocalFunction {
     this.pool.track(env, (gone) => {
       if (gone.killedBecause === 'out-of-memory')
         this.stats.maxMemoryUsedMb = Math.max(this.stats.maxMemoryUsedMb, toMb(gone.peakBytes));
+      // A web function reports each environment when it stops serving (platform.invokeReport).
+      if (gone instanceof WebEnvironment)
+        this.line(
+          JSON.stringify({ time: this.isoNow(), type: 'platform.invokeReport', record: gone.report() }),
+        );
     });
     return env;
   }
@@ -474,7 +520,8 @@ export class LocalFunction {
 
   /** Stops environments idle for longer than `idleMs` (frozen ones included). */
   reclaimIdle(idleMs: number): void {
-    this.pool.reclaimIdle(idleMs);
+    // Managed instances keep their environments running: no scale to zero.
+    if (this.server.hosting.host !== 'managed-instances') this.pool.reclaimIdle(idleMs);
   }
 
   /** Kills the environments (a way to test recovery; what a crash of the host would do). */

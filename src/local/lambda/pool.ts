@@ -1,8 +1,12 @@
 /**
- * A function's environments as Lambda scales them: an idle one is reused (thawed), a new one is
+ * A function's environments as Lambda scales them: one with room is reused (thawed), a new one is
  * started under the concurrency limit (a cold start), and beyond it a call waits in a bounded
  * queue, or is throttled. A freed environment goes to the next waiting call first; otherwise it is
  * frozen once the answer is on its way. Environments idle for too long are stopped.
+ *
+ * An environment takes `capacity` calls at once: 1 for an event function; many for a web function
+ * or managed instances, where calls that come while an environment starts wait for it (its free
+ * places) rather than each starting one of their own, as Lambda queues them for a new environment.
  */
 import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
 import type { Clock } from '../../platform/time.js';
@@ -42,7 +46,15 @@ export interface PoolOptions {
   queueLimit: number;
   /** A cold start: a new environment through its init (it calls {@link EnvironmentPool.track}). */
   coldStart: () => Promise<Lease>;
+  /** Calls one environment takes at once (default 1). */
+  capacity?: number;
   clock: Clock;
+}
+
+/** A cold start under way, and the calls that wait for it (the first started it). */
+interface Starting {
+  takers: number;
+  lease: Promise<Lease>;
 }
 
 interface Waiter {
@@ -52,6 +64,12 @@ interface Waiter {
 
 export class EnvironmentPool {
   private readonly envs = new Set<ExecutionEnvironment>();
+  /** Calls running in each environment. */
+  private readonly load = new Map<ExecutionEnvironment, number>();
+  /** The most calls each environment ran at once. */
+  private readonly peaks = new Map<ExecutionEnvironment, number>();
+  /** Cold starts under way with places left (capacity above 1). */
+  private readonly starting = new Set<Starting>();
   /** Cold starts under way that hold a place under the concurrency limit. */
   private reserved = 0;
   private readonly waiting: Waiter[] = [];
@@ -86,6 +104,20 @@ export class EnvironmentPool {
     return this.envs.size;
   }
 
+  private get capacity(): number {
+    return Math.max(1, this.opts.capacity ?? 1);
+  }
+
+  /** Calls running in an environment now. */
+  loadOf(env: ExecutionEnvironment): number {
+    return this.load.get(env) ?? 0;
+  }
+
+  /** The most calls an environment ran at once. */
+  peakOf(env: ExecutionEnvironment): number {
+    return this.peaks.get(env) ?? 0;
+  }
+
   get queued(): number {
     return this.waiting.length;
   }
@@ -109,6 +141,7 @@ export class EnvironmentPool {
     this.envs.add(env);
     void env.done.then(() => {
       this.envs.delete(env);
+      this.load.delete(env);
       onGone?.(env);
       this.handOff();
       this.checkIdle();
@@ -122,7 +155,9 @@ export class EnvironmentPool {
       await idle.thaw();
       return { env: idle, cold: false };
     }
-    if (this.hasRoom()) return this.opts.coldStart();
+    const joined = this.joinStart();
+    if (joined) return joined;
+    if (this.hasRoom()) return this.start();
     if (this.opts.limit() === 0 || this.waiting.length >= this.opts.queueLimit) {
       throw new ThrottledError(this.opts.name, this.opts.limit());
     }
@@ -132,6 +167,13 @@ export class EnvironmentPool {
   /** After an invocation: the environment goes to the next waiting call, or is frozen until one comes. */
   release(env: ExecutionEnvironment): void {
     env.lastUsed = this.opts.clock.now();
+    const load = this.loadOf(env) - 1;
+    if (load > 0) {
+      this.load.set(env, load);
+      this.handOff();
+      return;
+    }
+    this.load.delete(env);
     if (env.state !== 'busy') return;
     env.state = 'idle';
     if (this.handOff() !== env) {
@@ -193,14 +235,58 @@ export class EnvironmentPool {
     });
   }
 
+  /**
+   * An environment with a free place, taken for one call: the least loaded one, so calls spread
+   * over the environments there are.
+   */
   private takeIdle(): ExecutionEnvironment | undefined {
+    let best: ExecutionEnvironment | undefined;
     for (const env of this.envs) {
-      if (env.state === 'idle') {
-        env.state = 'busy';
-        return env;
-      }
+      // A busy environment the pool did not hand out (an init inside an invocation) is not shared.
+      if (env.state !== 'idle' && !(env.state === 'busy' && this.load.has(env))) continue;
+      if (this.loadOf(env) >= this.capacity) continue;
+      if (best === undefined || this.loadOf(env) < this.loadOf(best)) best = env;
+    }
+    if (best !== undefined) this.take(best);
+    return best;
+  }
+
+  /** One more call in an environment (also for one started outside the pool's leases). */
+  take(env: ExecutionEnvironment): void {
+    const load = this.loadOf(env) + 1;
+    this.load.set(env, load);
+    this.peaks.set(env, Math.max(load, this.peakOf(env)));
+    env.state = 'busy';
+  }
+
+  /** A cold start; with capacity above 1, later calls may wait for it ({@link joinStart}). */
+  private start(): Promise<Lease> {
+    const lease = this.opts.coldStart();
+    if (this.capacity === 1) return lease.then((l) => this.counted(l));
+    const starting: Starting = { takers: 1, lease };
+    this.starting.add(starting);
+    const done = (): void => {
+      this.starting.delete(starting);
+    };
+    lease.then(done, done);
+    return lease.then((l) => this.counted(l, starting));
+  }
+
+  /** A place in a cold start under way that has room; its environment is this call's too. */
+  private joinStart(): Promise<Lease> | undefined {
+    for (const starting of this.starting) {
+      if (starting.takers >= this.capacity) continue;
+      starting.takers += 1;
+      return starting.lease.then((l) => this.counted(l, starting, true));
     }
     return undefined;
+  }
+
+  /** A started environment's lease, counted once for each call that waited for it. */
+  private counted(lease: Lease, starting?: Starting, joined = false): Lease {
+    if (lease.env === undefined) return lease;
+    if (joined || starting === undefined || !this.load.has(lease.env)) this.take(lease.env);
+    return joined ? { env: lease.env, cold: true } : lease;
   }
 
   /** Gives a free (or new) environment to the next waiting call; returns the one it gave, if any. */
@@ -220,7 +306,7 @@ export class EnvironmentPool {
       return idle;
     }
     if (this.hasRoom()) {
-      this.opts.coldStart().then(next.resolve, next.reject);
+      this.start().then(next.resolve, next.reject);
       return undefined;
     }
     this.waiting.unshift(next);

@@ -1,0 +1,205 @@
+/**
+ * What every local execution environment that is a process tree shares, whatever its host: the
+ * first process started in its own process group inside the environment's memory limit, memory
+ * sampled while it works (over the limit, the environment is killed: Runtime.OutOfMemory), a kill
+ * that reaches every process at once, and nothing left once it ended. The event-function
+ * environment (event-environment.ts) and the web-function environment (web-environment.ts) add
+ * how an invocation reaches it.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { MemoryGuard } from './memory.js';
+import { processTree, signalAll, waitGone } from '../../platform/processes.js';
+import type {
+  ChunkSink,
+  EnvironmentSpec,
+  EnvironmentState,
+  ExecutionEnvironment,
+  InitOutcome,
+  KillReason,
+} from './environment.js';
+import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
+
+/** How often a working environment's memory is measured. */
+const MEMORY_SAMPLE_MS = 100;
+
+export abstract class ProcessEnvironment implements ExecutionEnvironment {
+  readonly id = randomBytes(4).toString('hex');
+  state: EnvironmentState = 'init';
+  lastUsed: number;
+  serverPid: number | undefined;
+  startError: string | undefined;
+  /** Memory high-water mark, bytes. */
+  peakBytes = 0;
+  /** Why the environment was killed, when it was (out of memory, timeout, …). */
+  killedBecause: KillReason | undefined;
+  readonly done: Promise<void>;
+
+  protected readonly child: ChildProcess;
+  /** The clock's monotonic time when the process was started. */
+  protected readonly started: number;
+  protected exited = false;
+  protected exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** The processes stopped by a freeze, while frozen. */
+  protected frozen: number[] | undefined;
+  private sampler?: NodeJS.Timeout;
+  private dying?: Promise<void>;
+  private sampling = false;
+  private ticks = 0;
+
+  protected constructor(
+    protected readonly opts: EnvironmentSpec,
+    protected readonly guard: MemoryGuard,
+    stdio: StdioOptions,
+  ) {
+    this.started = opts.clock.monotonic();
+    this.lastUsed = opts.clock.now();
+    const { command, args, env, cwd } = opts.launch;
+    this.child = spawn(command, args, {
+      cwd,
+      env,
+      // Its own process group: a kill of -pid reaches the first process and what it runs in its group.
+      detached: true,
+      stdio,
+      ...(Array.isArray(stdio) && stdio.includes('ipc') ? { serialization: 'advanced' as const } : {}),
+    });
+    this.child.stdout?.pipe(opts.log, { end: false });
+    this.child.stderr?.pipe(opts.log, { end: false });
+    this.child.on('error', () => undefined); // a failed spawn is reported by 'exit' too
+    this.done = new Promise((resolve) => {
+      this.child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+        this.exited = true;
+        this.exitInfo = { code, signal };
+        this.state = 'stopped';
+        if (this.frozen) this.opts.guardian?.thawed(this.frozen);
+        this.frozen = undefined;
+        this.stopSampler();
+        this.onExit();
+        void this.reap().finally(resolve);
+      });
+    });
+    this.startSampler();
+  }
+
+  /** Puts the first process into the environment's memory limit (call once it is spawned). */
+  protected async adopt(): Promise<void> {
+    if (this.child.pid === undefined) return;
+    try {
+      await this.guard.adopt(this.child.pid);
+    } catch {
+      // it exited already; 'exit' reports it
+    }
+  }
+
+  /** Called once the first process exited: whatever waits for it is answered. */
+  protected abstract onExit(): void;
+
+  abstract awaitInit(limitMs: number): Promise<InitOutcome>;
+  abstract invoke(msg: InvokeMessage, onChunk?: ChunkSink): Promise<InvokeReply>;
+  abstract freeze(): Promise<void>;
+  abstract thaw(): Promise<void>;
+  abstract stop(): Promise<void>;
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen !== undefined;
+  }
+
+  get memoryKind(): MemoryGuard['kind'] {
+    return this.guard.kind;
+  }
+
+  /** Measures memory now (and kills the environment if it is over its limit). */
+  async measure(): Promise<boolean> {
+    if (this.exited) return this.killedBecause === 'out-of-memory';
+    let over: boolean;
+    try {
+      const sample = await this.guard.sample(() => this.members());
+      this.peakBytes = Math.max(this.peakBytes, sample.peak);
+      over = await this.guard.exceeded();
+    } catch {
+      return false; // the environment ended while we measured
+    }
+    if (over) await this.kill('out-of-memory');
+    return over;
+  }
+
+  /** Lambda's way: every process of the environment killed at once; resolves when all are gone. */
+  kill(reason: KillReason): Promise<void> {
+    this.killedBecause ??= reason;
+    this.dying ??= this.killAll();
+    return this.dying;
+  }
+
+  /** Resolves when the environment has ended and, if it was killed, every process of it is gone. */
+  async gone(): Promise<void> {
+    await this.done;
+    await this.dying;
+  }
+
+  /** Every process of the environment: its cgroup's, or the first process's tree. */
+  async members(): Promise<number[]> {
+    const fromGuard = await this.guard.members();
+    if (fromGuard !== undefined) return fromGuard;
+    return this.child.pid === undefined || this.exited ? [] : processTree(this.child.pid);
+  }
+
+  private async killAll(): Promise<void> {
+    this.state = 'stopped';
+    let killed: number[] = [];
+    if (!this.exited) {
+      killed = await signalAll(() => this.members(), 'SIGKILL');
+      this.killGroups();
+      if (this.frozen) this.opts.guardian?.thawed(this.frozen);
+      this.frozen = undefined;
+    }
+    await this.done;
+    // A process killed while it frees a lot of memory takes a moment to be gone.
+    await waitGone(killed);
+  }
+
+  protected startSampler(): void {
+    if (this.sampler) return;
+    this.sampler = setInterval(() => {
+      this.ticks += 1;
+      // Working (init, busy) environments are measured often; an idle unfrozen one now and then.
+      if (this.sampling || (this.state === 'idle' && this.ticks % 10 !== 0)) return;
+      this.sampling = true;
+      void this.measure().finally(() => {
+        this.sampling = false;
+      });
+    }, MEMORY_SAMPLE_MS);
+    this.sampler.unref();
+  }
+
+  protected stopSampler(): void {
+    clearInterval(this.sampler);
+    this.sampler = undefined;
+  }
+
+  /** After the first process exited: nothing of the environment is left, then its cgroup goes. */
+  private async reap(): Promise<void> {
+    const left = await this.guard.members();
+    if (left !== undefined && left.length > 0) {
+      await signalAll(() => this.guard.members().then((m) => m ?? []), 'SIGKILL');
+    }
+    this.killGroups();
+    await this.guard.dispose();
+    await this.opts.launch.dispose?.().catch(() => undefined);
+  }
+
+  /** SIGKILL to the first process's and the server's process groups. */
+  private killGroups(): void {
+    for (const pgid of [this.child.pid, this.serverPid]) {
+      if (pgid === undefined) continue;
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+}

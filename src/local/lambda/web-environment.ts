@@ -1,0 +1,334 @@
+/**
+ * The web-function environment (Lambda Web Functions), the second kind of
+ * {@link ExecutionEnvironment}: the function's own HTTP server (the Web Function bundle, under
+ * Node.js 24 where it is installed) started with `AWS_LAMBDA_HTTP_ENDPOINT`, and requests sent to
+ * it over HTTP, many at once. Its life cycle, as Lambda gives it:
+ *
+ * - init: ready when it listens on the endpoint; not listening within the limit (Lambda's 10 s),
+ *   the caller refuses it;
+ * - requests: any number at once (the pool holds each environment to its concurrency); a request
+ *   past the function's timeout is answered 504 with `lambda-web-error-type:
+ *   Runtime.RequestTimeout`, or, once its answer has begun, cut where it is — the environment goes
+ *   on serving the others;
+ * - never frozen between requests;
+ * - memory: held to the fixed 2 GB of a web function environment;
+ * - shutdown: SIGTERM, then every process killed after 1 s.
+ *
+ * An invocation carries the request as a Function URL event (payload 2.0) and the answer comes back
+ * as a streamed HTTP integration response (the prelude, then the body as it comes), so callers
+ * read a web function as they read a streaming Function URL.
+ */
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { createServer, connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WEB_FUNCTION_SHUTDOWN_GRACE_MS } from '../../config/limits.js';
+import { EXPIRED, within, withDeadline } from '../../platform/time.js';
+import type { ChunkSink, EnvironmentFactory, EnvironmentSpec, InitOutcome } from './environment.js';
+import { PRELUDE_CONTENT_TYPE } from './function-url.js';
+import { memoryGuard, type MemoryGuard } from './memory.js';
+import { ProcessEnvironment } from './process-environment.js';
+import { runtimeExitMessage } from './event-environment.js';
+import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
+
+/** How often init checks whether the server listens. */
+const LISTEN_POLL_MS = 20;
+/** The variable Lambda gives a web function's process: where it must listen (`host:port`). */
+export const HTTP_ENDPOINT_ENV = 'AWS_LAMBDA_HTTP_ENDPOINT';
+
+/** Request headers Lambda removes before a web function sees the request. */
+const STRIPPED_REQUEST_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'x-real-ip',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'host',
+  'content-length',
+  'transfer-encoding',
+]);
+/** Response headers Lambda removes (connection-scoped). */
+const STRIPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'trailer']);
+
+/** The part of a Function URL event a web function's request is made from. */
+interface UrlEvent {
+  rawPath?: string;
+  rawQueryString?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  isBase64Encoded?: boolean;
+  requestContext?: { http?: { method?: string; sourceIp?: string }; domainName?: string };
+}
+
+/** What a web function environment reports when it stops serving (Lambda's platform.invokeReport). */
+export interface WebEnvironmentReport {
+  environment: string;
+  requests: number;
+  peakConcurrency: number;
+  maxMemoryUsedMB: number;
+  durationMs: number;
+}
+
+export class WebEnvironment extends ProcessEnvironment {
+  /** Requests answered (or cut) so far. */
+  requests = 0;
+  /** Requests running now, and the most at once. */
+  private inFlight = 0;
+  peakConcurrency = 0;
+  private readonly open = new Set<ClientRequest>();
+  private listening = false;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    opts: EnvironmentSpec,
+    guard: MemoryGuard,
+    private readonly port: number,
+  ) {
+    super(opts, guard, ['ignore', 'pipe', 'pipe']);
+  }
+
+  /** Creates the environment: a free port, its memory limit, then its server (init starts). */
+  static async create(opts: EnvironmentSpec): Promise<WebEnvironment> {
+    const port = await freePort();
+    const guard = await memoryGuard(opts.memoryMode, opts.name, opts.memoryMb);
+    const launch = { ...opts.launch, env: { ...opts.launch.env, [HTTP_ENDPOINT_ENV]: `127.0.0.1:${port}` } };
+    const env = new WebEnvironment({ ...opts, launch }, guard, port);
+    await env.adopt();
+    return env;
+  }
+
+  /** Where its server listens. */
+  get endpoint(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  protected onExit(): void {
+    for (const req of this.open)
+      req.destroy(new Error(runtimeExitMessage(this.exitInfo?.code ?? null, this.exitInfo?.signal ?? null)));
+  }
+
+  /** Ready once the server accepts a connection on its endpoint; at most `limitMs` after it started. */
+  async awaitInit(limitMs: number): Promise<InitOutcome> {
+    const { clock } = this.opts;
+    const elapsed = (): number => clock.monotonic() - this.started;
+    const polling = { on: true };
+    const listening = this.waitListening(polling);
+    const m = await within(listening, Math.max(1, limitMs - elapsed()), { clock });
+    polling.on = false;
+    if (m === EXPIRED) return { status: 'timeout', durationMs: Math.max(limitMs, elapsed()) };
+    if (m === 'exit') {
+      const { code, signal } = this.exitInfo ?? { code: null, signal: null };
+      return {
+        status: 'error',
+        durationMs: elapsed(),
+        errorType: this.killedBecause === 'out-of-memory' ? 'Runtime.OutOfMemory' : 'Runtime.ExitError',
+        errorMessage: runtimeExitMessage(code, signal),
+      };
+    }
+    this.listening = true;
+    return { status: 'success', durationMs: elapsed() };
+  }
+
+  /** Polls the endpoint until it accepts a connection, the process exits, or `polling.on` is cleared. */
+  private async waitListening(polling: { on: boolean }): Promise<'listening' | 'exit'> {
+    while (polling.on) {
+      if (this.exited) return 'exit';
+      if (await accepts(this.port)) return 'listening';
+      await sleep(LISTEN_POLL_MS);
+    }
+    return 'exit';
+  }
+
+  /** One request, answered as a streamed HTTP integration response; cut at the call's deadline. */
+  async invoke(msg: InvokeMessage, onChunk?: ChunkSink): Promise<InvokeReply> {
+    if (this.exited || !this.listening) return this.platformError(msg.requestId);
+    this.inFlight += 1;
+    this.peakConcurrency = Math.max(this.peakConcurrency, this.inFlight);
+    try {
+      return await this.forward(msg, onChunk ?? (() => undefined));
+    } finally {
+      this.inFlight -= 1;
+      this.requests += 1;
+    }
+  }
+
+  private async forward(msg: InvokeMessage, onChunk: ChunkSink): Promise<InvokeReply> {
+    const event = (msg.event ?? {}) as UrlEvent;
+    const body =
+      event.body === undefined
+        ? Buffer.alloc(0)
+        : Buffer.from(event.body, event.isBase64Encoded === true ? 'base64' : 'utf8');
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: this.port,
+      method: event.requestContext?.http?.method ?? 'POST',
+      path: `${event.rawPath ?? '/'}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`,
+      headers: requestHeaders(event, msg.requestId, body.length),
+    });
+    this.open.add(req);
+    const answer = { began: false };
+    const answered = new Promise<'done' | Error>((resolve) => {
+      req.once('response', (res: IncomingMessage) => {
+        answer.began = true;
+        onChunk(prelude(res.statusCode ?? 502, res.headers), PRELUDE_CONTENT_TYPE);
+        res.on('data', (data: Buffer) => {
+          onChunk(data, PRELUDE_CONTENT_TYPE);
+        });
+        res.once('end', () => {
+          resolve('done');
+        });
+        res.once('error', (err) => {
+          resolve(err);
+        });
+      });
+      req.once('error', (err) => {
+        resolve(err);
+      });
+    });
+    req.end(body);
+    const outcome = await withDeadline(answered, msg.deadline, { clock: this.opts.clock });
+    this.open.delete(req);
+    const result: InvokeReply = {
+      type: 'result',
+      requestId: msg.requestId,
+      payload: null,
+      stream: { contentType: PRELUDE_CONTENT_TYPE },
+    };
+    if (outcome === 'done') return result;
+    req.destroy();
+    if (outcome === EXPIRED) {
+      // Lambda answers 504 when nothing was sent yet; a stream already begun is cut where it is.
+      if (!answer.began) onChunk(timeoutAnswer(), PRELUDE_CONTENT_TYPE);
+      return result;
+    }
+    return answer.began ? result : this.platformError(msg.requestId, outcome.message);
+  }
+
+  private platformError(requestId: string, why?: string): InvokeReply {
+    const { code, signal } = this.exitInfo ?? { code: null, signal: 'SIGKILL' as const };
+    return {
+      type: 'error',
+      requestId,
+      errorType: this.killedBecause === 'out-of-memory' ? 'Runtime.OutOfMemory' : 'Runtime.ExitError',
+      errorMessage: `RequestId: ${requestId} Error: ${this.exited || why === undefined ? runtimeExitMessage(code, signal) : why}`,
+    };
+  }
+
+  /** A web function is never frozen. */
+  freeze(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  thaw(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Lambda's shutdown: SIGTERM, then every process killed after 1 s. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.exited) return this.done;
+    this.state = 'stopped';
+    this.killedBecause ??= 'reclaimed';
+    try {
+      process.kill(this.child.pid ?? 0, 'SIGTERM');
+    } catch {
+      // gone already
+    }
+    if ((await within(this.done, WEB_FUNCTION_SHUTDOWN_GRACE_MS, { clock: this.opts.clock })) === EXPIRED)
+      await this.kill('reclaimed');
+    await this.gone();
+  }
+
+  /** What it served, for the function's log when it stops serving. */
+  report(): WebEnvironmentReport {
+    return {
+      environment: this.id,
+      requests: this.requests,
+      peakConcurrency: this.peakConcurrency,
+      maxMemoryUsedMB: Math.round(this.peakBytes / (1024 * 1024)),
+      durationMs: Math.round(this.opts.clock.monotonic() - this.started),
+    };
+  }
+}
+
+/** The request's headers as Lambda hands them to a web function. */
+function requestHeaders(event: UrlEvent, requestId: string, length: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const named = new Set((event.headers?.['connection'] ?? '').split(',').map((h) => h.trim().toLowerCase()));
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (STRIPPED_REQUEST_HEADERS.has(lower) || named.has(lower) || lower.startsWith('lambda-web-')) continue;
+    headers[lower] = value;
+  }
+  const ip = event.requestContext?.http?.sourceIp ?? '127.0.0.1';
+  headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${ip}` : ip;
+  headers['lambda-web-request-id'] = requestId;
+  headers['lambda-web-endpoint-name'] = 'prod';
+  headers['content-length'] = String(length);
+  return headers;
+}
+
+/** An HTTP integration prelude: status and headers as JSON, then eight NUL bytes. */
+function prelude(statusCode: number, raw: IncomingMessage['headers']): Buffer {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined || STRIPPED_RESPONSE_HEADERS.has(name)) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return Buffer.concat([Buffer.from(JSON.stringify({ statusCode, headers })), Buffer.alloc(8)]);
+}
+
+/** Lambda's answer to a request that ran past the timeout before anything was sent. */
+function timeoutAnswer(): Buffer {
+  return Buffer.concat([
+    prelude(504, {
+      'content-type': 'application/json',
+      'lambda-web-error-type': 'Runtime.RequestTimeout',
+    }),
+    Buffer.from(JSON.stringify({ message: 'Request timed out' })),
+  ]);
+}
+
+/** A port nobody listens on now (the environment's server takes it next). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** Whether something accepts connections on the port now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** The {@link EnvironmentFactory} of web functions. */
+export const startWebEnvironment: EnvironmentFactory = (spec) => WebEnvironment.create(spec);
