@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
 import { ALARM_PERIOD } from './server-function.js';
 import type { McpServerFunction } from './server-function.js';
+import { WEB_5XX_METRIC, type McpWebFunction } from './web-function.js';
 
 /** Widget size: four widgets make a row of the 24-column grid. */
 const WIDTH = 6;
@@ -11,6 +12,12 @@ const HEIGHT = 6;
 
 export interface McpFleetDashboardProps {
   readonly functions: readonly McpServerFunction[];
+  /**
+   * Servers on web functions: a row each, with the endpoint's 5xx answers instead of Lambda's
+   * invocation metrics.
+   * @default - none
+   */
+  readonly webFunctions?: readonly McpWebFunction[];
   /** Shown in the title. */
   readonly title: string;
   /**
@@ -57,24 +64,16 @@ export class McpFleetDashboard extends Construct {
       }),
     );
     for (const fn of props.functions) this.dashboard.addWidgets(...serverRow(fn));
+    for (const fn of props.webFunctions ?? []) this.dashboard.addWidgets(...webRow(fn));
   }
 }
 
+/** An event function's row: Lambda's invocation metrics, then the runtime's. */
 function serverRow(fn: McpServerFunction): cloudwatch.IWidget[] {
   const id = fn.serverId;
   const timeout = fn.timeout.toSeconds();
   const f = fn.function;
   const sum = { period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM };
-  const serverMetric = (name: string, statistic: string, label: string): cloudwatch.Metric =>
-    new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: name,
-      // Powertools' service dimension: the runtime names its service `mcp-server-<id>`.
-      dimensionsMap: { service: fn.functionName, server: id },
-      statistic,
-      period: ALARM_PERIOD,
-      label,
-    });
   return [
     new cloudwatch.GraphWidget({
       title: `${id}: invocations`,
@@ -99,6 +98,40 @@ function serverRow(fn: McpServerFunction): cloudwatch.IWidget[] {
         { value: timeout * 1000, label: `timeout ${timeout} s`, color: cloudwatch.Color.RED },
       ],
     }),
+    ...runtimeWidgets(id, fn.functionName),
+  ];
+}
+
+/**
+ * A web function's row: the endpoint's 5xx answers (AWS/Lambda/Web), then the runtime's metrics
+ * (the same EMF the event handler writes; whether Lambda extracts EMF from a web function's logs
+ * is not documented).
+ */
+function webRow(fn: McpWebFunction): cloudwatch.IWidget[] {
+  return [
+    new cloudwatch.GraphWidget({
+      title: `${fn.serverId}: endpoint answers`,
+      width: WIDTH * 2,
+      height: HEIGHT,
+      left: [fn.metric(WEB_5XX_METRIC, { label: '5xx' })],
+    }),
+    ...runtimeWidgets(fn.serverId, fn.functionName),
+  ];
+}
+
+/** The runtime's EMF metrics of one server: tool calls, errors, timeouts, latency, server starts. */
+function runtimeWidgets(id: string, functionName: string): cloudwatch.IWidget[] {
+  const serverMetric = (name: string, statistic: string, label: string): cloudwatch.Metric =>
+    new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: name,
+      // Powertools' service dimension: the runtime names its service `mcp-server-<id>`.
+      dimensionsMap: { service: functionName, server: id },
+      statistic,
+      period: ALARM_PERIOD,
+      label,
+    });
+  return [
     new cloudwatch.GraphWidget({
       title: `${id}: tool calls`,
       width: WIDTH,

@@ -12,6 +12,7 @@ import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './n
 import type { McpServerFunction } from './server-function.js';
 import { toToolDefinitions } from './tool-schema.js';
 import type { LoweredTool } from './types.js';
+import type { McpWebFunction } from './web-function.js';
 
 /** MCP protocol versions the gateway offers, oldest first. */
 export const MCP_PROTOCOL_VERSIONS: readonly agentcore.MCPProtocolVersion[] = [
@@ -100,12 +101,25 @@ export interface McpFleetTargetProps {
    * @default 1000
    */
   readonly resourcePriority?: number;
+  /**
+   * Web functions: the SigV4 service the gateway's role signs its calls to the endpoint for. No
+   * AWS source names the service of a Web Function endpoint; `lambda` is the service of its IAM
+   * action (`lambda:InvokeWebFunctionEndpoint`) and of CloudFront's signing for it.
+   * @default 'lambda'
+   */
+  readonly signingService?: string;
 }
 
 /** The target props of a server of servers.yaml. */
 export function gatewayTargetProps(server: ServerConfig): McpFleetTargetProps {
-  const { target, description, listingMode, resourcePriority } = server.gateway;
-  return { name: target, description, listingMode, resourcePriority };
+  const { target, description, listingMode, resourcePriority, signingService } = server.gateway;
+  return {
+    name: target,
+    description,
+    listingMode,
+    resourcePriority,
+    ...(server.hosting.host === 'web-function' ? { signingService } : {}),
+  };
 }
 
 /** What a client of a Cognito-protected gateway needs. */
@@ -215,17 +229,41 @@ export class McpFleetGateway extends Construct implements NagAware {
    * lists the tools itself (listingMode), so no tool schema is declared.
    */
   addMcpServer(fn: McpServerFunction, props: McpFleetTargetProps): agentcore.GatewayTarget {
-    const id = fn.serverId;
     const url = fn.functionUrl;
-    if (url === undefined) throw new Error(`server ${id} is an mcp target but has no Function URL`);
+    if (url === undefined) throw new Error(`server ${fn.serverId} is an mcp target but has no Function URL`);
+    const target = this.mcpServerTarget(fn.serverId, url.url, 'lambda', props);
+    // lambda:InvokeFunctionUrl (and lambda:InvokeFunction via the URL) on this function only.
+    fn.function.grantInvokeUrl(this.gateway.role);
+    this.urlInvoked.push(fn);
+    return target;
+  }
+
+  /**
+   * Adds a web function as an MCP-server target on its endpoint (`https://<domain>/mcp`, IamAuth),
+   * signed with the gateway's own role for `props.signingService` (default `lambda`). The
+   * credential provider grants nothing: the role is granted `lambda:InvokeWebFunctionEndpoint` on
+   * exactly that endpoint.
+   */
+  addWebFunction(fn: McpWebFunction, props: McpFleetTargetProps): agentcore.GatewayTarget {
+    const service = props.signingService ?? DEFAULTS.webFunctionSigningService;
+    const target = this.mcpServerTarget(fn.serverId, fn.url, service, props);
+    fn.webFunction.endpoint.grants.invoke(this.gateway.role);
+    return target;
+  }
+
+  /** An MCP-server target on `endpoint`, signed with the gateway's role for `service`. */
+  private mcpServerTarget(
+    id: string,
+    endpoint: string,
+    service: string,
+    props: McpFleetTargetProps,
+  ): agentcore.GatewayTarget {
     const target = agentcore.GatewayTarget.forMcpServer(this, `Target-${id}`, {
       gateway: this.gateway,
       gatewayTargetName: props.name,
       ...(props.description === undefined ? {} : { description: clip(props.description) }),
-      endpoint: url.url,
-      credentialProviderConfigurations: [
-        agentcore.GatewayCredentialProvider.fromIamRole({ service: 'lambda' }),
-      ],
+      endpoint,
+      credentialProviderConfigurations: [agentcore.GatewayCredentialProvider.fromIamRole({ service })],
     });
     // Not in the L2's props (aws-cdk-lib 2.276): the listing mode and the resource priority.
     const cfn = target.node.defaultChild as agentcore.CfnGatewayTarget;
@@ -237,10 +275,10 @@ export class McpFleetGateway extends Construct implements NagAware {
       'TargetConfiguration.Mcp.McpServer.ResourcePriority',
       props.resourcePriority ?? DEFAULTS.resourcePriority,
     );
-    // lambda:InvokeFunctionUrl (and lambda:InvokeFunction via the URL) on this function only.
-    fn.function.grantInvokeUrl(this.gateway.role);
+    // With listing mode DEFAULT the gateway lists the server's tools when it creates the target,
+    // signed with its role: the role's grant to call the endpoint must be in place by then.
+    target.node.addDependency(this.gateway.role);
     this.targets.set(id, target);
-    this.urlInvoked.push(fn);
     return target;
   }
 

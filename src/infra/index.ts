@@ -1,6 +1,7 @@
 /**
- * mcp-fleet/cdk: the fleet as CDK constructs. One Lambda function per server, the AgentCore
- * gateway with a target per server, alarms, a dashboard, and cdk-nag checks.
+ * mcp-fleet/cdk: the fleet as CDK constructs. One Lambda function (an event function, on Lambda or
+ * on managed instances, or a web function) per server, the AgentCore gateway with a target per
+ * server, alarms, a dashboard, and cdk-nag checks.
  */
 export { McpFleetDashboard, type McpFleetDashboardProps } from './dashboard.js';
 export {
@@ -17,8 +18,10 @@ export {
 export { McpFleetInterceptor, interceptorPropsFrom, type McpFleetInterceptorProps } from './interceptors.js';
 export {
   LAMBDA_RESERVED_ENV,
+  endpointUrlOutputId,
   functionUrlOutputId,
   lambdaArnOutputId,
+  webFunctionArnOutputId,
   retentionDays,
   secretsManagerArn,
   ssmParameterArn,
@@ -43,6 +46,23 @@ export {
   type FunctionUrlMode,
   type McpServerFunctionProps,
 } from './server-function.js';
+export {
+  CAPACITY_PROVIDER_OPERATOR_POLICY,
+  MANAGED_INSTANCES_MIN_MEMORY_MB,
+  addCapacityProvider,
+  type ManagedInstancesProps,
+} from './managed-instances.js';
+export {
+  DEFAULT_WEB_RUNTIME,
+  McpWebFunction,
+  WEB_5XX_METRIC,
+  WEB_ENDPOINT_NAME,
+  WEB_ENTRY_POINT,
+  WEB_MCP_PATH,
+  WEB_METRICS_NAMESPACE,
+  webFunctionProps,
+  type McpWebFunctionProps,
+} from './web-function.js';
 export { FleetStackError, McpFleetStack, OUTPUTS } from './stack.js';
 export { FUNCTION_ENV } from '../contract/function-env.js';
 export { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';

@@ -17,6 +17,16 @@ export function functionUrlOutputId(serverId: string): string {
   return `Mcp${outputStem(serverId)}FunctionUrl`;
 }
 
+/** The logical id of a web function's ARN output: `Mcp<Id>WebFunctionArn`. */
+export function webFunctionArnOutputId(serverId: string): string {
+  return `Mcp${outputStem(serverId)}WebFunctionArn`;
+}
+
+/** The logical id of a web function's MCP endpoint output: `Mcp<Id>EndpointUrl`. */
+export function endpointUrlOutputId(serverId: string): string {
+  return `Mcp${outputStem(serverId)}EndpointUrl`;
+}
+
 function outputStem(serverId: string): string {
   const bare = serverId.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
   return bare.charAt(0).toUpperCase() + bare.slice(1);

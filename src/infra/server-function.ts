@@ -1,45 +1,43 @@
 import * as cdk from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { DEFAULTS, FUNCTION_NAME_PREFIX } from '../config/limits.js';
 import type { ServerConfig } from '../config/model.js';
-import { FUNCTION_ENV } from '../contract/function-env.js';
-import { METRICS_NAMESPACE } from '../contract/metrics.js';
 import {
-  LAMBDA_ENV_MAX_BYTES,
-  LAMBDA_RESERVED_ENV,
-  retentionDays,
-  secretsManagerArn,
-  ssmParameterArn,
-} from './names.js';
-import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
+  addCapacityProvider,
+  capacityProviderNagAcknowledgments,
+  MANAGED_INSTANCES_MIN_MEMORY_MB,
+  type ManagedInstancesProps,
+} from './managed-instances.js';
+import { retentionDays } from './names.js';
+import { NAG_PACK, type NagAcknowledgment, type NagAware } from './nag.js';
+import {
+  ALARM_PERIOD,
+  declaredStatements,
+  functionEnvironment,
+  functionSecrets,
+  serverAlarm,
+  ServerRole,
+  VPC_ENI_POLICY,
+  type FunctionSecret,
+} from './server-role.js';
 import type { ServerArtifact } from './types.js';
+
+export { ALARM_PERIOD, VPC_ENI_POLICY, type FunctionSecret };
 
 /** The runtime of zip functions unless told otherwise. */
 export const DEFAULT_RUNTIME = lambda.Runtime.NODEJS_22_X;
 /** Handler of a zip function: `index.mjs`, export `handler`. */
 export const ZIP_HANDLER = 'index.handler';
-/** The period every alarm looks at. */
-export const ALARM_PERIOD = cdk.Duration.minutes(5);
 /** The duration alarm fires when p99 reaches this share of the timeout. */
 export const DURATION_ALARM_RATIO = 0.8;
 /** Lambda: a function description is at most 256 characters. */
 const LAMBDA_DESCRIPTION_MAX = 256;
-/** The managed policy a function in a VPC needs for its network interfaces (ec2 ENI actions only). */
-export const VPC_ENI_POLICY = 'service-role/AWSLambdaENIManagementAccess';
-
-/** A secret the function's role may read (the server reads it at start). */
-export type FunctionSecret =
-  | { readonly ssmParameter: string }
-  /** A Secrets Manager secret by name or ARN. */
-  | { readonly secretsManagerSecret: string };
-
 /** The function's Function URL (IAM auth). */
 export type FunctionUrlMode = 'none' | 'buffered' | 'streamed';
 
@@ -130,6 +128,11 @@ export interface McpServerFunctionProps {
    * @default cdk.RemovalPolicy.DESTROY (its name is fixed: a retained group blocks the next deployment)
    */
   readonly logRemovalPolicy?: cdk.RemovalPolicy;
+  /**
+   * Run on Lambda Managed Instances: a capacity provider of the function's own, in these subnets.
+   * @default - an ordinary event function
+   */
+  readonly managedInstances?: ManagedInstancesProps;
 }
 
 /**
@@ -147,23 +150,31 @@ export function serverFunctionProps(server: ServerConfig, artifact: ServerArtifa
     memorySize: server.memory,
     timeout: cdk.Duration.seconds(server.timeout),
     environment: server.env,
-    secrets: Object.values(server.secrets).map((ref) =>
-      ref.source === 'ssm' ? { ssmParameter: ref.parameter } : { secretsManagerSecret: ref.secret },
-    ),
+    secrets: functionSecrets(server),
     logRetention: retentionDays(aws.logRetentionDays),
     managedPolicies: aws.iam.managedPolicies,
-    policyStatements: aws.iam.statements.map(
-      (s) =>
-        new iam.PolicyStatement({
-          effect: s.effect === 'Deny' ? iam.Effect.DENY : iam.Effect.ALLOW,
-          actions: s.actions,
-          resources: s.resources,
-          ...(s.conditions === undefined ? {} : { conditions: s.conditions }),
-        }),
-    ),
+    policyStatements: declaredStatements(server),
     ...(aws.vpc === undefined ? {} : { vpc: aws.vpc }),
     ...(aws.reservedConcurrency === undefined ? {} : { reservedConcurrency: aws.reservedConcurrency }),
     functionUrl: server.gateway.targetType === 'mcp' ? 'streamed' : aws.functionUrl ? 'buffered' : 'none',
+    ...managedInstancesOf(server),
+  };
+}
+
+/** `managedInstances` of a `host: managed-instances` server (the stack checks its capacityProvider first). */
+function managedInstancesOf(server: ServerConfig): Pick<McpServerFunctionProps, 'managedInstances'> {
+  const { hosting } = server;
+  const provider = hosting.capacityProvider;
+  if (hosting.host !== 'managed-instances' || provider === undefined) return {};
+  return {
+    managedInstances: {
+      subnetIds: provider.subnetIds,
+      securityGroupIds: provider.securityGroupIds,
+      ...(provider.maxVCpuCount === undefined ? {} : { maxVCpuCount: provider.maxVCpuCount }),
+      environmentConcurrency: hosting.environmentConcurrency,
+      ...(hosting.minEnvironments === undefined ? {} : { minEnvironments: hosting.minEnvironments }),
+      ...(hosting.maxEnvironments === undefined ? {} : { maxEnvironments: hosting.maxEnvironments }),
+    },
   };
 }
 
@@ -171,7 +182,8 @@ export function serverFunctionProps(server: ServerConfig, artifact: ServerArtifa
  * One MCP server as a Lambda function `mcp-server-<id>`: its own log group with the configured
  * retention, a role that may write to that log group, read exactly the server's secrets and do
  * what the server declared (nothing else), three alarms (errors, throttles, p99 duration near the
- * timeout) and, when asked, a Function URL with IAM auth.
+ * timeout), when asked a Function URL with IAM auth, and with `managedInstances` a capacity
+ * provider of its own that it runs on.
  */
 export class McpServerFunction extends Construct implements NagAware {
   readonly serverId: string;
@@ -184,11 +196,12 @@ export class McpServerFunction extends Construct implements NagAware {
   readonly declaredPolicy?: iam.Policy;
   readonly alarms: { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm; duration: cloudwatch.Alarm };
   readonly functionUrl?: lambda.FunctionUrl;
+  /** With `managedInstances`: the capacity provider the function runs on. */
+  readonly capacityProvider?: lambda.CapacityProvider;
   /** Keys of the environment left out of the function's (they reach the server through launch.json). */
   readonly omittedEnv: string[] = [];
   private readonly runtime?: lambda.Runtime;
-  private readonly managedPolicies: { name: string; policy: iam.IManagedPolicy; declared: boolean }[] = [];
-  private readonly statements: readonly iam.PolicyStatement[];
+  private readonly serverRole: ServerRole;
 
   constructor(scope: Construct, id: string, props: McpServerFunctionProps) {
     super(scope, id);
@@ -196,7 +209,6 @@ export class McpServerFunction extends Construct implements NagAware {
     this.serverId = serverId;
     this.functionName = props.functionName ?? `${FUNCTION_NAME_PREFIX}${serverId}`;
     this.timeout = props.timeout ?? cdk.Duration.seconds(DEFAULTS.timeout);
-    this.statements = props.policyStatements ?? [];
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const urlMode = props.functionUrl ?? 'none';
 
@@ -206,19 +218,17 @@ export class McpServerFunction extends Construct implements NagAware {
       removalPolicy: props.logRemovalPolicy ?? cdk.RemovalPolicy.DESTROY,
     });
 
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `mcp-fleet: execution role of ${this.functionName}`,
+    this.serverRole = new ServerRole(this, {
+      serverId,
+      functionName: this.functionName,
+      logGroup: this.logGroup,
+      ...(props.secrets === undefined ? {} : { secrets: props.secrets }),
+      ...(props.managedPolicies === undefined ? {} : { managedPolicies: props.managedPolicies }),
+      ...(props.policyStatements === undefined ? {} : { policyStatements: props.policyStatements }),
+      inVpc: props.vpc !== undefined,
     });
-    this.logGroup.grantWrite(this.role);
-    this.grantSecrets(props.secrets ?? []);
-    this.addManagedPolicies(props.managedPolicies ?? [], props.vpc !== undefined);
-    if (this.statements.length > 0) {
-      this.declaredPolicy = new iam.Policy(this, 'DeclaredPolicy', {
-        roles: [this.role],
-        statements: [...this.statements],
-      });
-    }
+    this.role = this.serverRole.role;
+    if (this.serverRole.declaredPolicy !== undefined) this.declaredPolicy = this.serverRole.declaredPolicy;
 
     const common = this.functionOptions(props, architecture, urlMode === 'streamed');
     if (artifact.kind === 'zip') {
@@ -247,25 +257,12 @@ export class McpServerFunction extends Construct implements NagAware {
       };
     }
 
+    if (props.managedInstances !== undefined) {
+      checkManagedInstances(serverId, artifact, common.memorySize ?? DEFAULTS.memory);
+      this.capacityProvider = addCapacityProvider(this, this.function, architecture, props.managedInstances);
+    }
     this.alarms = this.createAlarms(props.alarmTopic);
     this.functionUrl = this.addFunctionUrl(urlMode);
-  }
-
-  /** The declared managed policies on the role, and the ENI policy a function in a VPC needs. */
-  private addManagedPolicies(names: readonly string[], inVpc: boolean): void {
-    for (const [i, name] of names.entries()) {
-      const policy = name.startsWith('arn:')
-        ? iam.ManagedPolicy.fromManagedPolicyArn(this, `ManagedPolicy${i}`, name)
-        : iam.ManagedPolicy.fromAwsManagedPolicyName(name);
-      this.role.addManagedPolicy(policy);
-      this.managedPolicies.push({ name, policy, declared: true });
-    }
-    if (inVpc) {
-      // Lambda creates the function's network interfaces with the execution role.
-      const policy = iam.ManagedPolicy.fromAwsManagedPolicyName(VPC_ENI_POLICY);
-      this.role.addManagedPolicy(policy);
-      this.managedPolicies.push({ name: VPC_ENI_POLICY, policy, declared: names.includes(VPC_ENI_POLICY) });
-    }
   }
 
   /** What the function has whether it is a zip or an image function. */
@@ -304,115 +301,47 @@ export class McpServerFunction extends Construct implements NagAware {
     return undefined;
   }
 
-  /**
-   * `ssm:GetParameter` on exactly each SSM parameter and `secretsmanager:GetSecretValue` on exactly
-   * each secret the server reads at start.
-   */
-  private grantSecrets(secrets: readonly FunctionSecret[]): void {
-    const byAction = new Map<string, string[]>();
-    for (const secret of secrets) {
-      const { action, resource } =
-        'ssmParameter' in secret
-          ? { action: 'ssm:GetParameter', resource: ssmParameterArn(this, secret.ssmParameter) }
-          : {
-              action: 'secretsmanager:GetSecretValue',
-              resource: secretsManagerArn(this, secret.secretsManagerSecret),
-            };
-      const list = byAction.get(action) ?? [];
-      if (!list.includes(resource)) list.push(resource);
-      byAction.set(action, list);
-    }
-    for (const [action, resources] of byAction) {
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [action], resources }));
-    }
-  }
-
-  /**
-   * The server's env (it reaches the server through launch.json anyway; here it is visible in the
-   * console) without the keys Lambda reserves, plus the server id and Powertools' settings.
-   */
+  /** The function's env (see {@link functionEnvironment}); the keys left out go to `omittedEnv`. */
   private environment(
     environment: Readonly<Record<string, string>>,
     stream: boolean,
   ): Record<string, string> {
-    const own: Record<string, string> = {
-      [FUNCTION_ENV.serverId]: this.serverId,
-      // The runtime's Telemetry names its service `mcp-server-<id>`, as the local fleet does.
-      [FUNCTION_ENV.serviceName]: this.functionName,
-      [FUNCTION_ENV.metricsNamespace]: METRICS_NAMESPACE,
-    };
-    if (stream) own[FUNCTION_ENV.responseStream] = 'true';
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(environment)) {
-      if (LAMBDA_RESERVED_ENV.has(key) || key in own) this.omittedEnv.push(key);
-      else env[key] = value;
-    }
-    const size = (e: Record<string, string>): number =>
-      Object.entries(e).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
-    if (size({ ...env, ...own }) > LAMBDA_ENV_MAX_BYTES) {
-      this.omittedEnv.push(...Object.keys(env));
-      cdk.Annotations.of(this).addWarningV2(
-        'mcp-fleet:envTooLarge',
-        `the env of ${this.serverId} is over Lambda's ${LAMBDA_ENV_MAX_BYTES} bytes of environment; it reaches the server through launch.json only`,
-      );
-      return own;
-    }
-    return { ...env, ...own };
+    const ids = { serverId: this.serverId, functionName: this.functionName };
+    const { variables, omitted } = functionEnvironment(this, ids, environment, { stream });
+    this.omittedEnv.push(...omitted);
+    return variables;
   }
 
   private createAlarms(topic: sns.ITopic | undefined): McpServerFunction['alarms'] {
-    const name = this.functionName;
-    const timeoutMs = this.timeout.toMilliseconds();
-    const alarm = (
-      id: string,
-      suffix: string,
-      metric: cloudwatch.IMetric,
-      threshold: number,
-      what: string,
-    ) => {
-      const a = new cloudwatch.Alarm(this, id, {
-        alarmName: `${name}-${suffix}`,
-        alarmDescription: `mcp-fleet: ${what} (${name})`,
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      if (topic !== undefined) {
-        a.addAlarmAction(new cloudwatchActions.SnsAction(topic));
-        a.addOkAction(new cloudwatchActions.SnsAction(topic));
-      }
-      return a;
-    };
+    const common = { functionName: this.functionName, ...(topic === undefined ? {} : { topic }) };
+    const sum = { period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM };
     return {
-      errors: alarm(
-        'ErrorsAlarm',
-        'errors',
-        this.function.metricErrors({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
-        1,
-        'the function failed at least once in 5 minutes',
-      ),
-      throttles: alarm(
-        'ThrottlesAlarm',
-        'throttles',
-        this.function.metricThrottles({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
-        1,
-        'the function was throttled at least once in 5 minutes',
-      ),
-      duration: alarm(
-        'DurationAlarm',
-        'duration',
-        this.function.metricDuration({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.p(99) }),
-        Math.round(timeoutMs * DURATION_ALARM_RATIO),
-        `p99 duration reached ${DURATION_ALARM_RATIO * 100}% of the ${this.timeout.toSeconds()} s timeout`,
-      ),
+      errors: serverAlarm(this, 'ErrorsAlarm', {
+        ...common,
+        suffix: 'errors',
+        metric: this.function.metricErrors(sum),
+        threshold: 1,
+        what: 'the function failed at least once in 5 minutes',
+      }),
+      throttles: serverAlarm(this, 'ThrottlesAlarm', {
+        ...common,
+        suffix: 'throttles',
+        metric: this.function.metricThrottles(sum),
+        threshold: 1,
+        what: 'the function was throttled at least once in 5 minutes',
+      }),
+      duration: serverAlarm(this, 'DurationAlarm', {
+        ...common,
+        suffix: 'duration',
+        metric: this.function.metricDuration({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.p(99) }),
+        threshold: Math.round(this.timeout.toMilliseconds() * DURATION_ALARM_RATIO),
+        what: `p99 duration reached ${DURATION_ALARM_RATIO * 100}% of the ${this.timeout.toSeconds()} s timeout`,
+      }),
     };
   }
 
   nagAcknowledgments(): NagAcknowledgment[] {
     const acks: NagAcknowledgment[] = [];
-    const id = this.serverId;
     if (this.runtime !== undefined && !isLatestOfFamily(this.runtime)) {
       acks.push({
         scope: this.function,
@@ -420,37 +349,21 @@ export class McpServerFunction extends Construct implements NagAware {
         reason: `${this.runtime.name} is the runtime the mcp-fleet handler bundle is built and tested for; a newer Node.js runtime is a deliberate upgrade, not a drift to flag per function`,
       });
     }
-    for (const { name, policy, declared } of this.managedPolicies) {
-      const finding = `Policy::${nagFinding(this, policy.managedPolicyArn)}`;
-      if (!finding.includes(':iam::aws:')) continue;
-      acks.push({
-        scope: this.role,
-        id: `${NAG_PACK}-IAM4[${finding}]`,
-        reason: !declared
-          ? `server ${id} runs in a VPC: Lambda creates and deletes its network interfaces with this role, and ${VPC_ENI_POLICY} grants exactly those ec2 ENI actions`
-          : `server ${id} declares the AWS managed policy ${name} in servers.yaml (aws.iam.managedPolicies)`,
-      });
-    }
-    if (this.declaredPolicy !== undefined) {
-      const findings = new Set<string>();
-      for (const s of this.statements) {
-        if (s.effect !== iam.Effect.ALLOW) continue;
-        for (const a of s.actions) if (a.includes('*')) findings.add(`Action::${a}`);
-        for (const r of s.resources) {
-          const flat = nagFinding(this, r);
-          if (flat.includes('*')) findings.add(`Resource::${flat}`);
-        }
-      }
-      for (const f of findings) {
-        acks.push({
-          scope: this.declaredPolicy,
-          id: `${NAG_PACK}-IAM5[${f}]`,
-          reason: `server ${id} declares this wildcard in servers.yaml (aws.iam.statements); the policy holds only the server's own declared statements`,
-        });
-      }
-    }
+    acks.push(...this.serverRole.nagAcknowledgments());
+    if (this.capacityProvider !== undefined)
+      acks.push(...capacityProviderNagAcknowledgments(this.capacityProvider, this.serverId));
     return acks;
   }
+}
+
+/** What a managed-instances function must be here: a zip of at least 2 GB. */
+function checkManagedInstances(serverId: string, artifact: ServerArtifact, memorySize: number): void {
+  if (artifact.kind !== 'zip')
+    throw new Error(`server ${serverId}: managed instances run a zip function here, not an image`);
+  if (memorySize < MANAGED_INSTANCES_MIN_MEMORY_MB)
+    throw new Error(
+      `server ${serverId}: ${memorySize} MB is below the ${MANAGED_INSTANCES_MIN_MEMORY_MB} MB of the smallest Lambda Managed Instances function`,
+    );
 }
 
 function clip(text: string, max = LAMBDA_DESCRIPTION_MAX): string {

@@ -5,7 +5,13 @@ import type { Construct } from 'constructs';
 import { GATEWAY_MAX_TARGETS } from '../config/limits.js';
 import { McpFleetDashboard } from './dashboard.js';
 import { gatewayProps, gatewayTargetProps, McpFleetGateway } from './gateway.js';
-import { functionUrlOutputId, lambdaArnOutputId } from './names.js';
+import { checkHosts } from './hosts.js';
+import {
+  endpointUrlOutputId,
+  functionUrlOutputId,
+  lambdaArnOutputId,
+  webFunctionArnOutputId,
+} from './names.js';
 import { McpServerFunction, serverFunctionProps } from './server-function.js';
 import { placeToolSchemas, toToolDefinitions, ToolSchemaError } from './tool-schema.js';
 import type { BuiltServer, FleetStackProps } from './types.js';
@@ -15,6 +21,7 @@ import { McpFleetPolicy } from './policy.js';
 import { tagFleet, tagServer } from './tags.js';
 import { interceptorPropsFrom, McpFleetInterceptor } from './interceptors.js';
 import { INTERCEPTOR_TAG } from '../config/interceptors.js';
+import { McpWebFunction, webFunctionProps } from './web-function.js';
 
 /** Problems with the stack's input; every one is listed. */
 export class FleetStackError extends FleetError {
@@ -25,16 +32,20 @@ export class FleetStackError extends FleetError {
 }
 
 /**
- * The whole fleet in one stack: a {@link McpServerFunction} per enabled server, the
- * {@link McpFleetGateway} with a target per server that has tools, the {@link McpFleetDashboard},
- * and outputs: `Mcp<Id>LambdaArn` per server (the seed deployment's names), `Mcp<Id>FunctionUrl`
- * where enabled, the gateway's URL, id and client config, and for Cognito auth the user pool,
- * client id, scope and token endpoint.
+ * The whole fleet in one stack: a {@link McpServerFunction} per enabled server of host `function`
+ * or `managed-instances` (then on a capacity provider of its own), a {@link McpWebFunction} per
+ * server of host `web-function`, the {@link McpFleetGateway} with a target per server that has
+ * tools, the {@link McpFleetDashboard}, and outputs: `Mcp<Id>LambdaArn` per event function (the
+ * seed deployment's names), `Mcp<Id>FunctionUrl` where enabled, `Mcp<Id>WebFunctionArn` and
+ * `Mcp<Id>EndpointUrl` per web function, the gateway's URL, id and client config, and for Cognito
+ * auth the user pool, client id, scope and token endpoint.
  */
 export class McpFleetStack extends cdk.Stack {
   readonly fleet: FleetStackProps['fleet'];
-  /** Server id → its function. */
+  /** Server id → its event function (host `function` or `managed-instances`). */
   readonly functions = new Map<string, McpServerFunction>();
+  /** Server id → its web function (host `web-function`). */
+  readonly webFunctions = new Map<string, McpWebFunction>();
   readonly gateway: McpFleetGateway;
   readonly dashboard: McpFleetDashboard;
   /** The policy engine and policies, when the fleet has `policy:`. */
@@ -66,6 +77,7 @@ export class McpFleetStack extends cdk.Stack {
     );
     const problems = [
       ...checkInput(enabled),
+      ...checkHosts(enabled),
       ...checkSchemas(withTools, this.schemaPlacement),
       ...checkInterceptors(fleet, interceptorDirs),
     ];
@@ -87,6 +99,7 @@ export class McpFleetStack extends cdk.Stack {
 
     this.dashboard = new McpFleetDashboard(this, 'Dashboard', {
       functions: [...this.functions.values()],
+      webFunctions: [...this.webFunctions.values()],
       title: `mcp-fleet ${this.stackName}: gateway ${fleet.gateway.name}`,
     });
     this.addOutputs();
@@ -116,8 +129,13 @@ export class McpFleetStack extends cdk.Stack {
   }
 
   /** A server's function, its gateway target and its outputs (the Lambda ARN, the Function URL). */
-  private addServer(built: BuiltServer, { runtime, alarmTopic, logRemovalPolicy }: FunctionSettings): void {
+  private addServer(built: BuiltServer, settings: FunctionSettings): void {
     const { server } = built;
+    if (server.hosting.host === 'web-function') {
+      this.addWebFunction(built, settings);
+      return;
+    }
+    const { runtime, alarmTopic, logRemovalPolicy } = settings;
     const fn = new McpServerFunction(this, `Server-${server.id}`, {
       ...serverFunctionProps(server, built.artifact),
       ...(runtime === undefined ? {} : { runtime }),
@@ -137,6 +155,28 @@ export class McpFleetStack extends cdk.Stack {
         description: `Function URL (IAM auth, MCP Streamable HTTP) of MCP server ${server.id}`,
       });
     }
+  }
+
+  /** A `web-function` server: its web function, its MCP-server target and its outputs (ARN, endpoint). */
+  private addWebFunction(built: BuiltServer, { alarmTopic, logRemovalPolicy }: FunctionSettings): void {
+    const { server } = built;
+    const fn = new McpWebFunction(this, `Server-${server.id}`, {
+      ...webFunctionProps(server, built.artifact.dir),
+      ...(alarmTopic === undefined ? {} : { alarmTopic }),
+      ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
+    });
+    this.webFunctions.set(server.id, fn);
+    tagServer(fn, server);
+    // A web function has no Lambda invoke: the gateway reaches it only as an MCP-server target.
+    this.gateway.addWebFunction(fn, gatewayTargetProps(server));
+    new cdk.CfnOutput(this, webFunctionArnOutputId(server.id), {
+      value: fn.webFunction.webFunctionArn,
+      description: `Web Function ARN of MCP server ${server.id}`,
+    });
+    new cdk.CfnOutput(this, endpointUrlOutputId(server.id), {
+      value: fn.url,
+      description: `Web Function endpoint (IAM auth, MCP Streamable HTTP) of MCP server ${server.id}`,
+    });
   }
 
   /** The server's gateway target: an MCP-server target, or a Lambda target with its tools (none without tools). */

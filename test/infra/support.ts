@@ -1,9 +1,12 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatProblem, parseConfig } from '../../src/config/index.js';
 import type { FleetConfig } from '../../src/config/model.js';
 import type { BuiltServer, LoweredTool } from '../../src/infra/index.js';
+import { pythonTool } from '../helpers.js';
 
 /** A fleet of two servers: a zip one (arm64) and an image one (x86_64) with everything configurable set. */
 export const FLEET_YAML = `
@@ -125,4 +128,40 @@ export function builtServers(fleet: FleetConfig, dirs: { zip: string; image: str
       ? { server, artifact: { kind: 'zip', dir: dirs.zip }, tools: GIT_TOOLS }
       : { server, artifact: { kind: 'image', dir: dirs.image }, tools: DIAGRAM_TOOLS },
   );
+}
+
+/** One finding of cfn-lint (its JSON format). */
+export interface CfnLintMatch {
+  Level: string;
+  Rule: { Id: string };
+  Message: string;
+}
+
+/**
+ * cfn-lint (pinned in test/python-tools.txt) on a copy of the template in `dir` (cfn-lint reads the
+ * template alone, outside cdk.out); asserts it finds no error and answers its other findings.
+ */
+export function cfnLintWithoutErrors(templateFile: string, dir: string): CfnLintMatch[] {
+  const file = path.join(dir, path.basename(templateFile));
+  writeFileSync(file, readFileSync(templateFile));
+  const run = spawnSync(pythonTool('cfn-lint'), ['--format', 'json', '--', file], { encoding: 'utf8' });
+  assert.equal(run.error, undefined);
+  const matches = JSON.parse(run.stdout || '[]') as CfnLintMatch[];
+  assert.deepEqual(
+    matches.filter((m) => m.Level === 'Error'),
+    [],
+    run.stdout,
+  );
+  return matches;
+}
+
+/** The logical id of the one resource of `type` whose id matches `pattern` (asserts there is one). */
+export function onlyResourceId(
+  resources: Record<string, { Type: string }>,
+  type: string,
+  pattern: RegExp,
+): string {
+  const found = Object.entries(resources).filter(([id, r]) => r.Type === type && pattern.test(id));
+  assert.equal(found.length, 1, `${type} ${String(pattern)}: ${found.map(([id]) => id).join(', ')}`);
+  return found[0]![0];
 }
