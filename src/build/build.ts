@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fleetPaths } from '../config/fleet-paths.js';
 import { toLaunchSpec, type FleetConfig, type LaunchSpec, type ServerConfig } from '../config/model.js';
-import { HANDLER_BUNDLE } from '../contract/bundle.js';
 import { BuildError } from './exec.js';
+import { hostBuild } from './host.js';
 import { entryFits, openLock, updateLock, type LockFile, type LockUpdate } from './lock.js';
 import {
   stageServer,
@@ -56,8 +56,10 @@ export interface BuildOptions {
   force?: boolean;
   /** Remove from the lock the pins of servers no longer in the config (kept otherwise). */
   pruneLock?: boolean;
-  /** The runtime bundle each function carries (default: the built one). */
+  /** The runtime bundle each event function (`function`, `managed-instances`) carries (default: the built one). */
   handlerBundle?: string;
+  /** The Web Function entry each `web-function` zip carries (default: the built one, WEB_BUNDLE). */
+  webBundle?: string;
   /** Lists a staged server's tools (needed unless every server built has a toolsFile). */
   discover?: ToolDiscovery;
   signal?: AbortSignal;
@@ -230,8 +232,12 @@ export async function buildFleet(fleet: FleetConfig, opts: BuildOptions = {}): P
 }
 
 function installKey(server: ServerConfig): string {
+  const { host } = server.hosting;
   return sha256({
     format: BUILD_FORMAT,
+    // A zip's entry follows its host: a host change stages the server again (keys of event
+    // functions are as they were before hosts existed, so their builds stay up to date).
+    ...(host === 'function' ? {} : { host }),
     package: server.package?.spec,
     kind: server.package?.kind,
     architecture: server.aws.architecture,
@@ -255,6 +261,7 @@ interface ServerJob {
   /** The server's pin in the lock the build started from, if any. */
   locked: LockEntry | undefined;
   installKey: string;
+  /** The runtime entry the server's zip carries as index.mjs (its host's). */
   handlerBundle: string;
   progress: (phase: Phase) => void;
 }
@@ -285,15 +292,16 @@ interface RawTools {
  */
 async function buildServer(
   fleet: FleetConfig,
-  server: ServerConfig,
+  configured: ServerConfig,
   outDir: string,
   lock: LockFile,
   opts: BuildOptions,
 ): Promise<{ build: ServerBuild; lockEntry?: LockEntry }> {
+  // The host decides the zip's entry and CPU (and refuses what it cannot run).
+  const { server, entry: handlerBundle, entryName } = hostBuild(configured, opts);
   const dir = path.join(outDir, server.id);
-  const handlerBundle = opts.handlerBundle ?? HANDLER_BUNDLE;
   if (!existsSync(handlerBundle)) {
-    throw new BuildError(server.id, `the runtime bundle ${handlerBundle} is missing; run npm run build`);
+    throw new BuildError(server.id, `${entryName} ${handlerBundle} is missing; run npm run build`);
   }
   const job: ServerJob = {
     fleet,
