@@ -6,14 +6,14 @@
  *   which carry the official binaries and headers);
  * - the Lambda Runtime Interface Emulator (`aws-lambda-rie`), built from its Go module;
  * - the Node.js runtime interface client (npm `aws-lambda-ric`), its native part built against
- *   Node 22's headers.
+ *   Node 22's headers, with a `bootstrap` beside it (Lambda's /var/runtime/bootstrap).
  *
  * `npx tsx scripts/lambda-tools.ts` installs what is missing and prints where each piece is; the
  * tests call {@link lambdaTools} and get the same. Versions are pinned here, once.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,7 +42,7 @@ export interface LambdaTools {
   node: string;
   /** The emulator binary. */
   rie: string;
-  /** aws-lambda-ric's package folder (index.mjs, rapid-client.node). */
+  /** aws-lambda-ric's package folder (index.mjs, rapid-client.node, bootstrap): /var/runtime. */
   ricDir: string;
   versions: typeof VERSIONS;
 }
@@ -142,6 +142,25 @@ async function installRic(dir: string, tools: LambdaTools, log: (line: string) =
     throw new Error('aws-lambda-ric was installed without its native addon (rapid-client.node)');
 }
 
+/**
+ * The runtime's start script, as /var/runtime/bootstrap is in Lambda's Node.js images. The
+ * emulator's managed-instances mode (AWS_LAMBDA_MAX_CONCURRENCY) starts a zip function's runtime
+ * only from a bootstrap file — /var/runtime/bootstrap, /var/task/bootstrap or /opt/bootstrap —
+ * never from its command line (as its default mode does).
+ */
+const BOOTSTRAP = '#!/bin/sh\nexec /var/lang/bin/node /var/runtime/index.mjs "$@"\n';
+
+/** Writes the bootstrap beside the runtime interface client when it is not there (atomically). */
+async function ensureBootstrap(tools: LambdaTools): Promise<void> {
+  const file = path.join(tools.ricDir, 'bootstrap');
+  const now = await readFile(file, 'utf8').catch(() => undefined);
+  if (now === BOOTSTRAP) return;
+  const tmp = `${file}.${String(process.pid)}.tmp`;
+  await writeFile(tmp, BOOTSTRAP);
+  await chmod(tmp, 0o755);
+  await rename(tmp, file);
+}
+
 /** Installs what is missing (or of another version) and returns where everything is. */
 export async function lambdaTools(
   options: { dir?: string; log?: (line: string) => void } = {},
@@ -160,7 +179,10 @@ export async function lambdaTools(
       existsSync(path.join(tools.ricDir, 'index.mjs'))
     );
   };
-  if (await ready()) return tools;
+  if (await ready()) {
+    await ensureBootstrap(tools);
+    return tools;
+  }
   return locked(dir, async () => {
     const v = await installed(dir);
     if (v.node !== VERSIONS.node || !existsSync(tools.node)) {
@@ -179,6 +201,7 @@ export async function lambdaTools(
       await installRic(dir, tools, log);
       await stamp(dir, 'ric');
     }
+    await ensureBootstrap(tools);
     return tools;
   });
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -20,9 +21,23 @@ export interface CallRecord {
   front: string;
 }
 
+/** One invocation: the keys every log line written for it carries, while it runs. */
+interface InvocationScope {
+  readonly keys: Readonly<Record<string, unknown>>;
+  open: boolean;
+}
+
 /**
  * Structured logs and EMF metrics of one server's function: Powertools for AWS Lambda, with the
  * server id, tool, duration, cold start and request ids on every line.
+ *
+ * Several invocations may run at once on one handler (Lambda Managed Instances: a worker thread
+ * takes many; a multi-call host): nothing of one invocation is kept on the shared Logger. Each
+ * invocation's keys (its request id, front, cold start) live in its own async context
+ * ({@link AsyncLocalStorage}, entered by {@link startInvocation}) and are added to each line as it
+ * is written. A line written outside any invocation's context (the server's stderr, a process
+ * exit) carries the keys of the one invocation running, when only one is. Metrics hold no
+ * invocation state: each record is built and flushed in one synchronous step.
  */
 export class Telemetry {
   /** Powertools' logger, as the runtime's {@link RuntimeLogger}. */
@@ -30,12 +45,17 @@ export class Telemetry {
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private coldStart = true;
+  /** The invocation an async call chain belongs to. */
+  private readonly scope = new AsyncLocalStorage<InvocationScope>();
+  /** Invocations started and not yet ended. */
+  private readonly running = new Set<InvocationScope>();
 
   constructor(
     readonly serverId: string,
     opts: {
       logger?: Logger;
       metrics?: Metrics;
+      /** Log through this instead (its lines as written: the invocation keys are the Logger's). */
       log?: RuntimeLogger;
       /** Secret values to keep out of every log line (message and fields). */
       redactor?: Redactor;
@@ -47,8 +67,10 @@ export class Telemetry {
     const at =
       (level: 'debug' | 'info' | 'warn' | 'error') =>
       (message: string, extra?: Record<string, unknown>): void => {
-        if (extra === undefined) logger[level](message);
-        else logger[level](message, extra);
+        const keys = this.currentKeys();
+        const fields = keys === undefined ? extra : { ...keys, ...extra };
+        if (fields === undefined) logger[level](message);
+        else logger[level](message, fields);
       };
     const base = opts.log ?? { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
     this.log = opts.redactor ? redacting(base, opts.redactor) : base;
@@ -56,11 +78,16 @@ export class Telemetry {
       opts.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `mcp-server-${serverId}` });
   }
 
-  /** Call at the start of each invocation. */
+  /**
+   * Call at the start of each invocation, in its own async context (before its first `await`):
+   * the rest of that invocation's call chain logs with its keys.
+   */
   startInvocation(context: Context | undefined, front: string): void {
-    if (context) this.logger.addContext(context);
-    this.logger.appendKeys({ front, coldStart: this.coldStart });
+    const scope: InvocationScope = { keys: invocationKeys(context, front, this.coldStart), open: true };
     this.coldStart = false;
+    this.running.add(scope);
+    this.scope.enterWith(scope);
+    this.log.debug('invocation started');
   }
 
   call(record: CallRecord): void {
@@ -91,9 +118,21 @@ export class Telemetry {
     this.serverMetric(METRIC.timeouts, MetricUnit.Count, 1);
   }
 
-  /** Call at the end of each invocation. */
+  /** Call at the end of each invocation, in its async context. */
   endInvocation(): void {
-    this.logger.removeKeys(['front', 'coldStart']);
+    const own = this.scope.getStore();
+    // A caller that lost the async context ends the one invocation running, if only one is.
+    const scope = own ?? (this.running.size === 1 ? [...this.running][0] : undefined);
+    if (scope === undefined) return;
+    scope.open = false;
+    this.running.delete(scope);
+  }
+
+  /** The keys of the invocation a line is written for, if it is known. */
+  private currentKeys(): Readonly<Record<string, unknown>> | undefined {
+    const own = this.scope.getStore();
+    if (own?.open === true) return own.keys;
+    return this.running.size === 1 ? [...this.running][0]?.keys : undefined;
   }
 
   private serverMetric(
@@ -105,6 +144,29 @@ export class Telemetry {
     this.metrics.addMetric(name, unit, value);
     this.metrics.publishStoredMetrics();
   }
+}
+
+/**
+ * An invocation's keys: the Lambda context's, named as Powertools' `addContext` names them, and
+ * the front and cold start.
+ */
+function invocationKeys(
+  context: Context | undefined,
+  front: string,
+  coldStart: boolean,
+): Record<string, unknown> {
+  if (context === undefined) return { front, coldStart };
+  const tenant = context.tenantId;
+  return {
+    cold_start: coldStart,
+    function_arn: context.invokedFunctionArn,
+    function_memory_size: context.memoryLimitInMB,
+    function_name: context.functionName,
+    function_request_id: context.awsRequestId,
+    ...(tenant !== undefined ? { tenant_id: tenant } : {}),
+    front,
+    coldStart,
+  };
 }
 
 /** A logger that redacts secret values from each message and its fields before logging it. */

@@ -1,0 +1,134 @@
+/**
+ * Several invocations at once on one handler (Lambda Managed Instances: one worker thread takes
+ * many; requests on it share the handler and its Telemetry): every log line and metric record of
+ * an invocation carries its own request id, front and cold start, whatever the others do
+ * meanwhile — one ending does not take the keys of another still running.
+ */
+import assert from 'node:assert/strict';
+import { AsyncResource } from 'node:async_hooks';
+import { test } from 'node:test';
+import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Telemetry } from '../../src/runtime/observability.js';
+import { lambdaContext } from '../support/lambda-context.js';
+
+/** Powertools' Logger, its lines kept (as they would be printed) instead of printed. */
+class CapturingLogger extends Logger {
+  readonly lines: Record<string, unknown>[] = [];
+  protected override printLog(_level: number, log: LogItem): void {
+    log.prepareForPrint();
+    this.lines.push(JSON.parse(JSON.stringify(log.getAttributes())) as Record<string, unknown>);
+  }
+}
+
+/** Powertools' Metrics, each EMF record kept instead of printed. */
+class CapturingMetrics extends Metrics {
+  readonly records: Record<string, unknown>[] = [];
+  override publishStoredMetrics(): this {
+    this.records.push(this.serializeMetrics());
+    this.clearMetrics();
+    this.clearDimensions();
+    return this;
+  }
+}
+
+/** A step the test lets happen when it chooses. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/**
+ * One invocation as the handler runs it: start, then (after the test lets it) a log line and the
+ * call's record, then the end.
+ */
+async function invocation(
+  telemetry: Telemetry,
+  requestId: string,
+  tool: string,
+  proceed: Promise<void>,
+): Promise<void> {
+  const context = { ...lambdaContext(), awsRequestId: requestId };
+  telemetry.startInvocation(context, 'agentcore');
+  try {
+    await proceed;
+    telemetry.log.info('working', { tool });
+    telemetry.call({ tool, method: 'tools/call', front: 'agentcore', durationMs: 1 });
+  } finally {
+    telemetry.endInvocation();
+  }
+}
+
+test('two overlapping invocations: each line and record carries its own request id', async () => {
+  const logger = new CapturingLogger({ serviceName: 'mcp-server-t', persistentKeys: { serverId: 't' } });
+  const metrics = new CapturingMetrics({ namespace: 'Test', serviceName: 'mcp-server-t' });
+  const telemetry = new Telemetry('t', { logger, metrics });
+  const [a, b] = [gate(), gate()];
+  // A starts, then B; B finishes first, then A.
+  const first = invocation(telemetry, 'req-a', 'tool-a', a.opened);
+  const second = invocation(telemetry, 'req-b', 'tool-b', b.opened);
+  b.open();
+  await second;
+  a.open();
+  await first;
+
+  const byMessage = (message: string) =>
+    logger.lines.filter((l) => l['message'] === message).map((l) => [l['function_request_id'], l['tool']]);
+  assert.deepEqual(byMessage('working'), [
+    ['req-b', 'tool-b'],
+    ['req-a', 'tool-a'],
+  ]);
+  assert.deepEqual(byMessage('tool call'), [
+    ['req-b', 'tool-b'],
+    ['req-a', 'tool-a'],
+  ]);
+  for (const line of logger.lines.filter((l) => l['message'] !== 'invocation started')) {
+    assert.equal(line['front'], 'agentcore', JSON.stringify(line));
+    assert.equal(line['serverId'], 't');
+    assert.equal(line['function_name'], 'mcp-server-test');
+    // The cold start is the first invocation's, and only its.
+    assert.equal(line['coldStart'], line['function_request_id'] === 'req-a', JSON.stringify(line));
+    assert.equal(line['cold_start'], line['coldStart']);
+  }
+  assert.deepEqual(
+    metrics.records.map((r) => [r['tool'], r['server']]),
+    [
+      ['tool-b', 't'],
+      ['tool-a', 't'],
+    ],
+  );
+});
+
+test('a line written outside every invocation: the keys of the one running, none when several are', async () => {
+  const logger = new CapturingLogger({ serviceName: 'mcp-server-t' });
+  const telemetry = new Telemetry('t', { logger, metrics: new CapturingMetrics({ namespace: 'Test' }) });
+  // The server's stderr: a stream opened at init, its lines logged outside every invocation.
+  const stderr = new AsyncResource('server-stderr');
+  const write = (message: string): void => {
+    stderr.runInAsyncScope(() => {
+      telemetry.log.info(message);
+    });
+  };
+  const [a, b] = [gate(), gate()];
+  write('none running');
+  const first = invocation(telemetry, 'req-a', 'x', a.opened);
+  write('one running');
+  const second = invocation(telemetry, 'req-b', 'x', b.opened);
+  write('two running');
+  b.open();
+  await second;
+  write('one left');
+  a.open();
+  await first;
+  write('none left');
+  const requestOf = (message: string): unknown =>
+    logger.lines.find((l) => l['message'] === message)?.['function_request_id'];
+  assert.equal(requestOf('none running'), undefined);
+  assert.equal(requestOf('one running'), 'req-a');
+  assert.equal(requestOf('two running'), undefined, 'which one wrote it is not known');
+  assert.equal(requestOf('one left'), 'req-a');
+  assert.equal(requestOf('none left'), undefined);
+});
