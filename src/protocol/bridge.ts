@@ -143,6 +143,11 @@ export interface CallContext {
   onNotification?: (n: JsonRpcNotification) => void;
   /** The HTTP caller, when there is one. */
   caller?: Caller;
+  /**
+   * Fires when the caller goes away or cancels (the HTTP request closed before its answer, a
+   * mapped `notifications/cancelled`): the server is told, and the answer dropped.
+   */
+  signal?: AbortSignal;
 }
 
 /**

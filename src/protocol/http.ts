@@ -118,6 +118,8 @@ export interface HttpFrontOptions {
   stream?: HttpStreamSink;
   /** The caller (headers, raw body, identity), handed to the handler with every message. */
   caller?: Caller;
+  /** Fires when the client goes away before its answer (handed to the handler with every message). */
+  signal?: AbortSignal;
 }
 
 const CORS_HEADERS =
@@ -250,6 +252,7 @@ function contextOf(opts: HttpFrontOptions, onNotification?: (n: JsonRpcNotificat
   return {
     deadline: opts.deadline,
     ...(opts.caller ? { caller: opts.caller } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
     ...(onNotification ? { onNotification } : {}),
   };
 }

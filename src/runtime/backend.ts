@@ -1,22 +1,32 @@
 import type { CallContext, McpBackend } from '../protocol/bridge.js';
 import type { JsonRpcRequest, JsonRpcResponse } from '../protocol/jsonrpc.js';
-import type { ServerSupervisor } from './supervisor.js';
+import type { RequestOptions } from './connection.js';
+import type { ServerHost } from './supervisor.js';
 
-/** The backend of one stdio server, through its supervisor. */
+/**
+ * The backend of one stdio server, through its supervisor (or its pool of processes): each
+ * request under our own id on the stdio side, answered under the caller's; the caller's abort
+ * signal travels with it (the server is sent `notifications/cancelled` when it fires).
+ */
 export class SupervisorBackend implements McpBackend {
-  constructor(private readonly supervisor: ServerSupervisor) {}
+  constructor(private readonly servers: ServerHost) {}
 
   initializeResult(deadline: number): Promise<Record<string, unknown>> {
-    return this.supervisor.initializeResult(deadline);
+    return this.servers.initializeResult(deadline);
   }
 
   forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
-    return this.supervisor.use(ctx.deadline, async (conn, timeLeft) => {
-      const opts = ctx.onNotification
-        ? { timeoutMs: timeLeft(), onNotification: ctx.onNotification }
-        : { timeoutMs: timeLeft() };
-      const response = await conn.request(req.method, req.params, opts);
-      return { ...response, id: req.id };
-    });
+    const { signal } = ctx;
+    return this.servers.use(
+      ctx.deadline,
+      async (conn, timeLeft) => {
+        const opts: RequestOptions = { timeoutMs: timeLeft() };
+        if (ctx.onNotification) opts.onNotification = ctx.onNotification;
+        if (signal) opts.signal = signal;
+        const response = await conn.request(req.method, req.params, opts);
+        return { ...response, id: req.id };
+      },
+      signal ? { signal } : {},
+    );
   }
 }

@@ -35,29 +35,69 @@ export interface ServerTransport {
 /** After a failed write, how long the process's exit (which explains it) is waited for. */
 const SEND_FAILURE_GRACE_MS = 1_000;
 
-/** Local failure: a call ran out of time; the server was stopped. */
+/**
+ * Local failure: a call ran out of time. Either the server was stopped (it served no other call:
+ * `stopped`), or, on a process other calls share, only this request was cancelled.
+ */
 export class CallTimeoutError extends FleetError {
   constructor(
     readonly method: string,
     readonly ms: number,
+    /** False when only the request was cancelled and the process goes on serving other calls. */
+    readonly stopped = true,
   ) {
     super(
       FLEET_ERROR.callTimeout,
-      `${method} did not answer within ${ms} ms; the server process was stopped and will be replaced`,
+      stopped
+        ? `${method} did not answer within ${ms} ms; the server process was stopped and will be replaced`
+        : `${method} did not answer within ${ms} ms; the request was cancelled (notifications/cancelled sent to the server), whose process goes on serving the other calls in flight`,
     );
     this.name = 'CallTimeoutError';
   }
 
   override rpcData(): Record<string, unknown> {
-    return { reason: 'timeout', method: this.method, ms: this.ms };
+    const data = { reason: 'timeout', method: this.method, ms: this.ms };
+    return this.stopped ? data : { ...data, stopped: false };
   }
 }
 
+/** Local failure: the caller went away (or cancelled) before the answer; the server was told. */
+export class CallCancelledError extends FleetError {
+  constructor(
+    readonly method: string,
+    readonly why: string,
+  ) {
+    super(
+      FLEET_ERROR.callerGone,
+      `${method} was cancelled (${why}); the server was sent notifications/cancelled and its answer, if any, is dropped`,
+    );
+    this.name = 'CallCancelledError';
+  }
+
+  override rpcData(): Record<string, unknown> {
+    return { reason: 'cancelled', method: this.method };
+  }
+}
+
+/** How a connection's process is used. */
+export interface ConnectionOptions {
+  /**
+   * Calls share this process (a multi-call host): a request that runs out of time while others
+   * are in flight is cancelled (`notifications/cancelled`) instead of stopping the process.
+   */
+  shared?: boolean;
+}
+
 export interface RequestOptions {
-  /** The request fails (and the process is stopped) after this long; `Infinity`: no limit. */
+  /**
+   * The request fails after this long (the process is stopped, unless other calls share it);
+   * `Infinity`: no limit.
+   */
   timeoutMs: number;
   /** Notifications the server sends while this request runs (progress for its token, logging). */
   onNotification?: (n: JsonRpcNotification) => void;
+  /** The caller went away: the server is sent `notifications/cancelled`, the call fails at once. */
+  signal?: AbortSignal;
 }
 
 interface Pending {
@@ -69,7 +109,14 @@ interface Pending {
   progressToken?: string | number;
   onNotification?: (n: JsonRpcNotification) => void;
   timer: ClockTimer | undefined;
+  /** Stops watching the caller's abort signal. */
+  unwatch?: () => void;
 }
+
+/** How many cancelled request ids are remembered (their late answers dropped quietly). */
+const CANCELLED_REMEMBERED = 1024;
+/** Our progress tokens on the stdio side: `mcp-fleet-<our request id>`. */
+const TOKEN_PREFIX = 'mcp-fleet-';
 
 /** Server→client requests that a Lambda front cannot carry back to the client. */
 const UNSUPPORTED_CLIENT_FEATURES: Record<string, string> = {
@@ -88,6 +135,8 @@ export class McpConnection {
   private readonly pending = new Map<RequestId, Pending>();
   private initResult?: Record<string, unknown>;
   private closedError?: Error;
+  /** Requests we cancelled: their late answers and progress are dropped, not logged as strays. */
+  private readonly cancelled = new Set<RequestId>();
 
   constructor(
     readonly serverId: string,
@@ -96,6 +145,7 @@ export class McpConnection {
     private readonly clientInfo: { name: string; version: string },
     /** Time: each request's timeout (default the machine's). */
     private readonly clock: Clock = systemClock,
+    private readonly options: ConnectionOptions = {},
   ) {
     transport.onmessage = (m) => {
       this.onMessage(m);
@@ -155,6 +205,11 @@ export class McpConnection {
     return response.result;
   }
 
+  /** Requests sent and not answered yet (calls in flight on this process). */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
   /** Sends one request; resolves with the server's response (result or error) under the caller's id. */
   request(
     method: string,
@@ -162,6 +217,8 @@ export class McpConnection {
     opts: RequestOptions,
   ): Promise<JsonRpcResponse> {
     if (this.closedError) return Promise.reject(this.closedError);
+    if (opts.signal?.aborted === true)
+      return Promise.reject(new CallCancelledError(method, 'the caller went away before it was sent'));
     const id = this.nextId++;
     // Progress tokens are rewritten like ids: two callers may use the same token.
     const meta = params?.['_meta'];
@@ -172,7 +229,10 @@ export class McpConnection {
     const hasToken = typeof clientToken === 'string' || typeof clientToken === 'number';
     const sentParams =
       hasToken && params !== undefined
-        ? { ...params, _meta: { ...(meta as Record<string, unknown>), progressToken: `mcp-fleet-${id}` } }
+        ? {
+            ...params,
+            _meta: { ...(meta as Record<string, unknown>), progressToken: `${TOKEN_PREFIX}${id}` },
+          }
         : params;
     const message: JsonRpcRequest =
       sentParams === undefined
@@ -182,39 +242,95 @@ export class McpConnection {
       const timer = Number.isFinite(opts.timeoutMs)
         ? this.clock.setTimeout(
             () => {
-              this.pending.delete(id);
-              const error = new CallTimeoutError(method, opts.timeoutMs);
-              // Unusable from now on, even before the kill has taken effect.
-              this.closedError ??= error;
-              reject(error);
-              void this.transport.kill(`${method} timed out after ${opts.timeoutMs} ms`);
+              this.onTimeout(id, method, opts.timeoutMs);
             },
             Math.max(1, opts.timeoutMs),
           )
         : undefined;
       const entry: Pending = { method, resolve, reject, timer };
       if (hasToken) {
-        entry.progressToken = `mcp-fleet-${id}`;
+        entry.progressToken = `${TOKEN_PREFIX}${id}`;
         entry.clientProgressToken = clientToken;
       }
       if (opts.onNotification) entry.onNotification = opts.onNotification;
+      if (opts.signal) entry.unwatch = this.watchAbort(id, method, opts.signal);
       this.pending.set(id, entry);
       this.transport.send(message).catch((err: unknown) => {
-        if (!this.pending.has(id)) return;
-        const fail = (): void => {
-          if (!this.pending.delete(id)) return;
-          this.stopTimer(timer);
-          reject(this.transport.exit ? this.exitError(method, this.transport.exit) : (err as Error));
-        };
-        if (this.transport.exit) {
-          fail();
-          return;
-        }
-        // A write to a server that is exiting fails first (EPIPE); its exit, moments later, says
-        // why (onClose fails the call with the exit code and the server's last stderr).
-        this.clock.setTimeout(fail, SEND_FAILURE_GRACE_MS).unref?.();
+        this.onSendFailed(id, method, err as Error);
       });
     });
+  }
+
+  /**
+   * Cancels one request of ours: the server is sent `notifications/cancelled` (the MCP way) and
+   * its answer, when it comes anyway, is dropped. The call itself is failed by whoever cancels.
+   */
+  private cancel(id: RequestId, reason: string): void {
+    this.cancelled.add(id);
+    if (this.cancelled.size > CANCELLED_REMEMBERED) {
+      const oldest = this.cancelled.values().next().value;
+      if (oldest !== undefined) this.cancelled.delete(oldest);
+    }
+    this.notify('notifications/cancelled', { requestId: id, reason }).catch(() => undefined);
+  }
+
+  /** The pending request `id`, taken out (its timer stopped, its abort no longer watched). */
+  private take(id: RequestId): Pending | undefined {
+    const entry = this.pending.get(id);
+    if (!entry) return undefined;
+    this.pending.delete(id);
+    this.stopTimer(entry.timer);
+    entry.unwatch?.();
+    return entry;
+  }
+
+  /**
+   * A request ran out of time. When other calls are in flight on a shared process, only it is
+   * cancelled; otherwise the process is stopped (it may be hung, and nobody else needs it).
+   */
+  private onTimeout(id: RequestId, method: string, ms: number): void {
+    const entry = this.take(id);
+    if (!entry) return;
+    if (this.options.shared === true && this.pending.size > 0) {
+      entry.reject(new CallTimeoutError(method, ms, false));
+      this.cancel(id, `timed out after ${ms} ms`);
+      return;
+    }
+    const error = new CallTimeoutError(method, ms);
+    // Unusable from now on, even before the kill has taken effect.
+    this.closedError ??= error;
+    entry.reject(error);
+    void this.transport.kill(`${method} timed out after ${ms} ms`);
+  }
+
+  /** The caller's signal: when it aborts, the request is cancelled and the call failed at once. */
+  private watchAbort(id: RequestId, method: string, signal: AbortSignal): () => void {
+    const onAbort = (): void => {
+      const entry = this.take(id);
+      if (!entry) return;
+      const why = typeof signal.reason === 'string' ? signal.reason : 'the caller went away';
+      entry.reject(new CallCancelledError(method, why));
+      this.cancel(id, why);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      signal.removeEventListener('abort', onAbort);
+    };
+  }
+
+  private onSendFailed(id: RequestId, method: string, err: Error): void {
+    if (!this.pending.has(id)) return;
+    const fail = (): void => {
+      const entry = this.take(id);
+      entry?.reject(this.transport.exit ? this.exitError(method, this.transport.exit) : err);
+    };
+    if (this.transport.exit) {
+      fail();
+      return;
+    }
+    // A write to a server that is exiting fails first (EPIPE); its exit, moments later, says
+    // why (onClose fails the call with the exit code and the server's last stderr).
+    this.clock.setTimeout(fail, SEND_FAILURE_GRACE_MS).unref?.();
   }
 
   async notify(method: string, params?: Record<string, unknown>): Promise<void> {
@@ -235,13 +351,18 @@ export class McpConnection {
 
   private onMessage(message: JsonRpcMessage): void {
     if (isResponse(message)) {
-      const entry = message.id === null ? undefined : this.pending.get(message.id);
-      if (!entry || message.id === null) {
+      const entry = message.id === null ? undefined : this.take(message.id);
+      if (!entry) {
+        if (message.id !== null && this.cancelled.delete(message.id)) {
+          this.log.debug('answer to a cancelled request dropped', {
+            serverId: this.serverId,
+            id: message.id,
+          });
+          return;
+        }
         this.log.warn('response to no pending request', { serverId: this.serverId, id: message.id });
         return;
       }
-      this.pending.delete(message.id);
-      this.stopTimer(entry.timer);
       entry.resolve(message);
       return;
     }
@@ -281,6 +402,7 @@ export class McpConnection {
           return;
         }
       }
+      if (this.isCancelledToken(token)) return;
     } else if (n.method === 'notifications/message' && this.pending.size === 1) {
       const only = [...this.pending.values()][0];
       if (only?.onNotification) {
@@ -291,12 +413,17 @@ export class McpConnection {
     this.log.info('server notification', { serverId: this.serverId, method: n.method, params: n.params });
   }
 
+  /** Progress for a request we cancelled: nobody waits for it. */
+  private isCancelledToken(token: unknown): boolean {
+    if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX)) return false;
+    return this.cancelled.has(Number(token.slice(TOKEN_PREFIX.length)));
+  }
+
   private onClose(): void {
     const exit = this.transport.exit ?? { code: null, signal: null };
-    for (const [id, entry] of this.pending) {
-      this.pending.delete(id);
-      this.stopTimer(entry.timer);
-      entry.reject(this.exitError(entry.method, exit));
+    for (const id of [...this.pending.keys()]) {
+      const entry = this.take(id);
+      entry?.reject(this.exitError(entry.method, exit));
     }
     this.closedError = this.exitError('a request', exit);
   }

@@ -13,7 +13,8 @@ import { ErrorCode, failure, type JsonRpcResponse } from '../protocol/jsonrpc.js
 import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits.js';
 import { Telemetry, type RuntimeLogger } from './observability.js';
 import { Redactor } from './redact.js';
-import { ServerSupervisor, type SupervisorOptions } from './supervisor.js';
+import { serversFor } from './pool.js';
+import type { ServerHost, SupervisorOptions } from './supervisor.js';
 import { systemClock, type Clock } from '../platform/time.js';
 
 export type Front = 'agentcore' | 'http' | 'jsonrpc';
@@ -96,6 +97,9 @@ export function normalizeLaunch(input: LaunchInput): LaunchSpec {
   };
   if (input.cwd !== undefined) spec.cwd = input.cwd;
   if (input.localSecrets !== undefined) spec.localSecrets = [...input.localSecrets];
+  if (input.host !== undefined) spec.host = input.host;
+  if (input.concurrency !== undefined) spec.concurrency = input.concurrency;
+  if (input.processes !== undefined) spec.processes = input.processes;
   return spec;
 }
 
@@ -110,14 +114,15 @@ export function detectFront(event: unknown, context: Context | undefined): Front
 const tooLarge = (bytes: number): string => payloadTooLargeMessage('response', bytes);
 
 /** What one Lambda environment sets up once, at init, and every invocation uses. */
-interface HandlerEnvironment {
+export interface HandlerEnvironment {
   spec: LaunchSpec;
   options: HandlerOptions;
   /** Secret values, once resolved, are kept out of logs, answers and errors. */
   redactor: Redactor;
   telemetry: Telemetry;
   clock: Clock;
-  supervisor: ServerSupervisor;
+  /** One supervisor (host `function`), or a pool of processes (hosts that take many calls at once). */
+  supervisor: ServerHost;
   bridge: McpBridge;
   /** Resolves when the server started at init is ready (or the init budget is spent). */
   ready: Promise<void>;
@@ -182,8 +187,11 @@ export function createHandler(launch: LaunchInput, options: HandlerOptions = {})
   }) as McpLambdaHandler;
 }
 
-/** Init: telemetry, the secrets, the supervisor (the server started now, unless no warmup), the bridge. */
-function initEnvironment(spec: LaunchSpec, options: HandlerOptions): HandlerEnvironment {
+/**
+ * Init: telemetry, the secrets, the supervisor or pool (the server started now, unless no
+ * warmup), the bridge. The Web Function entry (web-function.ts) sets up its environment with it.
+ */
+export function initEnvironment(spec: LaunchSpec, options: HandlerOptions): HandlerEnvironment {
   const redactor = new Redactor();
   const telemetry = new Telemetry(spec.id, {
     ...(options.logger ? { logger: options.logger } : {}),
@@ -215,7 +223,7 @@ function initEnvironment(spec: LaunchSpec, options: HandlerOptions): HandlerEnvi
   if (extraEnv) supervisorOptions.extraEnv = redactedFrom(extraEnv, redactor, log);
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
   if (options.transport) supervisorOptions.transport = options.transport;
-  const supervisor = new ServerSupervisor(spec, supervisorOptions);
+  const supervisor = serversFor(spec, supervisorOptions);
   const bridge = new McpBridge(new SupervisorBackend(supervisor), new ToolPolicy(spec.tools));
   const ready =
     options.warmup === false ? Promise.resolve() : supervisor.warmup(options.initBudgetMs ?? INIT_BUDGET_MS);
@@ -319,7 +327,7 @@ async function serveHttp(env: HandlerEnvironment, call: Invocation): Promise<unk
 }
 
 /** A stream whose every piece has the secret values redacted, as the handler's answers do. */
-function redactedSink(sink: HttpStreamSink, redactor: Redactor): HttpStreamSink {
+export function redactedSink(sink: HttpStreamSink, redactor: Redactor): HttpStreamSink {
   return {
     start: (statusCode, headers) => {
       sink.start(statusCode, redactor.redactDeep(headers));

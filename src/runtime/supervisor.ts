@@ -20,6 +20,48 @@ export interface SupervisorOptions {
   onTimeout?: (message: string) => void;
   /** Time: deadlines, start durations and the waits (default the machine's). */
   clock?: Clock;
+  /**
+   * Calls share each process (a multi-call host): a call's timeout cancels only its request while
+   * other calls are in flight, and a process due for recycling is retired once its calls are done.
+   */
+  shared?: boolean;
+}
+
+/** What a call may bring besides its deadline. */
+export interface UseOptions {
+  /** The caller went away: a call still waiting for a free process leaves the queue. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The warm servers of one environment, as the handler and the backend use them: one
+ * {@link ServerSupervisor} (host `function`: one call at a time), or a pool of them (hosts whose
+ * environment takes many calls at once).
+ */
+export interface ServerHost {
+  readonly spec: LaunchSpec;
+  /** The last start failure, if the server could not be started. */
+  readonly startError: Error | undefined;
+  /** The (first) server process id, when one is running. */
+  readonly pid: number | undefined;
+  /** Every server process running now. */
+  readonly pids: number[];
+  /** Starts the server ahead of the first call and waits for its handshake at most `budgetMs`. */
+  warmup(budgetMs: number): Promise<void>;
+  /** Runs `fn` with a ready connection, by `deadline` (epoch ms). */
+  use<T>(
+    deadline: number,
+    fn: (conn: McpConnection, timeLeft: () => number) => Promise<T>,
+    opts?: UseOptions,
+  ): Promise<T>;
+  /** The server's answer to `initialize` (starting it if needed). */
+  initializeResult(deadline: number): Promise<Record<string, unknown>>;
+  /** Finishes (or kills at `deadline`) the stops the calls caused; see {@link ServerSupervisor.settle}. */
+  settle(deadline: number): Promise<void>;
+  /** Stops every process gracefully and waits until they are gone. */
+  shutdown(): Promise<void>;
+  /** Kills every process group at once (SIGKILL) and waits until they are gone. */
+  kill(reason: string): Promise<void>;
 }
 
 /**
@@ -163,8 +205,12 @@ class Start {
  *   finished before the handler returns ({@link settle}), because Lambda freezes the environment
  *   as soon as the response is sent.
  */
-export class ServerSupervisor {
+export class ServerSupervisor implements ServerHost {
   private current?: McpConnection;
+  /** Calls running now on each connection (shared processes). */
+  private readonly calls = new Map<McpConnection, number>();
+  /** Shared processes due for recycling: no new call goes to them; retired when their last call ends. */
+  private readonly draining = new Set<McpConnection>();
   private starting?: Start;
   private invocations = 0;
   /** Calls running now (a crash during one is reported by that call). */
@@ -185,6 +231,15 @@ export class ServerSupervisor {
 
   get pid(): number | undefined {
     return this.current?.pid;
+  }
+
+  get pids(): number[] {
+    return [this.current, ...this.draining].map((c) => c?.pid).filter((p): p is number => p !== undefined);
+  }
+
+  /** Calls running now (on every process of this supervisor). */
+  get active(): number {
+    return this.inFlight;
   }
 
   /**
@@ -210,6 +265,7 @@ export class ServerSupervisor {
   async use<T>(
     deadline: number,
     fn: (conn: McpConnection, timeLeft: () => number) => Promise<T>,
+    _opts: UseOptions = {},
   ): Promise<T> {
     const timeLeft = (): number => Math.max(1, deadline - this.now());
     const conn =
@@ -217,30 +273,53 @@ export class ServerSupervisor {
         ? await this.newStart().wait(deadline, this.clock)
         : await this.acquireWarm(deadline);
     this.inFlight += 1;
+    this.calls.set(conn, (this.calls.get(conn) ?? 0) + 1);
     try {
       return await fn(conn, timeLeft);
     } catch (err) {
       if (err instanceof CallTimeoutError) {
         this.opts.onTimeout?.(err.message);
         // The answer says the process was stopped: it (its whole group) is gone before we answer.
-        await conn.kill(err.message);
+        // (A shared process whose request was only cancelled goes on.)
+        if (err.stopped) await conn.kill(err.message);
       } else if (err instanceof ServerExitedError) this.opts.onCrash?.(err.message);
       throw err;
     } finally {
       this.inFlight -= 1;
       this.lastUsed = this.now();
       this.invocations += 1;
-      if (this.spec.isolation === 'per-invocation') {
-        this.retire(conn, 'per-invocation call done');
-      } else if (!conn.alive) {
-        if (this.current === conn) this.current = undefined;
-      } else if (
-        this.spec.recycle.maxInvocations !== undefined &&
-        this.invocations >= this.spec.recycle.maxInvocations
-      ) {
-        this.retire(conn, `recycled after ${this.invocations} invocations`);
-      }
+      const left = (this.calls.get(conn) ?? 1) - 1;
+      if (left === 0) this.calls.delete(conn);
+      else this.calls.set(conn, left);
+      this.afterCall(conn, left);
     }
+  }
+
+  /** After a call on `conn` (`left` calls still on it): per-invocation stop, crash, recycling. */
+  private afterCall(conn: McpConnection, left: number): void {
+    if (this.spec.isolation === 'per-invocation') {
+      this.retire(conn, 'per-invocation call done');
+    } else if (!conn.alive) {
+      this.draining.delete(conn);
+      if (this.current === conn) this.current = undefined;
+    } else if (this.draining.has(conn)) {
+      if (left === 0)
+        this.retire(conn, `recycled after ${this.spec.recycle.maxInvocations ?? 0} invocations`);
+    } else if (
+      this.spec.recycle.maxInvocations !== undefined &&
+      this.invocations >= this.spec.recycle.maxInvocations
+    ) {
+      if (this.opts.shared === true && left > 0) {
+        // Other calls still run on it: new calls go to a new process, this one ends after them.
+        if (this.current === conn) this.current = undefined;
+        this.draining.add(conn);
+      } else this.retire(conn, `recycled after ${this.invocations} invocations`);
+    }
+  }
+
+  /** A ready warm connection (starting the server if needed), without counting a call. */
+  connection(deadline: number): Promise<McpConnection> {
+    return this.acquireWarm(deadline);
   }
 
   /** The warm server's answer to `initialize` (starting it if needed). */
@@ -264,11 +343,25 @@ export class ServerSupervisor {
 
   /** Stops every process this supervisor started, and waits until they are gone. */
   async shutdown(): Promise<void> {
-    const conn = this.current;
+    const conns = [this.current, ...this.draining];
     this.current = undefined;
     this.starting = undefined;
-    if (conn) this.retire(conn, 'shutdown');
+    this.draining.clear();
+    for (const conn of conns) if (conn) this.retire(conn, 'shutdown');
     await Promise.all([...this.starts].map((s) => s.stop('shutdown')));
+    await Promise.all([...this.stopping]);
+  }
+
+  /**
+   * Kills every process of this supervisor at once (SIGKILL to each whole group: running, starting,
+   * draining or closing) and waits until they are gone. Calls in flight fail with the reason.
+   */
+  async kill(reason: string): Promise<void> {
+    const conns = [this.current, ...this.draining, ...this.closing];
+    this.current = undefined;
+    this.starting = undefined;
+    this.draining.clear();
+    await Promise.all([...conns.map((c) => c?.kill(reason)), ...[...this.starts].map((s) => s.stop(reason))]);
     await Promise.all([...this.stopping]);
   }
 
@@ -287,7 +380,9 @@ export class ServerSupervisor {
 
   private async acquireWarm(deadline: number): Promise<McpConnection> {
     const idle = this.spec.recycle.idleSeconds;
-    if (this.current && idle !== undefined && this.now() - this.lastUsed > idle * 1000) {
+    // A shared process with calls running is not idle, however long ago the last call ended.
+    const busy = this.opts.shared === true && this.current !== undefined && this.calls.has(this.current);
+    if (this.current && idle !== undefined && !busy && this.now() - this.lastUsed > idle * 1000) {
       this.retire(this.current, `recycled after ${idle} s idle`);
       this.current = undefined;
     }
@@ -332,7 +427,9 @@ export class ServerSupervisor {
     if (start.givenUp()) throw new Error(`server "${this.spec.id}": its start was given up`);
     const env = serverEnvironment(this.spec.id, { ...this.spec.env, ...extra }, this.opts.parentEnv);
     const transport = (this.opts.transport ?? defaultTransport)(this.spec, env, this.opts.log);
-    const conn = new McpConnection(this.spec.id, transport, this.opts.log, this.opts.clientInfo, this.clock);
+    const conn = new McpConnection(this.spec.id, transport, this.opts.log, this.opts.clientInfo, this.clock, {
+      shared: this.opts.shared === true,
+    });
     start.attach(conn);
     try {
       await conn.open();
