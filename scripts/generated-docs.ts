@@ -72,6 +72,16 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
     command: 'npm run bench:cold-start',
     inputs: ['bench/cold-start.ts', 'examples/seed/servers.yaml', 'examples/seed/mcp-fleet.lock.json'],
   },
+  {
+    id: 'server-concurrency',
+    file: 'docs/hosts.md',
+    command: 'npm run bench:server-concurrency',
+    inputs: [
+      'bench/server-concurrency.ts',
+      'examples/seed/servers.yaml',
+      'examples/seed/mcp-fleet.lock.json',
+    ],
+  },
 ];
 
 /** The generated block of that name. */
