@@ -1,5 +1,11 @@
-// Bundles the Lambda runtime alone (dist/runtime/lambda.bundle.mjs): the handler every function runs.
+// Bundles the runtime alone: the handler every event function runs (dist/runtime/lambda.bundle.mjs)
+// and the Web Function server (dist/runtime/web.bundle.mjs).
 import { bundleRuntime } from '../dist/build/bundle.js';
 
-const { file, bytes } = await bundleRuntime('dist/runtime/lambda.bundle.mjs');
-process.stdout.write(`bundled ${file}: ${(bytes / 1024).toFixed(0)} KiB\n`);
+for (const [entry, out] of [
+  ['lambda', 'dist/runtime/lambda.bundle.mjs'],
+  ['web', 'dist/runtime/web.bundle.mjs'],
+]) {
+  const { file, bytes } = await bundleRuntime(out, { entry });
+  process.stdout.write(`bundled ${file}: ${(bytes / 1024).toFixed(0)} KiB\n`);
+}

@@ -3,8 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** The runtime's Lambda entry, compiled (dist/runtime/lambda.js). */
-const ENTRY = path.join(HERE, '..', 'runtime', 'lambda.js');
+/**
+ * The runtime's entries, compiled: the Lambda handler (dist/runtime/lambda.js, every event
+ * function and managed-instances function) and the Web Function server (dist/runtime/web.js).
+ */
+const ENTRIES = {
+  lambda: path.join(HERE, '..', 'runtime', 'lambda.js'),
+  web: path.join(HERE, '..', 'runtime', 'web.js'),
+} as const;
+
+export type RuntimeEntry = keyof typeof ENTRIES;
 
 export interface BundleResult {
   /** The handler file (`handler` export), ESM. */
@@ -14,15 +22,17 @@ export interface BundleResult {
 }
 
 /**
- * Bundles the runtime alone into one ESM file: the handler of every function. The AWS SDK is left
- * out (the Lambda Node.js runtime provides it; it is loaded only for secrets).
+ * Bundles the runtime alone into one ESM file: the handler of every function (`entry: 'lambda'`,
+ * the default), or a Web Function's server (`entry: 'web'`). It runs on a plain Node.js with no
+ * node_modules. The AWS SDK is left out (the Lambda Node.js runtime provides it; it is loaded
+ * only for secrets).
  */
 export async function bundleRuntime(
   outfile: string,
-  options: { minify?: boolean } = {},
+  options: { minify?: boolean; entry?: RuntimeEntry } = {},
 ): Promise<BundleResult> {
   const result = await build({
-    entryPoints: [ENTRY],
+    entryPoints: [ENTRIES[options.entry ?? 'lambda']],
     outfile,
     bundle: true,
     platform: 'node',

@@ -4,6 +4,12 @@
  *   import { createHandler } from 'mcp-fleet/runtime';
  *   export const handler = createHandler({ id: 'git', command: 'mcp-server-git' });
  *   await handler.ready; // the server starts during Lambda's init phase
+ *
+ * or, for a Lambda Web Function (an HTTP server on the endpoint Lambda gives):
+ *
+ *   import { startWebFunction } from 'mcp-fleet/runtime';
+ *   await startWebFunction({ id: 'git', command: 'mcp-server-git', host: 'web-function' },
+ *     { endpoint: process.env.AWS_LAMBDA_HTTP_ENDPOINT ?? '127.0.0.1:8080' });
  */
 export {
   createHandler,
@@ -21,7 +27,10 @@ export {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '../protocol/bridge.js';
 export { ChildProcessTransport, ServerExitedError, type ExitInfo } from './child.js';
-export { CallTimeoutError } from './connection.js';
+export { CallCancelledError, CallTimeoutError } from './connection.js';
+export { PoolBusyError, ServerPool, serversFor } from './pool.js';
+export type { ServerHost, UseOptions } from './supervisor.js';
+export { startWebFunction, type WebFunction, type WebFunctionOptions } from './web-function.js';
 export {
   ErrorCode,
   RpcError,

@@ -3,39 +3,15 @@
  * file, in the function root, or the file named by MCP_FLEET_LAUNCH_FILE), starts the server
  * during Lambda's init phase, and exports `handler`.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { FUNCTION_ENV, LAUNCH_FILE_NAME } from '../contract/function-env.js';
-import { createHandler, type LaunchInput } from './handler.js';
+import { FUNCTION_ENV } from '../contract/function-env.js';
+import { createHandler } from './handler.js';
+import { readLaunchFile } from './launch-file.js';
 import { awsLambdaStreaming, streamingHandler } from './streaming.js';
 
 /** Environment variables this entry reads (the contract's names). */
 const ENV = FUNCTION_ENV;
 
-function launchFile(): string {
-  const explicit = process.env[ENV.launchFile];
-  if (explicit !== undefined && explicit !== '') return explicit;
-  return path.join(path.dirname(fileURLToPath(import.meta.url)), LAUNCH_FILE_NAME);
-}
-
-const file = launchFile();
-let launch: LaunchInput;
-try {
-  launch = JSON.parse(readFileSync(file, 'utf8')) as LaunchInput;
-} catch (err) {
-  throw new Error(`mcp-fleet: cannot read the launch spec ${file}: ${(err as Error).message}`, {
-    cause: err,
-  });
-}
-// A staged function keeps its server's executables in folders relative to the launch file.
-if (launch.path !== undefined && launch.path.length > 0) {
-  const dirs = launch.path.map((d) => path.resolve(path.dirname(file), d));
-  launch.env = {
-    ...launch.env,
-    PATH: [...dirs, launch.env?.['PATH'] ?? process.env['PATH'] ?? ''].join(':'),
-  };
-}
+const { launch } = readLaunchFile(import.meta.url);
 const front = process.env[ENV.front];
 const allowOrigin = process.env[ENV.allowOrigin];
 

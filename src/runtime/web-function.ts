@@ -1,0 +1,374 @@
+/**
+ * A Lambda Web Function's server: an ordinary HTTP server on the host:port Lambda gives
+ * (`AWS_LAMBDA_HTTP_ENDPOINT`), serving one stdio MCP server over MCP Streamable HTTP, statelessly,
+ * many calls at once on the environment's warm server processes (a {@link ServerPool}).
+ *
+ * - It listens at once, before the server has started (Lambda wants a listener within 10 s); the
+ *   server starts in the background and the first calls wait for it.
+ * - POST `/mcp` (or `/`): the same front as a Function URL's (`httpFront`, `McpBridge`: both
+ *   protocol eras, JSON or SSE answers, the tool policy, the Origin rule). Any request may land on
+ *   any environment: no session is kept, and an `Mcp-Session-Id` is never a reason to refuse one.
+ * - A call's deadline is the server's `timeout` less the runtime's margin (so our error answers
+ *   before the platform's 504); a client that goes away cancels its call (`notifications/cancelled`
+ *   to the server). A client's own `notifications/cancelled` is mapped to our request only when it
+ *   comes with an `Mcp-Session-Id` and exactly one call in flight here has that session and id
+ *   (without a session, two callers' ids cannot be told apart: it is logged and dropped).
+ * - {@link WebFunction.close} (SIGTERM in web.ts) stops taking requests and kills every server
+ *   process group at once: Lambda allows 1 s.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
+import { MULTI_CALL_HOSTS } from '../config/limits.js';
+import type { CallContext, MessageHandler } from '../protocol/bridge.js';
+import { httpFront, type HttpRequest, type HttpResponse, type HttpStreamSink } from '../protocol/http.js';
+import {
+  ErrorCode,
+  failure,
+  isNotification,
+  isRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from '../protocol/jsonrpc.js';
+import {
+  normalizeLaunch,
+  initEnvironment,
+  redactedSink,
+  type HandlerEnvironment,
+  type HandlerOptions,
+  type LaunchInput,
+} from './handler.js';
+import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits.js';
+import type { RuntimeLogger } from './observability.js';
+import type { ServerHost } from './supervisor.js';
+
+export interface WebFunctionOptions extends Pick<
+  HandlerOptions,
+  | 'allowOrigin'
+  | 'clock'
+  | 'log'
+  | 'logger'
+  | 'metrics'
+  | 'parentEnv'
+  | 'transport'
+  | 'extraEnv'
+  | 'clientInfo'
+> {
+  /** Where to listen, `host:port` (Lambda's `AWS_LAMBDA_HTTP_ENDPOINT`); port 0: any free port. */
+  endpoint: string;
+  /** Request bodies over this many bytes get 413 (default Lambda's 6 MB payload limit). */
+  maxBodyBytes?: number;
+}
+
+export interface WebFunction {
+  /** Where it listens. */
+  readonly address: { host: string; port: number };
+  /** The MCP endpoint, `http://host:port/mcp`. */
+  readonly url: string;
+  /** Resolves when the first server start has ended (ready or failed), or its budget is spent. */
+  readonly ready: Promise<void>;
+  /** The environment's warm server processes (a pool). */
+  readonly servers: ServerHost;
+  /** Stops taking requests, closes every connection and kills every server process group. */
+  close(): Promise<void>;
+}
+
+/** The paths the MCP endpoint answers on. */
+const MCP_PATHS = new Set(['/', '/mcp', '/mcp/']);
+
+/** The calls in flight of one environment that a client's `notifications/cancelled` may name. */
+class InFlight {
+  private readonly calls = new Map<string, Set<AbortController>>();
+
+  constructor(private readonly log: RuntimeLogger) {}
+
+  private static key(session: string, id: RequestId): string {
+    return `${session}\u0000${JSON.stringify(id)}`;
+  }
+
+  add(session: string, id: RequestId, controller: AbortController): () => void {
+    const key = InFlight.key(session, id);
+    const set = this.calls.get(key) ?? new Set<AbortController>();
+    set.add(controller);
+    this.calls.set(key, set);
+    return () => {
+      set.delete(controller);
+      if (set.size === 0) this.calls.delete(key);
+    };
+  }
+
+  /** A client's cancel: applied only when it names exactly one call of its session. */
+  cancel(session: string | undefined, params: Record<string, unknown> | undefined): void {
+    const id = params?.['requestId'];
+    const reason = typeof params?.['reason'] === 'string' ? params['reason'] : 'cancelled by the client';
+    const matches =
+      session !== undefined && (typeof id === 'string' || typeof id === 'number')
+        ? (this.calls.get(InFlight.key(session, id)) ?? new Set())
+        : new Set<AbortController>();
+    const only = matches.size === 1 ? [...matches][0] : undefined;
+    if (only) {
+      only.abort(`cancelled by the client: ${reason}`);
+      return;
+    }
+    this.log.info('client notifications/cancelled not mapped', {
+      requestId: id,
+      why:
+        session === undefined
+          ? 'no Mcp-Session-Id: on a stateless host the request may be in another environment, and other callers may use the same id'
+          : `${matches.size} calls in flight here have that session and id`,
+    });
+  }
+}
+
+/**
+ * The bridge, for one HTTP request: each JSON-RPC request runs with its own abort signal (the
+ * HTTP request's, and a client's `notifications/cancelled` when it can be mapped).
+ */
+function cancellable(
+  bridge: MessageHandler,
+  session: string | undefined,
+  inFlight: InFlight,
+): MessageHandler {
+  return {
+    handle: async (message: unknown, ctx: CallContext) => {
+      if (isNotification(message) && message.method === 'notifications/cancelled') {
+        inFlight.cancel(session, message.params);
+        return undefined;
+      }
+      if (!isRequest(message)) return bridge.handle(message, ctx);
+      const controller = new AbortController();
+      const upstream = ctx.signal;
+      const follow = (): void => {
+        controller.abort(upstream?.reason);
+      };
+      if (upstream?.aborted === true) follow();
+      upstream?.addEventListener('abort', follow, { once: true });
+      const forget = session === undefined ? undefined : inFlight.add(session, message.id, controller);
+      try {
+        return await bridge.handle(message, { ...ctx, signal: controller.signal });
+      } finally {
+        forget?.();
+        upstream?.removeEventListener('abort', follow);
+      }
+    },
+  };
+}
+
+/** `host:port` → its parts; an IPv6 host may come in brackets. */
+export function parseEndpoint(endpoint: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(endpoint.trim());
+  const port = Number(m?.[2]);
+  if (!m || m[1] === '' || port > 65_535)
+    throw new Error(`the endpoint must be host:port (as AWS_LAMBDA_HTTP_ENDPOINT), not "${endpoint}"`);
+  return { host: m[1] ?? '', port };
+}
+
+/** What every request of one web function shares. */
+interface WebState {
+  env: HandlerEnvironment;
+  inFlight: InFlight;
+  maxBodyBytes: number;
+  closing: boolean;
+}
+
+/**
+ * Starts a Web Function's server: listens on `options.endpoint` at once, then starts the MCP
+ * server in the background. The returned promise resolves once it listens.
+ */
+export async function startWebFunction(
+  launch: LaunchInput,
+  options: WebFunctionOptions,
+): Promise<WebFunction> {
+  const { host, port } = parseEndpoint(options.endpoint);
+  const spec = normalizeLaunch({ ...launch, host: webHost(launch) });
+  const env = initEnvironment(spec, { ...options, warmup: false });
+  const state: WebState = {
+    env,
+    inFlight: new InFlight(env.telemetry.log),
+    maxBodyBytes: options.maxBodyBytes ?? LAMBDA_PAYLOAD_MAX_BYTES,
+    closing: false,
+  };
+  const server = createServer((req, res) => {
+    void serve(state, req, res);
+  });
+  await listen(server, host, port);
+  const address = server.address() as AddressInfo;
+  env.telemetry.log.info('listening', { endpoint: `${address.address}:${address.port}` });
+  // The server starts now, behind the listener; the first calls wait for it.
+  const ready = env.supervisor.warmup(Math.max(INIT_BUDGET_MS, spec.timeout * 1000));
+  let closed: Promise<void> | undefined;
+  const hostName = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    address: { host: address.address, port: address.port },
+    url: `http://${hostName}:${address.port}/mcp`,
+    ready,
+    servers: env.supervisor,
+    close: () => (closed ??= close(state, server)),
+  };
+}
+
+/** The web entry always takes many calls at once: its host is `web-function` unless the spec says another multi-call host. */
+function webHost(launch: LaunchInput): NonNullable<LaunchInput['host']> {
+  return launch.host !== undefined && MULTI_CALL_HOSTS.includes(launch.host) ? launch.host : 'web-function';
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops taking requests, drops every connection and kills every server process group. */
+async function close(state: WebState, server: Server): Promise<void> {
+  state.closing = true;
+  const stopped = new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
+  server.closeAllConnections();
+  await Promise.all([state.env.supervisor.kill('the environment is shutting down'), stopped]);
+}
+
+/** One HTTP request: never throws, always answers (unless the client is gone). */
+async function serve(state: WebState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { env } = state;
+  const started = env.clock.monotonic();
+  env.telemetry.startInvocation(undefined, 'web');
+  let status = 500;
+  try {
+    status = await answer(state, req, res);
+  } catch (err) {
+    env.telemetry.log.error('web request failed', { error: (err as Error).message });
+    if (!res.headersSent)
+      writeProblem(res, 500, ErrorCode.InternalError, `Internal error: ${(err as Error).message}`);
+    else res.end();
+  } finally {
+    env.telemetry.call({
+      tool: '',
+      method: 'http',
+      front: 'web',
+      durationMs: env.clock.monotonic() - started,
+      ...(status >= 400 ? { error: `HTTP ${status}` } : {}),
+    });
+    env.telemetry.endInvocation();
+  }
+}
+
+/** Reads, checks and serves one request; answers its HTTP status. */
+async function answer(state: WebState, req: IncomingMessage, res: ServerResponse): Promise<number> {
+  const { env } = state;
+  const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+  if (state.closing)
+    return writeProblem(res, 503, ErrorCode.InternalError, 'the environment is shutting down');
+  if (!MCP_PATHS.has(pathname))
+    return writeProblem(
+      res,
+      404,
+      ErrorCode.InvalidRequest,
+      `Not found: ${pathname.slice(0, 200)}; the MCP endpoint is POST /mcp`,
+    );
+  const body = await readBody(req, state.maxBodyBytes);
+  if (body === undefined) {
+    res.setHeader('connection', 'close');
+    return writeProblem(
+      res,
+      413,
+      ErrorCode.InvalidRequest,
+      `Payload too large: the request body is over ${state.maxBodyBytes} bytes`,
+    );
+  }
+  // The client going away before its answer cancels its calls.
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort('the client closed the connection before the answer');
+  });
+  const request: HttpRequest = {
+    method: (req.method ?? 'GET').toUpperCase(),
+    path: pathname,
+    headers: headersOf(req),
+    body,
+  };
+  const session = request.headers['mcp-session-id'];
+  const { allowOrigin } = env.options;
+  const response = await httpFront(request, cancellable(env.bridge, session, state.inFlight), {
+    deadline: deadlineFor(env),
+    signal: controller.signal,
+    stream: redactedSink(sinkOf(res), env.redactor),
+    ...(allowOrigin !== undefined ? { allowOrigin } : {}),
+  });
+  return writeResponse(res, response, env);
+}
+
+/** The server's timeout, less the runtime's margin: our answer comes before the platform's 504. */
+function deadlineFor(env: HandlerEnvironment): number {
+  const ms = Math.max(MIN_CALL_BUDGET_MS, env.spec.timeout * 1000 - DEADLINE_MARGIN_MS);
+  return env.clock.now() + ms;
+}
+
+/** The request's headers, lower-case names, repeated ones joined. */
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (typeof value === 'string') out[name] = value;
+    else if (Array.isArray(value)) out[name] = value.join(', ');
+  }
+  return out;
+}
+
+/** The body as text, or undefined when it is over `max` bytes (the rest is not read). */
+function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** A streamed answer written to the response as it comes (SSE: progress and logging of the call). */
+function sinkOf(res: ServerResponse): HttpStreamSink {
+  return {
+    start: (statusCode, headers) => {
+      if (!res.headersSent) res.writeHead(statusCode, headers);
+    },
+    write: (chunk) => {
+      if (!res.destroyed) res.write(chunk);
+    },
+  };
+}
+
+function writeResponse(res: ServerResponse, response: HttpResponse, env: HandlerEnvironment): number {
+  const body = env.redactor.redact(response.body);
+  if (res.destroyed) return response.statusCode;
+  if (response.streamed === true) {
+    res.end(body);
+    return response.statusCode;
+  }
+  res.writeHead(response.statusCode, env.redactor.redactDeep(response.headers));
+  res.end(body);
+  return response.statusCode;
+}
+
+function writeProblem(res: ServerResponse, statusCode: number, code: number, message: string): number {
+  const body: JsonRpcResponse = failure(null, { code, message });
+  res.writeHead(statusCode, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+  return statusCode;
+}
