@@ -507,11 +507,12 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     await f.shutdown();
   });
 
-  test('managed instances: the runtime is told its concurrency as Lambda tells it', async () => {
+  test('managed instances: the runtime is told its initialization type', async () => {
     const { f } = fn({}, { extra: managed });
     const env = f.workerEnv();
-    assert.equal(env['AWS_LAMBDA_MAX_CONCURRENCY'], '3');
     assert.equal(env['AWS_LAMBDA_INITIALIZATION_TYPE'], 'lambda-managed-instances');
+    // Set only where aws-lambda-ric runs (Powertools then needs its per-call store).
+    assert.equal(env['AWS_LAMBDA_MAX_CONCURRENCY'], undefined);
     await f.shutdown();
   });
 });

@@ -66,7 +66,12 @@ export async function serverRoute(
     return;
   }
   // The Function URL in front of the function: it handled the Origin (and CORS) already.
-  const event = functionUrlEvent({ ...req, headers: gatewayHeaders(req) }, body, fn.server.id);
+  // A web function is served on its own endpoint: the path below /servers/<id> is its path.
+  const url =
+    fn.server.hosting.host === 'web-function'
+      ? ownPath(req.url, `/servers/${encodeURIComponent(id)}`)
+      : req.url;
+  const event = functionUrlEvent({ ...req, url, headers: gatewayHeaders(req) }, body, fn.server.id);
   // A streaming function (RESPONSE_STREAM): its answer is written to the client as it comes.
   const decoder = new TextDecoder();
   const streamed = new StreamedHttpReader(
@@ -109,4 +114,10 @@ export async function serverRoute(
   if (outcome.functionError !== undefined)
     json(res, 502, { message: 'Internal Server Error', error: ctx.redactor.redactDeep(outcome.payload) });
   else writeFunctionUrlResult(res, ctx.redactor.redactDeep(stripCors(outcome.payload)));
+}
+
+/** The URL with `prefix` taken off its path (`/servers/x/mcp` → `/mcp`). */
+function ownPath(url: URL, prefix: string): URL {
+  const rest = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : url.pathname;
+  return new URL(`http://localhost${rest === '' ? '/' : rest}${url.search}`);
 }

@@ -76,7 +76,10 @@ export interface FunctionOptions {
   guardian?: FreezeGuardian;
   /** How memory is limited and measured (default `auto`: a cgroup where possible, else /proc). */
   memory?: MemoryMode;
-  /** The handler module the environments load (default: mcp-fleet's runtime bundle). */
+  /**
+   * The handler module the environments load (default: mcp-fleet's runtime bundle); for a web
+   * function, the program its environments run (default: the Web Function bundle).
+   */
   handler?: string;
   /** Starts the worker some other way (a sandbox); default: this Node.js running the worker file. */
   launcher?: (fn: LocalFunction, worker: WorkerLaunch) => WorkerLaunch;
@@ -264,12 +267,11 @@ export class LocalFunction {
 
   /** What the host adds to the environment's variables (Lambda's names). */
   private hostEnv(): Record<string, string> {
-    const { host, environmentConcurrency } = this.server.hosting;
-    if (host === 'managed-instances')
-      return {
-        AWS_LAMBDA_INITIALIZATION_TYPE: 'lambda-managed-instances',
-        AWS_LAMBDA_MAX_CONCURRENCY: String(environmentConcurrency),
-      };
+    const { host } = this.server.hosting;
+    // Not AWS_LAMBDA_MAX_CONCURRENCY: with it Powertools expects the runtime client's per-call
+    // store (globalThis.awslambda.InvokeStore), which only aws-lambda-ric provides; the worker
+    // takes the environment's calls at once without it (the pool holds it to its concurrency).
+    if (host === 'managed-instances') return { AWS_LAMBDA_INITIALIZATION_TYPE: 'lambda-managed-instances' };
     return { AWS_LAMBDA_INITIALIZATION_TYPE: host === 'web-function' ? 'native-http' : 'on-demand' };
   }
 
@@ -324,6 +326,9 @@ export class LocalFunction {
   /** Runs the call in its environment, or first runs the init again inside it (after a failed init). */
   private async execute(lease: Lease, call: Call): Promise<Ran> {
     if (lease.env) return { env: lease.env, initMs: lease.initMs, reply: await this.run(lease.env, call) };
+    // A web function has no init inside a request: an environment that did not listen is refused.
+    if (this.server.hosting.host === 'web-function')
+      return { env: undefined, initMs: undefined, reply: refused(call.requestId, lease.failedInit) };
     const inside = await this.initInsideInvoke(call.requestId, call.deadline);
     if ('reply' in inside) return { env: undefined, initMs: inside.initMs, reply: inside.reply };
     return { env: inside.env, initMs: inside.initMs, reply: await this.run(inside.env, call) };
@@ -332,8 +337,11 @@ export class LocalFunction {
   /** After the answer: the environment measured (Max Memory Used) and given back; its peak. */
   private async settle(env: ExecutionEnvironment | undefined): Promise<number> {
     if (env === undefined) return 0;
+    // An environment that others use at once is given back first: the measurement (its memory
+    // limit still enforced by it) is not on their way.
+    if (this.server.hosting.environmentConcurrency > 1) this.pool.release(env);
     if (env.state !== 'stopped') await env.measure();
-    this.pool.release(env);
+    if (this.server.hosting.environmentConcurrency === 1) this.pool.release(env);
     return env.peakBytes;
   }
 
@@ -465,7 +473,8 @@ export class LocalFunction {
       const node = web ? (this.options.webNode ?? webFunctionNode()) : undefined;
       const worker: WorkerLaunch = {
         command: node?.command ?? process.execPath,
-        args: [web ? WEB_BUNDLE : WORKER_FILE],
+        // A web function's own HTTP server is its entry (a test's `handler` stands in for it).
+        args: [web ? (this.options.handler ?? WEB_BUNDLE) : WORKER_FILE],
         env: this.workerEnv(),
         cwd: this.options.cwd,
       };
@@ -535,6 +544,17 @@ export class LocalFunction {
     await this.pool.shutdown('the local Lambda service is shutting down');
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
+}
+
+/** A web function's answer when its environment did not start listening (or failed) in time. */
+function refused(requestId: string, init: InitOutcome): InvokeReply {
+  const why =
+    init.status === 'timeout'
+      ? `the web function did not listen on AWS_LAMBDA_HTTP_ENDPOINT within ${Math.round(init.durationMs / 1000)} s of its start; Lambda refuses such an environment`
+      : init.status === 'error'
+        ? `the web function's process ended before it listened: ${init.errorMessage}`
+        : 'the web function did not start';
+  return { type: 'error', requestId, errorType: 'Runtime.InitError', errorMessage: why };
 }
 
 /** The Invoke API's outcome of a reply: the payload (a buffered stream's body), or Lambda's function error. */

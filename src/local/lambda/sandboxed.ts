@@ -99,20 +99,22 @@ export async function planSandbox(config: FleetConfig, buildDir: string): Promis
             )),
       ),
     );
+    // A web function's root is its own HTTP server (index.mjs), run by Node.js 24; no worker.
+    const web = fn.server.hosting.host === 'web-function';
     const launch = sandboxLaunch({
       rootDir,
       taskRoot: root,
       mounts: [
-        { target: '/var/lang/bin/node', source: node },
-        { target: WORKER_IN_SANDBOX, source: WORKER_FILE },
+        { target: '/var/lang/bin/node', source: web ? worker.command : node },
+        ...(web ? [] : [{ target: WORKER_IN_SANDBOX, source: WORKER_FILE }]),
         { target: LAUNCH_IN_SANDBOX, source: fn.launchSpecFile },
       ],
       command: '/var/lang/bin/node',
-      args: [WORKER_IN_SANDBOX],
+      args: [web ? '/var/task/index.mjs' : WORKER_IN_SANDBOX],
       env: {
         ...lambdaEnvironment({
           functionName: fn.name,
-          memoryMb: fn.server.memory,
+          memoryMb: fn.memoryMb,
           timeoutSeconds: fn.server.timeout,
           region: worker.env['AWS_REGION'] ?? 'us-east-1',
         }),

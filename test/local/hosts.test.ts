@@ -1,0 +1,244 @@
+/**
+ * The hosts that take many calls per environment, in `mcp-fleet dev`, with real servers and real
+ * MCP clients: a web function (the Web Function bundle under Node.js 24 on its own HTTP endpoint)
+ * takes 64 concurrent calls in one environment, each answered with its own arguments; a server
+ * that cannot take two calls at once runs as a pool with `concurrency: 1`; progress of two long
+ * calls reaches each its own caller; a call past its timeout leaves the others served; an
+ * environment that does not listen within the init limit is refused; idle web functions scale to
+ * zero and back; managed instances take several invocations at once, never frozen; and nothing is
+ * left running at the end.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { loadConfigOrThrow } from '../../src/config/index.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
+import { LocalLambda } from '../../src/local/lambda/service.js';
+import { ensureWebFunctionNode } from '../../src/local/lambda/web-node.js';
+import { fixture, tempDir } from '../helpers.js';
+import { assertNoneLeft, BIN, isAlive, marker } from '../runtime/support.js';
+import { writeRecorder } from '../runtime/web-support.js';
+import { eventually } from '../support/eventually.js';
+
+const mark = marker();
+let dir: string;
+let cleanup: () => Promise<void>;
+let fleet: RunningFleet;
+
+before(async () => {
+  ({ dir, cleanup } = await tempDir());
+  const webNode = await ensureWebFunctionNode();
+  assert.ok(webNode.exact, `Node.js 24 for web functions: ${webNode.why ?? ''}`);
+  const recorder = await writeRecorder(dir);
+  const file = path.join(dir, 'servers.yaml');
+  await writeFile(
+    file,
+    `defaults:
+  env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
+servers:
+  everything:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    host: web-function
+  serial:
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(recorder)}]
+    env: { SERIAL: "1" }
+    host: web-function
+    concurrency: 1
+    processes: 3
+    maxEnvironments: 3
+  slow:
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(recorder)}]
+    host: web-function
+    timeout: 3
+  managed:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    host: managed-instances
+    memory: 2048
+`,
+  );
+  fleet = await startFleet(await loadConfigOrThrow(file), {
+    port: 0,
+    buildDir: false,
+    env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+  });
+});
+
+after(async () => {
+  await fleet.close();
+  await assertNoneLeft(mark.value);
+  await cleanup();
+});
+
+async function client(url: string): Promise<Client> {
+  const c = new Client({ name: 'hosts-test', version: '1' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return c;
+}
+
+const text = (r: unknown): string => (r as { content: { text: string }[] }).content[0]?.text ?? '';
+
+describe('host web-function in mcp-fleet dev', () => {
+  test('64 concurrent calls with distinct arguments in one environment, every answer its own', async () => {
+    const clients = await Promise.all(Array.from({ length: 8 }, () => client(`${fleet.url}/mcp`)));
+    const answers = await Promise.all(
+      Array.from({ length: 64 }, (_, i) =>
+        clients[i % 8]!.callTool({ name: 'everything___echo', arguments: { message: `call-${i}` } }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map(text),
+      Array.from({ length: 64 }, (_, i) => `Echo: call-${i}`),
+    );
+    await Promise.all(clients.map((c) => c.close()));
+    const fn = fleet.lambda.forServer('everything');
+    assert.ok(fn);
+    assert.equal(fn.stats.coldStarts, 1, 'one environment took them all');
+    assert.equal(fn.environments.total, 1);
+  });
+
+  test('a serial server with concurrency 1 runs as a pool: never two calls in one process', async () => {
+    const c = await client(`${fleet.url}/servers/serial/mcp`);
+    // 3 processes per environment × up to 3 environments: nine places for six calls (and the
+    // client's own requests, which may come at the same time).
+    const settled = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        c.callTool({ name: 'work', arguments: { text: `w${i}`, ms: 200 } }),
+      ),
+    );
+    const fn = fleet.lambda.forServer('serial');
+    const answers = settled.map((r) => {
+      if (r.status === 'rejected')
+        assert.fail(
+          `${String(r.reason)}; ${JSON.stringify({ envs: fn?.environments, list: fn?.environmentList.map((e) => e.state), stats: fn?.stats })}`,
+        );
+      return r.value;
+    });
+    await c.close();
+    const parsed = answers.map((a) => text(a).split(':'));
+    assert.deepEqual(
+      parsed.map((p) => p[1]),
+      Array.from({ length: 6 }, (_, i) => `w${i}`),
+      'every answer its own',
+    );
+    assert.ok(
+      parsed.every((p) => p[2] === '1'),
+      `no process ran two calls at once: ${JSON.stringify(parsed)}`,
+    );
+    assert.ok(new Set(parsed.map((p) => p[0])).size > 1, 'several processes served them');
+  });
+
+  test('progress of two concurrent long calls reaches each its own caller', async () => {
+    const [a, b] = await Promise.all([client(`${fleet.url}/mcp`), client(`${fleet.url}/mcp`)]);
+    const got: Record<string, number[]> = { a: [], b: [] };
+    const call = (c: Client, who: 'a' | 'b', steps: number) =>
+      c.callTool(
+        { name: 'everything___trigger-long-running-operation', arguments: { duration: 1, steps } },
+        undefined,
+        { onprogress: (p) => got[who]!.push(p.progress) },
+      );
+    await Promise.all([call(a, 'a', 3), call(b, 'b', 5)]);
+    await Promise.all([a.close(), b.close()]);
+    assert.deepEqual(got['a'], [1, 2, 3]);
+    assert.deepEqual(got['b'], [1, 2, 3, 4, 5]);
+  });
+
+  test('a call past its timeout fails alone: the others are served and the environment goes on', async () => {
+    const c = await client(`${fleet.url}/servers/slow/mcp`);
+    await c.callTool({ name: 'echo', arguments: { text: 'warm' } });
+    const fn = fleet.lambda.forServer('slow');
+    assert.ok(fn);
+    const envPid = fn.environmentList[0]?.pid;
+    const blocked = c.callTool({ name: 'block', arguments: { text: 'never' } }).then(
+      () => 'answered',
+      (err: unknown) => (err as Error).message,
+    );
+    const quick = await c.callTool({ name: 'echo', arguments: { text: 'meanwhile' } });
+    assert.match(text(quick), /:meanwhile:/);
+    assert.match(await blocked, /did not answer within \d+ ms/);
+    // (That the server is told to cancel only that request when others share its process is
+    // shown on a manual clock in test/runtime/multiplex.test.ts.)
+    const after = await c.callTool({ name: 'echo', arguments: { text: 'after' } });
+    assert.match(text(after), /:after:/);
+    await c.close();
+    assert.equal(fn.stats.coldStarts, 1, 'no new environment');
+    assert.equal(fn.environmentList[0]?.pid, envPid);
+  });
+
+  test('idle, it scales to zero (SIGTERM, nothing left), and the next call starts a new environment', async () => {
+    const fn = fleet.lambda.forServer('everything');
+    assert.ok(fn);
+    const pids = await Promise.all(fn.environmentList.map((e) => e.members()));
+    assert.ok(pids.flat().length >= 2, 'the server and its runtime run');
+    fn.reclaimIdle(0);
+    await eventually(() => fn.environments.total === 0, { what: 'no environment left' });
+    for (const pid of pids.flat()) assert.equal(await isAlive(pid), false, `process ${pid} is gone`);
+    await fn.logFlushed();
+    const log = await readFile(path.join(fleet.lambda.options.workDir, 'everything', 'function.log'), 'utf8');
+    const report = /"type":"platform\.invokeReport","record":(\{[^}]*\})/.exec(log);
+    assert.ok(report, 'the environment reported what it served');
+    const record = JSON.parse(report[1]!) as { requests: number; peakConcurrency: number };
+    assert.ok(record.requests >= 64 && record.peakConcurrency > 1, JSON.stringify(record));
+    const c = await client(`${fleet.url}/mcp`);
+    assert.equal(
+      text(await c.callTool({ name: 'everything___echo', arguments: { message: 'back' } })),
+      'Echo: back',
+    );
+    await c.close();
+    assert.equal(fn.stats.coldStarts, 2);
+  });
+});
+
+describe('host managed-instances in mcp-fleet dev', () => {
+  test('several invocations at once in one environment, never frozen', async () => {
+    const c = await client(`${fleet.url}/mcp`);
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        c.callTool({ name: 'managed___echo', arguments: { message: `m${i}` } }),
+      ),
+    );
+    await c.close();
+    assert.deepEqual(
+      answers.map(text),
+      Array.from({ length: 16 }, (_, i) => `Echo: m${i}`),
+    );
+    const fn = fleet.lambda.forServer('managed');
+    assert.ok(fn);
+    assert.equal(fn.environments.total, 1);
+    assert.equal(fn.environments.frozen, 0);
+  });
+});
+
+describe('the web-function init limit', () => {
+  test('an environment not listening within the limit is refused, and killed', async () => {
+    const file = path.join(dir, 'slow-listener.yaml');
+    await writeFile(
+      file,
+      `servers:\n  late:\n    command: unused\n    host: web-function\n    env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }\n`,
+    );
+    const config = await loadConfigOrThrow(file);
+    const lambda = new LocalLambda(config.servers, {
+      workDir: path.join(dir, 'late-work'),
+      cwd: dir,
+      env: { ...process.env, ...mark.env, LISTEN_AFTER_MS: '60000' },
+      handlers: { late: fixture('handlers', 'slow-listener.mjs') },
+      initTimeoutMs: 500,
+    });
+    try {
+      const outcome = await lambda.invoke('mcp-server-late', { rawPath: '/mcp', body: '{}' });
+      assert.equal(outcome.functionError, 'Unhandled');
+      assert.match(JSON.stringify(outcome.payload), /did not listen on AWS_LAMBDA_HTTP_ENDPOINT within/);
+      const fn = lambda.forServer('late');
+      assert.equal(fn?.stats.initTimeouts, 1);
+      await eventually(() => fn?.environments.total === 0, { what: 'the refused environment gone' });
+    } finally {
+      await lambda.shutdown();
+    }
+  });
+});
