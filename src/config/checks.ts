@@ -312,10 +312,12 @@ function checkWebFunction(
       own('gateway', 'targetType'),
       'the gateway reaches a web function only as an MCP-server target (it has no Lambda invoke); use mcp',
     );
-  if (server.hosting.environmentConcurrency > WEB_FUNCTION_CONCURRENCY_MAX)
+  // As written (the resolved value is capped by concurrency × processes).
+  const written = raw?.environmentConcurrency;
+  if (written !== undefined && written > WEB_FUNCTION_CONCURRENCY_MAX)
     report.error(
       own('environmentConcurrency'),
-      `${server.hosting.environmentConcurrency} is above a web function's ${WEB_FUNCTION_CONCURRENCY_MAX} requests per environment; use 1–${WEB_FUNCTION_CONCURRENCY_MAX}`,
+      `${written} is above a web function's ${WEB_FUNCTION_CONCURRENCY_MAX} requests per environment; use 1–${WEB_FUNCTION_CONCURRENCY_MAX}`,
     );
   const max = server.hosting.maxEnvironments;
   if (max !== undefined && max < WEB_FUNCTION_MIN_ENVIRONMENTS)

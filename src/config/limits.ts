@@ -57,7 +57,13 @@ export const DEFAULTS = {
   host: 'function',
   /** Calls one environment of a web-function or managed-instances host takes at once. */
   environmentConcurrency: 64,
-  /** Server processes one environment runs at most, when `concurrency` is below its calls. */
+  /**
+   * Calls one server process takes at once on the multi-call hosts: the largest number at which
+   * every seed server measured answered right within its memory (docs/hosts.md, "How many calls
+   * one server process takes": 8; aws-iac outgrew its memory at 32).
+   */
+  concurrency: 8,
+  /** Server processes one environment runs at most (started only when the others are full). */
   processes: 4,
   /** The SigV4 service the gateway signs a web function's endpoint for (no AWS source names it). */
   webFunctionSigningService: 'lambda',

@@ -43,12 +43,12 @@ export interface Hosting {
   host: Host;
   /**
    * Calls one environment takes at once: 1 for `function`; for the other hosts the configured
-   * value (default 64), at most `concurrency × processes`.
+   * value (default 64), at most `concurrency × processes` (default 8 × 4).
    */
   environmentConcurrency: number;
-  /** Calls one server process takes at once; undefined: all of its environment's. */
-  concurrency?: number;
-  /** Server processes one environment runs at most (1 unless `concurrency` is set). */
+  /** Calls one server process takes at once (1 for `function`). */
+  concurrency: number;
+  /** Server processes one environment runs at most (started when the others are full). */
   processes: number;
   maxEnvironments?: number;
   minEnvironments?: number;
@@ -206,7 +206,7 @@ export function toLaunchSpec(server: ServerConfig): LaunchSpec {
   if (server.hosting.host !== 'function') {
     spec.host = server.hosting.host;
     spec.processes = server.hosting.processes;
-    if (server.hosting.concurrency !== undefined) spec.concurrency = server.hosting.concurrency;
+    spec.concurrency = server.hosting.concurrency;
   }
   return spec;
 }
@@ -268,16 +268,19 @@ function toPackage(raw: RawServer['package']): PackageSpec | undefined {
 /** The host and its settings, defaults filled in. */
 function resolveHosting(s: RawServer): Hosting {
   const host = s.host ?? DEFAULTS.host;
-  if (!MULTI_CALL_HOSTS.includes(host)) return { host, environmentConcurrency: 1, processes: 1 };
-  const processes = s.concurrency === undefined ? 1 : (s.processes ?? DEFAULTS.processes);
-  const configured = s.environmentConcurrency ?? DEFAULTS.environmentConcurrency;
+  if (!MULTI_CALL_HOSTS.includes(host))
+    return { host, environmentConcurrency: 1, concurrency: 1, processes: 1 };
+  const processes = s.processes ?? DEFAULTS.processes;
+  const concurrency = s.concurrency ?? DEFAULTS.concurrency;
   const hosting: Hosting = {
     host,
     processes,
-    environmentConcurrency:
-      s.concurrency === undefined ? configured : Math.min(configured, s.concurrency * processes),
+    concurrency,
+    environmentConcurrency: Math.min(
+      s.environmentConcurrency ?? DEFAULTS.environmentConcurrency,
+      concurrency * processes,
+    ),
   };
-  if (s.concurrency !== undefined) hosting.concurrency = s.concurrency;
   if (s.maxEnvironments !== undefined) hosting.maxEnvironments = s.maxEnvironments;
   if (host === 'managed-instances' && s.minEnvironments !== undefined)
     hosting.minEnvironments = s.minEnvironments;

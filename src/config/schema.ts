@@ -444,7 +444,7 @@ const hostShape = {
     .max(64, { error: (iss) => `${String(iss.input)} is above 64 processes; use at most 64` })
     .optional()
     .describe(
-      `web-function, managed-instances: server processes one environment runs at most when concurrency is set (default ${DEFAULTS.processes})`,
+      `web-function, managed-instances: server processes one environment runs at most, each started when the others are full (default ${DEFAULTS.processes})`,
     ),
   environmentConcurrency: z
     .int({ error: (iss) => `expected a whole number of calls, got ${got(iss)}` })

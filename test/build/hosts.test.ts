@@ -103,7 +103,12 @@ before(async () => {
   // What the config's checks refuse, built anyway (the build must refuse it too): an image server
   // on a web function, a pypi server on managed instances; and a web function whose architecture
   // says x86_64 (a `defaults:` value the server's own checks do not see).
-  const hostOf = (host: Hosting['host']): Hosting => ({ host, environmentConcurrency: 64, processes: 1 });
+  const hostOf = (host: Hosting['host']): Hosting => ({
+    host,
+    environmentConcurrency: 64,
+    concurrency: 64,
+    processes: 1,
+  });
   fleet = withHost(withHost(fleet, 'weather', hostOf('web-function')), 'git', hostOf('managed-instances'));
   fleet.servers = fleet.servers.map((s) =>
     s.id === 'web-libsql' ? { ...s, aws: { ...s.aws, architecture: 'x86_64' } } : s,
@@ -198,7 +203,7 @@ describe('what the Node.js hosts cannot run', () => {
 
 describe('a host change', () => {
   test('stages the server again with the new entry; the next build is up to date', async () => {
-    const web: Hosting = { host: 'web-function', environmentConcurrency: 16, processes: 1 };
+    const web: Hosting = { host: 'web-function', environmentConcurrency: 16, concurrency: 16, processes: 1 };
     const moved = withHost(fleet, 'lmi-memory', web);
     const again = await buildFleet(moved, { only: ['lmi-memory'] });
     const b = byId(again, 'lmi-memory');

@@ -213,6 +213,7 @@ describe('hosts', () => {
     assert.deepEqual(config.servers[0]!.hosting, {
       host: 'function',
       environmentConcurrency: 1,
+      concurrency: 1,
       processes: 1,
     });
     assert.equal(toLaunchSpec(config.servers[0]!).host, undefined);
@@ -242,10 +243,12 @@ describe('hosts', () => {
     assert.ok(config, problems.map(formatProblem).join('\n'));
     assert.deepEqual(problems, []);
     const [everything, git, memory] = config.servers;
+    // The measured default: 8 calls per process, up to 4 processes: 32 calls per environment.
     assert.deepEqual(everything!.hosting, {
       host: 'web-function',
-      environmentConcurrency: 64,
-      processes: 1,
+      environmentConcurrency: 32,
+      concurrency: 8,
+      processes: 4,
       maxEnvironments: 4,
     });
     assert.equal(everything!.gateway.targetType, 'mcp');

@@ -43,6 +43,8 @@ servers:
     command: ${BIN('mcp-server-everything')}
     args: [stdio]
     host: web-function
+    # One process takes them all (the default, 8 per process, would start up to 4).
+    concurrency: 64
   serial:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(recorder)}]

@@ -176,7 +176,7 @@ export function interceptorFunctionConfig(i: InterceptorConfig): ServerConfig {
     copy: [],
     isolation: 'warm',
     recycle: {},
-    hosting: { host: 'function', environmentConcurrency: 1, processes: 1 },
+    hosting: { host: 'function', environmentConcurrency: 1, concurrency: 1, processes: 1 },
     tools: { allow: [], deny: [], rename: {} },
     secrets: {},
     aws: {
