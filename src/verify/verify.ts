@@ -71,7 +71,14 @@ const oneLine = (result: unknown): string => resultText(result).replace(/\s+/g, 
 
 const short = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
+/** A web function has no Lambda Invoke: it is checked through the gateway (its MCP-server target). */
+const WEB_FUNCTION_SKIP: Check = {
+  status: 'skip',
+  detail: 'a web function has no Lambda Invoke; checked through the gateway (--gateway-url)',
+};
+
 async function checkToolsList(client: LambdaClient, server: ServerConfig): Promise<Check> {
+  if (server.hosting.host === 'web-function') return WEB_FUNCTION_SKIP;
   const t = performance.now();
   try {
     const tools = await listTools(
@@ -87,6 +94,7 @@ async function checkToolsList(client: LambdaClient, server: ServerConfig): Promi
 
 async function checkAgentCoreCall(client: LambdaClient, server: ServerConfig): Promise<Check> {
   if (server.verify === undefined) return { status: 'skip', detail: 'no verify: tool configured' };
+  if (server.hosting.host === 'web-function') return WEB_FUNCTION_SKIP;
   const full = `${server.gateway.target}${TOOL_NAME_DELIMITER}${server.verify.tool}`;
   const t = performance.now();
   try {
@@ -200,7 +208,8 @@ async function checkAtGateway(gw: GatewaySession, server: ServerConfig): Promise
   const count = [...gw.listed].filter((n) => n.startsWith(prefix)).length;
   if (count === 0) return { status: 'fail', detail: `no ${prefix}* tools at the gateway` };
   let served = `${count} tools listed`;
-  if (server.gateway.targetType === 'mcp') {
+  // A web function's own prompts and resources would be read from its endpoint (SigV4), not Invoke.
+  if (server.gateway.targetType === 'mcp' && server.hosting.host !== 'web-function') {
     const started = performance.now();
     try {
       const more = await checkMcpTarget(gw.lambda, server, gw.lists);
