@@ -82,6 +82,12 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
       'examples/seed/mcp-fleet.lock.json',
     ],
   },
+  {
+    id: 'hosts',
+    file: 'docs/hosts.md',
+    command: 'npm run build && npm run bench:hosts',
+    inputs: ['bench/hosts.ts'],
+  },
 ];
 
 /** The generated block of that name. */
