@@ -14,7 +14,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { loadConfigOrThrow } from '../../src/config/index.js';
+import { loadConfigOrThrow, toLaunchSpec } from '../../src/config/index.js';
+import { discoverLocally } from '../../src/local/lambda/discovery.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { LocalLambda } from '../../src/local/lambda/service.js';
 import { ensureWebFunctionNode } from '../../src/local/lambda/web-node.js';
@@ -214,6 +215,25 @@ describe('host managed-instances in mcp-fleet dev', () => {
     assert.ok(fn);
     assert.equal(fn.environments.total, 1);
     assert.equal(fn.environments.frozen, 0);
+  });
+});
+
+describe('build-time discovery of a web function', () => {
+  test('lists its tools through its endpoint (a web function has no direct invoke)', async () => {
+    const server = fleet.lambda.forServer('everything')?.server;
+    assert.ok(server);
+    const launchFile = path.join(dir, 'discover-launch.json');
+    await writeFile(launchFile, JSON.stringify(toLaunchSpec(server)));
+    const found = await discoverLocally({
+      server,
+      launchFile,
+      workDir: path.join(dir, 'discover'),
+      cwd: dir,
+    });
+    assert.ok(
+      found.tools.some((t) => t['name'] === 'echo'),
+      JSON.stringify(found.tools.map((t) => t['name'])),
+    );
   });
 });
 

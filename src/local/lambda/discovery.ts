@@ -9,6 +9,7 @@ import type { DiscoveryRequest, ToolDiscovery } from '../../build/build.js';
 import { BuildError } from '../../build/exec.js';
 import { toLaunchSpec, type LaunchSpec } from '../../config/model.js';
 import { listTools } from '../../contract/function-call.js';
+import { functionUrlEvent, StreamedHttpReader } from './function-url.js';
 import { LocalLambda } from './service.js';
 
 /** A server that does not answer tools/list within this long fails discovery. */
@@ -41,7 +42,13 @@ export const discoverLocally: ToolDiscovery = async ({
   );
   const t = performance.now();
   try {
-    const tools = await listTools(async (event) => lambda.invoke(server.functionName, event), 'discover');
+    const tools = await listTools(
+      (event) =>
+        server.hosting.host === 'web-function'
+          ? postToWebFunction(lambda, server.functionName, event)
+          : lambda.invoke(server.functionName, event),
+      'discover',
+    );
     return { tools, coldStartMs: performance.now() - t };
   } catch (err) {
     // The message carries the server's own last words (its stderr); the log file has the rest.
@@ -55,3 +62,56 @@ export const discoverLocally: ToolDiscovery = async ({
     await lambda.shutdown();
   }
 };
+
+/**
+ * A JSON-RPC request to a web function, as its endpoint takes it (an MCP POST; a web function has
+ * no direct invoke): answers the response message as the payload, as a direct invoke would.
+ */
+async function postToWebFunction(
+  lambda: LocalLambda,
+  name: string,
+  message: unknown,
+): Promise<{ payload: unknown; functionError?: string }> {
+  const body: Buffer[] = [];
+  let contentType = '';
+  const reader = new StreamedHttpReader(
+    (_status, headers) => {
+      contentType = headers['content-type'] ?? '';
+    },
+    (data) => body.push(data),
+  );
+  const request = {
+    method: 'POST',
+    url: new URL('http://localhost/mcp'),
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    httpVersion: '1.1',
+    sourceIp: '127.0.0.1',
+  };
+  const outcome = await lambda.invoke(name, functionUrlEvent(request, Buffer.from(JSON.stringify(message))), {
+    onChunk: (data, type) => {
+      reader.push(data, type);
+    },
+  });
+  if (outcome.functionError !== undefined) return outcome;
+  const text = Buffer.concat(body).toString('utf8');
+  // An SSE answer: the response is the last event's data.
+  const data = /event-stream/i.test(contentType)
+    ? (text
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith('data:'))
+        .at(-1)
+        ?.slice(5)
+        .trim() ?? '')
+    : text;
+  try {
+    return { payload: JSON.parse(data) as unknown };
+  } catch {
+    return {
+      payload: {
+        error: {
+          message: `the web function answered HTTP ${String(reader.statusCode)}: ${text.slice(0, 200)}`,
+        },
+      },
+    };
+  }
+}
