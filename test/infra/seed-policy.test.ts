@@ -47,6 +47,8 @@ test('the seed fleet with its example policy and tags validates and synthesizes 
         description: `${name} of ${server.id}`,
         inputSchema: { type: 'object', properties: {} },
       }));
+      if (server.hosting.host === 'web-function')
+        return { server, artifact: { kind: 'zip', dir: dirs.web }, tools };
       return server.package?.kind === 'npm' || server.package?.kind === 'go'
         ? { server, artifact: { kind: 'zip', dir: dirs.zip }, tools }
         : { server, artifact: { kind: 'image', dir: dirs.image }, tools };

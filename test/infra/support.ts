@@ -106,19 +106,27 @@ export const DIAGRAM_TOOLS: LoweredTool[] = [
 ];
 
 /** A temporary directory with a zip function root and an image build context. */
-export function artifactDirs(): { root: string; zip: string; image: string } {
+export function artifactDirs(): { root: string; zip: string; image: string; web: string } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'mcp-fleet-infra-'));
   const zip = path.join(root, 'git');
   const image = path.join(root, 'aws-diagram');
+  // A web function's zip: its own HTTP server as index.mjs, built for that host.
+  const web = path.join(root, 'web');
   mkdirSync(zip);
   mkdirSync(image);
+  mkdirSync(web);
+  writeFileSync(path.join(web, 'index.mjs'), 'export {};\n');
+  writeFileSync(
+    path.join(web, 'launch.json'),
+    '{"id":"web","command":"mcp-server-filesystem","args":[],"host":"web-function"}\n',
+  );
   writeFileSync(path.join(zip, 'index.mjs'), 'export const handler = async () => ({});\n');
   writeFileSync(path.join(zip, 'launch.json'), '{"id":"git","command":"mcp-server-git","args":[]}\n');
   writeFileSync(
     path.join(image, 'Dockerfile'),
     'FROM public.ecr.aws/lambda/nodejs:22\nCOPY . ${LAMBDA_TASK_ROOT}\nCMD ["index.handler"]\n',
   );
-  return { root, zip, image };
+  return { root, zip, image, web };
 }
 
 /** The built servers of {@link FLEET_YAML} (or another fleet with the same two ids). */

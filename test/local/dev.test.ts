@@ -355,6 +355,7 @@ describe('status', () => {
     assert.ok(used > 0 && used < 1024, `max memory used ${used} MB`);
     assert.deepEqual(Object.keys(everything?.['environments'] as Record<string, number>).sort(), [
       'busy',
+      'calls',
       'frozen',
       'queued',
       'total',
