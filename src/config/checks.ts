@@ -1,6 +1,7 @@
 import {
   FUNCTION_NAME_PREFIX,
   GATEWAY_MAX_TARGETS,
+  MANAGED_INSTANCES_MIN_MEMORY_MB,
   LAMBDA_FUNCTION_NAME_MAX,
   SERVER_ID_MAX,
   SERVER_ID_PATTERN,
@@ -334,6 +335,11 @@ function checkManagedInstances(
   report: Report,
 ): void {
   const { minEnvironments, maxEnvironments } = server.hosting;
+  if (server.memory < MANAGED_INSTANCES_MIN_MEMORY_MB)
+    report.error(
+      own('memory'),
+      `${server.memory} MB is below the ${MANAGED_INSTANCES_MIN_MEMORY_MB} MB a managed-instances function takes at least; use ${MANAGED_INSTANCES_MIN_MEMORY_MB} or more (or leave memory unset)`,
+    );
   if (minEnvironments !== undefined && maxEnvironments !== undefined && minEnvironments > maxEnvironments)
     report.error(
       own('minEnvironments'),

@@ -86,6 +86,8 @@ export const WEB_FUNCTION_MEMORY_MB = 2048;
 export const WEB_FUNCTION_INIT_LIMIT_MS = 10_000;
 /** Lambda Web Functions: after SIGTERM, this long before the environment is killed. */
 export const WEB_FUNCTION_SHUTDOWN_GRACE_MS = 1_000;
+/** Lambda Managed Instances: the smallest function memory. */
+export const MANAGED_INSTANCES_MIN_MEMORY_MB = 2048;
 /** Lambda Managed Instances: `PerExecutionEnvironmentMaxConcurrency`. */
 export const MANAGED_INSTANCES_CONCURRENCY_MAX = 1_600;
 /** Lambda Web Functions: the endpoint's `rateLimit` (requests per second) takes only these values. */

@@ -1,6 +1,7 @@
 import {
   DEFAULTS,
   FUNCTION_NAME_PREFIX,
+  MANAGED_INSTANCES_MIN_MEMORY_MB,
   MULTI_CALL_HOSTS,
   type Host,
   GATEWAY_TARGET_NAME_MAX,
@@ -309,7 +310,8 @@ export function resolveServer(
     env: s.env ?? {},
     shell: s.shell ?? false,
     timeout: s.timeout ?? DEFAULTS.timeout,
-    memory: s.memory ?? DEFAULTS.memory,
+    // Managed instances take at least 2 GB.
+    memory: s.memory ?? (s.host === 'managed-instances' ? MANAGED_INSTANCES_MIN_MEMORY_MB : DEFAULTS.memory),
     isolation: s.isolation ?? DEFAULTS.isolation,
     recycle: s.recycle ?? {},
     hosting: resolveHosting(s),

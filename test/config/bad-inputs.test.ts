@@ -178,6 +178,9 @@ const expected: Record<string, string[]> = {
   'two-package-sources.yaml': [
     '4:5 memory.package: "npm" or "pypi" given together; use exactly one package source',
   ],
+  'host-managed-instances-memory.yaml': [
+    '4:3 memory.memory: 1024 MB is below the 2048 MB a managed-instances function takes at least; use 2048 or more (or leave memory unset)',
+  ],
   'host-rate-limit.yaml': [
     '5:16 everything.rateLimit: 150 requests per second is not a rate Lambda accepts; use 0, 100–1000 in steps of 100, or 2000–10000 in steps of 1000',
     '6:18 everything.concurrency: 0 is below 1; use 1 or more',
