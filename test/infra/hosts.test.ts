@@ -456,12 +456,16 @@ describe('what synthesis refuses', () => {
     );
   });
 
-  test('managed-instances below 2048 MB of memory', () => {
-    const message = refused(
-      HOSTS_YAML.replace('    host: managed-instances\n    memory: 2048\n', '    host: managed-instances\n'),
-    );
-    assert.match(
-      message,
+  test('managed-instances below 2048 MB of memory (servers.yaml refuses it; synthesis too, for a fleet made in code)', () => {
+    const small = (s: ServerConfig): ServerConfig => (s.id === 'lmi' ? { ...s, memory: 1024 } : s);
+    const fleet = fleetConfig(HOSTS_YAML);
+    const app = new cdk.App({ ...NO_CFN_VALIDATION, outdir: path.join(dirs.root, 'refused-memory') });
+    assert.throws(
+      () =>
+        new McpFleetStack(app, 'Refused', {
+          fleet: { ...fleet, servers: fleet.servers.map(small) },
+          servers: hostServers(HOSTS_YAML).map((b) => ({ ...b, server: small(b.server) })),
+        }),
       /lmi\.memory: 1024 MB is below the 2048 MB of the smallest Lambda Managed Instances function/,
     );
   });
