@@ -177,21 +177,26 @@ describe('checks of the mcp-target stack', () => {
 });
 
 describe('the seed fleet (examples/seed/servers.yaml) with its mcp targets', () => {
-  test('github, terraform and git-repo-research are MCP-server targets; the stack is cdk-nag clean and cfn-lint finds no error', async () => {
+  test('github, terraform, git-repo-research and filesystem are MCP-server targets (github and filesystem web functions); the stack is cdk-nag clean and cfn-lint finds no error', async () => {
     const fleet = await loadConfigOrThrow(path.join(ROOT, 'examples', 'seed', 'servers.yaml'));
     const mcp = fleet.servers.filter((s) => s.gateway.targetType === 'mcp').map((s) => s.id);
-    assert.deepEqual(mcp, ['git-repo-research', 'terraform', 'github']);
-    // Stand-in artifacts (the seed test builds the real ones): a zip root per server, one tool each.
+    assert.deepEqual(mcp, ['git-repo-research', 'terraform', 'github', 'filesystem']);
+    const web = fleet.servers.filter((s) => s.hosting.host === 'web-function').map((s) => s.id);
+    assert.deepEqual(web, ['github', 'filesystem']);
+    // Stand-in artifacts (the seed test builds the real ones): a zip root per server (a web
+    // function's for those), one tool each.
     const servers = fleet.servers.map((server) => ({
       server,
-      artifact: { kind: 'zip' as const, dir: dirs.zip },
+      artifact: { kind: 'zip' as const, dir: web.includes(server.id) ? dirs.web : dirs.zip },
       tools: DIAGRAM_TOOLS,
     }));
     const seed = synthFleet({ fleet, servers, outdir: path.join(dirs.root, 'seed.out'), stackId: 'Seed' });
     assert.deepEqual(nagViolations(seed.stack), []);
     assert.deepEqual(seed.nagWarnings, []);
     const t = Template.fromJSON(seed.template);
-    t.resourceCountIs('AWS::Lambda::Url', mcp.length);
+    // A function's MCP-server target is on its Function URL; a web function's on its endpoint.
+    t.resourceCountIs('AWS::Lambda::Url', mcp.length - web.length);
+    t.resourceCountIs('AWS::Lambda::WebFunction', web.length);
     for (const name of mcp)
       t.hasResourceProperties('AWS::BedrockAgentCore::GatewayTarget', {
         Name: name,
