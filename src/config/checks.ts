@@ -212,14 +212,17 @@ function checkAws(server: ServerConfig, at: SettingPath, report: Report): void {
 }
 
 /** The hosts each host setting applies to, and what the others do instead. */
-const HOST_SETTINGS: Record<string, { hosts: readonly Host[]; why: string }> = {
+const HOST_SETTINGS: Record<string, { hosts: readonly Host[]; why: string | ((host: Host) => string) }> = {
   concurrency: {
-    hosts: ['web-function', 'managed-instances'],
+    hosts: ['web-function', 'managed-instances', 'agentcore-runtime'],
     why: 'a function environment takes one call at a time',
   },
   processes: {
     hosts: ['web-function', 'managed-instances'],
-    why: 'a function environment takes one call at a time',
+    why: (host) =>
+      host === 'agentcore-runtime'
+        ? 'a session keeps its state in its one server process'
+        : 'a function environment takes one call at a time',
   },
   environmentConcurrency: {
     hosts: ['web-function', 'managed-instances'],
@@ -238,6 +241,14 @@ const HOST_SETTINGS: Record<string, { hosts: readonly Host[]; why: string }> = {
     hosts: ['managed-instances'],
     why: 'only managed instances run on EC2 capacity you provide',
   },
+  idleTimeout: {
+    hosts: ['agentcore-runtime'],
+    why: 'only AgentCore Runtime keeps a server per session (Lambda hosts end idle environments on their own)',
+  },
+  maxLifetime: {
+    hosts: ['agentcore-runtime'],
+    why: 'only AgentCore Runtime keeps a server per session',
+  },
 };
 
 /** What a host cannot run or take (settings written on the server itself; defaults are ignored). */
@@ -247,22 +258,24 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
     if (raw?.[key as keyof RawServer] === undefined || rule.hosts.includes(host)) continue;
     report.error(
       own(key),
-      `${key} applies to host ${rule.hosts.join(' and ')}; this server's host is ${host}, and ${rule.why}; remove it or set host`,
+      `${key} applies to host ${rule.hosts.join(' and ')}; this server's host is ${host}, and ${typeof rule.why === 'string' ? rule.why : rule.why(host)}; remove it or set host`,
       true,
     );
   }
   if (raw?.gateway?.signingService !== undefined && host !== 'web-function')
     report.error(
       own('gateway', 'signingService'),
-      `signingService applies to host web-function (the gateway signs its calls to the endpoint); this server's host is ${host}; remove it`,
+      host === 'agentcore-runtime'
+        ? 'signingService applies to host web-function; the gateway signs its calls to an AgentCore Runtime for bedrock-agentcore, always; remove it'
+        : `signingService applies to host web-function (the gateway signs its calls to the endpoint); this server's host is ${host}; remove it`,
       true,
     );
   if (host === 'function') return;
   const kind = server.package?.kind;
-  if (kind === 'pypi' || kind === 'image') {
+  if ((kind === 'pypi' || kind === 'image') && host !== 'agentcore-runtime') {
     report.error(
       own('host'),
-      `host ${host} runs a Node.js zip (${host === 'web-function' ? 'nodejs24.x' : 'Node.js 22+'}), and a ${kind} server needs its own container image; use host: function (AgentCore Runtime will take it too)`,
+      `host ${host} runs a Node.js zip (${host === 'web-function' ? 'nodejs24.x' : 'Node.js 22+'}), and a ${kind} server needs its own container image; use host: function or agentcore-runtime`,
     );
   }
   if (server.isolation === 'per-invocation' && raw?.isolation !== undefined) {
@@ -277,12 +290,57 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
       own('aws', 'vpc'),
       host === 'managed-instances'
         ? 'aws.vpc applies to host function; managed instances run in the subnets of capacityProvider'
-        : 'aws.vpc applies to host function; a web function reaches a VPC through a network connector, which mcp-fleet does not set up yet',
+        : host === 'agentcore-runtime'
+          ? "aws.vpc applies to host function; an AgentCore Runtime's VPC mode is not set up by mcp-fleet yet"
+          : 'aws.vpc applies to host function; a web function reaches a VPC through a network connector, which mcp-fleet does not set up yet',
       true,
     );
   }
   if (host === 'web-function') checkWebFunction(server, raw, own, report);
   if (host === 'managed-instances') checkManagedInstances(server, raw, own, report);
+  if (host === 'agentcore-runtime') checkAgentCoreRuntime(server, raw, own, report);
+}
+
+function checkAgentCoreRuntime(
+  server: ServerConfig,
+  raw: RawServer | undefined,
+  own: SettingPath,
+  report: Report,
+): void {
+  const notHere = (path: PathKey[], message: string): void => {
+    report.error(path, message, true);
+  };
+  if (raw?.memory !== undefined)
+    notHere(
+      own('memory'),
+      'an AgentCore Runtime session has a fixed 2 vCPU and 8 GB; there is no memory setting, remove it',
+    );
+  if (raw?.aws?.architecture === 'x86_64')
+    notHere(
+      own('aws', 'architecture'),
+      'AgentCore Runtime runs arm64 containers only; remove it or use arm64',
+    );
+  if (raw?.aws?.reservedConcurrency !== undefined)
+    notHere(
+      own('aws', 'reservedConcurrency'),
+      'AgentCore Runtime has no reserved concurrency (its limit is active sessions per account); remove it',
+    );
+  if (raw?.aws?.functionUrl !== undefined)
+    notHere(
+      own('aws', 'functionUrl'),
+      'an AgentCore Runtime is reached at its invocation URL; remove functionUrl',
+    );
+  if (raw?.gateway?.targetType === 'lambda')
+    notHere(
+      own('gateway', 'targetType'),
+      'the gateway reaches an AgentCore Runtime only as an MCP-server target (it has no Lambda invoke); use mcp',
+    );
+  const session = server.hosting.session;
+  if (session !== undefined && session.idleTimeout > session.maxLifetime)
+    report.error(
+      own(raw?.idleTimeout !== undefined ? 'idleTimeout' : 'maxLifetime'),
+      `idleTimeout ${session.idleTimeout} s is above maxLifetime ${session.maxLifetime} s; AgentCore Runtime needs idleTimeout ≤ maxLifetime`,
+    );
 }
 
 function checkWebFunction(

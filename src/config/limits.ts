@@ -69,11 +69,26 @@ export const DEFAULTS = {
   webFunctionSigningService: 'lambda',
 } as const;
 
-/** Where a server runs on AWS (issue 20; `agentcore-runtime` comes with the stateful-servers work). */
-export const HOSTS = ['function', 'web-function', 'managed-instances'] as const;
+/** Where a server runs on AWS (docs/hosts.md). */
+export const HOSTS = ['function', 'web-function', 'managed-instances', 'agentcore-runtime'] as const;
 export type Host = (typeof HOSTS)[number];
 /** The hosts whose environment takes several calls at once. */
 export const MULTI_CALL_HOSTS: readonly Host[] = ['web-function', 'managed-instances'];
+
+/** The hosts that keep one server per client session (AgentCore Runtime: one microVM per session). */
+export const SESSION_HOSTS: readonly Host[] = ['agentcore-runtime'];
+/** AgentCore Runtime: `idleRuntimeSessionTimeout` and `maxLifetime` of a microVM session, seconds. */
+export const RUNTIME_SESSION_MIN_S = 60;
+export const RUNTIME_SESSION_MAX_S = 28_800;
+export const RUNTIME_IDLE_TIMEOUT_DEFAULT_S = 900;
+export const RUNTIME_MAX_LIFETIME_DEFAULT_S = 28_800;
+/** AgentCore Gateway: `sessionConfiguration.sessionTimeoutInSeconds` (absolute from the first initialize). */
+export const GATEWAY_SESSION_MIN_S = 900;
+export const GATEWAY_SESSION_MAX_S = 28_800;
+export const GATEWAY_SESSION_DEFAULT_S = 3_600;
+/** What the user declares about a server's state between calls (`state:`), for the host advisor. */
+export const SERVER_STATES = ['none', 'session'] as const;
+export type ServerState = (typeof SERVER_STATES)[number];
 
 /** Lambda Web Functions: `maxConcurrencyPerEnvironment` of a revision. */
 export const WEB_FUNCTION_CONCURRENCY_MAX = 128;

@@ -3,7 +3,12 @@ import {
   FUNCTION_NAME_PREFIX,
   MANAGED_INSTANCES_MIN_MEMORY_MB,
   MULTI_CALL_HOSTS,
+  RUNTIME_IDLE_TIMEOUT_DEFAULT_S,
+  RUNTIME_MAX_LIFETIME_DEFAULT_S,
+  SESSION_HOSTS,
+  GATEWAY_SESSION_DEFAULT_S,
   type Host,
+  type ServerState,
   GATEWAY_TARGET_NAME_MAX,
   GATEWAY_TARGET_NAME_PATTERN,
 } from './limits.js';
@@ -57,6 +62,8 @@ export interface Hosting {
   rateLimit?: number;
   /** managed-instances: the EC2 capacity provider. */
   capacityProvider?: { subnetIds: string[]; securityGroupIds: string[]; maxVCpuCount?: number };
+  /** agentcore-runtime: a session's life, seconds (idle timeout, and at most, idle or not). */
+  session?: { idleTimeout: number; maxLifetime: number };
 }
 
 export interface RecycleLimits {
@@ -122,6 +129,8 @@ export interface ServerConfig {
   /** Cost and ownership tags: the fleet's, then defaults', then the server's own. */
   tags: Record<string, string>;
   verify?: { tool: string; arguments: Record<string, unknown> };
+  /** What the user declared about the server's state between calls (`state:`). */
+  state?: ServerState;
   /** Where the server is defined. */
   source: { file: string; line: number; column: number };
 }
@@ -139,6 +148,11 @@ export interface FleetConfig {
     description?: string;
     /** AgentCore Gateway interceptors (`gateway.interceptors`), each its own Lambda function. */
     interceptors?: FleetInterceptors;
+    /**
+     * MCP sessions (`sessionConfiguration`): seconds a client's session lasts from its first
+     * initialize. Set when written, or by default when a server's host keeps sessions.
+     */
+    sessionTimeout?: number;
   };
   /** In file order. */
   servers: ServerConfig[];
@@ -269,6 +283,20 @@ function toPackage(raw: RawServer['package']): PackageSpec | undefined {
 /** The host and its settings, defaults filled in. */
 function resolveHosting(s: RawServer): Hosting {
   const host = s.host ?? DEFAULTS.host;
+  if (host === 'agentcore-runtime') {
+    // One server process per session (its state lives there), taking the session's calls at once.
+    const concurrency = s.concurrency ?? DEFAULTS.concurrency;
+    return {
+      host,
+      environmentConcurrency: concurrency,
+      concurrency,
+      processes: 1,
+      session: {
+        idleTimeout: s.idleTimeout ?? RUNTIME_IDLE_TIMEOUT_DEFAULT_S,
+        maxLifetime: s.maxLifetime ?? RUNTIME_MAX_LIFETIME_DEFAULT_S,
+      },
+    };
+  }
   if (!MULTI_CALL_HOSTS.includes(host))
     return { host, environmentConcurrency: 1, concurrency: 1, processes: 1 };
   const processes = s.processes ?? DEFAULTS.processes;
@@ -330,7 +358,9 @@ export function resolveServer(
       target: s.gateway?.target ?? deriveTargetName(id) ?? id,
       description: s.gateway?.description ?? s.description ?? s.name ?? id,
       // A web function is reached only as an MCP-server target (it has no Lambda invoke).
-      targetType: s.gateway?.targetType ?? (s.host === 'web-function' ? 'mcp' : DEFAULTS.targetType),
+      targetType:
+        s.gateway?.targetType ??
+        (s.host === 'web-function' || s.host === 'agentcore-runtime' ? 'mcp' : DEFAULTS.targetType),
       listingMode: s.gateway?.listingMode ?? DEFAULTS.listingMode,
       resourcePriority: s.gateway?.resourcePriority ?? DEFAULTS.resourcePriority,
       signingService: s.gateway?.signingService ?? DEFAULTS.webFunctionSigningService,
@@ -347,6 +377,7 @@ export function resolveServer(
   if (aws.reservedConcurrency !== undefined) server.aws.reservedConcurrency = aws.reservedConcurrency;
   if (aws.vpc !== undefined) server.aws.vpc = aws.vpc;
   if (s.verify !== undefined) server.verify = { tool: s.verify.tool, arguments: s.verify.arguments ?? {} };
+  if (s.state !== undefined) server.state = s.state;
   return server;
 }
 
@@ -373,6 +404,9 @@ export function resolveFleet(
     tags: { ...(fleet.tags ?? {}) },
   };
   for (const s of config.servers) s.tags = { ...config.tags, ...s.tags };
+  const sessionHost = config.servers.some((s) => SESSION_HOSTS.includes(s.hosting.host));
+  if (fleet.gateway?.sessionTimeout !== undefined) gateway.sessionTimeout = fleet.gateway.sessionTimeout;
+  else if (sessionHost) gateway.sessionTimeout = GATEWAY_SESSION_DEFAULT_S;
   if (fleet.region !== undefined) config.region = fleet.region;
   return config;
 }

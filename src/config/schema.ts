@@ -6,6 +6,9 @@ import {
   DEFAULTS,
   ENV_NAME_PATTERN,
   GATEWAY_NAME_PATTERN,
+  GATEWAY_SESSION_DEFAULT_S,
+  GATEWAY_SESSION_MAX_S,
+  GATEWAY_SESSION_MIN_S,
   GATEWAY_TARGET_NAME_PATTERN,
   HOSTS,
   LAMBDA_MEMORY_MAX_MB,
@@ -15,6 +18,11 @@ import {
   LOG_RETENTION_DAYS,
   MANAGED_INSTANCES_CONCURRENCY_MAX,
   MAX_ENVIRONMENTS_MAX,
+  RUNTIME_IDLE_TIMEOUT_DEFAULT_S,
+  RUNTIME_MAX_LIFETIME_DEFAULT_S,
+  RUNTIME_SESSION_MAX_S,
+  RUNTIME_SESSION_MIN_S,
+  SERVER_STATES,
   STACK_NAME_PATTERN,
   TOOL_NAME_PATTERN,
   WEB_FUNCTION_RATE_LIMITS,
@@ -426,7 +434,7 @@ const hostShape = {
   host: enumOf(HOSTS, 'host')
     .optional()
     .describe(
-      'Where the server runs on AWS: function (default; a Lambda event function, one call per environment), web-function (a Lambda Web Function: one warm server takes many calls at once), managed-instances (an event function on EC2 capacity, several calls per environment, never frozen). See docs/hosts.md',
+      'Where the server runs on AWS: function (default; a Lambda event function, one call per environment), web-function (a Lambda Web Function: one warm server takes many calls at once), managed-instances (an event function on EC2 capacity, several calls per environment, never frozen), agentcore-runtime (AgentCore Runtime: one server per client session, for servers that keep state). See docs/hosts.md',
     ),
   concurrency: z
     .int({ error: (iss) => `expected a whole number of calls, got ${got(iss)}` })
@@ -436,7 +444,7 @@ const hostShape = {
     })
     .optional()
     .describe(
-      "web-function, managed-instances: calls one server process takes at once (default: all of its environment's). 1 for a server that cannot take concurrent requests: the environment then runs a pool of processes",
+      `web-function, managed-instances, agentcore-runtime: calls one server process takes at once (default ${DEFAULTS.concurrency}). 1 for a server that cannot take concurrent requests: a web-function or managed-instances environment then runs a pool of processes; a session's calls wait their turn`,
     ),
   processes: z
     .int({ error: (iss) => `expected a whole number of processes, got ${got(iss)}` })
@@ -483,6 +491,33 @@ const hostShape = {
     .optional()
     .describe("web-function: the endpoint's requests per second, checked before any environment"),
   capacityProvider: capacityProviderSchema.optional(),
+  idleTimeout: wholeNumber(
+    'AgentCore Runtime idle session timeout, seconds',
+    ['second', 'seconds'],
+    RUNTIME_SESSION_MIN_S,
+    RUNTIME_SESSION_MAX_S,
+    "AgentCore Runtime's",
+  )
+    .optional()
+    .describe(
+      `agentcore-runtime: seconds a session's server lives without a call before it ends (default ${RUNTIME_IDLE_TIMEOUT_DEFAULT_S}; at most maxLifetime)`,
+    ),
+  maxLifetime: wholeNumber(
+    'AgentCore Runtime session lifetime, seconds',
+    ['second', 'seconds'],
+    RUNTIME_SESSION_MIN_S,
+    RUNTIME_SESSION_MAX_S,
+    "AgentCore Runtime's",
+  )
+    .optional()
+    .describe(
+      `agentcore-runtime: seconds a session's server lives at most, idle or not (default ${RUNTIME_MAX_LIFETIME_DEFAULT_S})`,
+    ),
+  state: enumOf(SERVER_STATES, 'state')
+    .optional()
+    .describe(
+      'What the server keeps between calls: none (any environment may answer any call) or session (a later call of a conversation needs what an earlier one left: files, a clone, a graph). mcp-fleet plan advises a session host for session',
+    ),
 };
 
 const gatewayKindSchema = z
@@ -618,6 +653,17 @@ export const gatewaySchema = z
     instructions: z.string().optional().describe('Instructions the gateway gives MCP clients'),
     description: z.string().optional().describe('Gateway description'),
     interceptors: interceptorsSchema.optional(),
+    sessionTimeout: wholeNumber(
+      'AgentCore Gateway session timeout, seconds',
+      ['second', 'seconds'],
+      GATEWAY_SESSION_MIN_S,
+      GATEWAY_SESSION_MAX_S,
+      "AgentCore Gateway's",
+    )
+      .optional()
+      .describe(
+        `Turns the gateway's MCP sessions on: one session per client, each keeping its session with every MCP-server target, ended this many seconds after it began. On by default (${GATEWAY_SESSION_DEFAULT_S} s) when a server's host is agentcore-runtime`,
+      ),
   })
   .describe('The AgentCore Gateway in front of the fleet');
 

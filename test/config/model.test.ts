@@ -266,6 +266,50 @@ describe('hosts', () => {
     assert.deepEqual(memory!.hosting.capacityProvider?.subnetIds, ['subnet-0123456789abcdef0']);
     assert.equal(memory!.gateway.targetType, 'lambda');
   });
+
+  test('agentcore-runtime: one server process per session, its lifecycle defaults, an mcp target, gateway sessions on', () => {
+    const { config, problems } = parseConfig(
+      [
+        'servers:',
+        '  memory:',
+        '    command: mcp-server-memory',
+        '    host: agentcore-runtime',
+        '    state: session',
+        '    idleTimeout: 600',
+        '  git:',
+        '    command: mcp-server-git',
+        '    host: agentcore-runtime',
+        '    concurrency: 1',
+        '',
+      ].join('\n'),
+    );
+    assert.ok(config, problems.map(formatProblem).join('\n'));
+    assert.deepEqual(problems, []);
+    const [memory, git] = config.servers;
+    assert.deepEqual(memory!.hosting, {
+      host: 'agentcore-runtime',
+      environmentConcurrency: 8,
+      concurrency: 8,
+      processes: 1,
+      session: { idleTimeout: 600, maxLifetime: 28_800 },
+    });
+    assert.equal(memory!.state, 'session');
+    assert.equal(memory!.gateway.targetType, 'mcp');
+    assert.deepEqual(git!.hosting.session, { idleTimeout: 900, maxLifetime: 28_800 });
+    assert.equal(git!.hosting.concurrency, 1);
+    assert.equal(git!.state, undefined);
+    // A session host turns the gateway's sessions on, with AgentCore's default timeout.
+    assert.equal(config.gateway.sessionTimeout, 3600);
+    const launch = toLaunchSpec(memory!);
+    assert.deepEqual([launch.host, launch.concurrency, launch.processes], ['agentcore-runtime', 8, 1]);
+  });
+
+  test('gateway sessions stay off without a session host, unless sessionTimeout is written', () => {
+    const off = parseConfig('git:\n  command: mcp-server-git\n').config;
+    assert.equal(off?.gateway.sessionTimeout, undefined);
+    const on = parseConfig('gateway:\n  sessionTimeout: 7200\nservers:\n  git:\n    command: mcp-server-git\n');
+    assert.equal(on.config?.gateway.sessionTimeout, 7200, on.problems.map(formatProblem).join('\n'));
+  });
 });
 
 describe('target names', () => {
