@@ -337,11 +337,16 @@ export class LocalFunction {
   /** After the answer: the environment measured (Max Memory Used) and given back; its peak. */
   private async settle(env: ExecutionEnvironment | undefined): Promise<number> {
     if (env === undefined) return 0;
-    // An environment that others use at once is given back first: the measurement (its memory
-    // limit still enforced by it) is not on their way.
-    if (this.server.hosting.environmentConcurrency > 1) this.pool.release(env);
+    if (this.server.hosting.environmentConcurrency > 1) {
+      // An environment that others use at once is given back at once, and not measured per call:
+      // its sampler measures it (and holds it to its limit) every 100 ms while it works, so its
+      // peak is at most that old; Lambda reports such an environment's memory, not a call's.
+      this.pool.release(env);
+      if (env.peakBytes === 0 && env.state !== 'stopped') await env.measure();
+      return env.peakBytes;
+    }
     if (env.state !== 'stopped') await env.measure();
-    if (this.server.hosting.environmentConcurrency === 1) this.pool.release(env);
+    this.pool.release(env);
     return env.peakBytes;
   }
 
