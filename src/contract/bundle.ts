@@ -16,3 +16,10 @@ export const HANDLER_BUNDLE = path.join(ROOT, 'dist', 'runtime', 'lambda.bundle.
  * every local web-function environment runs it.
  */
 export const WEB_BUNDLE = path.join(ROOT, 'dist', 'runtime', 'web.bundle.mjs');
+
+/**
+ * The runtime's AgentCore Runtime entry, as built: a stateful MCP server on `0.0.0.0:8000` `/mcp`
+ * in front of the server in `launch.json` beside it. An `agentcore-runtime` direct-code zip
+ * carries it as `index.mjs` (the runtime's entryPoint), and its container runs it.
+ */
+export const SESSION_BUNDLE = path.join(ROOT, 'dist', 'runtime', 'session.bundle.mjs');
