@@ -5,11 +5,13 @@ import { build, type Metafile } from 'esbuild';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /**
  * The runtime's entries, compiled: the Lambda handler (dist/runtime/lambda.js, every event
- * function and managed-instances function) and the Web Function server (dist/runtime/web.js).
+ * function and managed-instances function), the Web Function server (dist/runtime/web.js) and
+ * the AgentCore Runtime session server (dist/runtime/session.js).
  */
 const ENTRIES = {
   lambda: path.join(HERE, '..', 'runtime', 'lambda.js'),
   web: path.join(HERE, '..', 'runtime', 'web.js'),
+  session: path.join(HERE, '..', 'runtime', 'session.js'),
 } as const;
 
 export type RuntimeEntry = keyof typeof ENTRIES;
@@ -23,7 +25,8 @@ export interface BundleResult {
 
 /**
  * Bundles the runtime alone into one ESM file: the handler of every function (`entry: 'lambda'`,
- * the default), or a Web Function's server (`entry: 'web'`). It runs on a plain Node.js with no
+ * the default), a Web Function's server (`entry: 'web'`) or an AgentCore Runtime's session server
+ * (`entry: 'session'`). It runs on a plain Node.js with no
  * node_modules. The AWS SDK is left out (the Lambda Node.js runtime provides it; it is loaded
  * only for secrets).
  */
