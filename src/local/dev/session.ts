@@ -13,6 +13,7 @@ import type { FleetConfig } from '../../config/model.js';
 import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
 import { watchFile, type FileWatcher } from '../../platform/watch.js';
 import { loadPrincipals } from '../gateway/identity.js';
+import { MeasurementRecorder, measurementsDir, type MeasuredServer } from '../lambda/measurements.js';
 import type { MemoryMode } from '../lambda/memory.js';
 import { DEFAULT_PORT } from './defaults.js';
 import { startFleet, type RunningFleet } from './fleet.js';
@@ -200,6 +201,8 @@ export class DevSession {
   private readonly output: DevOutput;
   /** Calls are printed once the fleet is ready (discovery's calls are not). */
   private ready = false;
+  /** What `mcp-fleet plan` reads: each server's REPORT figures, kept across runs. */
+  private readonly measurements: MeasurementRecorder;
 
   constructor(
     readonly settings: DevSettings,
@@ -210,6 +213,9 @@ export class DevSession {
       host.out(this.redact(line));
     };
     this.output = settings.json ? jsonOutput(out) : textOutput(out);
+    this.measurements = new MeasurementRecorder(measurementsDir(settings.paths.devDir), (id) =>
+      measuredServer(this.current, id),
+    );
   }
 
   private redact(text: string): string {
@@ -277,6 +283,7 @@ export class DevSession {
       ...(s.sandbox ? { sandbox: true } : {}),
       ...(s.principals ? { principals: s.principals.map } : {}),
       onInvoke: (r) => {
+        this.measurements.record(r);
         if (this.ready) this.output.call(r);
       },
       onDecision: (r) => {
@@ -428,10 +435,18 @@ export class DevSession {
     if (signal !== undefined) this.output.stopping(signal);
     await this.watcher?.close();
     await this.fleet?.close();
+    await this.measurements.flush();
     await rm(this.settings.paths.devState, { force: true });
     if (this.ready) this.output.stopped();
     this.ready = false;
   }
+}
+
+/** A server as its measurements record it (its host and memory now). */
+function measuredServer(config: FleetConfig | undefined, id: string): MeasuredServer | undefined {
+  const s = config?.servers.find((server) => server.id === id);
+  if (!s) return undefined;
+  return { host: s.hosting.host, memorySizeMb: s.memory, multiCall: s.hosting.environmentConcurrency > 1 };
 }
 
 /** Fleet-level settings are not applied while running: which of them changed. */

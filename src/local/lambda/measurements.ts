@@ -1,0 +1,201 @@
+/**
+ * The measurements `mcp-fleet plan` reads (src/contract/measurements.ts), kept from each
+ * invocation's REPORT figures: durations per tool, init durations, the memory high-water mark,
+ * and the calls that overlapped on a host where they share a server process. One file per
+ * server beside the dev work folder; each `dev` run adds to what is there. Written at most every
+ * `flushMs` (to a temporary file renamed over it), and on `flush()`.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  MEASUREMENTS_FOLDER,
+  MEASUREMENTS_FORMAT,
+  type ServerMeasurements,
+} from '../../contract/measurements.js';
+import type { InvocationRecord } from './function.js';
+
+/** The measurements folder of a fleet whose dev work folder is `devDir`. */
+export const measurementsDir = (devDir: string): string =>
+  path.join(path.dirname(devDir), MEASUREMENTS_FOLDER);
+
+/** What the recorder needs to know of a server when one of its invocations is recorded. */
+export interface MeasuredServer {
+  host: string;
+  memorySizeMb: number;
+  /** Its environment takes several calls at once (they share its server processes). */
+  multiCall: boolean;
+}
+
+/** One finished call, kept a while to find the calls it overlapped. */
+interface Span {
+  start: number;
+  end: number;
+  error: boolean;
+  counted: boolean;
+}
+
+/** How long a finished call is kept to be matched against calls finishing later, ms. */
+const SPAN_KEEP_MS = 15 * 60_000;
+
+export const emptyMeasurements = (server: string, s: MeasuredServer, at: string): ServerMeasurements => ({
+  format: MEASUREMENTS_FORMAT,
+  server,
+  host: s.host,
+  memorySizeMb: s.memorySizeMb,
+  firstAt: at,
+  updatedAt: at,
+  calls: 0,
+  errors: 0,
+  durationTotalMs: 0,
+  durationMaxMs: 0,
+  init: { count: 0, totalMs: 0, maxMs: 0 },
+  maxMemoryUsedMb: 0,
+  tools: {},
+  overlap: { calls: 0, errors: 0, peak: 0 },
+});
+
+/** A call failed: a function error, an `isError` result or a JSON-RPC error (as the status page counts). */
+export function failed(r: Pick<InvocationRecord, 'functionError' | 'payload'>): boolean {
+  const p = r.payload as { isError?: unknown; error?: unknown } | null;
+  return r.functionError !== undefined || p?.isError === true || p?.error !== undefined;
+}
+
+/** Adds one invocation's REPORT figures (everything but the overlap). */
+export function addInvocation(
+  m: ServerMeasurements,
+  r: InvocationRecord,
+  s: MeasuredServer,
+  at: string,
+): void {
+  const d = r.report.durationMs;
+  const error = failed(r);
+  m.host = s.host;
+  m.memorySizeMb = s.memorySizeMb;
+  m.updatedAt = at;
+  m.calls += 1;
+  if (error) m.errors += 1;
+  m.durationTotalMs += d;
+  m.durationMaxMs = Math.max(m.durationMaxMs, d);
+  m.maxMemoryUsedMb = Math.max(m.maxMemoryUsedMb, r.report.maxMemoryUsedMb);
+  const init = r.report.initDurationMs;
+  if (init !== undefined) {
+    m.init.count += 1;
+    m.init.totalMs += init;
+    m.init.maxMs = Math.max(m.init.maxMs, init);
+  }
+  if (r.toolName !== undefined) {
+    const t = (m.tools[r.toolName] ??= { calls: 0, errors: 0, totalMs: 0, maxMs: 0 });
+    t.calls += 1;
+    if (error) t.errors += 1;
+    t.totalMs += d;
+    t.maxMs = Math.max(t.maxMs, d);
+  }
+}
+
+/**
+ * Adds a finished call to the overlap counts: each call that ran at the same time as another is
+ * counted once (the later of two to finish finds the earlier), with its error; `peak` is the most
+ * calls seen running at once (this one and those it overlapped).
+ */
+export function addOverlap(m: ServerMeasurements, spans: Span[], span: Omit<Span, 'counted'>): Span[] {
+  const kept = spans.filter((s) => s.end > span.end - SPAN_KEEP_MS);
+  const overlapping = kept.filter((s) => s.end > span.start && s.start < span.end);
+  const next: Span = { ...span, counted: false };
+  if (overlapping.length > 0) {
+    for (const s of [...overlapping, next]) {
+      if (s.counted) continue;
+      s.counted = true;
+      m.overlap.calls += 1;
+      if (s.error) m.overlap.errors += 1;
+    }
+    m.overlap.peak = Math.max(m.overlap.peak, overlapping.length + 1);
+  }
+  return [...kept, next];
+}
+
+/** Keeps each server's measurements and writes them to `dir/<id>.json`. */
+export class MeasurementRecorder {
+  private readonly records = new Map<string, Promise<ServerMeasurements>>();
+  private readonly spans = new Map<string, Span[]>();
+  private readonly dirty = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly serverOf: (id: string) => MeasuredServer | undefined,
+    private readonly flushMs = 1000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records one invocation (the service's `onInvoke`); never throws. */
+  record(r: InvocationRecord): void {
+    const s = this.serverOf(r.serverId);
+    if (s === undefined) return;
+    const end = this.now();
+    const at = new Date(end).toISOString();
+    const loaded = this.load(r.serverId, s, at);
+    this.records.set(
+      r.serverId,
+      loaded.then((m) => {
+        addInvocation(m, r, s, at);
+        if (s.multiCall) {
+          const span = { start: end - r.report.durationMs, end, error: failed(r) };
+          this.spans.set(r.serverId, addOverlap(m, this.spans.get(r.serverId) ?? [], span));
+        }
+        this.dirty.add(r.serverId);
+        this.schedule();
+        return m;
+      }),
+    );
+  }
+
+  /** Writes what changed since the last write. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.all(this.records.values());
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    this.writing = this.writing.then(() => this.write(ids)).catch(() => undefined);
+    await this.writing;
+  }
+
+  private load(id: string, s: MeasuredServer, at: string): Promise<ServerMeasurements> {
+    const known = this.records.get(id);
+    if (known) return known;
+    return readFile(this.file(id), 'utf8')
+      .then((text) => {
+        const m = JSON.parse(text) as { format?: unknown; server?: unknown } | null;
+        return m?.format === MEASUREMENTS_FORMAT && m.server === id
+          ? (m as ServerMeasurements)
+          : emptyMeasurements(id, s, at);
+      })
+      .catch(() => emptyMeasurements(id, s, at));
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
+  private async write(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await mkdir(this.dir, { recursive: true });
+    for (const id of ids) {
+      const m = await this.records.get(id);
+      if (!m) continue;
+      const tmp = `${this.file(id)}.${process.pid}.tmp`;
+      await writeFile(tmp, `${JSON.stringify(m, null, 2)}\n`);
+      await rename(tmp, this.file(id));
+    }
+  }
+
+  private file(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+}
