@@ -36,6 +36,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   infra: ['contract', 'config', 'build'],
   deploy: ['contract', 'config', 'build', 'infra'],
   verify: ['contract', 'config', 'infra'],
+  plan: ['contract', 'config', 'build'],
   cli: [
     'contract',
     'platform',
@@ -49,6 +50,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'infra',
     'deploy',
     'verify',
+    'plan',
   ],
 };
 

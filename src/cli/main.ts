@@ -67,6 +67,7 @@ Exit codes: 0 success, 1 problems found or the command failed, 2 wrong usage.`,
     buildCommand,
     stackCommands,
     verifyCommand,
+    planCommand,
     invokeCommand,
     toolsCommand,
     schemaCommand,
@@ -316,6 +317,39 @@ function verifyCommand(program: Command): void {
       ]),
     )
     .action(lazy(async () => (await import('./commands/verify.js')).verifyCommand));
+}
+
+function planCommand(program: Command): void {
+  program
+    .command('plan')
+    .description(
+      'Advise a host for each server (function, web-function, managed-instances, agentcore-runtime) with the reasons, from its config and what dev and build measured, and estimate a month on each host',
+    )
+    .addOption(configOption())
+    .addOption(new Option('--calls-per-month <n>', 'calls a month to each server (default 100000)'))
+    .addOption(new Option('--rate <r>', 'calls a second to each server, on average (e.g. 2 or 0.5/s)'))
+    .addOption(
+      new Option(
+        '--state <server=state>',
+        'declare what a server keeps between calls: none or session (repeatable; wins over state: in the config)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '--concurrency-results <file>',
+        "bench:server-concurrency's results (bench/results/server-concurrency.json): which servers answer concurrent calls right",
+      ),
+    )
+    .addOption(jsonOption('machine-readable output'))
+    .addHelpText(
+      'after',
+      examples([
+        'mcp-fleet plan',
+        'mcp-fleet plan --rate 5/s --state memory=session',
+        'mcp-fleet plan --config examples/seed/servers.yaml --calls-per-month 2000000 --json',
+      ]),
+    )
+    .action(lazy(async () => (await import('./commands/plan.js')).planCommand));
 }
 
 function invokeCommand(program: Command): void {
