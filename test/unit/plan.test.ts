@@ -13,7 +13,7 @@ import type { ServerMeasurements } from '../../src/contract/measurements.js';
 import type { InvocationRecord } from '../../src/local/lambda/function.js';
 import {
   addInvocation,
-  addOverlap,
+  OverlapWindow,
   emptyMeasurements,
   MeasurementRecorder,
 } from '../../src/local/lambda/measurements.js';
@@ -352,11 +352,23 @@ describe('plan: what the local Lambda service records', () => {
   test('overlapping calls are counted once each, with their errors and the peak', () => {
     const m = measurements();
     // a [0,100], b [50,150] (failed), c [120,130], d [200,210] alone.
-    let spans = addOverlap(m, [], { start: 0, end: 100, error: false });
-    spans = addOverlap(m, spans, { start: 120, end: 130, error: false });
-    spans = addOverlap(m, spans, { start: 50, end: 150, error: true });
-    addOverlap(m, spans, { start: 200, end: 210, error: false });
+    const window = new OverlapWindow();
+    window.add(m, { start: 0, end: 100, error: false });
+    window.add(m, { start: 120, end: 130, error: false });
+    window.add(m, { start: 50, end: 150, error: true });
+    window.add(m, { start: 200, end: 210, error: false });
     assert.deepEqual(m.overlap, { calls: 3, errors: 1, peak: 3 });
+  });
+
+  test('the overlap window forgets calls older than any call lasts, so a long run stays small', () => {
+    const m = measurements();
+    const window = new OverlapWindow();
+    // 20 minutes of one call every 10 ms, two at a time: each overlaps the one before.
+    for (let t = 0; t < 20 * 60_000; t += 10) window.add(m, { start: t, end: t + 15, error: false });
+    assert.equal(m.overlap.calls, 120_000);
+    assert.equal(m.overlap.peak, 2);
+    // Only the last 15 minutes (the longest a call may run) are kept.
+    assert.ok(window.size <= 90_001, `${window.size} spans kept`);
   });
 
   describe('the recorder writes <dir>/<id>.json and adds to what was there', () => {

@@ -93,30 +93,54 @@ export function addInvocation(
 }
 
 /**
- * Adds a finished call to the overlap counts: each call that ran at the same time as another is
- * counted once (the later of two to finish finds the earlier), with its error; `peak` is the most
- * calls seen running at once (this one and those it overlapped).
+ * The calls of one server that finished lately, in the order they finished, to count those that
+ * ran at the same time as another: each is counted once (the later of two to finish finds the
+ * earlier), with its error; `peak` is the most calls seen running at once (a call and those it
+ * overlapped). O(calls it overlapped) per call: the spans are in end order, so the look back stops
+ * at the first that ended before this one began; spans older than any call can last are dropped
+ * from the front.
  */
-export function addOverlap(m: ServerMeasurements, spans: Span[], span: Omit<Span, 'counted'>): Span[] {
-  const kept = spans.filter((s) => s.end > span.end - SPAN_KEEP_MS);
-  const overlapping = kept.filter((s) => s.end > span.start && s.start < span.end);
-  const next: Span = { ...span, counted: false };
-  if (overlapping.length > 0) {
-    for (const s of [...overlapping, next]) {
+export class OverlapWindow {
+  private spans: Span[] = [];
+  private head = 0;
+
+  add(m: ServerMeasurements, span: Omit<Span, 'counted'>): void {
+    let overlapping = 0;
+    for (let i = this.spans.length - 1; i >= this.head; i--) {
+      const s = this.spans[i];
+      if (s === undefined || s.end <= span.start) break;
+      if (s.start >= span.end) continue;
+      overlapping += 1;
       if (s.counted) continue;
       s.counted = true;
       m.overlap.calls += 1;
       if (s.error) m.overlap.errors += 1;
     }
-    m.overlap.peak = Math.max(m.overlap.peak, overlapping.length + 1);
+    const next: Span = { ...span, counted: overlapping > 0 };
+    if (overlapping > 0) {
+      m.overlap.calls += 1;
+      if (next.error) m.overlap.errors += 1;
+      m.overlap.peak = Math.max(m.overlap.peak, overlapping + 1);
+    }
+    this.spans.push(next);
+    const horizon = span.end - SPAN_KEEP_MS;
+    while ((this.spans[this.head]?.end ?? Infinity) <= horizon) this.head += 1;
+    if (this.head > 1024 && this.head > this.spans.length / 2) {
+      this.spans = this.spans.slice(this.head);
+      this.head = 0;
+    }
   }
-  return [...kept, next];
+
+  /** Spans kept (tests). */
+  get size(): number {
+    return this.spans.length - this.head;
+  }
 }
 
 /** Keeps each server's measurements and writes them to `dir/<id>.json`. */
 export class MeasurementRecorder {
   private readonly records = new Map<string, Promise<ServerMeasurements>>();
-  private readonly spans = new Map<string, Span[]>();
+  private readonly windows = new Map<string, OverlapWindow>();
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -141,7 +165,9 @@ export class MeasurementRecorder {
         addInvocation(m, r, s, at);
         if (s.multiCall) {
           const span = { start: end - r.report.durationMs, end, error: failed(r) };
-          this.spans.set(r.serverId, addOverlap(m, this.spans.get(r.serverId) ?? [], span));
+          let window = this.windows.get(r.serverId);
+          if (window === undefined) this.windows.set(r.serverId, (window = new OverlapWindow()));
+          window.add(m, span);
         }
         this.dirty.add(r.serverId);
         this.schedule();
