@@ -15,6 +15,7 @@ import { watchFile, type FileWatcher } from '../../platform/watch.js';
 import { loadPrincipals } from '../gateway/identity.js';
 import { MeasurementRecorder, measurementsDir, type MeasuredServer } from '../lambda/measurements.js';
 import type { MemoryMode } from '../lambda/memory.js';
+import { tmpIsolationNotes } from '../lambda/own-tmp.js';
 import { DEFAULT_PORT } from './defaults.js';
 import { startFleet, type RunningFleet } from './fleet.js';
 import { parseAllowedHost, parseAllowedOrigin } from './security.js';
@@ -359,6 +360,7 @@ export class DevSession {
       );
       for (const o of fleet.sandbox.outside) lines.push(`  ${o.id}: outside the sandbox: ${o.why}`);
     }
+    lines.push(...tmpIsolationNotes([...fleet.lambda.functions.values()], fleet.sandbox));
     const web = [...fleet.lambda.functions.values()].filter((f) => f.server.hosting.host === 'web-function');
     if (fleet.webNode && web.length > 0)
       lines.push(

@@ -41,6 +41,11 @@ export interface ExecutionEnvironment {
   /** Memory high-water mark, bytes (Lambda's "Max Memory Used"). */
   readonly peakBytes: number;
   readonly isFrozen: boolean;
+  /**
+   * The folder on this machine that is its /tmp (its TMPDIR; removed when it ends), or undefined
+   * when it has a /tmp of its own already (the sandbox's, a mount of its own).
+   */
+  readonly tmp?: string | undefined;
 
   /** Waits for the end of init at most `limitMs`; stops nothing (the caller decides what a timeout means). */
   awaitInit(limitMs: number): Promise<InitOutcome>;
@@ -69,6 +74,11 @@ export interface WorkerLaunch {
   cwd: string;
   /** Cleans up after the worker ended (a sandbox's root folder). */
   dispose?: () => Promise<void>;
+  /**
+   * `mount`: the process gets a /tmp of its own (the sandbox's tmpfs, in its mount namespace).
+   * Otherwise the environment is given a folder of its own as its /tmp (own-tmp.ts).
+   */
+  tmp?: 'mount';
 }
 
 /** Kills frozen processes when the service that froze them is gone (see guardian.ts). */

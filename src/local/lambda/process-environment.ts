@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { MemoryGuard } from './memory.js';
+import { ownTmp } from './own-tmp.js';
 import { processTree, signalAll, waitGone } from '../../platform/processes.js';
 import type {
   ChunkSink,
@@ -34,8 +35,12 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
   /** Why the environment was killed, when it was (out of memory, timeout, …). */
   killedBecause: KillReason | undefined;
   readonly done: Promise<void>;
+  /** The folder that is its /tmp, when it has no /tmp of its own (outside the sandbox). */
+  readonly tmp: string | undefined;
 
   protected readonly child: ChildProcess;
+  /** How its first process was started (with its own /tmp). */
+  private readonly launch: EnvironmentSpec['launch'];
   /** The clock's monotonic time when the process was started. */
   protected readonly started: number;
   protected exited = false;
@@ -54,7 +59,11 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
   ) {
     this.started = opts.clock.monotonic();
     this.lastUsed = opts.clock.now();
-    const { command, args, env, cwd } = opts.launch;
+    // Its own /tmp, as each Lambda environment has: a mount of its own (sandbox), or a folder.
+    const own = opts.launch.tmp === 'mount' ? undefined : ownTmp(opts.launch);
+    this.tmp = own?.dir;
+    this.launch = own?.launch ?? opts.launch;
+    const { command, args, env, cwd } = this.launch;
     this.child = spawn(command, args, {
       cwd,
       env,
@@ -65,7 +74,10 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
     });
     this.child.stdout?.pipe(opts.log, { end: false });
     this.child.stderr?.pipe(opts.log, { end: false });
-    this.child.on('error', () => undefined); // a failed spawn is reported by 'exit' too
+    this.child.on('error', () => {
+      // A failed spawn has no 'exit': what was made for the environment goes now.
+      if (this.child.pid === undefined) void this.launch.dispose?.().catch(() => undefined);
+    });
     this.done = new Promise((resolve) => {
       this.child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
         this.exited = true;
@@ -188,7 +200,8 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
     }
     this.killGroups();
     await this.guard.dispose();
-    await this.opts.launch.dispose?.().catch(() => undefined);
+    // Its root folder (sandbox), its /tmp folder: nothing of it is left.
+    await this.launch.dispose?.().catch(() => undefined);
   }
 
   /** SIGKILL to the first process's and the server's process groups. */

@@ -129,6 +129,8 @@ export async function planSandbox(config: FleetConfig, buildDir: string): Promis
       args: launch.args,
       env: launch.env,
       cwd: '/',
+      // Each environment is its own sandbox: a fresh tmpfs at /tmp, gone with its mount namespace.
+      tmp: 'mount',
       dispose: () => rm(rootDir, { recursive: true, force: true }),
     };
   };

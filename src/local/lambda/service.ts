@@ -6,6 +6,7 @@ import { serverChanges } from '../../config/changes.js';
 import type { ServerConfig } from '../../config/model.js';
 import { agentCoreToolName } from '../../contract/function-call.js';
 import { GuardianProcess } from './freeze-guardian.js';
+import { sweepOrphanTmp } from './own-tmp.js';
 import {
   DEFAULT_IDLE_MS,
   LocalFunction,
@@ -61,6 +62,8 @@ export class LocalLambda {
     servers: readonly ServerConfig[],
     readonly options: LocalLambdaOptions,
   ) {
+    // The /tmp folders of environments a dev process that died (SIGKILL) could not remove.
+    sweepOrphanTmp();
     for (const server of servers) {
       if (server.enabled) this.functions.set(server.functionName, this.make(server, {}));
     }
