@@ -82,6 +82,8 @@ export const RUNTIME_SESSION_MIN_S = 60;
 export const RUNTIME_SESSION_MAX_S = 28_800;
 export const RUNTIME_IDLE_TIMEOUT_DEFAULT_S = 900;
 export const RUNTIME_MAX_LIFETIME_DEFAULT_S = 28_800;
+/** AgentCore Runtime: each session's microVM has 2 vCPU and 8 GB. */
+export const RUNTIME_SESSION_MEMORY_MB = 8192;
 /** AgentCore Gateway: `sessionConfiguration.sessionTimeoutInSeconds` (absolute from the first initialize). */
 export const GATEWAY_SESSION_MIN_S = 900;
 export const GATEWAY_SESSION_MAX_S = 28_800;

@@ -26,5 +26,12 @@ export const FUNCTION_ENV = {
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;
 
+/**
+ * The AgentCore Runtime session entry: where it listens (AgentCore: 0.0.0.0:8000, its defaults;
+ * a local session environment names a free loopback port).
+ */
+export const SESSION_PORT_ENV = 'MCP_FLEET_SESSION_PORT';
+export const SESSION_HOST_ENV = 'MCP_FLEET_SESSION_HOST';
+
 /** The launch spec's file name in a function root. */
 export const LAUNCH_FILE_NAME = 'launch.json';

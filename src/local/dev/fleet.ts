@@ -147,6 +147,9 @@ function localGateway(config: FleetConfig, lambda: LocalLambda, options: FleetOp
     search: options.search ?? config.gateway.search,
     ...(config.gateway.instructions !== undefined ? { instructions: config.gateway.instructions } : {}),
     ...(options.principals ? { principals: options.principals } : {}),
+    ...(config.gateway.sessionTimeout !== undefined
+      ? { sessionTimeoutMs: config.gateway.sessionTimeout * 1000 }
+      : {}),
   });
 }
 

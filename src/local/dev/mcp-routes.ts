@@ -66,9 +66,9 @@ export async function serverRoute(
     return;
   }
   // The Function URL in front of the function: it handled the Origin (and CORS) already.
-  // A web function is served on its own endpoint: the path below /servers/<id> is its path.
+  // A web function (or a runtime) is served on its own endpoint: the path below /servers/<id> is its path.
   const url =
-    fn.server.hosting.host === 'web-function'
+    fn.server.hosting.host === 'web-function' || fn.server.hosting.host === 'agentcore-runtime'
       ? ownPath(req.url, `/servers/${encodeURIComponent(id)}`)
       : req.url;
   const event = functionUrlEvent({ ...req, url, headers: gatewayHeaders(req) }, body, fn.server.id);

@@ -4,6 +4,7 @@
  */
 import type { CatalogEntry } from '../gateway/catalog.js';
 import type { LocalGateway } from '../gateway/gateway.js';
+import type { SessionView } from '../lambda/sessions.js';
 import type { LocalFunction } from '../lambda/function.js';
 import { quantile } from '../lambda/stats.js';
 import type { LocalLambda } from '../lambda/service.js';
@@ -36,6 +37,9 @@ export interface FunctionStatus {
   warnings: string[];
   /** Why the gateway could not list its tools (the last listing). */
   catalogError?: string;
+  /** agentcore-runtime: the sessions now (one environment each), and how many ended, by why. */
+  sessions?: SessionView[];
+  sessionsEnded?: Record<string, number>;
 }
 
 export interface FleetStatus {
@@ -77,6 +81,10 @@ function functionStatus(fn: LocalFunction, entry: CatalogEntry | undefined): Fun
     warnings: entry?.warnings ?? [],
   };
   if (entry?.error !== undefined) status.catalogError = entry.error;
+  if (fn.sessionsEnded !== undefined) {
+    status.sessions = fn.sessionList;
+    status.sessionsEnded = { ...fn.sessionsEnded };
+  }
   return status;
 }
 

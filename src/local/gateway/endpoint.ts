@@ -8,6 +8,7 @@
 import { McpBridge, type MessageHandler } from '../../protocol/bridge.js';
 import { httpFront, type HttpRequest, type HttpResponse, type HttpStreamSink } from '../../protocol/http.js';
 import type { LocalGateway } from './gateway.js';
+import { MCP_SESSION_HEADER } from '../lambda/sessions.js';
 import { identify } from './identity.js';
 
 /** AgentCore Gateway's invocation timeout: a request is answered within it. */
@@ -31,16 +32,70 @@ export class GatewayEndpoint {
    * Serves one POST. `req.headers` are the caller's (lower-case; the dev server's own token
    * header and the Origin, checked at the edge, left out). Notifications go to `stream` as they come.
    */
-  serve(req: HttpRequest, opts: { deadline: number; stream?: HttpStreamSink }): Promise<HttpResponse> {
+  async serve(req: HttpRequest, opts: { deadline: number; stream?: HttpStreamSink }): Promise<HttpResponse> {
     const caller = {
       headers: req.headers,
       rawBody: req.body,
       principal: identify(req.headers, this.gateway.options.principals),
     };
-    return httpFront(req, this.handler, {
+    const sessions = this.gateway.sessions;
+    let opened: string | undefined;
+    if (sessions !== undefined) {
+      const id = req.headers[MCP_SESSION_HEADER];
+      const check = sessions.check(id);
+      if (check === 'unknown') return notFound(id ?? '');
+      if (check === 'live' && id !== undefined && req.method === 'DELETE') {
+        this.gateway.endSession(id);
+        return { statusCode: 200, headers: {}, body: '' };
+      }
+      if (check === 'none' && req.method === 'POST' && isInitialize(req.body)) opened = sessions.open();
+    }
+    const withSession = (headers: Record<string, string>): Record<string, string> =>
+      opened === undefined ? headers : { ...headers, [MCP_SESSION_HEADER]: opened };
+    const stream = opts.stream;
+    const response = await httpFront(req, this.handler, {
       deadline: opts.deadline,
       caller,
-      ...(opts.stream ? { stream: opts.stream } : {}),
+      ...(stream
+        ? {
+            stream: {
+              start: (statusCode, headers) => {
+                stream.start(statusCode, withSession(headers));
+              },
+              write: (chunk) => {
+                stream.write(chunk);
+              },
+            },
+          }
+        : {}),
     });
+    return { ...response, headers: withSession(response.headers) };
   }
+}
+
+/** Whether an HTTP body is one `initialize` request (the start of a session). */
+function isInitialize(body: string): boolean {
+  if (!body.includes('"initialize"')) return false;
+  try {
+    const m = JSON.parse(body) as { method?: unknown };
+    return m.method === 'initialize';
+  } catch {
+    return false;
+  }
+}
+
+/** A request of a session the gateway does not have (ended, or never begun): 404, as the spec says. */
+function notFound(id: string): HttpResponse {
+  return {
+    statusCode: 404,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32001,
+        message: `Session not found: ${id.slice(0, 64)} (it ended or never began); start a new session with initialize`,
+      },
+    }),
+  };
 }

@@ -23,6 +23,7 @@ import { Catalog, type CatalogEntry, type GatewayTool } from './catalog.js';
 import type { GatewayInterceptors } from './interceptors.js';
 import { isMcpTarget, MCP_TARGET_METHODS, McpTargets } from './mcp-target.js';
 import type { GatewayAccess } from './policy.js';
+import { GatewaySessions } from './sessions.js';
 import { search, SEARCH_TOOL } from './search.js';
 import { invokeTarget } from './target-call.js';
 
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   principals?: ReadonlyMap<string, Principal>;
   /** Time: deadlines and relisting (default the machine's clock). */
   clock?: Clock;
+  /** MCP sessions on (`gateway.sessionTimeout`): how long one lasts from its initialize, ms. */
+  sessionTimeoutMs?: number;
 }
 
 export class LocalGateway implements McpBackend {
@@ -50,13 +53,17 @@ export class LocalGateway implements McpBackend {
   access: GatewayAccess | undefined;
   /** AgentCore Gateway interceptors (`gateway.interceptors`): around every request of /mcp. */
   interceptors: GatewayInterceptors | undefined;
+  /** The clients' MCP sessions, when they are on. */
+  readonly sessions: GatewaySessions | undefined;
 
   constructor(
     private readonly lambda: LocalLambda,
     readonly options: GatewayOptions,
   ) {
     this.clock = options.clock ?? systemClock;
-    this.mcp = new McpTargets(lambda, this.clock);
+    if (options.sessionTimeoutMs !== undefined)
+      this.sessions = new GatewaySessions(this.clock, options.sessionTimeoutMs);
+    this.mcp = new McpTargets(lambda, this.clock, this.sessions);
     this.catalog = new Catalog(lambda, this.mcp, { search: options.search, clock: this.clock });
   }
 
@@ -68,6 +75,16 @@ export class LocalGateway implements McpBackend {
   /** Follows a change of the fleet: the tools of removed servers dropped, the given ones listed again. */
   refresh(serverIds: readonly string[]): Promise<CatalogEntry[]> {
     return this.catalog.refresh(serverIds);
+  }
+
+  /** Ends a client's session: the sessions it kept with targets are ended too (DELETE). */
+  endSession(id: string): void {
+    const targets = this.sessions?.close(id) ?? new Map<string, string>();
+    const deadline = this.clock.now() + 30_000;
+    for (const [serverId, session] of targets) {
+      const fn = this.lambda.forServer(serverId);
+      if (fn !== undefined) void this.mcp.endSession(fn, session, deadline);
+    }
   }
 
   entries(): CatalogEntry[] {

@@ -16,6 +16,8 @@ import {
 import type { InvokeOutcome, LocalFunction } from '../lambda/function.js';
 import { StreamedHttpReader } from '../lambda/function-url.js';
 import type { LocalLambda } from '../lambda/service.js';
+import { MCP_SESSION_HEADER } from '../lambda/sessions.js';
+import type { GatewaySessions } from './sessions.js';
 import { invokeTarget } from './target-call.js';
 
 /*
@@ -110,6 +112,11 @@ export class StreamedAnswer {
     return this.http.headers['content-type'] ?? '';
   }
 
+  /** The answer's headers (lower-case names), once its prelude came. */
+  get headers(): Readonly<Record<string, string>> {
+    return this.http.headers;
+  }
+
   push(data: Buffer, streamType: string): void {
     try {
       this.http.push(data, streamType);
@@ -151,14 +158,23 @@ export class StreamedAnswer {
   }
 }
 
-/** A Function URL event (payload format 2.0) carrying one MCP POST, as the gateway would send it. */
-export function mcpPostEvent(serverId: string, body: string): Record<string, unknown> {
+/**
+ * A Function URL event (payload format 2.0) carrying one MCP request (a POST, or the DELETE that
+ * ends a session), as the gateway would send it; `extra` adds headers (a target's session id).
+ */
+export function mcpPostEvent(
+  serverId: string,
+  body: string,
+  extra: Record<string, string> = {},
+  method = 'POST',
+): Record<string, unknown> {
   const now = new Date();
   const headers = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
     'mcp-protocol-version': TARGET_PROTOCOL_VERSION,
     'user-agent': 'mcp-fleet-local-gateway',
+    ...extra,
   };
   return {
     version: '2.0',
@@ -172,7 +188,7 @@ export function mcpPostEvent(serverId: string, body: string): Record<string, unk
       domainName: `${serverId}.lambda-url.local.on.aws`,
       domainPrefix: serverId,
       http: {
-        method: 'POST',
+        method,
         path: '/mcp',
         protocol: 'HTTP/1.1',
         sourceIp: '127.0.0.1',
@@ -263,6 +279,11 @@ class TargetAnswer {
     }
   };
 
+  /** The HTTP status and headers of a streamed answer (once its prelude came). */
+  get http(): { statusCode: number | undefined; headers: Readonly<Record<string, string>> } {
+    return { statusCode: this.streamed.statusCode, headers: this.streamed.headers };
+  }
+
   /** The target's response to the request, from a streamed or a buffered Function URL answer. */
   response(outcome: InvokeOutcome): JsonRpcResponse {
     const name = this.functionName;
@@ -334,6 +355,8 @@ export class McpTargets {
   constructor(
     private readonly lambda: LocalLambda,
     private readonly clock: Clock,
+    /** The gateway's sessions, when they are on: each keeps its sessions with the targets. */
+    private readonly sessions?: GatewaySessions,
   ) {}
 
   /** The fleet's MCP-server targets, in fleet order, with their resource priority. */
@@ -359,25 +382,130 @@ export class McpTargets {
     id: JsonRpcRequest['id'],
     ctx: CallContext,
   ): Promise<JsonRpcResponse> {
+    if (fn.server.hosting.session === undefined)
+      return (await this.send(fn, method, params, id, ctx)).response;
+    return this.inSession(fn, method, params, id, ctx);
+  }
+
+  /**
+   * A request to a target that keeps sessions (an AgentCore Runtime), in the session the caller's
+   * gateway session keeps with it: the first request initializes one, and a session the target
+   * ended (its idle timeout) is started again once. A caller without a gateway session gets a
+   * session for this request only, ended after it.
+   */
+  private async inSession(
+    fn: LocalFunction,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    id: JsonRpcRequest['id'],
+    ctx: CallContext,
+  ): Promise<JsonRpcResponse> {
+    const key = fn.server.id;
+    const callerSession = ctx.caller?.headers[MCP_SESSION_HEADER];
+    const kept =
+      this.sessions !== undefined && this.sessions.check(callerSession) === 'live'
+        ? callerSession
+        : undefined;
+    let target = kept === undefined ? undefined : this.sessions?.target(kept, key);
+    for (let attempt = 1; ; attempt++) {
+      if (target === undefined) {
+        target = await this.initialize(fn, ctx);
+        if (kept !== undefined) this.sessions?.keep(kept, key, target);
+      }
+      const answer = await this.send(fn, method, params, id, ctx, target);
+      if (answer.statusCode === 404 && attempt === 1) {
+        // The target's session ended (idle, or its lifetime): the gateway starts a new one.
+        if (kept !== undefined) this.sessions?.forget(kept, key);
+        target = undefined;
+        continue;
+      }
+      if (kept === undefined) void this.endSession(fn, target, ctx.deadline);
+      return answer.response;
+    }
+  }
+
+  /** Initializes a session with the target (initialize, then initialized); its session id. */
+  private async initialize(fn: LocalFunction, ctx: CallContext): Promise<string> {
+    const init = await this.send(
+      fn,
+      'initialize',
+      {
+        protocolVersion: TARGET_PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: { name: 'mcp-fleet-local-gateway', version: '1' },
+      },
+      'initialize',
+      { deadline: ctx.deadline },
+    );
+    const session = init.headers[MCP_SESSION_HEADER];
+    if ('error' in init.response)
+      throw new TargetError(`${fn.name}: initialize failed: ${init.response.error.message}`);
+    if (session === undefined || session === '')
+      throw new TargetError(
+        `${fn.name} answered initialize without an Mcp-Session-Id (a session host must give one)`,
+      );
+    const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await this.post(
+      fn,
+      mcpPostEvent(fn.server.id, note, { [MCP_SESSION_HEADER]: session }),
+      () => undefined,
+      ctx.deadline,
+    );
+    return session;
+  }
+
+  /** Ends a session with the target (a DELETE), not waited for by the caller. */
+  async endSession(fn: LocalFunction, session: string, deadline: number): Promise<void> {
+    try {
+      await this.post(
+        fn,
+        mcpPostEvent(fn.server.id, '', { [MCP_SESSION_HEADER]: session }, 'DELETE'),
+        () => undefined,
+        deadline,
+      );
+    } catch {
+      // the session ends at its idle timeout anyway
+    }
+  }
+
+  /** One request to a target; its response (with the caller's id), HTTP status and headers. */
+  private async send(
+    fn: LocalFunction,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    id: JsonRpcRequest['id'],
+    ctx: CallContext,
+    session?: string,
+  ): Promise<{
+    response: JsonRpcResponse;
+    statusCode: number | undefined;
+    headers: Readonly<Record<string, string>>;
+  }> {
     const ownId = `gateway-${++this.requests}`;
     const message: Record<string, unknown> = { jsonrpc: '2.0', id: ownId, method };
     if (params !== undefined) message['params'] = params;
     const reading = new TargetAnswer(fn.name, method, ownId, ctx);
-    const event = mcpPostEvent(fn.server.id, JSON.stringify(message));
-    let outcome;
+    const extra: Record<string, string> = session === undefined ? {} : { [MCP_SESSION_HEADER]: session };
+    const outcome = await this.post(
+      fn,
+      mcpPostEvent(fn.server.id, JSON.stringify(message), extra),
+      reading.onChunk,
+      ctx.deadline,
+    );
+    return { response: { ...reading.response(outcome), id }, ...reading.http };
+  }
+
+  private async post(
+    fn: LocalFunction,
+    event: Record<string, unknown>,
+    onChunk: (data: Buffer, contentType: string) => void,
+    deadline: number,
+  ): Promise<InvokeOutcome> {
     try {
-      outcome = await invokeTarget(
-        this.lambda,
-        fn,
-        event,
-        { onChunk: reading.onChunk },
-        ctx.deadline,
-        this.clock,
-      );
+      return await invokeTarget(this.lambda, fn, event, { onChunk }, deadline, this.clock);
     } catch (err) {
       throw new TargetError((err as Error).message);
     }
-    return { ...reading.response(outcome), id };
   }
 
   /** Every item of a paginated list method of one target (following nextCursor). */

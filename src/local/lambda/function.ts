@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { toLaunchSpec, type ServerConfig } from '../../config/model.js';
-import { HANDLER_BUNDLE, WEB_BUNDLE } from '../../contract/bundle.js';
-import { WEB_FUNCTION_MEMORY_MB } from '../../config/limits.js';
+import { HANDLER_BUNDLE, SESSION_BUNDLE, WEB_BUNDLE } from '../../contract/bundle.js';
+import { RUNTIME_SESSION_MEMORY_MB, WEB_FUNCTION_MEMORY_MB } from '../../config/limits.js';
 import { FUNCTION_ENV } from '../../contract/function-env.js';
 import { EXPIRED, systemClock, withDeadline, type Clock } from '../../platform/time.js';
 import type {
@@ -22,7 +22,15 @@ import type {
   WorkerLaunch,
 } from './environment.js';
 import { startEventEnvironment } from './event-environment.js';
-import { startWebEnvironment, WebEnvironment } from './web-environment.js';
+import { PRELUDE_CONTENT_TYPE } from './function-url.js';
+import {
+  MCP_SESSION_HEADER,
+  RUNTIME_SESSION_HEADER,
+  SessionTable,
+  sessionNotFound,
+  type SessionView,
+} from './sessions.js';
+import { prelude, startSessionEnvironment, startWebEnvironment, WebEnvironment } from './web-environment.js';
 import { webFunctionNode, type WebNode } from './web-node.js';
 import { WORKER_FILE } from './files.js';
 import type { MemoryMode } from './memory.js';
@@ -156,6 +164,8 @@ export class LocalFunction {
   private readonly clock: Clock;
   /** Set when the server cannot start (the function answers every call with that error). */
   startError: string | undefined;
+  /** An AgentCore Runtime host's sessions: one environment each. */
+  private readonly sessions: SessionTable | undefined;
   /** Secrets taken from the local environment instead of their store. */
   readonly localSecrets: string[] = [];
 
@@ -179,6 +189,12 @@ export class LocalFunction {
       capacity: environmentConcurrency,
       clock: this.clock,
     });
+    const { session } = server.hosting;
+    if (session !== undefined)
+      this.sessions = new SessionTable(this.clock, {
+        idleTimeoutMs: session.idleTimeout * 1000,
+        maxLifetimeMs: session.maxLifetime * 1000,
+      });
   }
 
   /**
@@ -210,9 +226,21 @@ export class LocalFunction {
     return limit ?? this.options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
-  /** The memory of one environment: a web function's is fixed. */
+  /** The memory of one environment: a web function's and a runtime session's are fixed. */
   get memoryMb(): number {
-    return this.server.hosting.host === 'web-function' ? WEB_FUNCTION_MEMORY_MB : this.server.memory;
+    const { host } = this.server.hosting;
+    if (host === 'agentcore-runtime') return RUNTIME_SESSION_MEMORY_MB;
+    return host === 'web-function' ? WEB_FUNCTION_MEMORY_MB : this.server.memory;
+  }
+
+  /** An AgentCore Runtime host's sessions now (empty for the Lambda hosts). */
+  get sessionList(): SessionView[] {
+    return this.sessions?.list() ?? [];
+  }
+
+  /** Sessions ended so far, by why (undefined for the Lambda hosts). */
+  get sessionsEnded(): SessionTable['ended'] | undefined {
+    return this.sessions?.ended;
   }
 
   get environments(): { total: number; busy: number; frozen: number; queued: number; calls: number } {
@@ -272,12 +300,86 @@ export class LocalFunction {
     // store (globalThis.awslambda.InvokeStore), which only aws-lambda-ric provides; the worker
     // takes the environment's calls at once without it (the pool holds it to its concurrency).
     if (host === 'managed-instances') return { AWS_LAMBDA_INITIALIZATION_TYPE: 'lambda-managed-instances' };
+    if (host === 'agentcore-runtime') return {};
     return { AWS_LAMBDA_INITIALIZATION_TYPE: host === 'web-function' ? 'native-http' : 'on-demand' };
   }
 
   async invoke(event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
+    if (this.sessions !== undefined) return this.invokeSession(this.sessions, event, opts);
+    return this.invokeOn(await this.lease(opts.signal), event, opts);
+  }
+
+  /**
+   * An AgentCore Runtime request: to its session's environment, a new session's (started for it),
+   * or answered 404 "Session not found" for a session that is not there, as AgentCore answers.
+   */
+  private async invokeSession(
+    sessions: SessionTable,
+    event: unknown,
+    opts: InvokeOptions,
+  ): Promise<InvokeOutcome> {
+    const http = (event ?? {}) as {
+      headers?: Record<string, string>;
+      requestContext?: { http?: { method?: string } };
+    };
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
+    const route = sessions.classify(headers);
+    if (route.kind === 'unknown') return this.platformAnswer(sessionNotFound(route.id), opts);
+    let lease: Lease;
+    if (route.kind === 'known') {
+      this.pool.take(route.env);
+      lease = { env: route.env, cold: false };
+    } else {
+      lease = await this.coldStart();
+      if (lease.env !== undefined) {
+        this.pool.take(lease.env);
+        sessions.open(route.id, lease.env);
+      }
+    }
+    // AgentCore hands the container the session's id in its own header (and the client's).
+    const sessionHeaders: Record<string, string> = { [RUNTIME_SESSION_HEADER]: route.id };
+    if (route.kind === 'known') sessionHeaders[MCP_SESSION_HEADER] = route.id;
+    const forwarded = { ...http, headers: { ...http.headers, ...sessionHeaders } };
+    sessions.begin(route.id);
+    try {
+      return await this.invokeOn(lease, forwarded, opts);
+    } finally {
+      sessions.finish(route.id);
+      if (http.requestContext?.http?.method?.toUpperCase() === 'DELETE') sessions.end(route.id, 'deleted');
+      if (lease.env === undefined) sessions.end(route.id, 'gone');
+    }
+  }
+
+  /** An answer the platform gives without any environment (a streamed HTTP response). */
+  private platformAnswer(
+    answer: { statusCode: number; headers: Record<string, string>; body: string },
+    opts: InvokeOptions,
+  ): InvokeOutcome {
+    const requestId = randomUUID();
+    const stream = new StreamState(opts.onChunk);
+    stream.take(
+      Buffer.concat([prelude(answer.statusCode, answer.headers), Buffer.from(answer.body)]),
+      PRELUDE_CONTENT_TYPE,
+    );
+    const reply: InvokeReply = {
+      type: 'result',
+      requestId,
+      payload: null,
+      stream: { contentType: PRELUDE_CONTENT_TYPE },
+    };
+    const report: InvocationReport = {
+      requestId,
+      durationMs: 0,
+      billedDurationMs: 0,
+      memorySizeMb: this.memoryMb,
+      maxMemoryUsedMb: 0,
+    };
+    return outcomeOf({ requestId, coldStart: false, report, durationMs: 0 }, reply, stream.outcome(reply));
+  }
+
+  private async invokeOn(lease: Lease, event: unknown, opts: InvokeOptions): Promise<InvokeOutcome> {
     const t0 = this.clock.monotonic();
-    const lease = await this.lease(opts.signal);
     // The invoke phase: its clock starts now (an init run inside it counts against it).
     const invokeStart = this.clock.monotonic();
     const call: Call = {
@@ -326,8 +428,8 @@ export class LocalFunction {
   /** Runs the call in its environment, or first runs the init again inside it (after a failed init). */
   private async execute(lease: Lease, call: Call): Promise<Ran> {
     if (lease.env) return { env: lease.env, initMs: lease.initMs, reply: await this.run(lease.env, call) };
-    // A web function has no init inside a request: an environment that did not listen is refused.
-    if (this.server.hosting.host === 'web-function')
+    // A web function (or a runtime) has no init inside a request: one that did not listen is refused.
+    if (this.server.hosting.host === 'web-function' || this.server.hosting.host === 'agentcore-runtime')
       return { env: undefined, initMs: undefined, reply: refused(call.requestId, lease.failedInit) };
     const inside = await this.initInsideInvoke(call.requestId, call.deadline);
     if ('reply' in inside) return { env: undefined, initMs: inside.initMs, reply: inside.reply };
@@ -472,14 +574,24 @@ export class LocalFunction {
 
   /** A new environment (its init starts), forgotten when its processes end. */
   private async spawnEnvironment(): Promise<ExecutionEnvironment> {
-    const web = this.server.hosting.host === 'web-function';
-    const start = this.options.environments ?? (web ? startWebEnvironment : startEventEnvironment);
+    const { host } = this.server.hosting;
+    const web = host === 'web-function';
+    const session = host === 'agentcore-runtime';
+    const start =
+      this.options.environments ??
+      (web ? startWebEnvironment : session ? startSessionEnvironment : startEventEnvironment);
     const env = await this.pool.reserving(() => {
       const node = web ? (this.options.webNode ?? webFunctionNode()) : undefined;
       const worker: WorkerLaunch = {
         command: node?.command ?? process.execPath,
-        // A web function's own HTTP server is its entry (a test's `handler` stands in for it).
-        args: [web ? (this.options.handler ?? WEB_BUNDLE) : WORKER_FILE],
+        // A web function's (or a runtime's) own HTTP server is its entry (a test's `handler` stands in).
+        args: [
+          web
+            ? (this.options.handler ?? WEB_BUNDLE)
+            : session
+              ? (this.options.handler ?? SESSION_BUNDLE)
+              : WORKER_FILE,
+        ],
         env: this.workerEnv(),
         cwd: this.options.cwd,
       };
@@ -534,8 +646,10 @@ export class LocalFunction {
 
   /** Stops environments idle for longer than `idleMs` (frozen ones included). */
   reclaimIdle(idleMs: number): void {
-    // Managed instances keep their environments running: no scale to zero.
-    if (this.server.hosting.host !== 'managed-instances') this.pool.reclaimIdle(idleMs);
+    // Managed instances keep their environments running: no scale to zero. A runtime's sessions
+    // end on their own idle timeout.
+    const { host } = this.server.hosting;
+    if (host !== 'managed-instances' && host !== 'agentcore-runtime') this.pool.reclaimIdle(idleMs);
   }
 
   /** Kills the environments (a way to test recovery; what a crash of the host would do). */
@@ -546,6 +660,7 @@ export class LocalFunction {
   }
 
   async shutdown(): Promise<void> {
+    this.sessions?.clear();
     await this.pool.shutdown('the local Lambda service is shutting down');
     await new Promise<void>((resolve) => this.log.end(resolve));
   }

@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WEB_FUNCTION_SHUTDOWN_GRACE_MS } from '../../config/limits.js';
 import { EXPIRED, within, withDeadline } from '../../platform/time.js';
 import type { ChunkSink, EnvironmentFactory, EnvironmentSpec, InitOutcome } from './environment.js';
+import { SESSION_HOST_ENV, SESSION_PORT_ENV } from '../../contract/function-env.js';
 import { PRELUDE_CONTENT_TYPE } from './function-url.js';
 import { memoryGuard, type MemoryGuard } from './memory.js';
 import { ProcessEnvironment } from './process-environment.js';
@@ -94,11 +95,17 @@ export class WebEnvironment extends ProcessEnvironment {
     super(opts, guard, ['ignore', 'pipe', 'pipe']);
   }
 
-  /** Creates the environment: a free port, its memory limit, then its server (init starts). */
-  static async create(opts: EnvironmentSpec): Promise<WebEnvironment> {
+  /**
+   * Creates the environment: a free port, its memory limit, then its server (init starts).
+   * `endpoint` names the port to the server (Lambda's `AWS_LAMBDA_HTTP_ENDPOINT` by default).
+   */
+  static async create(
+    opts: EnvironmentSpec,
+    endpoint: (port: number) => Record<string, string> = webFunctionEndpoint,
+  ): Promise<WebEnvironment> {
     const port = await freePort();
     const guard = await memoryGuard(opts.memoryMode, opts.name, opts.memoryMb);
-    const launch = { ...opts.launch, env: { ...opts.launch.env, [HTTP_ENDPOINT_ENV]: `127.0.0.1:${port}` } };
+    const launch = { ...opts.launch, env: { ...opts.launch.env, ...endpoint(port) } };
     const env = new WebEnvironment({ ...opts, launch }, guard, port);
     await env.adopt();
     return env;
@@ -280,7 +287,7 @@ function requestHeaders(event: UrlEvent, requestId: string, length: number): Rec
 }
 
 /** An HTTP integration prelude: status and headers as JSON, then eight NUL bytes. */
-function prelude(statusCode: number, raw: IncomingMessage['headers']): Buffer {
+export function prelude(statusCode: number, raw: IncomingMessage['headers']): Buffer {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (value === undefined || STRIPPED_RESPONSE_HEADERS.has(name)) continue;
@@ -330,5 +337,20 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** Where a web function listens: Lambda's variable. */
+function webFunctionEndpoint(port: number): Record<string, string> {
+  return { [HTTP_ENDPOINT_ENV]: `127.0.0.1:${port}` };
+}
+
 /** The {@link EnvironmentFactory} of web functions. */
 export const startWebEnvironment: EnvironmentFactory = (spec) => WebEnvironment.create(spec);
+
+/**
+ * The {@link EnvironmentFactory} of AgentCore Runtime sessions: the session entry, an HTTP server
+ * like a web function's, on the port its variables name (8000 on AWS), for one session.
+ */
+export const startSessionEnvironment: EnvironmentFactory = (spec) =>
+  WebEnvironment.create(spec, (port) => ({
+    [SESSION_PORT_ENV]: String(port),
+    [SESSION_HOST_ENV]: '127.0.0.1',
+  }));
