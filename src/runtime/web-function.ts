@@ -39,10 +39,12 @@ import {
   type LaunchInput,
 } from './handler.js';
 import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits.js';
-import type { RuntimeLogger } from './observability.js';
+import type { RuntimeLogger, Telemetry } from './observability.js';
+import type { Clock } from '../platform/time.js';
 import type { ServerHost } from './supervisor.js';
 
-export interface WebFunctionOptions extends Pick<
+/** The handler options an HTTP entry (this one, the session entry) takes. */
+export type EntryOptions = Pick<
   HandlerOptions,
   | 'allowOrigin'
   | 'clock'
@@ -53,7 +55,9 @@ export interface WebFunctionOptions extends Pick<
   | 'transport'
   | 'extraEnv'
   | 'clientInfo'
-> {
+>;
+
+export interface WebFunctionOptions extends EntryOptions {
   /** Where to listen, `host:port` (Lambda's `AWS_LAMBDA_HTTP_ENDPOINT`); port 0: any free port. */
   endpoint: string;
   /** Request bodies over this many bytes get 413 (default Lambda's 6 MB payload limit). */
@@ -76,8 +80,11 @@ export interface WebFunction {
 /** The paths the MCP endpoint answers on. */
 const MCP_PATHS = new Set(['/', '/mcp', '/mcp/']);
 
-/** The calls in flight of one environment that a client's `notifications/cancelled` may name. */
-class InFlight {
+/**
+ * The calls in flight that a client's `notifications/cancelled` may name: one per environment here,
+ * one per session in the AgentCore Runtime entry (session-server.ts).
+ */
+export class InFlight {
   private readonly calls = new Map<string, Set<AbortController>>();
 
   constructor(private readonly log: RuntimeLogger) {}
@@ -164,10 +171,15 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
 }
 
 /** What every request of one web function shares. */
-interface WebState {
+interface WebState extends RequestLimits {
   env: HandlerEnvironment;
   inFlight: InFlight;
+}
+
+/** What an HTTP request is checked against before it is read (this entry's, the session entry's). */
+export interface RequestLimits {
   maxBodyBytes: number;
+  /** The entry is shutting down: requests get 503. */
   closing: boolean;
 }
 
@@ -180,7 +192,7 @@ export async function startWebFunction(
   options: WebFunctionOptions,
 ): Promise<WebFunction> {
   const { host, port } = parseEndpoint(options.endpoint);
-  const spec = normalizeLaunch({ ...launch, host: webHost(launch) });
+  const spec = normalizeLaunch({ ...launch, host: multiCallHost(launch) });
   const env = initEnvironment(spec, { ...options, warmup: false });
   const state: WebState = {
     env,
@@ -191,79 +203,123 @@ export async function startWebFunction(
   const server = createServer((req, res) => {
     void serve(state, req, res);
   });
-  await listen(server, host, port);
-  const address = server.address() as AddressInfo;
-  env.telemetry.log.info('listening', { endpoint: `${address.address}:${address.port}` });
+  const where = await listen(server, host, port, env.telemetry.log);
   // The server starts now, behind the listener; the first calls wait for it.
   const ready = env.supervisor.warmup(Math.max(INIT_BUDGET_MS, spec.timeout * 1000));
   let closed: Promise<void> | undefined;
-  const hostName = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    address: { host: address.address, port: address.port },
-    url: `http://${hostName}:${address.port}/mcp`,
+    ...where,
     ready,
     servers: env.supervisor,
     close: () => (closed ??= close(state, server)),
   };
 }
 
-/** The web entry always takes many calls at once: its host is `web-function` unless the spec says another multi-call host. */
-function webHost(launch: LaunchInput): NonNullable<LaunchInput['host']> {
+/**
+ * The web entry (and each session of the session entry) always takes many calls at once: its
+ * host is `web-function` unless the spec says another multi-call host, so its servers are a pool.
+ */
+export function multiCallHost(launch: LaunchInput): NonNullable<LaunchInput['host']> {
   return launch.host !== undefined && MULTI_CALL_HOSTS.includes(launch.host) ? launch.host : 'web-function';
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
+/** Listens on host:port, logs where, and answers the address and the MCP endpoint's URL. */
+export async function listen(
+  server: Server,
+  host: string,
+  port: number,
+  log: RuntimeLogger,
+): Promise<{ address: { host: string; port: number }; url: string }> {
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
+  const address = server.address() as AddressInfo;
+  log.info('listening', { endpoint: `${address.address}:${address.port}` });
+  const hostName = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    address: { host: address.address, port: address.port },
+    url: `http://${hostName}:${address.port}/mcp`,
+  };
 }
 
-/** Stops taking requests, drops every connection and kills every server process group. */
-async function close(state: WebState, server: Server): Promise<void> {
-  state.closing = true;
+/** Stops taking connections and drops the open ones; resolves once the server is closed. */
+export function stopListening(server: Server): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     server.close(() => {
       resolve();
     });
   });
   server.closeAllConnections();
-  await Promise.all([state.env.supervisor.kill('the environment is shutting down'), stopped]);
+  return stopped;
+}
+
+/** Stops taking requests, drops every connection and kills every server process group. */
+async function close(state: WebState, server: Server): Promise<void> {
+  state.closing = true;
+  await Promise.all([state.env.supervisor.kill('the environment is shutting down'), stopListening(server)]);
 }
 
 /** One HTTP request: never throws, always answers (unless the client is gone). */
 async function serve(state: WebState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { env } = state;
-  const started = env.clock.monotonic();
-  env.telemetry.startInvocation(undefined, 'web');
+  await served(env.telemetry, env.clock, 'web', res, async () => {
+    const request = await readRequest(req, res, state);
+    if (typeof request === 'number') return request;
+    const session = request.headers['mcp-session-id'];
+    return answerMcp(env, request, res, { inFlight: state.inFlight, session });
+  });
+}
+
+/**
+ * Runs `work` — which answers the request and gives its HTTP status — as one logged invocation
+ * (`front` names the entry): a failure is answered 500 (or the answer cut, once started). Never
+ * throws.
+ */
+export async function served(
+  telemetry: Telemetry,
+  clock: Clock,
+  front: string,
+  res: ServerResponse,
+  work: () => Promise<number>,
+): Promise<void> {
+  const started = clock.monotonic();
+  telemetry.startInvocation(undefined, front);
   let status = 500;
   try {
-    status = await answer(state, req, res);
+    status = await work();
   } catch (err) {
-    env.telemetry.log.error('web request failed', { error: (err as Error).message });
+    telemetry.log.error(`${front} request failed`, { error: (err as Error).message });
     if (!res.headersSent)
       writeProblem(res, 500, ErrorCode.InternalError, `Internal error: ${(err as Error).message}`);
     else res.end();
   } finally {
-    env.telemetry.call({
+    telemetry.call({
       tool: '',
       method: 'http',
-      front: 'web',
-      durationMs: env.clock.monotonic() - started,
+      front,
+      durationMs: clock.monotonic() - started,
       ...(status >= 400 ? { error: `HTTP ${status}` } : {}),
     });
-    env.telemetry.endInvocation();
+    telemetry.endInvocation();
   }
 }
 
-/** Reads, checks and serves one request; answers its HTTP status. */
-async function answer(state: WebState, req: IncomingMessage, res: ServerResponse): Promise<number> {
-  const { env } = state;
+/**
+ * Checks a request's path against the MCP endpoint's and reads its body: the request, or the
+ * HTTP status it was answered with here (503 while shutting down, 404 for another path, 413 for
+ * a body over the limit).
+ */
+export async function readRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limits: RequestLimits,
+): Promise<HttpRequest | number> {
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-  if (state.closing)
+  if (limits.closing)
     return writeProblem(res, 503, ErrorCode.InternalError, 'the environment is shutting down');
   if (!MCP_PATHS.has(pathname))
     return writeProblem(
@@ -272,36 +328,53 @@ async function answer(state: WebState, req: IncomingMessage, res: ServerResponse
       ErrorCode.InvalidRequest,
       `Not found: ${pathname.slice(0, 200)}; the MCP endpoint is POST /mcp`,
     );
-  const body = await readBody(req, state.maxBodyBytes);
+  const body = await readBody(req, limits.maxBodyBytes);
   if (body === undefined) {
     res.setHeader('connection', 'close');
     return writeProblem(
       res,
       413,
       ErrorCode.InvalidRequest,
-      `Payload too large: the request body is over ${state.maxBodyBytes} bytes`,
+      `Payload too large: the request body is over ${limits.maxBodyBytes} bytes`,
     );
   }
-  // The client going away before its answer cancels its calls.
+  return { method: (req.method ?? 'GET').toUpperCase(), path: pathname, headers: headersOf(req), body };
+}
+
+/** Where one MCP request's calls belong. */
+export interface McpCallScope {
+  /** The calls in flight a client's `notifications/cancelled` may name. */
+  inFlight: InFlight;
+  /** The MCP session the request names, if any (the key of its calls in `inFlight`). */
+  session: string | undefined;
+  /** Headers added to the answer (the session entry's `Mcp-Session-Id`). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Serves one MCP request through the Streamable HTTP front and the environment's bridge: the
+ * answer streamed (SSE: the call's progress and log messages as they come) or written as JSON;
+ * the client going away cancels its calls. Answers the HTTP status.
+ */
+export async function answerMcp(
+  env: HandlerEnvironment,
+  request: HttpRequest,
+  res: ServerResponse,
+  scope: McpCallScope,
+): Promise<number> {
   const controller = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) controller.abort('the client closed the connection before the answer');
   });
-  const request: HttpRequest = {
-    method: (req.method ?? 'GET').toUpperCase(),
-    path: pathname,
-    headers: headersOf(req),
-    body,
-  };
-  const session = request.headers['mcp-session-id'];
   const { allowOrigin } = env.options;
-  const response = await httpFront(request, cancellable(env.bridge, session, state.inFlight), {
+  const extra = scope.headers ?? {};
+  const response = await httpFront(request, cancellable(env.bridge, scope.session, scope.inFlight), {
     deadline: deadlineFor(env),
     signal: controller.signal,
-    stream: redactedSink(sinkOf(res), env.redactor),
+    stream: redactedSink(sinkOf(res, extra), env.redactor),
     ...(allowOrigin !== undefined ? { allowOrigin } : {}),
   });
-  return writeResponse(res, response, env);
+  return writeResponse(res, { ...response, headers: { ...response.headers, ...extra } }, env);
 }
 
 /** The server's timeout, less the runtime's margin: our answer comes before the platform's 504. */
@@ -343,10 +416,10 @@ function readBody(req: IncomingMessage, max: number): Promise<string | undefined
 }
 
 /** A streamed answer written to the response as it comes (SSE: progress and logging of the call). */
-function sinkOf(res: ServerResponse): HttpStreamSink {
+function sinkOf(res: ServerResponse, extra: Record<string, string>): HttpStreamSink {
   return {
     start: (statusCode, headers) => {
-      if (!res.headersSent) res.writeHead(statusCode, headers);
+      if (!res.headersSent) res.writeHead(statusCode, { ...headers, ...extra });
     },
     write: (chunk) => {
       if (!res.destroyed) res.write(chunk);
@@ -366,9 +439,39 @@ function writeResponse(res: ServerResponse, response: HttpResponse, env: Handler
   return response.statusCode;
 }
 
-function writeProblem(res: ServerResponse, statusCode: number, code: number, message: string): number {
+/** An error answer of the endpoint itself: a JSON-RPC error with no id; answers the status. */
+export function writeProblem(
+  res: ServerResponse,
+  statusCode: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+): number {
   const body: JsonRpcResponse = failure(null, { code, message });
-  res.writeHead(statusCode, { 'content-type': 'application/json' });
+  res.writeHead(statusCode, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
   return statusCode;
+}
+
+/** Lambda kills the process 1 s after SIGTERM: whatever is still running then, an entry exits first. */
+const EXIT_BACKSTOP_MS = 900;
+
+/**
+ * An entry's shutdown: on SIGTERM (the platform's) or SIGINT, `close` runs once, then the
+ * process exits (0, or 1 when closing failed); if closing is not done within 900 ms, it exits
+ * anyway (Lambda kills 1 s after SIGTERM).
+ */
+export function exitOnSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(0), EXIT_BACKSTOP_MS).unref();
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }

@@ -7,12 +7,10 @@
  */
 import { FUNCTION_ENV } from '../contract/function-env.js';
 import { readLaunchFile } from './launch-file.js';
-import { startWebFunction } from './web-function.js';
+import { exitOnSignals, startWebFunction } from './web-function.js';
 
 /** Lambda sets it; the server must listen there. */
 const ENDPOINT_VARIABLE = 'AWS_LAMBDA_HTTP_ENDPOINT';
-/** Lambda kills the process 1 s after SIGTERM: whatever is still running then, we exit first. */
-const EXIT_BACKSTOP_MS = 900;
 
 const endpoint = process.env[ENDPOINT_VARIABLE];
 if (endpoint === undefined || endpoint === '') {
@@ -29,15 +27,4 @@ const web = await startWebFunction(launch, {
   ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
 });
 
-let stopping = false;
-function stop(): void {
-  if (stopping) return;
-  stopping = true;
-  setTimeout(() => process.exit(0), EXIT_BACKSTOP_MS).unref();
-  web.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-}
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+exitOnSignals(() => web.close());
