@@ -305,8 +305,9 @@ export class LocalFunction {
   }
 
   async invoke(event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
-    if (this.sessions !== undefined) return this.invokeSession(this.sessions, event, opts);
-    return this.invokeOn(await this.lease(opts.signal), event, opts);
+    const t0 = this.clock.monotonic();
+    if (this.sessions !== undefined) return this.invokeSession(this.sessions, event, opts, t0);
+    return this.invokeOn(await this.lease(opts.signal), event, opts, t0);
   }
 
   /**
@@ -317,6 +318,7 @@ export class LocalFunction {
     sessions: SessionTable,
     event: unknown,
     opts: InvokeOptions,
+    t0: number,
   ): Promise<InvokeOutcome> {
     const http = (event ?? {}) as {
       headers?: Record<string, string>;
@@ -343,7 +345,7 @@ export class LocalFunction {
     const forwarded = { ...http, headers: { ...http.headers, ...sessionHeaders } };
     sessions.begin(route.id);
     try {
-      return await this.invokeOn(lease, forwarded, opts);
+      return await this.invokeOn(lease, forwarded, opts, t0);
     } finally {
       sessions.finish(route.id);
       if (http.requestContext?.http?.method?.toUpperCase() === 'DELETE') sessions.end(route.id, 'deleted');
@@ -378,8 +380,13 @@ export class LocalFunction {
     return outcomeOf({ requestId, coldStart: false, report, durationMs: 0 }, reply, stream.outcome(reply));
   }
 
-  private async invokeOn(lease: Lease, event: unknown, opts: InvokeOptions): Promise<InvokeOutcome> {
-    const t0 = this.clock.monotonic();
+  /** One invocation on its lease; `t0` is when the call came (its wait for the lease counts). */
+  private async invokeOn(
+    lease: Lease,
+    event: unknown,
+    opts: InvokeOptions,
+    t0: number,
+  ): Promise<InvokeOutcome> {
     // The invoke phase: its clock starts now (an init run inside it counts against it).
     const invokeStart = this.clock.monotonic();
     const call: Call = {
