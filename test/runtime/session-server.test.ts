@@ -208,6 +208,20 @@ describe('sessions of server-memory, in process', () => {
     assert.equal(get.headers.get('allow'), 'POST, DELETE, OPTIONS');
   });
 
+  test('a page of another origin is refused 403 before any session starts; OPTIONS answers the methods', async () => {
+    const before = server.sessions().length;
+    const id = runtimeId('cross');
+    const cross = await post(server.url, toolCall(1, 'read_graph', {}), {
+      headers: { origin: 'https://evil.example', [RUNTIME_HEADER]: id },
+    });
+    assert.equal(cross.status, 403);
+    assert.equal(server.sessions().length, before, 'no session started');
+    assert.ok(!server.sessions().some((s) => s.id === id));
+    const options = await post(server.url, undefined, { method: 'OPTIONS' });
+    assert.equal(options.status, 204);
+    assert.equal(options.headers.get('allow'), 'POST, DELETE, OPTIONS');
+  });
+
   test('DELETE ends the session: its server process group is gone, its folder removed, its id answers 404; other sessions go on', async () => {
     const a = await connectV1(server.url);
     const b = await connectV1(server.url);
