@@ -17,6 +17,7 @@ import {
   writeHandler,
   writeLaunch,
   type Artifact,
+  type DirectCodeLimits,
   type LockEntry,
   type PythonInstaller,
 } from './stage/index.js';
@@ -60,6 +61,13 @@ export interface BuildOptions {
   handlerBundle?: string;
   /** The Web Function entry each `web-function` zip carries (default: the built one, WEB_BUNDLE). */
   webBundle?: string;
+  /**
+   * The session entry each `agentcore-runtime` direct-code zip or container carries (default: the
+   * built one, SESSION_BUNDLE).
+   */
+  sessionBundle?: string;
+  /** agentcore-runtime: the direct-code sizes over which a zip becomes a container (default: AgentCore's, DIRECT_CODE_LIMITS). */
+  directCodeLimits?: DirectCodeLimits;
   /** Lists a staged server's tools (needed unless every server built has a toolsFile). */
   discover?: ToolDiscovery;
   signal?: AbortSignal;
@@ -83,6 +91,8 @@ export interface ServerManifest {
   /** Launch file that runs the server here, relative to the server's build folder. */
   hostLaunch?: string;
   hostMissing?: string;
+  /** Why the artifact is not the one its host takes first (agentcore-runtime: a container, as direct code is too big). */
+  artifactNote?: string;
   /** Bytes of the artifact folder (uncompressed). */
   bytes: number;
   stageMs: number;
@@ -235,8 +245,9 @@ function installKey(server: ServerConfig): string {
   const { host } = server.hosting;
   return sha256({
     format: BUILD_FORMAT,
-    // A zip's entry follows its host: a host change stages the server again (keys of event
-    // functions are as they were before hosts existed, so their builds stay up to date).
+    // The entry, the CPU and the artifact (an agentcore-runtime server's direct code or container)
+    // follow the host: a host change stages the server again (keys of event functions are as they
+    // were before hosts existed, so their builds stay up to date).
     ...(host === 'function' ? {} : { host }),
     package: server.package?.spec,
     kind: server.package?.kind,
@@ -261,7 +272,7 @@ interface ServerJob {
   /** The server's pin in the lock the build started from, if any. */
   locked: LockEntry | undefined;
   installKey: string;
-  /** The runtime entry the server's zip carries as index.mjs (its host's). */
+  /** The runtime entry the server's zip or container carries as index.mjs (its host's). */
   handlerBundle: string;
   progress: (phase: Phase) => void;
 }
@@ -273,6 +284,8 @@ interface StagedServer {
   artifact: Artifact;
   hostLaunch?: string;
   hostMissing?: string;
+  /** See ServerManifest.artifactNote. */
+  note?: string;
   stageMs: number;
   /** What staging resolved (absent when the stage was reused: the lock's pin stands). */
   lockEntry?: LockEntry;
@@ -350,6 +363,7 @@ async function reuseStage(job: ServerJob): Promise<StagedServer | undefined> {
     artifact,
     ...(hostLaunch !== undefined ? { hostLaunch } : {}),
     ...(previous.hostMissing !== undefined ? { hostMissing: previous.hostMissing } : {}),
+    ...(previous.artifactNote !== undefined ? { note: previous.artifactNote } : {}),
     stageMs: previous.stageMs,
   };
 }
@@ -370,6 +384,7 @@ async function stage(job: ServerJob): Promise<StagedServer> {
     ...(job.locked ? { lock: job.locked } : {}),
     onLine: (line) => opts.onProgress?.(server.id, { line }),
     ...(opts.pythonInstaller ? { pythonInstaller: opts.pythonInstaller } : {}),
+    ...(opts.directCodeLimits ? { directCodeLimits: opts.directCodeLimits } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   return {
@@ -378,6 +393,7 @@ async function stage(job: ServerJob): Promise<StagedServer> {
     artifact: result.artifact,
     ...(result.hostLaunch !== undefined ? { hostLaunch: result.hostLaunch } : {}),
     ...(result.hostMissing !== undefined ? { hostMissing: result.hostMissing } : {}),
+    ...(result.note !== undefined ? { note: result.note } : {}),
     stageMs: performance.now() - t,
   };
 }
@@ -419,7 +435,7 @@ async function discover(job: ServerJob, staged: StagedServer): Promise<RawTools>
     }
     job.progress('discovering tools');
     const discovered = await opts.discover({
-      server,
+      server: discoveryServer(server),
       launchFile: staged.hostLaunch,
       workDir: path.join(dir, 'discover'),
       cwd: configDir,
@@ -433,6 +449,21 @@ async function discover(job: ServerJob, staged: StagedServer): Promise<RawTools>
   }
   await writeFile(rawFile, `${JSON.stringify({ tools: found.tools }, null, 2)}\n`);
   return found;
+}
+
+/**
+ * The server as its tools are discovered. An agentcore-runtime server's are listed as an event
+ * function's: its stdio server (the host install) behind the handler. That is what the runtime
+ * serves: the session entry in front of the same server relays its `tools/list` as it is (and the
+ * gateway lists an MCP-server target's tools itself, unlowered), so starting the entry over HTTP
+ * would list the same tools by a longer way.
+ */
+function discoveryServer(server: ServerConfig): ServerConfig {
+  if (server.hosting.host !== 'agentcore-runtime') return server;
+  return {
+    ...server,
+    hosting: { host: 'function', environmentConcurrency: 1, concurrency: 1, processes: 1 },
+  };
 }
 
 /** The tools lowered to AgentCore's schema subset; a tool AgentCore would refuse fails the build. */
@@ -488,6 +519,7 @@ async function writeArtifacts(
   };
   if (hostLaunch !== undefined) manifest.hostLaunch = path.relative(dir, hostLaunch);
   if (hostMissing !== undefined) manifest.hostMissing = hostMissing;
+  if (staged.note !== undefined) manifest.artifactNote = staged.note;
   await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const toolsFile = path.join(dir, 'tools.lowered.json');
   const result: ServerBuild = {

@@ -8,15 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, open, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildFleet, type FleetBuild, type ServerBuild } from '../../src/build/build.js';
+import { buildFleet, type FleetBuild } from '../../src/build/build.js';
 import { readLock } from '../../src/build/lock.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import type { FleetConfig, Hosting, LaunchSpec } from '../../src/config/model.js';
+import type { FleetConfig, Hosting } from '../../src/config/model.js';
 import { HANDLER_BUNDLE, WEB_BUNDLE } from '../../src/contract/bundle.js';
 import { fixture, tempDir } from '../helpers.js';
+import { byId, elfMachine, launchOf } from './support.js';
 
 const MEMORY = '"@modelcontextprotocol/server-memory@2026.8.31"';
 const CONFIG = `
@@ -67,25 +68,6 @@ let cleanup: () => Promise<void>;
 let fleet: FleetConfig;
 let first: FleetBuild;
 
-const byId = (b: FleetBuild, id: string): ServerBuild => {
-  const found = b.built.find((s) => s.server.id === id);
-  assert.ok(found, `${id} not built: ${b.failed.map((f) => f.detail).join('\n')}`);
-  return found;
-};
-const launchOf = async (b: ServerBuild): Promise<LaunchSpec> =>
-  JSON.parse(await readFile(path.join(b.artifact.dir, 'launch.json'), 'utf8')) as LaunchSpec;
-/** The ELF machine of a binary: 0xb7 aarch64, 0x3e x86-64. */
-async function elfMachine(file: string): Promise<number> {
-  const fh = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(20);
-    await fh.read(head, 0, 20, 0);
-    assert.equal(head.subarray(0, 4).toString('latin1'), '\x7fELF', `${file} is not an ELF binary`);
-    return head.readUInt16LE(18);
-  } finally {
-    await fh.close();
-  }
-}
 /** The fleet with one server's host (and its settings) replaced, as if the config said so. */
 const withHost = (config: FleetConfig, id: string, hosting: Hosting): FleetConfig => ({
   ...config,
@@ -182,11 +164,11 @@ describe('what the Node.js hosts cannot run', () => {
     assert.deepEqual([...failures.keys()].sort(), ['git', 'weather']);
     assert.match(
       failures.get('weather') ?? '',
-      /host web-function runs a Node\.js zip, and an image server is built into a container image, which only host function runs; set host: function/,
+      /host web-function runs a Node\.js zip, and an image server is built into a container image, which only hosts function and agentcore-runtime run; set host: function or agentcore-runtime/,
     );
     assert.match(
       failures.get('git') ?? '',
-      /host managed-instances runs a Node\.js zip, and a pypi server is built into a container image, which only host function runs/,
+      /host managed-instances runs a Node\.js zip, and a pypi server is built into a container image, which only hosts function and agentcore-runtime run/,
     );
     assert.ok(!existsSync(path.join(first.outDir, 'weather', 'image')));
     assert.ok(!existsSync(path.join(first.outDir, 'git', 'host')));

@@ -11,10 +11,12 @@ import { stageGo } from './go.js';
 import { stageImage } from './image.js';
 import { stageNpm } from './npm.js';
 import { stagePypi } from './pypi.js';
+import { runtimeArtifact } from './runtime.js';
 import type { StageOptions, StageResult, Stager } from './types.js';
 
 export { writeHandler, writeLaunch } from './files.js';
 export { requirementLines, type PythonInstaller } from './pypi.js';
+export { DIRECT_CODE_LIMITS, type DirectCodeLimits } from './runtime.js';
 export type { Artifact, LockEntry, StageOptions, StageResult } from './types.js';
 
 /** The stager of each package kind. */
@@ -37,5 +39,7 @@ export async function stageServer(opts: StageOptions): Promise<StageResult> {
   await mkdir(opts.dir, { recursive: true });
   await rm(opts.logFile, { force: true });
   const stage = STAGERS[pkg.kind] as Stager<typeof pkg.kind>;
-  return stage(opts, pkg);
+  const staged = await stage(opts, pkg);
+  // AgentCore Runtime takes a zip as direct code only up to its limits.
+  return opts.server.hosting.host === 'agentcore-runtime' ? runtimeArtifact(opts, staged) : staged;
 }

@@ -2,6 +2,7 @@
 import type { ServerConfig } from '../../config/model.js';
 import type { PackageSpec } from '../../config/package-spec.js';
 import type { PythonInstaller } from './pypi.js';
+import type { DirectCodeLimits } from './runtime.js';
 
 /** What a previous build recorded for a server (see lock.ts). */
 export interface LockEntry {
@@ -23,9 +24,12 @@ export interface LockEntry {
 }
 
 export type Artifact =
-  /** Function root: index.mjs (the handler), launch.json, node_modules/ or bin/. */
+  /**
+   * Function root: index.mjs (the host's entry: the handler, the Web Function entry, or the
+   * AgentCore Runtime session entry of direct code), launch.json, node_modules/ or bin/.
+   */
   | { kind: 'zip'; dir: string }
-  /** Container build context: a Dockerfile whose image runs the handler. */
+  /** Container build context: a Dockerfile whose image runs the handler (or the session entry). */
   | { kind: 'image'; dir: string };
 
 export interface StageOptions {
@@ -41,6 +45,8 @@ export interface StageOptions {
   signal?: AbortSignal;
   /** How PyPI servers are installed (default {@link uvInstall}). */
   pythonInstaller?: PythonInstaller;
+  /** agentcore-runtime: the direct-code sizes over which a zip becomes a container (default: AgentCore's). */
+  directCodeLimits?: DirectCodeLimits;
 }
 
 export interface StageResult {
@@ -49,6 +55,8 @@ export interface StageResult {
   hostLaunch?: string;
   /** Why there is no host launch. */
   hostMissing?: string;
+  /** Why the artifact is not the one its host takes first (agentcore-runtime: a container, as direct code is too big). */
+  note?: string;
   lock: LockEntry;
 }
 
