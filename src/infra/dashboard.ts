@@ -5,6 +5,7 @@ import { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
 import { ALARM_PERIOD } from './server-function.js';
 import type { McpServerFunction } from './server-function.js';
 import { WEB_5XX_METRIC, type McpWebFunction } from './web-function.js';
+import type { McpAgentCoreRuntime } from './agentcore-runtime.js';
 
 /** Widget size: four widgets make a row of the 24-column grid. */
 const WIDTH = 6;
@@ -18,6 +19,12 @@ export interface McpFleetDashboardProps {
    * @default - none
    */
   readonly webFunctions?: readonly McpWebFunction[];
+  /**
+   * Servers on AgentCore Runtime: a row each, with the runtime's invocations, errors, throttles,
+   * latency and sessions (`AWS/Bedrock-AgentCore`).
+   * @default - none
+   */
+  readonly runtimes?: readonly McpAgentCoreRuntime[];
   /** Shown in the title. */
   readonly title: string;
   /**
@@ -65,6 +72,7 @@ export class McpFleetDashboard extends Construct {
     );
     for (const fn of props.functions) this.dashboard.addWidgets(...serverRow(fn));
     for (const fn of props.webFunctions ?? []) this.dashboard.addWidgets(...webRow(fn));
+    for (const rt of props.runtimes ?? []) this.dashboard.addWidgets(...runtimeRow(rt));
   }
 }
 
@@ -116,6 +124,43 @@ function webRow(fn: McpWebFunction): cloudwatch.IWidget[] {
       left: [fn.metric(WEB_5XX_METRIC, { label: '5xx' })],
     }),
     ...runtimeWidgets(fn.serverId, fn.functionName),
+  ];
+}
+
+/**
+ * An AgentCore runtime's row: its invocations, system and user errors, throttles, latency and
+ * sessions (AWS/Bedrock-AgentCore), then the runtime's EMF metrics (whether CloudWatch extracts
+ * EMF from a runtime's logs is not documented).
+ */
+function runtimeRow(rt: McpAgentCoreRuntime): cloudwatch.IWidget[] {
+  const r = rt.runtime;
+  const sum = { period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM };
+  return [
+    new cloudwatch.GraphWidget({
+      title: `${rt.serverId}: runtime invocations`,
+      width: WIDTH,
+      height: HEIGHT,
+      left: [
+        r.metricInvocations({ ...sum, label: 'invocations' }),
+        r.metricSystemErrors({ ...sum, label: 'system errors' }),
+        r.metricUserErrors({ ...sum, label: 'user errors' }),
+        r.metricThrottles({ ...sum, label: 'throttles' }),
+      ],
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${rt.serverId}: runtime latency and sessions`,
+      width: WIDTH,
+      height: HEIGHT,
+      left: [
+        r.metricLatency({
+          period: ALARM_PERIOD,
+          statistic: cloudwatch.Stats.p(99),
+          label: 'p99 latency (ms)',
+        }),
+      ],
+      right: [r.metricSessionCount({ ...sum, label: 'sessions' })],
+    }),
+    ...runtimeWidgets(rt.serverId, rt.functionName),
   ];
 }
 

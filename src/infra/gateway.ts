@@ -13,6 +13,7 @@ import type { McpServerFunction } from './server-function.js';
 import { toToolDefinitions } from './tool-schema.js';
 import type { LoweredTool } from './types.js';
 import type { McpWebFunction } from './web-function.js';
+import { RUNTIME_SIGNING_SERVICE, type McpAgentCoreRuntime } from './agentcore-runtime.js';
 
 /** MCP protocol versions the gateway offers, oldest first. */
 export const MCP_PROTOCOL_VERSIONS: readonly agentcore.MCPProtocolVersion[] = [
@@ -69,6 +70,12 @@ export interface McpFleetGatewayProps {
    * @default - none: every caller may call every tool
    */
   readonly policyEngine?: agentcore.GatewayPolicyEngineConfig;
+  /**
+   * MCP sessions (`sessionConfiguration`, 900–28800 s from a client's first initialize): the
+   * gateway keeps a session per client and reuses its session with each MCP-server target.
+   * @default - no sessions
+   */
+  readonly sessionTimeout?: cdk.Duration;
 }
 
 /** The gateway's props of servers.yaml's `gateway:` settings. */
@@ -79,6 +86,9 @@ export function gatewayProps(settings: FleetConfig['gateway']): McpFleetGatewayP
     search: settings.search,
     ...(settings.description === undefined ? {} : { description: settings.description }),
     ...(settings.instructions === undefined ? {} : { instructions: settings.instructions }),
+    ...(settings.sessionTimeout === undefined
+      ? {}
+      : { sessionTimeout: cdk.Duration.seconds(settings.sessionTimeout) }),
   };
 }
 
@@ -149,6 +159,8 @@ export class McpFleetGateway extends Construct implements NagAware {
   private readonly invoked: McpServerFunction[] = [];
   /** Functions reached as MCP-server targets, through their Function URLs. */
   private readonly urlInvoked: McpServerFunction[] = [];
+  /** AgentCore runtimes reached as MCP-server targets. */
+  private readonly runtimeInvoked: McpAgentCoreRuntime[] = [];
 
   constructor(scope: Construct, id: string, props: McpFleetGatewayProps) {
     super(scope, id);
@@ -183,6 +195,15 @@ export class McpFleetGateway extends Construct implements NagAware {
       authorizerConfiguration,
       ...(props.policyEngine === undefined ? {} : { policyEngineConfiguration: props.policyEngine }),
     });
+    if (props.sessionTimeout !== undefined) {
+      // Not in the L2's McpConfiguration (aws-cdk-lib 2.276): CfnGateway's
+      // MCPGatewayConfiguration.SessionConfiguration, set on the L1.
+      const cfn = this.gateway.node.defaultChild as agentcore.CfnGateway;
+      cfn.addPropertyOverride(
+        'ProtocolConfiguration.Mcp.SessionConfiguration.SessionTimeoutInSeconds',
+        props.sessionTimeout.toSeconds(),
+      );
+    }
   }
 
   /** The gateway's MCP endpoint, `https://<id>.gateway.bedrock-agentcore.<region>.amazonaws.com/mcp`. */
@@ -248,6 +269,19 @@ export class McpFleetGateway extends Construct implements NagAware {
     const service = props.signingService ?? DEFAULTS.webFunctionSigningService;
     const target = this.mcpServerTarget(fn.serverId, fn.url, service, props);
     fn.webFunction.endpoint.grants.invoke(this.gateway.role);
+    return target;
+  }
+
+  /**
+   * Adds an AgentCore runtime as an MCP-server target on its invoke URL (qualifier DEFAULT),
+   * signed with the gateway's own role for `bedrock-agentcore`. The credential provider grants
+   * nothing: the role is granted `bedrock-agentcore:InvokeAgentRuntime` on exactly that runtime
+   * (and its endpoints).
+   */
+  addRuntime(rt: McpAgentCoreRuntime, props: McpFleetTargetProps): agentcore.GatewayTarget {
+    const target = this.mcpServerTarget(rt.serverId, rt.invokeUrl, RUNTIME_SIGNING_SERVICE, props);
+    rt.runtime.grantInvokeRuntime(this.gateway.role);
+    this.runtimeInvoked.push(rt);
     return target;
   }
 
@@ -362,6 +396,13 @@ export class McpFleetGateway extends Construct implements NagAware {
       id: `${NAG_PACK}-IAM5[Resource::${nagFinding(this, fn.function.functionArn)}:*]`,
       reason: `the gateway role may invoke ${fn.functionName} and its versions and aliases (ARN:*), that one function only; the grant comes from the AgentCore L2's Lambda target`,
     }));
+    for (const rt of this.runtimeInvoked) {
+      acks.push({
+        scope: this.gateway.role,
+        id: `${NAG_PACK}-IAM5[Resource::${nagFinding(this, rt.runtime.agentRuntimeArn)}/*]`,
+        reason: `the gateway role may invoke the AgentCore runtime ${rt.runtimeName} and its endpoints (ARN/*: the DEFAULT endpoint the gateway calls is runtime/<id>/runtime-endpoint/DEFAULT), that one runtime only; the grant is the AgentCore L2's grantInvokeRuntime`,
+      });
+    }
     if (this.cognito !== undefined) {
       acks.push({
         scope: this.cognito.userPool,

@@ -1,6 +1,7 @@
 /**
  * What the stack checks of each server's host before defining it: what its host needs from the
- * config (a capacity provider, enough memory) and from the build (a zip for the host's entry).
+ * config (a capacity provider, enough memory) and from the build (a zip for the host's entry; for
+ * `agentcore-runtime` a zip of its session entry, or an image).
  * Each problem names the server and where it is defined (`file:line:col`).
  */
 import { readFileSync } from 'node:fs';
@@ -31,7 +32,8 @@ export function checkHosts(servers: readonly BuiltServer[]): string[] {
   const problems: string[] = [];
   for (const { server, artifact } of servers) {
     const { host } = server.hosting;
-    if (host !== 'function' && artifact.kind !== 'zip') {
+    // AgentCore Runtime runs direct code or a container; the Lambda hosts other than `function` a zip.
+    if (host !== 'function' && host !== 'agentcore-runtime' && artifact.kind !== 'zip') {
       problems.push(
         `${where(server, 'host')} host ${host} runs a Node.js zip, and the build of ${server.id} is a container image; use host: function`,
       );

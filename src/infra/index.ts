@@ -1,8 +1,21 @@
 /**
  * mcp-fleet/cdk: the fleet as CDK constructs. One Lambda function (an event function, on Lambda or
- * on managed instances, or a web function) per server, the AgentCore gateway with a target per
+ * on managed instances, or a web function) or AgentCore runtime per server, the AgentCore gateway with a target per
  * server, alarms, a dashboard, and cdk-nag checks.
  */
+export {
+  McpAgentCoreRuntime,
+  RUNTIME_CODE_RUNTIME,
+  RUNTIME_ENTRY_POINT,
+  RUNTIME_METRICS_NAMESPACE,
+  RUNTIME_QUALIFIER,
+  RUNTIME_SIGNING_SERVICE,
+  agentCoreRuntimeProps,
+  runtimeEnvironment,
+  runtimeInvokeUrl,
+  runtimeNameOf,
+  type McpAgentCoreRuntimeProps,
+} from './agentcore-runtime.js';
 export { McpFleetDashboard, type McpFleetDashboardProps } from './dashboard.js';
 export {
   GATEWAY_OAUTH_SCOPE,
@@ -21,6 +34,8 @@ export {
   endpointUrlOutputId,
   functionUrlOutputId,
   lambdaArnOutputId,
+  runtimeArnOutputId,
+  runtimeInvokeUrlOutputId,
   webFunctionArnOutputId,
   retentionDays,
   secretsManagerArn,

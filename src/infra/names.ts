@@ -27,6 +27,16 @@ export function endpointUrlOutputId(serverId: string): string {
   return `Mcp${outputStem(serverId)}EndpointUrl`;
 }
 
+/** The logical id of an AgentCore runtime's ARN output: `Mcp<Id>RuntimeArn`. */
+export function runtimeArnOutputId(serverId: string): string {
+  return `Mcp${outputStem(serverId)}RuntimeArn`;
+}
+
+/** The logical id of an AgentCore runtime's invoke URL output: `Mcp<Id>RuntimeInvokeUrl`. */
+export function runtimeInvokeUrlOutputId(serverId: string): string {
+  return `Mcp${outputStem(serverId)}RuntimeInvokeUrl`;
+}
+
 function outputStem(serverId: string): string {
   const bare = serverId.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
   return bare.charAt(0).toUpperCase() + bare.slice(1);

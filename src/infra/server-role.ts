@@ -50,10 +50,19 @@ export function declaredStatements(server: ServerConfig): iam.PolicyStatement[] 
 
 export interface ServerRoleProps {
   readonly serverId: string;
-  /** The function the role runs (its description names it). */
+  /** The function (or runtime) the role runs (its description names it). */
   readonly functionName: string;
-  /** The log group the role may write to. */
-  readonly logGroup: logs.LogGroup;
+  /**
+   * The log group the role may write to.
+   * @default - none (an AgentCore Runtime's log group is named after the runtime's id: the CDK L2
+   * grants its execution role the runtime log groups)
+   */
+  readonly logGroup?: logs.LogGroup;
+  /**
+   * Who assumes the role.
+   * @default lambda.amazonaws.com
+   */
+  readonly assumedBy?: iam.IPrincipal;
   readonly secrets?: readonly FunctionSecret[];
   readonly managedPolicies?: readonly string[];
   readonly policyStatements?: readonly iam.PolicyStatement[];
@@ -63,7 +72,7 @@ export interface ServerRoleProps {
 
 /**
  * A server's execution role, made in `scope` as `Role` (with `ManagedPolicy<n>` and
- * `DeclaredPolicy` beside it): trusted by `lambda.amazonaws.com`, it may write to its log group,
+ * `DeclaredPolicy` beside it): trusted by `lambda.amazonaws.com` (or `assumedBy`), it may write to its log group,
  * read exactly the server's secrets, and do what the server declared; nothing else.
  */
 export class ServerRole {
@@ -80,10 +89,10 @@ export class ServerRole {
     this.serverId = props.serverId;
     this.statements = props.policyStatements ?? [];
     this.role = new iam.Role(scope, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      assumedBy: props.assumedBy ?? new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `mcp-fleet: execution role of ${props.functionName}`,
     });
-    props.logGroup.grantWrite(this.role);
+    props.logGroup?.grantWrite(this.role);
     this.grantSecrets(props.secrets ?? []);
     this.addManagedPolicies(props.managedPolicies ?? [], props.inVpc === true);
     if (this.statements.length > 0) {

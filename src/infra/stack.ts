@@ -6,10 +6,13 @@ import { GATEWAY_MAX_TARGETS } from '../config/limits.js';
 import { McpFleetDashboard } from './dashboard.js';
 import { gatewayProps, gatewayTargetProps, McpFleetGateway } from './gateway.js';
 import { checkHosts } from './hosts.js';
+import { agentCoreRuntimeProps, McpAgentCoreRuntime } from './agentcore-runtime.js';
 import {
   endpointUrlOutputId,
   functionUrlOutputId,
   lambdaArnOutputId,
+  runtimeArnOutputId,
+  runtimeInvokeUrlOutputId,
   webFunctionArnOutputId,
 } from './names.js';
 import { McpServerFunction, serverFunctionProps } from './server-function.js';
@@ -34,11 +37,13 @@ export class FleetStackError extends FleetError {
 /**
  * The whole fleet in one stack: a {@link McpServerFunction} per enabled server of host `function`
  * or `managed-instances` (then on a capacity provider of its own), a {@link McpWebFunction} per
- * server of host `web-function`, the {@link McpFleetGateway} with a target per server that has
- * tools, the {@link McpFleetDashboard}, and outputs: `Mcp<Id>LambdaArn` per event function (the
- * seed deployment's names), `Mcp<Id>FunctionUrl` where enabled, `Mcp<Id>WebFunctionArn` and
- * `Mcp<Id>EndpointUrl` per web function, the gateway's URL, id and client config, and for Cognito
- * auth the user pool, client id, scope and token endpoint.
+ * server of host `web-function`, a {@link McpAgentCoreRuntime} per server of host
+ * `agentcore-runtime`, the {@link McpFleetGateway} with a target per server that has tools (with
+ * MCP sessions when `gateway.sessionTimeout` is set), the {@link McpFleetDashboard}, and outputs:
+ * `Mcp<Id>LambdaArn` per event function (the seed deployment's names), `Mcp<Id>FunctionUrl` where
+ * enabled, `Mcp<Id>WebFunctionArn` and `Mcp<Id>EndpointUrl` per web function,
+ * `Mcp<Id>RuntimeArn` and `Mcp<Id>RuntimeInvokeUrl` per runtime, the gateway's URL, id and client
+ * config, and for Cognito auth the user pool, client id, scope and token endpoint.
  */
 export class McpFleetStack extends cdk.Stack {
   readonly fleet: FleetStackProps['fleet'];
@@ -46,6 +51,8 @@ export class McpFleetStack extends cdk.Stack {
   readonly functions = new Map<string, McpServerFunction>();
   /** Server id → its web function (host `web-function`). */
   readonly webFunctions = new Map<string, McpWebFunction>();
+  /** Server id → its AgentCore runtime (host `agentcore-runtime`). */
+  readonly runtimes = new Map<string, McpAgentCoreRuntime>();
   readonly gateway: McpFleetGateway;
   readonly dashboard: McpFleetDashboard;
   /** The policy engine and policies, when the fleet has `policy:`. */
@@ -100,6 +107,7 @@ export class McpFleetStack extends cdk.Stack {
     this.dashboard = new McpFleetDashboard(this, 'Dashboard', {
       functions: [...this.functions.values()],
       webFunctions: [...this.webFunctions.values()],
+      runtimes: [...this.runtimes.values()],
       title: `mcp-fleet ${this.stackName}: gateway ${fleet.gateway.name}`,
     });
     this.addOutputs();
@@ -133,6 +141,10 @@ export class McpFleetStack extends cdk.Stack {
     const { server } = built;
     if (server.hosting.host === 'web-function') {
       this.addWebFunction(built, settings);
+      return;
+    }
+    if (server.hosting.host === 'agentcore-runtime') {
+      this.addRuntime(built, settings);
       return;
     }
     const { runtime, alarmTopic, logRemovalPolicy } = settings;
@@ -176,6 +188,27 @@ export class McpFleetStack extends cdk.Stack {
     new cdk.CfnOutput(this, endpointUrlOutputId(server.id), {
       value: fn.url,
       description: `Web Function endpoint (IAM auth, MCP Streamable HTTP) of MCP server ${server.id}`,
+    });
+  }
+
+  /** An `agentcore-runtime` server: its runtime, its MCP-server target and its outputs (ARN, invoke URL). */
+  private addRuntime(built: BuiltServer, { alarmTopic }: FunctionSettings): void {
+    const { server } = built;
+    const rt = new McpAgentCoreRuntime(this, `Server-${server.id}`, {
+      ...agentCoreRuntimeProps(server, built.artifact),
+      ...(alarmTopic === undefined ? {} : { alarmTopic }),
+    });
+    this.runtimes.set(server.id, rt);
+    tagServer(rt, server);
+    // A runtime is reached only through its invoke URL: an MCP-server target.
+    this.gateway.addRuntime(rt, gatewayTargetProps(server));
+    new cdk.CfnOutput(this, runtimeArnOutputId(server.id), {
+      value: rt.runtime.agentRuntimeArn,
+      description: `AgentCore Runtime ARN of MCP server ${server.id}`,
+    });
+    new cdk.CfnOutput(this, runtimeInvokeUrlOutputId(server.id), {
+      value: rt.invokeUrl,
+      description: `AgentCore Runtime invoke URL (IAM auth, MCP Streamable HTTP, qualifier DEFAULT) of MCP server ${server.id}`,
     });
   }
 

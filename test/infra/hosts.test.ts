@@ -5,7 +5,7 @@
  * template with all three hosts.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as cdk from 'aws-cdk-lib';
@@ -23,11 +23,11 @@ import {
 } from '../../src/infra/index.js';
 import {
   artifactDirs,
-  builtServers,
   cfnLintWithoutErrors,
   FLEET_YAML,
   fleetConfig,
-  GIT_TOOLS,
+  hostBuiltServers,
+  hostZipRoot,
   NO_CFN_VALIDATION,
   onlyResourceId,
 } from './support.js';
@@ -74,28 +74,11 @@ let template: Template;
 let resources: Record<string, { Type: string; Properties?: Json; DependsOn?: string[] }>;
 
 /** A zip root as the build writes it for the server's host (launch.json names the host). */
-function zipRoot(server: ServerConfig, host = server.hosting.host): string {
-  const dir = path.join(dirs.root, `zip-${server.id}-${host}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'index.mjs'), 'export {};\n');
-  const spec = { id: server.id, command: server.command, args: [], ...(host === 'function' ? {} : { host }) };
-  writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(spec));
-  return dir;
-}
+const zipRoot = (server: ServerConfig, host = server.hosting.host): string =>
+  hostZipRoot(dirs.root, server, host);
 
 /** The built servers of a fleet of HOSTS_YAML's shape. */
-function hostServers(yaml = HOSTS_YAML): BuiltServer[] {
-  const fleet = fleetConfig(yaml);
-  const base = builtServers({ ...fleet, servers: fleet.servers.slice(0, 2) }, dirs);
-  return [
-    ...base,
-    ...fleet.servers.slice(2).map((server) => ({
-      server,
-      artifact: { kind: 'zip' as const, dir: zipRoot(server) },
-      tools: GIT_TOOLS,
-    })),
-  ];
-}
+const hostServers = (yaml = HOSTS_YAML): BuiltServer[] => hostBuiltServers(yaml, dirs);
 
 before(() => {
   dirs = artifactDirs();

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatProblem, parseConfig } from '../../src/config/index.js';
-import type { FleetConfig } from '../../src/config/model.js';
-import type { BuiltServer, LoweredTool } from '../../src/infra/index.js';
+import type { FleetConfig, ServerConfig } from '../../src/config/model.js';
+import type { BuiltServer, LoweredTool, ServerArtifact } from '../../src/infra/index.js';
 import { pythonTool } from '../helpers.js';
 
 /** A fleet of two servers: a zip one (arm64) and an image one (x86_64) with everything configurable set. */
@@ -105,8 +105,11 @@ export const DIAGRAM_TOOLS: LoweredTool[] = [
   },
 ];
 
-/** A temporary directory with a zip function root and an image build context. */
-export function artifactDirs(): { root: string; zip: string; image: string; web: string } {
+/**
+ * A temporary directory with a zip function root, an image build context, a web function's zip
+ * and an AgentCore runtime's container build context.
+ */
+export function artifactDirs(): { root: string; zip: string; image: string; web: string; runtime: string } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'mcp-fleet-infra-'));
   const zip = path.join(root, 'git');
   const image = path.join(root, 'aws-diagram');
@@ -115,6 +118,14 @@ export function artifactDirs(): { root: string; zip: string; image: string; web:
   mkdirSync(zip);
   mkdirSync(image);
   mkdirSync(web);
+  // An AgentCore runtime's container: the session entry serving MCP on 0.0.0.0:8000 /mcp (arm64).
+  const runtime = path.join(root, 'runtime');
+  mkdirSync(runtime);
+  writeFileSync(
+    path.join(runtime, 'Dockerfile'),
+    'FROM --platform=linux/arm64 public.ecr.aws/docker/library/node:22-slim\nCOPY . /app\nEXPOSE 8000\nCMD ["node", "/app/index.mjs"]\n',
+  );
+  writeFileSync(path.join(runtime, 'index.mjs'), 'export {};\n');
   writeFileSync(path.join(web, 'index.mjs'), 'export {};\n');
   writeFileSync(
     path.join(web, 'launch.json'),
@@ -126,7 +137,7 @@ export function artifactDirs(): { root: string; zip: string; image: string; web:
     path.join(image, 'Dockerfile'),
     'FROM public.ecr.aws/lambda/nodejs:22\nCOPY . ${LAMBDA_TASK_ROOT}\nCMD ["index.handler"]\n',
   );
-  return { root, zip, image, web };
+  return { root, zip, image, web, runtime };
 }
 
 /** The built servers of {@link FLEET_YAML} (or another fleet with the same two ids). */
@@ -136,6 +147,37 @@ export function builtServers(fleet: FleetConfig, dirs: { zip: string; image: str
       ? { server, artifact: { kind: 'zip', dir: dirs.zip }, tools: GIT_TOOLS }
       : { server, artifact: { kind: 'image', dir: dirs.image }, tools: DIAGRAM_TOOLS },
   );
+}
+
+/** A zip root in `root` as the build writes it for the server's host (launch.json names the host). */
+export function hostZipRoot(root: string, server: ServerConfig, host = server.hosting.host): string {
+  const dir = path.join(root, `zip-${server.id}-${host}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'index.mjs'), 'export {};\n');
+  const spec = { id: server.id, command: server.command, args: [], ...(host === 'function' ? {} : { host }) };
+  writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(spec));
+  return dir;
+}
+
+/**
+ * The built servers of a fleet that adds servers of other hosts to {@link FLEET_YAML}'s two: each
+ * added one a zip built for its host, unless `artifactOf` gives another artifact; all with GIT_TOOLS.
+ */
+export function hostBuiltServers(
+  yaml: string,
+  dirs: ReturnType<typeof artifactDirs>,
+  artifactOf: (server: ServerConfig) => ServerArtifact | undefined = () => undefined,
+): BuiltServer[] {
+  const fleet = fleetConfig(yaml);
+  const base = builtServers({ ...fleet, servers: fleet.servers.slice(0, 2) }, dirs);
+  return [
+    ...base,
+    ...fleet.servers.slice(2).map((server) => ({
+      server,
+      artifact: artifactOf(server) ?? { kind: 'zip' as const, dir: hostZipRoot(dirs.root, server) },
+      tools: GIT_TOOLS,
+    })),
+  ];
 }
 
 /** One finding of cfn-lint (its JSON format). */
