@@ -49,6 +49,25 @@ function stopSignal(): Promise<string> {
   });
 }
 
+/**
+ * A line writer that gathers what is written in one turn of the event loop into one write: under
+ * load a call line per call would otherwise be a write system call per call. Flushed at exit.
+ */
+function coalesced(stream: NodeJS.WriteStream): (line: string) => void {
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    stream.write(text);
+  };
+  process.once('exit', flush);
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(`${line}\n`);
+  };
+}
+
 /** `mcp-fleet dev`: the options read once, then the session started, run until a signal, stopped. */
 export async function devCommand(options: DevOptions): Promise<number> {
   let settings: DevSettings;
@@ -58,9 +77,7 @@ export async function devCommand(options: DevOptions): Promise<number> {
     if (err instanceof DevOptionsError) throw new CliError(err.message, EXIT.USAGE);
     throw err;
   }
-  const out = (line: string): void => {
-    process.stdout.write(`${line}\n`);
-  };
+  const out = coalesced(process.stdout);
   const err = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
