@@ -4,6 +4,7 @@
  * (the discovery's cold start) and, when given, from `bench:server-concurrency`'s results. Each
  * measured fact says where it came from, so a reason can name it.
  */
+import path from 'node:path';
 import type { ServerConfig } from '../config/model.js';
 import type { Host } from '../config/limits.js';
 import type { ServerMeasurements } from '../contract/measurements.js';
@@ -95,10 +96,31 @@ export function serverFacts(s: ServerConfig, inputs: FactInputs): ServerFacts {
   return facts;
 }
 
+/**
+ * Servers known to keep state between calls that a later call of the same conversation needs,
+ * by package name (or command): what `plan` takes when the config declares nothing.
+ */
+export const KNOWN_STATEFUL: Readonly<Record<string, string>> = {
+  '@modelcontextprotocol/server-memory': 'its knowledge graph lives in its memory file',
+  'mcp-server-memory': 'its knowledge graph lives in its memory file',
+  'awslabs.git-repo-research-mcp-server': 'it searches the repositories it indexed on earlier calls',
+};
+
+/** What is known of a server's state when its config declares nothing. */
+function knownState(s: ServerConfig): Measured<DeclaredState> | undefined {
+  const names = [s.package && 'name' in s.package ? s.package.name : undefined, path.basename(s.command)];
+  for (const name of names) {
+    const why = name === undefined ? undefined : KNOWN_STATEFUL[name];
+    if (why !== undefined) return { value: 'session', source: `${name}: ${why}` };
+  }
+  return undefined;
+}
+
 function stateOf(s: ServerConfig, override: DeclaredState | undefined): Measured<DeclaredState> | undefined {
   if (override !== undefined) return { value: override, source: `--state ${s.id}=${override}` };
   const declared = declaredState(s);
-  return declared === undefined ? undefined : { value: declared, source: `state: ${declared} in the config` };
+  if (declared === undefined) return knownState(s);
+  return { value: declared, source: `state: ${declared} in the config` };
 }
 
 /**

@@ -2,8 +2,8 @@
  * The advice: which host fits a server, by the first of `RULES` that applies, with its reasons in
  * words. The rules, in order:
  *
- * 1. `state` — state between calls (declared `state: session`) → agentcore-runtime: one server
- *    per client session, so a later call finds what an earlier one left.
+ * 1. `state` — state between calls (declared `state: session`, or known of its package) →
+ *    agentcore-runtime: one server per client session, so a later call finds what an earlier one left.
  * 2. `serial` — a server that answers one call at a time (measured, or `concurrency: 1`) →
  *    function: one call per environment, none waits behind another.
  * 3. `container` — a PyPI, image or command server (stateless) → function: the multi-call hosts

@@ -160,6 +160,18 @@ describe('plan: the facts of a server', () => {
     assert.deepEqual(f.state, { value: 'session', source: '--state mem=session' });
   });
 
+  test('state known of a package when the config declares none: the memory server keeps its graph', () => {
+    const known = serverFacts(server(NPM), {});
+    assert.equal(known.state?.value, 'session');
+    assert.match(known.state?.source ?? '', /@modelcontextprotocol\/server-memory: its knowledge graph/);
+    // By its command too (a memory server run from PATH), and a declaration wins over what is known.
+    const byCommand = serverFacts(server('servers:\n  m:\n    command: /usr/bin/mcp-server-memory\n'), {});
+    assert.equal(byCommand.state?.value, 'session');
+    const declared = serverFacts(server(`${NPM}    state: none\n`), {});
+    assert.deepEqual(declared.state, { value: 'none', source: 'state: none in the config' });
+    assert.equal(serverFacts(server(PYPI), {}).state, undefined);
+  });
+
   test('dev’s measurements: init, call duration and memory, each with its source', () => {
     const m = measurements({
       calls: 4,
