@@ -71,14 +71,23 @@ const oneLine = (result: unknown): string => resultText(result).replace(/\s+/g, 
 
 const short = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-/** A web function has no Lambda Invoke: it is checked through the gateway (its MCP-server target). */
-const WEB_FUNCTION_SKIP: Check = {
-  status: 'skip',
-  detail: 'a web function has no Lambda Invoke; checked through the gateway (--gateway-url)',
-};
+/**
+ * A web function or an AgentCore Runtime has no Lambda Invoke: it is checked through the gateway
+ * (its MCP-server target); undefined for the hosts that have one.
+ */
+function noInvoke(server: ServerConfig): Check | undefined {
+  const { host } = server.hosting;
+  if (host !== 'web-function' && host !== 'agentcore-runtime') return undefined;
+  const what = host === 'web-function' ? 'a web function' : 'an AgentCore Runtime';
+  return {
+    status: 'skip',
+    detail: `${what} has no Lambda Invoke; checked through the gateway (--gateway-url)`,
+  };
+}
 
 async function checkToolsList(client: LambdaClient, server: ServerConfig): Promise<Check> {
-  if (server.hosting.host === 'web-function') return WEB_FUNCTION_SKIP;
+  const skip = noInvoke(server);
+  if (skip) return skip;
   const t = performance.now();
   try {
     const tools = await listTools(
@@ -94,7 +103,8 @@ async function checkToolsList(client: LambdaClient, server: ServerConfig): Promi
 
 async function checkAgentCoreCall(client: LambdaClient, server: ServerConfig): Promise<Check> {
   if (server.verify === undefined) return { status: 'skip', detail: 'no verify: tool configured' };
-  if (server.hosting.host === 'web-function') return WEB_FUNCTION_SKIP;
+  const skip = noInvoke(server);
+  if (skip) return skip;
   const full = `${server.gateway.target}${TOOL_NAME_DELIMITER}${server.verify.tool}`;
   const t = performance.now();
   try {
@@ -208,8 +218,9 @@ async function checkAtGateway(gw: GatewaySession, server: ServerConfig): Promise
   const count = [...gw.listed].filter((n) => n.startsWith(prefix)).length;
   if (count === 0) return { status: 'fail', detail: `no ${prefix}* tools at the gateway` };
   let served = `${count} tools listed`;
-  // A web function's own prompts and resources would be read from its endpoint (SigV4), not Invoke.
-  if (server.gateway.targetType === 'mcp' && server.hosting.host !== 'web-function') {
+  // A web function's or a runtime's own prompts and resources would be read from its endpoint
+  // (SigV4), not Invoke.
+  if (server.gateway.targetType === 'mcp' && noInvoke(server) === undefined) {
     const started = performance.now();
     try {
       const more = await checkMcpTarget(gw.lambda, server, gw.lists);
