@@ -61,6 +61,7 @@ import type { JsonRpcMessage } from '../src/protocol/jsonrpc.js';
 import { ChildProcessTransport, describeExit } from '../src/runtime/child.js';
 import { serverEnvironment } from '../src/runtime/env.js';
 import { STDIO_PROTOCOL_VERSION } from '../src/runtime/limits.js';
+import { CONCURRENCY_RESULTS_FILE } from '../src/plan/plan.js';
 import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { NEEDS_NETWORK, SEED_CONFIG } from '../scripts/seed-fleet.js';
 import { gitRepo } from '../scripts/support.js';
@@ -1175,7 +1176,21 @@ try {
   );
   if (ONLY === undefined) {
     await writeGeneratedBlock(generatedDoc('server-concurrency'), facts, markdown(rows, rec));
-    line('wrote docs/hosts.md');
+    // What `mcp-fleet plan` reads of it beside the seed's config (each server's verdict, memory
+    // and start), committed with it: the seed's advice is reproducible from a fresh clone.
+    const verdicts = rows
+      .filter((r) => r.origin === 'seed')
+      .map((r) => ({
+        id: r.id,
+        verdict: r.verdict,
+        ...(r.rssPeak !== undefined ? { rssPeak: r.rssPeak } : {}),
+        ...(r.startMs !== undefined ? { startMs: Math.round(r.startMs) } : {}),
+      }));
+    await writeFile(
+      path.join(ROOT, 'examples', 'seed', CONCURRENCY_RESULTS_FILE),
+      `${JSON.stringify({ date: facts.date, commit: facts.commit, ks: KS, rows: verdicts }, null, 2)}\n`,
+    );
+    line(`wrote docs/hosts.md and examples/seed/${CONCURRENCY_RESULTS_FILE}`);
   } else line('BENCH_ONLY: docs/hosts.md not written');
 } finally {
   await rm(fx.dir, { recursive: true, force: true });

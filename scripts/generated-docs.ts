@@ -83,6 +83,17 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
     ],
   },
   {
+    id: 'seed-plan',
+    file: 'docs/hosts.md',
+    command: 'npm run seed-plan',
+    inputs: [
+      'scripts/seed-plan.ts',
+      'src/plan',
+      'examples/seed/servers.yaml',
+      'examples/seed/server-concurrency.json',
+    ],
+  },
+  {
     id: 'hosts',
     file: 'docs/hosts.md',
     command: 'npm run build && npm run bench:hosts',

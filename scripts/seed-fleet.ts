@@ -7,7 +7,7 @@
  * Run: npm run seed-fleet   (test/seed/seed-fleet.test.ts runs the same and checks the outcome)
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -243,8 +243,6 @@ export async function runSeedFleet(
     'resource "aws_s3_bucket" "data" {\n  bucket = "mcp-fleet-seed-example"\n}\n',
   );
   const calls = offlineCalls({ dir: work, repo, terraform });
-  // The filesystem server of the seed serves /tmp, and terraform scans under its cwd, /tmp: the
-  // work folder is under it.
   const t0 = performance.now();
   const fleet = await startFleet(config, {
     port: 0,
@@ -258,6 +256,25 @@ export async function runSeedFleet(
   });
   const devStartMs = performance.now() - t0;
   log(`dev fleet up in ${(devStartMs / 1000).toFixed(1)} s`);
+  // The filesystem server of the seed serves /tmp, and terraform scans under its cwd, /tmp: each
+  // environment's own /tmp, as in Lambda (docs/security.md). Their files go there, into the
+  // environment the discovery started (the calls below find it warm).
+  const ownTmp = (id: string): string | undefined =>
+    fleet.lambda.forServer(id)?.environmentList.find((e) => e.tmp !== undefined)?.tmp;
+  const tfTmp = ownTmp('terraform');
+  if (tfTmp !== undefined && calls['terraform']) {
+    await mkdir(path.join(tfTmp, 'terraform'), { recursive: true });
+    await copyFile(path.join(terraform, 'main.tf'), path.join(tfTmp, 'terraform', 'main.tf'));
+    calls['terraform'].arguments = {
+      working_directory: path.join(tfTmp, 'terraform'),
+      framework: 'terraform',
+    };
+  }
+  const fsTmp = ownTmp('filesystem');
+  if (fsTmp !== undefined && calls['filesystem']) {
+    await copyFile(path.join(work, 'hello.txt'), path.join(fsTmp, 'hello.txt'));
+    calls['filesystem'].arguments = { path: path.join(fsTmp, 'hello.txt') };
+  }
   const client = new Client({ name: 'seed-fleet', version: '0.1.0' });
   try {
     for (const e of fleet.discovery) {

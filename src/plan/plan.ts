@@ -6,6 +6,7 @@
  * `bench:server-concurrency`'s results.
  */
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ServerManifest } from '../build/build.js';
 import { fleetPaths } from '../config/fleet-paths.js';
@@ -67,10 +68,19 @@ function estimate(cost: HostCost, why: string | undefined): HostEstimate {
   return { host: cost.host, monthlyUsd: null, lines: [], eligible: false, whyNot: why };
 }
 
+/**
+ * `bench:server-concurrency`'s verdicts, when a file of this name lies beside the config (the
+ * seed's does): read unless `--concurrency-results` names another.
+ */
+export const CONCURRENCY_RESULTS_FILE = 'server-concurrency.json';
+
 export interface PlanOptions {
   callsPerMonth: number;
   assumptions: Assumptions;
-  /** bench/results/server-concurrency.json (or a file of the same shape). */
+  /**
+   * bench/results/server-concurrency.json (or a file of the same shape); default the config's
+   * folder's {@link CONCURRENCY_RESULTS_FILE}, when there is one.
+   */
   concurrencyResults?: string;
   /** `--state id=…`. */
   states?: Record<string, DeclaredState>;
@@ -80,7 +90,9 @@ export interface PlanOptions {
 export async function planFleet(config: FleetConfig, options: PlanOptions): Promise<FleetPlan> {
   const paths = fleetPaths(config.file);
   const measurements = path.join(path.dirname(paths.devDir), MEASUREMENTS_FOLDER);
-  const bench = options.concurrencyResults ? await readConcurrencyResults(options.concurrencyResults) : [];
+  const beside = path.join(path.dirname(path.resolve(config.file)), CONCURRENCY_RESULTS_FILE);
+  const results = options.concurrencyResults ?? (existsSync(beside) ? beside : undefined);
+  const bench = results !== undefined ? await readConcurrencyResults(results) : [];
   const load: Load = { callsPerMonth: options.callsPerMonth, assumptions: options.assumptions };
   const servers: ServerPlan[] = [];
   for (const s of config.servers.filter((server) => server.enabled)) {

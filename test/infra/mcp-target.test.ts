@@ -177,26 +177,38 @@ describe('checks of the mcp-target stack', () => {
 });
 
 describe('the seed fleet (examples/seed/servers.yaml) with its mcp targets', () => {
-  test('github, terraform, git-repo-research and filesystem are MCP-server targets (github and filesystem web functions); the stack is cdk-nag clean and cfn-lint finds no error', async () => {
+  test('a mix of hosts: github and filesystem web functions, git-repo-research an AgentCore Runtime, the rest functions; four MCP-server targets; cdk-nag clean and cfn-lint finds no error', async () => {
     const fleet = await loadConfigOrThrow(path.join(ROOT, 'examples', 'seed', 'servers.yaml'));
     const mcp = fleet.servers.filter((s) => s.gateway.targetType === 'mcp').map((s) => s.id);
     assert.deepEqual(mcp, ['git-repo-research', 'terraform', 'github', 'filesystem']);
     const web = fleet.servers.filter((s) => s.hosting.host === 'web-function').map((s) => s.id);
     assert.deepEqual(web, ['github', 'filesystem']);
+    const runtimes = fleet.servers.filter((s) => s.hosting.host === 'agentcore-runtime').map((s) => s.id);
+    assert.deepEqual(runtimes, ['git-repo-research']);
+    assert.equal(fleet.gateway.sessionTimeout, 3600, "a session host turns the gateway's sessions on");
     // Stand-in artifacts (the seed test builds the real ones): a zip root per server (a web
-    // function's for those), one tool each.
+    // function's for those), a container for the runtime (a PyPI server), one tool each.
     const servers = fleet.servers.map((server) => ({
       server,
-      artifact: { kind: 'zip' as const, dir: web.includes(server.id) ? dirs.web : dirs.zip },
+      artifact: runtimes.includes(server.id)
+        ? { kind: 'image' as const, dir: dirs.runtime }
+        : { kind: 'zip' as const, dir: web.includes(server.id) ? dirs.web : dirs.zip },
       tools: DIAGRAM_TOOLS,
     }));
     const seed = synthFleet({ fleet, servers, outdir: path.join(dirs.root, 'seed.out'), stackId: 'Seed' });
     assert.deepEqual(nagViolations(seed.stack), []);
     assert.deepEqual(seed.nagWarnings, []);
     const t = Template.fromJSON(seed.template);
-    // A function's MCP-server target is on its Function URL; a web function's on its endpoint.
-    t.resourceCountIs('AWS::Lambda::Url', mcp.length - web.length);
+    // A function's MCP-server target is on its Function URL; a web function's on its endpoint; a
+    // runtime's on its invocation URL.
+    t.resourceCountIs('AWS::Lambda::Url', mcp.length - web.length - runtimes.length);
     t.resourceCountIs('AWS::Lambda::WebFunction', web.length);
+    t.resourceCountIs('AWS::BedrockAgentCore::Runtime', runtimes.length);
+    t.hasResourceProperties('AWS::BedrockAgentCore::Gateway', {
+      ProtocolConfiguration: {
+        Mcp: Match.objectLike({ SessionConfiguration: { SessionTimeoutInSeconds: 3600 } }),
+      },
+    });
     for (const name of mcp)
       t.hasResourceProperties('AWS::BedrockAgentCore::GatewayTarget', {
         Name: name,
