@@ -45,4 +45,9 @@ export interface ServerMeasurements {
    * how many of those failed, and the most seen at once. Zero on the other hosts.
    */
   overlap: { calls: number; errors: number; peak: number };
+  /**
+   * Files of an environment's own /tmp that a call read at least a second after an earlier call
+   * wrote them, seen when environments ended: state between calls. Absent when none was seen.
+   */
+  state?: { environments: number; files: number; examples: string[]; lastAt: string };
 }

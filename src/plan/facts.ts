@@ -83,7 +83,7 @@ export function serverFacts(s: ServerConfig, inputs: FactInputs): ServerFacts {
     architecture: s.aws.architecture,
     environmentConcurrency: s.hosting.environmentConcurrency,
     idleTimeoutS: s.hosting.session?.idleTimeout ?? 900,
-    state: stateOf(s, inputs.stateOverride),
+    state: stateOf(s, inputs.stateOverride, m),
     concurrency: concurrencyOf(s, m, inputs.concurrencyResult),
   };
   if (s.hosting.minEnvironments !== undefined) facts.minEnvironments = s.hosting.minEnvironments;
@@ -116,11 +116,25 @@ function knownState(s: ServerConfig): Measured<DeclaredState> | undefined {
   return undefined;
 }
 
-function stateOf(s: ServerConfig, override: DeclaredState | undefined): Measured<DeclaredState> | undefined {
+/**
+ * The server's state between calls: `--state`, then the config's `state:`, then what `mcp-fleet
+ * dev` saw (a call read a file of its /tmp an earlier call wrote), then what is known of it.
+ */
+function stateOf(
+  s: ServerConfig,
+  override: DeclaredState | undefined,
+  m: ServerMeasurements | undefined,
+): Measured<DeclaredState> | undefined {
   if (override !== undefined) return { value: override, source: `--state ${s.id}=${override}` };
   const declared = declaredState(s);
-  if (declared === undefined) return knownState(s);
-  return { value: declared, source: `state: ${declared} in the config` };
+  if (declared !== undefined) return { value: declared, source: `state: ${declared} in the config` };
+  const seen = m?.state;
+  if (seen !== undefined && seen.files > 0)
+    return {
+      value: 'session',
+      source: `mcp-fleet dev saw calls read files of its /tmp that earlier calls wrote (${seen.examples.join(', ')}), in ${seen.environments} environment${seen.environments === 1 ? '' : 's'}`,
+    };
+  return knownState(s);
 }
 
 /**

@@ -29,6 +29,8 @@ let dir: string;
 let cleanup: () => Promise<void>;
 let fleet: RunningFleet;
 const clients: Client[] = [];
+/** What ended environments said of their /tmp (a call read what an earlier call wrote), by server. */
+const stateFiles: { id: string; files: readonly string[] }[] = [];
 
 const ADA = {
   entities: [{ name: 'Ada', entityType: 'person', observations: ['wrote the first program'] }],
@@ -72,6 +74,9 @@ servers:
     port: 0,
     buildDir: false,
     env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    onStateFiles: (id, files) => {
+      stateFiles.push({ id, files });
+    },
   });
 });
 
@@ -143,6 +148,11 @@ describe('function: the state of one environment is not in the next', () => {
     assert.ok(fn.killEnvironments() > 0);
     await eventually(() => fn.environmentList.length === 0, { what: 'every environment ended' });
     assert.deepEqual(entityNames(await a.callTool({ name: 'memory-fn___read_graph', arguments: {} })), []);
+    // What mcp-fleet plan is told: the environment that ended had a file a later call read.
+    assert.deepEqual(
+      stateFiles.filter((s) => s.id === 'memory-fn').map((s) => s.files),
+      [['memory.jsonl']],
+    );
   });
 });
 
@@ -177,7 +187,11 @@ describe('a session ends at its idle timeout', () => {
           JSON.stringify(body),
           session ? { [MCP_SESSION_HEADER]: session } : {},
         );
-        await fn.invoke(event, { onChunk: (data, type) => { reader.push(data, type); } });
+        await fn.invoke(event, {
+          onChunk: (data, type) => {
+            reader.push(data, type);
+          },
+        });
         return { status: reader.statusCode, headers: reader.headers, body: text };
       };
       const init = await post({

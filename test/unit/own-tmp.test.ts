@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LaunchSpec } from '../../src/config/model.js';
 import { FUNCTION_ENV } from '../../src/contract/function-env.js';
 import {
+  filesReadAfterWrite,
   inOwnTmp,
   launchInOwnTmp,
   ownTmp,
@@ -164,5 +165,37 @@ describe('an environment’s folder', () => {
     assert.equal(existsSync(orphan), false);
     assert.equal(existsSync(mine.dir), true);
     assert.equal(existsSync(other), true, 'not an environment’s folder');
+  });
+});
+
+describe('files a later call read after an earlier call wrote them', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-read-later-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A file with its last read and write at the given times (epoch ms). */
+  const file = (rel: string, written: number, read: number): void => {
+    const p = path.join(dir, rel);
+    mkdirSync(path.dirname(p), { recursive: true });
+    writeFileSync(p, rel);
+    utimesSync(p, read / 1000, written / 1000);
+  };
+
+  test('a call between the write and the read: found; the same call, never read, or the runtime’s own folders: not', () => {
+    const t = Date.UTC(2026, 11, 3, 12, 0, 0);
+    // Calls began at t, t+10 s and t+20 s.
+    const starts = [t, t + 10_000, t + 20_000];
+    file('memory.jsonl', t + 1_000, t + 12_000); // written in call 1, read in call 2
+    file('clone/.git/HEAD', t + 2_000, t + 25_000); // written in call 1, read in call 3
+    file('scratch.txt', t + 11_000, t + 11_500); // written and read back in call 2
+    file('output.png', t + 15_000, t + 14_000); // written, never read since
+    file('mcp-fleet/s/home/.config', t + 1_000, t + 21_000); // the runtime's HOME
+    assert.deepEqual(filesReadAfterWrite(dir, starts), ['clone/.git/HEAD', 'memory.jsonl']);
+    // One call alone cannot leave anything for a later one.
+    assert.deepEqual(filesReadAfterWrite(dir, [t]), []);
   });
 });

@@ -172,6 +172,23 @@ describe('plan: the facts of a server', () => {
     assert.equal(serverFacts(server(PYPI), {}).state, undefined);
   });
 
+  test('state seen by dev (a call read a file an earlier call wrote) counts when nothing is declared', () => {
+    const seen = measurements({
+      state: { environments: 2, files: 3, examples: ['index/faiss.bin'], lastAt: 't' },
+    });
+    const f = serverFacts(server(PYPI), { measurements: seen });
+    assert.equal(f.state?.value, 'session');
+    assert.match(
+      f.state?.source ?? '',
+      /mcp-fleet dev saw calls read files .*index\/faiss\.bin.*2 environments/,
+    );
+    // The config's declaration wins over what dev saw.
+    const declared = serverFacts(server(`${PYPI}    state: none\n`), { measurements: seen });
+    assert.equal(declared.state?.value, 'none');
+    // Nothing seen: nothing known of a PyPI git server.
+    assert.equal(serverFacts(server(PYPI), { measurements: measurements() }).state, undefined);
+  });
+
   test('dev’s measurements: init, call duration and memory, each with its source', () => {
     const m = measurements({
       calls: 4,

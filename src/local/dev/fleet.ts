@@ -38,6 +38,8 @@ export interface FleetOptions {
   /** Add the x_amz_bedrock_agentcore_search tool (default: the config's gateway.search). */
   search?: boolean;
   onInvoke?: (record: InvocationRecord) => void;
+  /** An environment ended whose /tmp held files a later call read (for `mcp-fleet plan`). */
+  onStateFiles?: (serverId: string, files: readonly string[]) => void;
   /**
    * Run each built zip function in the Lambda-like sandbox (read-only /var/task, only /tmp
    * writable, Lambda's base tools and variables); needs root on Linux.
@@ -133,6 +135,7 @@ function localLambda(config: FleetConfig, options: FleetOptions, plan: LaunchPla
     ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
+    ...(options.onStateFiles ? { onStateFiles: options.onStateFiles } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
     ...(options.memory !== undefined ? { memory: options.memory } : {}),

@@ -287,6 +287,9 @@ export class DevSession {
         this.measurements.record(r);
         if (this.ready) this.output.call(r);
       },
+      onStateFiles: (id, files) => {
+        this.measurements.recordState(id, files);
+      },
       onDecision: (r) => {
         this.output.decision(r);
       },

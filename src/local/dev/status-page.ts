@@ -78,7 +78,9 @@ const SCRIPT = `
         badge.textContent = f.state;
         state.append(badge);
         tr.append(state);
-        tr.append(cell(f.environments.total + ' (' + f.environments.busy + ' busy, ' + f.environments.frozen + ' frozen) / ' + f.concurrencyLimit));
+        tr.append(cell(f.sessions
+          ? f.sessions.length + ' session' + (f.sessions.length === 1 ? '' : 's') + ' (' + f.host + ', one environment each)'
+          : f.environments.total + ' (' + f.environments.busy + ' busy, ' + f.environments.frozen + ' frozen) / ' + f.concurrencyLimit));
         tr.append(cell(String(f.calls), 'num'), cell(String(f.errors), 'num'));
         tr.append(cell(f.p50Ms === null ? '–' : String(f.p50Ms), 'num'), cell(f.p95Ms === null ? '–' : String(f.p95Ms), 'num'));
         tr.append(cell(f.maxMemoryUsedMb + ' / ' + f.memorySizeMb + ' MB', 'num'));

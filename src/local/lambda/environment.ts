@@ -46,6 +46,13 @@ export interface ExecutionEnvironment {
    * when it has a /tmp of its own already (the sandbox's, a mount of its own).
    */
   readonly tmp?: string | undefined;
+  /**
+   * Once it has ended: the files of its /tmp folder that a call read after an earlier call wrote
+   * them (`filesReadAfterWrite`): state a later call needed. Empty under the sandbox.
+   */
+  readonly filesReadLater?: readonly string[];
+  /** A call begins in it (its files are read against the calls' starts). */
+  noteCall?(at?: number): void;
 
   /** Waits for the end of init at most `limitMs`; stops nothing (the caller decides what a timeout means). */
   awaitInit(limitMs: number): Promise<InitOutcome>;

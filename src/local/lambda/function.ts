@@ -97,6 +97,11 @@ export interface FunctionOptions {
   clock?: Clock;
   /** The Node.js web-function environments run on (default: Node.js 24 if installed). */
   webNode?: WebNode;
+  /**
+   * When an environment ended whose /tmp held files a later call read after an earlier one wrote
+   * them (state between calls, for `mcp-fleet plan`).
+   */
+  onStateFiles?: (serverId: string, files: readonly string[]) => void;
 }
 
 export interface InvokeOptions {
@@ -492,6 +497,7 @@ export class LocalFunction {
       deadline: call.deadline,
     };
     if (call.opts.clientContext !== undefined) message.clientContext = call.opts.clientContext;
+    env.noteCall?.();
     // A web function environment cuts a request at its timeout itself (504) and serves on.
     if (env instanceof WebEnvironment) return env.invoke(message, call.stream.take);
     const reply = await withDeadline(env.invoke(message, call.stream.take), call.deadline, {
@@ -618,6 +624,8 @@ export class LocalFunction {
     this.pool.track(env, (gone) => {
       if (gone.killedBecause === 'out-of-memory')
         this.stats.maxMemoryUsedMb = Math.max(this.stats.maxMemoryUsedMb, toMb(gone.peakBytes));
+      if (gone.filesReadLater !== undefined && gone.filesReadLater.length > 0)
+        this.options.onStateFiles?.(this.server.id, gone.filesReadLater);
       // A web function reports each environment when it stops serving (platform.invokeReport).
       if (gone instanceof WebEnvironment)
         this.line(

@@ -152,6 +152,30 @@ export class MeasurementRecorder {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * Records the files an ended environment's later calls read after earlier calls wrote them (the
+   * service's `onStateFiles`); never throws.
+   */
+  recordState(serverId: string, files: readonly string[]): void {
+    const s = this.serverOf(serverId);
+    if (s === undefined || files.length === 0) return;
+    const at = new Date(this.now()).toISOString();
+    this.records.set(
+      serverId,
+      this.load(serverId, s, at).then((m) => {
+        const state = (m.state ??= { environments: 0, files: 0, examples: [], lastAt: at });
+        state.environments += 1;
+        state.files += files.length;
+        state.lastAt = at;
+        for (const f of files)
+          if (state.examples.length < 5 && !state.examples.includes(f)) state.examples.push(f);
+        this.dirty.add(serverId);
+        this.schedule();
+        return m;
+      }),
+    );
+  }
+
   /** Records one invocation (the service's `onInvoke`); never throws. */
   record(r: InvocationRecord): void {
     const s = this.serverOf(r.serverId);

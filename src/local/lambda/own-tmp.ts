@@ -155,6 +155,72 @@ export function ownTmp(launch: WorkerLaunch, base: string = os.tmpdir()): OwnTmp
   };
 }
 
+/**
+ * How far behind the real time a file's times may be: the kernel stamps them from its coarse
+ * clock (a scheduler tick, up to 10 ms), while the call starts come from the precise one.
+ */
+const FILE_TIME_SLACK_MS = 10;
+
+/** Call starts kept per environment (the oldest are forgotten past it). */
+export const CALL_STARTS_KEPT = 100_000;
+
+/** How many of `starts` (ascending, epoch ms) are at or before `t`. */
+function startsBy(starts: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((starts[mid] ?? Infinity) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The files of an environment's /tmp (relative paths) that a call read after an earlier call
+ * last wrote them: a call began between the file's last write and its last read. What a server
+ * left for a later call, found from the files' times and the environment's call starts
+ * (`starts`, ascending, epoch ms): with `relatime` (Linux's default) a read after a write moves
+ * the access time past the modification time; under `noatime` nothing is found. The files' times
+ * come from the kernel's coarse clock, so a start up to FILE_TIME_SLACK_MS after a read's stamp
+ * counts. The runtime's
+ * own folders (HOME and caches, under `mcp-fleet/`) are left out. At most `limit` entries are
+ * looked at.
+ */
+export function filesReadAfterWrite(dir: string, starts: readonly number[], limit = 5000): string[] {
+  const found: string[] = [];
+  if (starts.length < 2) return found;
+  let seen = 0;
+  const walk = (rel: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(path.join(dir, rel));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (++seen > limit) return;
+      const r = rel === '' ? name : path.join(rel, name);
+      if (rel === '' && name === 'mcp-fleet') continue;
+      let st;
+      try {
+        st = statSync(path.join(dir, r));
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) walk(r);
+      else if (
+        st.isFile() &&
+        st.atimeMs > st.mtimeMs &&
+        startsBy(starts, st.atimeMs + FILE_TIME_SLACK_MS) > startsBy(starts, st.mtimeMs)
+      )
+        found.push(r);
+    }
+  };
+  walk('');
+  return found.sort();
+}
+
 function readSpec(file: string): LaunchSpec | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as LaunchSpec;

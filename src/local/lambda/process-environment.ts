@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { MemoryGuard } from './memory.js';
-import { ownTmp } from './own-tmp.js';
+import { CALL_STARTS_KEPT, filesReadAfterWrite, ownTmp } from './own-tmp.js';
 import { processTree, signalAll, waitGone } from '../../platform/processes.js';
 import type {
   ChunkSink,
@@ -37,6 +37,17 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
   readonly done: Promise<void>;
   /** The folder that is its /tmp, when it has no /tmp of its own (outside the sandbox). */
   readonly tmp: string | undefined;
+  /** Once it ended: the files of its /tmp a later call read after an earlier one wrote them. */
+  filesReadLater: string[] = [];
+  /** When its calls began (epoch ms, ascending; the last {@link CALL_STARTS_KEPT}). */
+  private readonly callStarts: number[] = [];
+
+  /** A call begins in it (the function tells it: its files are read against these). */
+  noteCall(at: number = Date.now()): void {
+    this.callStarts.push(at);
+    if (this.callStarts.length > CALL_STARTS_KEPT)
+      this.callStarts.splice(0, this.callStarts.length - CALL_STARTS_KEPT / 2);
+  }
 
   protected readonly child: ChildProcess;
   /** How its first process was started (with its own /tmp). */
@@ -200,6 +211,8 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
     }
     this.killGroups();
     await this.guard.dispose();
+    // What a later call read of what an earlier one left (for mcp-fleet plan), before it goes.
+    if (this.tmp !== undefined) this.filesReadLater = filesReadAfterWrite(this.tmp, this.callStarts);
     // Its root folder (sandbox), its /tmp folder: nothing of it is left.
     await this.launch.dispose?.().catch(() => undefined);
   }
