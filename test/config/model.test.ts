@@ -307,7 +307,9 @@ describe('hosts', () => {
   test('gateway sessions stay off without a session host, unless sessionTimeout is written', () => {
     const off = parseConfig('git:\n  command: mcp-server-git\n').config;
     assert.equal(off?.gateway.sessionTimeout, undefined);
-    const on = parseConfig('gateway:\n  sessionTimeout: 7200\nservers:\n  git:\n    command: mcp-server-git\n');
+    const on = parseConfig(
+      'gateway:\n  sessionTimeout: 7200\nservers:\n  git:\n    command: mcp-server-git\n',
+    );
     assert.equal(on.config?.gateway.sessionTimeout, 7200, on.problems.map(formatProblem).join('\n'));
   });
 });

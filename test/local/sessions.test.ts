@@ -135,6 +135,50 @@ describe('agentcore-runtime: a server per session', () => {
   });
 });
 
+describe("the gateway's sessions", () => {
+  test('an initialize gets a session id; an unknown one is answered 404; DELETE ends it and its target sessions', async () => {
+    const url = `${fleet.url}/mcp`;
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const post = (body: unknown, session?: string): Promise<Response> =>
+      fetch(url, {
+        method: 'POST',
+        headers: { ...headers, ...(session ? { 'mcp-session-id': session } : {}) },
+        body: JSON.stringify(body),
+      });
+    const init = await post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    assert.equal(init.status, 200);
+    const session = init.headers.get('mcp-session-id');
+    assert.ok(session);
+    await init.text();
+    const unknown = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, 'no-such-session');
+    assert.equal(unknown.status, 404);
+    assert.match(await unknown.text(), /Session not found/);
+    // A call in the session starts a target session of the runtime server; DELETE ends both.
+    const fn = fleet.lambda.forServer('memory');
+    assert.ok(fn);
+    const before = fn.sessionList.length;
+    const call = await post(
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'memory___read_graph', arguments: {} } },
+      session,
+    );
+    assert.equal(call.status, 200);
+    await call.text();
+    assert.equal(fn.sessionList.length, before + 1);
+    const del = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    assert.equal(del.status, 200);
+    await eventually(() => fn.sessionList.length === before, {
+      what: "the deleted session's target session ended",
+    });
+    const after = await post({ jsonrpc: '2.0', id: 4, method: 'tools/list' }, session);
+    assert.equal(after.status, 404);
+  });
+});
+
 describe('function: the state of one environment is not in the next', () => {
   test('an entity created on one environment is lost when the next call lands on another (expected of host function)', async () => {
     const a = await connect(new URL(`${fleet.url}/mcp`));

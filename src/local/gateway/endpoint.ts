@@ -8,7 +8,7 @@
 import { McpBridge, type MessageHandler } from '../../protocol/bridge.js';
 import { httpFront, type HttpRequest, type HttpResponse, type HttpStreamSink } from '../../protocol/http.js';
 import type { LocalGateway } from './gateway.js';
-import { MCP_SESSION_HEADER } from '../lambda/sessions.js';
+import { MCP_SESSION_HEADER, sessionNotFound } from '../lambda/sessions.js';
 import { identify } from './identity.js';
 
 /** AgentCore Gateway's invocation timeout: a request is answered within it. */
@@ -43,7 +43,7 @@ export class GatewayEndpoint {
     if (sessions !== undefined) {
       const id = req.headers[MCP_SESSION_HEADER];
       const check = sessions.check(id);
-      if (check === 'unknown') return notFound(id ?? '');
+      if (check === 'unknown') return sessionNotFound(id ?? '');
       if (check === 'live' && id !== undefined && req.method === 'DELETE') {
         this.gateway.endSession(id);
         return { statusCode: 200, headers: {}, body: '' };
@@ -82,20 +82,4 @@ function isInitialize(body: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A request of a session the gateway does not have (ended, or never begun): 404, as the spec says. */
-function notFound(id: string): HttpResponse {
-  return {
-    statusCode: 404,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: null,
-      error: {
-        code: -32001,
-        message: `Session not found: ${id.slice(0, 64)} (it ended or never began); start a new session with initialize`,
-      },
-    }),
-  };
 }
