@@ -10,9 +10,11 @@ import * as agentcore from 'aws-cdk-lib/aws-bedrockagentcore';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
+  DEFAULTS,
   FUNCTION_NAME_PREFIX,
   RUNTIME_IDLE_TIMEOUT_DEFAULT_S,
   RUNTIME_MAX_LIFETIME_DEFAULT_S,
@@ -20,7 +22,7 @@ import {
 import type { ServerConfig } from '../config/model.js';
 import { FUNCTION_ENV } from '../contract/function-env.js';
 import { METRICS_NAMESPACE } from '../contract/metrics.js';
-import { LAMBDA_RESERVED_ENV } from './names.js';
+import { LAMBDA_RESERVED_ENV, retentionDays } from './names.js';
 import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
 import {
   ALARM_PERIOD,
@@ -116,6 +118,12 @@ export interface McpAgentCoreRuntimeProps {
    * @default - no alarm actions
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * How long the runtime's application logs are kept (its log group, which the runtime's vended
+   * log delivery writes to).
+   * @default 30 days (mcp-fleet's default, as for functions)
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /** The construct's props of a `host: agentcore-runtime` server of servers.yaml and its build. */
@@ -132,6 +140,7 @@ export function agentCoreRuntimeProps(
     idleTimeout: cdk.Duration.seconds(session?.idleTimeout ?? RUNTIME_IDLE_TIMEOUT_DEFAULT_S),
     maxLifetime: cdk.Duration.seconds(session?.maxLifetime ?? RUNTIME_MAX_LIFETIME_DEFAULT_S),
     environment: server.env,
+    logRetention: retentionDays(server.aws.logRetentionDays),
     secrets: functionSecrets(server),
     managedPolicies: server.aws.iam.managedPolicies,
     policyStatements: declaredStatements(server),
@@ -198,6 +207,8 @@ export class McpAgentCoreRuntime extends Construct implements NagAware {
   /** The server's declared statements, when it declared any. */
   readonly declaredPolicy?: iam.Policy;
   readonly alarms: { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm };
+  /** Where the runtime's application logs are delivered. */
+  readonly logGroup: logs.LogGroup;
   /** Keys of the environment left out of the runtime's (they reach the server through launch.json). */
   readonly omittedEnv: string[];
   /** The URL the gateway's MCP-server target calls (see {@link runtimeInvokeUrl}). */
@@ -239,6 +250,11 @@ export class McpAgentCoreRuntime extends Construct implements NagAware {
       props.environment ?? {},
     );
     this.omittedEnv = env.omitted;
+    this.logGroup = new logs.LogGroup(this, 'ApplicationLogs', {
+      logGroupName: `/aws/vendedlogs/bedrock-agentcore/${this.runtimeName}`,
+      retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
+      removalPolicy: cdk.RemovalPolicy.DESTROY,
+    });
     const artifact =
       props.artifact.kind === 'image'
         ? agentcore.AgentRuntimeArtifact.fromAsset(props.artifact.dir, {
@@ -261,6 +277,17 @@ export class McpAgentCoreRuntime extends Construct implements NagAware {
         idleRuntimeSessionTimeout: props.idleTimeout ?? cdk.Duration.seconds(RUNTIME_IDLE_TIMEOUT_DEFAULT_S),
         maxLifetime: props.maxLifetime ?? cdk.Duration.seconds(RUNTIME_MAX_LIFETIME_DEFAULT_S),
       },
+      // The server's output (the entry's logs and the server's stderr) delivered to a log group
+      // of the stack's, kept as long as a function's: the runtime's own log group is AgentCore's.
+      // Under /aws/vendedlogs/, the log-delivery role writes it without a resource policy per
+      // runtime (an account has 10).
+      loggingConfigs: [
+        {
+          logType: agentcore.LogType.APPLICATION_LOGS,
+          destination: agentcore.LoggingDestination.cloudWatchLogs(this.logGroup),
+        },
+      ],
+      manageDeliveryResourcePolicy: false,
     });
     // The L2 binds its artifact (the asset, and the role's grant to read it) only when the
     // template is written; bound now, the grant is there for the nag acknowledgments to see.

@@ -12,7 +12,8 @@ import type { FleetPlan } from '../../src/plan/plan.js';
 import { ROOT, runCli, tempDir } from '../helpers.js';
 
 const SEED = path.join(ROOT, 'examples', 'seed', 'servers.yaml');
-const BENCH = path.join(ROOT, 'bench', 'results', 'server-concurrency.json');
+/** bench:server-concurrency's verdicts, committed beside the seed: plan reads them by default. */
+const BENCH = path.join(ROOT, 'examples', 'seed', 'server-concurrency.json');
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 before(async () => {
@@ -36,8 +37,6 @@ describe('mcp-fleet plan on the seed fleet', () => {
       SEED,
       '--rate',
       '2/s',
-      '--concurrency-results',
-      BENCH,
       '--state',
       'git-repo-research=session',
     ]);

@@ -138,6 +138,20 @@ describe('the runtime', () => {
     assert.deepEqual(rt['NetworkConfiguration'], { NetworkMode: 'PUBLIC' });
   });
 
+  test("logs: the runtime's application logs delivered to a log group of the stack's, kept as long as a function's", () => {
+    // One per runtime, under /aws/vendedlogs/ (no resource policy per runtime), with the retention of servers.yaml.
+    template.resourceCountIs('AWS::Logs::Delivery', 2);
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/vendedlogs/bedrock-agentcore/mcp_server_rt',
+      RetentionInDays: 30,
+    });
+    template.hasResourceProperties('AWS::Logs::DeliverySource', {
+      LogType: 'APPLICATION_LOGS',
+      ResourceArn: getAtt(runtimeId('rt'), 'AgentRuntimeArn'),
+    });
+    template.resourceCountIs('AWS::Logs::ResourcePolicy', 0);
+  });
+
   test("the lifecycle defaults are AgentCore's own (900 s idle, 8 h)", () => {
     assert.deepEqual(runtimeOf('rtcode')['LifecycleConfiguration'], {
       IdleRuntimeSessionTimeout: 900,
