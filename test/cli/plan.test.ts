@@ -32,14 +32,7 @@ async function planJson(args: string[]): Promise<FleetPlan> {
 describe('mcp-fleet plan on the seed fleet', () => {
   let plan: FleetPlan;
   before(async () => {
-    plan = await planJson([
-      '--config',
-      SEED,
-      '--rate',
-      '2/s',
-      '--state',
-      'git-repo-research=session',
-    ]);
+    plan = await planJson(['--config', SEED, '--rate', '2/s', '--state', 'git-repo-research=session']);
   });
 
   test('every enabled server is advised a host, with reasons and a cost on each host', async () => {
