@@ -147,6 +147,17 @@ export function agentCoreRuntimeProps(
   };
 }
 
+/** The runtime's code: a container built for linux/arm64, or NODE_22 direct code. */
+function runtimeArtifact(artifact: ServerArtifact): agentcore.AgentRuntimeArtifact {
+  return artifact.kind === 'image'
+    ? agentcore.AgentRuntimeArtifact.fromAsset(artifact.dir, { platform: ecrAssets.Platform.LINUX_ARM64 })
+    : agentcore.AgentRuntimeArtifact.fromCodeAsset({
+        path: artifact.dir,
+        runtime: RUNTIME_CODE_RUNTIME,
+        entrypoint: [RUNTIME_ENTRY_POINT],
+      });
+}
+
 /**
  * The runtime name of a function name: `mcp-server-git` → `mcp_server_git` (AgentCore takes
  * letters, digits and `_`); over 48 characters, clipped with a hash of the whole name.
@@ -255,16 +266,7 @@ export class McpAgentCoreRuntime extends Construct implements NagAware {
       retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
       removalPolicy: cdk.RemovalPolicy.DESTROY,
     });
-    const artifact =
-      props.artifact.kind === 'image'
-        ? agentcore.AgentRuntimeArtifact.fromAsset(props.artifact.dir, {
-            platform: ecrAssets.Platform.LINUX_ARM64,
-          })
-        : agentcore.AgentRuntimeArtifact.fromCodeAsset({
-            path: props.artifact.dir,
-            runtime: RUNTIME_CODE_RUNTIME,
-            entrypoint: [RUNTIME_ENTRY_POINT],
-          });
+    const artifact = runtimeArtifact(props.artifact);
     this.runtime = new agentcore.Runtime(this, 'Runtime', {
       runtimeName: this.runtimeName,
       agentRuntimeArtifact: artifact,
