@@ -7,7 +7,7 @@
  * (no disk), read on every invocation's path (freeze, memory), where a thread-pool round trip per
  * open, stat, read and close costs more than the read itself.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How often a wait for processes to be gone looks again. */
@@ -20,6 +20,43 @@ export function readPseudoFile(file: string): string | undefined {
     return readFileSync(file, 'latin1');
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A kernel pseudo-file read again and again (a cgroup's memory figures, read on every
+ * invocation): opened once, then each read is one pread at offset 0 (the kernel makes the text
+ * anew), where readFileSync pays an open, a stat and a close each time (a tenth of the cost).
+ */
+export class PseudoFile {
+  private fd: number | undefined;
+  private buffer = Buffer.allocUnsafe(256);
+
+  constructor(readonly file: string) {}
+
+  /** The file's text now, or undefined when it is gone (or was never there). */
+  read(): string | undefined {
+    try {
+      this.fd ??= openSync(this.file, 'r');
+      for (;;) {
+        const n = readSync(this.fd, this.buffer, 0, this.buffer.length, 0);
+        if (n < this.buffer.length) return this.buffer.toString('latin1', 0, n);
+        this.buffer = Buffer.allocUnsafe(this.buffer.length * 2); // more than fitted: read it whole
+      }
+    } catch {
+      this.close();
+      return undefined;
+    }
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // closed already
+    }
+    this.fd = undefined;
   }
 }
 

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readPseudoFile, residentBytes } from '../../platform/processes.js';
+import { PseudoFile, residentBytes } from '../../platform/processes.js';
 
 export type MemoryMode = 'auto' | 'cgroup' | 'proc' | 'off';
 
@@ -90,6 +90,9 @@ class CgroupGuard implements MemoryGuard {
   readonly kind: 'cgroup-v1' | 'cgroup-v2';
   private oomAtStart = 0;
   private peak = 0;
+  /** The cgroup's files read on every invocation, each kept open. */
+  private readonly files = new Map<string, PseudoFile>();
+  private disposed = false;
 
   constructor(
     private readonly root: CgroupRoot,
@@ -146,6 +149,9 @@ class CgroupGuard implements MemoryGuard {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
+    for (const file of this.files.values()) file.close();
+    this.files.clear();
     // Empty once its processes are gone (reaped); a few tries for the last exits to be accounted.
     for (let i = 0; i < 20; i++) {
       try {
@@ -165,7 +171,13 @@ class CgroupGuard implements MemoryGuard {
 
   /** One of the cgroup's files (read synchronously: see processes.ts), undefined when absent. */
   private read(file: string): string | undefined {
-    return readPseudoFile(path.join(this.dir, file));
+    if (this.disposed) return undefined;
+    let open = this.files.get(file);
+    if (open === undefined) {
+      open = new PseudoFile(path.join(this.dir, file));
+      this.files.set(file, open);
+    }
+    return open.read();
   }
 
   private readNumber(file: string): number | undefined {
