@@ -94,6 +94,26 @@ describe('a streaming function in the local Lambda service', () => {
     });
   });
 
+  test('what the handler writes in one turn of its event loop reaches the caller as one piece; pieces apart in time stay apart', async () => {
+    const oneTurn: string[] = [];
+    const quick = await lambda.invoke(
+      'mcp-server-stream',
+      { pieces: 3 },
+      { onChunk: (data) => oneTurn.push(data.toString('utf8')) },
+    );
+    assert.equal(quick.functionError, undefined);
+    assert.deepEqual(oneTurn, ['piece 1\npiece 2\npiece 3\n'], 'written and ended in one turn: one piece');
+    assert.deepEqual(quick.streamed, { contentType: 'text/plain', bytes: 24 });
+    const apart: string[] = [];
+    const slow = await lambda.invoke(
+      'mcp-server-stream',
+      { pieces: 3, gapMs: 30 },
+      { onChunk: (data) => apart.push(data.toString('utf8')) },
+    );
+    assert.equal(slow.functionError, undefined);
+    assert.deepEqual(apart, ['piece 1\n', 'piece 2\n', 'piece 3\n'], '30 ms apart: each piece on its own');
+  });
+
   test('a buffered caller gets the whole stream as the payload (Invoke of a streaming function)', async () => {
     const outcome = await lambda.invoke('mcp-server-stream', { pieces: 2 });
     assert.equal(outcome.payload, 'piece 1\npiece 2\n');
@@ -127,7 +147,8 @@ describe('a streaming function in the local Lambda service', () => {
       { pieces: 2, fail: true },
       { onChunk: (d) => pieces.push(d.toString('utf8')) },
     );
-    assert.deepEqual(pieces, ['piece 1\n', 'piece 2\n']);
+    // Written in one turn, then the throw: one piece, sent before the error.
+    assert.deepEqual(pieces, ['piece 1\npiece 2\n']);
     assert.equal(outcome.functionError, 'Unhandled');
     assert.equal((outcome.payload as { errorMessage?: string }).errorMessage, 'failed after the pieces');
   });

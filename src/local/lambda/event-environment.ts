@@ -154,6 +154,11 @@ export class EventEnvironment extends ProcessEnvironment {
     const p = this.pending.get(m.requestId);
     if (p === undefined) return;
     this.pending.delete(m.requestId);
+    if (m.type === 'result' && m.data !== undefined) {
+      const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+      p.onChunk?.(data, m.stream?.contentType ?? 'application/octet-stream');
+      delete m.data;
+    }
     // A server killed by the kernel's OOM killer looks like a crash to the worker: the limit decides.
     void this.guard.exceeded().then(async (oom) => {
       if (oom) await this.kill('out-of-memory');

@@ -33,6 +33,8 @@ export type WorkerMessage =
       startError?: string;
       /** Set when the handler streamed its response (its chunks came before): the stream's content type. */
       stream?: { contentType: string };
+      /** The stream's last piece, when it had not been sent as a chunk (a short answer's whole body). */
+      data?: Uint8Array;
     }
   /**
    * A piece of a streamed response (a handler in response-streaming mode), as the handler wrote

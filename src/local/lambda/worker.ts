@@ -33,9 +33,21 @@ const send = (m: WorkerMessage): void => {
 const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
 const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
 
+/** Held pieces go out at once past this size (below it, at the end of the event loop's turn). */
+const HOLD_BYTES = 64 * 1024;
+
+/**
+ * A streaming handler's response stream. What the handler writes in one turn of the event loop
+ * goes to the service as one piece at the end of that turn (or with the result, when the handler
+ * ends in the same turn): the caller sees each piece as soon as Lambda's would let it, and a short
+ * answer costs one message instead of one per write.
+ */
 class ResponseStream extends Writable {
   private contentType = 'application/octet-stream';
   private written = false;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private flushing: NodeJS.Immediate | undefined;
   /** Set by HttpResponseStream.from: writes the prelude before the first piece. */
   _onBeforeFirstWrite: ((write: (chunk: string | Uint8Array) => void) => void) | undefined;
 
@@ -53,24 +65,57 @@ class ResponseStream extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const parts: Buffer[] = [];
     if (!this.written) {
       this.written = true;
-      this._onBeforeFirstWrite?.((c) => parts.push(Buffer.from(c)));
+      this._onBeforeFirstWrite?.((c) => {
+        this.hold(Buffer.from(c));
+      });
     }
-    parts.push(chunk);
+    this.hold(chunk);
+    // A fast writer waits for the channel once it has written a lot.
+    if (this.heldBytes >= HOLD_BYTES) {
+      this.flush(callback);
+      return;
+    }
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined;
+      this.flush();
+    });
+    callback();
+  }
+
+  /** What is held and not yet sent (it goes with the result), none left to send after. */
+  take(): Buffer | undefined {
+    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    if (this.heldBytes === 0) return undefined;
+    const data = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held);
+    this.held = [];
+    this.heldBytes = 0;
+    return data;
+  }
+
+  /** Sends what is held as one piece. */
+  flush(callback?: (error?: Error | null) => void): void {
+    const data = this.take();
+    if (data === undefined || process.send === undefined) {
+      callback?.();
+      return;
+    }
     const message: WorkerMessage = {
       type: 'chunk',
       requestId: this.requestId,
-      data: Buffer.concat(parts),
+      data,
       contentType: this.contentType,
     };
-    // The callback comes once the piece is on its way: a fast writer waits for the channel.
-    if (process.send === undefined) callback();
-    else
-      process.send(message, undefined, {}, (err) => {
-        callback(err);
-      });
+    process.send(message, undefined, {}, (err) => {
+      callback?.(err);
+    });
+  }
+
+  private hold(piece: Buffer): void {
+    this.held.push(piece);
+    this.heldBytes += piece.length;
   }
 }
 
@@ -99,7 +144,7 @@ async function runStreaming(
   requestId: string,
   event: unknown,
   context: unknown,
-): Promise<{ contentType: string }> {
+): Promise<{ contentType: string; tail: Buffer | undefined }> {
   const stream = new ResponseStream(requestId);
   const ended = new Promise<void>((resolve, reject) => {
     stream.once('finish', resolve);
@@ -113,10 +158,11 @@ async function runStreaming(
     // What was written before the error is sent first, as the runtime's stream would have it.
     if (!stream.writableEnded) stream.end();
     await ended.catch(() => undefined);
+    stream.flush();
     throw err;
   }
   await ended;
-  return { contentType: stream.type };
+  return { contentType: stream.type, tail: stream.take() };
 }
 
 const started = performance.now();
@@ -166,11 +212,14 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
     getRemainingTimeInMillis: () => Math.max(0, m.deadline - Date.now()),
   };
   const streaming = (handler as unknown as Record<symbol, unknown>)[STREAMING] === 'response';
-  type Answer = { payload?: unknown; stream?: { contentType: string } };
+  type Answer = { payload?: unknown; stream?: { contentType: string }; tail?: Buffer | undefined };
   Promise.resolve()
     .then((): Promise<Answer> =>
       streaming
-        ? runStreaming(handler, m.requestId, m.event, context).then((stream) => ({ stream }))
+        ? runStreaming(handler, m.requestId, m.event, context).then(({ contentType, tail }) => ({
+            stream: { contentType },
+            tail,
+          }))
         : Promise.resolve(handler(m.event, context)).then((payload) => ({ payload })),
     )
     .then(
@@ -181,6 +230,7 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
           payload: answer.payload ?? null,
         };
         if (answer.stream !== undefined) result.stream = answer.stream;
+        if (answer.tail !== undefined) result.data = answer.tail;
         if (handler.pid !== undefined) result.serverPid = handler.pid;
         if (handler.startError !== undefined) result.startError = handler.startError;
         send(result);
