@@ -15,7 +15,7 @@ import {
   ThrottledError,
   type InvokeOutcome,
 } from '../../src/local/lambda/function.js';
-import { CallerGoneError } from '../../src/local/lambda/pool.js';
+import { CallerGoneError, FREEZE_AFTER_IDLE_MS } from '../../src/local/lambda/pool.js';
 import type { InvokeMessage, InvokeReply } from '../../src/local/lambda/worker-protocol.js';
 import { ManualClock, settle } from '../support/clock.js';
 import { result, scriptedEnvironments, type EnvironmentScript } from '../support/scripted-environment.js';
@@ -134,10 +134,12 @@ describe('the pool: warm reuse, the concurrency limit, the queue and throttling'
   });
 
   test('between calls the environment is frozen, and thawed for the next', async () => {
-    const { f, envs } = fn({});
+    const { f, envs, clock } = fn({});
     await f.invoke('one');
+    await clock.advance(FREEZE_AFTER_IDLE_MS);
     await settle();
     await f.invoke('two');
+    await clock.advance(FREEZE_AFTER_IDLE_MS);
     await settle();
     assert.deepEqual(envs.started[0]?.events, [
       'init',
@@ -150,9 +152,27 @@ describe('the pool: warm reuse, the concurrency limit, the queue and throttling'
     await f.shutdown();
   });
 
-  test('with freezing off, an idle environment is never frozen', async () => {
-    const { f, envs } = fn({}, { freeze: false });
+  test('a call that comes before the freeze takes the environment as it is; the freeze is for the last idle time', async () => {
+    const { f, envs, clock } = fn({});
     await f.invoke('one');
+    await clock.advance(FREEZE_AFTER_IDLE_MS - 1);
+    await settle();
+    assert.ok(!envs.started[0]?.isFrozen, 'not frozen before the delay');
+    await f.invoke('two');
+    // The first idle time's freeze comes due now: the environment has been idle for 1 ms only.
+    await clock.advance(1);
+    await settle();
+    assert.deepEqual(envs.started[0]?.events, ['init', 'invoke "one"', 'invoke "two"']);
+    await clock.advance(FREEZE_AFTER_IDLE_MS);
+    await settle();
+    assert.deepEqual(envs.started[0]?.events, ['init', 'invoke "one"', 'invoke "two"', 'freeze']);
+    await f.shutdown();
+  });
+
+  test('with freezing off, an idle environment is never frozen', async () => {
+    const { f, envs, clock } = fn({}, { freeze: false });
+    await f.invoke('one');
+    await clock.advance(FREEZE_AFTER_IDLE_MS);
     await settle();
     assert.ok(!envs.started[0]?.events.includes('freeze'));
     await f.shutdown();
@@ -472,6 +492,7 @@ describe('hosts that take many calls per environment (web-function, managed-inst
   test('never frozen; a web function scales to zero when idle, and the next call starts a new environment', async () => {
     const { f, envs, clock } = fn({}, { extra: web });
     await f.invoke('one');
+    await clock.advance(FREEZE_AFTER_IDLE_MS);
     await settle();
     assert.ok(!envs.started[0]?.events.includes('freeze'), 'not frozen between calls');
     await clock.advance(60_000);

@@ -2,7 +2,9 @@
  * A function's environments as Lambda scales them: one with room is reused (thawed), a new one is
  * started under the concurrency limit (a cold start), and beyond it a call waits in a bounded
  * queue, or is throttled. A freed environment goes to the next waiting call first; otherwise it is
- * frozen once the answer is on its way. Environments idle for too long are stopped.
+ * frozen once it has had no call for {@link FREEZE_AFTER_IDLE_MS} (a call that comes sooner, as the
+ * next call of a client that calls in a row does, takes it as it is: no freeze and thaw of every
+ * thread of its processes in between). Environments idle for too long are stopped.
  *
  * An environment takes `capacity` calls at once: 1 for an event function; many for a web function
  * or managed instances, where calls that come while an environment starts wait for it (its free
@@ -37,6 +39,16 @@ export class CallerGoneError extends FleetError {
   }
 }
 
+/**
+ * How long a freed environment stays unfrozen, waiting for the next call, before it is frozen. A
+ * freeze and the thaw after it stop and continue every thread of every process of the environment
+ * (22 threads for a Node.js worker and a Node.js server): about a millisecond of CPU per call for
+ * a client that calls in a row (docs/benchmarks.md). A server cannot tell 10 ms from Lambda's
+ * "frozen once the response is out"; what Lambda's freeze shows (timers that do not fire between
+ * invocations, connections that go stale, background work that never ends) shows the same.
+ */
+export const FREEZE_AFTER_IDLE_MS = 10;
+
 export interface PoolOptions {
   /** The function's name (in errors). */
   name: string;
@@ -46,6 +58,8 @@ export interface PoolOptions {
   queueLimit: number;
   /** A cold start: a new environment through its init (it calls {@link EnvironmentPool.track}). */
   coldStart: () => Promise<Lease>;
+  /** How long a freed environment waits for a call before it is frozen (default {@link FREEZE_AFTER_IDLE_MS}). */
+  freezeAfterMs?: number;
   /** Calls one environment takes at once (default 1). */
   capacity?: number;
   clock: Clock;
@@ -75,6 +89,8 @@ export class EnvironmentPool {
   private readonly waiting: Waiter[] = [];
   /** Callers of {@link whenIdle}. */
   private idleWaiters: (() => void)[] = [];
+  /** How many times each environment became idle: a freeze is for the idle period it was planned in. */
+  private readonly idlePeriods = new WeakMap<ExecutionEnvironment, number>();
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -176,14 +192,24 @@ export class EnvironmentPool {
     this.load.delete(env);
     if (env.state !== 'busy') return;
     env.state = 'idle';
-    if (this.handOff() !== env) {
-      // Frozen once the answer is on its way (as Lambda freezes after the response): stopping the
-      // processes is not on the caller's path. A call that takes the environment first skips it.
-      setImmediate(() => {
-        if (env.state === 'idle') void env.freeze();
-      });
-    }
+    if (this.handOff() !== env) this.freezeWhenIdle(env);
     this.checkIdle();
+  }
+
+  /**
+   * Freezes the environment once it has had no call for the pool's delay: never on the caller's
+   * path, and not at all when the next call comes first.
+   */
+  private freezeWhenIdle(env: ExecutionEnvironment): void {
+    const planned = (this.idlePeriods.get(env) ?? 0) + 1;
+    this.idlePeriods.set(env, planned);
+    const timer = this.opts.clock.setTimeout(() => {
+      // After this turn's input: a request read in the same turn of the event loop takes it first.
+      setImmediate(() => {
+        if (env.state === 'idle' && this.idlePeriods.get(env) === planned) void env.freeze();
+      });
+    }, this.opts.freezeAfterMs ?? FREEZE_AFTER_IDLE_MS);
+    timer.unref?.();
   }
 
   /** Stops environments idle for longer than `idleMs` (frozen ones included). */
