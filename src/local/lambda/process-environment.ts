@@ -23,6 +23,13 @@ import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
 
 /** How often a working environment's memory is measured. */
 const MEMORY_SAMPLE_MS = 100;
+/**
+ * Without a cgroup, a measurement walks the environment's process tree in /proc (two files per
+ * thread). A measurement this soon after the last walk (an invocation's, between the sampler's)
+ * reads the memory of the processes that walk found: a process started since is measured by a
+ * later walk, at most one and a half sampling intervals later (the sampler walks on its ticks).
+ */
+const TREE_REUSE_MS = MEMORY_SAMPLE_MS / 2;
 
 export abstract class ProcessEnvironment implements ExecutionEnvironment {
   readonly id = randomBytes(4).toString('hex');
@@ -62,6 +69,8 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
   private dying?: Promise<void>;
   private sampling = false;
   private ticks = 0;
+  /** The process tree the last /proc measurement walked, and when (performance.now()). */
+  private walked: { pids: number[]; at: number } | undefined;
 
   protected constructor(
     protected readonly opts: EnvironmentSpec,
@@ -140,7 +149,7 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
     if (this.exited) return this.killedBecause === 'out-of-memory';
     let over: boolean;
     try {
-      const sample = await this.guard.sample(() => this.members());
+      const sample = await this.guard.sample(() => this.measuredMembers());
       this.peakBytes = Math.max(this.peakBytes, sample.peak);
       over = await this.guard.exceeded();
     } catch {
@@ -161,6 +170,14 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
   async gone(): Promise<void> {
     await this.done;
     await this.dying;
+  }
+
+  /** The processes a measurement reads (see {@link TREE_REUSE_MS}). */
+  private async measuredMembers(): Promise<number[]> {
+    const now = performance.now();
+    if (this.walked === undefined || now - this.walked.at >= TREE_REUSE_MS)
+      this.walked = { pids: await this.members(), at: now };
+    return this.walked.pids;
   }
 
   /** Every process of the environment: its cgroup's, or the first process's tree. */
