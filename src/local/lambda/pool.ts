@@ -58,8 +58,6 @@ export interface PoolOptions {
   queueLimit: number;
   /** A cold start: a new environment through its init (it calls {@link EnvironmentPool.track}). */
   coldStart: () => Promise<Lease>;
-  /** How long a freed environment waits for a call before it is frozen (default {@link FREEZE_AFTER_IDLE_MS}). */
-  freezeAfterMs?: number;
   /** Calls one environment takes at once (default 1). */
   capacity?: number;
   clock: Clock;
@@ -197,7 +195,7 @@ export class EnvironmentPool {
   }
 
   /**
-   * Freezes the environment once it has had no call for the pool's delay: never on the caller's
+   * Freezes the environment once it has had no call for {@link FREEZE_AFTER_IDLE_MS}: never on the caller's
    * path, and not at all when the next call comes first.
    */
   private freezeWhenIdle(env: ExecutionEnvironment): void {
@@ -208,7 +206,7 @@ export class EnvironmentPool {
       setImmediate(() => {
         if (env.state === 'idle' && this.idlePeriods.get(env) === planned) void env.freeze();
       });
-    }, this.opts.freezeAfterMs ?? FREEZE_AFTER_IDLE_MS);
+    }, FREEZE_AFTER_IDLE_MS);
     timer.unref?.();
   }
 
