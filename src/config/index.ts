@@ -46,3 +46,4 @@ export {
   type ImportNote,
   type ImportResult,
 } from './import.js';
+export { cfnRateLimit, type RateLimitConfig, type RateLimitEntry, type RateMetric } from './rate-limits.js';

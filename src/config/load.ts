@@ -16,6 +16,7 @@ import { resolveFleet, type FleetConfig } from './model.js';
 import { checkFleet } from './checks.js';
 import { checkTags, resolvePolicy } from './policy.js';
 import { resolveInterceptors } from './interceptors.js';
+import { resolveRateLimits } from './rate-limits.js';
 
 export interface LoadResult {
   /** Present when the file has no errors (it may still have warnings). */
@@ -231,6 +232,13 @@ function resolvePolicyAndInterceptors(
   );
   problems.push(...interceptors.problems);
   if (interceptors.interceptors !== undefined) config.gateway.interceptors = interceptors.interceptors;
+  const limits = resolveRateLimits(
+    fleet.gateway?.rateLimits,
+    { auth: config.gateway.auth, targets: new Set(config.servers.map((s) => s.gateway.target)) },
+    source,
+  );
+  problems.push(...limits.problems);
+  if (limits.rateLimits !== undefined) config.gateway.rateLimits = limits.rateLimits;
   return problems;
 }
 

@@ -16,6 +16,7 @@ import { PACKAGE_KINDS, PACKAGE_PARSERS, type PackageSpec } from './package-spec
 import type { RawDefaults, RawFleet, RawSecret, RawServer } from './schema.js';
 import type { FleetPolicy } from './policy.js';
 import type { FleetInterceptors } from './interceptors.js';
+import type { RateLimitConfig } from './rate-limits.js';
 
 /** A secret reference: an environment variable read from a store when the server starts. */
 export type SecretRef =
@@ -148,6 +149,8 @@ export interface FleetConfig {
     description?: string;
     /** AgentCore Gateway interceptors (`gateway.interceptors`), each its own Lambda function. */
     interceptors?: FleetInterceptors;
+    /** AgentCore Gateway rate limits (`gateway.rateLimits`), in file order. */
+    rateLimits?: RateLimitConfig[];
     /**
      * MCP sessions (`sessionConfiguration`): seconds a client's session lasts from its first
      * initialize. Set when written, or by default when a server's host keeps sessions.

@@ -30,6 +30,7 @@ import {
 import { PACKAGE_KINDS, PACKAGE_PARSERS } from './package-spec.js';
 import { policySchema, tagsSchema } from './policy-schema.js';
 import { interceptorsSchema } from './interceptors.js';
+import { rateLimitsSchema } from './rate-limits.js';
 
 /*
  * The servers.yaml model. Each field carries its own error messages ("what is wrong; what is
@@ -653,6 +654,7 @@ export const gatewaySchema = z
     instructions: z.string().optional().describe('Instructions the gateway gives MCP clients'),
     description: z.string().optional().describe('Gateway description'),
     interceptors: interceptorsSchema.optional(),
+    rateLimits: rateLimitsSchema.optional(),
     sessionTimeout: wholeNumber(
       'AgentCore Gateway session timeout, seconds',
       ['second', 'seconds'],

@@ -8,6 +8,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { DEFAULTS } from '../config/limits.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
+import { cfnRateLimit } from '../config/rate-limits.js';
 import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
 import type { McpServerFunction } from './server-function.js';
 import { toToolDefinitions } from './tool-schema.js';
@@ -76,7 +77,16 @@ export interface McpFleetGatewayProps {
    * @default - no sessions
    */
   readonly sessionTimeout?: cdk.Duration;
+  /**
+   * Rate limits (`AWS::BedrockAgentCore::GatewayRateLimit`, L1 only in aws-cdk-lib 2.276), each
+   * as CloudFormation has it less the gateway; {@link cfnRateLimit} makes one from servers.yaml.
+   * @default - none
+   */
+  readonly rateLimits?: readonly McpFleetRateLimit[];
 }
+
+/** One gateway rate limit, as `CfnGatewayRateLimit` takes it (without the gateway). */
+export type McpFleetRateLimit = ReturnType<typeof cfnRateLimit>;
 
 /** The gateway's props of servers.yaml's `gateway:` settings. */
 export function gatewayProps(settings: FleetConfig['gateway']): McpFleetGatewayProps {
@@ -89,6 +99,9 @@ export function gatewayProps(settings: FleetConfig['gateway']): McpFleetGatewayP
     ...(settings.sessionTimeout === undefined
       ? {}
       : { sessionTimeout: cdk.Duration.seconds(settings.sessionTimeout) }),
+    ...(settings.rateLimits === undefined || settings.rateLimits.length === 0
+      ? {}
+      : { rateLimits: settings.rateLimits.map(cfnRateLimit) }),
   };
 }
 
@@ -156,6 +169,8 @@ export class McpFleetGateway extends Construct implements NagAware {
   readonly cognito?: GatewayCognito;
   /** Server id → its target. */
   readonly targets = new Map<string, agentcore.GatewayTarget>();
+  /** Rate limit id → its resource. */
+  readonly rateLimits = new Map<string, agentcore.CfnGatewayRateLimit>();
   private readonly invoked: McpServerFunction[] = [];
   /** Functions reached as MCP-server targets, through their Function URLs. */
   private readonly urlInvoked: McpServerFunction[] = [];
@@ -203,6 +218,13 @@ export class McpFleetGateway extends Construct implements NagAware {
         'ProtocolConfiguration.Mcp.SessionConfiguration.SessionTimeoutInSeconds',
         props.sessionTimeout.toSeconds(),
       );
+    }
+    for (const limit of props.rateLimits ?? []) {
+      const resource = new agentcore.CfnGatewayRateLimit(this, `RateLimit-${limit.rateLimitId}`, {
+        ...limit,
+        gatewayIdentifier: this.gateway.gatewayId,
+      });
+      this.rateLimits.set(limit.rateLimitId, resource);
     }
   }
 

@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { nagAcknowledgments, nagViolations, synthFleet, type SynthResult } from '../../src/infra/index.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
-import { ROOT, pythonTool } from '../helpers.js';
-import { artifactDirs, builtServers, DIAGRAM_TOOLS, FLEET_YAML, fleetConfig } from './support.js';
+import { ROOT } from '../helpers.js';
+import {
+  artifactDirs,
+  assertCfnLintClean,
+  builtServers,
+  DIAGRAM_TOOLS,
+  FLEET_YAML,
+  fleetConfig,
+} from './support.js';
 
 /*
  * The test fleet with `git` as an MCP-server target (its Function URL, signed by the gateway's
@@ -157,22 +163,7 @@ describe('checks of the mcp-target stack', () => {
   });
 
   test('cfn-lint finds no error', () => {
-    const file = path.join(dirs.root, 'mcp.template.json');
-    writeFileSync(file, readFileSync(result.templateFile));
-    const run = spawnSync(pythonTool('cfn-lint'), ['--format', 'json', '--', file], { encoding: 'utf8' });
-    assert.equal(run.error, undefined);
-    const matches = JSON.parse(run.stdout || '[]') as {
-      Level: string;
-      Rule: { Id: string };
-      Message: string;
-    }[];
-    assert.deepEqual(
-      matches.filter((m) => m.Level === 'Error'),
-      [],
-      run.stdout,
-    );
-    // Only the warning cfn-lint.test.ts explains (a function's DependsOn of its own role).
-    for (const m of matches) assert.equal(m.Rule.Id, 'W3005', `${m.Rule.Id} ${m.Message}`);
+    assertCfnLintClean(result.templateFile, path.join(dirs.root, 'mcp.template.json'));
   });
 });
 
@@ -216,18 +207,6 @@ describe('the seed fleet (examples/seed/servers.yaml) with its mcp targets', () 
           Mcp: { McpServer: Match.objectLike({ ListingMode: 'DEFAULT', ResourcePriority: 1000 }) },
         },
       });
-    const file = path.join(dirs.root, 'seed.template.json');
-    writeFileSync(file, readFileSync(seed.templateFile));
-    const run = spawnSync(pythonTool('cfn-lint'), ['--format', 'json', '--', file], { encoding: 'utf8' });
-    const matches = JSON.parse(run.stdout || '[]') as {
-      Level: string;
-      Rule: { Id: string };
-      Message: string;
-    }[];
-    assert.deepEqual(
-      matches.filter((m) => m.Level === 'Error'),
-      [],
-      run.stdout,
-    );
+    assertCfnLintClean(seed.templateFile, path.join(dirs.root, 'seed.template.json'), true);
   });
 });

@@ -215,3 +215,32 @@ export function onlyResourceId(
   assert.equal(found.length, 1, `${type} ${String(pattern)}: ${found.map(([id]) => id).join(', ')}`);
   return found[0]![0];
 }
+
+/** One finding of cfn-lint (`--format json`). */
+export interface CfnLintMatch {
+  Level: string;
+  Rule: { Id: string };
+  Message: string;
+}
+
+/** cfn-lint (test/python-tools.txt) on a template, copied outside cdk.out first: its findings. */
+export function cfnLint(templateFile: string, copyTo: string): { matches: CfnLintMatch[]; stdout: string } {
+  writeFileSync(copyTo, readFileSync(templateFile));
+  const run = spawnSync(pythonTool('cfn-lint'), ['--format', 'json', '--', copyTo], { encoding: 'utf8' });
+  assert.equal(run.error, undefined);
+  return { matches: JSON.parse(run.stdout || '[]') as CfnLintMatch[], stdout: run.stdout };
+}
+
+/**
+ * No cfn-lint error in a template, and no warning but the one cfn-lint.test.ts explains (a
+ * function's DependsOn of its own role), unless `anyWarning`.
+ */
+export function assertCfnLintClean(templateFile: string, copyTo: string, anyWarning = false): void {
+  const { matches, stdout } = cfnLint(templateFile, copyTo);
+  assert.deepEqual(
+    matches.filter((m) => m.Level === 'Error'),
+    [],
+    stdout,
+  );
+  if (!anyWarning) for (const m of matches) assert.equal(m.Rule.Id, 'W3005', `${m.Rule.Id} ${m.Message}`);
+}
