@@ -203,7 +203,9 @@ export const AGENTCORE_ENTITY_TYPES: readonly string[] = [OAUTH_USER, IAM_ENTITY
 
 /** Who calls: an OAuth user (JWT claims as tags) or an IAM identity (its ARN). */
 export type Principal =
-  { kind: 'oauth'; id: string; claims: Record<string, unknown> } | { kind: 'iam'; arn: string };
+  | { kind: 'oauth'; id: string; claims: Record<string, unknown> }
+  /** `sourceIdentity`: what the caller set when it assumed its role (rate limits may key on it). */
+  | { kind: 'iam'; arn: string; sourceIdentity?: string };
 
 export function principalLabel(p: Principal): string {
   return p.kind === 'oauth'

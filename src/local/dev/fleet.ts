@@ -11,6 +11,8 @@ import type { FleetConfig } from '../../config/model.js';
 import { Redactor } from '../../runtime/redact.js';
 import { LocalGateway, type CatalogEntry } from '../gateway/gateway.js';
 import { GatewayInterceptors } from '../gateway/interceptors.js';
+import { GatewayRateLimits } from '../gateway/rate-limits.js';
+import { systemClock, type Clock } from '../../platform/time.js';
 import { GatewayAccess, type DecisionRecord } from '../gateway/policy.js';
 import type { InvocationRecord } from '../lambda/function.js';
 import type { MemoryMode } from '../lambda/memory.js';
@@ -22,6 +24,8 @@ import { fleetStatus, type FleetStatus } from './status.js';
 import { ensureWebFunctionNode, type WebNode } from '../lambda/web-node.js';
 
 export interface FleetOptions {
+  /** The clock the gateway's rate limits count their windows on (default the machine's; a test's manual clock). */
+  rateLimitClock?: Clock;
   host?: string;
   port?: number;
   token?: string;
@@ -167,6 +171,14 @@ function accessFor(config: FleetConfig, options: FleetOptions): GatewayAccess | 
   });
 }
 
+/** Rate limits (`gateway.rateLimits`) on the gateway's clock; kept counting across a reload where unchanged. */
+function applyRateLimits(gateway: LocalGateway, config: FleetConfig, clock: Clock): void {
+  const limits = config.gateway.rateLimits;
+  if (limits === undefined || limits.length === 0) gateway.rateLimits = undefined;
+  else if (gateway.rateLimits) gateway.rateLimits.update(limits);
+  else gateway.rateLimits = new GatewayRateLimits(limits, clock);
+}
+
 /** Interceptors (`gateway.interceptors`): each its own local function, bundled as the build does. */
 async function interceptorsFor(
   config: FleetConfig,
@@ -247,6 +259,7 @@ class LocalFleet implements RunningFleet {
     if (next.policy === undefined) this.gateway.access = undefined;
     else if (this.gateway.access) this.gateway.access.update(next.policy);
     else this.gateway.access = accessFor(next, this.options);
+    applyRateLimits(this.gateway, next, this.options.rateLimitClock ?? systemClock);
     if (interceptorKey(next) !== interceptorKey(this.config)) {
       const old = this.gateway.interceptors;
       this.gateway.interceptors = await interceptorsFor(next, this.options);
@@ -273,6 +286,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
   const lambda = localLambda(config, options, plan);
   const gateway = localGateway(config, lambda, options);
   gateway.access = accessFor(config, options);
+  applyRateLimits(gateway, config, options.rateLimitClock ?? systemClock);
   const redactor = new Redactor();
   learnLocalSecrets(redactor, lambda, options);
   let server: DevServer | undefined;

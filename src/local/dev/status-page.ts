@@ -24,6 +24,8 @@ const STYLE = `
   .error { color: #cf222e; max-width: 32rem; overflow-wrap: anywhere; }
   details summary { cursor: pointer; }
   code { font-size: 12px; }
+  h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
+  section[hidden] { display: none; }
   form#login { margin: 0 0 1.5rem; padding: 1rem; border: 1px solid #d0d7de; border-radius: .5rem; max-width: 32rem; }
   form#login[hidden] { display: none; }
   form#login p { margin: 0 0 .5rem; }
@@ -66,7 +68,7 @@ const SCRIPT = `
         return;
       }
       if (!res.ok) throw new Error('HTTP ' + res.status);
-      const { functions } = await res.json();
+      const { functions, rateLimits } = await res.json();
       const rows = functions.map((f) => {
         const tr = document.createElement('tr');
         tr.dataset.server = f.id;
@@ -96,6 +98,26 @@ const SCRIPT = `
         return tr;
       });
       document.getElementById('functions').replaceChildren(...rows);
+      const limits = rateLimits || [];
+      document.getElementById('limits').hidden = limits.length === 0;
+      document.getElementById('limit-rows').replaceChildren(...limits.map((l) => {
+        const tr = document.createElement('tr');
+        tr.dataset.limit = l.id;
+        tr.append(cell(l.id), cell(l.dimensionKeys.join(', ')), cell(String(l.admitted), 'num'), cell(String(l.throttled), 'num'));
+        const use = document.createElement('td');
+        for (const b of l.buckets) {
+          const line = document.createElement('div');
+          const parts = [];
+          if (b.requests) parts.push(b.requests.used + ' / ' + b.requests.rate + ' per ' + b.requests.period);
+          if (b.connections) parts.push(b.connections.inFlight + ' / ' + b.connections.limit + ' in flight');
+          const code = document.createElement('code');
+          code.textContent = b.limitKey;
+          line.append(code, ' ' + parts.join(', '));
+          use.append(line);
+        }
+        tr.append(use);
+        return tr;
+      }));
       document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
     } catch (err) {
       document.getElementById('updated').textContent = 'cannot reach the dev server: ' + err.message;
@@ -126,6 +148,13 @@ export const STATUS_PAGE = `<!doctype html>
   <thead><tr><th>Server</th><th>State</th><th>Environments</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">Max memory</th><th>Last error</th><th>Tools</th></tr></thead>
   <tbody id="functions"></tbody>
 </table>
+<section id="limits" hidden>
+<h2>Rate limits</h2>
+<table>
+  <thead><tr><th>Limit</th><th>Dimension keys</th><th class="num">Admitted</th><th class="num">Throttled</th><th>In use now</th></tr></thead>
+  <tbody id="limit-rows"></tbody>
+</table>
+</section>
 <script>${SCRIPT}</script>
 </body>
 </html>

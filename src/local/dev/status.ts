@@ -4,6 +4,7 @@
  */
 import type { CatalogEntry } from '../gateway/catalog.js';
 import type { LocalGateway } from '../gateway/gateway.js';
+import type { RateLimitStatus } from '../gateway/rate-limits.js';
 import type { SessionView } from '../lambda/sessions.js';
 import type { LocalFunction } from '../lambda/function.js';
 import { quantile } from '../lambda/stats.js';
@@ -48,6 +49,8 @@ export interface FleetStatus {
   policy?: Record<string, unknown>;
   /** The gateway's interceptors and what they did. */
   interceptors?: Record<string, unknown>[];
+  /** The gateway's rate limits, each with the counts in use now. */
+  rateLimits?: RateLimitStatus[];
   /** Servers of the config that do not run, and why (their build failed). */
   notRunning?: { id: string; reason: string }[];
 }
@@ -95,6 +98,7 @@ export function fleetStatus(lambda: LocalLambda, gateway: LocalGateway): FleetSt
     functions: [...lambda.functions.values()].map((fn) => functionStatus(fn, catalog.get(fn.server.id))),
     ...(gateway.access ? { policy: gateway.access.status() } : {}),
     ...(gateway.interceptors ? { interceptors: gateway.interceptors.status() } : {}),
+    ...(gateway.rateLimits ? { rateLimits: gateway.rateLimits.status() } : {}),
   };
 }
 

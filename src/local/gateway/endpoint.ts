@@ -5,11 +5,18 @@
  * and the deadline travel with every message in its call context; an interceptor's HTTP status
  * comes back with its answer.
  */
-import { McpBridge, type MessageHandler } from '../../protocol/bridge.js';
+import { McpBridge, type CallContext, type MessageHandler } from '../../protocol/bridge.js';
+import { failure, isRequest, type JsonRpcRequest } from '../../protocol/jsonrpc.js';
 import { httpFront, type HttpRequest, type HttpResponse, type HttpStreamSink } from '../../protocol/http.js';
 import type { LocalGateway } from './gateway.js';
 import { MCP_SESSION_HEADER, sessionNotFound } from '../lambda/sessions.js';
 import { identify } from './identity.js';
+import {
+  RATE_LIMIT_EXCEEDED,
+  RATE_LIMIT_HTTP_STATUS,
+  RATE_LIMIT_MESSAGE,
+  type GatewayRateLimits,
+} from './rate-limits.js';
 
 /** AgentCore Gateway's invocation timeout: a request is answered within it. */
 export const GATEWAY_TIMEOUT_MS = 15 * 60_000;
@@ -20,11 +27,16 @@ export class GatewayEndpoint {
 
   constructor(private readonly gateway: LocalGateway) {
     this.bridge = new McpBridge(gateway);
+    const intercepted = (message: unknown, ctx: CallContext): ReturnType<MessageHandler['handle']> =>
+      this.gateway.interceptors
+        ? this.gateway.interceptors.handle(this.bridge, message, ctx)
+        : this.bridge.handle(message, ctx);
     this.handler = {
-      handle: (message, ctx) =>
-        this.gateway.interceptors
-          ? this.gateway.interceptors.handle(this.bridge, message, ctx)
-          : this.bridge.handle(message, ctx),
+      handle: (message, ctx) => {
+        const limits = this.gateway.rateLimits;
+        if (limits === undefined || !isRequest(message)) return intercepted(message, ctx);
+        return limited(limits, message, ctx, intercepted);
+      },
     };
   }
 
@@ -70,6 +82,41 @@ export class GatewayEndpoint {
         : {}),
     });
     return { ...response, headers: withSession(response.headers) };
+  }
+}
+
+/**
+ * A request through the rate limits: refused with AgentCore's error when a limit is spent, else
+ * served, its place in the connection counts held until it is answered.
+ */
+async function limited(
+  limits: GatewayRateLimits,
+  req: JsonRpcRequest,
+  ctx: CallContext,
+  next: (message: unknown, ctx: CallContext) => ReturnType<MessageHandler['handle']>,
+): ReturnType<MessageHandler['handle']> {
+  const name = req.method === 'tools/call' ? req.params?.['name'] : undefined;
+  const who = ctx.caller?.principal;
+  const admission = limits.admit({
+    method: req.method,
+    ...(typeof name === 'string' ? { toolName: name } : {}),
+    ...(who !== undefined && 'principal' in who ? { principal: who.principal } : {}),
+  });
+  if ('throttled' in admission) {
+    const { limitKey, metric, retryAfter } = admission.throttled;
+    return {
+      response: failure(req.id, {
+        code: RATE_LIMIT_EXCEEDED,
+        message: RATE_LIMIT_MESSAGE,
+        data: { limitKey, metric, retryAfter },
+      }),
+      httpStatus: RATE_LIMIT_HTTP_STATUS,
+    };
+  }
+  try {
+    return await next(req, ctx);
+  } finally {
+    admission.release();
   }
 }
 

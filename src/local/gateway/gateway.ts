@@ -23,6 +23,7 @@ import { Catalog, type CatalogEntry, type GatewayTool } from './catalog.js';
 import type { GatewayInterceptors } from './interceptors.js';
 import { isMcpTarget, MCP_TARGET_METHODS, McpTargets } from './mcp-target.js';
 import type { GatewayAccess } from './policy.js';
+import type { GatewayRateLimits } from './rate-limits.js';
 import { GatewaySessions } from './sessions.js';
 import { search, SEARCH_TOOL } from './search.js';
 import { invokeTarget } from './target-call.js';
@@ -53,6 +54,8 @@ export class LocalGateway implements McpBackend {
   access: GatewayAccess | undefined;
   /** AgentCore Gateway interceptors (`gateway.interceptors`): around every request of /mcp. */
   interceptors: GatewayInterceptors | undefined;
+  /** AgentCore Gateway rate limits (`gateway.rateLimits`): every request of /mcp, before the interceptors. */
+  rateLimits: GatewayRateLimits | undefined;
   /** The clients' MCP sessions, when they are on. */
   readonly sessions: GatewaySessions | undefined;
 

@@ -17,7 +17,8 @@ export const UNAUTHORIZED = -32001;
 /**
  * Reads a principals file: a map from bearer token to the caller, as JSON or YAML.
  * `{ "<token>": { sub: alice, role: reader, … } }` is an OAuth user (the claims, `sub` its id);
- * `{ "<token>": { iam: "arn:aws:iam::…" } }` an IAM identity.
+ * `{ "<token>": { iam: "arn:aws:iam::…", sourceIdentity: … } }` an IAM identity (the source
+ * identity optional).
  */
 export async function loadPrincipals(file: string): Promise<Map<string, Principal>> {
   let data: unknown;
@@ -45,7 +46,14 @@ export function principalsFrom(data: unknown, where: string): Map<string, Princi
     }
     const claims = value as Record<string, unknown>;
     if (typeof claims['iam'] === 'string') {
-      out.set(token, { kind: 'iam', arn: claims['iam'] });
+      const source = claims['sourceIdentity'];
+      if (source !== undefined && typeof source !== 'string')
+        throw new Error(`${where}: the sourceIdentity of token ${shown} is not text`);
+      out.set(token, {
+        kind: 'iam',
+        arn: claims['iam'],
+        ...(source === undefined ? {} : { sourceIdentity: source }),
+      });
       continue;
     }
     if (typeof claims['sub'] !== 'string' || claims['sub'] === '') {
