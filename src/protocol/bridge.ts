@@ -1,3 +1,4 @@
+import type { TraceContext } from '../contract/trace.js';
 import { ToolPolicy } from '../config/tool-filter.js';
 import {
   ErrorCode,
@@ -143,6 +144,8 @@ export interface CallContext {
   onNotification?: (n: JsonRpcNotification) => void;
   /** The HTTP caller, when there is one. */
   caller?: Caller;
+  /** The trace this request belongs to (its parent span): a server gets it in `params._meta`. */
+  trace?: TraceContext;
   /**
    * Fires when the caller goes away or cancels (the HTTP request closed before its answer, a
    * mapped `notifications/cancelled`): the server is told, and the answer dropped.

@@ -1,3 +1,4 @@
+import type { TraceContext } from '../contract/trace.js';
 import {
   answerOf,
   isModernRequest,
@@ -120,6 +121,8 @@ export interface HttpFrontOptions {
   caller?: Caller;
   /** Fires when the client goes away before its answer (handed to the handler with every message). */
   signal?: AbortSignal;
+  /** The trace the request belongs to (handed to the handler with every message). */
+  trace?: TraceContext;
 }
 
 const CORS_HEADERS =
@@ -253,6 +256,7 @@ function contextOf(opts: HttpFrontOptions, onNotification?: (n: JsonRpcNotificat
     deadline: opts.deadline,
     ...(opts.caller ? { caller: opts.caller } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.trace ? { trace: opts.trace } : {}),
     ...(onNotification ? { onNotification } : {}),
   };
 }

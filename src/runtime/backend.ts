@@ -1,5 +1,6 @@
 import type { CallContext, McpBackend } from '../protocol/bridge.js';
 import type { JsonRpcRequest, JsonRpcResponse } from '../protocol/jsonrpc.js';
+import { withTraceMeta } from '../contract/trace.js';
 import type { RequestOptions } from './connection.js';
 import type { ServerHost } from './supervisor.js';
 
@@ -23,7 +24,8 @@ export class SupervisorBackend implements McpBackend {
         const opts: RequestOptions = { timeoutMs: timeLeft() };
         if (ctx.onNotification) opts.onNotification = ctx.onNotification;
         if (signal) opts.signal = signal;
-        const response = await conn.request(req.method, req.params, opts);
+        // A server that traces joins the call's trace (the OpenTelemetry conventions for MCP).
+        const response = await conn.request(req.method, withTraceMeta(req.params, ctx.trace), opts);
         return { ...response, id: req.id };
       },
       signal ? { signal } : {},

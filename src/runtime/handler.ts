@@ -1,3 +1,4 @@
+import { fromXRayHeader, traceOfHeaders, type TraceContext } from '../contract/trace.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -138,6 +139,8 @@ interface Invocation {
   started: number;
   /** The clock's time (epoch ms) by which it must have answered. */
   deadline: number;
+  /** Lambda's trace of this invocation (`_X_AMZN_TRACE_ID`, read as it starts), as W3C trace context. */
+  trace: TraceContext | undefined;
 }
 
 /** Serves one invocation through a front. */
@@ -246,6 +249,8 @@ async function invoke(
     front,
     started: env.clock.monotonic(),
     deadline: deadlineFor(env.spec, context, env.clock),
+    // Lambda sets it for each invocation before calling the handler: read it before any await.
+    trace: fromXRayHeader(process.env['_X_AMZN_TRACE_ID']),
   };
   try {
     return await FRONTS[front](env, call);
@@ -275,6 +280,7 @@ async function serveAgentCore(env: HandlerEnvironment, call: Invocation): Promis
     serverName: spec.name,
     throwOnError: options.throwOnError === true,
     requestId: context?.awsRequestId ?? 'agentcore',
+    ...(call.trace ? { trace: call.trace } : {}),
   });
   env.telemetry.call({
     tool,
@@ -289,7 +295,7 @@ async function serveAgentCore(env: HandlerEnvironment, call: Invocation): Promis
 
 /** A JSON-RPC message or batch invoked directly. */
 async function serveJsonRpc(env: HandlerEnvironment, call: Invocation): Promise<unknown> {
-  const result = await jsonRpcFront(call.event, env.bridge, call.deadline);
+  const result = await jsonRpcFront(call.event, env.bridge, call.deadline, call.trace);
   recordJsonRpc(env.telemetry, call.event, result, call.front, env.clock.monotonic() - call.started);
   return fitJsonRpc(result);
 }
@@ -311,8 +317,12 @@ async function serveHttp(env: HandlerEnvironment, call: Invocation): Promise<unk
   }
   const { allowOrigin } = env.options;
   const { stream } = call;
-  const response = await httpFront(toHttpRequest(call.event as Record<string, unknown>, kind), env.bridge, {
+  const request = toHttpRequest(call.event as Record<string, unknown>, kind);
+  // Lambda's trace of the invocation, else the one the HTTP caller sent.
+  const trace = call.trace ?? traceOfHeaders(request.headers);
+  const response = await httpFront(request, env.bridge, {
     deadline: call.deadline,
+    ...(trace !== undefined ? { trace } : {}),
     ...(allowOrigin !== undefined ? { allowOrigin } : {}),
     ...(stream !== undefined ? { stream: redactedSink(stream, env.redactor) } : {}),
   });

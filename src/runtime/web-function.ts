@@ -16,6 +16,7 @@
  * - {@link WebFunction.close} (SIGTERM in web.ts) stops taking requests and kills every server
  *   process group at once: Lambda allows 1 s.
  */
+import { traceOfHeaders } from '../contract/trace.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
@@ -368,8 +369,11 @@ export async function answerMcp(
   });
   const { allowOrigin } = env.options;
   const extra = scope.headers ?? {};
+  // Many requests at once: each one's trace comes with it (Lambda's X-Amzn-Trace-Id, or traceparent).
+  const trace = traceOfHeaders(request.headers);
   const response = await httpFront(request, cancellable(env.bridge, scope.session, scope.inFlight), {
     deadline: deadlineFor(env),
+    ...(trace !== undefined ? { trace } : {}),
     signal: controller.signal,
     stream: redactedSink(sinkOf(res, extra), env.redactor),
     ...(allowOrigin !== undefined ? { allowOrigin } : {}),

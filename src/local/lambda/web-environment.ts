@@ -177,7 +177,7 @@ export class WebEnvironment extends ProcessEnvironment {
       port: this.port,
       method: event.requestContext?.http?.method ?? 'POST',
       path: `${event.rawPath ?? '/'}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`,
-      headers: requestHeaders(event, msg.requestId, body.length),
+      headers: requestHeaders(event, msg.requestId, body.length, msg.traceId),
     });
     this.open.add(req);
     const answer = { began: false };
@@ -270,7 +270,12 @@ export class WebEnvironment extends ProcessEnvironment {
 }
 
 /** The request's headers as Lambda hands them to a web function. */
-function requestHeaders(event: UrlEvent, requestId: string, length: number): Record<string, string> {
+function requestHeaders(
+  event: UrlEvent,
+  requestId: string,
+  length: number,
+  traceId: string | undefined,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   const named = new Set((event.headers?.['connection'] ?? '').split(',').map((h) => h.trim().toLowerCase()));
   for (const [name, value] of Object.entries(event.headers ?? {})) {
@@ -283,6 +288,8 @@ function requestHeaders(event: UrlEvent, requestId: string, length: number): Rec
   headers['lambda-web-request-id'] = requestId;
   headers['lambda-web-endpoint-name'] = 'prod';
   headers['content-length'] = String(length);
+  // The invocation's trace, as AWS hands it on over HTTP.
+  if (traceId !== undefined) headers['x-amzn-trace-id'] = traceId;
   return headers;
 }
 

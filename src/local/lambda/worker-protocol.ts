@@ -11,6 +11,8 @@ export interface InvokeMessage {
   clientContext?: unknown;
   /** Epoch ms when Lambda would stop this invocation. */
   deadline: number;
+  /** The invocation's X-Ray trace header (Lambda's `_X_AMZN_TRACE_ID` while it runs). */
+  traceId?: string;
 }
 
 /** Stop: close the server (gracefully), then exit. */

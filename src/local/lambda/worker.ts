@@ -199,6 +199,9 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
     stop();
     return;
   }
+  // As Lambda's Node.js runtime does: the invocation's trace header, for the handler to read.
+  if (m.traceId !== undefined) process.env['_X_AMZN_TRACE_ID'] = m.traceId;
+  else delete process.env['_X_AMZN_TRACE_ID'];
   const context = {
     awsRequestId: m.requestId,
     functionName,

@@ -1,3 +1,4 @@
+import type { TraceContext } from '../../contract/trace.js';
 import type { Context } from 'aws-lambda';
 import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
 import type { McpBridge } from '../../protocol/bridge.js';
@@ -81,7 +82,14 @@ export async function agentCoreFront(
   event: unknown,
   context: Context | undefined,
   bridge: McpBridge,
-  opts: { deadline: number; serverId: string; serverName: string; throwOnError: boolean; requestId: string },
+  opts: {
+    deadline: number;
+    serverId: string;
+    serverName: string;
+    throwOnError: boolean;
+    requestId: string;
+    trace?: TraceContext;
+  },
 ): Promise<{ result: CallToolResult; tool: string; error?: string }> {
   const { fullName, args } = findToolName(event, context);
   if (fullName === undefined) {
@@ -100,7 +108,9 @@ export async function agentCoreFront(
   const custom = agentCoreCustom(context);
   const mcpId = custom?.['bedrockAgentCoreMcpMessageId'];
   const id = typeof mcpId === 'string' || typeof mcpId === 'number' ? mcpId : opts.requestId;
-  const response = await bridge.callTool(id, tool, args, { deadline: opts.deadline });
+  const ctx =
+    opts.trace === undefined ? { deadline: opts.deadline } : { deadline: opts.deadline, trace: opts.trace };
+  const response = await bridge.callTool(id, tool, args, ctx);
   if ('error' in response) {
     const { code, message, data } = response.error;
     if (opts.throwOnError) throw new ToolCallError(message, code, data);

@@ -1,3 +1,4 @@
+import type { TraceContext } from '../../contract/trace.js';
 import { answerOf, type MessageHandler } from '../../protocol/bridge.js';
 import {
   ErrorCode,
@@ -21,12 +22,14 @@ export async function jsonRpcFront(
   event: unknown,
   bridge: MessageHandler,
   deadline: number,
+  trace?: TraceContext,
 ): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
+  const ctx = trace === undefined ? { deadline } : { deadline, trace };
   if (Array.isArray(event)) {
     if (event.length === 0) return failure(null, { code: ErrorCode.InvalidRequest, message: 'empty batch' });
-    const answers = await Promise.all(event.map(async (m) => answerOf(await bridge.handle(m, { deadline }))));
+    const answers = await Promise.all(event.map(async (m) => answerOf(await bridge.handle(m, ctx))));
     const answered = answers.flatMap((a) => (a === undefined ? [] : [a.response]));
     return answered.length > 0 ? answered : null;
   }
-  return answerOf(await bridge.handle(event, { deadline }))?.response ?? null;
+  return answerOf(await bridge.handle(event, ctx))?.response ?? null;
 }

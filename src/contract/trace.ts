@@ -1,0 +1,108 @@
+/**
+ * Trace context as it travels between the hops of a call, without a tracing SDK (the runtime,
+ * bundled into every function, carries none): W3C Trace Context (`traceparent`, `tracestate`),
+ * the X-Ray trace header Lambda gives each invocation (`_X_AMZN_TRACE_ID`,
+ * `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>`), and the MCP request's `_meta`, where
+ * the OpenTelemetry conventions for MCP carry it to a server (`params._meta.traceparent`).
+ *
+ * An X-Ray trace id is a W3C one cut in two (its first 8 hex digits, the time, then 24), so the
+ * two name the same trace; ADOT converts them the same way.
+ */
+
+export interface TraceContext {
+  /** `00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>`. */
+  traceparent: string;
+  tracestate?: string;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** A traceparent's parts, or undefined when it is not a valid one (version ff, all-zero ids). */
+export function parseTraceparent(
+  value: unknown,
+): { traceId: string; spanId: string; sampled: boolean } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = TRACEPARENT.exec(value.trim().toLowerCase());
+  if (m === null || m[1] === 'ff' || m[2] === ZERO_TRACE || m[3] === ZERO_SPAN) return undefined;
+  return { traceId: m[2] ?? '', spanId: m[3] ?? '', sampled: (parseInt(m[4] ?? '0', 16) & 1) === 1 };
+}
+
+export function formatTraceparent(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+}
+
+/** The X-Ray trace header for a W3C trace context (Lambda's `_X_AMZN_TRACE_ID`). */
+export function toXRayHeader(trace: TraceContext): string | undefined {
+  const p = parseTraceparent(trace.traceparent);
+  if (p === undefined) return undefined;
+  return `Root=1-${p.traceId.slice(0, 8)}-${p.traceId.slice(8)};Parent=${p.spanId};Sampled=${p.sampled ? 1 : 0}`;
+}
+
+/** The W3C trace context of an X-Ray trace header; undefined without a Root and a Parent. */
+export function fromXRayHeader(header: string | undefined): TraceContext | undefined {
+  if (header === undefined || header === '') return undefined;
+  const fields = new Map<string, string>();
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const root = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/i.exec(fields.get('Root') ?? '');
+  const parent = fields.get('Parent') ?? '';
+  if (root === null || !/^[0-9a-f]{16}$/i.test(parent)) return undefined;
+  const traceparent = formatTraceparent(
+    `${root[1] ?? ''}${root[2] ?? ''}`.toLowerCase(),
+    parent.toLowerCase(),
+    fields.get('Sampled') === '1',
+  );
+  return parseTraceparent(traceparent) === undefined ? undefined : { traceparent };
+}
+
+/**
+ * The trace context of an HTTP request (lower-case header names): AWS's X-Ray header
+ * (`X-Amzn-Trace-Id`, as Lambda and AgentCore hand it on), else W3C `traceparent`/`tracestate`.
+ */
+export function traceOfHeaders(headers: Readonly<Record<string, string>>): TraceContext | undefined {
+  const xray = fromXRayHeader(headers['x-amzn-trace-id']);
+  if (xray !== undefined) return xray;
+  const traceparent = headers['traceparent'];
+  if (parseTraceparent(traceparent) === undefined || traceparent === undefined) return undefined;
+  const tracestate = headers['tracestate'];
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+}
+
+/** The trace context a request's `params._meta` carries, if any. */
+export function traceOfMeta(params: Record<string, unknown> | undefined): TraceContext | undefined {
+  const meta = params?.['_meta'];
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const { traceparent, tracestate } = meta as Record<string, unknown>;
+  if (parseTraceparent(traceparent) === undefined) return undefined;
+  return {
+    traceparent: traceparent as string,
+    ...(typeof tracestate === 'string' ? { tracestate } : {}),
+  };
+}
+
+/**
+ * The request's params with `trace` in `_meta`, so that a server that traces joins the trace.
+ * A caller's own traceparent of another trace is kept: the server joins the trace its caller
+ * started, not one it cannot connect to.
+ */
+export function withTraceMeta(
+  params: Record<string, unknown> | undefined,
+  trace: TraceContext | undefined,
+): Record<string, unknown> | undefined {
+  if (trace === undefined) return params;
+  const own = traceOfMeta(params);
+  if (
+    own !== undefined &&
+    parseTraceparent(own.traceparent)?.traceId !== parseTraceparent(trace.traceparent)?.traceId
+  )
+    return params;
+  const meta = (params?.['_meta'] ?? {}) as Record<string, unknown>;
+  const next: Record<string, unknown> = { ...meta, traceparent: trace.traceparent };
+  if (trace.tracestate !== undefined) next['tracestate'] = trace.tracestate;
+  else delete next['tracestate'];
+  return { ...(params ?? {}), _meta: next };
+}

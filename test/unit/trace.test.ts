@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import {
+  formatTraceparent,
+  fromXRayHeader,
+  parseTraceparent,
+  toXRayHeader,
+  traceOfHeaders,
+  traceOfMeta,
+  withTraceMeta,
+} from '../../src/contract/trace.js';
+
+/* Trace context between the hops: W3C traceparent, Lambda's X-Ray header, the MCP request's _meta. */
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN = '00f067aa0ba902b7';
+const PARENT = `00-${TRACE}-${SPAN}-01`;
+
+test('traceparent: read and written; invalid ones refused', () => {
+  assert.deepEqual(parseTraceparent(PARENT), { traceId: TRACE, spanId: SPAN, sampled: true });
+  assert.deepEqual(parseTraceparent(`00-${TRACE}-${SPAN}-00`)?.sampled, false);
+  for (const bad of [
+    `ff-${TRACE}-${SPAN}-01`,
+    `00-${'0'.repeat(32)}-${SPAN}-01`,
+    `00-${TRACE}-${'0'.repeat(16)}-01`,
+    `00-${TRACE}-${SPAN}`,
+    'nonsense',
+    42,
+    undefined,
+  ])
+    assert.equal(parseTraceparent(bad), undefined, String(bad));
+  assert.equal(formatTraceparent(TRACE, SPAN, true), PARENT);
+});
+
+test("Lambda's X-Ray header and W3C name the same trace, both ways", () => {
+  const xray = toXRayHeader({ traceparent: PARENT });
+  assert.equal(xray, `Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=${SPAN};Sampled=1`);
+  assert.deepEqual(fromXRayHeader(xray), { traceparent: PARENT });
+  // Lambda's own form, with a Lineage field and without Parent (nothing to be a child of).
+  assert.deepEqual(
+    fromXRayHeader(`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a:1`),
+    { traceparent: '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00' },
+  );
+  assert.equal(fromXRayHeader('Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1'), undefined);
+  assert.equal(fromXRayHeader(''), undefined);
+  assert.equal(fromXRayHeader(undefined), undefined);
+  fc.assert(
+    fc.property(
+      fc.stringMatching(/^[0-9a-f]{32}$/),
+      fc.stringMatching(/^[0-9a-f]{16}$/),
+      fc.boolean(),
+      (traceId, spanId, sampled) => {
+        const traceparent = formatTraceparent(traceId, spanId, sampled);
+        if (parseTraceparent(traceparent) === undefined) return; // the all-zero ids
+        assert.deepEqual(fromXRayHeader(toXRayHeader({ traceparent })), { traceparent });
+      },
+    ),
+  );
+});
+
+test('an HTTP request: X-Amzn-Trace-Id first, else traceparent and tracestate', () => {
+  const xray = toXRayHeader({ traceparent: PARENT }) ?? '';
+  const other = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
+  assert.deepEqual(traceOfHeaders({ 'x-amzn-trace-id': xray, traceparent: other }), { traceparent: PARENT });
+  assert.deepEqual(traceOfHeaders({ traceparent: other, tracestate: 'v=1' }), {
+    traceparent: other,
+    tracestate: 'v=1',
+  });
+  assert.equal(traceOfHeaders({ traceparent: 'junk' }), undefined);
+  assert.equal(traceOfHeaders({}), undefined);
+});
+
+test("_meta: the trace goes in beside the request's other keys; a caller's own trace of another trace is kept", () => {
+  const params = { name: 'echo', arguments: {}, _meta: { progressToken: 7 } };
+  assert.deepEqual(withTraceMeta(params, { traceparent: PARENT, tracestate: 'k=v' }), {
+    name: 'echo',
+    arguments: {},
+    _meta: { progressToken: 7, traceparent: PARENT, tracestate: 'k=v' },
+  });
+  assert.deepEqual(withTraceMeta(undefined, { traceparent: PARENT }), { _meta: { traceparent: PARENT } });
+  assert.equal(withTraceMeta(params, undefined), params);
+  // The caller's span of the same trace is replaced by ours (we are the hop in between).
+  const caller = `00-${TRACE}-${'1'.repeat(16)}-01`;
+  assert.deepEqual(
+    withTraceMeta({ _meta: { traceparent: caller, tracestate: 'old' } }, { traceparent: PARENT }),
+    {
+      _meta: { traceparent: PARENT },
+    },
+  );
+  // A caller's traceparent of another trace stays: the server joins the trace its caller began.
+  const foreign = { _meta: { traceparent: `00-${'c'.repeat(32)}-${SPAN}-01` } };
+  assert.equal(withTraceMeta(foreign, { traceparent: PARENT }), foreign);
+  assert.deepEqual(traceOfMeta(foreign), foreign._meta);
+  assert.equal(traceOfMeta({ _meta: { traceparent: 'x' } }), undefined);
+});
