@@ -156,6 +156,14 @@ function devCommand(program: Command): void {
       'leave environments running between invocations (default: frozen, as Lambda freezes them; see docs/architecture.md)',
     )
     .option(
+      '--otlp <url>',
+      "export every call's spans to this OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318/v1/traces)",
+    )
+    .option(
+      '--no-tracing',
+      'do not trace the calls (default: every call is a trace, the last ones in /status)',
+    )
+    .option(
       '--sandbox',
       'run each built zip function in a Lambda-like sandbox: its files read-only at /var/task, only /tmp writable, no program it does not carry (Linux, root)',
     )

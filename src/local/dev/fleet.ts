@@ -12,6 +12,7 @@ import { Redactor } from '../../runtime/redact.js';
 import { LocalGateway, type CatalogEntry } from '../gateway/gateway.js';
 import { GatewayInterceptors } from '../gateway/interceptors.js';
 import { GatewayRateLimits } from '../gateway/rate-limits.js';
+import { LocalTracing } from '../lambda/tracing.js';
 import { systemClock, type Clock } from '../../platform/time.js';
 import { GatewayAccess, type DecisionRecord } from '../gateway/policy.js';
 import type { InvocationRecord } from '../lambda/function.js';
@@ -24,6 +25,10 @@ import { fleetStatus, type FleetStatus } from './status.js';
 import { ensureWebFunctionNode, type WebNode } from '../lambda/web-node.js';
 
 export interface FleetOptions {
+  /** Trace every call (default true): recent traces in `/status`, spans to `otlp` when set. */
+  tracing?: boolean;
+  /** OTLP/HTTP endpoint every span is exported to (`--otlp`). */
+  otlp?: string;
   /** The clock the gateway's rate limits count their windows on (default the machine's; a test's manual clock). */
   rateLimitClock?: Clock;
   host?: string;
@@ -128,8 +133,14 @@ async function launchPlan(config: FleetConfig, options: FleetOptions): Promise<L
   return { launchPaths: { ...hostInstalls, ...sandbox?.launchPaths }, sandbox, webNode };
 }
 
-function localLambda(config: FleetConfig, options: FleetOptions, plan: LaunchPlan): LocalLambda {
+function localLambda(
+  config: FleetConfig,
+  options: FleetOptions,
+  plan: LaunchPlan,
+  tracing: LocalTracing | undefined,
+): LocalLambda {
   return new LocalLambda(config.servers, {
+    ...(tracing ? { tracing } : {}),
     launchPaths: plan.launchPaths,
     ...(plan.sandbox ? { launcher: plan.sandbox.launcher } : {}),
     ...(plan.webNode ? { webNode: plan.webNode } : {}),
@@ -183,6 +194,7 @@ function applyRateLimits(gateway: LocalGateway, config: FleetConfig, clock: Cloc
 async function interceptorsFor(
   config: FleetConfig,
   options: FleetOptions,
+  tracing: LocalTracing | undefined,
 ): Promise<GatewayInterceptors | undefined> {
   if (config.gateway.interceptors === undefined || Object.keys(config.gateway.interceptors).length === 0)
     return undefined;
@@ -197,6 +209,7 @@ async function interceptorsFor(
     ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
     ...(options.memory !== undefined ? { memory: options.memory } : {}),
     ...(options.onInterceptor ? { onCall: options.onInterceptor } : {}),
+    ...(tracing ? { tracing } : {}),
   });
   if (options.watchInterceptors === true) started.watch();
   return started;
@@ -262,7 +275,7 @@ class LocalFleet implements RunningFleet {
     applyRateLimits(this.gateway, next, this.options.rateLimitClock ?? systemClock);
     if (interceptorKey(next) !== interceptorKey(this.config)) {
       const old = this.gateway.interceptors;
-      this.gateway.interceptors = await interceptorsFor(next, this.options);
+      this.gateway.interceptors = await interceptorsFor(next, this.options, this.gateway.tracing);
       this.config = next;
       await old?.shutdown();
     }
@@ -274,6 +287,7 @@ class LocalFleet implements RunningFleet {
     await this.server.close();
     await this.gateway.interceptors?.shutdown();
     await this.lambda.shutdown();
+    await this.gateway.tracing?.shutdown();
   }
 }
 
@@ -283,15 +297,23 @@ class LocalFleet implements RunningFleet {
  */
 export async function startFleet(config: FleetConfig, options: FleetOptions = {}): Promise<RunningFleet> {
   const plan = await launchPlan(config, options);
-  const lambda = localLambda(config, options, plan);
+  const redactor = new Redactor();
+  const tracing =
+    options.tracing === false
+      ? undefined
+      : new LocalTracing({
+          redact: (text) => redactor.redact(text),
+          ...(options.otlp === undefined ? {} : { otlp: options.otlp }),
+        });
+  const lambda = localLambda(config, options, plan, tracing);
   const gateway = localGateway(config, lambda, options);
+  gateway.tracing = tracing;
   gateway.access = accessFor(config, options);
   applyRateLimits(gateway, config, options.rateLimitClock ?? systemClock);
-  const redactor = new Redactor();
   learnLocalSecrets(redactor, lambda, options);
   let server: DevServer | undefined;
   try {
-    gateway.interceptors = await interceptorsFor(config, options);
+    gateway.interceptors = await interceptorsFor(config, options, tracing);
     server = await startDevServer({
       lambda,
       gateway,
@@ -311,6 +333,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
     await server?.close();
     await gateway.interceptors?.shutdown();
     await lambda.shutdown();
+    await tracing?.shutdown();
     throw err;
   }
 }

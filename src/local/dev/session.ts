@@ -40,6 +40,10 @@ export interface DevOptions {
   plain?: boolean;
   /** false with --no-freeze. */
   freeze: boolean;
+  /** false with --no-tracing. */
+  tracing?: boolean;
+  /** OTLP/HTTP endpoint for the spans (`--otlp`). */
+  otlp?: string;
   memoryLimits: string;
   sandbox?: boolean;
   /** Policy: a file of bearer token → principal (`--principals`). */
@@ -63,6 +67,8 @@ export interface DevSettings {
   watch: boolean;
   plain: boolean;
   freeze: boolean;
+  tracing: boolean;
+  otlp?: string;
   memory: MemoryMode;
   sandbox: boolean;
   principals?: { file: string; map: Map<string, Principal> };
@@ -102,6 +108,21 @@ function concurrency(value: string | undefined): number | undefined {
   return n;
 }
 
+/** `--otlp`: an http(s) URL of an OTLP/HTTP traces endpoint. */
+function otlpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(
+      `--otlp ${value}: not a URL; give the collector's OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`--otlp ${value}: use an http or https URL (OTLP over HTTP)`);
+  return url.href;
+}
+
 function memoryMode(value: string): MemoryMode {
   const mode = MEMORY_MODES.find((m) => m === value);
   if (mode === undefined) throw new Error(`--memory-limits ${value}: use one of ${MEMORY_MODES.join(', ')}`);
@@ -116,6 +137,7 @@ export async function devSettings(o: DevOptions): Promise<DevSettings> {
     port: checked(problems, () => port(o.port)),
     concurrency: checked(problems, () => concurrency(o.concurrency)),
     memory: checked(problems, () => memoryMode(o.memoryLimits)),
+    otlp: o.otlp === undefined ? undefined : checked(problems, () => otlpUrl(o.otlp ?? '')),
     allowedHosts: (o.allowedHost ?? []).flatMap((h) => checked(problems, () => [parseAllowedHost(h)]) ?? []),
     allowedOrigins: (o.allowedOrigin ?? []).flatMap(
       (h) => checked(problems, () => [parseAllowedOrigin(h)]) ?? [],
@@ -151,6 +173,8 @@ export async function devSettings(o: DevOptions): Promise<DevSettings> {
     watch: o.watch !== false,
     plain: o.plain === true,
     freeze: o.freeze,
+    tracing: o.tracing !== false,
+    ...(settings.otlp !== undefined ? { otlp: settings.otlp } : {}),
     memory: settings.memory,
     sandbox: o.sandbox === true,
     ...(principals ? { principals } : {}),
@@ -280,6 +304,8 @@ export class DevSession {
       ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
       ...(s.search !== undefined ? { search: s.search } : {}),
       freeze: s.freeze,
+      tracing: s.tracing,
+      ...(s.otlp !== undefined ? { otlp: s.otlp } : {}),
       memory: s.memory,
       ...(s.sandbox ? { sandbox: true } : {}),
       ...(s.principals ? { principals: s.principals.map } : {}),

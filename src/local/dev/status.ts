@@ -5,6 +5,10 @@
 import type { CatalogEntry } from '../gateway/catalog.js';
 import type { LocalGateway } from '../gateway/gateway.js';
 import type { RateLimitStatus } from '../gateway/rate-limits.js';
+import type { TraceRecord } from '../lambda/tracing.js';
+
+/** Traces `/status` shows, the newest. */
+const STATUS_TRACES = 20;
 import type { SessionView } from '../lambda/sessions.js';
 import type { LocalFunction } from '../lambda/function.js';
 import { quantile } from '../lambda/stats.js';
@@ -51,6 +55,8 @@ export interface FleetStatus {
   interceptors?: Record<string, unknown>[];
   /** The gateway's rate limits, each with the counts in use now. */
   rateLimits?: RateLimitStatus[];
+  /** The last calls' traces (newest first), each with its spans: what the waterfall shows. */
+  traces?: TraceRecord[];
   /** Servers of the config that do not run, and why (their build failed). */
   notRunning?: { id: string; reason: string }[];
 }
@@ -99,6 +105,7 @@ export function fleetStatus(lambda: LocalLambda, gateway: LocalGateway): FleetSt
     ...(gateway.access ? { policy: gateway.access.status() } : {}),
     ...(gateway.interceptors ? { interceptors: gateway.interceptors.status() } : {}),
     ...(gateway.rateLimits ? { rateLimits: gateway.rateLimits.status() } : {}),
+    ...(gateway.tracing ? { traces: gateway.tracing.traces(STATUS_TRACES) } : {}),
   };
 }
 

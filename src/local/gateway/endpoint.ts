@@ -5,8 +5,11 @@
  * and the deadline travel with every message in its call context; an interceptor's HTTP status
  * comes back with its answer.
  */
-import { McpBridge, type CallContext, type MessageHandler } from '../../protocol/bridge.js';
-import { failure, isRequest, type JsonRpcRequest } from '../../protocol/jsonrpc.js';
+import { SpanKind } from '@opentelemetry/api';
+import { answerOf, McpBridge, type CallContext, type MessageHandler } from '../../protocol/bridge.js';
+import { parseTraceparent, traceOfMeta } from '../../contract/trace.js';
+import type { LocalTracing } from '../lambda/tracing.js';
+import { failure, isRequest, type JsonRpcRequest, type JsonRpcResponse } from '../../protocol/jsonrpc.js';
 import { httpFront, type HttpRequest, type HttpResponse, type HttpStreamSink } from '../../protocol/http.js';
 import type { LocalGateway } from './gateway.js';
 import { MCP_SESSION_HEADER, sessionNotFound } from '../lambda/sessions.js';
@@ -31,11 +34,16 @@ export class GatewayEndpoint {
       this.gateway.interceptors
         ? this.gateway.interceptors.handle(this.bridge, message, ctx)
         : this.bridge.handle(message, ctx);
+    const admitted = (message: unknown, ctx: CallContext): ReturnType<MessageHandler['handle']> => {
+      const limits = this.gateway.rateLimits;
+      if (limits === undefined || !isRequest(message)) return intercepted(message, ctx);
+      return limited(limits, message, ctx, intercepted);
+    };
     this.handler = {
       handle: (message, ctx) => {
-        const limits = this.gateway.rateLimits;
-        if (limits === undefined || !isRequest(message)) return intercepted(message, ctx);
-        return limited(limits, message, ctx, intercepted);
+        const tracing = this.gateway.tracing;
+        if (tracing === undefined || !isRequest(message)) return admitted(message, ctx);
+        return traced(tracing, message, ctx, admitted);
       },
     };
   }
@@ -118,6 +126,75 @@ async function limited(
   } finally {
     admission.release();
   }
+}
+
+/**
+ * A request as a span of the gateway (the OpenTelemetry conventions for MCP): it continues the
+ * caller's trace (its `traceparent` header, else the request's `_meta.traceparent`) and is the
+ * parent of everything the request sets off.
+ */
+async function traced(
+  tracing: LocalTracing,
+  req: JsonRpcRequest,
+  ctx: CallContext,
+  next: (message: unknown, ctx: CallContext) => ReturnType<MessageHandler['handle']>,
+): ReturnType<MessageHandler['handle']> {
+  const tool = req.method === 'tools/call' ? req.params?.['name'] : undefined;
+  const headers = ctx.caller?.headers ?? {};
+  const fromHeader =
+    parseTraceparent(headers['traceparent']) === undefined
+      ? undefined
+      : {
+          traceparent: headers['traceparent'] ?? '',
+          ...(headers['tracestate'] !== undefined ? { tracestate: headers['tracestate'] } : {}),
+        };
+  const parent = fromHeader ?? traceOfMeta(req.params);
+  const who = ctx.caller?.principal;
+  const span = tracing.start(typeof tool === 'string' ? `${req.method} ${tool}` : req.method, {
+    ...(parent ? { parent } : {}),
+    kind: SpanKind.SERVER,
+    attributes: {
+      'mcp.method.name': req.method,
+      'jsonrpc.request.id': String(req.id),
+      ...(typeof tool === 'string'
+        ? { 'gen_ai.tool.name': tool, 'gen_ai.operation.name': 'execute_tool' }
+        : {}),
+      ...(who !== undefined && 'principal' in who
+        ? { 'enduser.id': who.principal.kind === 'iam' ? who.principal.arn : who.principal.id }
+        : {}),
+    },
+  });
+  try {
+    const answer = answerOf(await next(req, { ...ctx, trace: span.context }));
+    const error = answer !== undefined && 'error' in answer.response ? answer.response.error : undefined;
+    if (answer?.httpStatus !== undefined) span.set({ 'http.response.status_code': answer.httpStatus });
+    if (error !== undefined) {
+      span.set({ 'error.type': String(error.code), 'rpc.jsonrpc.error_code': error.code });
+      const data = error.data as Record<string, unknown> | undefined;
+      if (error.code === RATE_LIMIT_EXCEEDED && typeof data?.['limitKey'] === 'string')
+        span.set({ 'mcp_fleet.rate_limit.key': data['limitKey'] });
+    }
+    // A tool's own failure (isError) fails the call too: error.type tool_error, as the conventions say.
+    const failed = error === undefined && answer !== undefined ? toolError(answer.response) : undefined;
+    if (failed !== undefined) span.set({ 'error.type': 'tool_error' });
+    span.end(error?.message ?? failed);
+    return answer;
+  } catch (err) {
+    span.end((err as Error).message);
+    throw err;
+  }
+}
+
+/** What a tool result with `isError` says (its first text, clipped), or undefined. */
+function toolError(response: JsonRpcResponse): string | undefined {
+  if (!('result' in response)) return undefined;
+  const result = response.result as { isError?: unknown; content?: unknown } | undefined;
+  if (result?.isError !== true) return undefined;
+  const first = Array.isArray(result.content)
+    ? (result.content as { type?: unknown; text?: unknown }[]).find((c) => c.type === 'text')
+    : undefined;
+  const said = typeof first?.text === 'string' ? first.text : 'the tool reported an error';
+  return said.length > 300 ? `${said.slice(0, 300)}…` : said;
 }
 
 /** Whether an HTTP body is one `initialize` request (the start of a session). */

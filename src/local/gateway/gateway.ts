@@ -24,6 +24,7 @@ import type { GatewayInterceptors } from './interceptors.js';
 import { isMcpTarget, MCP_TARGET_METHODS, McpTargets } from './mcp-target.js';
 import type { GatewayAccess } from './policy.js';
 import type { GatewayRateLimits } from './rate-limits.js';
+import type { LocalTracing } from '../lambda/tracing.js';
 import { GatewaySessions } from './sessions.js';
 import { search, SEARCH_TOOL } from './search.js';
 import { invokeTarget } from './target-call.js';
@@ -56,6 +57,8 @@ export class LocalGateway implements McpBackend {
   interceptors: GatewayInterceptors | undefined;
   /** AgentCore Gateway rate limits (`gateway.rateLimits`): every request of /mcp, before the interceptors. */
   rateLimits: GatewayRateLimits | undefined;
+  /** Every request of /mcp a trace (its span the parent of the invocations it makes). */
+  tracing: LocalTracing | undefined;
   /** The clients' MCP sessions, when they are on. */
   readonly sessions: GatewaySessions | undefined;
 
@@ -173,7 +176,8 @@ export class LocalGateway implements McpBackend {
     });
     let outcome;
     try {
-      outcome = await invokeTarget(this.lambda, fn, args, { clientContext }, ctx.deadline, this.clock);
+      const opts = ctx.trace === undefined ? { clientContext } : { clientContext, trace: ctx.trace };
+      outcome = await invokeTarget(this.lambda, fn, args, opts, ctx.deadline, this.clock);
     } catch (err) {
       throw new Error(`${fn.name} failed: ${(err as Error).message}`, { cause: err });
     }

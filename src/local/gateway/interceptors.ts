@@ -174,7 +174,7 @@ export class GatewayInterceptors {
     let given: GivenResponse | undefined;
     const req = this.running.get('request');
     if (req !== undefined) {
-      const out = await this.call(req, interceptorEvent(req.config, original, ctx.caller), original);
+      const out = await this.call(req, interceptorEvent(req.config, original, ctx.caller), original, ctx);
       if ('error' in out) return out.error;
       const applied = this.check(req, readRequestOutput(out.ok, original), original);
       if ('error' in applied) return applied.error;
@@ -193,7 +193,12 @@ export class GatewayInterceptors {
     }
     const res = this.running.get('response');
     if (res !== undefined) {
-      const out = await this.call(res, interceptorEvent(res.config, original, ctx.caller, given), original);
+      const out = await this.call(
+        res,
+        interceptorEvent(res.config, original, ctx.caller, given),
+        original,
+        ctx,
+      );
       if ('error' in out) return out.error;
       const applied = this.check(res, readResponseOutput(out.ok, original), original);
       if ('error' in applied) return applied.error;
@@ -208,11 +213,12 @@ export class GatewayInterceptors {
     r: Running,
     event: unknown,
     original: JsonRpcRequest,
+    ctx: CallContext,
   ): Promise<Outcome<Record<string, unknown>>> {
     r.stats.calls += 1;
     let outcome;
     try {
-      outcome = await r.fn.invoke(event);
+      outcome = await r.fn.invoke(event, ctx.trace === undefined ? {} : { trace: ctx.trace });
     } catch (err) {
       // Throttled (its concurrency and queue full), or its environment could not start.
       return { error: this.fail(r, original, 'throttled', (err as Error).message) };

@@ -1,3 +1,4 @@
+import type { TraceContext } from '../../contract/trace.js';
 import { randomUUID } from 'node:crypto';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { gatewayToolName, splitGatewayToolName } from '../../config/tool-names.js';
@@ -450,6 +451,7 @@ export class McpTargets {
       mcpPostEvent(fn.server.id, note, { [MCP_SESSION_HEADER]: session }),
       () => undefined,
       ctx.deadline,
+      ctx.trace,
     );
     return session;
   }
@@ -491,6 +493,7 @@ export class McpTargets {
       mcpPostEvent(fn.server.id, JSON.stringify(message), extra),
       reading.onChunk,
       ctx.deadline,
+      ctx.trace,
     );
     return { response: { ...reading.response(outcome), id }, ...reading.http };
   }
@@ -500,9 +503,11 @@ export class McpTargets {
     event: Record<string, unknown>,
     onChunk: (data: Buffer, contentType: string) => void,
     deadline: number,
+    trace?: TraceContext,
   ): Promise<InvokeOutcome> {
     try {
-      return await invokeTarget(this.lambda, fn, event, { onChunk }, deadline, this.clock);
+      const opts = trace === undefined ? { onChunk } : { onChunk, trace };
+      return await invokeTarget(this.lambda, fn, event, opts, deadline, this.clock);
     } catch (err) {
       throw new TargetError((err as Error).message);
     }

@@ -48,6 +48,9 @@ import {
 import { countInvocation, emptyStats, type FunctionStats } from './stats.js';
 import { bufferedPayload, StreamState, type StreamedResponse } from './stream.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
+import { SpanKind } from '@opentelemetry/api';
+import { toXRayHeader, type TraceContext } from '../../contract/trace.js';
+import type { LocalSpan, LocalTracing } from './tracing.js';
 
 export { ThrottledError } from './pool.js';
 export type { FunctionStats } from './stats.js';
@@ -95,6 +98,8 @@ export interface FunctionOptions {
   environments?: EnvironmentFactory;
   /** Time: deadlines, durations and timeouts (default the machine's clock). */
   clock?: Clock;
+  /** Spans of each invocation (the wait for an environment, init, the call), when tracing. */
+  tracing?: LocalTracing;
   /** The Node.js web-function environments run on (default: Node.js 24 if installed). */
   webNode?: WebNode;
   /**
@@ -120,6 +125,8 @@ export interface InvokeOptions {
    * queue with a CallerGoneError. A running invocation is not stopped (Lambda's is not either).
    */
   signal?: AbortSignal;
+  /** The caller's trace (its span the invocation's parent), when it traces. */
+  trace?: TraceContext;
 }
 
 /** What the Invoke API answers. */
@@ -151,6 +158,8 @@ interface Call {
   /** Epoch ms: the function's timeout. */
   deadline: number;
   stream: StreamState;
+  /** The invocation's span, when tracing. */
+  span?: LocalSpan;
 }
 
 /** How an invocation ran: the environment it ran in (if any), its init inside it, and the reply. */
@@ -311,8 +320,48 @@ export class LocalFunction {
 
   async invoke(event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
     const t0 = this.clock.monotonic();
-    if (this.sessions !== undefined) return this.invokeSession(this.sessions, event, opts, t0);
-    return this.invokeOn(await this.lease(opts.signal), event, opts, t0);
+    const tracing = this.options.tracing;
+    if (tracing === undefined) {
+      if (this.sessions !== undefined) return this.invokeSession(this.sessions, event, opts, t0);
+      return this.invokeOn(await this.lease(opts.signal), event, opts, t0);
+    }
+    const span = tracing.start(`invoke ${this.name}`, {
+      ...(opts.trace ? { parent: opts.trace } : {}),
+      kind: SpanKind.SERVER,
+      attributes: {
+        'faas.invoked_name': this.name,
+        'faas.invoked_provider': 'aws',
+        'faas.invoked_region': this.options.region,
+        'mcp_fleet.server.id': this.server.id,
+        'mcp_fleet.host': this.server.hosting.host,
+      },
+    });
+    try {
+      let outcome: InvokeOutcome;
+      if (this.sessions !== undefined)
+        outcome = await this.invokeSession(this.sessions, event, opts, t0, span);
+      else {
+        const waiting = span.child('environment');
+        let lease: Lease;
+        try {
+          lease = await this.lease(opts.signal);
+        } catch (err) {
+          waiting.end((err as Error).message);
+          throw err;
+        }
+        waiting.set({ 'faas.coldstart': lease.cold });
+        if (lease.env !== undefined && lease.cold && lease.initMs !== undefined)
+          waiting.childEnded('init', lease.initMs);
+        waiting.end();
+        outcome = await this.invokeOn(lease, event, opts, t0, span);
+      }
+      span.set({ 'faas.invocation_id': outcome.requestId, 'faas.coldstart': outcome.coldStart });
+      span.end(outcome.functionError === undefined ? undefined : `function error (${outcome.functionError})`);
+      return outcome;
+    } catch (err) {
+      span.end((err as Error).message);
+      throw err;
+    }
   }
 
   /**
@@ -324,6 +373,7 @@ export class LocalFunction {
     event: unknown,
     opts: InvokeOptions,
     t0: number,
+    span?: LocalSpan,
   ): Promise<InvokeOutcome> {
     const http = (event ?? {}) as {
       headers?: Record<string, string>;
@@ -350,7 +400,7 @@ export class LocalFunction {
     const forwarded = { ...http, headers: { ...http.headers, ...sessionHeaders } };
     sessions.begin(route.id);
     try {
-      return await this.invokeOn(lease, forwarded, opts, t0);
+      return await this.invokeOn(lease, forwarded, opts, t0, span);
     } finally {
       sessions.finish(route.id);
       if (http.requestContext?.http?.method?.toUpperCase() === 'DELETE') sessions.end(route.id, 'deleted');
@@ -391,6 +441,7 @@ export class LocalFunction {
     event: unknown,
     opts: InvokeOptions,
     t0: number,
+    parent?: LocalSpan,
   ): Promise<InvokeOutcome> {
     // The invoke phase: its clock starts now (an init run inside it counts against it).
     const invokeStart = this.clock.monotonic();
@@ -401,9 +452,12 @@ export class LocalFunction {
       deadline: this.clock.now() + this.server.timeout * 1000,
       stream: new StreamState(opts.onChunk),
     };
+    if (parent !== undefined)
+      call.span = parent.child('invocation', { 'faas.invocation_id': call.requestId });
     this.line(startLine(call.requestId));
     const ran = await this.execute(lease, call);
     const reply = call.stream.check(ran.reply);
+    call.span?.end(reply.type === 'error' ? `${reply.errorType}: ${reply.errorMessage}` : undefined);
     const durationMs = this.clock.monotonic() - invokeStart;
     if (reply.type === 'result') this.startError = ran.env?.startError;
     const peak = await this.settle(ran.env);
@@ -497,6 +551,9 @@ export class LocalFunction {
       deadline: call.deadline,
     };
     if (call.opts.clientContext !== undefined) message.clientContext = call.opts.clientContext;
+    // Lambda's trace header for the invocation: its span the parent of what the function does.
+    const traceId = call.span === undefined ? undefined : toXRayHeader(call.span.context);
+    if (traceId !== undefined) message.traceId = traceId;
     env.noteCall?.();
     // A web function environment cuts a request at its timeout itself (504) and serves on.
     if (env instanceof WebEnvironment) return env.invoke(message, call.stream.take);

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { loadConfigOrThrow } from '../../src/config/index.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
+import type { SpanRecord, TraceRecord } from '../../src/local/lambda/tracing.js';
+import { parseTraceparent } from '../../src/contract/trace.js';
+import { eventually } from '../support/eventually.js';
+import { assertNoneLeft, FAULT_SERVER, marker, text } from '../runtime/support.js';
+import { rpc } from './support.js';
+
+/*
+ * Every call through the dev gateway is a trace: a real MCP SDK client sends a W3C traceparent,
+ * and the same trace comes back with the gateway's span, the invocation's (the wait for an
+ * environment, a cold start's init, the call in the environment), and the server seeing the trace
+ * in the request's _meta, its parent the invocation.
+ */
+
+const mark = marker();
+let dir: string;
+let fleet: RunningFleet;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-tracing-'));
+  await writeFile(
+    path.join(dir, 'servers.yaml'),
+    `defaults:
+  env:
+    MCP_FLEET_TEST_MARKER: "${mark.value}"
+servers:
+  fault:
+    command: node
+    args: [${JSON.stringify(FAULT_SERVER)}]
+    timeout: 4
+  webfault:
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(FAULT_SERVER)}]
+    host: web-function
+`,
+  );
+  const config = await loadConfigOrThrow(path.join(dir, 'servers.yaml'));
+  fleet = await startFleet(config, {
+    port: 0,
+    env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    buildDir: false,
+    // One environment: the second call finds it warm.
+    concurrency: 1,
+  });
+});
+
+after(async () => {
+  await fleet.close();
+  await assertNoneLeft(mark.value);
+  await rm(dir, { recursive: true, force: true });
+});
+
+const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
+
+/** A trace the fleet kept, once its gateway span has ended. */
+async function traceOf(traceId: string, root: string): Promise<TraceRecord> {
+  return eventually(
+    () => {
+      const t = fleet.status().traces?.find((x) => x.traceId === traceId);
+      return t?.spans.some((s) => s.name === root) === true ? t : undefined;
+    },
+    { what: `trace ${traceId} with span ${root}`, seen: () => JSON.stringify(fleet.status().traces?.[0]) },
+  );
+}
+
+function span(t: TraceRecord, name: string, parent?: SpanRecord): SpanRecord {
+  const found = t.spans.find(
+    (s) => s.name === name && (parent === undefined || s.parentSpanId === parent.spanId),
+  );
+  assert.ok(
+    found,
+    `no span ${name}${parent ? ` under ${parent.name}` : ''} in ${t.spans.map((s) => s.name).join(', ')}`,
+  );
+  return found;
+}
+
+describe('traces through the dev gateway', () => {
+  test("a client's traceparent: one trace through gateway, invocation and server, a cold start's init in it", async () => {
+    // A cold start: the environment the gateway listed the tools with is gone.
+    const fn = fleet.lambda.forServer('fault');
+    assert.ok(fn);
+    fn.killEnvironments();
+    await eventually(() => fn.environments.total === 0, { what: 'the environments gone' });
+    const traceId = hex(16);
+    const clientSpan = hex(8);
+    const client = new Client({ name: 'tracing-test', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`), {
+        requestInit: { headers: { traceparent: `00-${traceId}-${clientSpan}-01` } },
+      }),
+    );
+    const result = await client.callTool({ name: 'fault___info', arguments: {} });
+    const seen = JSON.parse(text(result)) as { meta: Record<string, unknown> | null };
+    const t = await traceOf(traceId, 'tools/call fault___info');
+    const gateway = span(t, 'tools/call fault___info');
+    assert.equal(gateway.parentSpanId, clientSpan, "the gateway's span continues the client's");
+    assert.equal(gateway.kind, 'server');
+    assert.equal(gateway.attributes['mcp.method.name'], 'tools/call');
+    assert.equal(gateway.attributes['gen_ai.tool.name'], 'fault___info');
+    const invoke = span(t, 'invoke mcp-server-fault', gateway);
+    assert.equal(invoke.attributes['faas.coldstart'], true);
+    const waiting = span(t, 'environment', invoke);
+    const init = span(t, 'init', waiting);
+    assert.ok(init.durationMs > 0, 'the cold start took time');
+    const invocation = span(t, 'invocation', invoke);
+    // The server got the trace in _meta, its parent the invocation's span.
+    const got = parseTraceparent(seen.meta?.['traceparent']);
+    assert.deepEqual(got, { traceId, spanId: invocation.spanId, sampled: true });
+    for (const s of [gateway, invoke, invocation]) assert.equal(s.status === 'error', false, s.name);
+    // Spans nest in time: the invocation within the invoke, the invoke within the gateway's.
+    assert.ok(invocation.startMs >= invoke.startMs && invoke.startMs >= gateway.startMs);
+    assert.ok(
+      gateway.startMs + gateway.durationMs + 1 >= invoke.startMs + invoke.durationMs,
+      'the gateway span ends after the invocation',
+    );
+    await client.close();
+  });
+
+  test('a web function: the invocation reaches the server over HTTP (X-Amzn-Trace-Id), the same trace in _meta', async () => {
+    const traceId = hex(16);
+    const r = await rpc(
+      `${fleet.url}/mcp`,
+      { id: 2, method: 'tools/call', params: { name: 'webfault___info', arguments: {} } },
+      { traceparent: `00-${traceId}-${hex(8)}-01` },
+    );
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const seen = JSON.parse(text(r.body['result'])) as { meta: Record<string, unknown> | null };
+    const t = await traceOf(traceId, 'tools/call webfault___info');
+    const gateway = span(t, 'tools/call webfault___info');
+    const invocation = span(t, 'invocation', span(t, 'invoke mcp-server-webfault', gateway));
+    assert.deepEqual(parseTraceparent(seen.meta?.['traceparent']), {
+      traceId,
+      spanId: invocation.spanId,
+      sampled: true,
+    });
+  });
+
+  test('a warm call has no init; a traceparent in _meta is continued; without one, a new trace', async () => {
+    const traceId = hex(16);
+    const parent = hex(8);
+    const r = await rpc(`${fleet.url}/mcp`, {
+      id: 3,
+      method: 'tools/call',
+      params: { name: 'fault___info', arguments: {}, _meta: { traceparent: `00-${traceId}-${parent}-01` } },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const t = await traceOf(traceId, 'tools/call fault___info');
+    const gateway = span(t, 'tools/call fault___info');
+    assert.equal(gateway.parentSpanId, parent);
+    const invoke = span(t, 'invoke mcp-server-fault', gateway);
+    assert.equal(invoke.attributes['faas.coldstart'], false);
+    assert.equal(
+      t.spans.some((s) => s.name === 'init'),
+      false,
+      'a warm environment has no init',
+    );
+
+    const before = new Set(fleet.status().traces?.map((x) => x.traceId));
+    const plain = await rpc(`${fleet.url}/mcp`, {
+      id: 4,
+      method: 'tools/call',
+      params: { name: 'fault___echo', arguments: { text: 'x' } },
+    });
+    assert.equal(plain.status, 200);
+    const fresh = await eventually(
+      () =>
+        fleet.status().traces?.find((x) => !before.has(x.traceId) && x.name === 'tools/call fault___echo'),
+      { what: 'a new trace for the call without traceparent' },
+    );
+    assert.equal(span(fresh, 'tools/call fault___echo').parentSpanId, undefined, 'a root span');
+  });
+
+  test("a failed call's span carries the error: a tool that does not exist, a tool that never answers", async () => {
+    const unknownTrace = hex(16);
+    const unknown = await rpc(
+      `${fleet.url}/mcp`,
+      { id: 6, method: 'tools/call', params: { name: 'fault___nope_not_here', arguments: {} } },
+      { traceparent: `00-${unknownTrace}-${hex(8)}-01` },
+    );
+    assert.ok(unknown.body['result'] !== undefined || unknown.body['error'] !== undefined);
+    const u = await traceOf(unknownTrace, 'tools/call fault___nope_not_here');
+    const uSpan = span(u, 'tools/call fault___nope_not_here');
+    assert.equal(uSpan.status, 'error');
+    assert.match(uSpan.error ?? '', /nope_not_here/);
+
+    const traceId = hex(16);
+    const r = await rpc(
+      `${fleet.url}/mcp`,
+      { id: 5, method: 'tools/call', params: { name: 'fault___hang', arguments: {} } },
+      { traceparent: `00-${traceId}-${hex(8)}-01` },
+    );
+    assert.equal((r.body['result'] as { isError?: boolean }).isError, true, JSON.stringify(r.body));
+    const t = await traceOf(traceId, 'tools/call fault___hang');
+    assert.equal(t.error, true);
+    const gateway = span(t, 'tools/call fault___hang');
+    assert.equal(gateway.status, 'error');
+    assert.equal(gateway.attributes['error.type'], 'tool_error');
+    assert.match(gateway.error ?? '', /did not answer within/);
+    // The function itself answered (the tool's failure is in its result).
+    const invocation = span(t, 'invocation', span(t, 'invoke mcp-server-fault', gateway));
+    assert.notEqual(invocation.status, 'error');
+  });
+});
