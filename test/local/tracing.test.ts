@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { chromium } from 'playwright-core';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import type { SpanRecord, TraceRecord } from '../../src/local/lambda/tracing.js';
@@ -20,11 +24,29 @@ import { rpc } from './support.js';
  * in the request's _meta, its parent the invocation.
  */
 
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const mark = marker();
+/** The cold call's trace (first test), and a failed one (the failures test), for the page's test. */
+const seenTraces: { cold?: string; failed?: string } = {};
 let dir: string;
 let fleet: RunningFleet;
+/** An OTLP/HTTP receiver: what the fleet exports with --otlp (JSON, as the exporter sends it). */
+let collector: Server;
+const exported: { resourceSpans?: { scopeSpans?: { spans?: { traceId: string; name: string }[] }[] }[] }[] =
+  [];
 
 before(async () => {
+  collector = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === '/v1/traces' && req.headers['content-type']?.includes('json'))
+        exported.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof exported)[number]);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
   dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-tracing-'));
   await writeFile(
     path.join(dir, 'servers.yaml'),
@@ -49,6 +71,7 @@ servers:
     buildDir: false,
     // One environment: the second call finds it warm.
     concurrency: 1,
+    otlp: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
   });
 });
 
@@ -56,6 +79,7 @@ after(async () => {
   await fleet.close();
   await assertNoneLeft(mark.value);
   await rm(dir, { recursive: true, force: true });
+  await new Promise((r) => collector.close(r));
 });
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
@@ -100,6 +124,7 @@ describe('traces through the dev gateway', () => {
     const result = await client.callTool({ name: 'fault___info', arguments: {} });
     const seen = JSON.parse(text(result)) as { meta: Record<string, unknown> | null };
     const t = await traceOf(traceId, 'tools/call fault___info');
+    seenTraces.cold = traceId;
     const gateway = span(t, 'tools/call fault___info');
     assert.equal(gateway.parentSpanId, clientSpan, "the gateway's span continues the client's");
     assert.equal(gateway.kind, 'server');
@@ -199,6 +224,7 @@ describe('traces through the dev gateway', () => {
     );
     assert.equal((r.body['result'] as { isError?: boolean }).isError, true, JSON.stringify(r.body));
     const t = await traceOf(traceId, 'tools/call fault___hang');
+    seenTraces.failed = traceId;
     assert.equal(t.error, true);
     const gateway = span(t, 'tools/call fault___hang');
     assert.equal(gateway.status, 'error');
@@ -208,4 +234,82 @@ describe('traces through the dev gateway', () => {
     const invocation = span(t, 'invocation', span(t, 'invoke mcp-server-fault', gateway));
     assert.notEqual(invocation.status, 'error');
   });
+
+  test('--otlp: the spans reach an OpenTelemetry collector over OTLP/HTTP', async () => {
+    const traceId = hex(16);
+    const r = await rpc(
+      `${fleet.url}/mcp`,
+      { id: 8, method: 'tools/call', params: { name: 'fault___echo', arguments: { text: 'otlp' } } },
+      { traceparent: `00-${traceId}-${hex(8)}-01` },
+    );
+    assert.equal(r.status, 200);
+    await traceOf(traceId, 'tools/call fault___echo');
+    await fleet.gateway.tracing?.flush();
+    const names = exported
+      .flatMap((e) => e.resourceSpans ?? [])
+      .flatMap((rs) => rs.scopeSpans ?? [])
+      .flatMap((ss) => ss.spans ?? [])
+      .filter((sp) => sp.traceId.toLowerCase() === traceId)
+      .map((sp) => sp.name)
+      .sort();
+    assert.deepEqual(names, [
+      'environment',
+      'invocation',
+      'invoke mcp-server-fault',
+      'tools/call fault___echo',
+    ]);
+  });
+
+  test(
+    'the status page draws each recent call as a waterfall (headless Chromium)',
+    { skip: CHROMIUM === undefined ? 'Chromium is not installed (Debian package chromium)' : false },
+    async () => {
+      const { cold, failed } = seenTraces;
+      assert.ok(cold !== undefined && failed !== undefined, 'the earlier tests made their traces');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+        await page.goto(`${fleet.url}/`);
+        const trace = page.locator(`details.trace[data-trace="${cold}"]`);
+        await trace.waitFor();
+        if ((await trace.getAttribute('open')) === null) await trace.locator('summary').click();
+        const bars = trace.locator('.bar');
+        const names = await Promise.all(
+          Array.from({ length: await bars.count() }, (_, i) => bars.nth(i).getAttribute('data-span')),
+        );
+        // The client's initialize came first in the same trace (it sent the same traceparent), then the call.
+        assert.deepEqual(names, [
+          'initialize',
+          'tools/call fault___info',
+          'invoke mcp-server-fault',
+          'environment',
+          'init',
+          'invocation',
+        ]);
+        const box = async (name: string): Promise<{ left: number; width: number }> => {
+          const style = (await trace.locator(`.bar[data-span="${name}"]`).getAttribute('style')) ?? '';
+          const num = (prop: string): number =>
+            parseFloat(new RegExp(`${prop}:\\s*([\\d.e-]+)%`).exec(style)?.[1] ?? 'NaN');
+          return { left: num('left'), width: num('width') };
+        };
+        assert.equal((await box('initialize')).left, 0, 'the first span starts the trace');
+        const call = await box('tools/call fault___info');
+        assert.ok(call.left > 0 && call.left + call.width <= 100.5, JSON.stringify(call));
+        assert.ok(
+          (await box('invocation')).left >= (await box('init')).left,
+          'the call comes after the cold start',
+        );
+        assert.match((await trace.locator('summary').textContent()) ?? '', /^initialize · [\d.]+ ms/);
+        const bad = page.locator(`details.trace[data-trace="${failed}"]`);
+        assert.match((await bad.getAttribute('class')) ?? '', /\bfailed\b/);
+        await trace.screenshot({ path: path.join(dir, 'waterfall.png') });
+        assert.ok(existsSync(path.join(dir, 'waterfall.png')));
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

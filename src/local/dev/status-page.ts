@@ -25,6 +25,19 @@ const STYLE = `
   details summary { cursor: pointer; }
   code { font-size: 12px; }
   h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
+  details.trace { border: 1px solid #d0d7de; border-radius: .4rem; margin: 0 0 .5rem; padding: .35rem .6rem; }
+  details.trace > summary { font-variant-numeric: tabular-nums; }
+  details.trace.failed > summary { color: #cf222e; }
+  .wf { display: grid; grid-template-columns: minmax(14rem, 22rem) 1fr 5rem; gap: 2px .6rem; margin: .5rem 0 .2rem; align-items: center; }
+  .wf .name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-size: 12px; }
+  .wf .lane { position: relative; height: 14px; background: #f6f8fa; border-radius: 2px; }
+  .wf .bar { position: absolute; top: 2px; height: 10px; min-width: 2px; border-radius: 2px; background: #8c959f; }
+  .wf .bar.server { background: #0969da; }
+  .wf .bar.invoke { background: #8250df; }
+  .wf .bar.init { background: #bc4c00; }
+  .wf .bar.invocation { background: #1a7f37; }
+  .wf .bar.error { background: #cf222e; }
+  .wf .ms { text-align: right; font-size: 12px; font-variant-numeric: tabular-nums; color: #57606a; }
   section[hidden] { display: none; }
   form#login { margin: 0 0 1.5rem; padding: 1rem; border: 1px solid #d0d7de; border-radius: .5rem; max-width: 32rem; }
   form#login[hidden] { display: none; }
@@ -54,6 +67,63 @@ const SCRIPT = `
   document.getElementById('gateway').textContent = location.origin + '/mcp';
   document.getElementById('invoke').textContent = location.origin + '/2015-03-31/functions/<name>/invocations';
   const cell = (text, cls) => { const td = document.createElement('td'); if (cls) td.className = cls; td.textContent = text; return td; };
+  // The traces the reader opened stay open across refreshes; the newest is open at first.
+  const opened = new Set();
+  let first = true;
+  const ms = (n) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n)) + ' ms';
+  function depthOf(span, byId) {
+    let d = 0;
+    for (let p = byId.get(span.parentSpanId); p && d < 20; p = byId.get(p.parentSpanId)) d++;
+    return d;
+  }
+  function barClass(s) {
+    if (s.status === 'error') return 'bar error';
+    if (s.kind === 'server' && s.name.startsWith('invoke ')) return 'bar invoke';
+    if (s.kind === 'server') return 'bar server';
+    if (s.name === 'init') return 'bar init';
+    if (s.name === 'invocation') return 'bar invocation';
+    return 'bar';
+  }
+  function renderTraces(traces) {
+    if (first && traces.length > 0) { opened.add(traces[0].traceId); first = false; }
+    document.getElementById('traces').hidden = traces.length === 0;
+    document.getElementById('trace-list').replaceChildren(...traces.map((t) => {
+      const details = document.createElement('details');
+      details.className = 'trace' + (t.error ? ' failed' : '');
+      details.dataset.trace = t.traceId;
+      details.open = opened.has(t.traceId);
+      details.addEventListener('toggle', () => { if (details.open) opened.add(t.traceId); else opened.delete(t.traceId); });
+      const summary = document.createElement('summary');
+      summary.textContent = t.name + ' · ' + ms(t.durationMs) + ' · ' + new Date(t.startMs).toLocaleTimeString() + (t.error ? ' · failed' : '');
+      details.append(summary);
+      const grid = document.createElement('div');
+      grid.className = 'wf';
+      const byId = new Map(t.spans.map((s) => [s.spanId, s]));
+      const total = Math.max(t.durationMs, 0.001);
+      for (const s of t.spans) {
+        const name = document.createElement('div');
+        name.className = 'name';
+        name.style.paddingLeft = depthOf(s, byId) * 1.1 + 'rem';
+        name.textContent = s.name;
+        name.title = s.error ? s.name + ': ' + s.error : s.name;
+        const lane = document.createElement('div');
+        lane.className = 'lane';
+        const bar = document.createElement('div');
+        bar.className = barClass(s);
+        bar.dataset.span = s.name;
+        bar.style.left = ((s.startMs - t.startMs) / total) * 100 + '%';
+        bar.style.width = (s.durationMs / total) * 100 + '%';
+        bar.title = s.name + ' ' + ms(s.durationMs) + (s.error ? ' — ' + s.error : '');
+        lane.append(bar);
+        const took = document.createElement('div');
+        took.className = 'ms';
+        took.textContent = ms(s.durationMs);
+        grid.append(name, lane, took);
+      }
+      details.append(grid);
+      return details;
+    }));
+  }
   async function refresh() {
     clearTimeout(timer);
     try {
@@ -68,7 +138,7 @@ const SCRIPT = `
         return;
       }
       if (!res.ok) throw new Error('HTTP ' + res.status);
-      const { functions, rateLimits } = await res.json();
+      const { functions, rateLimits, traces } = await res.json();
       const rows = functions.map((f) => {
         const tr = document.createElement('tr');
         tr.dataset.server = f.id;
@@ -118,6 +188,7 @@ const SCRIPT = `
         tr.append(use);
         return tr;
       }));
+      renderTraces(traces || []);
       document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
     } catch (err) {
       document.getElementById('updated').textContent = 'cannot reach the dev server: ' + err.message;
@@ -148,6 +219,10 @@ export const STATUS_PAGE = `<!doctype html>
   <thead><tr><th>Server</th><th>State</th><th>Environments</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">Max memory</th><th>Last error</th><th>Tools</th></tr></thead>
   <tbody id="functions"></tbody>
 </table>
+<section id="traces" hidden>
+<h2>Recent calls</h2>
+<div id="trace-list"></div>
+</section>
 <section id="limits" hidden>
 <h2>Rate limits</h2>
 <table>

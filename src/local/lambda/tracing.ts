@@ -49,12 +49,12 @@ export interface SpanRecord {
 
 export interface TraceRecord {
   traceId: string;
-  /** Its first span's name (the gateway's request, or an invocation). */
+  /** Its first root span's name (the gateway's request, or an invocation). */
   name: string;
   startMs: number;
   durationMs: number;
   error: boolean;
-  /** In start order. */
+  /** In tree order: each root by start, every span followed by its children (by start). */
   spans: SpanRecord[];
 }
 
@@ -167,6 +167,29 @@ export interface TracingOptions {
   redact?: (text: string) => string;
 }
 
+/**
+ * Spans as a waterfall lists them: each root (a span whose parent is not in the trace) by start,
+ * every span followed by its children, by start.
+ */
+function treeOrder(spans: readonly SpanRecord[]): SpanRecord[] {
+  const byStart = [...spans].sort((a, b) => a.startMs - b.startMs);
+  const ids = new Set(byStart.map((s) => s.spanId));
+  const children = new Map<string, SpanRecord[]>();
+  for (const s of byStart) {
+    if (s.parentSpanId === undefined || !ids.has(s.parentSpanId)) continue;
+    const list = children.get(s.parentSpanId) ?? [];
+    list.push(s);
+    children.set(s.parentSpanId, list);
+  }
+  const out: SpanRecord[] = [];
+  const visit = (s: SpanRecord): void => {
+    out.push(s);
+    for (const c of children.get(s.spanId) ?? []) visit(c);
+  };
+  for (const s of byStart) if (s.parentSpanId === undefined || !ids.has(s.parentSpanId)) visit(s);
+  return out;
+}
+
 export class LocalTracing {
   private readonly provider: TracerProvider;
   private readonly tracer: Tracer;
@@ -215,13 +238,12 @@ export class LocalTracing {
       .reverse()
       .slice(0, limit)
       .map(([traceId, spans]) => {
-        const sorted = [...spans].sort((a, b) => a.startMs - b.startMs);
+        const sorted = treeOrder(spans);
         const start = Math.min(...sorted.map((s) => s.startMs));
         const end = Math.max(...sorted.map((s) => s.startMs + s.durationMs));
-        const root = sorted.find((s) => !sorted.some((o) => o.spanId === s.parentSpanId)) ?? sorted[0];
         return {
           traceId,
-          name: root?.name ?? '',
+          name: sorted[0]?.name ?? '',
           startMs: start,
           durationMs: end - start,
           error: sorted.some((s) => s.status === 'error'),
@@ -233,6 +255,11 @@ export class LocalTracing {
   /** The spans of one trace, if it is still kept. */
   trace(traceId: string): TraceRecord | undefined {
     return this.traces().find((t) => t.traceId === traceId);
+  }
+
+  /** Sends the spans ended so far to the collector (if any) now. */
+  async flush(): Promise<void> {
+    await this.provider.forceFlush();
   }
 
   /** Sends what is left to the collector (if any) and stops. */
