@@ -287,6 +287,8 @@ function contestants(dir: string): Contestant[] {
     fleet(' (--no-freeze)', 'servers.yaml', '/mcp', '--no-freeze'),
     // Without memory limits (no cgroup, no sampling): what holding the memory costs per call.
     fleet(' (--memory-limits off)', 'servers.yaml', '/mcp', '--memory-limits', 'off'),
+    // Without traces (every call is one by default): what tracing costs per call.
+    fleet(' (--no-tracing)', 'servers.yaml', '/mcp', '--no-tracing'),
     // One warm server, many calls at once (Node.js 24 from npm, as `dev` installs it).
     fleet(' (host: web-function)', 'web.yaml', '/mcp'),
     {
@@ -459,6 +461,35 @@ function goals(summaries: Summary[]): string[] {
   return out;
 }
 
+/** A round that could not be measured, and why. */
+function failedRound(err: unknown): Round {
+  return {
+    phases: [],
+    rssMb: NaN,
+    processes: NaN,
+    serverRssMb: [],
+    environmentsRssMb: NaN,
+    error: (err as Error).message,
+  };
+}
+
+/** What tracing costs: the default `/mcp` (every call a trace) against `--no-tracing`, issue 23's goal. */
+function tracingCost(summaries: Summary[]): string[] {
+  const traced = summaries.find((s) => s.name === 'mcp-fleet dev /mcp');
+  const untraced = summaries.find((s) => s.name.includes('(--no-tracing)'));
+  if (traced === undefined || untraced === undefined) return [];
+  const p50 = traced.phase(1).p50 / untraced.phase(1).p50;
+  const c16 = traced.phase(16).callsPerSecond / untraced.phase(16).callsPerSecond;
+  const met = p50 <= 1.05 && c16 >= 0.95;
+  return [
+    '| tracing (`/mcp` ÷ `--no-tracing`) | 1 client p50 (goal ≤ 1.05) | 16 clients calls/s (goal ≥ 0.95) |',
+    '|---|---|---|',
+    `| every call a trace | ${f2(p50)} | ${f2(c16)} |`,
+    '',
+    met ? "Tracing's cost is within its goal." : "Tracing's cost is NOT within its goal (see the ratios).",
+  ];
+}
+
 async function main(): Promise<void> {
   const facts = runFacts();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-gw-'));
@@ -481,27 +512,13 @@ async function main(): Promise<void> {
       try {
         running = await c.start();
       } catch (err) {
-        rounds.get(c.name)?.push({
-          phases: [],
-          rssMb: NaN,
-          processes: NaN,
-          serverRssMb: [],
-          environmentsRssMb: NaN,
-          error: (err as Error).message,
-        });
+        rounds.get(c.name)?.push(failedRound(err));
         continue;
       }
       try {
         rounds.get(c.name)?.push(await measure(running, c.tool));
       } catch (err) {
-        rounds.get(c.name)?.push({
-          phases: [],
-          rssMb: NaN,
-          processes: NaN,
-          serverRssMb: [],
-          environmentsRssMb: NaN,
-          error: (err as Error).message,
-        });
+        rounds.get(c.name)?.push(failedRound(err));
       } finally {
         await running.stop();
       }
@@ -509,7 +526,7 @@ async function main(): Promise<void> {
   }
   const summaries = all.map((c) => summarize(c.name, c.peer, rounds.get(c.name) ?? []));
   const setup = `\`tools/call\` of \`echo\` on server-everything; 1 client: ${SEQUENTIAL} calls in a row, then ${SPACED_CALLS} calls ${SPACED_GAP_MS} ms apart (each finds an event function's environment frozen); 16 and 32 clients: ${CONCURRENT_CALLS} calls each (after ${WARM_UP_CALLS} calls not measured); each phase at most ${PHASE_BUDGET_MS / 1000} s; each front started fresh ${ROUNDS} times, in alternating order, the median shown. CPU: user + system time of every process of the front (from /proc) and of the bench client, per call.`;
-  const report = [setup, '', ...table(summaries), '', ...goals(summaries)];
+  const report = [setup, '', ...table(summaries), '', ...goals(summaries), '', ...tracingCost(summaries)];
   process.stderr.write(`\n${report.join('\n')}\n`);
   await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
   const other = FLEET_ROOT !== ROOT;

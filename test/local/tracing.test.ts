@@ -252,12 +252,11 @@ describe('traces through the dev gateway', () => {
       .filter((sp) => sp.traceId.toLowerCase() === traceId)
       .map((sp) => sp.name)
       .sort();
-    assert.deepEqual(names, [
-      'environment',
-      'invocation',
-      'invoke mcp-server-fault',
-      'tools/call fault___echo',
-    ]);
+    // The wait for the environment is a span only when there was a wait (a thaw, a queue).
+    assert.deepEqual(
+      names.filter((n) => n !== 'environment'),
+      ['invocation', 'invoke mcp-server-fault', 'tools/call fault___echo'],
+    );
   });
 
   test(

@@ -341,18 +341,23 @@ export class LocalFunction {
       if (this.sessions !== undefined)
         outcome = await this.invokeSession(this.sessions, event, opts, t0, span);
       else {
-        const waiting = span.child('environment');
+        const waitFrom = Date.now();
+        const w0 = performance.now();
         let lease: Lease;
         try {
           lease = await this.lease(opts.signal);
         } catch (err) {
-          waiting.end((err as Error).message);
+          span.childFrom('environment', waitFrom).end((err as Error).message);
           throw err;
         }
-        waiting.set({ 'faas.coldstart': lease.cold });
-        if (lease.env !== undefined && lease.cold && lease.initMs !== undefined)
-          waiting.childEnded('init', lease.initMs);
-        waiting.end();
+        // The wait for an environment is a span when there was one: a cold start, a thaw, a queue
+        // (a warm environment at hand costs a span's price and shows nothing).
+        if (lease.cold || performance.now() - w0 >= ENVIRONMENT_SPAN_MIN_MS) {
+          const waiting = span.childFrom('environment', waitFrom, { 'faas.coldstart': lease.cold });
+          if (lease.env !== undefined && lease.cold && lease.initMs !== undefined)
+            waiting.childEnded('init', lease.initMs);
+          waiting.end();
+        }
         outcome = await this.invokeOn(lease, event, opts, t0, span);
       }
       span.set({ 'faas.invocation_id': outcome.requestId, 'faas.coldstart': outcome.coldStart });
@@ -737,6 +742,9 @@ export class LocalFunction {
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 }
+
+/** A wait for an environment this short (a warm one at hand) is no span of its own. */
+const ENVIRONMENT_SPAN_MIN_MS = 0.5;
 
 /** A web function's answer when its environment did not start listening (or failed) in time. */
 function refused(requestId: string, init: InitOutcome): InvokeReply {

@@ -135,6 +135,16 @@ export class LocalSpan {
     return new LocalSpan(this.tracer, span, this.redact);
   }
 
+  /** A child that began at `startMs` (epoch ms), before it was known to be worth a span. */
+  childFrom(name: string, startMs: number, attributes: Attributes = {}): LocalSpan {
+    const span = this.tracer.startSpan(
+      name,
+      { attributes, startTime: startMs },
+      trace.setSpan(ROOT_CONTEXT, this.span),
+    );
+    return new LocalSpan(this.tracer, span, this.redact);
+  }
+
   /** A child that has already run: it ended now, after `durationMs`. */
   childEnded(name: string, durationMs: number, attributes: Attributes = {}): void {
     const now = Date.now();
