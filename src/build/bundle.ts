@@ -46,6 +46,9 @@ export async function bundleRuntime(
     metafile: true,
     legalComments: 'linked',
     external: ['@aws-sdk/*'],
+    // Packages' ES module builds first: esbuild drops what is not used from them, not from their
+    // CommonJS builds (OpenTelemetry's: 385 KiB of bundle instead of 158).
+    mainFields: ['module', 'main'],
     // Some bundled CommonJS code calls require(): give ESM a require.
     banner: {
       js: "import { createRequire as __mcpFleetRequire } from 'node:module'; const require = __mcpFleetRequire(import.meta.url);",

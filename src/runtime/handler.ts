@@ -1,4 +1,5 @@
 import { fromXRayHeader, traceOfHeaders, type TraceContext } from '../contract/trace.js';
+import { functionTracer, type FunctionTracer } from './tracing.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -24,6 +25,11 @@ export type Front = 'agentcore' | 'http' | 'jsonrpc';
 export type LaunchInput = Pick<LaunchSpec, 'command'> & Partial<LaunchSpec>;
 
 export interface HandlerOptions {
+  /**
+   * Records the runtime's spans (null: none). Default: sent to the X-Ray daemon when the
+   * environment has one (`AWS_XRAY_DAEMON_ADDRESS`, a function with active tracing).
+   */
+  tracer?: FunctionTracer | null;
   /** Fix the front instead of detecting it from each event. */
   front?: Front;
   /** AgentCore front: throw JSON-RPC errors and timeouts (a Lambda FunctionError) instead of returning isError results. */
@@ -127,6 +133,10 @@ export interface HandlerEnvironment {
   bridge: McpBridge;
   /** Resolves when the server started at init is ready (or the init budget is spent). */
   ready: Promise<void>;
+  /** The runtime's spans, where a daemon receives them (active tracing). */
+  tracer: FunctionTracer | undefined;
+  /** A server start not yet in a trace (epoch ms), recorded as `init` in the next traced invocation. */
+  unrecordedStart?: { startMs: number; endMs: number; pid: number | undefined };
 }
 
 /** One invocation: the event, and what the handler fixed for it. */
@@ -210,6 +220,8 @@ export function initEnvironment(spec: LaunchSpec, options: HandlerOptions): Hand
     clientInfo: options.clientInfo ?? { name: 'mcp-fleet', version: '0.1.0' },
     onStart: (ms, pid) => {
       telemetry.serverStarted(ms, pid);
+      const endMs = clock.now();
+      environment.unrecordedStart = { startMs: endMs - ms, endMs, pid };
     },
     onCrash: (message) => {
       telemetry.serverCrashed(message);
@@ -227,10 +239,24 @@ export function initEnvironment(spec: LaunchSpec, options: HandlerOptions): Hand
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
   if (options.transport) supervisorOptions.transport = options.transport;
   const supervisor = serversFor(spec, supervisorOptions);
-  const bridge = new McpBridge(new SupervisorBackend(supervisor), new ToolPolicy(spec.tools));
-  const ready =
-    options.warmup === false ? Promise.resolve() : supervisor.warmup(options.initBudgetMs ?? INIT_BUDGET_MS);
-  return { spec, options, redactor, telemetry, clock, supervisor, bridge, ready };
+  const tracer =
+    options.tracer === undefined
+      ? functionTracer(spec.id, options.parentEnv ?? process.env)
+      : (options.tracer ?? undefined);
+  const bridge = new McpBridge(new SupervisorBackend(supervisor, tracer), new ToolPolicy(spec.tools));
+  const environment: HandlerEnvironment = {
+    spec,
+    options,
+    redactor,
+    telemetry,
+    clock,
+    supervisor,
+    bridge,
+    ready: Promise.resolve(),
+    tracer,
+  };
+  if (options.warmup !== false) environment.ready = supervisor.warmup(options.initBudgetMs ?? INIT_BUDGET_MS);
+  return environment;
 }
 
 /** One invocation: its front (fixed or detected), its deadline, and the settling after it. */
@@ -257,8 +283,34 @@ async function invoke(
   } finally {
     // Lambda freezes the environment once the handler returns: stops this call caused finish now.
     await env.supervisor.settle(call.deadline);
+    await recordSpans(env, call);
     env.telemetry.endInvocation();
   }
+}
+
+/**
+ * A server start since the last traced invocation becomes its `init` span (a cold start's, or a
+ * restart's), and the spans ended so far are sent before Lambda may freeze the environment.
+ */
+async function recordSpans(env: HandlerEnvironment, call: Invocation): Promise<void> {
+  const { tracer, unrecordedStart: start } = env;
+  if (tracer === undefined || call.trace === undefined) return;
+  if (start !== undefined) {
+    const span = tracer.start(
+      'init',
+      call.trace,
+      {
+        'mcp_fleet.server_id': env.spec.id,
+        ...(start.pid === undefined ? {} : { 'process.pid': start.pid }),
+      },
+      start.startMs,
+    );
+    if (span !== undefined) {
+      span.end(undefined, start.endMs);
+      delete env.unrecordedStart;
+    }
+  }
+  await tracer.flush().catch(() => undefined);
 }
 
 /** The server's timeout, within what Lambda leaves of the invocation (less a margin). */

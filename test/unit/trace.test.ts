@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import {
+  daemonAddress,
+  daemonDatagrams,
+  functionTracer,
+  OtelFunctionTracer,
+} from '../../src/runtime/tracing.js';
 import {
   formatTraceparent,
   fromXRayHeader,
@@ -93,4 +100,47 @@ test("_meta: the trace goes in beside the request's other keys; a caller's own t
   assert.equal(withTraceMeta(foreign, { traceparent: PARENT }), foreign);
   assert.deepEqual(traceOfMeta(foreign), foreign._meta);
   assert.equal(traceOfMeta({ _meta: { traceparent: 'x' } }), undefined);
+});
+
+test("the X-Ray daemon's address as Lambda gives it; anything else, no daemon", () => {
+  assert.deepEqual(daemonAddress('169.254.79.129:2000'), { host: '169.254.79.129', port: 2000 });
+  assert.deepEqual(daemonAddress(' udp:127.0.0.1:2000 tcp:127.0.0.1:2000 '), {
+    host: '127.0.0.1',
+    port: 2000,
+  });
+  for (const bad of [
+    undefined,
+    '',
+    '   ',
+    'localhost',
+    '127.0.0.1:0',
+    '127.0.0.1:70000',
+    'tcp:127.0.0.1:2000',
+  ])
+    assert.equal(daemonAddress(bad), undefined, String(bad));
+  assert.equal(functionTracer('s', {}), undefined, 'no daemon, no tracer');
+});
+
+test("the daemon's datagrams: header line, T1S, base64 OTLP; a batch over 64 KiB is sent a span at a time", async () => {
+  const memory = new InMemorySpanExporter();
+  const tracer = new OtelFunctionTracer(memory, { 'service.name': 's' });
+  const parent = { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` };
+  for (let i = 0; i < 40; i++) tracer.start(`tools/call t${i}`, parent, { big: 'x'.repeat(2000) })?.end();
+  await tracer.flush();
+  const spans = memory.getFinishedSpans();
+  assert.equal(spans.length, 40);
+  const [one] = daemonDatagrams(spans.slice(0, 1));
+  assert.ok(one);
+  const text = one.toString();
+  assert.ok(text.startsWith('{"format":"json","version":1}\nT1S'));
+  assert.ok(Buffer.from(text.slice(text.indexOf('\n') + 4), 'base64').length > 0);
+  const all = daemonDatagrams(spans);
+  assert.equal(all.length, 40, 'split a span at a time');
+  for (const d of all) assert.ok(d.length <= 64 * 1024);
+  assert.equal(
+    tracer.start('x', { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00` }, {}),
+    undefined,
+    'unsampled',
+  );
+  await tracer.shutdown();
 });
