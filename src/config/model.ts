@@ -145,6 +145,13 @@ export interface FleetConfig {
     name: string;
     auth: 'cognito' | 'iam' | 'none';
     search: boolean;
+    /**
+     * X-Ray traces (`gateway.tracing`, default on): the gateway's own (vended TRACES), each event
+     * function's (active tracing) and the runtime's spans inside it, each AgentCore runtime's.
+     */
+    tracing: boolean;
+    /** The gateway's application logs delivered to a log group of the stack (`gateway.logs`, default on). */
+    logs: boolean;
     instructions?: string;
     description?: string;
     /** AgentCore Gateway interceptors (`gateway.interceptors`), each its own Lambda function. */
@@ -395,6 +402,8 @@ export function resolveFleet(
     name: fleet.gateway?.name ?? DEFAULTS.gatewayName,
     auth: fleet.gateway?.auth ?? DEFAULTS.gatewayAuth,
     search: fleet.gateway?.search ?? false,
+    tracing: fleet.gateway?.tracing ?? true,
+    logs: fleet.gateway?.logs ?? true,
   };
   if (fleet.gateway?.instructions !== undefined) gateway.instructions = fleet.gateway.instructions;
   if (fleet.gateway?.description !== undefined) gateway.description = fleet.gateway.description;

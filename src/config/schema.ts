@@ -651,6 +651,14 @@ export const gatewaySchema = z
         'cognito (default): JWT from a Cognito user pool and machine client; iam: AWS_IAM (SigV4); none: no auth',
       ),
     search: bool('search').optional().describe('Add the x_amz_bedrock_agentcore_search tool'),
+    tracing: bool('tracing')
+      .optional()
+      .describe(
+        "X-Ray traces, on by default: the gateway's own, each event function's (active tracing, with the runtime's spans inside it) and each AgentCore runtime's",
+      ),
+    logs: bool('logs')
+      .optional()
+      .describe("The gateway's application logs, delivered to a log group of the stack; on by default"),
     instructions: z.string().optional().describe('Instructions the gateway gives MCP clients'),
     description: z.string().optional().describe('Gateway description'),
     interceptors: interceptorsSchema.optional(),

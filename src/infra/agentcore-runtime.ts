@@ -13,6 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { VendedDelivery } from './observability.js';
 import {
   DEFAULTS,
   FUNCTION_NAME_PREFIX,
@@ -61,6 +62,12 @@ const RUNTIME_ENV_VALUE_MAX = 2048;
 export interface McpAgentCoreRuntimeProps {
   /** The server's id: in the runtime's environment, its alarms' descriptions and its nag reasons. */
   readonly serverId: string;
+  /**
+   * The runtime's traces, delivered to X-Ray (vended TRACES, under the stack's one X-Ray
+   * resource policy rather than the L2's `tracingEnabled`, which makes its own).
+   * @default false
+   */
+  readonly tracing?: boolean;
   /**
    * The build: a direct-code folder (`index.mjs`, the session entry, at its root; NODE_22) or a
    * container build context (a Dockerfile whose image serves MCP on 0.0.0.0:8000 `/mcp`, built
@@ -297,6 +304,11 @@ export class McpAgentCoreRuntime extends Construct implements NagAware {
     // The runtime runs as the role: its policies first (the declared ones are a separate policy).
     if (this.declaredPolicy !== undefined) this.runtime.node.addDependency(this.declaredPolicy);
     this.invokeUrl = runtimeInvokeUrl(this.runtime.agentRuntimeId);
+    if (props.tracing === true)
+      new VendedDelivery(this, 'TraceDelivery', {
+        sourceArn: this.runtime.agentRuntimeArn,
+        logType: 'TRACES',
+      });
     this.alarms = this.createAlarms(props.alarmTopic);
   }
 

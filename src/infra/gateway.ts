@@ -4,12 +4,15 @@ import path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 import * as agentcore from 'aws-cdk-lib/aws-bedrockagentcore';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { DEFAULTS } from '../config/limits.js';
 import type { FleetConfig, ServerConfig } from '../config/model.js';
 import { cfnRateLimit } from '../config/rate-limits.js';
 import { NAG_PACK, nagFinding, type NagAcknowledgment, type NagAware } from './nag.js';
+import { retentionDays } from './names.js';
+import { VendedDelivery } from './observability.js';
 import type { McpServerFunction } from './server-function.js';
 import { toToolDefinitions } from './tool-schema.js';
 import type { LoweredTool } from './types.js';
@@ -83,6 +86,22 @@ export interface McpFleetGatewayProps {
    * @default - none
    */
   readonly rateLimits?: readonly McpFleetRateLimit[];
+  /**
+   * The gateway's traces, delivered to X-Ray (vended TRACES; the L2 has no tracing setting).
+   * @default true
+   */
+  readonly tracing?: boolean;
+  /**
+   * The gateway's application logs, delivered to a log group of the stack
+   * (`/aws/vendedlogs/bedrock-agentcore/gateway/<name>`).
+   * @default true
+   */
+  readonly logs?: boolean;
+  /**
+   * How long that log group keeps them.
+   * @default DEFAULTS.logRetentionDays
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /** One gateway rate limit, as `CfnGatewayRateLimit` takes it (without the gateway). */
@@ -102,6 +121,8 @@ export function gatewayProps(settings: FleetConfig['gateway']): McpFleetGatewayP
     ...(settings.rateLimits === undefined || settings.rateLimits.length === 0
       ? {}
       : { rateLimits: settings.rateLimits.map(cfnRateLimit) }),
+    tracing: settings.tracing,
+    logs: settings.logs,
   };
 }
 
@@ -171,6 +192,8 @@ export class McpFleetGateway extends Construct implements NagAware {
   readonly targets = new Map<string, agentcore.GatewayTarget>();
   /** Rate limit id → its resource. */
   readonly rateLimits = new Map<string, agentcore.CfnGatewayRateLimit>();
+  /** Where the gateway's application logs go, unless `logs: false`. */
+  readonly logGroup?: logs.LogGroup;
   private readonly invoked: McpServerFunction[] = [];
   /** Functions reached as MCP-server targets, through their Function URLs. */
   private readonly urlInvoked: McpServerFunction[] = [];
@@ -226,6 +249,20 @@ export class McpFleetGateway extends Construct implements NagAware {
       });
       this.rateLimits.set(limit.rateLimitId, resource);
     }
+    if (props.logs !== false) {
+      this.logGroup = new logs.LogGroup(this, 'ApplicationLogs', {
+        logGroupName: `/aws/vendedlogs/bedrock-agentcore/gateway/${name}`,
+        retention: props.logRetention ?? retentionDays(DEFAULTS.logRetentionDays),
+        removalPolicy: cdk.RemovalPolicy.DESTROY,
+      });
+      new VendedDelivery(this, 'LogDelivery', {
+        sourceArn: this.gateway.gatewayArn,
+        logType: 'APPLICATION_LOGS',
+        logGroup: this.logGroup,
+      });
+    }
+    if (props.tracing !== false)
+      new VendedDelivery(this, 'TraceDelivery', { sourceArn: this.gateway.gatewayArn, logType: 'TRACES' });
   }
 
   /** The gateway's MCP endpoint, `https://<id>.gateway.bedrock-agentcore.<region>.amazonaws.com/mcp`. */

@@ -133,6 +133,13 @@ export interface McpServerFunctionProps {
    * @default - an ordinary event function
    */
   readonly managedInstances?: ManagedInstancesProps;
+  /**
+   * X-Ray active tracing: Lambda's segments of each invocation and its X-Ray daemon beside the
+   * function, to which the runtime sends its own spans. Event functions only: no AWS source says
+   * Lambda Managed Instances take it, so they are left as they are.
+   * @default false
+   */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -200,6 +207,8 @@ export class McpServerFunction extends Construct implements NagAware {
   readonly capacityProvider?: lambda.CapacityProvider;
   /** Keys of the environment left out of the function's (they reach the server through launch.json). */
   readonly omittedEnv: string[] = [];
+  /** Whether the function has X-Ray active tracing. */
+  readonly tracing: boolean;
   private readonly runtime?: lambda.Runtime;
   private readonly serverRole: ServerRole;
 
@@ -211,6 +220,7 @@ export class McpServerFunction extends Construct implements NagAware {
     this.timeout = props.timeout ?? cdk.Duration.seconds(DEFAULTS.timeout);
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const urlMode = props.functionUrl ?? 'none';
+    this.tracing = props.tracing === true && props.managedInstances === undefined;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       logGroupName: `/aws/lambda/${this.functionName}`,
@@ -280,6 +290,9 @@ export class McpServerFunction extends Construct implements NagAware {
       timeout: this.timeout,
       environment: this.environment(props.environment ?? {}, stream),
       logGroup: this.logGroup,
+      ...(props.tracing === true && props.managedInstances === undefined
+        ? { tracing: lambda.Tracing.ACTIVE }
+        : {}),
       ...(props.reservedConcurrency === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrency }),
@@ -350,6 +363,14 @@ export class McpServerFunction extends Construct implements NagAware {
       });
     }
     acks.push(...this.serverRole.nagAcknowledgments());
+    const defaultPolicy = this.role.node.tryFindChild('DefaultPolicy');
+    if (this.tracing && defaultPolicy !== undefined) {
+      acks.push({
+        scope: defaultPolicy,
+        id: `${NAG_PACK}-IAM5[Resource::*]`,
+        reason: `server ${this.serverId} has X-Ray active tracing: Lambda's X-Ray daemon sends its segments with the function's role, and xray:PutTraceSegments and xray:PutTelemetryRecords take no resource (the grant CDK adds for Tracing.ACTIVE)`,
+      });
+    }
     if (this.capacityProvider !== undefined)
       acks.push(...capacityProviderNagAcknowledgments(this.capacityProvider, this.serverId));
     return acks;

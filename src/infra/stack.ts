@@ -101,8 +101,9 @@ export class McpFleetStack extends cdk.Stack {
       ...gatewayProps(fleet.gateway),
       ...(this.policy === undefined ? {} : { policyEngine: this.policy.configuration }),
     });
-    this.addInterceptors(interceptorDirs, { runtime, logRemovalPolicy });
-    for (const built of enabled) this.addServer(built, { runtime, alarmTopic, logRemovalPolicy });
+    const tracing = fleet.gateway.tracing;
+    this.addInterceptors(interceptorDirs, { runtime, logRemovalPolicy, tracing });
+    for (const built of enabled) this.addServer(built, { runtime, alarmTopic, logRemovalPolicy, tracing });
 
     this.dashboard = new McpFleetDashboard(this, 'Dashboard', {
       functions: [...this.functions.values()],
@@ -147,9 +148,10 @@ export class McpFleetStack extends cdk.Stack {
       this.addRuntime(built, settings);
       return;
     }
-    const { runtime, alarmTopic, logRemovalPolicy } = settings;
+    const { runtime, alarmTopic, logRemovalPolicy, tracing } = settings;
     const fn = new McpServerFunction(this, `Server-${server.id}`, {
       ...serverFunctionProps(server, built.artifact),
+      tracing,
       ...(runtime === undefined ? {} : { runtime }),
       ...(alarmTopic === undefined ? {} : { alarmTopic }),
       ...(logRemovalPolicy === undefined ? {} : { logRemovalPolicy }),
@@ -192,10 +194,11 @@ export class McpFleetStack extends cdk.Stack {
   }
 
   /** An `agentcore-runtime` server: its runtime, its MCP-server target and its outputs (ARN, invoke URL). */
-  private addRuntime(built: BuiltServer, { alarmTopic }: FunctionSettings): void {
+  private addRuntime(built: BuiltServer, { alarmTopic, tracing }: FunctionSettings): void {
     const { server } = built;
     const rt = new McpAgentCoreRuntime(this, `Server-${server.id}`, {
       ...agentCoreRuntimeProps(server, built.artifact),
+      tracing,
       ...(alarmTopic === undefined ? {} : { alarmTopic }),
     });
     this.runtimes.set(server.id, rt);
@@ -266,7 +269,10 @@ export class McpFleetStack extends cdk.Stack {
 }
 
 /** The settings the stack gives each function it defines (each left to the construct's default when unset). */
-type FunctionSettings = Pick<FleetStackProps, 'runtime' | 'alarmTopic' | 'logRemovalPolicy'>;
+type FunctionSettings = Pick<FleetStackProps, 'runtime' | 'alarmTopic' | 'logRemovalPolicy'> & {
+  /** X-Ray tracing of each function and runtime (servers.yaml's `gateway.tracing`). */
+  tracing: boolean;
+};
 
 /** CDK's own props of the stack: its name and description from the fleet, and the fleet's region. */
 function cdkStackProps(

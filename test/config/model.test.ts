@@ -82,7 +82,13 @@ describe('the servers: form', () => {
     assert.ok(config, problems.map(formatProblem).join('\n'));
     assert.equal(config.stack, 'Fleet-1');
     assert.equal(config.region, 'eu-central-1');
-    assert.deepEqual(config.gateway, { name: 'my-gateway', auth: 'iam', search: true });
+    assert.deepEqual(config.gateway, {
+      name: 'my-gateway',
+      auth: 'iam',
+      search: true,
+      tracing: true,
+      logs: true,
+    });
     const [one, two, disabled] = config.servers;
     assert.ok(one && two && disabled);
     assert.deepEqual(one.env, { LOG_LEVEL: 'info', SHARED: 'from-server', PORT: '8080' });
@@ -398,5 +404,20 @@ describe('shipped configs', () => {
         assert.match(testTools, new RegExp(`^${p.name}==${p.version.replace(/\./g, '\\.')}$`, 'm'), p.spec);
       } else assert.fail(`${s.id}: unexpected package ${JSON.stringify(p)}`);
     }
+  });
+});
+
+describe('gateway.tracing and gateway.logs', () => {
+  test('on unless turned off; anything but a boolean is refused where it is written', () => {
+    const servers = 'servers:\n  git:\n    command: mcp-server-git\n';
+    const on = parseConfig(servers);
+    assert.equal(on.config?.gateway.tracing, true);
+    assert.equal(on.config?.gateway.logs, true);
+    const off = parseConfig(`gateway:\n  tracing: false\n  logs: false\n${servers}`);
+    assert.equal(off.config?.gateway.tracing, false);
+    assert.equal(off.config?.gateway.logs, false);
+    const bad = parseConfig(`gateway:\n  tracing: sometimes\n${servers}`).problems.map(formatProblem);
+    assert.equal(bad.length, 1, bad.join('\n'));
+    assert.match(bad[0] ?? '', /:2:12\b.*gateway\.tracing.*sometimes/);
   });
 });

@@ -26,6 +26,7 @@ import {
   FLEET_YAML,
   fleetConfig,
   hostBuiltServers,
+  MIXED_HOSTS_YAML,
   hostZipRoot,
   NO_CFN_VALIDATION,
   onlyResourceId,
@@ -34,45 +35,13 @@ import {
 type Json = Record<string, unknown>;
 type Resources = Record<string, { Type: string; Properties?: Json; DependsOn?: string[] }>;
 
-/** The test fleet (two `function` servers), a web function, a managed-instances function and two runtimes. */
-const RUNTIME_YAML = `${FLEET_YAML}
-  web:
-    command: mcp-server-memory
-    host: web-function
-  lmi:
-    command: mcp-server-memory
-    host: managed-instances
-    capacityProvider:
-      subnetIds: [subnet-0123456789abcdef0]
-      securityGroupIds: [sg-0123456789abcdef0]
-  rt:
-    description: On AgentCore Runtime
-    command: mcp-server-memory
-    host: agentcore-runtime
-    concurrency: 4
-    idleTimeout: 300
-    maxLifetime: 3600
-    env: { KEEP: kept, AWS_REGION: eu-west-1 }
-    secrets:
-      TOKEN: { ssm: /mcp/rt/token }
-    tags: { team: sessions }
-    aws:
-      iam:
-        statements:
-          - actions: ["s3:Get*"]
-            resources: ["arn:aws:s3:::mcp-rt-data/*"]
-  rt-code:
-    command: mcp-server-memory
-    host: agentcore-runtime
-`;
-
 let dirs: ReturnType<typeof artifactDirs>;
 let result: SynthResult;
 let template: Template;
 let resources: Resources;
 
-/** The built servers of a fleet of RUNTIME_YAML's shape: `rt` a container, `rt-code` direct code. */
-const runtimeServers = (yaml = RUNTIME_YAML): BuiltServer[] =>
+/** The built servers of a fleet of MIXED_HOSTS_YAML's shape: `rt` a container, `rt-code` direct code. */
+const runtimeServers = (yaml = MIXED_HOSTS_YAML): BuiltServer[] =>
   hostBuiltServers(yaml, dirs, (server) =>
     server.id === 'rt' ? { kind: 'image', dir: dirs.runtime } : undefined,
   );
@@ -80,7 +49,7 @@ const runtimeServers = (yaml = RUNTIME_YAML): BuiltServer[] =>
 before(() => {
   dirs = artifactDirs();
   result = synthFleet({
-    fleet: fleetConfig(RUNTIME_YAML),
+    fleet: fleetConfig(MIXED_HOSTS_YAML),
     servers: runtimeServers(),
     outdir: path.join(dirs.root, 'cdk.out'),
   });
@@ -139,8 +108,15 @@ describe('the runtime', () => {
   });
 
   test("logs: the runtime's application logs delivered to a log group of the stack's, kept as long as a function's", () => {
-    // One per runtime, under /aws/vendedlogs/ (no resource policy per runtime), with the retention of servers.yaml.
-    template.resourceCountIs('AWS::Logs::Delivery', 2);
+    // One per runtime, under /aws/vendedlogs/ (no resource policy per runtime), with the retention
+    // of servers.yaml; beside them each runtime's traces and the gateway's logs and traces.
+    template.resourceCountIs('AWS::Logs::Delivery', 6);
+    assert.equal(
+      Object.values(template.findResources('AWS::Logs::DeliverySource')).filter(
+        (r) => (r['Properties'] as Record<string, unknown>)['LogType'] === 'APPLICATION_LOGS',
+      ).length,
+      3,
+    );
     template.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: '/aws/vendedlogs/bedrock-agentcore/mcp_server_rt',
       RetentionInDays: 30,
@@ -357,7 +333,7 @@ describe('gateway sessions', () => {
   });
 
   test('as written (gateway.sessionTimeout)', () => {
-    const yaml = RUNTIME_YAML.replace('  search: true\n', '  search: true\n  sessionTimeout: 7200\n');
+    const yaml = MIXED_HOSTS_YAML.replace('  search: true\n', '  search: true\n  sessionTimeout: 7200\n');
     assert.deepEqual(sessionConfig(stackOf(yaml, runtimeServers(yaml), 'Written')), {
       SessionTimeoutInSeconds: 7200,
     });
@@ -385,7 +361,7 @@ describe('what synthesis refuses and takes', () => {
         : b,
     );
     assert.throws(
-      () => new McpFleetStack(app, 'Stale', { fleet: fleetConfig(RUNTIME_YAML), servers }),
+      () => new McpFleetStack(app, 'Stale', { fleet: fleetConfig(MIXED_HOSTS_YAML), servers }),
       /rt-code\.host: the build in .* is for host function, not agentcore-runtime; run mcp-fleet build/,
     );
   });

@@ -232,13 +232,17 @@ describe('roles', () => {
     for (const w of wild) {
       if (w.r === '"arn:aws:s3:::mcp-fleet-data/*"') {
         assert.equal(w.owner, logicalId('Server-git/DeclaredPolicy'));
+      } else if (w.r === '"*"') {
+        // Active tracing: the X-Ray daemon's actions, which take no resource, on each function's own role.
+        assert.match(w.owner, /^Server(git|awsdiagram)RoleDefaultPolicy/);
+        assert.deepEqual(w.actions, ['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
       } else {
         assert.equal(w.owner, gatewayPolicy);
         assert.equal(w.actions, 'lambda:InvokeFunction');
         assert.match(w.r, /"Fn::GetAtt":\["Server\w+Function\w+","Arn"\]\},":\*"/);
       }
     }
-    assert.equal(wild.length, 3);
+    assert.equal(wild.length, 5);
   });
 
   test('a role writes to its own log group only, and reads exactly its secrets', () => {
@@ -289,9 +293,15 @@ describe('roles', () => {
           'arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf',
         ],
       },
+      {
+        Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+        Effect: 'Allow',
+        Resource: '*',
+      },
     ]);
     const diagram = resources[logicalId('Server-aws-diagram/Role/DefaultPolicy')]!.Properties!;
-    assert.equal((diagram['PolicyDocument'] as { Statement: Json[] }).Statement.length, 1);
+    // Its log group, and active tracing.
+    assert.equal((diagram['PolicyDocument'] as { Statement: Json[] }).Statement.length, 2);
   });
 
   test("the server's declared statements and managed policies, as declared", () => {
@@ -519,10 +529,12 @@ describe('cdk-nag', () => {
       'McpFleetTest/Gateway/Gateway/ServiceRole AwsSolutions-IAM5[Resource::<ServergitFunction75A2F1B2.Arn>:*]',
       'McpFleetTest/Gateway/UserPool AwsSolutions-COG8',
       'McpFleetTest/Server-aws-diagram/Role AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaENIManagementAccess]',
+      'McpFleetTest/Server-aws-diagram/Role/DefaultPolicy AwsSolutions-IAM5[Resource::*]',
       'McpFleetTest/Server-git/DeclaredPolicy AwsSolutions-IAM5[Action::dynamodb:Get*]',
       'McpFleetTest/Server-git/DeclaredPolicy AwsSolutions-IAM5[Resource::arn:aws:s3:::mcp-fleet-data/*]',
       'McpFleetTest/Server-git/Function AwsSolutions-L1',
       'McpFleetTest/Server-git/Role AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]',
+      'McpFleetTest/Server-git/Role/DefaultPolicy AwsSolutions-IAM5[Resource::*]',
     ]);
     for (const a of acks) assert.ok(a.reason.length > 40, `${a.id}: ${a.reason}`);
   });

@@ -244,3 +244,35 @@ export function assertCfnLintClean(templateFile: string, copyTo: string, anyWarn
   );
   if (!anyWarning) for (const m of matches) assert.equal(m.Rule.Id, 'W3005', `${m.Rule.Id} ${m.Message}`);
 }
+
+/** The test fleet (two `function` servers), a web function, a managed-instances function and two runtimes. */
+export const MIXED_HOSTS_YAML = `${FLEET_YAML}
+  web:
+    command: mcp-server-memory
+    host: web-function
+  lmi:
+    command: mcp-server-memory
+    host: managed-instances
+    capacityProvider:
+      subnetIds: [subnet-0123456789abcdef0]
+      securityGroupIds: [sg-0123456789abcdef0]
+  rt:
+    description: On AgentCore Runtime
+    command: mcp-server-memory
+    host: agentcore-runtime
+    concurrency: 4
+    idleTimeout: 300
+    maxLifetime: 3600
+    env: { KEEP: kept, AWS_REGION: eu-west-1 }
+    secrets:
+      TOKEN: { ssm: /mcp/rt/token }
+    tags: { team: sessions }
+    aws:
+      iam:
+        statements:
+          - actions: ["s3:Get*"]
+            resources: ["arn:aws:s3:::mcp-rt-data/*"]
+  rt-code:
+    command: mcp-server-memory
+    host: agentcore-runtime
+`;
