@@ -1,6 +1,6 @@
 /**
- * Trace context as it travels between the hops of a call, without a tracing SDK (the runtime,
- * bundled into every function, carries none): W3C Trace Context (`traceparent`, `tracestate`),
+ * Trace context as it travels between the hops of a call, without a tracing SDK (the contract
+ * imports nothing): W3C Trace Context (`traceparent`, `tracestate`),
  * the X-Ray trace header Lambda gives each invocation (`_X_AMZN_TRACE_ID`,
  * `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>`), and the MCP request's `_meta`, where
  * the OpenTelemetry conventions for MCP carry it to a server (`params._meta.traceparent`).
