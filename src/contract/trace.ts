@@ -36,28 +36,39 @@ export function formatTraceparent(traceId: string, spanId: string, sampled: bool
 /** The X-Ray trace header for a W3C trace context (Lambda's `_X_AMZN_TRACE_ID`). */
 export function toXRayHeader(trace: TraceContext): string | undefined {
   const p = parseTraceparent(trace.traceparent);
-  if (p === undefined) return undefined;
-  return `Root=1-${p.traceId.slice(0, 8)}-${p.traceId.slice(8)};Parent=${p.spanId};Sampled=${p.sampled ? 1 : 0}`;
+  return p === undefined ? undefined : xrayHeader(p.traceId, p.spanId, p.sampled);
+}
+
+/** The X-Ray trace header of a trace id and a parent span id (both valid, lower-case hex). */
+export function xrayHeader(traceId: string, spanId: string, sampled: boolean): string {
+  return `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};Parent=${spanId};Sampled=${sampled ? 1 : 0}`;
 }
 
 /** The W3C trace context of an X-Ray trace header; undefined without a Root and a Parent. */
 export function fromXRayHeader(header: string | undefined): TraceContext | undefined {
   if (header === undefined || header === '') return undefined;
-  const fields = new Map<string, string>();
+  // Read on every invocation of a traced function: one pass, no second parse of what it makes.
+  let root = '';
+  let parent = '';
+  let sampled = false;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    if (key === 'Root') root = part.slice(eq + 1).trim();
+    else if (key === 'Parent') parent = part.slice(eq + 1).trim();
+    else if (key === 'Sampled') sampled = part.slice(eq + 1).trim() === '1';
   }
-  const root = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/i.exec(fields.get('Root') ?? '');
-  const parent = fields.get('Parent') ?? '';
-  if (root === null || !/^[0-9a-f]{16}$/i.test(parent)) return undefined;
-  const traceparent = formatTraceparent(
-    `${root[1] ?? ''}${root[2] ?? ''}`.toLowerCase(),
-    parent.toLowerCase(),
-    fields.get('Sampled') === '1',
-  );
-  return parseTraceparent(traceparent) === undefined ? undefined : { traceparent };
+  const r = XRAY_ROOT.exec(root);
+  if (r === null || !XRAY_PARENT.test(parent)) return undefined;
+  const traceId = `${r[1] ?? ''}${r[2] ?? ''}`.toLowerCase();
+  const spanId = parent.toLowerCase();
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  return { traceparent: formatTraceparent(traceId, spanId, sampled) };
 }
+
+const XRAY_ROOT = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/i;
+const XRAY_PARENT = /^[0-9a-f]{16}$/i;
 
 /**
  * The trace context of an HTTP request (lower-case header names): AWS's X-Ray header
@@ -94,15 +105,21 @@ export function withTraceMeta(
   trace: TraceContext | undefined,
 ): Record<string, unknown> | undefined {
   if (trace === undefined) return params;
-  const own = traceOfMeta(params);
-  if (
-    own !== undefined &&
-    parseTraceparent(own.traceparent)?.traceId !== parseTraceparent(trace.traceparent)?.traceId
-  )
-    return params;
-  const meta = (params?.['_meta'] ?? {}) as Record<string, unknown>;
-  const next: Record<string, unknown> = { ...meta, traceparent: trace.traceparent };
-  if (trace.tracestate !== undefined) next['tracestate'] = trace.tracestate;
-  else delete next['tracestate'];
+  const meta = params?.['_meta'];
+  const own = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : undefined;
+  if (own?.['traceparent'] !== undefined) {
+    const theirs = traceOfMeta(params);
+    if (
+      theirs !== undefined &&
+      parseTraceparent(theirs.traceparent)?.traceId !== parseTraceparent(trace.traceparent)?.traceId
+    )
+      return params;
+  }
+  // A caller's tracestate goes with its traceparent (built without `delete`: the object stays fast).
+  const { tracestate: _, ...rest } = own ?? {};
+  const next: Record<string, unknown> =
+    trace.tracestate === undefined
+      ? { ...rest, traceparent: trace.traceparent }
+      : { ...rest, traceparent: trace.traceparent, tracestate: trace.tracestate };
   return { ...(params ?? {}), _meta: next };
 }

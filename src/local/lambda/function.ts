@@ -558,8 +558,8 @@ export class LocalFunction {
     if (call.opts.clientContext !== undefined) message.clientContext = call.opts.clientContext;
     // Lambda's trace header for the invocation: its span the parent of what the function does;
     // untraced here, the caller's trace passes through (as with Lambda's PassThrough tracing).
-    const context = call.span?.context ?? call.opts.trace;
-    const traceId = context === undefined ? undefined : toXRayHeader(context);
+    const traceId =
+      call.span?.xrayHeader ?? (call.opts.trace === undefined ? undefined : toXRayHeader(call.opts.trace));
     if (traceId !== undefined) message.traceId = traceId;
     env.noteCall?.();
     // A web function environment cuts a request at its timeout itself (504) and serves on.
