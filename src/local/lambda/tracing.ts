@@ -8,25 +8,20 @@
  * The spans of the last traces are kept for `/status` (the waterfall), and with `--otlp <url>`
  * every span is exported to an OpenTelemetry collector (OTLP over HTTP, JSON).
  */
+import { randomFillSync } from 'node:crypto';
 import {
-  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
-  trace,
   TraceFlags,
   type Attributes,
-  type Span,
-  type Tracer,
+  type HrTime,
+  type SpanContext,
+  type SpanStatus,
 } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  TracerProvider,
-  type ReadableSpan,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
-import { formatTraceparent, parseTraceparent, type TraceContext } from '../../contract/trace.js';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { formatTraceparent, parseTraceparent, xrayHeader, type TraceContext } from '../../contract/trace.js';
 
 /** Traces kept for `/status`, the newest. */
 export const RECENT_TRACES = 50;
@@ -60,47 +55,55 @@ export interface TraceRecord {
 
 const KINDS: SpanRecord['kind'][] = ['internal', 'server', 'client', 'producer', 'consumer'];
 
-/** Keeps the spans of the last traces as they end. */
+/** What `/status` says of a span (made when asked for, not as each span ends). */
+function recordOf(span: ReadableSpan): SpanRecord {
+  const ctx = span.spanContext();
+  const [secs, nanos] = span.startTime;
+  const [dsecs, dnanos] = span.duration;
+  const record: SpanRecord = {
+    traceId: ctx.traceId,
+    spanId: ctx.spanId,
+    name: span.name,
+    kind: KINDS[span.kind] ?? 'internal',
+    startMs: secs * 1000 + nanos / 1e6,
+    durationMs: dsecs * 1000 + dnanos / 1e6,
+    status:
+      span.status.code === SpanStatusCode.ERROR
+        ? 'error'
+        : span.status.code === SpanStatusCode.OK
+          ? 'ok'
+          : 'unset',
+    attributes: { ...span.attributes },
+  };
+  const parent = span.parentSpanContext?.spanId;
+  if (parent !== undefined) record.parentSpanId = parent;
+  if (span.status.message !== undefined && span.status.message !== '') record.error = span.status.message;
+  return record;
+}
+
+/**
+ * Keeps the spans of the last traces as they end: the ended spans themselves (immutable once
+ * ended), so that the hot path only appends; `/status` turns them into records when it asks.
+ */
 class RecentTraces implements SpanProcessor {
-  readonly traces = new Map<string, SpanRecord[]>();
+  readonly traces = new Map<string, ReadableSpan[]>();
 
   onStart(): void {
     // Nothing to do: a span is kept when it ends.
   }
 
   onEnd(span: ReadableSpan): void {
-    const ctx = span.spanContext();
-    const [secs, nanos] = span.startTime;
-    const [dsecs, dnanos] = span.duration;
-    const record: SpanRecord = {
-      traceId: ctx.traceId,
-      spanId: ctx.spanId,
-      name: span.name,
-      kind: KINDS[span.kind] ?? 'internal',
-      startMs: secs * 1000 + nanos / 1e6,
-      durationMs: dsecs * 1000 + dnanos / 1e6,
-      status:
-        span.status.code === SpanStatusCode.ERROR
-          ? 'error'
-          : span.status.code === SpanStatusCode.OK
-            ? 'ok'
-            : 'unset',
-      attributes: { ...span.attributes },
-    };
-    const parent = span.parentSpanContext?.spanId;
-    if (parent !== undefined) record.parentSpanId = parent;
-    if (span.status.message !== undefined && span.status.message !== '') record.error = span.status.message;
-    let spans = this.traces.get(ctx.traceId);
+    const traceId = span.spanContext().traceId;
+    let spans = this.traces.get(traceId);
     if (spans === undefined) {
       spans = [];
-      this.traces.set(ctx.traceId, spans);
-      while (this.traces.size > RECENT_TRACES) {
+      this.traces.set(traceId, spans);
+      if (this.traces.size > RECENT_TRACES) {
         const oldest = this.traces.keys().next().value;
-        if (oldest === undefined) break;
-        this.traces.delete(oldest);
+        if (oldest !== undefined) this.traces.delete(oldest);
       }
     }
-    if (spans.length < SPANS_PER_TRACE) spans.push(record);
+    if (spans.length < SPANS_PER_TRACE) spans.push(span);
   }
 
   forceFlush(): Promise<void> {
@@ -112,59 +115,201 @@ class RecentTraces implements SpanProcessor {
   }
 }
 
-/** One span of a local trace: its context for the next hop, its children, its end. */
-export class LocalSpan {
+/** What the spans of one `LocalTracing` share. */
+interface Home {
+  readonly processors: readonly SpanProcessor[];
+  readonly resource: Resource;
+  readonly redact: (text: string) => string;
+}
+
+/**
+ * The trace context a span hands to the next hop, which knows its span: a span that starts from
+ * it in this process (the gateway's call to the local Lambda service) finds its parent without
+ * parsing it. The span is a private field: the context spreads and serializes as a plain one.
+ */
+class HandedOut implements TraceContext {
+  readonly #span: LocalSpan;
+
   constructor(
-    private readonly tracer: Tracer,
-    readonly span: Span,
-    private readonly redact: (text: string) => string,
-  ) {}
+    readonly traceparent: string,
+    span: LocalSpan,
+  ) {
+    this.#span = span;
+  }
+
+  spanOf(home: Home): SpanContext | undefined {
+    return this.#span.belongsTo(home) ? this.#span.spanContext() : undefined;
+  }
+}
+
+const SCOPE = { name: 'mcp-fleet' };
+const NO_TIME: HrTime = [0, 0];
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** Random bytes for ids, drawn a pool at a time (one system call per 512 span ids). */
+const idPool = Buffer.allocUnsafe(4096);
+let idAt = idPool.length;
+
+function randomId(bytes: 8 | 16): string {
+  for (;;) {
+    if (idAt + bytes > idPool.length) {
+      randomFillSync(idPool);
+      idAt = 0;
+    }
+    const id = idPool.toString('hex', idAt, idAt + bytes);
+    idAt += bytes;
+    if (id !== ZERO_TRACE && id !== ZERO_SPAN) return id;
+  }
+}
+
+/**
+ * Wall-clock time in epoch ms with sub-millisecond resolution: the monotonic clock, anchored to
+ * `Date.now()` again every ten seconds (so that it does not drift from the wall clock).
+ */
+let anchorWall = 0;
+let anchorMono = -Infinity;
+function epochMs(mono: number): number {
+  if (mono - anchorMono > 10_000) {
+    anchorWall = Date.now();
+    anchorMono = performance.now();
+  }
+  return anchorWall + (mono - anchorMono);
+}
+
+const hrTime = (ms: number): HrTime => {
+  const secs = Math.floor(ms / 1000);
+  return [secs, Math.min(999_999_999, Math.round((ms - secs * 1000) * 1e6))];
+};
+
+/**
+ * One span of a local trace: its context for the next hop, its children, its end.
+ *
+ * A span is recorded here rather than by the OpenTelemetry SDK's tracer: every call through `dev`
+ * makes three, and the SDK's general-purpose span (sampler, limits, attribute checks, span
+ * metrics, its context objects) cost about 13 µs each under load, most of tracing's cost per call
+ * (docs/benchmarks.md). An ended span is an SDK `ReadableSpan`, handed to the SDK's span
+ * processors (the OTLP exporter's batch processor), so what reaches a collector is the SDK's own
+ * encoding. As the SDK's parent-based sampling does, a span whose parent is not sampled records
+ * nothing and passes the context on.
+ */
+export class LocalSpan implements ReadableSpan {
+  readonly kind: SpanKind;
+  readonly attributes: Attributes;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly startTime: HrTime;
+  endTime: HrTime = NO_TIME;
+  duration: HrTime = NO_TIME;
+  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  ended = false;
+  readonly links = [];
+  readonly events = [];
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly instrumentationScope = SCOPE;
+  private readonly own: SpanContext;
+  private readonly startMono: number;
+  private handedOut: HandedOut | undefined;
+
+  constructor(
+    private readonly home: Home,
+    readonly name: string,
+    parent: SpanContext | undefined,
+    kind: SpanKind,
+    attributes: Attributes,
+    /** When it began, epoch ms (default now). */
+    startMs?: number,
+  ) {
+    this.kind = kind;
+    this.attributes = {};
+    this.set(attributes);
+    this.parentSpanContext = parent;
+    this.own = {
+      traceId: parent?.traceId ?? randomId(16),
+      spanId: randomId(8),
+      traceFlags: parent === undefined ? TraceFlags.SAMPLED : parent.traceFlags & TraceFlags.SAMPLED,
+    };
+    const mono = performance.now();
+    this.startMono = startMs === undefined ? mono : mono - (epochMs(mono) - startMs);
+    this.startTime = hrTime(startMs ?? epochMs(mono));
+  }
+
+  get resource(): Resource {
+    return this.home.resource;
+  }
+
+  spanContext(): SpanContext {
+    return this.own;
+  }
+
+  private get sampled(): boolean {
+    return (this.own.traceFlags & TraceFlags.SAMPLED) !== 0;
+  }
 
   /** The trace context a child hop continues from (this span its parent). */
   get context(): TraceContext {
-    const c = this.span.spanContext();
-    return { traceparent: formatTraceparent(c.traceId, c.spanId, (c.traceFlags & TraceFlags.SAMPLED) !== 0) };
+    this.handedOut ??= new HandedOut(
+      formatTraceparent(this.own.traceId, this.own.spanId, this.sampled),
+      this,
+    );
+    return this.handedOut;
+  }
+
+  belongsTo(home: Home): boolean {
+    return this.home === home;
+  }
+
+  /** Lambda's trace header (`_X_AMZN_TRACE_ID`) for what runs under this span. */
+  get xrayHeader(): string {
+    return xrayHeader(this.own.traceId, this.own.spanId, this.sampled);
   }
 
   get traceId(): string {
-    return this.span.spanContext().traceId;
+    return this.own.traceId;
   }
 
   child(name: string, attributes: Attributes = {}, kind: SpanKind = SpanKind.INTERNAL): LocalSpan {
-    const span = this.tracer.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, this.span));
-    return new LocalSpan(this.tracer, span, this.redact);
+    return new LocalSpan(this.home, name, this.own, kind, attributes);
   }
 
   /** A child that began at `startMs` (epoch ms), before it was known to be worth a span. */
   childFrom(name: string, startMs: number, attributes: Attributes = {}): LocalSpan {
-    const span = this.tracer.startSpan(
-      name,
-      { attributes, startTime: startMs },
-      trace.setSpan(ROOT_CONTEXT, this.span),
-    );
-    return new LocalSpan(this.tracer, span, this.redact);
+    return new LocalSpan(this.home, name, this.own, SpanKind.INTERNAL, attributes, startMs);
   }
 
   /** A child that has already run: it ended now, after `durationMs`. */
   childEnded(name: string, durationMs: number, attributes: Attributes = {}): void {
-    const now = Date.now();
-    const span = this.tracer.startSpan(
+    new LocalSpan(
+      this.home,
       name,
-      { attributes, startTime: now - durationMs },
-      trace.setSpan(ROOT_CONTEXT, this.span),
-    );
-    span.end(now);
+      this.own,
+      SpanKind.INTERNAL,
+      attributes,
+      epochMs(performance.now()) - durationMs,
+    ).end();
   }
 
   set(attributes: Attributes): this {
-    this.span.setAttributes(attributes);
+    if (this.ended) return this;
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value !== undefined) this.attributes[key] = value;
+    }
     return this;
   }
 
   /** Ends the span; with an error, marked failed with its message. */
   end(error?: string): void {
-    if (error !== undefined) this.span.setStatus({ code: SpanStatusCode.ERROR, message: this.redact(error) });
-    this.span.end();
+    if (this.ended) return;
+    this.ended = true;
+    if (error !== undefined) this.status = { code: SpanStatusCode.ERROR, message: this.home.redact(error) };
+    const ms = Math.max(0, performance.now() - this.startMono);
+    this.duration = hrTime(ms);
+    const [secs, nanos] = this.startTime;
+    this.endTime = hrTime(secs * 1000 + nanos / 1e6 + ms);
+    if (!this.sampled) return;
+    for (const p of this.home.processors) p.onEnd(this);
   }
 }
 
@@ -201,22 +346,19 @@ function treeOrder(spans: readonly SpanRecord[]): SpanRecord[] {
 }
 
 export class LocalTracing {
-  private readonly provider: TracerProvider;
-  private readonly tracer: Tracer;
+  private readonly home: Home;
   private readonly recent = new RecentTraces();
-  private readonly redact: (text: string) => string;
 
   constructor(options: TracingOptions = {}) {
-    this.redact = options.redact ?? ((text) => text);
     const processors: SpanProcessor[] = [this.recent];
     if (options.otlp !== undefined) {
       processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: options.otlp }) }));
     }
-    this.provider = new TracerProvider({
+    this.home = {
+      processors,
       resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'mcp-fleet-dev' }),
-      spanProcessors: processors,
-    });
-    this.tracer = this.provider.getTracer('mcp-fleet');
+      redact: options.redact ?? ((text) => text),
+    };
   }
 
   /** A span continuing `parent` (a caller's trace context), or the root of a new trace. */
@@ -224,22 +366,28 @@ export class LocalTracing {
     name: string,
     opts: { parent?: TraceContext; kind?: SpanKind; attributes?: Attributes } = {},
   ): LocalSpan {
-    const p = opts.parent === undefined ? undefined : parseTraceparent(opts.parent.traceparent);
-    const ctx =
-      p === undefined
-        ? ROOT_CONTEXT
-        : trace.setSpanContext(ROOT_CONTEXT, {
-            traceId: p.traceId,
-            spanId: p.spanId,
-            traceFlags: p.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-            isRemote: true,
-          });
-    const span = this.tracer.startSpan(
+    return new LocalSpan(
+      this.home,
       name,
-      { kind: opts.kind ?? SpanKind.INTERNAL, attributes: opts.attributes ?? {} },
-      ctx,
+      this.parentOf(opts.parent),
+      opts.kind ?? SpanKind.INTERNAL,
+      opts.attributes ?? {},
     );
-    return new LocalSpan(this.tracer, span, this.redact);
+  }
+
+  /** A span's parent: its span when this tracing made it, else the caller's (a remote one). */
+  private parentOf(parent: TraceContext | undefined): SpanContext | undefined {
+    if (parent === undefined) return undefined;
+    const local = parent instanceof HandedOut ? parent.spanOf(this.home) : undefined;
+    if (local !== undefined) return local;
+    const p = parseTraceparent(parent.traceparent);
+    if (p === undefined) return undefined;
+    return {
+      traceId: p.traceId,
+      spanId: p.spanId,
+      traceFlags: p.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      isRemote: true,
+    };
   }
 
   /** The recent traces, newest first. */
@@ -248,7 +396,7 @@ export class LocalTracing {
       .reverse()
       .slice(0, limit)
       .map(([traceId, spans]) => {
-        const sorted = treeOrder(spans);
+        const sorted = treeOrder(spans.map(recordOf));
         const start = Math.min(...sorted.map((s) => s.startMs));
         const end = Math.max(...sorted.map((s) => s.startMs + s.durationMs));
         return {
@@ -269,11 +417,11 @@ export class LocalTracing {
 
   /** Sends the spans ended so far to the collector (if any) now. */
   async flush(): Promise<void> {
-    await this.provider.forceFlush();
+    await Promise.all(this.home.processors.map((p) => p.forceFlush()));
   }
 
   /** Sends what is left to the collector (if any) and stops. */
   async shutdown(): Promise<void> {
-    await this.provider.shutdown();
+    await Promise.all(this.home.processors.map((p) => p.shutdown()));
   }
 }
