@@ -203,6 +203,35 @@ describe('traces through the dev gateway', () => {
     assert.equal(span(fresh, 'tools/call fault___echo').parentSpanId, undefined, 'a root span');
   });
 
+  test("a client's unsampled traceparent: nothing recorded, and the server still joins its trace", async () => {
+    const traceId = hex(16);
+    const parent = hex(8);
+    const r = await rpc(`${fleet.url}/mcp`, {
+      id: 5,
+      method: 'tools/call',
+      params: { name: 'fault___info', arguments: {}, _meta: { traceparent: `00-${traceId}-${parent}-00` } },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const result = (r.body as { result?: { content?: { text?: string }[] } }).result;
+    const seen = JSON.parse(result?.content?.[0]?.text ?? 'null') as { meta: Record<string, unknown> | null };
+    const got = parseTraceparent(seen.meta?.['traceparent']);
+    assert.equal(got?.traceId, traceId, 'the server is in the caller’s trace');
+    assert.equal(got?.sampled, false, 'and told it is not sampled');
+    // A sampled call after it is recorded; the unsampled one never was.
+    const after = hex(16);
+    await rpc(`${fleet.url}/mcp`, {
+      id: 6,
+      method: 'tools/call',
+      params: { name: 'fault___info', arguments: {}, _meta: { traceparent: `00-${after}-${parent}-01` } },
+    });
+    await traceOf(after, 'tools/call fault___info');
+    assert.equal(
+      fleet.status().traces?.some((t) => t.traceId === traceId),
+      false,
+      'no span of the unsampled trace',
+    );
+  });
+
   test("a failed call's span carries the error: a tool that does not exist, a tool that never answers", async () => {
     const unknownTrace = hex(16);
     const unknown = await rpc(
