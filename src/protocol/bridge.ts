@@ -5,6 +5,7 @@ import {
   failure,
   isNotification,
   isRequest,
+  isResponse,
   RpcError,
   success,
   type JsonRpcNotification,
@@ -20,6 +21,13 @@ export interface McpBackend {
   initializeResult(deadline: number): Promise<Record<string, unknown>>;
   /** Serves a request (tools/list, tools/call, anything else) in 2025-era form. */
   forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse>;
+  /**
+   * The client's answer to a request the server sent it (elicitation, sampling, roots) through a
+   * call's stream: handed to the server that asked. False when no server waits for that id.
+   */
+  answer?(response: JsonRpcResponse): Promise<boolean>;
+  /** What the client said it can do (its `initialize`, or a 2026-07-28 request's envelope). */
+  clientCapabilities?(capabilities: Record<string, unknown>): void;
 }
 
 /**
@@ -142,6 +150,13 @@ export interface CallContext {
   deadline: number;
   /** Notifications the server sends while the request runs (progress, logging). */
   onNotification?: (n: JsonRpcNotification) => void;
+  /**
+   * Requests the server sends the client while the request runs (`elicitation/create`,
+   * `sampling/createMessage`, `roots/list`), when the front can carry them to the client and its
+   * answer back to the same server (a host that keeps the session, a client reading the call's
+   * event stream). Without it, the server is told the client cannot answer.
+   */
+  onRequest?: (r: JsonRpcRequest) => void;
   /** The HTTP caller, when there is one. */
   caller?: Caller;
   /** The trace this request belongs to (its parent span): a server gets it in `params._meta`. */
@@ -181,6 +196,8 @@ export class McpBridge implements MessageHandler {
       // The warm server was initialized once; a client's `initialized` or `cancelled` stops here.
       return undefined;
     }
+    // The client's answer to a server's question; one that no server waits for is refused below.
+    if (isResponse(message) && (await this.backend.answer?.(message)) === true) return undefined;
     if (!isRequest(message)) {
       return failure(null, {
         code: ErrorCode.InvalidRequest,
@@ -246,6 +263,7 @@ export class McpBridge implements MessageHandler {
       });
     }
     const meta = metaOf(req.params) ?? {};
+    this.backend.clientCapabilities?.(meta[META.clientCapabilities] as Record<string, unknown>);
     const logLevel = meta[META.logLevel];
     const threshold = typeof logLevel === 'string' ? LOG_LEVELS.indexOf(logLevel) : -1;
     const upstream = ctx.onNotification;
@@ -259,7 +277,9 @@ export class McpBridge implements MessageHandler {
           upstream(n);
         }
       : undefined;
-    const { onNotification: _upstream, ...rest } = ctx;
+    // A server's question is not carried on a 2026-07-28 request's stream: that era asks with
+    // input_required results, answered on the retried request (not relayed yet).
+    const { onNotification: _upstream, onRequest: _ask, ...rest } = ctx;
     const inner: CallContext = onNotification ? { ...rest, onNotification } : rest;
     const stripped = this.withoutEnvelope(req);
     if (req.method === 'tools/call') return this.toolsCall(stripped, inner);
@@ -336,6 +356,9 @@ export class McpBridge implements MessageHandler {
     params: Record<string, unknown> | undefined,
     ctx: CallContext,
   ): Promise<Record<string, unknown>> {
+    const capabilities = params?.['capabilities'];
+    if (typeof capabilities === 'object' && capabilities !== null && !Array.isArray(capabilities))
+      this.backend.clientCapabilities?.(capabilities as Record<string, unknown>);
     const server = await this.backend.initializeResult(ctx.deadline);
     const requested = params?.['protocolVersion'];
     const legacy: readonly string[] = LEGACY_PROTOCOL_VERSIONS;

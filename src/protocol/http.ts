@@ -251,13 +251,18 @@ export async function httpFront(
 }
 
 /** The context each message is handled with (the front's deadline and caller). */
-function contextOf(opts: HttpFrontOptions, onNotification?: (n: JsonRpcNotification) => void): CallContext {
+function contextOf(
+  opts: HttpFrontOptions,
+  onNotification?: (n: JsonRpcNotification) => void,
+  onRequest?: (r: JsonRpcRequest) => void,
+): CallContext {
   return {
     deadline: opts.deadline,
     ...(opts.caller ? { caller: opts.caller } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.trace ? { trace: opts.trace } : {}),
     ...(onNotification ? { onNotification } : {}),
+    ...(onRequest ? { onRequest } : {}),
   };
 }
 
@@ -364,20 +369,26 @@ async function dispatch(
   const notifications: JsonRpcNotification[] = [];
   const sink = opts.stream;
   const state = { streamed: false };
+  const streamOut = (m: JsonRpcNotification | JsonRpcRequest): void => {
+    if (sink === undefined) return;
+    if (!state.streamed) sink.start(200, sseHeaders);
+    state.streamed = true;
+    sink.write(sse(m));
+  };
   const onNotification = post.acceptsSse
     ? (n: JsonRpcNotification) => {
-        if (sink === undefined) {
-          notifications.push(n);
-          return;
-        }
-        if (!state.streamed) sink.start(200, sseHeaders);
-        state.streamed = true;
-        sink.write(sse(n));
+        if (sink === undefined) notifications.push(n);
+        else streamOut(n);
       }
     : undefined;
+  // A server's question goes out at once on the stream (the client answers it before the call can
+  // end); without a stream it cannot reach the client in time.
+  const onRequest = post.acceptsSse && sink !== undefined ? streamOut : undefined;
   const answers = (
     await Promise.all(
-      post.messages.map(async (m) => answerOf(await bridge.handle(m, contextOf(opts, onNotification)))),
+      post.messages.map(async (m) =>
+        answerOf(await bridge.handle(m, contextOf(opts, onNotification, onRequest))),
+      ),
     )
   ).filter((a) => a !== undefined);
   const httpStatus = answers.findLast((a) => a.httpStatus !== undefined)?.httpStatus;

@@ -13,6 +13,7 @@ import {
   type RequestId,
 } from '../protocol/jsonrpc.js';
 import { STDIO_PROTOCOL_VERSION } from './limits.js';
+import { SESSION_HOSTS } from '../config/limits.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 import { systemClock, type Clock, type ClockTimer } from '../platform/time.js';
@@ -86,6 +87,15 @@ export interface ConnectionOptions {
    * are in flight is cancelled (`notifications/cancelled`) instead of stopping the process.
    */
   shared?: boolean;
+  /** The host it runs on, named in the error a server gets when its client cannot be asked. */
+  host?: string;
+  /** Its client's session is kept (an AgentCore Runtime session): questions may be relayed. */
+  relays?: boolean;
+  /**
+   * What the client declared it can do, sent in the stdio `initialize` (only what this host
+   * relays: elicitation, sampling, roots). Default none: the server does not ask.
+   */
+  clientCapabilities?: () => Record<string, unknown> | undefined;
 }
 
 export interface RequestOptions {
@@ -98,6 +108,11 @@ export interface RequestOptions {
   onNotification?: (n: JsonRpcNotification) => void;
   /** The caller went away: the server is sent `notifications/cancelled`, the call fails at once. */
   signal?: AbortSignal;
+  /**
+   * Requests the server sends its client while this request runs (elicitation, sampling, roots),
+   * under ids of ours; the client's answer comes back through {@link McpConnection.answerClient}.
+   */
+  onRequest?: (r: JsonRpcRequest) => void;
 }
 
 interface Pending {
@@ -108,6 +123,7 @@ interface Pending {
   reject: (e: Error) => void;
   progressToken?: string | number;
   onNotification?: (n: JsonRpcNotification) => void;
+  onRequest?: (r: JsonRpcRequest) => void;
   timer: ClockTimer | undefined;
   /** Stops watching the caller's abort signal. */
   unwatch?: () => void;
@@ -118,8 +134,21 @@ const CANCELLED_REMEMBERED = 1024;
 /** Our progress tokens on the stdio side: `mcp-fleet-<our request id>`. */
 const TOKEN_PREFIX = 'mcp-fleet-';
 
-/** Server→client requests that a Lambda front cannot carry back to the client. */
-const UNSUPPORTED_CLIENT_FEATURES: Record<string, string> = {
+/** Ids of the server's requests as its client sees them (the server's own could collide). */
+const ASK_PREFIX = 'mcp-fleet-ask-';
+
+/** A server's request relayed to the client, waiting for its answer. */
+interface Relayed {
+  /** The id the server gave it. */
+  serverId: RequestId;
+  method: string;
+  /** Our id of the call it was asked during. */
+  call: RequestId;
+  onNotification?: (n: JsonRpcNotification) => void;
+}
+
+/** Server→client requests, by the client capability each needs. */
+const CLIENT_FEATURES: Record<string, string> = {
   'sampling/createMessage': 'sampling',
   'elicitation/create': 'elicitation',
   'roots/list': 'roots',
@@ -137,6 +166,9 @@ export class McpConnection {
   private closedError?: Error;
   /** Requests we cancelled: their late answers and progress are dropped, not logged as strays. */
   private readonly cancelled = new Set<RequestId>();
+  /** The server's requests relayed to the client, by the id the client sees. */
+  private readonly relayed = new Map<string, Relayed>();
+  private nextAsk = 1;
 
   constructor(
     readonly serverId: string,
@@ -190,7 +222,11 @@ export class McpConnection {
     if (this.transport.exit) throw this.exitError('initialize', this.transport.exit);
     const response = await this.request(
       'initialize',
-      { protocolVersion: STDIO_PROTOCOL_VERSION, capabilities: {}, clientInfo: this.clientInfo },
+      {
+        protocolVersion: STDIO_PROTOCOL_VERSION,
+        capabilities: relayedCapabilities(this.options.clientCapabilities?.()),
+        clientInfo: this.clientInfo,
+      },
       { timeoutMs },
     );
     if ('error' in response) {
@@ -253,6 +289,7 @@ export class McpConnection {
         entry.clientProgressToken = clientToken;
       }
       if (opts.onNotification) entry.onNotification = opts.onNotification;
+      if (opts.onRequest) entry.onRequest = opts.onRequest;
       if (opts.signal) entry.unwatch = this.watchAbort(id, method, opts.signal);
       this.pending.set(id, entry);
       this.transport.send(message).catch((err: unknown) => {
@@ -281,7 +318,50 @@ export class McpConnection {
     this.pending.delete(id);
     this.stopTimer(entry.timer);
     entry.unwatch?.();
+    if (this.relayed.size > 0) this.endRelayed(id);
     return entry;
+  }
+
+  /**
+   * The call a server's question was asked during has ended (answered, failed, timed out or
+   * cancelled): its questions still unanswered are answered to the server with an error, so that
+   * it does not wait for a client that can no longer reply on that call's stream.
+   */
+  private endRelayed(call: RequestId): void {
+    for (const [clientId, r] of this.relayed) {
+      if (r.call !== call) continue;
+      this.relayed.delete(clientId);
+      this.transport
+        .send(
+          failure(r.serverId, {
+            code: ErrorCode.InternalError,
+            message: `the client did not answer ${r.method} before the request it was asked during ended`,
+          }),
+        )
+        .catch(() => undefined);
+    }
+  }
+
+  /**
+   * The client's answer to a request the server sent it: handed to the server under the server's
+   * own id. False when no question of this server has that id (unknown, or its call has ended).
+   */
+  async answerClient(response: JsonRpcResponse): Promise<boolean> {
+    const key = typeof response.id === 'string' ? response.id : undefined;
+    const r = key === undefined ? undefined : this.relayed.get(key);
+    if (key === undefined || r === undefined) return false;
+    this.relayed.delete(key);
+    try {
+      await this.transport.send({ ...response, id: r.serverId });
+    } catch {
+      // The server is gone; its calls are failed by onClose.
+    }
+    return true;
+  }
+
+  /** Whether a client's answer with this id would reach this server. */
+  asked(id: RequestId | null): boolean {
+    return typeof id === 'string' && this.relayed.has(id);
   }
 
   /**
@@ -378,11 +458,10 @@ export class McpConnection {
     if (req.method === 'ping') {
       reply = success(req.id, {});
     } else {
-      const feature = UNSUPPORTED_CLIENT_FEATURES[req.method];
+      const feature = CLIENT_FEATURES[req.method];
+      if (feature !== undefined && this.relay(req)) return;
       const message =
-        feature !== undefined
-          ? `the client behind mcp-fleet cannot answer ${req.method}: ${feature} is not offered through this front (a Lambda function answers each request on its own: the client's reply would be a new request, which may land on another Lambda environment than the one running this call)`
-          : `method not found: ${req.method}`;
+        feature !== undefined ? this.refusal(req.method, feature) : `method not found: ${req.method}`;
       this.log.warn('server-to-client request refused', { serverId: this.serverId, method: req.method });
       reply = failure(req.id, { code: ErrorCode.MethodNotFound, message });
     }
@@ -393,7 +472,58 @@ export class McpConnection {
     }
   }
 
+  /**
+   * Sends a server's question to the client on the stream of the call it was asked during: the
+   * only call in flight, else the oldest whose stream can carry it (stdio says nothing of which
+   * call asked). False when no call in flight can carry it.
+   */
+  private relay(req: JsonRpcRequest): boolean {
+    let call: RequestId | undefined;
+    let entry: Pending | undefined;
+    for (const [id, p] of this.pending) {
+      if (p.onRequest === undefined) continue;
+      call = id;
+      entry = p;
+      break;
+    }
+    if (call === undefined || entry?.onRequest === undefined) return false;
+    const clientId = `${ASK_PREFIX}${this.nextAsk++}`;
+    const relayed: Relayed = { serverId: req.id, method: req.method, call };
+    if (entry.onNotification) relayed.onNotification = entry.onNotification;
+    this.relayed.set(clientId, relayed);
+    this.log.info('server-to-client request relayed', {
+      serverId: this.serverId,
+      method: req.method,
+      id: clientId,
+    });
+    entry.onRequest({ ...req, id: clientId });
+    return true;
+  }
+
+  /** Why the server's question cannot reach the client here, and where it could. */
+  private refusal(method: string, feature: string): string {
+    const host = this.options.host ?? 'function';
+    const relaying = this.options.relays === true;
+    const why = relaying
+      ? 'no request of this session is in flight with an event stream the question could travel on (the client asked for JSON, or the server asked between calls)'
+      : host === 'function' || host === 'managed-instances'
+        ? "a Lambda function answers each request on its own: the client's reply would be a new request, which may land on another Lambda environment than the one running this call"
+        : "a web function keeps no session: the client's reply would be a new request, which may land on another environment than the one running this call";
+    const where = relaying ? 'this session' : `host ${host}`;
+    return `the client behind mcp-fleet cannot answer ${method}: ${feature} is not offered through this front on ${where} (${why})${relaying ? '' : `; hosts that keep the session relay it: ${SESSION_HOSTS.join(', ')}`}`;
+  }
+
   private routeNotification(n: JsonRpcNotification): void {
+    // The server gave up a question it asked the client: the client is told, under our id.
+    if (n.method === 'notifications/cancelled' && this.relayed.size > 0) {
+      const asked = n.params?.['requestId'];
+      for (const [clientId, r] of this.relayed) {
+        if (r.serverId !== asked) continue;
+        this.relayed.delete(clientId);
+        r.onNotification?.({ ...n, params: { ...n.params, requestId: clientId } });
+        return;
+      }
+    }
     const token = n.params?.['progressToken'];
     if (n.method === 'notifications/progress' && token !== undefined) {
       for (const entry of this.pending.values()) {
@@ -420,6 +550,7 @@ export class McpConnection {
   }
 
   private onClose(): void {
+    this.relayed.clear();
     const exit = this.transport.exit ?? { code: null, signal: null };
     for (const id of [...this.pending.keys()]) {
       const entry = this.take(id);
@@ -438,4 +569,15 @@ export class McpConnection {
     const message = `server "${this.serverId}" ${describeExit(exit)} ${phase}${tail ? `; its last stderr output: ${tail}` : ''}`;
     return new ServerExitedError(message, exit, tail);
   }
+}
+
+/** The client capabilities a relaying host passes on to the server: elicitation, sampling, roots. */
+function relayedCapabilities(client: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (client === undefined) return out;
+  for (const feature of Object.values(CLIENT_FEATURES)) {
+    const value = client[feature];
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) out[feature] = value;
+  }
+  return out;
 }

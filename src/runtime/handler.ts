@@ -6,7 +6,7 @@ import type { Context } from 'aws-lambda';
 import type { LaunchSpec } from '../config/model.js';
 import { ToolPolicy } from '../config/tool-filter.js';
 import { McpBridge } from '../protocol/bridge.js';
-import { SupervisorBackend } from './backend.js';
+import { SupervisorBackend, type ClientSide } from './backend.js';
 import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } from './fronts/agentcore.js';
 import { httpEventKind, httpFront, toHttpRequest, type HttpStreamSink } from '../protocol/http.js';
 import { isJsonRpcEvent, jsonRpcFront } from './fronts/jsonrpc.js';
@@ -58,6 +58,12 @@ export interface HandlerOptions {
   parentEnv?: NodeJS.ProcessEnv;
   /** Name and version the bridge gives in its own `initialize`. */
   clientInfo?: { name: string; version: string };
+  /**
+   * The environment serves one client's session (an AgentCore Runtime session): the server's
+   * questions (elicitation, sampling, roots) go to that client on the call's event stream, and
+   * its answers back. Elsewhere the server is told the client cannot answer.
+   */
+  relay?: boolean;
   /** Time: each call's deadline, the init budget, the waits (default the machine's; tests drive their own). */
   clock?: Clock;
   /** Talk to the server through this instead of spawning its process (embedding, tests). */
@@ -238,12 +244,16 @@ export function initEnvironment(spec: LaunchSpec, options: HandlerOptions): Hand
   if (extraEnv) supervisorOptions.extraEnv = redactedFrom(extraEnv, redactor, log);
   if (options.parentEnv) supervisorOptions.parentEnv = options.parentEnv;
   if (options.transport) supervisorOptions.transport = options.transport;
+  // A host that keeps the session relays the server's questions to its client (elicitation,
+  // sampling, roots): the server learns at its initialize what the client can answer.
+  const client: ClientSide | undefined = options.relay === true ? {} : undefined;
+  if (client !== undefined) supervisorOptions.clientCapabilities = () => client.capabilities;
   const supervisor = serversFor(spec, supervisorOptions);
   const tracer =
     options.tracer === undefined
       ? functionTracer(spec.id, options.parentEnv ?? process.env)
       : (options.tracer ?? undefined);
-  const bridge = new McpBridge(new SupervisorBackend(supervisor, tracer), new ToolPolicy(spec.tools));
+  const bridge = new McpBridge(new SupervisorBackend(supervisor, tracer, client), new ToolPolicy(spec.tools));
   const environment: HandlerEnvironment = {
     spec,
     options,

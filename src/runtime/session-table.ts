@@ -162,6 +162,8 @@ export class SessionTable {
     return {
       ...options,
       warmup: false,
+      // One client per session: the server's questions can be put to it.
+      relay: true,
       metrics: this.metrics,
       ...(options.log !== undefined
         ? { log: withKeys(options.log, keys) }

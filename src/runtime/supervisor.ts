@@ -1,6 +1,11 @@
 import type { LaunchSpec } from '../config/model.js';
 import { ChildProcessTransport, ServerExitedError } from './child.js';
-import { CallTimeoutError, McpConnection, type ServerTransport } from './connection.js';
+import {
+  CallTimeoutError,
+  McpConnection,
+  type ConnectionOptions,
+  type ServerTransport,
+} from './connection.js';
 import { serverEnvironment } from './env.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
@@ -25,6 +30,11 @@ export interface SupervisorOptions {
    * other calls are in flight, and a process due for recycling is retired once its calls are done.
    */
   shared?: boolean;
+  /**
+   * What the client declared it can do, when this host relays the server's questions to it
+   * (see {@link ConnectionOptions.clientCapabilities}).
+   */
+  clientCapabilities?: () => Record<string, unknown> | undefined;
 }
 
 /** What a call may bring besides its deadline. */
@@ -427,9 +437,22 @@ export class ServerSupervisor implements ServerHost {
     if (start.givenUp()) throw new Error(`server "${this.spec.id}": its start was given up`);
     const env = serverEnvironment(this.spec.id, { ...this.spec.env, ...extra }, this.opts.parentEnv);
     const transport = (this.opts.transport ?? defaultTransport)(this.spec, env, this.opts.log);
-    const conn = new McpConnection(this.spec.id, transport, this.opts.log, this.opts.clientInfo, this.clock, {
+    const options: ConnectionOptions = {
       shared: this.opts.shared === true,
-    });
+      host: this.spec.host ?? 'function',
+    };
+    if (this.opts.clientCapabilities) {
+      options.clientCapabilities = this.opts.clientCapabilities;
+      options.relays = true;
+    }
+    const conn = new McpConnection(
+      this.spec.id,
+      transport,
+      this.opts.log,
+      this.opts.clientInfo,
+      this.clock,
+      options,
+    );
     start.attach(conn);
     try {
       await conn.open();

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { bundleRuntime, type BundleResult } from '../../src/build/bundle.js';
 import { groupMembers } from '../../src/platform/processes.js';
 import type { LaunchInput } from '../../src/runtime/index.js';
@@ -318,6 +319,146 @@ describe('progress of sessions of server-everything, in process', () => {
     assert.equal(json.headers.get('content-type'), 'application/json');
     assert.equal(json.headers.get('mcp-session-id'), id);
     assert.match(answerText(json), /Steps: 2\b/);
+  });
+});
+
+describe("a server's questions to its client (elicitation, sampling), in process", () => {
+  const mark = marker();
+  let server: SessionServer;
+  let log: RecordingLog;
+  before(async () => {
+    log = new RecordingLog();
+    // A call may last 2 s (the timeout less the runtime's 1 s margin): a client that never answers.
+    server = await startSessionServer(
+      { ...everything(mark.env), timeout: 3 },
+      { host: '127.0.0.1', port: 0, log },
+    );
+  });
+  after(async () => {
+    await server.close();
+    await assertNoneLeft(mark.value);
+  });
+
+  /** A v1.32 client that answers sampling and elicitation as `answers` says. */
+  async function asked(answers: {
+    elicit: () => Promise<Record<string, unknown>>;
+    sample?: (prompt: string) => string;
+  }): Promise<{ client: ClientV1; transport: TransportV1; asked: string[] }> {
+    const client = new ClientV1(
+      { name: 'asked', version: '1.0.0' },
+      { capabilities: { sampling: {}, elicitation: {} } },
+    );
+    const seen: string[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, (req) => {
+      seen.push(req.method);
+      const first = req.params.messages[0]?.content;
+      const prompt = first !== undefined && 'text' in first ? first.text : '';
+      return {
+        model: 'test-model',
+        role: 'assistant' as const,
+        content: { type: 'text' as const, text: (answers.sample ?? ((p) => `sampled: ${p}`))(prompt) },
+      };
+    });
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      seen.push(req.method);
+      return answers.elicit();
+    });
+    const transport = new TransportV1(new URL(server.url));
+    await client.connect(transport);
+    return { client, transport, asked: seen };
+  }
+
+  test('sampling and elicitation: the client is asked on the call stream, and the tool result holds its answers', async () => {
+    const { client, asked: seen } = await asked({
+      elicit: () => Promise.resolve({ action: 'accept', content: { name: 'Ada Lovelace', check: true } }),
+    });
+    try {
+      // The server learnt at its initialize what the client can answer: it offers the tools that ask.
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      assert.ok(names.includes('trigger-sampling-request'), names.join(', '));
+      assert.ok(names.includes('trigger-elicitation-request'), names.join(', '));
+      const sampled = text(
+        await client.callTool({
+          name: 'trigger-sampling-request',
+          arguments: { prompt: 'the sky', maxTokens: 5 },
+        }),
+      );
+      assert.match(sampled, /sampled: Resource trigger-sampling-request context: the sky/);
+      const elicited = text(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }));
+      assert.match(elicited, /User provided the requested information/);
+      assert.match(elicited, /Name: Ada Lovelace/);
+      assert.match(elicited, /Agreed to terms: true/);
+      assert.deepEqual(seen, ['sampling/createMessage', 'elicitation/create']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("a client that declines: the server's handling of a decline", async () => {
+    const { client } = await asked({ elicit: () => Promise.resolve({ action: 'decline' }) });
+    try {
+      const result = text(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }));
+      assert.match(result, /User declined to provide the requested information/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("two sessions asked at once: each one's answer reaches its own server", async () => {
+    const one = await asked({
+      elicit: () => Promise.resolve({ action: 'accept', content: {} }),
+      sample: () => 'one',
+    });
+    const two = await asked({
+      elicit: () => Promise.resolve({ action: 'accept', content: {} }),
+      sample: () => 'two',
+    });
+    try {
+      const call = (c: ClientV1): Promise<string> =>
+        c
+          .callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'who', maxTokens: 5 } })
+          .then((r) => text(r));
+      const [a, b] = await Promise.all([call(one.client), call(two.client)]);
+      assert.match(a, /\bone\b/);
+      assert.doesNotMatch(a, /\btwo\b/);
+      assert.match(b, /\btwo\b/);
+      assert.doesNotMatch(b, /\bone\b/);
+    } finally {
+      await Promise.all([one.client.close(), two.client.close()]);
+    }
+  });
+
+  test("a client that never answers: the call ends at its timeout and the session's server is replaced", async () => {
+    let release = (): void => undefined;
+    const never = new Promise<Record<string, unknown>>((resolve) => {
+      release = () => {
+        resolve({ action: 'cancel' });
+      };
+    });
+    const { client, transport } = await asked({ elicit: () => never });
+    const pids = (): number[] => server.sessions().find((x) => x.id === transport.sessionId)?.pids ?? [];
+    try {
+      await client.callTool({ name: 'echo', arguments: { message: 'before' } });
+      const before = pids();
+      assert.equal(before.length, 1);
+      await assert.rejects(
+        client.callTool({ name: 'trigger-elicitation-request', arguments: {} }),
+        /did not answer within \d+ ms/,
+      );
+      // The process that was asked is gone; the session serves its next call with a new one.
+      await eventually(
+        async () => {
+          const now = (await markedProcesses(mark.value)).map((p) => p.pid);
+          return before.every((pid) => !now.includes(pid));
+        },
+        { what: 'the asked server stopped' },
+      );
+      const echo = text(await client.callTool({ name: 'echo', arguments: { message: 'after' } }));
+      assert.equal(echo, 'Echo: after');
+    } finally {
+      release();
+      await client.close();
+    }
   });
 });
 
