@@ -1,0 +1,114 @@
+/**
+ * A server's questions to its client (elicitation, sampling) in `mcp-fleet dev`, with the real
+ * server-everything and the MCP SDK's client: on host `agentcore-runtime`, through the server's
+ * own endpoint (the runtime's invocation URL), the client is asked on the call's stream and the
+ * tool's result holds its answers; on host `function` the server is told, in words, that its
+ * client cannot be asked there and which host can. Nothing is left running at the end.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { loadConfigOrThrow } from '../../src/config/index.js';
+import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
+import { tempDir } from '../helpers.js';
+import { assertNoneLeft, BIN, FAULT_SERVER, marker, text } from '../runtime/support.js';
+
+const mark = marker();
+let cleanup: () => Promise<void>;
+let fleet: RunningFleet;
+const clients: Client[] = [];
+
+/** A client that answers sampling and elicitation, connected to `url`. */
+async function answering(url: URL): Promise<Client> {
+  const client = new Client(
+    { name: 'questions-test', version: '1' },
+    { capabilities: { sampling: {}, elicitation: {} } },
+  );
+  client.setRequestHandler(CreateMessageRequestSchema, (req) => {
+    const first = req.params.messages[0]?.content;
+    return {
+      model: 'test-model',
+      role: 'assistant' as const,
+      content: {
+        type: 'text' as const,
+        text: `sampled: ${first !== undefined && 'text' in first ? first.text : ''}`,
+      },
+    };
+  });
+  client.setRequestHandler(ElicitRequestSchema, () => ({
+    action: 'accept' as const,
+    content: { name: 'Grace Hopper' },
+  }));
+  await client.connect(new StreamableHTTPClientTransport(url));
+  clients.push(client);
+  return client;
+}
+
+before(async () => {
+  let dir: string;
+  ({ dir, cleanup } = await tempDir());
+  const file = path.join(dir, 'servers.yaml');
+  await writeFile(
+    file,
+    `defaults:
+  env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
+servers:
+  everything:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    host: agentcore-runtime
+    state: session
+  asks:
+    command: node
+    args: [${JSON.stringify(FAULT_SERVER)}]
+`,
+  );
+  fleet = await startFleet(await loadConfigOrThrow(file), {
+    port: 0,
+    buildDir: false,
+    env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+  });
+});
+
+after(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await fleet.close();
+  await assertNoneLeft(mark.value);
+  await cleanup();
+});
+
+describe("a server's questions to its client in dev", () => {
+  test("agentcore-runtime, the server's own endpoint: sampling and elicitation are answered by the client", async () => {
+    const client = await answering(new URL(`${fleet.url}/servers/everything/mcp`));
+    const sampled = text(
+      await client.callTool({
+        name: 'trigger-sampling-request',
+        arguments: { prompt: 'tides', maxTokens: 5 },
+      }),
+    );
+    assert.match(sampled, /sampled: Resource trigger-sampling-request context: tides/);
+    const elicited = text(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }));
+    assert.match(elicited, /Name: Grace Hopper/);
+  });
+
+  test('function: the server is told its client cannot be asked there, and which host can', async () => {
+    const client = await answering(new URL(`${fleet.url}/servers/asks/mcp`));
+    const answer = JSON.parse(text(await client.callTool({ name: 'ask', arguments: {} }))) as Record<
+      string,
+      { code?: number; message?: string }
+    >;
+    assert.equal(answer['sampling']?.code, -32601);
+    assert.match(
+      answer['sampling']?.message ?? '',
+      /cannot answer sampling\/createMessage: .* on host function/,
+    );
+    assert.match(
+      answer['sampling']?.message ?? '',
+      /hosts that keep the session relay it: agentcore-runtime/,
+    );
+  });
+});
