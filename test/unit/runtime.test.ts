@@ -9,7 +9,7 @@ import { SupervisorBackend } from '../../src/runtime/backend.js';
 import { ServerExitedError } from '../../src/runtime/child.js';
 import { CallTimeoutError, McpConnection } from '../../src/runtime/connection.js';
 import { httpFront } from '../../src/protocol/http.js';
-import type { JsonRpcNotification, JsonRpcResponse } from '../../src/protocol/jsonrpc.js';
+import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../../src/protocol/jsonrpc.js';
 import { LineSplitter, StderrSink } from '../../src/runtime/lines.js';
 import { STDIO_PROTOCOL_VERSION } from '../../src/runtime/limits.js';
 import { ServerSupervisor } from '../../src/runtime/supervisor.js';
@@ -112,6 +112,147 @@ describe('the line reader', () => {
     sink.push(bytes.subarray(2));
     assert.deepEqual(forwarded, ['née']);
     assert.match(sink.lastOutput(), /née/);
+  });
+});
+
+describe("the connection: a server's questions relayed to its client", () => {
+  /** A server whose tool `ask` asks its client for elicitation under id `srv-1` and answers with what it got. */
+  const asking: Script = (m, server) => {
+    if ('method' in m && m.method === 'tools/call' && 'id' in m) {
+      const params = m.params ?? {};
+      if (params['name'] === 'ask') {
+        asks.set('srv-1', m.id);
+        server.write({ id: 'srv-1', method: 'elicitation/create', params: { message: 'name?' } });
+        return;
+      }
+    }
+    if (!('method' in m) && 'id' in m && m.id === 'srv-1') {
+      const call = asks.get('srv-1');
+      asks.delete('srv-1');
+      if (call !== undefined)
+        server.write({ id: call, result: { content: [{ type: 'text', text: JSON.stringify(m) }] } });
+      return;
+    }
+    echoServer(m, server);
+  };
+  const asks = new Map<string, unknown>();
+
+  async function opened(
+    opts: ConstructorParameters<typeof McpConnection>[5] = {},
+  ): Promise<{ t: ScriptedTransport; conn: McpConnection; clock: ManualClock }> {
+    const t = new ScriptedTransport(asking);
+    const clock = new ManualClock();
+    const conn = new McpConnection('scripted', t, recorder(), CLIENT, clock, {
+      relays: true,
+      clientCapabilities: () => ({ elicitation: {}, sampling: {}, experimental: { x: {} }, roots: true }),
+      ...opts,
+    });
+    await conn.open(1000);
+    return { t, conn, clock };
+  }
+
+  test("the server's initialize carries what the client can answer, nothing else", async () => {
+    const { t } = await opened();
+    const init = t.sent[0] as unknown as { params: { capabilities: Record<string, unknown> } };
+    assert.deepEqual(init.params.capabilities, { elicitation: {}, sampling: {} });
+  });
+
+  test("the question reaches the client under our id; the client's answer reaches the server under its own", async () => {
+    const { t, conn } = await opened();
+    const questions: JsonRpcRequest[] = [];
+    const call = conn.request(
+      'tools/call',
+      { name: 'ask' },
+      { timeoutMs: 1000, onRequest: (r) => questions.push(r) },
+    );
+    await settle();
+    assert.equal(questions.length, 1);
+    const question = questions[0];
+    assert.ok(question);
+    assert.equal(question.method, 'elicitation/create');
+    assert.match(String(question.id), /^mcp-fleet-ask-\d+$/);
+    assert.equal(conn.asked(question.id), true);
+    // An answer to no question of this server is not taken.
+    assert.equal(await conn.answerClient({ jsonrpc: '2.0', id: 'mcp-fleet-ask-999', result: {} }), false);
+    assert.equal(
+      await conn.answerClient({
+        jsonrpc: '2.0',
+        id: question.id,
+        result: { action: 'accept', content: { name: 'Ada' } },
+      }),
+      true,
+    );
+    const answer = await call;
+    assert.ok('result' in answer);
+    const got = JSON.parse((answer.result['content'] as { text: string }[])[0]?.text ?? '') as {
+      id: unknown;
+      result: unknown;
+    };
+    assert.equal(got.id, 'srv-1');
+    assert.deepEqual(got.result, { action: 'accept', content: { name: 'Ada' } });
+    assert.equal(t.sent.filter((m) => 'id' in m && m.id === 'srv-1').length, 1);
+  });
+
+  test('the call it was asked during times out on a shared process: the server gets an error for its question, a late answer is refused', async () => {
+    const { t, conn, clock } = await opened({ shared: true });
+    const questions: JsonRpcRequest[] = [];
+    const asked = conn.request(
+      'tools/call',
+      { name: 'ask' },
+      { timeoutMs: 50, onRequest: (r) => questions.push(r) },
+    );
+    const other = conn.request('tools/call', { name: 'hang' }, { timeoutMs: 5000 });
+    other.catch(() => undefined);
+    await settle();
+    assert.equal(questions.length, 1);
+    const rejected = assert.rejects(asked, CallTimeoutError);
+    await clock.advance(50);
+    await rejected;
+    const toServer = t.sent.find((m) => 'id' in m && m.id === 'srv-1' && 'error' in m);
+    assert.ok(toServer && 'error' in toServer, JSON.stringify(t.sent));
+    assert.match(
+      toServer.error.message,
+      /did not answer elicitation\/create before the request it was asked during ended/,
+    );
+    assert.equal(conn.alive, true);
+    assert.equal(await conn.answerClient({ jsonrpc: '2.0', id: questions[0]?.id ?? '', result: {} }), false);
+  });
+
+  test('the server gives up its question: the client is told under our id', async () => {
+    const { t, conn } = await opened();
+    const questions: JsonRpcRequest[] = [];
+    const notes: JsonRpcNotification[] = [];
+    const call = conn.request(
+      'tools/call',
+      { name: 'ask' },
+      { timeoutMs: 1000, onRequest: (r) => questions.push(r), onNotification: (n) => notes.push(n) },
+    );
+    call.catch(() => undefined);
+    await settle();
+    t.write({ method: 'notifications/cancelled', params: { requestId: 'srv-1', reason: 'took too long' } });
+    await settle();
+    assert.deepEqual(notes, [
+      {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: questions[0]?.id, reason: 'took too long' },
+      },
+    ]);
+    assert.equal(conn.asked(questions[0]?.id ?? null), false);
+  });
+
+  test('no call with a stream to carry it: the server is told why', async () => {
+    const { t, conn } = await opened();
+    const call = conn.request('tools/call', { name: 'ask' }, { timeoutMs: 1000 });
+    call.catch(() => undefined);
+    await settle();
+    const refusal = t.sent.find((m) => 'id' in m && m.id === 'srv-1' && 'error' in m);
+    assert.ok(refusal && 'error' in refusal);
+    assert.equal(refusal.error.code, -32601);
+    assert.match(
+      refusal.error.message,
+      /on this session \(no request of this session is in flight with an event stream/,
+    );
   });
 });
 
