@@ -163,6 +163,13 @@ export interface FleetConfig {
      * initialize. Set when written, or by default when a server's host keeps sessions.
      */
     sessionTimeout?: number;
+    /**
+     * Response streaming (`streamingConfiguration.enableResponseStreaming`): a call's progress
+     * and log messages reach the caller as they come, and a server's questions (elicitation,
+     * sampling, roots) reach the client through the gateway's sessions. Set when written, else on
+     * when the fleet has an MCP-server target.
+     */
+    responseStreaming: boolean;
   };
   /** In file order. */
   servers: ServerConfig[];
@@ -404,6 +411,7 @@ export function resolveFleet(
     search: fleet.gateway?.search ?? false,
     tracing: fleet.gateway?.tracing ?? true,
     logs: fleet.gateway?.logs ?? true,
+    responseStreaming: false,
   };
   if (fleet.gateway?.instructions !== undefined) gateway.instructions = fleet.gateway.instructions;
   if (fleet.gateway?.description !== undefined) gateway.description = fleet.gateway.description;
@@ -419,6 +427,8 @@ export function resolveFleet(
   const sessionHost = config.servers.some((s) => SESSION_HOSTS.includes(s.hosting.host));
   if (fleet.gateway?.sessionTimeout !== undefined) gateway.sessionTimeout = fleet.gateway.sessionTimeout;
   else if (sessionHost) gateway.sessionTimeout = GATEWAY_SESSION_DEFAULT_S;
+  gateway.responseStreaming =
+    fleet.gateway?.responseStreaming ?? config.servers.some((s) => s.gateway.targetType === 'mcp');
   if (fleet.region !== undefined) config.region = fleet.region;
   return config;
 }

@@ -674,6 +674,11 @@ export const gatewaySchema = z
       .describe(
         `Turns the gateway's MCP sessions on: one session per client, each keeping its session with every MCP-server target, ended this many seconds after it began. On by default (${GATEWAY_SESSION_DEFAULT_S} s) when a server's host is agentcore-runtime`,
       ),
+    responseStreaming: bool('responseStreaming')
+      .optional()
+      .describe(
+        "AgentCore Gateway's response streaming: a call's progress and log messages reach the caller as they come, and a server's questions to its client (elicitation, sampling, roots) are relayed through the gateway's sessions. On by default when the fleet has an MCP-server target",
+      ),
   })
   .describe('The AgentCore Gateway in front of the fleet');
 

@@ -81,6 +81,13 @@ export interface McpFleetGatewayProps {
    */
   readonly sessionTimeout?: cdk.Duration;
   /**
+   * Response streaming (`streamingConfiguration.enableResponseStreaming`): progress and log
+   * messages of MCP-server targets stream to the caller, and with sessions a server's questions to
+   * its client (elicitation, sampling) are relayed.
+   * @default false
+   */
+  readonly responseStreaming?: boolean;
+  /**
    * Rate limits (`AWS::BedrockAgentCore::GatewayRateLimit`, L1 only in aws-cdk-lib 2.276), each
    * as CloudFormation has it less the gateway; {@link cfnRateLimit} makes one from servers.yaml.
    * @default - none
@@ -121,6 +128,7 @@ export function gatewayProps(settings: FleetConfig['gateway']): McpFleetGatewayP
     ...(settings.rateLimits === undefined || settings.rateLimits.length === 0
       ? {}
       : { rateLimits: settings.rateLimits.map(cfnRateLimit) }),
+    responseStreaming: settings.responseStreaming,
     tracing: settings.tracing,
     logs: settings.logs,
   };
@@ -240,6 +248,14 @@ export class McpFleetGateway extends Construct implements NagAware {
       cfn.addPropertyOverride(
         'ProtocolConfiguration.Mcp.SessionConfiguration.SessionTimeoutInSeconds',
         props.sessionTimeout.toSeconds(),
+      );
+    }
+    if (props.responseStreaming === true) {
+      // Not in the L2 either: MCPGatewayConfiguration.StreamingConfiguration, on the L1.
+      const cfn = this.gateway.node.defaultChild as agentcore.CfnGateway;
+      cfn.addPropertyOverride(
+        'ProtocolConfiguration.Mcp.StreamingConfiguration.EnableResponseStreaming',
+        true,
       );
     }
     for (const limit of props.rateLimits ?? []) {

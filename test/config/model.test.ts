@@ -318,6 +318,22 @@ describe('hosts', () => {
     );
     assert.equal(on.config?.gateway.sessionTimeout, 7200, on.problems.map(formatProblem).join('\n'));
   });
+
+  test('response streaming: on with an MCP-server target, off without one, as written when written', () => {
+    const lambdaOnly = parseConfig('git:\n  command: mcp-server-git\n').config;
+    assert.equal(lambdaOnly?.gateway.responseStreaming, false);
+    const mcp = parseConfig('git:\n  command: mcp-server-git\n  gateway: { targetType: mcp }\n').config;
+    assert.equal(mcp?.gateway.responseStreaming, true);
+    const off = parseConfig(
+      'gateway:\n  responseStreaming: false\nservers:\n  git:\n    command: mcp-server-git\n    gateway: { targetType: mcp }\n',
+    );
+    assert.equal(off.config?.gateway.responseStreaming, false, off.problems.map(formatProblem).join('\n'));
+    const bad = parseConfig(
+      'gateway:\n  responseStreaming: sometimes\nservers:\n  git:\n    command: mcp-server-git\n',
+    );
+    assert.equal(bad.config, undefined);
+    assert.match(bad.problems.map(formatProblem).join('\n'), /responseStreaming/);
+  });
 });
 
 describe('target names', () => {

@@ -339,6 +339,20 @@ describe('gateway sessions', () => {
     });
   });
 
+  test('response streaming on with MCP-server targets (a runtime is one), off when written so', () => {
+    const streaming = (t: Template): unknown => {
+      const [gateway] = Object.values(t.findResources('AWS::BedrockAgentCore::Gateway')) as {
+        Properties: Json;
+      }[];
+      return ((gateway!.Properties['ProtocolConfiguration'] as Json)['Mcp'] as Json)[
+        'StreamingConfiguration'
+      ];
+    };
+    assert.deepEqual(streaming(template), { EnableResponseStreaming: true });
+    const yaml = MIXED_HOSTS_YAML.replace('  search: true\n', '  search: true\n  responseStreaming: false\n');
+    assert.equal(streaming(stackOf(yaml, runtimeServers(yaml), 'NoStreaming')), undefined);
+  });
+
   test('off without a session host', () => {
     const fleet = fleetConfig(FLEET_YAML);
     assert.equal(fleet.gateway.sessionTimeout, undefined);
