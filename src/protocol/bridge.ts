@@ -25,7 +25,7 @@ export interface McpBackend {
    * The client's answer to a request the server sent it (elicitation, sampling, roots) through a
    * call's stream: handed to the server that asked. False when no server waits for that id.
    */
-  answer?(response: JsonRpcResponse): Promise<boolean>;
+  answer?(response: JsonRpcResponse, ctx: CallContext): Promise<boolean>;
   /** What the client said it can do (its `initialize`, or a 2026-07-28 request's envelope). */
   clientCapabilities?(capabilities: Record<string, unknown>): void;
 }
@@ -48,6 +48,27 @@ export interface MessageHandler {
 export function answerOf(handled: JsonRpcResponse | Answer | undefined): Answer | undefined {
   if (handled === undefined) return undefined;
   return 'jsonrpc' in handled ? { response: handled } : handled;
+}
+
+/** The requests a server may send its client, by the client capability each needs. */
+export const CLIENT_FEATURES: Readonly<Record<string, string>> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+/**
+ * Of a client's capabilities, those a server's questions need (elicitation, sampling, roots): what
+ * a host that relays the questions declares to the server for its client.
+ */
+export function askableCapabilities(client: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (client === undefined) return out;
+  for (const feature of Object.values(CLIENT_FEATURES)) {
+    const value = client[feature];
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) out[feature] = value;
+  }
+  return out;
 }
 
 /** Protocol versions the fronts speak to clients, newest first. */
@@ -197,7 +218,7 @@ export class McpBridge implements MessageHandler {
       return undefined;
     }
     // The client's answer to a server's question; one that no server waits for is refused below.
-    if (isResponse(message) && (await this.backend.answer?.(message)) === true) return undefined;
+    if (isResponse(message) && (await this.backend.answer?.(message, ctx)) === true) return undefined;
     if (!isRequest(message)) {
       return failure(null, {
         code: ErrorCode.InvalidRequest,

@@ -13,6 +13,7 @@ import {
   type RequestId,
 } from '../protocol/jsonrpc.js';
 import { STDIO_PROTOCOL_VERSION } from './limits.js';
+import { askableCapabilities, CLIENT_FEATURES } from '../protocol/bridge.js';
 import { SESSION_HOSTS } from '../config/limits.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
@@ -147,13 +148,6 @@ interface Relayed {
   onNotification?: (n: JsonRpcNotification) => void;
 }
 
-/** Server→client requests, by the client capability each needs. */
-const CLIENT_FEATURES: Record<string, string> = {
-  'sampling/createMessage': 'sampling',
-  'elicitation/create': 'elicitation',
-  'roots/list': 'roots',
-};
-
 /**
  * An initialized MCP session with one server process: our own request ids on the stdio side
  * (so callers' ids can never collide), timeouts, crash reporting, and answers to the server's
@@ -224,7 +218,7 @@ export class McpConnection {
       'initialize',
       {
         protocolVersion: STDIO_PROTOCOL_VERSION,
-        capabilities: relayedCapabilities(this.options.clientCapabilities?.()),
+        capabilities: askableCapabilities(this.options.clientCapabilities?.()),
         clientInfo: this.clientInfo,
       },
       { timeoutMs },
@@ -569,15 +563,4 @@ export class McpConnection {
     const message = `server "${this.serverId}" ${describeExit(exit)} ${phase}${tail ? `; its last stderr output: ${tail}` : ''}`;
     return new ServerExitedError(message, exit, tail);
   }
-}
-
-/** The client capabilities a relaying host passes on to the server: elicitation, sampling, roots. */
-function relayedCapabilities(client: Record<string, unknown> | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (client === undefined) return out;
-  for (const feature of Object.values(CLIENT_FEATURES)) {
-    const value = client[feature];
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) out[feature] = value;
-  }
-  return out;
 }

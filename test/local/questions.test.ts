@@ -65,6 +65,11 @@ servers:
   asks:
     command: node
     args: [${JSON.stringify(FAULT_SERVER)}]
+  asksrt:
+    command: node
+    args: [${JSON.stringify(FAULT_SERVER)}]
+    host: agentcore-runtime
+    state: session
 `,
   );
   fleet = await startFleet(await loadConfigOrThrow(file), {
@@ -93,6 +98,54 @@ describe("a server's questions to its client in dev", () => {
     assert.match(sampled, /sampled: Resource trigger-sampling-request context: tides/);
     const elicited = text(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }));
     assert.match(elicited, /Name: Grace Hopper/);
+  });
+
+  test("through the gateway's /mcp (sessions and response streaming on by default): the client of the session is asked", async () => {
+    const client = await answering(new URL(`${fleet.url}/mcp`));
+    // The gateway lists tools once for everyone; the tools a server offers only to clients that can
+    // answer (server-everything's) are called all the same, in the session that declared it can.
+    const sampled = text(
+      await client.callTool({
+        name: 'everything___trigger-sampling-request',
+        arguments: { prompt: 'currents', maxTokens: 5 },
+      }),
+    );
+    assert.match(sampled, /sampled: Resource trigger-sampling-request context: currents/);
+    const elicited = text(
+      await client.callTool({ name: 'everything___trigger-elicitation-request', arguments: {} }),
+    );
+    assert.match(elicited, /Name: Grace Hopper/);
+    // A question the client has no handler for comes back as the client's own error.
+    const answer = JSON.parse(text(await client.callTool({ name: 'asksrt___ask', arguments: {} }))) as Record<
+      string,
+      { code?: number; message?: string; content?: { text?: string } }
+    >;
+    assert.match(answer['sampling']?.content?.text ?? '', /^sampled: /);
+    assert.equal(answer['roots']?.code, -32601);
+  });
+
+  test('through /mcp without a gateway session: the server is told the caller cannot answer', async () => {
+    const res = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'asksrt___ask', arguments: {} },
+      }),
+    });
+    const body = await res.text();
+    const data = body
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => JSON.parse(l.slice(5)) as { id?: unknown; result?: unknown });
+    const result = (
+      body.trimStart().startsWith('{') ? [JSON.parse(body) as { id?: unknown; result?: unknown }] : data
+    ).find((m) => m.id === 1);
+    const answer = JSON.parse(text(result?.result)) as Record<string, { code?: number; message?: string }>;
+    assert.equal(answer['sampling']?.code, -32601);
+    assert.match(answer['sampling']?.message ?? '', /the caller has no gateway session to answer in/);
   });
 
   test('function: the server is told its client cannot be asked there, and which host can', async () => {

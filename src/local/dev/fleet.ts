@@ -168,6 +168,7 @@ function localGateway(config: FleetConfig, lambda: LocalLambda, options: FleetOp
     ...(config.gateway.sessionTimeout !== undefined
       ? { sessionTimeoutMs: config.gateway.sessionTimeout * 1000 }
       : {}),
+    responseStreaming: config.gateway.responseStreaming,
   });
 }
 

@@ -68,7 +68,8 @@ export class GatewayEndpoint {
         this.gateway.endSession(id);
         return { statusCode: 200, headers: {}, body: '' };
       }
-      if (check === 'none' && req.method === 'POST' && isInitialize(req.body)) opened = sessions.open();
+      const init = check === 'none' && req.method === 'POST' ? initializeOf(req.body) : undefined;
+      if (init !== undefined) opened = sessions.open(init.capabilities);
     }
     const withSession = (headers: Record<string, string>): Record<string, string> =>
       opened === undefined ? headers : { ...headers, [MCP_SESSION_HEADER]: opened };
@@ -198,12 +199,20 @@ function toolError(response: JsonRpcResponse): string | undefined {
 }
 
 /** Whether an HTTP body is one `initialize` request (the start of a session). */
-function isInitialize(body: string): boolean {
-  if (!body.includes('"initialize"')) return false;
+/** The body's `initialize` request, with the capabilities its client declared; else undefined. */
+function initializeOf(body: string): { capabilities: Record<string, unknown> } | undefined {
+  if (!body.includes('"initialize"')) return undefined;
   try {
-    const m = JSON.parse(body) as { method?: unknown };
-    return m.method === 'initialize';
+    const m = JSON.parse(body) as { method?: unknown; params?: { capabilities?: unknown } };
+    if (m.method !== 'initialize') return undefined;
+    const caps = m.params?.capabilities;
+    return {
+      capabilities:
+        typeof caps === 'object' && caps !== null && !Array.isArray(caps)
+          ? (caps as Record<string, unknown>)
+          : {},
+    };
   } catch {
-    return false;
+    return undefined;
   }
 }

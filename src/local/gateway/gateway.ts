@@ -43,6 +43,11 @@ export interface GatewayOptions {
   clock?: Clock;
   /** MCP sessions on (`gateway.sessionTimeout`): how long one lasts from its initialize, ms. */
   sessionTimeoutMs?: number;
+  /**
+   * `gateway.responseStreaming`: with sessions on, a server's questions to its client
+   * (elicitation, sampling, roots) are relayed through /mcp, as AgentCore relays them.
+   */
+  responseStreaming?: boolean;
 }
 
 export class LocalGateway implements McpBackend {
@@ -69,7 +74,7 @@ export class LocalGateway implements McpBackend {
     this.clock = options.clock ?? systemClock;
     if (options.sessionTimeoutMs !== undefined)
       this.sessions = new GatewaySessions(this.clock, options.sessionTimeoutMs);
-    this.mcp = new McpTargets(lambda, this.clock, this.sessions);
+    this.mcp = new McpTargets(lambda, this.clock, this.sessions, options.responseStreaming === true);
     this.catalog = new Catalog(lambda, this.mcp, { search: options.search, clock: this.clock });
   }
 
@@ -110,6 +115,11 @@ export class LocalGateway implements McpBackend {
     };
     if (this.options.instructions !== undefined) result['instructions'] = this.options.instructions;
     return Promise.resolve(result);
+  }
+
+  /** A client's answer to a server's question the gateway relayed: to that server's session. */
+  answer(response: JsonRpcResponse, ctx: CallContext): Promise<boolean> {
+    return this.mcp.answer(response, ctx);
   }
 
   async forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {

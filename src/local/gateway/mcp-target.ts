@@ -4,11 +4,12 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { gatewayToolName, splitGatewayToolName } from '../../config/tool-names.js';
 import type { ServerConfig } from '../../config/model.js';
 import type { Clock } from '../../platform/time.js';
-import type { CallContext } from '../../protocol/bridge.js';
+import { askableCapabilities, type CallContext } from '../../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
   isNotification,
+  isRequest,
   isResponse,
   success,
   type JsonRpcRequest,
@@ -206,6 +207,17 @@ export function mcpPostEvent(
   };
 }
 
+/** A server's question relayed to a client. */
+interface Question {
+  fn: LocalFunction;
+  /** The target session of the server that asked. */
+  target: string;
+  /** The gateway session whose client was asked (only its answer is taken). */
+  gatewaySession: string;
+  /** The id the server gave it. */
+  serverId: JsonRpcRequest['id'];
+}
+
 interface Indexed {
   fn: LocalFunction;
   priority: number;
@@ -259,6 +271,8 @@ class TargetAnswer {
     private readonly method: string,
     private readonly ownId: string,
     private readonly ctx: CallContext,
+    /** A request the server sent its client on this answer's stream (elicitation, sampling, roots). */
+    private readonly onQuestion?: (question: JsonRpcRequest) => void,
   ) {
     // The function streams (RESPONSE_STREAM): notifications reach the caller as they are written.
     this.streamed = new StreamedAnswer((m) => {
@@ -268,6 +282,7 @@ class TargetAnswer {
 
   private take(m: unknown): void {
     if (isNotification(m)) this.ctx.onNotification?.(m);
+    else if (isRequest(m)) this.onQuestion?.(m);
     else if (isResponse(m) && (m.id === this.ownId || (m.id === null && 'error' in m))) this.found = m;
   }
 
@@ -353,11 +368,20 @@ export class McpTargets {
   private resourceOwners = new Map<string, LocalFunction>();
   private templateOwners: { match: RegExp; fn: LocalFunction }[] = [];
 
+  /** The servers' questions relayed to clients and not answered yet, by the id the client sees. */
+  private readonly asked = new Map<string, Question>();
+  private questions = 0;
+
   constructor(
     private readonly lambda: LocalLambda,
     private readonly clock: Clock,
     /** The gateway's sessions, when they are on: each keeps its sessions with the targets. */
     private readonly sessions?: GatewaySessions,
+    /**
+     * Response streaming on (`gateway.responseStreaming`): a server's questions reach the client of
+     * the gateway session that keeps the server's session, and its answers come back.
+     */
+    private readonly relay = false,
   ) {}
 
   /** The fleet's MCP-server targets, in fleet order, with their resource priority. */
@@ -410,10 +434,18 @@ export class McpTargets {
     let target = kept === undefined ? undefined : this.sessions?.target(kept, key);
     for (let attempt = 1; ; attempt++) {
       if (target === undefined) {
-        target = await this.initialize(fn, ctx);
+        target = await this.initialize(fn, ctx, kept);
         if (kept !== undefined) this.sessions?.keep(kept, key, target);
       }
-      const answer = await this.send(fn, method, params, id, ctx, target);
+      const asked = new Set<string>();
+      const session = target;
+      const question = (q: JsonRpcRequest): void => {
+        this.question(fn, session, kept, q, ctx, asked);
+      };
+      const answer = await this.send(fn, method, params, id, ctx, target, question).finally(() => {
+        // Questions of this call still unanswered: their server was told when its call ended.
+        for (const a of asked) this.asked.delete(a);
+      });
       if (answer.statusCode === 404 && attempt === 1) {
         // The target's session ended (idle, or its lifetime): the gateway starts a new one.
         if (kept !== undefined) this.sessions?.forget(kept, key);
@@ -425,14 +457,19 @@ export class McpTargets {
     }
   }
 
-  /** Initializes a session with the target (initialize, then initialized); its session id. */
-  private async initialize(fn: LocalFunction, ctx: CallContext): Promise<string> {
+  /**
+   * Initializes a session with the target (initialize, then initialized); its session id. With
+   * response streaming, it declares what the gateway session's client can answer, so that the
+   * server may ask it.
+   */
+  private async initialize(fn: LocalFunction, ctx: CallContext, kept: string | undefined): Promise<string> {
     const init = await this.send(
       fn,
       'initialize',
       {
         protocolVersion: TARGET_PROTOCOL_VERSION,
-        capabilities: {},
+        capabilities:
+          this.relay && kept !== undefined ? askableCapabilities(this.sessions?.capabilities(kept)) : {},
         clientInfo: { name: 'mcp-fleet-local-gateway', version: '1' },
       },
       'initialize',
@@ -454,6 +491,73 @@ export class McpTargets {
       ctx.trace,
     );
     return session;
+  }
+
+  /**
+   * A server's question to its client, on the stream of a call in a target session: relayed to
+   * the client of the gateway session that keeps it (under an id of the gateway's), or, where the
+   * gateway cannot relay (response streaming off, no gateway session, a client reading JSON),
+   * answered to the server with an error that says why.
+   */
+  private question(
+    fn: LocalFunction,
+    target: string,
+    kept: string | undefined,
+    q: JsonRpcRequest,
+    ctx: CallContext,
+    asked: Set<string>,
+  ): void {
+    if (this.relay && kept !== undefined && ctx.onRequest !== undefined) {
+      const id = `gateway-ask-${++this.questions}`;
+      this.asked.set(id, { fn, target, gatewaySession: kept, serverId: q.id });
+      asked.add(id);
+      ctx.onRequest({ ...q, id });
+      return;
+    }
+    const why = !this.relay
+      ? "the gateway's response streaming is off (gateway.responseStreaming)"
+      : kept === undefined
+        ? 'the caller has no gateway session to answer in'
+        : "the caller's request does not accept an event stream";
+    const refusal = failure(q.id, {
+      code: ErrorCode.MethodNotFound,
+      message: `the client behind the gateway cannot answer ${q.method}: ${why}`,
+    });
+    void this.reply(fn, target, refusal, ctx.deadline);
+  }
+
+  /**
+   * A client's answer to a question the gateway relayed: sent to the session of the server that
+   * asked, under the server's id. False when no question of the caller's gateway session has
+   * that id (unknown, answered already, its call ended, or another session's).
+   */
+  async answer(response: JsonRpcResponse, ctx: CallContext): Promise<boolean> {
+    const id = response.id;
+    const q = typeof id === 'string' ? this.asked.get(id) : undefined;
+    if (typeof id !== 'string' || q === undefined) return false;
+    if (ctx.caller?.headers[MCP_SESSION_HEADER] !== q.gatewaySession) return false;
+    this.asked.delete(id);
+    await this.reply(q.fn, q.target, { ...response, id: q.serverId }, ctx.deadline);
+    return true;
+  }
+
+  /** A JSON-RPC response POSTed to a target session (a client's answer, or the gateway's refusal). */
+  private async reply(
+    fn: LocalFunction,
+    target: string,
+    response: JsonRpcResponse,
+    deadline: number,
+  ): Promise<void> {
+    try {
+      await this.post(
+        fn,
+        mcpPostEvent(fn.server.id, JSON.stringify(response), { [MCP_SESSION_HEADER]: target }),
+        () => undefined,
+        deadline,
+      );
+    } catch {
+      // The target session is gone: its server no longer waits.
+    }
   }
 
   /** Ends a session with the target (a DELETE), not waited for by the caller. */
@@ -478,6 +582,7 @@ export class McpTargets {
     id: JsonRpcRequest['id'],
     ctx: CallContext,
     session?: string,
+    question?: (q: JsonRpcRequest) => void,
   ): Promise<{
     response: JsonRpcResponse;
     statusCode: number | undefined;
@@ -486,7 +591,7 @@ export class McpTargets {
     const ownId = `gateway-${++this.requests}`;
     const message: Record<string, unknown> = { jsonrpc: '2.0', id: ownId, method };
     if (params !== undefined) message['params'] = params;
-    const reading = new TargetAnswer(fn.name, method, ownId, ctx);
+    const reading = new TargetAnswer(fn.name, method, ownId, ctx, question);
     const extra: Record<string, string> = session === undefined ? {} : { [MCP_SESSION_HEADER]: session };
     const outcome = await this.post(
       fn,

@@ -11,6 +11,8 @@ import type { Clock } from '../../platform/time.js';
 
 interface GatewaySession {
   startedAt: number;
+  /** What the client said it can answer at its initialize (its `capabilities`). */
+  capabilities: Record<string, unknown>;
   /** Server id → the target's session id. */
   targets: Map<string, string>;
 }
@@ -27,11 +29,16 @@ export class GatewaySessions {
     readonly timeoutMs: number,
   ) {}
 
-  /** A new session (an initialize without one). */
-  open(): string {
+  /** A new session (an initialize without one), with the capabilities its client declared. */
+  open(capabilities: Record<string, unknown> = {}): string {
     const id = randomUUID();
-    this.sessions.set(id, { startedAt: this.clock.now(), targets: new Map() });
+    this.sessions.set(id, { startedAt: this.clock.now(), capabilities, targets: new Map() });
     return id;
+  }
+
+  /** What the session's client declared it can do (empty for an unknown session). */
+  capabilities(id: string): Record<string, unknown> {
+    return this.sessions.get(id)?.capabilities ?? {};
   }
 
   /** Whether the id names a live session (one past its timeout is ended here). */
