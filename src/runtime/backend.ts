@@ -1,7 +1,7 @@
 import type { CallContext, McpBackend } from '../protocol/bridge.js';
 import type { JsonRpcRequest, JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { withTraceMeta } from '../contract/trace.js';
-import type { McpConnection, RequestOptions } from './connection.js';
+import type { ClientChannel, RequestOptions } from './connection.js';
 import type { ServerHost } from './supervisor.js';
 import type { FunctionTracer } from './tracing.js';
 
@@ -11,9 +11,6 @@ import type { FunctionTracer } from './tracing.js';
  * signal travels with it (the server is sent `notifications/cancelled` when it fires).
  */
 export class SupervisorBackend implements McpBackend {
-  /** The connection each relayed question was asked on, by the id the client sees. */
-  private readonly asked = new Map<string, McpConnection>();
-
   constructor(
     private readonly servers: ServerHost,
     /** Records a span per request in a sampled trace (a deployed function with active tracing). */
@@ -22,7 +19,7 @@ export class SupervisorBackend implements McpBackend {
      * Given on a host that keeps the session: the server's questions go to the client on the
      * call's stream, and the client's capabilities are kept here for the server's `initialize`.
      */
-    private readonly client?: ClientSide,
+    private readonly client?: ClientChannel,
   ) {}
 
   initializeResult(deadline: number): Promise<Record<string, unknown>> {
@@ -36,10 +33,8 @@ export class SupervisorBackend implements McpBackend {
 
   async answer(response: JsonRpcResponse): Promise<boolean> {
     const id = response.id;
-    const conn = typeof id === 'string' ? this.asked.get(id) : undefined;
-    if (typeof id !== 'string' || conn === undefined) return false;
-    this.asked.delete(id);
-    return conn.answerClient(response);
+    const conn = typeof id === 'string' ? this.client?.asked.get(id) : undefined;
+    return conn === undefined ? false : conn.answerClient(response);
   }
 
   forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
@@ -50,11 +45,7 @@ export class SupervisorBackend implements McpBackend {
         const opts: RequestOptions = { timeoutMs: timeLeft() };
         if (ctx.onNotification) opts.onNotification = ctx.onNotification;
         if (signal) opts.signal = signal;
-        const ask = this.client === undefined ? undefined : ctx.onRequest;
-        if (ask !== undefined)
-          opts.onRequest = (r) => {
-            this.relay(conn, r, ask);
-          };
+        if (this.client !== undefined && ctx.onRequest) opts.onRequest = ctx.onRequest;
         const span = this.tracer?.start(spanName(req), ctx.trace, spanAttributes(req));
         // A server that traces joins the call's trace (the OpenTelemetry conventions for MCP),
         // under the runtime's span of the request when there is one.
@@ -74,19 +65,6 @@ export class SupervisorBackend implements McpBackend {
       signal ? { signal } : {},
     );
   }
-
-  /** A server's question on its way to the client: its answer will be routed back to `conn`. */
-  private relay(conn: McpConnection, r: JsonRpcRequest, ask: (r: JsonRpcRequest) => void): void {
-    for (const [id, c] of this.asked) if (!c.asked(id)) this.asked.delete(id);
-    this.asked.set(String(r.id), conn);
-    ask(r);
-  }
-}
-
-/** What a relaying backend keeps of its client. */
-export interface ClientSide {
-  /** What the client declared it can do (undefined until it said). */
-  capabilities?: Record<string, unknown>;
 }
 
 /** `<method> <tool>` for a tool call, else the method (the OpenTelemetry conventions for MCP). */

@@ -90,13 +90,12 @@ export interface ConnectionOptions {
   shared?: boolean;
   /** The host it runs on, named in the error a server gets when its client cannot be asked. */
   host?: string;
-  /** Its client's session is kept (an AgentCore Runtime session): questions may be relayed. */
-  relays?: boolean;
   /**
-   * What the client declared it can do, sent in the stdio `initialize` (only what this host
-   * relays: elicitation, sampling, roots). Default none: the server does not ask.
+   * The client of the session this process serves (a host that keeps the session: an AgentCore
+   * Runtime session): the server learns at its `initialize` what the client can answer, and its
+   * questions and notifications may reach it. Without it, the server's questions are refused.
    */
-  clientCapabilities?: () => Record<string, unknown> | undefined;
+  client?: ClientChannel;
 }
 
 export interface RequestOptions {
@@ -135,6 +134,21 @@ const CANCELLED_REMEMBERED = 1024;
 /** Our progress tokens on the stdio side: `mcp-fleet-<our request id>`. */
 const TOKEN_PREFIX = 'mcp-fleet-';
 
+/** The one client of a session, as the processes serving it reach it. */
+export interface ClientChannel {
+  /** What the client declared it can do (its `initialize`), once it said. */
+  capabilities?: Record<string, unknown>;
+  /**
+   * The session's standalone stream (the client's GET), while it is open: the server's
+   * notifications that belong to no call, and its questions asked between calls.
+   */
+  stream?: (message: JsonRpcNotification | JsonRpcRequest) => void;
+  /** Ends the standalone stream (the session ends). */
+  endStream?: () => void;
+  /** Which connection asked each question the client has not answered yet, by the client's id. */
+  readonly asked: Map<string, McpConnection>;
+}
+
 /** Ids of the server's requests as its client sees them (the server's own could collide). */
 const ASK_PREFIX = 'mcp-fleet-ask-';
 
@@ -143,8 +157,8 @@ interface Relayed {
   /** The id the server gave it. */
   serverId: RequestId;
   method: string;
-  /** Our id of the call it was asked during. */
-  call: RequestId;
+  /** Our id of the call it was asked during; undefined when asked on the standalone stream. */
+  call: RequestId | undefined;
   onNotification?: (n: JsonRpcNotification) => void;
 }
 
@@ -218,7 +232,7 @@ export class McpConnection {
       'initialize',
       {
         protocolVersion: STDIO_PROTOCOL_VERSION,
-        capabilities: askableCapabilities(this.options.clientCapabilities?.()),
+        capabilities: askableCapabilities(this.options.client?.capabilities),
         clientInfo: this.clientInfo,
       },
       { timeoutMs },
@@ -324,7 +338,7 @@ export class McpConnection {
   private endRelayed(call: RequestId): void {
     for (const [clientId, r] of this.relayed) {
       if (r.call !== call) continue;
-      this.relayed.delete(clientId);
+      this.forget(clientId);
       this.transport
         .send(
           failure(r.serverId, {
@@ -344,13 +358,19 @@ export class McpConnection {
     const key = typeof response.id === 'string' ? response.id : undefined;
     const r = key === undefined ? undefined : this.relayed.get(key);
     if (key === undefined || r === undefined) return false;
-    this.relayed.delete(key);
+    this.forget(key);
     try {
       await this.transport.send({ ...response, id: r.serverId });
     } catch {
       // The server is gone; its calls are failed by onClose.
     }
     return true;
+  }
+
+  /** A question answered or given up: no answer to it is taken any more. */
+  private forget(clientId: string): void {
+    this.relayed.delete(clientId);
+    if (this.options.client?.asked.get(clientId) === this) this.options.client.asked.delete(clientId);
   }
 
   /** Whether a client's answer with this id would reach this server. */
@@ -467,11 +487,14 @@ export class McpConnection {
   }
 
   /**
-   * Sends a server's question to the client on the stream of the call it was asked during: the
-   * only call in flight, else the oldest whose stream can carry it (stdio says nothing of which
-   * call asked). False when no call in flight can carry it.
+   * Sends a server's question to the client of the session: on the stream of the call in flight
+   * (the only one, else the oldest whose stream can carry it: stdio says nothing of which call
+   * asked), else on the session's standalone stream when the client keeps one open. False when
+   * nothing can carry it (no session client, or no stream open).
    */
   private relay(req: JsonRpcRequest): boolean {
+    const client = this.options.client;
+    if (client === undefined) return false;
     let call: RequestId | undefined;
     let entry: Pending | undefined;
     for (const [id, p] of this.pending) {
@@ -480,26 +503,30 @@ export class McpConnection {
       entry = p;
       break;
     }
-    if (call === undefined || entry?.onRequest === undefined) return false;
+    const send = entry?.onRequest ?? client.stream;
+    if (send === undefined) return false;
     const clientId = `${ASK_PREFIX}${this.nextAsk++}`;
     const relayed: Relayed = { serverId: req.id, method: req.method, call };
-    if (entry.onNotification) relayed.onNotification = entry.onNotification;
+    const notify = entry === undefined ? client.stream : entry.onNotification;
+    if (notify) relayed.onNotification = notify;
     this.relayed.set(clientId, relayed);
+    client.asked.set(clientId, this);
     this.log.info('server-to-client request relayed', {
       serverId: this.serverId,
       method: req.method,
       id: clientId,
+      on: entry === undefined ? 'the standalone stream' : 'the call stream',
     });
-    entry.onRequest({ ...req, id: clientId });
+    send({ ...req, id: clientId });
     return true;
   }
 
   /** Why the server's question cannot reach the client here, and where it could. */
   private refusal(method: string, feature: string): string {
     const host = this.options.host ?? 'function';
-    const relaying = this.options.relays === true;
+    const relaying = this.options.client !== undefined;
     const why = relaying
-      ? 'no request of this session is in flight with an event stream the question could travel on (the client asked for JSON, or the server asked between calls)'
+      ? 'no request of this session is in flight with an event stream the question could travel on (the client asked for JSON, or the server asked between calls), and the session has no standalone stream open (GET)'
       : host === 'function' || host === 'managed-instances'
         ? "a Lambda function answers each request on its own: the client's reply would be a new request, which may land on another Lambda environment than the one running this call"
         : "a web function keeps no session: the client's reply would be a new request, which may land on another environment than the one running this call";
@@ -513,7 +540,7 @@ export class McpConnection {
       const asked = n.params?.['requestId'];
       for (const [clientId, r] of this.relayed) {
         if (r.serverId !== asked) continue;
-        this.relayed.delete(clientId);
+        this.forget(clientId);
         r.onNotification?.({ ...n, params: { ...n.params, requestId: clientId } });
         return;
       }
@@ -534,6 +561,13 @@ export class McpConnection {
         return;
       }
     }
+    // Belongs to no call (resources/updated, list_changed, a log line between calls): the
+    // session's standalone stream when its client keeps one open, else the log.
+    const stream = this.options.client?.stream;
+    if (stream !== undefined) {
+      stream(n);
+      return;
+    }
     this.log.info('server notification', { serverId: this.serverId, method: n.method, params: n.params });
   }
 
@@ -544,7 +578,7 @@ export class McpConnection {
   }
 
   private onClose(): void {
-    this.relayed.clear();
+    for (const clientId of [...this.relayed.keys()]) this.forget(clientId);
     const exit = this.transport.exit ?? { code: null, signal: null };
     for (const id of [...this.pending.keys()]) {
       const entry = this.take(id);

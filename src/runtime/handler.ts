@@ -6,7 +6,8 @@ import type { Context } from 'aws-lambda';
 import type { LaunchSpec } from '../config/model.js';
 import { ToolPolicy } from '../config/tool-filter.js';
 import { McpBridge } from '../protocol/bridge.js';
-import { SupervisorBackend, type ClientSide } from './backend.js';
+import { SupervisorBackend } from './backend.js';
+import type { ClientChannel } from './connection.js';
 import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } from './fronts/agentcore.js';
 import { httpEventKind, httpFront, toHttpRequest, type HttpStreamSink } from '../protocol/http.js';
 import { isJsonRpcEvent, jsonRpcFront } from './fronts/jsonrpc.js';
@@ -143,6 +144,8 @@ export interface HandlerEnvironment {
   tracer: FunctionTracer | undefined;
   /** A server start not yet in a trace (epoch ms), recorded as `init` in the next traced invocation. */
   unrecordedStart?: { startMs: number; endMs: number; pid: number | undefined };
+  /** The session's client, on a host that keeps one per environment (`relay`). */
+  client?: ClientChannel;
 }
 
 /** One invocation: the event, and what the handler fixed for it. */
@@ -246,8 +249,8 @@ export function initEnvironment(spec: LaunchSpec, options: HandlerOptions): Hand
   if (options.transport) supervisorOptions.transport = options.transport;
   // A host that keeps the session relays the server's questions to its client (elicitation,
   // sampling, roots): the server learns at its initialize what the client can answer.
-  const client: ClientSide | undefined = options.relay === true ? {} : undefined;
-  if (client !== undefined) supervisorOptions.clientCapabilities = () => client.capabilities;
+  const client: ClientChannel | undefined = options.relay === true ? { asked: new Map() } : undefined;
+  if (client !== undefined) supervisorOptions.client = client;
   const supervisor = serversFor(spec, supervisorOptions);
   const tracer =
     options.tracer === undefined
@@ -265,6 +268,7 @@ export function initEnvironment(spec: LaunchSpec, options: HandlerOptions): Hand
     ready: Promise.resolve(),
     tracer,
   };
+  if (client !== undefined) environment.client = client;
   if (options.warmup !== false) environment.ready = supervisor.warmup(options.initBudgetMs ?? INIT_BUDGET_MS);
   return environment;
 }

@@ -12,7 +12,9 @@
  *   own, the platform's session header alone picks the server.
  * - DELETE `/mcp`: ends the session (its server's process groups killed, its folder removed);
  *   from then on its id is answered 404 "Session not found", as is any id not open here.
- * - GET: 405 (no server-initiated stream); OPTIONS: the CORS preflight.
+ * - GET `/mcp` with the session's id: the session's standalone event stream (one at a time, 409
+ *   for a second), carrying the server's notifications that belong to no call and its questions
+ *   asked between calls; it ends with the session. OPTIONS: the CORS preflight.
  * - Idle sessions are ended by the platform (it stops the microVM), not here.
  *   {@link SessionServer.close} (SIGTERM in session.ts) stops taking requests and kills every
  *   session's servers at once.
@@ -25,7 +27,7 @@ import path from 'node:path';
 import { corsFor, type HttpRequest } from '../protocol/http.js';
 import { ErrorCode, isRequest } from '../protocol/jsonrpc.js';
 import { systemClock } from '../platform/time.js';
-import { normalizeLaunch, type LaunchInput } from './handler.js';
+import { normalizeLaunch, type HandlerEnvironment, type LaunchInput } from './handler.js';
 import { Telemetry } from './observability.js';
 import { MCP_SESSION_HEADER, SessionTable } from './session-table.js';
 import {
@@ -46,7 +48,7 @@ export const SESSION_DEFAULT_PORT = 8000;
 /** AgentCore Runtime's payload limit (100 MB). */
 export const SESSION_MAX_BODY_BYTES = 100 * 1024 * 1024;
 /** The methods the endpoint takes. */
-const ALLOWED_METHODS = 'POST, DELETE, OPTIONS';
+const ALLOWED_METHODS = 'GET, POST, DELETE, OPTIONS';
 
 export interface SessionServerOptions extends EntryOptions {
   /** Where to listen (default `0.0.0.0`, AgentCore's). */
@@ -69,6 +71,8 @@ export interface SessionInfo {
   dir: string;
   /** Its server processes running now. */
   pids: number[];
+  /** Whether its client keeps the session's event stream open (GET). */
+  stream: boolean;
 }
 
 export interface SessionServer {
@@ -124,7 +128,12 @@ export async function startSessionServer(
   return {
     ...where,
     sessions: () =>
-      state.table.sessions().map((s) => ({ id: s.id, dir: s.dir, pids: s.env.supervisor.pids })),
+      state.table.sessions().map((s) => ({
+        id: s.id,
+        dir: s.dir,
+        pids: s.env.supervisor.pids,
+        stream: s.env.client?.stream !== undefined,
+      })),
     close: () => (closed ??= close(state, server, options.sessionsDir === undefined ? root : undefined)),
   };
 }
@@ -152,13 +161,21 @@ async function route(state: SessionState, req: IncomingMessage, res: ServerRespo
     res.end();
     return 204;
   }
-  if (request.method !== 'POST' && request.method !== 'DELETE')
+  if (request.method !== 'POST' && request.method !== 'DELETE' && request.method !== 'GET')
     return writeProblem(
       res,
       405,
       ErrorCode.InvalidRequest,
-      `Method not allowed: ${request.method.slice(0, 20)}; this endpoint takes POST (and DELETE to end a session), and opens no server-sent event stream`,
+      `Method not allowed: ${request.method.slice(0, 20)}; this endpoint takes POST, GET (a session's event stream) and DELETE (to end a session)`,
       { ...cors, allow: ALLOWED_METHODS },
+    );
+  if (request.method === 'GET' && !/text\/event-stream/.test(request.headers['accept'] ?? ''))
+    return writeProblem(
+      res,
+      406,
+      ErrorCode.InvalidRequest,
+      "Not Acceptable: a GET opens the session's event stream; the client must accept text/event-stream",
+      cors,
     );
   const found = state.table.lookup(request.headers, {
     mayStart: request.method === 'POST',
@@ -176,7 +193,47 @@ async function route(state: SessionState, req: IncomingMessage, res: ServerRespo
     res.end();
     return 200;
   }
+  if (request.method === 'GET') return openStream(session.env, res, { ...cors, ...headers });
   return answerMcp(session.env, request, res, { inFlight: session.inFlight, session: session.id, headers });
+}
+
+/**
+ * The session's standalone event stream: open until the client goes away or the session ends;
+ * the server's notifications of no call and its questions between calls are written to it.
+ */
+function openStream(
+  env: HandlerEnvironment,
+  res: ServerResponse,
+  headers: Record<string, string>,
+): Promise<number> {
+  const client = env.client;
+  if (client === undefined || client.stream !== undefined)
+    return Promise.resolve(
+      writeProblem(
+        res,
+        409,
+        ErrorCode.InvalidRequest,
+        'Conflict: this session already has an event stream open (GET); one at a time',
+        headers,
+      ),
+    );
+  res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.flushHeaders();
+  const write = (m: unknown): void => {
+    if (!res.destroyed) res.write(`event: message\ndata: ${env.redactor.redact(JSON.stringify(m))}\n\n`);
+  };
+  return new Promise((resolve) => {
+    const end = (): void => {
+      if (client.stream !== write) return;
+      delete client.stream;
+      delete client.endStream;
+      if (!res.writableEnded) res.end();
+      resolve(200);
+    };
+    client.stream = write;
+    client.endStream = end;
+    res.on('close', end);
+  });
 }
 
 /** Whether a POST's body is (or, as a batch, holds) an `initialize` request. */

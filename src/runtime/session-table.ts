@@ -135,6 +135,7 @@ export class SessionTable {
     this.ended.add(id);
     if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.values().next().value ?? id);
     this.opts.log.info('session ended', { sessionId: id, why });
+    session.env.client?.endStream?.();
     await session.env.supervisor.kill(`the session ended (${why})`);
     await rm(session.dir, { recursive: true, force: true });
   }

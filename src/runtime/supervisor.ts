@@ -3,6 +3,7 @@ import { ChildProcessTransport, ServerExitedError } from './child.js';
 import {
   CallTimeoutError,
   McpConnection,
+  type ClientChannel,
   type ConnectionOptions,
   type ServerTransport,
 } from './connection.js';
@@ -30,11 +31,8 @@ export interface SupervisorOptions {
    * other calls are in flight, and a process due for recycling is retired once its calls are done.
    */
   shared?: boolean;
-  /**
-   * What the client declared it can do, when this host relays the server's questions to it
-   * (see {@link ConnectionOptions.clientCapabilities}).
-   */
-  clientCapabilities?: () => Record<string, unknown> | undefined;
+  /** The client of the session these processes serve (see {@link ConnectionOptions.client}). */
+  client?: ClientChannel;
 }
 
 /** What a call may bring besides its deadline. */
@@ -441,10 +439,7 @@ export class ServerSupervisor implements ServerHost {
       shared: this.opts.shared === true,
       host: this.spec.host ?? 'function',
     };
-    if (this.opts.clientCapabilities) {
-      options.clientCapabilities = this.opts.clientCapabilities;
-      options.relays = true;
-    }
+    if (this.opts.client) options.client = this.opts.client;
     const conn = new McpConnection(
       this.spec.id,
       transport,

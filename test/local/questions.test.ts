@@ -11,7 +11,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { eventually } from '../support/eventually.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { tempDir } from '../helpers.js';
@@ -98,6 +103,29 @@ describe("a server's questions to its client in dev", () => {
     assert.match(sampled, /sampled: Resource trigger-sampling-request context: tides/);
     const elicited = text(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }));
     assert.match(elicited, /Name: Grace Hopper/);
+  });
+
+  test("agentcore-runtime, the server's own endpoint: the session's event stream (GET) carries the server's notifications of no call", async () => {
+    const client = new Client({ name: 'listener', version: '1' });
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updated.push(n.params.uri);
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/servers/everything/mcp`)));
+    clients.push(client);
+    const [first] = (await client.listResources()).resources;
+    assert.ok(first);
+    await client.subscribeResource({ uri: first.uri });
+    // Updates every 5 s after the first: the stream may open after the first one is sent.
+    await client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+    try {
+      await eventually(() => updated.includes(first.uri), {
+        what: 'a resource update on the stream',
+        timeoutMs: 15_000,
+      });
+    } finally {
+      await client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+    }
   });
 
   test("through the gateway's /mcp (sessions and response streaming on by default): the client of the session is asked", async () => {

@@ -11,11 +11,19 @@ import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { bundleRuntime, type BundleResult } from '../../src/build/bundle.js';
 import { groupMembers } from '../../src/platform/processes.js';
 import type { LaunchInput } from '../../src/runtime/index.js';
-import { startSessionServer, type SessionServer } from '../../src/runtime/session-server.js';
+import {
+  startSessionServer,
+  type SessionInfo,
+  type SessionServer,
+} from '../../src/runtime/session-server.js';
 import { SESSION_DIR_ENV } from '../../src/runtime/session-table.js';
 import { freePort } from '../helpers.js';
 import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
@@ -204,9 +212,14 @@ describe('sessions of server-memory, in process', () => {
     const none = await post(server.url, toolCall(1, 'read_graph', {}));
     assert.equal(none.status, 400);
     assert.match((none.messages[0]?.['error'] as { message: string }).message, /no session/);
+    // A GET opens a session's event stream: it must accept one, and name a session.
     const get = await post(server.url, undefined, { method: 'GET' });
-    assert.equal(get.status, 405);
-    assert.equal(get.headers.get('allow'), 'POST, DELETE, OPTIONS');
+    assert.equal(get.status, 406);
+    const getNoSession = await post(server.url, undefined, { method: 'GET', sse: true });
+    assert.equal(getNoSession.status, 400);
+    const put = await post(server.url, {}, { method: 'PUT' });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get('allow'), 'GET, POST, DELETE, OPTIONS');
   });
 
   test('a page of another origin is refused 403 before any session starts; OPTIONS answers the methods', async () => {
@@ -220,7 +233,7 @@ describe('sessions of server-memory, in process', () => {
     assert.ok(!server.sessions().some((s) => s.id === id));
     const options = await post(server.url, undefined, { method: 'OPTIONS' });
     assert.equal(options.status, 204);
-    assert.equal(options.headers.get('allow'), 'POST, DELETE, OPTIONS');
+    assert.equal(options.headers.get('allow'), 'GET, POST, DELETE, OPTIONS');
   });
 
   test('DELETE ends the session: its server process group is gone, its folder removed, its id answers 404; other sessions go on', async () => {
@@ -425,6 +438,40 @@ describe("a server's questions to its client (elicitation, sampling), in process
       assert.doesNotMatch(b, /\bone\b/);
     } finally {
       await Promise.all([one.client.close(), two.client.close()]);
+    }
+  });
+
+  test("the session's event stream (GET): the server's notifications of no call reach the client; it ends with the session", async () => {
+    const client = new ClientV1({ name: 'listener', version: '1.0.0' });
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updated.push(n.params.uri);
+    });
+    const transport = new TransportV1(new URL(server.url));
+    await client.connect(transport);
+    const session = (): SessionInfo | undefined =>
+      server.sessions().find((x) => x.id === transport.sessionId);
+    try {
+      // The SDK's client opens the stream once the session is initialized.
+      await eventually(() => session()?.stream === true, { what: "the session's event stream open" });
+      const [first] = (await client.listResources()).resources;
+      assert.ok(first);
+      await client.subscribeResource({ uri: first.uri });
+      // server-everything sends an update of each subscribed resource at once, then every 5 s:
+      // notifications/resources/updated belongs to no call.
+      await client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+      await eventually(() => updated.includes(first.uri), { what: 'the resource update on the stream' });
+      await client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+      // A second stream of the same session is refused.
+      const second = await fetch(server.url, {
+        headers: { accept: 'text/event-stream', 'mcp-session-id': transport.sessionId ?? '' },
+      });
+      assert.equal(second.status, 409);
+      await second.body?.cancel();
+      await transport.terminateSession();
+      assert.equal(session(), undefined);
+    } finally {
+      await client.close();
     }
   });
 

@@ -7,7 +7,7 @@ import { ToolPolicy } from '../../src/config/tool-filter.js';
 import { McpBridge } from '../../src/protocol/bridge.js';
 import { SupervisorBackend } from '../../src/runtime/backend.js';
 import { ServerExitedError } from '../../src/runtime/child.js';
-import { CallTimeoutError, McpConnection } from '../../src/runtime/connection.js';
+import { CallTimeoutError, McpConnection, type ClientChannel } from '../../src/runtime/connection.js';
 import { httpFront } from '../../src/protocol/http.js';
 import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../../src/protocol/jsonrpc.js';
 import { LineSplitter, StderrSink } from '../../src/runtime/lines.js';
@@ -139,16 +139,16 @@ describe("the connection: a server's questions relayed to its client", () => {
 
   async function opened(
     opts: ConstructorParameters<typeof McpConnection>[5] = {},
-  ): Promise<{ t: ScriptedTransport; conn: McpConnection; clock: ManualClock }> {
+  ): Promise<{ t: ScriptedTransport; conn: McpConnection; clock: ManualClock; client: ClientChannel }> {
     const t = new ScriptedTransport(asking);
     const clock = new ManualClock();
-    const conn = new McpConnection('scripted', t, recorder(), CLIENT, clock, {
-      relays: true,
-      clientCapabilities: () => ({ elicitation: {}, sampling: {}, experimental: { x: {} }, roots: true }),
-      ...opts,
-    });
+    const client: ClientChannel = {
+      capabilities: { elicitation: {}, sampling: {}, experimental: { x: {} }, roots: true },
+      asked: new Map(),
+    };
+    const conn = new McpConnection('scripted', t, recorder(), CLIENT, clock, { client, ...opts });
     await conn.open(1000);
-    return { t, conn, clock };
+    return { t, conn, clock, client };
   }
 
   test("the server's initialize carries what the client can answer, nothing else", async () => {
@@ -239,6 +239,30 @@ describe("the connection: a server's questions relayed to its client", () => {
       },
     ]);
     assert.equal(conn.asked(questions[0]?.id ?? null), false);
+  });
+
+  test("between calls, the session's standalone stream carries the server's question and its notifications", async () => {
+    const { t, conn, client } = await opened();
+    const streamed: (JsonRpcRequest | JsonRpcNotification)[] = [];
+    client.stream = (m) => streamed.push(m);
+    t.write({ id: 'srv-9', method: 'roots/list' });
+    t.write({ method: 'notifications/resources/updated', params: { uri: 'demo://a' } });
+    await settle();
+    const [question, note] = streamed;
+    assert.ok(question && 'id' in question);
+    assert.equal(question.method, 'roots/list');
+    assert.equal(client.asked.get(String(question.id)), conn);
+    assert.deepEqual(note, {
+      jsonrpc: '2.0',
+      method: 'notifications/resources/updated',
+      params: { uri: 'demo://a' },
+    });
+    assert.equal(await conn.answerClient({ jsonrpc: '2.0', id: question.id, result: { roots: [] } }), true);
+    assert.equal(client.asked.size, 0);
+    assert.deepEqual(
+      t.sent.find((m) => 'id' in m && m.id === 'srv-9'),
+      { jsonrpc: '2.0', id: 'srv-9', result: { roots: [] } },
+    );
   });
 
   test('no call with a stream to carry it: the server is told why', async () => {
