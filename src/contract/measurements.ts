@@ -50,4 +50,10 @@ export interface ServerMeasurements {
    * wrote them, seen when environments ended: state between calls. Absent when none was seen.
    */
   state?: { environments: number; files: number; examples: string[]; lastAt: string };
+  /**
+   * Requests the server sent its client in the middle of a call (`elicitation/create`,
+   * `sampling/createMessage`, `roots/list`), relayed or refused: only a host that keeps the
+   * session can carry the client's answer back. Absent when none was seen.
+   */
+  asks?: { count: number; methods: string[]; lastAt: string };
 }

@@ -41,6 +41,8 @@ export interface ServerFacts {
   /** Mean duration of a call, ms. */
   callMs?: Measured<number>;
   maxMemoryUsedMb?: Measured<number>;
+  /** The requests it sent its client in the middle of a call (elicitation, sampling, roots). */
+  asks?: Measured<string[]>;
 }
 
 /** One row of bench/results/server-concurrency.json, as far as the advisor reads it. */
@@ -93,6 +95,11 @@ export function serverFacts(s: ServerConfig, inputs: FactInputs): ServerFacts {
   if (call) facts.callMs = call;
   const memory = memoryOf(m, inputs.concurrencyResult);
   if (memory) facts.maxMemoryUsedMb = memory;
+  if (m?.asks !== undefined && m.asks.count > 0)
+    facts.asks = {
+      value: [...m.asks.methods],
+      source: `mcp-fleet dev saw it ask ${m.asks.count} time${m.asks.count === 1 ? '' : 's'}, last ${m.asks.lastAt}`,
+    };
   return facts;
 }
 

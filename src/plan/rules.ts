@@ -4,17 +4,19 @@
  *
  * 1. `state` — state between calls (declared `state: session`, or known of its package) →
  *    agentcore-runtime: one server per client session, so a later call finds what an earlier one left.
- * 2. `serial` — a server that answers one call at a time (measured, or `concurrency: 1`) →
+ * 2. `asks` — a server seen asking its client in the middle of a call (elicitation, sampling,
+ *    roots) → agentcore-runtime: only a host that keeps the session carries the answer back.
+ * 3. `serial` — a server that answers one call at a time (measured, or `concurrency: 1`) →
  *    function: one call per environment, none waits behind another.
- * 3. `container` — a PyPI, image or command server (stateless) → function: the multi-call hosts
+ * 4. `container` — a PyPI, image or command server (stateless) → function: the multi-call hosts
  *    run Node.js zips only, and a per-session server buys a stateless server nothing.
- * 4. `unmeasured` — an npm or Go server that would gain from sharing a warm server (busy or slow
+ * 5. `unmeasured` — an npm or Go server that would gain from sharing a warm server (busy or slow
  *    to start), whose answers to concurrent calls nobody checked → function, until measured.
- * 5. `steady` — a concurrent-safe npm or Go server at a high rate, where managed instances cost
+ * 6. `steady` — a concurrent-safe npm or Go server at a high rate, where managed instances cost
  *    less than function → managed-instances.
- * 6. `busy` — a concurrent-safe npm or Go server at a high rate or slow to start → web-function:
+ * 7. `busy` — a concurrent-safe npm or Go server at a high rate or slow to start → web-function:
  *    one warm server answers the concurrent calls, without a cold start per caller.
- * 7. `quiet` — otherwise → function: called now and then, it scales to zero and costs per call.
+ * 8. `quiet` — otherwise → function: called now and then, it scales to zero and costs per call.
  */
 import type { Host } from '../config/limits.js';
 import type { HostCost } from './cost.js';
@@ -23,7 +25,7 @@ import type { ServerFacts } from './facts.js';
 /** Above these a warm shared server pays: calls a second (on average), and a cold start's init. */
 export const THRESHOLDS = { highRatePerS: 1, slowInitMs: 1000 };
 
-export type RuleId = 'state' | 'serial' | 'container' | 'unmeasured' | 'steady' | 'busy' | 'quiet';
+export type RuleId = 'state' | 'asks' | 'serial' | 'container' | 'unmeasured' | 'steady' | 'busy' | 'quiet';
 
 export interface Context {
   facts: ServerFacts;
@@ -94,6 +96,16 @@ export const RULES: readonly Rule[] = [
       `keeps state between calls (${c.facts.state?.source ?? ''}): a later call needs what an earlier one left`,
       'on function, web-function and managed-instances any environment may answer the next call, and it does not have that state',
       'AgentCore Runtime gives each client session its own server (a microVM), which lives until the session has been idle for its idle timeout',
+    ],
+  },
+  {
+    id: 'asks',
+    host: 'agentcore-runtime',
+    applies: (c) => c.facts.asks !== undefined,
+    reasons: (c) => [
+      `asks its client in the middle of a call (${(c.facts.asks?.value ?? []).join(', ')}; ${c.facts.asks?.source ?? ''})`,
+      "the client's answer is a new request: on function, web-function and managed-instances it may reach another environment than the one whose server asked, so the server is told its client cannot answer",
+      "AgentCore Runtime keeps each client session on one server: the question reaches the client on the call's stream and the answer comes back (through the gateway with responseStreaming and sessions)",
     ],
   },
   {

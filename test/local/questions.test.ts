@@ -26,6 +26,8 @@ const mark = marker();
 let cleanup: () => Promise<void>;
 let fleet: RunningFleet;
 const clients: Client[] = [];
+/** What the fleet saw servers ask their clients, as `server method`. */
+const asked: string[] = [];
 
 /** A client that answers sampling and elicitation, connected to `url`. */
 async function answering(url: URL): Promise<Client> {
@@ -81,6 +83,7 @@ servers:
     port: 0,
     buildDir: false,
     env: { ...process.env, ...mark.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+    onAsk: (id, method) => asked.push(`${id} ${method}`),
   });
 });
 

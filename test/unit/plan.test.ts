@@ -244,6 +244,29 @@ describe('plan: the rules', () => {
     }
   });
 
+  test('a server seen asking its client → agentcore-runtime, after state and before every other rule', () => {
+    const m = measurements({
+      asks: {
+        count: 3,
+        methods: ['elicitation/create', 'sampling/createMessage'],
+        lastAt: '2026-12-04T10:00:00.000Z',
+      },
+    });
+    const f = serverFacts(server(PYPI), { measurements: m });
+    assert.deepEqual(f.asks?.value, ['elicitation/create', 'sampling/createMessage']);
+    assert.match(f.asks?.source ?? '', /mcp-fleet dev saw it ask 3 times/);
+    const a = advised(
+      { ...facts({ kind: 'pypi', concurrency: { value: 'serial', source: 'test' } }), asks: f.asks },
+      0.01,
+    );
+    assert.deepEqual([a.host, a.rule], ['agentcore-runtime', 'asks']);
+    assert.match(
+      a.reasons[0] ?? '',
+      /asks its client in the middle of a call \(elicitation\/create, sampling\/createMessage; /,
+    );
+    assert.equal(serverFacts(server(PYPI), { measurements: measurements() }).asks, undefined);
+  });
+
   test('serial → function, even when busy and Node.js', () => {
     const a = advised(
       facts({ concurrency: { value: 'serial', source: 'concurrency: 1 in the config' } }),
@@ -426,6 +449,17 @@ describe('plan: what the local Lambda service records', () => {
       assert.equal(m.init.count, 1);
       assert.deepEqual(m.overlap, { calls: 2, errors: 0, peak: 2 });
       assert.equal(m.tools['mem___search_nodes']?.calls, 1);
+      // A server's requests to its client, each method once in the list, every one counted.
+      const third = new MeasurementRecorder(dir, known, 60_000, () => t);
+      third.recordAsk('mem', 'elicitation/create');
+      third.recordAsk('mem', 'elicitation/create');
+      third.recordAsk('mem', 'roots/list');
+      third.recordAsk('unknown', 'roots/list');
+      await third.flush();
+      const asked = JSON.parse(await readFile(path.join(dir, 'mem.json'), 'utf8')) as ServerMeasurements;
+      assert.equal(asked.asks?.count, 3);
+      assert.deepEqual(asked.asks?.methods, ['elicitation/create', 'roots/list']);
+      assert.equal(asked.calls, 3);
       await assert.rejects(readFile(path.join(dir, 'unknown.json'), 'utf8'));
     });
   });

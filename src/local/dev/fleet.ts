@@ -49,6 +49,8 @@ export interface FleetOptions {
   onInvoke?: (record: InvocationRecord) => void;
   /** An environment ended whose /tmp held files a later call read (for `mcp-fleet plan`). */
   onStateFiles?: (serverId: string, files: readonly string[]) => void;
+  /** A server sent its client a request in the middle of a call (elicitation, sampling, roots). */
+  onAsk?: (serverId: string, method: string) => void;
   /**
    * Run each built zip function in the Lambda-like sandbox (read-only /var/task, only /tmp
    * writable, Lambda's base tools and variables); needs root on Linux.
@@ -151,6 +153,7 @@ function localLambda(
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
     ...(options.onStateFiles ? { onStateFiles: options.onStateFiles } : {}),
+    ...(options.onAsk ? { onAsk: options.onAsk } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.freeze !== undefined ? { freeze: options.freeze } : {}),
     ...(options.memory !== undefined ? { memory: options.memory } : {}),

@@ -316,6 +316,9 @@ export class DevSession {
       onStateFiles: (id, files) => {
         this.measurements.recordState(id, files);
       },
+      onAsk: (id, method) => {
+        this.measurements.recordAsk(id, method);
+      },
       onDecision: (r) => {
         this.output.decision(r);
       },

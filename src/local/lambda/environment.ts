@@ -4,7 +4,7 @@
  * the server's start error). Lambda has one contract for every runtime; here each host is one
  * implementation beside the others: the event-function environment (event-environment.ts) today.
  */
-import type { WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import type { Clock } from '../../platform/time.js';
 import type { MemoryMode } from './memory.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
@@ -104,7 +104,7 @@ export interface EnvironmentSpec {
   freeze: boolean;
   launch: WorkerLaunch;
   /** The function's log: the environment's output goes there. */
-  log: WriteStream;
+  log: Writable;
   /** Told which processes are frozen, to kill them should the service die without thawing them. */
   guardian?: FreezeGuardian;
   clock: Clock;

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { Writable } from 'node:stream';
 import path from 'node:path';
 import { toLaunchSpec, type ServerConfig } from '../../config/model.js';
 import { HANDLER_BUNDLE, SESSION_BUNDLE, WEB_BUNDLE } from '../../contract/bundle.js';
@@ -107,6 +108,11 @@ export interface FunctionOptions {
    * them (state between calls, for `mcp-fleet plan`).
    */
   onStateFiles?: (serverId: string, files: readonly string[]) => void;
+  /**
+   * When the server sent its client a request in the middle of a call (elicitation, sampling,
+   * roots), seen in its environment's log (for `mcp-fleet plan`).
+   */
+  onAsk?: (serverId: string, method: string) => void;
 }
 
 export interface InvokeOptions {
@@ -680,7 +686,10 @@ export class LocalFunction {
         // Only an event function is frozen between invocations.
         freeze: this.server.hosting.host === 'function' && (this.options.freeze ?? true),
         launch: this.options.launcher ? this.options.launcher(this, worker) : worker,
-        log: this.log,
+        log:
+          this.options.onAsk === undefined
+            ? this.log
+            : askTap(this.log, (method) => this.options.onAsk?.(this.server.id, method)),
         clock: this.clock,
         ...(this.options.guardian ? { guardian: this.options.guardian } : {}),
       });
@@ -775,4 +784,33 @@ function outcomeOf(
         };
   if (streamed !== undefined) outcome.streamed = streamed;
   return outcome;
+}
+
+/** The runtime's log messages of a server's request to its client (connection.ts). */
+const ASK_MESSAGES = /"message":"server-to-client request (?:relayed|refused)"/;
+
+/**
+ * The function's log as an environment writes to it, watched line by line for the runtime's
+ * messages of a server's request to its client: each one's `method` goes to `onAsk`.
+ */
+function askTap(log: Writable, onAsk: (method: string) => void): Writable {
+  let partial = '';
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const text = partial + chunk.toString('utf8');
+      const lines = text.split('\n');
+      partial = (lines.pop() ?? '').slice(-65_536);
+      for (const line of lines) {
+        if (!ASK_MESSAGES.test(line)) continue;
+        try {
+          const method = (JSON.parse(line) as { method?: unknown }).method;
+          if (typeof method === 'string' && method.length <= 100) onAsk(method);
+        } catch {
+          // not a log record of ours
+        }
+      }
+      if (log.writableEnded) done();
+      else log.write(chunk, () => done());
+    },
+  });
 }

@@ -176,6 +176,25 @@ export class MeasurementRecorder {
     );
   }
 
+  /** Records a request the server sent its client (the service's `onAsk`); never throws. */
+  recordAsk(serverId: string, method: string): void {
+    const s = this.serverOf(serverId);
+    if (s === undefined) return;
+    const at = new Date(this.now()).toISOString();
+    this.records.set(
+      serverId,
+      this.load(serverId, s, at).then((m) => {
+        const asks = (m.asks ??= { count: 0, methods: [], lastAt: at });
+        asks.count += 1;
+        asks.lastAt = at;
+        if (!asks.methods.includes(method) && asks.methods.length < 10) asks.methods.push(method);
+        this.dirty.add(serverId);
+        this.schedule();
+        return m;
+      }),
+    );
+  }
+
   /** Records one invocation (the service's `onInvoke`); never throws. */
   record(r: InvocationRecord): void {
     const s = this.serverOf(r.serverId);
