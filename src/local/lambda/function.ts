@@ -810,7 +810,10 @@ function askTap(log: Writable, onAsk: (method: string) => void): Writable {
         }
       }
       if (log.writableEnded) done();
-      else log.write(chunk, () => done());
+      else
+        log.write(chunk, () => {
+          done();
+        });
     },
   });
 }
