@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { TraceContext } from '../contract/trace.js';
 import { ToolPolicy } from '../config/tool-filter.js';
 import {
@@ -199,6 +200,55 @@ export function toRpcError(err: unknown): RpcError {
   return new RpcError(ErrorCode.InternalError, err instanceof Error ? err.message : String(err));
 }
 
+/** The 2026-07-28 methods whose handler may ask the client for input (multi-round-trip). */
+const MULTI_ROUND_TRIP = new Set(['tools/call', 'prompts/get', 'resources/read']);
+
+/**
+ * A 2026-07-28 request in flight on the server, across the rounds of its multi-round-trip: the
+ * questions the server asked since the last round, and its response once it comes.
+ */
+class Flight {
+  private questions: JsonRpcRequest[] = [];
+  private response: JsonRpcResponse | undefined;
+  private wake: (() => void) | undefined;
+  /** Resolves when the server has answered (or the request failed). */
+  settled: Promise<void> = Promise.resolve();
+
+  run(work: Promise<JsonRpcResponse>): void {
+    this.settled = work.then(
+      (r) => {
+        this.response = r;
+        this.wake?.();
+      },
+      (err: unknown) => {
+        this.response = failure(null, toRpcError(err).toJSON());
+        this.wake?.();
+      },
+    );
+  }
+
+  ask(q: JsonRpcRequest): void {
+    this.questions.push(q);
+    this.wake?.();
+  }
+
+  /** Waits for the response, or for questions (those asked so far are taken). */
+  async next(): Promise<{ response: JsonRpcResponse } | { questions: JsonRpcRequest[] }> {
+    for (;;) {
+      if (this.response !== undefined) return { response: this.response };
+      if (this.questions.length > 0) {
+        const questions = this.questions;
+        this.questions = [];
+        return { questions };
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
 /**
  * MCP between a client and the warm stdio server, the same for every front: the handshake is
  * answered from the warm server's own `initialize` result (so any Lambda environment can serve
@@ -206,6 +256,9 @@ export function toRpcError(err: unknown): RpcError {
  * `tools/call`, and everything else is forwarded.
  */
 export class McpBridge implements MessageHandler {
+  /** 2026-07-28 requests waiting for the client's answers, by the requestState they were given. */
+  private readonly suspended = new Map<string, Flight>();
+
   constructor(
     private readonly backend: McpBackend,
     private readonly policy: ToolPolicy = new ToolPolicy(),
@@ -276,6 +329,9 @@ export class McpBridge implements MessageHandler {
 
   /** 2026-07-28 requests: no handshake; every request carries its version and capabilities. */
   private async modern(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
+    const envelope = metaOf(req.params) ?? {};
+    // Before anything starts the server: it learns what the client can answer at its initialize.
+    this.backend.clientCapabilities?.(envelope[META.clientCapabilities] as Record<string, unknown>);
     if (req.method === 'server/discover') return success(req.id, await this.discover(ctx));
     if (NOT_MODERN.has(req.method)) {
       return failure(req.id, {
@@ -283,9 +339,7 @@ export class McpBridge implements MessageHandler {
         message: `Method not found: ${req.method} is not part of protocol revision ${STATELESS_PROTOCOL_VERSION}`,
       });
     }
-    const meta = metaOf(req.params) ?? {};
-    this.backend.clientCapabilities?.(meta[META.clientCapabilities] as Record<string, unknown>);
-    const logLevel = meta[META.logLevel];
+    const logLevel = envelope[META.logLevel];
     const threshold = typeof logLevel === 'string' ? LOG_LEVELS.indexOf(logLevel) : -1;
     const upstream = ctx.onNotification;
     // Log messages only for a request that asked for them, at its level or above.
@@ -298,14 +352,74 @@ export class McpBridge implements MessageHandler {
           upstream(n);
         }
       : undefined;
-    // A server's question is not carried on a 2026-07-28 request's stream: that era asks with
-    // input_required results, answered on the retried request (not relayed yet).
+    // A server's question is not sent on a 2026-07-28 request's stream: that era returns it as an
+    // input_required result, and the client answers it on the retried request.
     const { onNotification: _upstream, onRequest: _ask, ...rest } = ctx;
     const inner: CallContext = onNotification ? { ...rest, onNotification } : rest;
     const stripped = this.withoutEnvelope(req);
-    if (req.method === 'tools/call') return this.toolsCall(stripped, inner);
     if (req.method === 'tools/list') return this.toolsList(stripped, inner);
-    return this.forward(stripped, inner);
+    if (!MULTI_ROUND_TRIP.has(req.method)) return this.forward(stripped, inner);
+    const state = stripped.params?.['requestState'];
+    if (state !== undefined) return this.resume(stripped, state, inner);
+    const flight = new Flight();
+    const asking: CallContext = {
+      ...inner,
+      onRequest: (q) => {
+        flight.ask(q);
+      },
+    };
+    flight.run(
+      req.method === 'tools/call' ? this.toolsCall(stripped, asking) : this.forward(stripped, asking),
+    );
+    return this.land(req.id, flight);
+  }
+
+  /**
+   * A retried request (2026-07-28): the answers to the questions its last round returned go to the
+   * server that is still working on the first request, then that request is waited for again.
+   */
+  private async resume(req: JsonRpcRequest, state: unknown, ctx: CallContext): Promise<JsonRpcResponse> {
+    const flight = typeof state === 'string' ? this.suspended.get(state) : undefined;
+    if (flight === undefined)
+      return failure(req.id, {
+        code: ErrorCode.InvalidParams,
+        message:
+          'Invalid params: requestState is not one this server gave, or its request has ended (answered, timed out, or retried already); send the request again without it',
+      });
+    this.suspended.delete(state as string);
+    const answers = req.params?.['inputResponses'];
+    if (typeof answers === 'object' && answers !== null && !Array.isArray(answers))
+      for (const [id, result] of Object.entries(answers as Record<string, unknown>)) {
+        if (typeof result !== 'object' || result === null || Array.isArray(result)) continue;
+        await this.backend.answer?.({ jsonrpc: '2.0', id, result: result as Record<string, unknown> }, ctx);
+      }
+    return this.land(req.id, flight);
+  }
+
+  /**
+   * The answer to one round of a request in flight: its response when the server answered, or an
+   * input_required result with the questions the server asked meanwhile (the request goes on,
+   * kept under a new requestState until the client retries with the answers).
+   */
+  private async land(id: JsonRpcRequest['id'], flight: Flight): Promise<JsonRpcResponse> {
+    const outcome = await flight.next();
+    if ('response' in outcome) return { ...outcome.response, id };
+    const state = randomUUID();
+    this.suspended.set(state, flight);
+    // A request that ends before the client retries is forgotten with its state.
+    void flight.settled.then(() => {
+      if (this.suspended.get(state) === flight) this.suspended.delete(state);
+    });
+    return success(id, {
+      resultType: 'input_required',
+      inputRequests: Object.fromEntries(
+        outcome.questions.map((q) => [
+          String(q.id),
+          { method: q.method, ...(q.params ? { params: q.params } : {}) },
+        ]),
+      ),
+      requestState: state,
+    });
   }
 
   private checkEnvelope(req: JsonRpcRequest): JsonRpcResponse | undefined {

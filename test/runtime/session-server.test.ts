@@ -475,6 +475,92 @@ describe("a server's questions to its client (elicitation, sampling), in process
     }
   });
 
+  test('the 2026-07-28 era: the question comes back as input_required, the SDK client answers it on the retried request', async () => {
+    const client = new Client(
+      { name: 'asked-2026', version: '1.0.0' },
+      {
+        versionNegotiation: { mode: { pin: '2026-07-28' } },
+        capabilities: { sampling: {}, elicitation: {} },
+      },
+    );
+    const seen: string[] = [];
+    client.setRequestHandler('sampling/createMessage', (req) => {
+      seen.push(req.method);
+      return {
+        model: 'test-model',
+        role: 'assistant' as const,
+        content: { type: 'text' as const, text: 'sampled in 2026' },
+      };
+    });
+    client.setRequestHandler('elicitation/create', (req) => {
+      seen.push(req.method);
+      return { action: 'accept' as const, content: { name: 'Katherine Johnson' } };
+    });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { [RUNTIME_HEADER]: runtimeId('mrtr') } },
+      }),
+    );
+    try {
+      const sampled = text(
+        await client.callTool({
+          name: 'trigger-sampling-request',
+          arguments: { prompt: 'orbits', maxTokens: 5 },
+        }),
+      );
+      assert.match(sampled, /sampled in 2026/);
+      const elicited = text(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }));
+      assert.match(elicited, /Name: Katherine Johnson/);
+      assert.deepEqual(seen, ['sampling/createMessage', 'elicitation/create']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('the 2026-07-28 era by hand: input_required with inputRequests and requestState; a stale requestState is refused', async () => {
+    const id = runtimeId('mrtr-raw');
+    const headers = { [RUNTIME_HEADER]: id, 'mcp-protocol-version': '2026-07-28' };
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+    };
+    const call = (rid: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+      jsonrpc: '2.0',
+      id: rid,
+      method: 'tools/call',
+      params: { name: 'trigger-elicitation-request', arguments: {}, _meta: meta, ...extra },
+    });
+    const first = await post(server.url, call(1), {
+      headers: { ...headers, 'mcp-method': 'tools/call', 'mcp-name': 'trigger-elicitation-request' },
+    });
+    const round = first.messages[0]?.['result'] as {
+      resultType: string;
+      inputRequests: Record<string, { method: string }>;
+      requestState: string;
+    };
+    assert.equal(round.resultType, 'input_required', JSON.stringify(first.messages));
+    const [key, question] = Object.entries(round.inputRequests)[0] ?? [];
+    assert.equal(question?.method, 'elicitation/create');
+    const retried = await post(
+      server.url,
+      call(2, {
+        inputResponses: { [key ?? '']: { action: 'decline' } },
+        requestState: round.requestState,
+      }),
+      { headers: { ...headers, 'mcp-method': 'tools/call', 'mcp-name': 'trigger-elicitation-request' } },
+    );
+    const result = retried.messages[0]?.['result'] as { resultType: string };
+    assert.equal(result.resultType, 'complete');
+    assert.match(text(result), /User declined/);
+    const stale = await post(server.url, call(3, { inputResponses: {}, requestState: round.requestState }), {
+      headers: { ...headers, 'mcp-method': 'tools/call', 'mcp-name': 'trigger-elicitation-request' },
+    });
+    const error = stale.messages[0]?.['error'] as { code: number; message: string };
+    assert.equal(error.code, -32602);
+    assert.match(error.message, /requestState is not one this server gave/);
+  });
+
   test("a client that never answers: the call ends at its timeout and the session's server is replaced", async () => {
     let release = (): void => undefined;
     const never = new Promise<Record<string, unknown>>((resolve) => {
