@@ -26,7 +26,7 @@ export interface McpBackend {
    * The client's answer to a request the server sent it (elicitation, sampling, roots) through a
    * call's stream: handed to the server that asked. False when no server waits for that id.
    */
-  answer?(response: JsonRpcResponse, ctx: CallContext): Promise<boolean>;
+  answer?(response: JsonRpcResponse, ctx: CallContext, inBand?: boolean): Promise<boolean>;
   /** What the client said it can do (its `initialize`, or a 2026-07-28 request's envelope). */
   clientCapabilities?(capabilities: Record<string, unknown>): void;
 }
@@ -179,6 +179,13 @@ export interface CallContext {
    * event stream). Without it, the server is told the client cannot answer.
    */
   onRequest?: (r: JsonRpcRequest) => void;
+  /**
+   * `onRequest`'s questions go back as the request's own result (2026-07-28: input_required) and
+   * their answers come with the retried request, not as responses POSTed to a session.
+   */
+  asksInBand?: boolean;
+  /** What the client declared it can do, when the request says (a 2026-07-28 request's envelope). */
+  clientCapabilities?: Record<string, unknown>;
   /** The HTTP caller, when there is one. */
   caller?: Caller;
   /** The trace this request belongs to (its parent span): a server gets it in `params._meta`. */
@@ -227,9 +234,17 @@ class Flight {
     );
   }
 
+  /** The ids of every question asked so far (only answers to these are taken). */
+  private readonly ids = new Set<string>();
+
   ask(q: JsonRpcRequest): void {
     this.questions.push(q);
+    this.ids.add(String(q.id));
     this.wake?.();
+  }
+
+  asked(id: string): boolean {
+    return this.ids.has(id);
   }
 
   /** Waits for the response, or for questions (those asked so far are taken). */
@@ -330,8 +345,9 @@ export class McpBridge implements MessageHandler {
   /** 2026-07-28 requests: no handshake; every request carries its version and capabilities. */
   private async modern(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {
     const envelope = metaOf(req.params) ?? {};
+    const capabilities = envelope[META.clientCapabilities] as Record<string, unknown>;
     // Before anything starts the server: it learns what the client can answer at its initialize.
-    this.backend.clientCapabilities?.(envelope[META.clientCapabilities] as Record<string, unknown>);
+    this.backend.clientCapabilities?.(capabilities);
     if (req.method === 'server/discover') return success(req.id, await this.discover(ctx));
     if (NOT_MODERN.has(req.method)) {
       return failure(req.id, {
@@ -355,7 +371,9 @@ export class McpBridge implements MessageHandler {
     // A server's question is not sent on a 2026-07-28 request's stream: that era returns it as an
     // input_required result, and the client answers it on the retried request.
     const { onNotification: _upstream, onRequest: _ask, ...rest } = ctx;
-    const inner: CallContext = onNotification ? { ...rest, onNotification } : rest;
+    const inner: CallContext = onNotification
+      ? { ...rest, onNotification, clientCapabilities: capabilities }
+      : { ...rest, clientCapabilities: capabilities };
     const stripped = this.withoutEnvelope(req);
     if (req.method === 'tools/list') return this.toolsList(stripped, inner);
     if (!MULTI_ROUND_TRIP.has(req.method)) return this.forward(stripped, inner);
@@ -367,6 +385,7 @@ export class McpBridge implements MessageHandler {
       onRequest: (q) => {
         flight.ask(q);
       },
+      asksInBand: true,
     };
     flight.run(
       req.method === 'tools/call' ? this.toolsCall(stripped, asking) : this.forward(stripped, asking),
@@ -391,7 +410,13 @@ export class McpBridge implements MessageHandler {
     if (typeof answers === 'object' && answers !== null && !Array.isArray(answers))
       for (const [id, result] of Object.entries(answers as Record<string, unknown>)) {
         if (typeof result !== 'object' || result === null || Array.isArray(result)) continue;
-        await this.backend.answer?.({ jsonrpc: '2.0', id, result: result as Record<string, unknown> }, ctx);
+        // Only answers to questions of this request: the requestState is what proves the caller.
+        if (!flight.asked(id)) continue;
+        await this.backend.answer?.(
+          { jsonrpc: '2.0', id, result: result as Record<string, unknown> },
+          ctx,
+          true,
+        );
       }
     return this.land(req.id, flight);
   }

@@ -9,6 +9,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as StreamableHTTPClientTransportV2,
+} from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -153,6 +157,97 @@ describe("a server's questions to its client in dev", () => {
     >;
     assert.match(answer['sampling']?.content?.text ?? '', /^sampled: /);
     assert.equal(answer['roots']?.code, -32601);
+  });
+
+  test("through /mcp in the 2026-07-28 era: the target's question comes back as input_required, the SDK client answers on the retry", async () => {
+    const client = new ClientV2(
+      { name: 'questions-2026', version: '1' },
+      {
+        versionNegotiation: { mode: { pin: '2026-07-28' } },
+        capabilities: { sampling: {}, elicitation: {} },
+      },
+    );
+    client.setRequestHandler('sampling/createMessage', () => ({
+      model: 'test-model',
+      role: 'assistant' as const,
+      content: { type: 'text' as const, text: 'sampled through the gateway in 2026' },
+    }));
+    client.setRequestHandler('elicitation/create', () => ({ action: 'decline' as const }));
+    await client.connect(new StreamableHTTPClientTransportV2(new URL(`${fleet.url}/mcp`)));
+    try {
+      const sampled = text(
+        await client.callTool({
+          name: 'everything___trigger-sampling-request',
+          arguments: { prompt: 'x', maxTokens: 5 },
+        }),
+      );
+      assert.match(sampled, /sampled through the gateway in 2026/);
+      const declined = text(
+        await client.callTool({ name: 'everything___trigger-elicitation-request', arguments: {} }),
+      );
+      assert.match(declined, /User declined/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('through /mcp in the 2026-07-28 era by hand: a question returned in band is answered only by its retried request', async () => {
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': { sampling: {} },
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+    };
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'everything___trigger-sampling-request',
+    };
+    const call = (id: number, extra: Record<string, unknown> = {}): string =>
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: {
+          name: 'everything___trigger-sampling-request',
+          arguments: { prompt: 'x', maxTokens: 5 },
+          _meta: meta,
+          ...extra,
+        },
+      });
+    const first = (await (
+      await fetch(`${fleet.url}/mcp`, { method: 'POST', headers, body: call(1) })
+    ).json()) as {
+      result: { resultType: string; inputRequests: Record<string, unknown>; requestState: string };
+    };
+    assert.equal(first.result.resultType, 'input_required');
+    const [key] = Object.keys(first.result.inputRequests);
+    assert.ok(key);
+    const sample = (t: string): Record<string, unknown> => ({
+      model: 'm',
+      role: 'assistant',
+      content: { type: 'text', text: t },
+    });
+    // The same id POSTed as a plain JSON-RPC response (no requestState) is not taken.
+    const injected = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: key, result: sample('injected') }),
+    });
+    assert.equal(injected.status, 202);
+    const second = (await (
+      await fetch(`${fleet.url}/mcp`, {
+        method: 'POST',
+        headers,
+        body: call(2, {
+          inputResponses: { [key]: sample('from the retry') },
+          requestState: first.result.requestState,
+        }),
+      })
+    ).json()) as { result: unknown };
+    assert.match(text(second.result), /from the retry/);
+    assert.doesNotMatch(text(second.result), /injected/);
   });
 
   test('through /mcp without a gateway session: the server is told the caller cannot answer', async () => {

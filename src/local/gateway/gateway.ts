@@ -118,8 +118,8 @@ export class LocalGateway implements McpBackend {
   }
 
   /** A client's answer to a server's question the gateway relayed: to that server's session. */
-  answer(response: JsonRpcResponse, ctx: CallContext): Promise<boolean> {
-    return this.mcp.answer(response, ctx);
+  answer(response: JsonRpcResponse, ctx: CallContext, inBand?: boolean): Promise<boolean> {
+    return this.mcp.answer(response, ctx, inBand);
   }
 
   async forward(req: JsonRpcRequest, ctx: CallContext): Promise<JsonRpcResponse> {

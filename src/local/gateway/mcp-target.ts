@@ -212,8 +212,11 @@ interface Question {
   fn: LocalFunction;
   /** The target session of the server that asked. */
   target: string;
-  /** The gateway session whose client was asked (only its answer is taken). */
-  gatewaySession: string;
+  /**
+   * The gateway session whose client was asked (only its answer is taken); undefined for a
+   * question returned in band (2026-07-28), answered only through its retried request.
+   */
+  gatewaySession: string | undefined;
   /** The id the server gave it. */
   serverId: JsonRpcRequest['id'];
 }
@@ -468,8 +471,13 @@ export class McpTargets {
       'initialize',
       {
         protocolVersion: TARGET_PROTOCOL_VERSION,
-        capabilities:
-          this.relay && kept !== undefined ? askableCapabilities(this.sessions?.capabilities(kept)) : {},
+        capabilities: !this.relay
+          ? {}
+          : kept !== undefined
+            ? askableCapabilities(this.sessions?.capabilities(kept))
+            : ctx.asksInBand === true
+              ? askableCapabilities(ctx.clientCapabilities)
+              : {},
         clientInfo: { name: 'mcp-fleet-local-gateway', version: '1' },
       },
       'initialize',
@@ -507,7 +515,8 @@ export class McpTargets {
     ctx: CallContext,
     asked: Set<string>,
   ): void {
-    if (this.relay && kept !== undefined && ctx.onRequest !== undefined) {
+    const inBand = ctx.asksInBand === true;
+    if (this.relay && ctx.onRequest !== undefined && (kept !== undefined || inBand)) {
       const id = `gateway-ask-${++this.questions}`;
       this.asked.set(id, { fn, target, gatewaySession: kept, serverId: q.id });
       asked.add(id);
@@ -531,11 +540,13 @@ export class McpTargets {
    * asked, under the server's id. False when no question of the caller's gateway session has
    * that id (unknown, answered already, its call ended, or another session's).
    */
-  async answer(response: JsonRpcResponse, ctx: CallContext): Promise<boolean> {
+  async answer(response: JsonRpcResponse, ctx: CallContext, inBand = false): Promise<boolean> {
     const id = response.id;
     const q = typeof id === 'string' ? this.asked.get(id) : undefined;
     if (typeof id !== 'string' || q === undefined) return false;
-    if (ctx.caller?.headers[MCP_SESSION_HEADER] !== q.gatewaySession) return false;
+    const own =
+      q.gatewaySession === undefined ? inBand : ctx.caller?.headers[MCP_SESSION_HEADER] === q.gatewaySession;
+    if (!own) return false;
     this.asked.delete(id);
     await this.reply(q.fn, q.target, { ...response, id: q.serverId }, ctx.deadline);
     return true;
