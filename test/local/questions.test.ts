@@ -76,6 +76,12 @@ servers:
   asks:
     command: node
     args: [${JSON.stringify(FAULT_SERVER)}]
+  patient:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    host: agentcore-runtime
+    state: session
+    timeout: 3
   asksrt:
     command: node
     args: [${JSON.stringify(FAULT_SERVER)}]
@@ -248,6 +254,32 @@ describe("a server's questions to its client in dev", () => {
     ).json()) as { result: unknown };
     assert.match(text(second.result), /from the retry/);
     assert.doesNotMatch(text(second.result), /injected/);
+  });
+
+  test('through /mcp, a client that never answers: the call ends at its timeout, and the next call is served', async () => {
+    const client = new Client({ name: 'silent', version: '1' }, { capabilities: { elicitation: {} } });
+    let release = (): void => undefined;
+    client.setRequestHandler(
+      ElicitRequestSchema,
+      () =>
+        new Promise((resolve) => {
+          release = () => {
+            resolve({ action: 'cancel' });
+          };
+        }),
+    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`)));
+    clients.push(client);
+    try {
+      await assert.rejects(
+        client.callTool({ name: 'patient___trigger-elicitation-request', arguments: {} }),
+        /tools\/call did not answer within \d+ ms/,
+      );
+      const echo = text(await client.callTool({ name: 'patient___echo', arguments: { message: 'after' } }));
+      assert.equal(echo, 'Echo: after');
+    } finally {
+      release();
+    }
   });
 
   test('through /mcp without a gateway session: the server is told the caller cannot answer', async () => {
