@@ -88,6 +88,8 @@ describe('the servers: form', () => {
       search: true,
       tracing: true,
       logs: true,
+      // No MCP-server target in this fleet: nothing to stream.
+      responseStreaming: false,
     });
     const [one, two, disabled] = config.servers;
     assert.ok(one && two && disabled);
