@@ -285,9 +285,9 @@ export class McpBridge implements MessageHandler {
       // The warm server was initialized once; a client's `initialized` or `cancelled` stops here.
       return undefined;
     }
-    // The client's answer to a server's question; one that no server waits for is refused below.
-    if (isResponse(message) && (await this.backend.answer?.(message, ctx)) === true) return undefined;
     if (!isRequest(message)) {
+      // The client's answer to a server's question; one that no server waits for is refused.
+      if (isResponse(message) && (await this.backend.answer?.(message, ctx)) === true) return undefined;
       return failure(null, {
         code: ErrorCode.InvalidRequest,
         message: 'not a JSON-RPC 2.0 request or notification',

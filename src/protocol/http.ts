@@ -217,7 +217,8 @@ interface Dispatched {
   httpStatus?: number;
 }
 
-const sse = (m: unknown): string => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
+/** One JSON-RPC message as a Streamable HTTP server-sent event. */
+export const sse = (m: unknown): string => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
 
 /**
  * MCP Streamable HTTP, stateless: POST of one JSON-RPC message or a batch; JSON answers (or an

@@ -507,7 +507,13 @@ export class McpConnection {
     if (send === undefined) return false;
     const clientId = `${ASK_PREFIX}${this.nextAsk++}`;
     const relayed: Relayed = { serverId: req.id, method: req.method, call };
-    const notify = entry === undefined ? client.stream : entry.onNotification;
+    // Asked on the standalone stream: whichever stream the client has open when the server cancels.
+    const notify =
+      entry === undefined
+        ? (n: JsonRpcNotification): void => {
+            client.stream?.(n);
+          }
+        : entry.onNotification;
     if (notify) relayed.onNotification = notify;
     this.relayed.set(clientId, relayed);
     client.asked.set(clientId, this);

@@ -24,7 +24,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { corsFor, type HttpRequest } from '../protocol/http.js';
+import { corsFor, sse, type HttpRequest } from '../protocol/http.js';
 import { ErrorCode, isRequest } from '../protocol/jsonrpc.js';
 import { systemClock } from '../platform/time.js';
 import { normalizeLaunch, type HandlerEnvironment, type LaunchInput } from './handler.js';
@@ -220,7 +220,7 @@ function openStream(
   res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   res.flushHeaders();
   const write = (m: unknown): void => {
-    if (!res.destroyed) res.write(`event: message\ndata: ${env.redactor.redact(JSON.stringify(m))}\n\n`);
+    if (!res.destroyed) res.write(env.redactor.redact(sse(m)));
   };
   return new Promise((resolve) => {
     const end = (): void => {

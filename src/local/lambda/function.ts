@@ -798,9 +798,11 @@ function askTap(log: Writable, onAsk: (method: string) => void): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
       const text = partial + chunk.toString('utf8');
-      const lines = text.split('\n');
-      partial = (lines.pop() ?? '').slice(-65_536);
-      for (const line of lines) {
+      const end = text.lastIndexOf('\n') + 1;
+      partial = text.slice(end).slice(-65_536);
+      // Most output holds no such record: only the lines of one that does are read.
+      const whole = text.slice(0, end);
+      for (const line of whole.includes('server-to-client request') ? whole.split('\n') : []) {
         if (!ASK_MESSAGES.test(line)) continue;
         try {
           const method = (JSON.parse(line) as { method?: unknown }).method;
