@@ -18,6 +18,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
+  LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { eventually } from '../support/eventually.js';
@@ -57,6 +58,19 @@ async function answering(url: URL): Promise<Client> {
   await client.connect(new StreamableHTTPClientTransport(url));
   clients.push(client);
   return client;
+}
+
+/** The first answer of `open` that is 200 (an event stream), within 20 s; the others are read off. */
+function opened(open: () => Promise<Response>, what: string): Promise<Response> {
+  return eventually(
+    async () => {
+      const r = await open();
+      if (r.status === 200) return r;
+      await r.body?.cancel();
+      return undefined;
+    },
+    { what, timeoutMs: 20_000 },
+  );
 }
 
 before(async () => {
@@ -163,6 +177,131 @@ describe("a server's questions to its client in dev", () => {
     >;
     assert.match(answer['sampling']?.content?.text ?? '', /^sampled: /);
     assert.equal(answer['roots']?.code, -32601);
+  });
+
+  test("through /mcp, the session's event stream (GET) carries a target session's notifications of no call", async () => {
+    const client = new Client({ name: 'gateway-listener', version: '1' });
+    let phase: 'call' | 'after' = 'call';
+    const logged: { phase: string; data: unknown }[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logged.push({ phase, data: n.params.data });
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`)));
+    clients.push(client);
+    // The first message goes out on the call's own stream, the next ones every 5 s, between calls:
+    // only the gateway session's stream (which follows the target session the call started) has them.
+    await client.callTool({ name: 'everything___toggle-simulated-logging', arguments: {} });
+    phase = 'after';
+    try {
+      await eventually(() => logged.some((l) => l.phase === 'after'), {
+        what: "a log message of no call on the gateway session's stream",
+        timeoutMs: 20_000,
+        seen: () => JSON.stringify(logged),
+      });
+      assert.match(String(logged.find((l) => l.phase === 'after')?.data), /-level message|level-message/);
+    } finally {
+      await client.callTool({ name: 'everything___toggle-simulated-logging', arguments: {} });
+    }
+  });
+
+  test('through /mcp, the event stream: refused without SSE or a session, one per session, closed at the target when the client leaves, ended by DELETE', async () => {
+    const json = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    });
+    await init.text();
+    const session = init.headers.get('mcp-session-id') ?? '';
+    assert.notEqual(session, '');
+    const inSession = { ...json, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    await (
+      await fetch(`${fleet.url}/mcp`, {
+        method: 'POST',
+        headers: inSession,
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      })
+    ).text();
+    // A call starts the session's target session (the stream follows it).
+    const echo = await fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: inSession,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'everything___echo', arguments: { message: 'hi' } },
+      }),
+    });
+    assert.match(await echo.text(), /Echo: hi/);
+    const target = fleet.gateway.sessions?.targets(session).get('everything');
+    assert.ok(target, 'the gateway session keeps a session with the target');
+
+    const get = (headers: Record<string, string>, signal?: AbortSignal): Promise<Response> =>
+      fetch(`${fleet.url}/mcp`, { method: 'GET', headers, ...(signal ? { signal } : {}) });
+    const sse = { accept: 'text/event-stream', 'mcp-session-id': session };
+    const noSse = await get({ 'mcp-session-id': session });
+    assert.equal(noSse.status, 406);
+    const noSession = await get({ accept: 'text/event-stream' });
+    assert.equal(noSession.status, 400);
+    assert.match(await noSession.text(), /name the session \(Mcp-Session-Id\)/);
+    const unknown = await get({ accept: 'text/event-stream', 'mcp-session-id': 'no-such-session' });
+    assert.equal(unknown.status, 404);
+
+    const first = new AbortController();
+    const open = await get(sse, first.signal);
+    assert.equal(open.status, 200);
+    assert.match(open.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const second = await get(sse);
+    assert.equal(second.status, 409);
+    await second.text();
+    // The target's own stream is held by the gateway for this client: a GET of it is refused.
+    const own = (signal?: AbortSignal): Promise<Response> =>
+      fetch(`${fleet.url}/servers/everything/mcp`, {
+        method: 'GET',
+        headers: { accept: 'text/event-stream', 'mcp-session-id': target },
+        ...(signal ? { signal } : {}),
+      });
+    await eventually(
+      async () => {
+        const r = await own();
+        await r.body?.cancel();
+        return r.status === 409;
+      },
+      { what: "the gateway to open the target session's stream" },
+    );
+    // The client leaves: the gateway closes the target's stream (its request to the runtime).
+    first.abort();
+    const mine = new AbortController();
+    await opened(
+      () => own(mine.signal),
+      "the target session's stream to be free once the gateway's client left",
+    );
+    mine.abort();
+    // Through the server's own endpoint alike: the client left, the stream is free again at once
+    // (not at the function's timeout, 60 s).
+    const yours = new AbortController();
+    await opened(() => own(yours.signal), "the target session's stream to be free once its own client left");
+    yours.abort();
+
+    // DELETE ends the session, and with it a stream that is open.
+    const again = await opened(() => get(sse), 'the stream to open again');
+    const ended = (async () => {
+      const reader = again.body?.getReader();
+      for (;;) if ((await reader?.read())?.done !== false) return true;
+    })();
+    const del = await fetch(`${fleet.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    assert.equal(del.status, 200);
+    assert.equal(await ended, true);
   });
 
   test("through /mcp in the 2026-07-28 era: the target's question comes back as input_required, the SDK client answers on the retry", async () => {

@@ -10,6 +10,7 @@ import { loadConfigOrThrow, parseConfig } from '../../src/config/index.js';
 import type { FleetConfig } from '../../src/config/model.js';
 import { gatewayToolName, splitGatewayToolName } from '../../src/config/tool-names.js';
 import { RELIST_AFTER_MS } from '../../src/local/gateway/catalog.js';
+import { GatewayEndpoint } from '../../src/local/gateway/endpoint.js';
 import { LocalGateway } from '../../src/local/gateway/gateway.js';
 import { DEV_PRINCIPAL, identify, UNAUTHORIZED } from '../../src/local/gateway/identity.js';
 import {
@@ -479,6 +480,48 @@ describe("a gateway request's deadline", () => {
     assert.equal(fn.environments.queued, 0, 'the queued call left the queue');
     await clock.advance(500);
     await firstRefused;
+    await lambda.shutdown();
+  });
+});
+
+describe("a session's event stream (GET /mcp) where the gateway has none", () => {
+  const get = async (gateway: LocalGateway, headers: Record<string, string>) =>
+    new GatewayEndpoint(gateway).serve(
+      { method: 'GET', path: '/mcp', headers, body: '' },
+      {
+        deadline: Date.now() + 60_000,
+        stream: { start: () => assert.fail('no stream is opened'), write: () => undefined },
+        signal: new AbortController().signal,
+      },
+    );
+  const sse = { accept: 'text/event-stream', 'mcp-session-id': 'any' };
+
+  test('without sessions, or with response streaming off: 405, saying which setting', async () => {
+    const { lambda } = gatewayOver(SCRIPTS);
+    const plain = new LocalGateway(lambda, { name: 'g', version: '1', search: false });
+    const none = await get(plain, sse);
+    assert.equal(none.statusCode, 405);
+    assert.equal(none.headers['allow'], 'POST, OPTIONS');
+    assert.match(none.body, /keeps no sessions \(gateway\.sessionTimeout\)/);
+    const quiet = new LocalGateway(lambda, {
+      name: 'g',
+      version: '1',
+      search: false,
+      sessionTimeoutMs: 60_000,
+      responseStreaming: false,
+    });
+    const off = await get(quiet, sse);
+    assert.equal(off.statusCode, 405);
+    assert.match(off.body, /does not stream \(gateway\.responseStreaming\)/);
+    const on = new LocalGateway(lambda, {
+      name: 'g',
+      version: '1',
+      search: false,
+      sessionTimeoutMs: 60_000,
+      responseStreaming: true,
+    });
+    assert.equal((await get(on, sse)).statusCode, 404, 'an unknown session, once the gateway streams');
+    assert.equal((await get(on, { 'mcp-session-id': 'any' })).statusCode, 406);
     await lambda.shutdown();
   });
 });

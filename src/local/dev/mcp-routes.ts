@@ -8,6 +8,7 @@ import type { HttpStreamSink } from '../../protocol/http.js';
 import { ErrorCode, failure } from '../../protocol/jsonrpc.js';
 import { functionUrlEvent, StreamedHttpReader, writeFunctionUrlResult } from '../lambda/function-url.js';
 import { ThrottledError } from '../lambda/function.js';
+import { CallerGoneError } from '../lambda/pool.js';
 import { clip, json, stripCors, tooLarge, withoutCors } from './replies.js';
 import type { DevRequest } from './request.js';
 import type { RouteContext } from './routes.js';
@@ -38,7 +39,7 @@ export async function gatewayRoute(ctx: RouteContext, req: DevRequest, res: Serv
   };
   const response = await ctx.endpoint.serve(
     { method: req.method, path: req.url.pathname, headers: gatewayHeaders(req), body: body.toString('utf8') },
-    { deadline: Date.now() + ctx.gatewayTimeoutMs, stream },
+    { deadline: Date.now() + ctx.gatewayTimeoutMs, stream, signal: clientGone(res) },
   );
   if (response.streamed !== true) res.writeHead(response.statusCode, withoutCors(response.headers));
   res.end(ctx.redactor.redact(response.body));
@@ -85,8 +86,11 @@ export async function serverRoute(
   );
   let unreadable: string | undefined;
   let outcome;
+  // A client that goes away (a session's event stream closed) closes the request on an HTTP host.
+  const gone = clientGone(res);
   try {
     outcome = await ctx.lambda.invoke(fn.name, event, {
+      signal: gone,
       onChunk: (data, contentType) => {
         if (unreadable !== undefined) return;
         try {
@@ -98,7 +102,7 @@ export async function serverRoute(
     });
   } catch (err) {
     if (err instanceof ThrottledError) json(res, 429, { message: err.message });
-    else throw err;
+    else if (!(err instanceof CallerGoneError)) throw err;
     return;
   }
   if (streamed.started) {
@@ -114,6 +118,15 @@ export async function serverRoute(
   if (outcome.functionError !== undefined)
     json(res, 502, { message: 'Internal Server Error', error: ctx.redactor.redactDeep(outcome.payload) });
   else writeFunctionUrlResult(res, ctx.redactor.redactDeep(stripCors(outcome.payload)));
+}
+
+/** Aborts when the client closes its connection before its answer was written whole. */
+function clientGone(res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort(new Error('the client closed its connection'));
+  });
+  return gone.signal;
 }
 
 /** The URL with `prefix` taken off its path (`/servers/x/mcp` → `/mcp`). */

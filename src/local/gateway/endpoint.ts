@@ -9,8 +9,20 @@ import { SpanKind } from '@opentelemetry/api';
 import { answerOf, McpBridge, type CallContext, type MessageHandler } from '../../protocol/bridge.js';
 import { parseTraceparent, traceOfMeta } from '../../contract/trace.js';
 import type { LocalTracing } from '../lambda/tracing.js';
-import { failure, isRequest, type JsonRpcRequest, type JsonRpcResponse } from '../../protocol/jsonrpc.js';
-import { httpFront, type HttpRequest, type HttpResponse, type HttpStreamSink } from '../../protocol/http.js';
+import {
+  ErrorCode,
+  failure,
+  isRequest,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../../protocol/jsonrpc.js';
+import {
+  httpFront,
+  sse,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpStreamSink,
+} from '../../protocol/http.js';
 import type { LocalGateway } from './gateway.js';
 import { MCP_SESSION_HEADER, sessionNotFound } from '../lambda/sessions.js';
 import { identify } from './identity.js';
@@ -49,10 +61,15 @@ export class GatewayEndpoint {
   }
 
   /**
-   * Serves one POST. `req.headers` are the caller's (lower-case; the dev server's own token
-   * header and the Origin, checked at the edge, left out). Notifications go to `stream` as they come.
+   * Serves one request. `req.headers` are the caller's (lower-case; the dev server's own token
+   * header and the Origin, checked at the edge, left out). Notifications go to `stream` as they
+   * come; a GET (a session's event stream) is written to it until `signal` says the client left.
    */
-  async serve(req: HttpRequest, opts: { deadline: number; stream?: HttpStreamSink }): Promise<HttpResponse> {
+  async serve(
+    req: HttpRequest,
+    opts: { deadline: number; stream?: HttpStreamSink; signal?: AbortSignal },
+  ): Promise<HttpResponse> {
+    if (req.method === 'GET') return this.openStream(req, opts);
     const caller = {
       headers: req.headers,
       rawBody: req.body,
@@ -92,6 +109,66 @@ export class GatewayEndpoint {
     });
     return { ...response, headers: withSession(response.headers) };
   }
+
+  /**
+   * GET: the event stream of the caller's session, open until it leaves, the session ends or the
+   * gateway's deadline passes (the client opens it again, as Streamable HTTP clients do).
+   */
+  private async openStream(
+    req: HttpRequest,
+    opts: { deadline: number; stream?: HttpStreamSink; signal?: AbortSignal },
+  ): Promise<HttpResponse> {
+    const sessions = this.gateway.sessions;
+    const { stream, signal } = opts;
+    if (sessions === undefined || !this.gateway.streams || stream === undefined || signal === undefined)
+      return refusal(
+        405,
+        sessions === undefined
+          ? "Method not allowed: GET opens a session's event stream, and this gateway keeps no sessions (gateway.sessionTimeout)"
+          : "Method not allowed: GET opens a session's event stream, and this gateway does not stream (gateway.responseStreaming)",
+        { allow: 'POST, OPTIONS' },
+      );
+    if (!/text\/event-stream/.test(req.headers['accept'] ?? ''))
+      return refusal(
+        406,
+        "Not Acceptable: a GET opens the session's event stream; the client must accept text/event-stream",
+      );
+    const id = req.headers[MCP_SESSION_HEADER];
+    const check = sessions.check(id);
+    if (check === 'unknown') return sessionNotFound(id ?? '');
+    if (check === 'none' || id === undefined)
+      return refusal(
+        400,
+        "Bad Request: a GET opens a session's event stream; name the session (Mcp-Session-Id)",
+      );
+    if (this.gateway.listening(id))
+      return refusal(409, 'Conflict: this session already has an event stream open (GET); one at a time', {
+        [MCP_SESSION_HEADER]: id,
+      });
+    stream.start(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      [MCP_SESSION_HEADER]: id,
+    });
+    await this.gateway.listen(
+      id,
+      (m) => {
+        stream.write(sse(m));
+      },
+      signal,
+      opts.deadline,
+    );
+    return { statusCode: 200, headers: {}, body: '', streamed: true };
+  }
+}
+
+/** A refusal of the transport's, as a JSON-RPC error without an id. */
+function refusal(statusCode: number, message: string, headers: Record<string, string> = {}): HttpResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(failure(null, { code: ErrorCode.InvalidRequest, message })),
+  };
 }
 
 /**

@@ -88,8 +88,40 @@ export class LocalGateway implements McpBackend {
     return this.catalog.refresh(serverIds);
   }
 
+  /** Whether the gateway serves sessions' event streams (GET /mcp): sessions and response streaming on. */
+  get streams(): boolean {
+    return this.sessions !== undefined && this.options.responseStreaming === true;
+  }
+
+  /** Whether a session's client has its event stream open now. */
+  listening(id: string): boolean {
+    return this.mcp.streams.isOpen(id);
+  }
+
+  /**
+   * A session's event stream (its client's GET): the notifications and questions its target
+   * sessions send outside any call, written as they come, until the client goes away (`signal`),
+   * the session ends, or `deadline` passes.
+   */
+  async listen(
+    id: string,
+    write: (message: unknown) => void,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<void> {
+    const sessions = this.sessions;
+    if (sessions === undefined) return;
+    const targets: [LocalFunction, string][] = [];
+    for (const [serverId, target] of sessions.targets(id)) {
+      const fn = this.lambda.forServer(serverId);
+      if (fn !== undefined) targets.push([fn, target]);
+    }
+    await this.mcp.streams.listen(id, write, signal, Math.min(deadline, sessions.endsAt(id)), targets);
+  }
+
   /** Ends a client's session: the sessions it kept with targets are ended too (DELETE). */
   endSession(id: string): void {
+    this.mcp.streams.end(id);
     const targets = this.sessions?.close(id) ?? new Map<string, string>();
     const deadline = this.clock.now() + 30_000;
     for (const [serverId, session] of targets) {

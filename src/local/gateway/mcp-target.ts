@@ -12,6 +12,7 @@ import {
   isRequest,
   isResponse,
   success,
+  type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../../protocol/jsonrpc.js';
@@ -19,6 +20,7 @@ import type { InvokeOutcome, LocalFunction } from '../lambda/function.js';
 import { StreamedHttpReader } from '../lambda/function-url.js';
 import type { LocalLambda } from '../lambda/service.js';
 import { MCP_SESSION_HEADER } from '../lambda/sessions.js';
+import { SessionStreams, type TargetStreamHost } from './session-streams.js';
 import type { GatewaySessions } from './sessions.js';
 import { invokeTarget } from './target-call.js';
 
@@ -365,7 +367,7 @@ class TargetAnswer {
  * The MCP-server targets of a fleet, as the local gateway reaches them: one JSON-RPC request per
  * Function URL invocation (the fronts are stateless, as AgentCore expects of a target).
  */
-export class McpTargets {
+export class McpTargets implements TargetStreamHost {
   private requests = 0;
   /** URI → owner, from the last resources/list (read routes by it). */
   private resourceOwners = new Map<string, LocalFunction>();
@@ -374,6 +376,8 @@ export class McpTargets {
   /** The servers' questions relayed to clients and not answered yet, by the id the client sees. */
   private readonly asked = new Map<string, Question>();
   private questions = 0;
+  /** The gateway sessions' event streams (their clients' GETs), each following its target sessions. */
+  readonly streams: SessionStreams;
 
   constructor(
     private readonly lambda: LocalLambda,
@@ -385,7 +389,9 @@ export class McpTargets {
      * the gateway session that keeps the server's session, and its answers come back.
      */
     private readonly relay = false,
-  ) {}
+  ) {
+    this.streams = new SessionStreams(this, clock);
+  }
 
   /** The fleet's MCP-server targets, in fleet order, with their resource priority. */
   targets(): Indexed[] {
@@ -438,14 +444,27 @@ export class McpTargets {
     for (let attempt = 1; ; attempt++) {
       if (target === undefined) {
         target = await this.initialize(fn, ctx, kept);
-        if (kept !== undefined) this.sessions?.keep(kept, key, target);
+        if (kept !== undefined) {
+          this.sessions?.keep(kept, key, target);
+          this.streams.kept(kept, fn, target);
+        }
       }
       const asked = new Set<string>();
       const session = target;
       const question = (q: JsonRpcRequest): void => {
         this.question(fn, session, kept, q, ctx, asked);
       };
-      const answer = await this.send(fn, method, params, id, ctx, target, question).finally(() => {
+      const onNotification = ctx.onNotification;
+      const relayed: CallContext =
+        onNotification === undefined
+          ? ctx
+          : {
+              ...ctx,
+              onNotification: (n) => {
+                onNotification(this.relayNotification(fn, session, n));
+              },
+            };
+      const answer = await this.send(fn, method, params, id, relayed, target, question).finally(() => {
         // Questions of this call still unanswered: their server was told when its call ended.
         for (const a of asked) this.asked.delete(a);
       });
@@ -550,6 +569,78 @@ export class McpTargets {
     this.asked.delete(id);
     await this.reply(q.fn, q.target, { ...response, id: q.serverId }, ctx.deadline);
     return true;
+  }
+
+  /** One GET of a target session's event stream (see {@link SessionStreams}); its HTTP status. */
+  async openStream(
+    fn: LocalFunction,
+    target: string,
+    onMessage: (message: unknown) => void,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<number | undefined> {
+    const reading = new StreamedAnswer(onMessage);
+    const event = mcpPostEvent(
+      fn.server.id,
+      '',
+      { [MCP_SESSION_HEADER]: target, accept: 'text/event-stream' },
+      'GET',
+    );
+    const onChunk = (data: Buffer, contentType: string): void => {
+      try {
+        reading.push(data, contentType);
+      } catch {
+        // not an HTTP answer: nothing more is read from it
+      }
+    };
+    const outcome = await invokeTarget(this.lambda, fn, event, { onChunk, signal }, deadline, this.clock);
+    if (outcome.functionError !== undefined || outcome.streamed === undefined) return undefined;
+    try {
+      reading.end();
+    } catch {
+      // an error answer's body (not SSE): its status says enough
+    }
+    return reading.statusCode;
+  }
+
+  /**
+   * A server's question on its session's event stream: relayed under an id of the gateway's to
+   * the gateway session listening; with response streaming off, answered with the reason.
+   */
+  relayQuestion(
+    fn: LocalFunction,
+    target: string,
+    gatewaySession: string,
+    q: JsonRpcRequest,
+  ): string | undefined {
+    if (!this.relay) {
+      const why = "the gateway's response streaming is off (gateway.responseStreaming)";
+      const refusal = failure(q.id, {
+        code: ErrorCode.MethodNotFound,
+        message: `the client behind the gateway cannot answer ${q.method}: ${why}`,
+      });
+      void this.reply(fn, target, refusal, this.clock.now() + 30_000);
+      return undefined;
+    }
+    const id = `gateway-ask-${++this.questions}`;
+    this.asked.set(id, { fn, target, gatewaySession, serverId: q.id });
+    return id;
+  }
+
+  /** A server's cancellation of a question the gateway relayed: under the id the client saw. */
+  relayNotification(fn: LocalFunction, target: string, n: JsonRpcNotification): JsonRpcNotification {
+    if (n.method !== 'notifications/cancelled') return n;
+    const serverId = n.params?.['requestId'];
+    for (const [id, q] of this.asked) {
+      if (q.fn !== fn || q.target !== target || q.serverId !== serverId) continue;
+      this.asked.delete(id);
+      return { ...n, params: { ...n.params, requestId: id } };
+    }
+    return n;
+  }
+
+  forgetQuestions(ids: Iterable<string>): void {
+    for (const id of ids) this.asked.delete(id);
   }
 
   /** A JSON-RPC response POSTed to a target session (a client's answer, or the gateway's refusal). */

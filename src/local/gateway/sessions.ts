@@ -58,6 +58,17 @@ export class GatewaySessions {
     return this.sessions.get(id)?.targets.get(serverId);
   }
 
+  /** When the session ends (epoch ms; 0 for an unknown one). */
+  endsAt(id: string): number {
+    const s = this.sessions.get(id);
+    return s === undefined ? 0 : s.startedAt + this.timeoutMs;
+  }
+
+  /** The target sessions it keeps now: server id → the target's session id. */
+  targets(id: string): ReadonlyMap<string, string> {
+    return this.sessions.get(id)?.targets ?? new Map<string, string>();
+  }
+
   keep(id: string, serverId: string, targetSession: string): void {
     this.sessions.get(id)?.targets.set(serverId, targetSession);
   }

@@ -28,13 +28,15 @@ export async function invokeTarget(
   lambda: LocalLambda,
   fn: LocalFunction,
   event: unknown,
-  opts: Omit<InvokeOptions, 'signal'>,
+  opts: InvokeOptions,
   deadline: number,
   clock: Clock,
 ): Promise<InvokeOutcome> {
   const started = clock.now();
   const gaveUp = new AbortController();
-  const invocation = lambda.invoke(fn.name, event, { ...opts, signal: gaveUp.signal });
+  // `opts.signal`: the gateway's own caller went away (a client's event stream closed).
+  const signal = opts.signal === undefined ? gaveUp.signal : AbortSignal.any([gaveUp.signal, opts.signal]);
+  const invocation = lambda.invoke(fn.name, event, { ...opts, signal });
   const outcome = await withDeadline(invocation, deadline, { clock });
   if (outcome !== EXPIRED) return outcome;
   gaveUp.abort(new Error("the gateway's deadline passed"));

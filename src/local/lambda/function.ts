@@ -127,8 +127,11 @@ export interface InvokeOptions {
    */
   onChunk?: (data: Buffer, contentType: string) => void;
   /**
-   * The caller gives up (its own deadline): a call still queued for an environment leaves the
-   * queue with a CallerGoneError. A running invocation is not stopped (Lambda's is not either).
+   * The caller gives up (its own deadline, or it went away): a call still queued for an
+   * environment leaves the queue with a CallerGoneError. A running invocation of an event function
+   * is not stopped (Lambda's is not either); a request running on an HTTP host (a web function, a
+   * runtime session) is closed, as the endpoint in front closes what it proxies for a client that
+   * went away.
    */
   signal?: AbortSignal;
   /** The caller's trace (its span the invocation's parent), when it traces. */
@@ -569,7 +572,7 @@ export class LocalFunction {
     if (traceId !== undefined) message.traceId = traceId;
     env.noteCall?.();
     // A web function environment cuts a request at its timeout itself (504) and serves on.
-    if (env instanceof WebEnvironment) return env.invoke(message, call.stream.take);
+    if (env instanceof WebEnvironment) return env.invoke(message, call.stream.take, call.opts.signal);
     const reply = await withDeadline(env.invoke(message, call.stream.take), call.deadline, {
       clock: this.clock,
     });

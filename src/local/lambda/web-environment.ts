@@ -153,20 +153,24 @@ export class WebEnvironment extends ProcessEnvironment {
     return 'exit';
   }
 
-  /** One request, answered as a streamed HTTP integration response; cut at the call's deadline. */
-  async invoke(msg: InvokeMessage, onChunk?: ChunkSink): Promise<InvokeReply> {
+  /**
+   * One request, answered as a streamed HTTP integration response; cut at the call's deadline, or
+   * when `gone` aborts: the caller closed its connection, and the endpoint in front (a Web
+   * Function's, a Runtime's) closes the request it proxies.
+   */
+  async invoke(msg: InvokeMessage, onChunk?: ChunkSink, gone?: AbortSignal): Promise<InvokeReply> {
     if (this.exited || !this.listening) return this.platformError(msg.requestId);
     this.inFlight += 1;
     this.peakConcurrency = Math.max(this.peakConcurrency, this.inFlight);
     try {
-      return await this.forward(msg, onChunk ?? (() => undefined));
+      return await this.forward(msg, onChunk ?? (() => undefined), gone);
     } finally {
       this.inFlight -= 1;
       this.requests += 1;
     }
   }
 
-  private async forward(msg: InvokeMessage, onChunk: ChunkSink): Promise<InvokeReply> {
+  private async forward(msg: InvokeMessage, onChunk: ChunkSink, gone?: AbortSignal): Promise<InvokeReply> {
     const event = (msg.event ?? {}) as UrlEvent;
     const body =
       event.body === undefined
@@ -199,8 +203,14 @@ export class WebEnvironment extends ProcessEnvironment {
         resolve(err);
       });
     });
+    const left = (): void => {
+      req.destroy();
+    };
+    gone?.addEventListener('abort', left, { once: true });
+    if (gone?.aborted === true) left();
     req.end(body);
     const outcome = await withDeadline(answered, msg.deadline, { clock: this.opts.clock });
+    gone?.removeEventListener('abort', left);
     this.open.delete(req);
     const result: InvokeReply = {
       type: 'result',
@@ -208,7 +218,7 @@ export class WebEnvironment extends ProcessEnvironment {
       payload: null,
       stream: { contentType: PRELUDE_CONTENT_TYPE },
     };
-    if (outcome === 'done') return result;
+    if (outcome === 'done' || gone?.aborted === true) return result;
     req.destroy();
     if (outcome === EXPIRED) {
       // Lambda answers 504 when nothing was sent yet; a stream already begun is cut where it is.
