@@ -179,6 +179,35 @@ describe("a server's questions to its client in dev", () => {
     assert.equal(answer['roots']?.code, -32601);
   });
 
+  test("through /mcp, a server that cancels its question: the client's handler is told, under the id it was asked with", async () => {
+    const client = new Client(
+      { name: 'cancelled', version: '1' },
+      { capabilities: { sampling: {}, elicitation: {} } },
+    );
+    const seen: string[] = [];
+    client.setRequestHandler(
+      CreateMessageRequestSchema,
+      (_req, extra) =>
+        new Promise((_resolve, reject) => {
+          seen.push('asked');
+          extra.signal.addEventListener('abort', () => {
+            seen.push('cancelled');
+            reject(new Error('cancelled by the server'));
+          });
+        }),
+    );
+    client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept' as const, content: {} }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`)));
+    clients.push(client);
+    const answer = text(await client.callTool({ name: 'asksrt___ask-cancel', arguments: {} }));
+    assert.match(answer, /"action":"accept"/);
+    await eventually(() => seen.includes('cancelled'), {
+      what: "the server's cancellation to reach the client's handler",
+      timeoutMs: 10_000,
+      seen: () => seen.join(', '),
+    });
+  });
+
   test("through /mcp, the session's event stream (GET) carries a target session's notifications of no call", async () => {
     const client = new Client({ name: 'gateway-listener', version: '1' });
     let phase: 'call' | 'after' = 'call';
