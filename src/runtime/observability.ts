@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Logger } from '@aws-lambda-powertools/logger';
+import { Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
@@ -73,7 +73,11 @@ export class Telemetry {
         else logger[level](message, fields);
       };
     const base = opts.log ?? { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-    this.log = opts.redactor ? redacting(base, opts.redactor) : base;
+    const redacted = opts.redactor ? redacting(base, opts.redactor) : base;
+    // A line below the Logger's level is dropped before anything is built for it: its fields,
+    // their redaction, and Powertools' own per-line work (it reads and parses the X-Ray trace
+    // header of every line, printed or not), which a traced invocation pays twice per call.
+    this.log = opts.log === undefined ? atLevel(redacted, () => logger.level) : redacted;
     this.metrics =
       opts.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `mcp-server-${serverId}` });
   }
@@ -167,6 +171,27 @@ function invocationKeys(
     front,
     coldStart,
   };
+}
+
+const THRESHOLD = {
+  debug: LogLevelThreshold.DEBUG,
+  info: LogLevelThreshold.INFO,
+  warn: LogLevelThreshold.WARN,
+  error: LogLevelThreshold.ERROR,
+} as const;
+
+/**
+ * Lines at or above the level `threshold()` gives now (Powertools' numeric level, which may differ
+ * per invocation), the others dropped at once. Powertools' log buffering, which keeps lines below
+ * the level, is not used by the runtime.
+ */
+function atLevel(log: RuntimeLogger, threshold: () => number): RuntimeLogger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, extra?: Record<string, unknown>): void => {
+      if (THRESHOLD[level] >= threshold()) log[level](message, extra);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 /** A logger that redacts secret values from each message and its fields before logging it. */

@@ -132,3 +132,36 @@ test('a line written outside every invocation: the keys of the one running, none
   assert.equal(requestOf('one left'), 'req-a');
   assert.equal(requestOf('none left'), undefined);
 });
+
+test("a line below the Logger's level is dropped before the Logger is asked; the level is read per line", () => {
+  /** Counts the lines Powertools' Logger is asked to write, printed or not. */
+  class CountingLogger extends CapturingLogger {
+    asked = 0;
+    protected override processLogItem(...args: Parameters<Logger['processLogItem']>): void {
+      this.asked += 1;
+      super.processLogItem(...args);
+    }
+  }
+  const logger = new CountingLogger({ serviceName: 'mcp-server-t', logLevel: 'WARN' });
+  const telemetry = new Telemetry('t', { logger, metrics: new CapturingMetrics({ namespace: 'Test' }) });
+  telemetry.startInvocation(lambdaContext(), 'agentcore');
+  telemetry.call({ tool: 'x', method: 'tools/call', front: 'agentcore', durationMs: 1 });
+  assert.equal(logger.asked, 0, 'debug and info lines at WARN');
+  telemetry.call({ tool: 'x', method: 'tools/call', front: 'agentcore', durationMs: 1, error: 'boom' });
+  assert.deepEqual(
+    logger.lines.map((l) => [l['level'], l['message']]),
+    [['WARN', 'tool call']],
+  );
+  logger.setLogLevel('DEBUG');
+  telemetry.log.debug('now shown');
+  telemetry.call({ tool: 'x', method: 'tools/call', front: 'agentcore', durationMs: 1 });
+  assert.equal(logger.asked, 3, 'the WARN line, then the two at DEBUG');
+  assert.deepEqual(
+    logger.lines.slice(1).map((l) => [l['level'], l['message']]),
+    [
+      ['DEBUG', 'now shown'],
+      ['INFO', 'tool call'],
+    ],
+  );
+  telemetry.endInvocation();
+});
