@@ -47,7 +47,15 @@ export function xrayHeader(traceId: string, spanId: string, sampled: boolean): s
 /** The W3C trace context of an X-Ray trace header; undefined without a Root and a Parent. */
 export function fromXRayHeader(header: string | undefined): TraceContext | undefined {
   if (header === undefined || header === '') return undefined;
-  // Read on every invocation of a traced function: one pass, no second parse of what it makes.
+  // Read on every invocation of a traced function: Lambda's own form in one match, any other
+  // order or spacing in one pass, and no second parse of what it makes.
+  const exact = XRAY_LAMBDA.exec(header);
+  if (exact !== null) {
+    const traceId = `${exact[1] ?? ''}${exact[2] ?? ''}`;
+    const spanId = exact[3] ?? '';
+    if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+    return { traceparent: formatTraceparent(traceId, spanId, exact[4] === '1') };
+  }
   let root = '';
   let parent = '';
   let sampled = false;
@@ -68,6 +76,8 @@ export function fromXRayHeader(header: string | undefined): TraceContext | undef
 }
 
 const XRAY_ROOT = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/i;
+/** The header as Lambda writes it (lower-case hex, Root, Parent, Sampled in turn, maybe more after). */
+const XRAY_LAMBDA = /^Root=1-([0-9a-f]{8})-([0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])(?:;|$)/;
 const XRAY_PARENT = /^[0-9a-f]{16}$/i;
 
 /**
@@ -107,7 +117,15 @@ export function withTraceMeta(
   if (trace === undefined) return params;
   const meta = params?.['_meta'];
   const own = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : undefined;
-  if (own?.['traceparent'] !== undefined) {
+  if (own === undefined) {
+    // The common case (a request without `_meta`): one object for it, none to take apart.
+    const fresh: Record<string, unknown> =
+      trace.tracestate === undefined
+        ? { traceparent: trace.traceparent }
+        : { traceparent: trace.traceparent, tracestate: trace.tracestate };
+    return { ...params, _meta: fresh };
+  }
+  if (own['traceparent'] !== undefined) {
     const theirs = traceOfMeta(params);
     if (
       theirs !== undefined &&
@@ -116,7 +134,7 @@ export function withTraceMeta(
       return params;
   }
   // A caller's tracestate goes with its traceparent (built without `delete`: the object stays fast).
-  const { tracestate: _, ...rest } = own ?? {};
+  const { tracestate: _, ...rest } = own;
   const next: Record<string, unknown> =
     trace.tracestate === undefined
       ? { ...rest, traceparent: trace.traceparent }

@@ -50,6 +50,28 @@ test("Lambda's X-Ray header and W3C name the same trace, both ways", () => {
     { traceparent: '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00' },
   );
   assert.equal(fromXRayHeader('Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1'), undefined);
+  // Other orders, spacing, upper-case hex and deferred sampling (`?`) read as well as Lambda's form.
+  const expected = { traceparent: '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01' };
+  for (const header of [
+    'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+    'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1',
+    'Parent=53995c3f42cd8ad8;Sampled=1;Root=1-5759e988-bd862e3fe1be46a994272793',
+    'Root=1-5759E988-BD862E3FE1BE46A994272793; Parent=53995C3F42CD8AD8; Sampled=1',
+  ])
+    assert.deepEqual(fromXRayHeader(header), expected, header);
+  assert.deepEqual(
+    fromXRayHeader('Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?'),
+    { traceparent: '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00' },
+  );
+  // All-zero ids name no trace, in Lambda's form too.
+  assert.equal(
+    fromXRayHeader(`Root=1-00000000-${'0'.repeat(24)};Parent=53995c3f42cd8ad8;Sampled=1`),
+    undefined,
+  );
+  assert.equal(
+    fromXRayHeader(`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=${'0'.repeat(16)};Sampled=1`),
+    undefined,
+  );
   assert.equal(fromXRayHeader(''), undefined);
   assert.equal(fromXRayHeader(undefined), undefined);
   fc.assert(
