@@ -5,7 +5,7 @@
  * and the deadline travel with every message in its call context; an interceptor's HTTP status
  * comes back with its answer.
  */
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, type Attributes } from '@opentelemetry/api';
 import { answerOf, McpBridge, type CallContext, type MessageHandler } from '../../protocol/bridge.js';
 import { parseTraceparent, traceOfMeta } from '../../contract/trace.js';
 import type { LocalTracing } from '../lambda/tracing.js';
@@ -228,19 +228,18 @@ async function traced(
         };
   const parent = fromHeader ?? traceOfMeta(req.params);
   const who = ctx.caller?.principal;
+  // Built in place, not spread together: this runs on every request.
+  const attributes: Attributes = { 'mcp.method.name': req.method, 'jsonrpc.request.id': String(req.id) };
+  if (typeof tool === 'string') {
+    attributes['gen_ai.tool.name'] = tool;
+    attributes['gen_ai.operation.name'] = 'execute_tool';
+  }
+  if (who !== undefined && 'principal' in who)
+    attributes['enduser.id'] = who.principal.kind === 'iam' ? who.principal.arn : who.principal.id;
   const span = tracing.start(typeof tool === 'string' ? `${req.method} ${tool}` : req.method, {
-    ...(parent ? { parent } : {}),
+    parent,
     kind: SpanKind.SERVER,
-    attributes: {
-      'mcp.method.name': req.method,
-      'jsonrpc.request.id': String(req.id),
-      ...(typeof tool === 'string'
-        ? { 'gen_ai.tool.name': tool, 'gen_ai.operation.name': 'execute_tool' }
-        : {}),
-      ...(who !== undefined && 'principal' in who
-        ? { 'enduser.id': who.principal.kind === 'iam' ? who.principal.arn : who.principal.id }
-        : {}),
-    },
+    attributes,
   });
   try {
     const answer = answerOf(await next(req, { ...ctx, trace: span.context }));

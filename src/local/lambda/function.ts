@@ -335,7 +335,7 @@ export class LocalFunction {
       return this.invokeOn(await this.lease(opts.signal), event, opts, t0);
     }
     const span = tracing.start(`invoke ${this.name}`, {
-      ...(opts.trace ? { parent: opts.trace } : {}),
+      parent: opts.trace,
       kind: SpanKind.SERVER,
       attributes: {
         'faas.invoked_name': this.name,

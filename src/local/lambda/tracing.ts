@@ -143,6 +143,9 @@ class HandedOut implements TraceContext {
 }
 
 const SCOPE = { name: 'mcp-fleet' };
+/** What every span without links or events shares (read-only for the processors). */
+const NONE: readonly never[] = Object.freeze([]);
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NO_TIME: HrTime = [0, 0];
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
@@ -200,10 +203,10 @@ export class LocalSpan implements ReadableSpan {
   readonly startTime: HrTime;
   endTime: HrTime = NO_TIME;
   duration: HrTime = NO_TIME;
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  status: SpanStatus = UNSET;
   ended = false;
-  readonly links = [];
-  readonly events = [];
+  readonly links = NONE as [];
+  readonly events = NONE as [];
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
@@ -222,8 +225,8 @@ export class LocalSpan implements ReadableSpan {
     startMs?: number,
   ) {
     this.kind = kind;
-    this.attributes = {};
-    this.set(attributes);
+    // Kept as given (every caller hands a new object): the span's own from now on.
+    this.attributes = attributes;
     this.parentSpanContext = parent;
     this.own = {
       traceId: parent?.traceId ?? randomId(16),
@@ -364,7 +367,7 @@ export class LocalTracing {
   /** A span continuing `parent` (a caller's trace context), or the root of a new trace. */
   start(
     name: string,
-    opts: { parent?: TraceContext; kind?: SpanKind; attributes?: Attributes } = {},
+    opts: { parent?: TraceContext | undefined; kind?: SpanKind; attributes?: Attributes } = {},
   ): LocalSpan {
     return new LocalSpan(
       this.home,
