@@ -486,8 +486,8 @@ function failedRound(err: unknown): Round {
  * 16, and each block gives a ratio. The result is the median of every block's ratio; the spread
  * is that of the pairs' medians.
  */
-const TRACING_PAIRS = Number(process.env['BENCH_TRACING_PAIRS'] ?? 4);
-const TRACING_BLOCKS = Number(process.env['BENCH_TRACING_BLOCKS'] ?? 6);
+const TRACING_PAIRS = Number(process.env['BENCH_TRACING_PAIRS'] ?? 6);
+const TRACING_BLOCKS = Number(process.env['BENCH_TRACING_BLOCKS'] ?? 8);
 const BLOCK_SEQUENTIAL = 300;
 const BLOCK_CONCURRENT = 1600;
 
