@@ -8,7 +8,7 @@
  * The spans of the last traces are kept for `/status` (the waterfall), and with `--otlp <url>`
  * every span is exported to an OpenTelemetry collector (OTLP over HTTP, JSON).
  */
-import { randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   SpanKind,
   SpanStatusCode,
@@ -146,22 +146,27 @@ const SCOPE = { name: 'mcp-fleet' };
 /** What every span without links or events shares (read-only for the processors). */
 const NONE: readonly never[] = Object.freeze([]);
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
-const NO_TIME: HrTime = [0, 0];
+const NO_TIME = Object.freeze([0, 0]) as unknown as HrTime;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
-/** Random bytes for ids, drawn a pool at a time (one system call per 512 span ids). */
-const idPool = Buffer.allocUnsafe(4096);
-let idAt = idPool.length;
+/**
+ * Random ids, drawn a pool at a time: 4 KiB of random bytes (one system call per 512 span ids),
+ * turned into hex once, each id a slice of it (no conversion per id).
+ */
+const POOL_BYTES = 4096;
+let idHex = '';
+let idAt = POOL_BYTES * 2;
 
 function randomId(bytes: 8 | 16): string {
+  const chars = bytes * 2;
   for (;;) {
-    if (idAt + bytes > idPool.length) {
-      randomFillSync(idPool);
+    if (idAt + chars > idHex.length) {
+      idHex = randomBytes(POOL_BYTES).toString('hex');
       idAt = 0;
     }
-    const id = idPool.toString('hex', idAt, idAt + bytes);
-    idAt += bytes;
+    const id = idHex.slice(idAt, idAt + chars);
+    idAt += chars;
     if (id !== ZERO_TRACE && id !== ZERO_SPAN) return id;
   }
 }
@@ -200,9 +205,6 @@ export class LocalSpan implements ReadableSpan {
   readonly kind: SpanKind;
   readonly attributes: Attributes;
   readonly parentSpanContext: SpanContext | undefined;
-  readonly startTime: HrTime;
-  endTime: HrTime = NO_TIME;
-  duration: HrTime = NO_TIME;
   status: SpanStatus = UNSET;
   ended = false;
   readonly links = NONE as [];
@@ -213,6 +215,9 @@ export class LocalSpan implements ReadableSpan {
   readonly instrumentationScope = SCOPE;
   private readonly own: SpanContext;
   private readonly startMono: number;
+  /** When it began, epoch ms; how long it ran (ms), once ended. */
+  private readonly startMs: number;
+  private durationMs = 0;
   private handedOut: HandedOut | undefined;
 
   constructor(
@@ -235,7 +240,20 @@ export class LocalSpan implements ReadableSpan {
     };
     const mono = performance.now();
     this.startMono = startMs === undefined ? mono : mono - (epochMs(mono) - startMs);
-    this.startTime = hrTime(startMs ?? epochMs(mono));
+    this.startMs = startMs ?? epochMs(mono);
+  }
+
+  // The SDK's times, made when a processor or `/status` reads them (not on every span's path).
+  get startTime(): HrTime {
+    return hrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    return this.ended ? hrTime(this.startMs + this.durationMs) : NO_TIME;
+  }
+
+  get duration(): HrTime {
+    return this.ended ? hrTime(this.durationMs) : NO_TIME;
   }
 
   get resource(): Resource {
@@ -307,10 +325,7 @@ export class LocalSpan implements ReadableSpan {
     if (this.ended) return;
     this.ended = true;
     if (error !== undefined) this.status = { code: SpanStatusCode.ERROR, message: this.home.redact(error) };
-    const ms = Math.max(0, performance.now() - this.startMono);
-    this.duration = hrTime(ms);
-    const [secs, nanos] = this.startTime;
-    this.endTime = hrTime(secs * 1000 + nanos / 1e6 + ms);
+    this.durationMs = Math.max(0, performance.now() - this.startMono);
     if (!this.sampled) return;
     for (const p of this.home.processors) p.onEnd(this);
   }
@@ -323,6 +338,8 @@ export interface TracingOptions {
   serviceName?: string;
   /** Keeps secret values out of what a span says (its error message). */
   redact?: (text: string) => string;
+  /** More span processors, each given every ended span (an embedder's own exporter). */
+  processors?: SpanProcessor[];
 }
 
 /**
@@ -353,7 +370,7 @@ export class LocalTracing {
   private readonly recent = new RecentTraces();
 
   constructor(options: TracingOptions = {}) {
-    const processors: SpanProcessor[] = [this.recent];
+    const processors: SpanProcessor[] = [this.recent, ...(options.processors ?? [])];
     if (options.otlp !== undefined) {
       processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: options.otlp }) }));
     }
