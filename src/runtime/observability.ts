@@ -28,6 +28,13 @@ interface InvocationScope {
 }
 
 /**
+ * Whether Powertools has turned these metrics off (POWERTOOLS_METRICS_DISABLED, or its dev mode):
+ * its own verdict, `isDisabled()`, public in its JavaScript and protected in its type declarations.
+ */
+const metricsOff = (metrics: Metrics): boolean =>
+  (metrics as unknown as { isDisabled(): boolean }).isDisabled();
+
+/**
  * Structured logs and EMF metrics of one server's function: Powertools for AWS Lambda, with the
  * server id, tool, duration, cold start and request ids on every line.
  *
@@ -97,8 +104,12 @@ export class Telemetry {
   call(record: CallRecord): void {
     const level = record.error === undefined ? 'info' : 'warn';
     this.log[level]('tool call', { ...record });
-    // One EMF record per call, with its own dimensions (cleared again by the publish).
+    // One EMF record per call, with its own dimensions (cleared again by the publish). Metrics
+    // turned off (POWERTOOLS_METRICS_DISABLED, or Powertools' dev mode) print nothing: nothing is
+    // built for them either (Powertools would validate, store and clear every value, and read the
+    // environment for its invoke store, on each call).
     const m = this.metrics;
+    if (metricsOff(m)) return;
     m.addDimensions({ server: this.serverId, tool: record.tool === '' ? record.method : record.tool });
     m.addMetric(METRIC.calls, MetricUnit.Count, 1);
     m.addMetric(METRIC.errors, MetricUnit.Count, record.error === undefined ? 0 : 1);
@@ -144,6 +155,7 @@ export class Telemetry {
     unit: (typeof MetricUnit)[keyof typeof MetricUnit],
     value: number,
   ): void {
+    if (metricsOff(this.metrics)) return;
     this.metrics.addDimensions({ server: this.serverId });
     this.metrics.addMetric(name, unit, value);
     this.metrics.publishStoredMetrics();

@@ -24,6 +24,10 @@ class CapturingLogger extends Logger {
 /** Powertools' Metrics, each EMF record kept instead of printed. */
 class CapturingMetrics extends Metrics {
   readonly records: Record<string, unknown>[] = [];
+  /** Powertools' verdict: metrics turned off. */
+  get off(): boolean {
+    return this.isDisabled();
+  }
   override publishStoredMetrics(): this {
     this.records.push(this.serializeMetrics());
     this.clearMetrics();
@@ -164,4 +168,36 @@ test("a line below the Logger's level is dropped before the Logger is asked; the
     ],
   );
   telemetry.endInvocation();
+});
+
+test('metrics turned off (POWERTOOLS_METRICS_DISABLED): nothing is built for them, and the log lines are still written', () => {
+  const saved = process.env['POWERTOOLS_METRICS_DISABLED'];
+  const make = (disabled: boolean): CapturingMetrics => {
+    process.env['POWERTOOLS_METRICS_DISABLED'] = String(disabled);
+    try {
+      return new CapturingMetrics({ namespace: 'Test', serviceName: 'mcp-server-t' });
+    } finally {
+      if (saved === undefined) delete process.env['POWERTOOLS_METRICS_DISABLED'];
+      else process.env['POWERTOOLS_METRICS_DISABLED'] = saved;
+    }
+  };
+  for (const disabled of [true, false]) {
+    const logger = new CapturingLogger({ serviceName: 'mcp-server-t' });
+    const metrics = make(disabled);
+    assert.equal(metrics.off, disabled);
+    const telemetry = new Telemetry('t', { logger, metrics });
+    telemetry.startInvocation(lambdaContext(), 'agentcore');
+    telemetry.call({ tool: 'echo', method: 'tools/call', front: 'agentcore', durationMs: 2 });
+    telemetry.serverStarted(120, 42);
+    telemetry.callTimedOut('took too long');
+    telemetry.serverCrashed('exit 1');
+    telemetry.endInvocation();
+    // When metrics are on: the call's record, the start's two, the timeout's and the crash's; none
+    // (not even an empty one) when they are off.
+    assert.equal(metrics.records.length, disabled ? 0 : 5, `disabled: ${String(disabled)}`);
+    assert.deepEqual(
+      logger.lines.map((l) => l['message']),
+      ['tool call', 'server started', 'call timed out', 'server crashed'],
+    );
+  }
 });
