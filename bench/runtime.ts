@@ -3,6 +3,8 @@
  * servers and calls:
  *   direct    a warm MCP SDK stdio client calling the server (the server's own round trip)
  *   warm      our handler (AgentCore front) with its warm server process
+ *   quiet     the same handler with its per-call telemetry off (log level WARN, metrics
+ *             disabled): what the handler costs without the two lines it prints per call
  *   cold      our handler's first call in a new environment (start + initialize + call),
  *             alternated with reference calls
  *   reference @aws/run-mcp-servers-with-aws-lambda: BedrockAgentCoreGatewayTargetHandler +
@@ -21,10 +23,13 @@ import {
 } from '@aws/run-mcp-servers-with-aws-lambda';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { serverEnvironment } from '../src/runtime/env.js';
 import { createHandler } from '../src/runtime/index.js';
+import type { HandlerOptions } from '../src/runtime/handler.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name: string): string => path.join(ROOT, 'node_modules', '.bin', name);
@@ -100,9 +105,22 @@ async function direct(c: Case): Promise<Caller> {
   };
 }
 
-/** Our handler (AgentCore front) with its warm server process. */
-async function warm(c: Case): Promise<Caller> {
-  const handler = createHandler({ id: c.id, command: c.command, args: c.args, env: c.env });
+/**
+ * Our handler (AgentCore front) with its warm server process; `quiet`: with its per-call
+ * telemetry off (Powertools' Logger at WARN, its Metrics disabled as POWERTOOLS_METRICS_DISABLED
+ * disables them, read when they are made).
+ */
+async function warm(c: Case, quiet = false): Promise<Caller> {
+  const options: HandlerOptions = {};
+  if (quiet) {
+    const before = process.env['POWERTOOLS_METRICS_DISABLED'];
+    process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+    options.metrics = new Metrics({ namespace: 'McpFleet', serviceName: `mcp-server-${c.id}` });
+    if (before === undefined) delete process.env['POWERTOOLS_METRICS_DISABLED'];
+    else process.env['POWERTOOLS_METRICS_DISABLED'] = before;
+    options.logger = new Logger({ serviceName: `mcp-server-${c.id}`, logLevel: 'WARN' });
+  }
+  const handler = createHandler({ id: c.id, command: c.command, args: c.args, env: c.env }, options);
   await handler.ready;
   const ctx = context(`${c.id}___${c.tool}`);
   return {
@@ -113,19 +131,30 @@ async function warm(c: Case): Promise<Caller> {
   };
 }
 
+const KINDS = ['direct', 'warm', 'quiet'] as const;
+type Kind = (typeof KINDS)[number];
+
 /**
- * Direct and warm calls in alternating rounds (both warm all along), so that both see the same
- * machine: every sample of each, and the warm ÷ direct ratio of each round's medians.
+ * Direct, warm and quiet calls in rounds (all warm all along, the order turned each round), so
+ * that all see the same machine: every sample of each, and each round's ratios of medians
+ * (warm ÷ direct, quiet ÷ direct).
  */
-async function warmAndDirect(c: Case): Promise<{ direct: number[]; warm: number[]; ratios: number[] }> {
-  const callers = { direct: await direct(c), warm: await warm(c) };
-  const samples = { direct: [] as number[], warm: [] as number[] };
+async function warmAndDirect(
+  c: Case,
+): Promise<{ samples: Record<Kind, number[]>; ratios: number[]; quietRatios: number[] }> {
+  const callers: Record<Kind, Caller> = {
+    direct: await direct(c),
+    warm: await warm(c),
+    quiet: await warm(c, true),
+  };
+  const samples: Record<Kind, number[]> = { direct: [], warm: [], quiet: [] };
   const ratios: number[] = [];
+  const quietRatios: number[] = [];
   try {
     for (const caller of Object.values(callers)) for (let i = 0; i < 50; i++) await caller.call();
     for (let round = 0; round < WARM_ROUNDS; round++) {
       const medians: Record<string, number> = {};
-      const order = round % 2 === 0 ? (['direct', 'warm'] as const) : (['warm', 'direct'] as const);
+      const order = KINDS.map((_, i) => KINDS[(i + round) % KINDS.length] as Kind);
       for (const kind of order) {
         const these: number[] = [];
         for (let i = 0; i < WARM_CALLS; i++) these.push(await time(callers[kind].call));
@@ -133,12 +162,12 @@ async function warmAndDirect(c: Case): Promise<{ direct: number[]; warm: number[
         medians[kind] = stats(these).p50;
       }
       ratios.push((medians['warm'] ?? NaN) / (medians['direct'] ?? NaN));
+      quietRatios.push((medians['quiet'] ?? NaN) / (medians['direct'] ?? NaN));
     }
   } finally {
-    await callers.direct.close();
-    await callers.warm.close();
+    for (const caller of Object.values(callers)) await caller.close();
   }
-  return { ...samples, ratios };
+  return { samples, ratios, quietRatios };
 }
 
 /** Cold first calls and reference calls, alternated so both see the same machine conditions. */
@@ -209,26 +238,29 @@ async function main(): Promise<void> {
     `# runtime benchmark — ${new Date().toISOString()}, Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,
   );
   out(
-    `# direct and warm: ${WARM_ROUNDS} alternating rounds of ${WARM_CALLS} calls each, after 50 warm-up calls; cold and reference: ${COLD_CALLS} calls each`,
+    `# direct, warm and quiet: ${WARM_ROUNDS} rounds of ${WARM_CALLS} calls each, after 50 warm-up calls; cold and reference: ${COLD_CALLS} calls each`,
   );
   out();
   /** The table, as docs/benchmarks.md shows it. */
   const table = [
-    '| server, tool | direct p50 / p95 (ms) | warm p50 / p95 (ms) | cold p50 (ms) | reference p50 (ms) | warm ÷ direct (goal ≤ 1.1) | its spread over the rounds | cold ÷ reference (goal ≤ 1) | reference ÷ warm (goal ≥ 100) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| server, tool | direct p50 / p95 (ms) | warm p50 / p95 (ms) | cold p50 (ms) | reference p50 (ms) | warm ÷ direct (goal ≤ 1.1) | its spread over the rounds | quiet ÷ direct (its spread) | cold ÷ reference (goal ≤ 1) | reference ÷ warm (goal ≥ 100) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const results: Record<string, unknown> = {};
   let ok = true;
   for (const c of cases) {
     const rounds = await warmAndDirect(c);
-    const d = stats(rounds.direct);
-    const w = stats(rounds.warm);
+    const d = stats(rounds.samples.direct);
+    const w = stats(rounds.samples.warm);
+    const q = stats(rounds.samples.quiet);
     const spread = [Math.min(...rounds.ratios), Math.max(...rounds.ratios)];
+    const quietSpread = [Math.min(...rounds.quietRatios), Math.max(...rounds.quietRatios)];
     const both = await coldAndReference(c);
     const k = stats(both.cold);
     const r = stats(both.reference);
     const ratios = {
       warmOverDirect: w.p50 / d.p50,
+      quietOverDirect: q.p50 / d.p50,
       coldOverReference: k.p50 / r.p50,
       referenceOverWarm: r.p50 / w.p50,
     };
@@ -239,14 +271,16 @@ async function main(): Promise<void> {
       tool: c.tool,
       direct: d,
       warm: w,
+      quiet: q,
       cold: k,
       reference: r,
       ratios,
       roundRatios: rounds.ratios,
+      quietRoundRatios: rounds.quietRatios,
       pass,
     };
     table.push(
-      `| ${c.id} \`${c.tool}\` | ${ms(d.p50)} / ${ms(d.p95)} | ${ms(w.p50)} / ${ms(w.p95)} | ${ms(k.p50)} | ${ms(r.p50)} | ${ratios.warmOverDirect.toFixed(2)} | ${spread.map((x) => x.toFixed(2)).join('–')} | ${ratios.coldOverReference.toFixed(2)} | ${ratios.referenceOverWarm.toFixed(0)} |`,
+      `| ${c.id} \`${c.tool}\` | ${ms(d.p50)} / ${ms(d.p95)} | ${ms(w.p50)} / ${ms(w.p95)} | ${ms(k.p50)} | ${ms(r.p50)} | ${ratios.warmOverDirect.toFixed(2)} | ${spread.map((x) => x.toFixed(2)).join('–')} | ${ratios.quietOverDirect.toFixed(2)} (${quietSpread.map((x) => x.toFixed(2)).join('–')}) | ${ratios.coldOverReference.toFixed(2)} | ${ratios.referenceOverWarm.toFixed(0)} |`,
     );
   }
   const verdict = ok ? 'All goals met.' : 'Some goals were NOT met (see the ratios).';
@@ -260,7 +294,7 @@ async function main(): Promise<void> {
     generatedDoc('runtime'),
     facts,
     [
-      `Direct and warm: ${WARM_ROUNDS} alternating rounds of ${WARM_CALLS} calls each (after 50 warm-up calls), both warm all along; the spread is the lowest and highest warm ÷ direct of the rounds' medians. Cold and reference: ${COLD_CALLS} calls each. Times in ms.`,
+      `Direct, warm and quiet (warm with its per-call telemetry off: log level WARN, metrics disabled): ${WARM_ROUNDS} rounds of ${WARM_CALLS} calls each, the order turned each round (after 50 warm-up calls), all warm all along; the spread is the lowest and highest ratio of the rounds' medians. Cold and reference: ${COLD_CALLS} calls each. Times in ms.`,
       '',
       ...table,
       '',
