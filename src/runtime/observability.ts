@@ -23,9 +23,20 @@ export interface CallRecord {
 
 /** One invocation: the keys every log line written for it carries, while it runs. */
 interface InvocationScope {
+  /** The Telemetry whose invocation this is. */
+  readonly owner: Telemetry;
   readonly keys: Readonly<Record<string, unknown>>;
   open: boolean;
 }
+
+/**
+ * The invocation an async call chain belongs to, for every Telemetry of the process. One store,
+ * not one per Telemetry: on Node.js 20 an AsyncLocalStorage, once entered, stays in the list that
+ * every new promise and async resource copies its stores from until it is disabled, so a store
+ * per handler made each handler created (and closed) slow down every call of the ones after it
+ * (bench:runtime: a warm call after 20 cold handlers took 1.5 × the time it took before them).
+ */
+const invocations = new AsyncLocalStorage<InvocationScope>();
 
 /**
  * Whether Powertools has turned these metrics off (POWERTOOLS_METRICS_DISABLED, or its dev mode):
@@ -52,8 +63,6 @@ export class Telemetry {
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private coldStart = true;
-  /** The invocation an async call chain belongs to. */
-  private readonly scope = new AsyncLocalStorage<InvocationScope>();
   /** Invocations started and not yet ended. */
   private readonly running = new Set<InvocationScope>();
 
@@ -94,10 +103,14 @@ export class Telemetry {
    * the rest of that invocation's call chain logs with its keys.
    */
   startInvocation(context: Context | undefined, front: string): void {
-    const scope: InvocationScope = { keys: invocationKeys(context, front, this.coldStart), open: true };
+    const scope: InvocationScope = {
+      owner: this,
+      keys: invocationKeys(context, front, this.coldStart),
+      open: true,
+    };
     this.coldStart = false;
     this.running.add(scope);
-    this.scope.enterWith(scope);
+    invocations.enterWith(scope);
     this.log.debug('invocation started');
   }
 
@@ -135,7 +148,7 @@ export class Telemetry {
 
   /** Call at the end of each invocation, in its async context. */
   endInvocation(): void {
-    const own = this.scope.getStore();
+    const own = this.ownScope();
     // A caller that lost the async context ends the one invocation running, if only one is.
     const scope = own ?? (this.running.size === 1 ? [...this.running][0] : undefined);
     if (scope === undefined) return;
@@ -145,9 +158,15 @@ export class Telemetry {
 
   /** The keys of the invocation a line is written for, if it is known. */
   private currentKeys(): Readonly<Record<string, unknown>> | undefined {
-    const own = this.scope.getStore();
+    const own = this.ownScope();
     if (own?.open === true) return own.keys;
     return this.running.size === 1 ? [...this.running][0]?.keys : undefined;
+  }
+
+  /** The invocation of this Telemetry that the current async call chain belongs to. */
+  private ownScope(): InvocationScope | undefined {
+    const scope = invocations.getStore();
+    return scope?.owner === this ? scope : undefined;
   }
 
   private serverMetric(

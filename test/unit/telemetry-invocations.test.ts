@@ -5,7 +5,7 @@
  * meanwhile — one ending does not take the keys of another still running.
  */
 import assert from 'node:assert/strict';
-import { AsyncResource } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { test } from 'node:test';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -200,4 +200,55 @@ test('metrics turned off (POWERTOOLS_METRICS_DISABLED): nothing is built for the
       ['tool call', 'server started', 'call timed out', 'server crashed'],
     );
   }
+});
+
+test('every Telemetry of a process enters one async store, and sees only its own invocations in it', async () => {
+  // On Node.js 20 each AsyncLocalStorage entered stays in the list every new promise copies its
+  // stores from: one per handler made each handler created slow down the calls of later ones.
+  const entered = new Set<AsyncLocalStorage<unknown>>();
+  const proto = AsyncLocalStorage.prototype as {
+    enterWith(this: AsyncLocalStorage<unknown>, store: unknown): void;
+  };
+  const enterWith = Object.getOwnPropertyDescriptor(proto, 'enterWith');
+  assert.ok(enterWith !== undefined && typeof enterWith.value === 'function');
+  const original = enterWith.value as (this: AsyncLocalStorage<unknown>, store: unknown) => void;
+  proto.enterWith = function (this: AsyncLocalStorage<unknown>, store: unknown) {
+    entered.add(this);
+    original.call(this, store);
+  };
+  const loggers: CapturingLogger[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const logger = new CapturingLogger({ serviceName: `mcp-server-${i}` });
+      loggers.push(logger);
+      const telemetry = new Telemetry(String(i), {
+        logger,
+        metrics: new CapturingMetrics({ namespace: 'Test' }),
+      });
+      await invocation(telemetry, `req-${i}`, 'x', Promise.resolve());
+    }
+  } finally {
+    Object.defineProperty(proto, 'enterWith', enterWith);
+  }
+  assert.equal(entered.size, 1, 'one store for all five');
+
+  // Two at once in one async chain: each line carries its own Telemetry's invocation, or none.
+  const [a, b] = [new CapturingLogger({ serviceName: 'a' }), new CapturingLogger({ serviceName: 'b' })];
+  const ta = new Telemetry('a', { logger: a, metrics: new CapturingMetrics({ namespace: 'Test' }) });
+  const tb = new Telemetry('b', { logger: b, metrics: new CapturingMetrics({ namespace: 'Test' }) });
+  await (async () => {
+    ta.startInvocation({ ...lambdaContext(), awsRequestId: 'req-a' }, 'agentcore');
+    tb.startInvocation({ ...lambdaContext(), awsRequestId: 'req-b' }, 'agentcore');
+    await Promise.resolve();
+    ta.log.info('from a');
+    tb.log.info('from b');
+    ta.endInvocation();
+    tb.endInvocation();
+  })();
+  assert.equal(a.lines.find((l) => l['message'] === 'from a')?.['function_request_id'], 'req-a');
+  assert.equal(b.lines.find((l) => l['message'] === 'from b')?.['function_request_id'], 'req-b');
+  for (const logger of loggers)
+    assert.ok(
+      logger.lines.some((l) => l['message'] === 'working' && typeof l['function_request_id'] === 'string'),
+    );
 });
