@@ -3,7 +3,10 @@ import { Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
+import { CallRecordWriter, type CallRecord } from './call-record.js';
 import type { Redactor } from './redact.js';
+
+export type { CallRecord } from './call-record.js';
 
 /** What the runtime logs through: Powertools' Logger fits it, and so does a test's recorder. */
 export interface RuntimeLogger {
@@ -11,14 +14,6 @@ export interface RuntimeLogger {
   info(message: string, extra?: Record<string, unknown>): void;
   warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
-}
-
-export interface CallRecord {
-  tool: string;
-  method: string;
-  durationMs: number;
-  error?: string;
-  front: string;
 }
 
 /** One invocation: the keys every log line written for it carries, while it runs. */
@@ -62,6 +57,9 @@ export class Telemetry {
   readonly log: RuntimeLogger;
   private readonly logger: Logger;
   private readonly metrics: Metrics;
+  /** Each call's record as one line, where that line is Powertools' two (see CallRecordWriter). */
+  private readonly records: CallRecordWriter | undefined;
+  private readonly redactor: Redactor | undefined;
   private coldStart = true;
   /** Invocations started and not yet ended. */
   private readonly running = new Set<InvocationScope>();
@@ -96,6 +94,12 @@ export class Telemetry {
     this.log = opts.log === undefined ? atLevel(redacted, () => logger.level) : redacted;
     this.metrics =
       opts.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `mcp-server-${serverId}` });
+    this.redactor = opts.redactor;
+    // Only with the runtime's own Logger and Metrics: a caller's may be configured otherwise.
+    this.records =
+      opts.logger === undefined && opts.metrics === undefined && opts.log === undefined
+        ? CallRecordWriter.create(serverId, this.logger, this.metrics)
+        : undefined;
   }
 
   /**
@@ -115,6 +119,7 @@ export class Telemetry {
   }
 
   call(record: CallRecord): void {
+    if (this.records?.write(record, this.currentKeys(), this.redactor) === true) return;
     const level = record.error === undefined ? 'info' : 'warn';
     this.log[level]('tool call', { ...record });
     // One EMF record per call, with its own dimensions (cleared again by the publish). Metrics
