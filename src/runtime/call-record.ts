@@ -13,12 +13,17 @@ export interface CallRecord {
   front: string;
 }
 
-/** The EMF part of every call's record, as Powertools' Metrics serializes it for this server. */
+/**
+ * The EMF part of every call's record, as Powertools' Metrics serializes it for this server, as
+ * JSON text: only the time, the tool and the three values change from call to call.
+ */
 interface EmfShape {
-  /** `_aws.CloudWatchMetrics`: namespace, dimension names, metric names and units. */
-  readonly definitions: unknown;
-  /** Default dimensions (Powertools' `service`), with their values. */
-  readonly defaults: Readonly<Record<string, unknown>>;
+  /** `"_aws":{"Timestamp":` … then this: `,"CloudWatchMetrics":[…]}` (namespace, dimension and metric names, units). */
+  readonly definitions: string;
+  /** The default dimensions (Powertools' `service`), each `,"key":value`. */
+  readonly defaults: string;
+  /** `,"server":"<id>"`. */
+  readonly server: string;
 }
 
 /**
@@ -85,51 +90,55 @@ export class CallRecordWriter {
     const emf = this.emf;
     if (!logged && emf === undefined) return true;
     const now = Date.now();
-    const line: Record<string, unknown> = {};
+    let text: string;
     if (logged) {
-      const fields: Record<string, unknown> = {
+      // As Powertools prints the line: its keys, in its order; no undefined, null or empty values
+      // (JSON.stringify leaves out the undefined ones).
+      const line = {
         level: failed ? 'WARN' : 'INFO',
         message: 'tool call',
         timestamp: new Date(now).toISOString(),
         service: `mcp-server-${this.serverId}`,
-        cold_start: undefined,
-        function_arn: undefined,
-        function_memory_size: undefined,
-        function_name: undefined,
-        function_request_id: undefined,
+        cold_start: present(keys?.['cold_start']),
+        function_arn: present(keys?.['function_arn']),
+        function_memory_size: present(keys?.['function_memory_size']),
+        function_name: present(keys?.['function_name']),
+        function_request_id: present(keys?.['function_request_id']),
         sampling_rate: 0,
-        xray_trace_id: getXRayTraceIdFromEnv(),
-        tenant_id: undefined,
+        xray_trace_id: present(getXRayTraceIdFromEnv()),
+        tenant_id: present(keys?.['tenant_id']),
         serverId: this.serverId,
+        coldStart: present(keys?.['coldStart']),
+        tool: record.tool,
+        method: present(redacting ? redactor.redact(record.method) : record.method),
+        durationMs: record.durationMs,
+        error: failed ? present(redacting ? redactor.redact(record.error ?? '') : record.error) : undefined,
+        front: present(redacting ? redactor.redact(record.front) : record.front),
       };
-      if (keys !== undefined) for (const k in keys) fields[k] = keys[k];
-      fields['tool'] = record.tool;
-      fields['method'] = redacting ? redactor.redact(record.method) : record.method;
-      fields['durationMs'] = record.durationMs;
-      if (failed) fields['error'] = redacting ? redactor.redact(record.error ?? '') : record.error;
-      fields['front'] = redacting ? redactor.redact(record.front) : record.front;
-      // As Powertools prints a line: without undefined, null or empty values.
-      for (const k in fields) {
-        const v = fields[k];
-        if (v !== undefined && v !== null && v !== '') line[k] = v;
-      }
-    }
-    if (emf !== undefined) {
-      line['_aws'] = { Timestamp: now, CloudWatchMetrics: emf.definitions };
-      for (const k in emf.defaults) line[k] = emf.defaults[k];
-      line['server'] = this.serverId;
-      line['tool'] = record.tool;
-      line[METRIC.calls] = 1;
-      line[METRIC.errors] = failed ? 1 : 0;
-      line[METRIC.latency] = record.durationMs;
+      text = JSON.stringify(line);
+      // The metrics on the same line; `service` and `tool` are on it already, with their values.
+      if (emf !== undefined)
+        text = `${text.slice(0, -1)},"_aws":{"Timestamp":${now}${emf.definitions}${emf.server}${this.values(record)}}`;
+    } else {
+      const e = emf as EmfShape;
+      text = `{"_aws":{"Timestamp":${now}${e.definitions}${e.defaults}${e.server},"tool":${JSON.stringify(record.tool)}${this.values(record)}}`;
     }
     // Where each library writes: the Logger's WARN lines to stderr, its INFO lines and the
     // Metrics' records to stdout.
-    const text = `${JSON.stringify(line)}\n`;
-    if (logged && failed) process.stderr.write(text);
-    else process.stdout.write(text);
+    if (logged && failed) process.stderr.write(`${text}\n`);
+    else process.stdout.write(`${text}\n`);
     return true;
   }
+
+  /** The call's three metric values, each `,"name":value`. */
+  private values(record: CallRecord): string {
+    return `,"${METRIC.calls}":1,"${METRIC.errors}":${record.error === undefined ? 0 : 1},"${METRIC.latency}":${JSON.stringify(record.durationMs)}`;
+  }
+}
+
+/** A value as Powertools keeps it on a line: undefined (left out) if null or empty. */
+function present(value: unknown): unknown {
+  return value === null || value === '' ? undefined : value;
 }
 
 /**
@@ -153,10 +162,16 @@ function emfShape(serverId: string, metrics: Metrics): EmfShape | undefined {
   const aws = serialized['_aws'] as { CloudWatchMetrics?: unknown } | undefined;
   if (aws?.CloudWatchMetrics === undefined) return undefined;
   const own = new Set(['_aws', 'server', 'tool', METRIC.calls, METRIC.errors, METRIC.latency]);
-  const defaults: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(serialized)) if (!own.has(k)) defaults[k] = v;
-  // The one default dimension Powertools adds is `service`, the Logger's service too.
-  for (const [k, v] of Object.entries(defaults))
+  let defaults = '';
+  for (const [k, v] of Object.entries(serialized)) {
+    if (own.has(k)) continue;
+    // The one default dimension Powertools adds is `service`, the Logger's service too.
     if (k !== 'service' || v !== `mcp-server-${serverId}`) return undefined;
-  return { definitions: aws.CloudWatchMetrics, defaults };
+    defaults += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  }
+  return {
+    definitions: `,"CloudWatchMetrics":${JSON.stringify(aws.CloudWatchMetrics)}}`,
+    defaults,
+    server: `,"server":${JSON.stringify(serverId)}`,
+  };
 }
