@@ -116,6 +116,18 @@ const CASES: Case[] = [
     invocation: {},
     env: { POWERTOOLS_METRICS_DISABLED: 'true' },
   },
+  {
+    name: "a function's environment, as Lambda and the stack set it",
+    record: ok,
+    invocation: {},
+    env: {
+      TZ: ':UTC',
+      POWERTOOLS_SERVICE_NAME: 'mcp-fleet-everything',
+      POWERTOOLS_METRICS_NAMESPACE: 'Other',
+      AWS_LAMBDA_FUNCTION_NAME: 'mcp-fleet-everything',
+      _X_AMZN_TRACE_ID: TRACE,
+    },
+  },
   { name: 'TZ=:UTC, as Lambda sets it', record: ok, invocation: {}, env: { TZ: ':UTC' } },
   {
     name: 'a secret in the error',
