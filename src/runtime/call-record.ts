@@ -39,8 +39,9 @@ interface EmfShape {
  *
  * Used only where the line is certain to match theirs: the runtime's own Logger and Metrics (not
  * a caller's), no Powertools dev mode (pretty-printed lines), no log sampling, UTC timestamps.
- * A call whose log field `tool` would differ from its metric dimension `tool` (a call that is not
- * a tool call, or a redacted tool name) is written by Powertools as two records, as before.
+ * A record whose log field `tool` differs from its metric dimension `tool` (a record that is not a
+ * tool call, such as a web function's per-request one, or a redacted tool name) is two lines, as
+ * the two libraries write it.
  */
 export class CallRecordWriter {
   private constructor(
@@ -73,61 +74,64 @@ export class CallRecordWriter {
   }
 
   /**
-   * Writes the call's record (nothing if its line is below the Logger's level and metrics are
-   * off); false, having written nothing, when this call's record must be Powertools' two.
+   * Writes the call's record: one line, or two where its log field `tool` and its metric
+   * dimension `tool` differ; nothing if its line is below the Logger's level and metrics are off.
    * `keys`: the invocation's keys (request ids, front, cold start).
    */
-  write(
-    record: CallRecord,
-    keys: Readonly<Record<string, unknown>> | undefined,
-    redactor?: Redactor,
-  ): boolean {
-    if (record.tool === '') return false;
+  write(record: CallRecord, keys: Readonly<Record<string, unknown>> | undefined, redactor?: Redactor): void {
     const redacting = redactor?.active === true;
-    if (redacting && redactor.redact(record.tool) !== record.tool) return false;
     const failed = record.error !== undefined;
     const logged = (failed ? LogLevelThreshold.WARN : LogLevelThreshold.INFO) >= this.logger.level;
     const emf = this.emf;
-    if (!logged && emf === undefined) return true;
+    if (!logged && emf === undefined) return;
     const now = Date.now();
-    let text: string;
-    if (logged) {
-      // As Powertools prints the line: its keys, in its order; no undefined, null or empty values
-      // (JSON.stringify leaves out the undefined ones).
-      const line = {
-        level: failed ? 'WARN' : 'INFO',
-        message: 'tool call',
-        timestamp: new Date(now).toISOString(),
-        service: `mcp-server-${this.serverId}`,
-        cold_start: present(keys?.['cold_start']),
-        function_arn: present(keys?.['function_arn']),
-        function_memory_size: present(keys?.['function_memory_size']),
-        function_name: present(keys?.['function_name']),
-        function_request_id: present(keys?.['function_request_id']),
-        sampling_rate: 0,
-        xray_trace_id: present(getXRayTraceIdFromEnv()),
-        tenant_id: present(keys?.['tenant_id']),
-        serverId: this.serverId,
-        coldStart: present(keys?.['coldStart']),
-        tool: record.tool,
-        method: present(redacting ? redactor.redact(record.method) : record.method),
-        durationMs: record.durationMs,
-        error: failed ? present(redacting ? redactor.redact(record.error ?? '') : record.error) : undefined,
-        front: present(redacting ? redactor.redact(record.front) : record.front),
-      };
-      text = JSON.stringify(line);
-      // The metrics on the same line; `service` and `tool` are on it already, with their values.
-      if (emf !== undefined)
-        text = `${text.slice(0, -1)},"_aws":{"Timestamp":${now}${emf.definitions}${emf.server}${this.values(record)}}`;
-    } else {
-      const e = emf as EmfShape;
-      text = `{"_aws":{"Timestamp":${now}${e.definitions}${e.defaults}${e.server},"tool":${JSON.stringify(record.tool)}${this.values(record)}}`;
+    // The metric dimension `tool`: the tool, or the method of a record that is not a tool call.
+    const dimension = record.tool === '' ? record.method : record.tool;
+    if (!logged) {
+      process.stdout.write(`${this.metricsOnly(now, dimension, record)}\n`);
+      return;
     }
+    const tool = redacting ? redactor.redact(record.tool) : record.tool;
+    // As Powertools prints the line: its keys, in its order; no undefined, null or empty values
+    // (JSON.stringify leaves out the undefined ones).
+    const line = {
+      level: failed ? 'WARN' : 'INFO',
+      message: 'tool call',
+      timestamp: new Date(now).toISOString(),
+      service: `mcp-server-${this.serverId}`,
+      cold_start: present(keys?.['cold_start']),
+      function_arn: present(keys?.['function_arn']),
+      function_memory_size: present(keys?.['function_memory_size']),
+      function_name: present(keys?.['function_name']),
+      function_request_id: present(keys?.['function_request_id']),
+      sampling_rate: 0,
+      xray_trace_id: present(getXRayTraceIdFromEnv()),
+      tenant_id: present(keys?.['tenant_id']),
+      serverId: this.serverId,
+      coldStart: present(keys?.['coldStart']),
+      tool: present(tool),
+      method: present(redacting ? redactor.redact(record.method) : record.method),
+      durationMs: record.durationMs,
+      error: failed ? present(redacting ? redactor.redact(record.error ?? '') : record.error) : undefined,
+      front: present(redacting ? redactor.redact(record.front) : record.front),
+    };
+    let text = JSON.stringify(line);
+    // The metrics on the same line, where its `tool` is the dimension's (its `service` is).
+    const merged = emf !== undefined && tool === dimension;
+    if (merged)
+      text = `${text.slice(0, -1)},"_aws":{"Timestamp":${now}${emf.definitions}${emf.server}${this.values(record)}}`;
     // Where each library writes: the Logger's WARN lines to stderr, its INFO lines and the
     // Metrics' records to stdout.
-    if (logged && failed) process.stderr.write(`${text}\n`);
+    if (failed) process.stderr.write(`${text}\n`);
     else process.stdout.write(`${text}\n`);
-    return true;
+    // Otherwise the metrics on a line of their own, after the log line, as Powertools writes them.
+    if (emf !== undefined && !merged) process.stdout.write(`${this.metricsOnly(now, dimension, record)}\n`);
+  }
+
+  /** The call's EMF record alone, as Powertools' Metrics writes it. */
+  private metricsOnly(now: number, tool: string, record: CallRecord): string {
+    const e = this.emf as EmfShape;
+    return `{"_aws":{"Timestamp":${now}${e.definitions}${e.defaults}${e.server},"tool":${JSON.stringify(tool)}${this.values(record)}}`;
   }
 
   /** The call's three metric values, each `,"name":value`. */

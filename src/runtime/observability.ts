@@ -57,7 +57,7 @@ export class Telemetry {
   readonly log: RuntimeLogger;
   private readonly logger: Logger;
   private readonly metrics: Metrics;
-  /** Each call's record as one line, where that line is Powertools' two (see CallRecordWriter). */
+  /** Each call's record, as Powertools' two would be, in one line where it can (CallRecordWriter). */
   private readonly records: CallRecordWriter | undefined;
   private readonly redactor: Redactor | undefined;
   private coldStart = true;
@@ -119,7 +119,10 @@ export class Telemetry {
   }
 
   call(record: CallRecord): void {
-    if (this.records?.write(record, this.currentKeys(), this.redactor) === true) return;
+    if (this.records !== undefined) {
+      this.records.write(record, this.currentKeys(), this.redactor);
+      return;
+    }
     const level = record.error === undefined ? 'info' : 'warn';
     this.log[level]('tool call', { ...record });
     // One EMF record per call, with its own dimensions (cleared again by the publish). Metrics
