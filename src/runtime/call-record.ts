@@ -43,13 +43,25 @@ interface EmfShape {
  * tool call, such as a web function's per-request one, or a redacted tool name) is two lines, as
  * the two libraries write it.
  */
+/**
+ * Whether Powertools has turned these metrics off (POWERTOOLS_METRICS_DISABLED, or its dev mode):
+ * its own verdict, `isDisabled()`, public in its JavaScript and protected in its type declarations.
+ */
+export const metricsOff = (metrics: Metrics): boolean =>
+  (metrics as unknown as { isDisabled(): boolean }).isDisabled();
+
 export class CallRecordWriter {
+  /** The Logger's and the Metrics' `service`. */
+  private readonly service: string;
+
   private constructor(
     private readonly serverId: string,
     private readonly logger: Logger,
     /** The EMF part; undefined when metrics are off (POWERTOOLS_METRICS_DISABLED, dev mode). */
     private readonly emf: EmfShape | undefined,
-  ) {}
+  ) {
+    this.service = `mcp-server-${serverId}`;
+  }
 
   /**
    * The writer for a server's telemetry, or undefined where its lines could differ from
@@ -67,8 +79,7 @@ export class CallRecordWriter {
     if (tz !== undefined && tz !== '' && !tz.includes('UTC')) return undefined;
     // With sampling, Powertools changes the level per invocation and prints its rate on each line.
     if ((env['POWERTOOLS_LOGGER_SAMPLE_RATE'] ?? '') !== '') return undefined;
-    const off = (metrics as unknown as { isDisabled(): boolean }).isDisabled();
-    if (off) return new CallRecordWriter(serverId, logger, undefined);
+    if (metricsOff(metrics)) return new CallRecordWriter(serverId, logger, undefined);
     const emf = emfShape(serverId, metrics);
     return emf === undefined ? undefined : new CallRecordWriter(serverId, logger, emf);
   }
@@ -83,14 +94,14 @@ export class CallRecordWriter {
     const failed = record.error !== undefined;
     const logged = (failed ? LogLevelThreshold.WARN : LogLevelThreshold.INFO) >= this.logger.level;
     const emf = this.emf;
-    if (!logged && emf === undefined) return;
-    const now = Date.now();
     // The metric dimension `tool`: the tool, or the method of a record that is not a tool call.
     const dimension = record.tool === '' ? record.method : record.tool;
     if (!logged) {
-      process.stdout.write(`${this.metricsOnly(now, dimension, record)}\n`);
+      if (emf !== undefined)
+        process.stdout.write(`${this.metricsOnly(emf, Date.now(), dimension, record)}\n`);
       return;
     }
+    const now = Date.now();
     const tool = redacting ? redactor.redact(record.tool) : record.tool;
     // As Powertools prints the line: its keys, in its order; no undefined, null or empty values
     // (JSON.stringify leaves out the undefined ones).
@@ -98,7 +109,7 @@ export class CallRecordWriter {
       level: failed ? 'WARN' : 'INFO',
       message: 'tool call',
       timestamp: new Date(now).toISOString(),
-      service: `mcp-server-${this.serverId}`,
+      service: this.service,
       cold_start: present(keys?.['cold_start']),
       function_arn: present(keys?.['function_arn']),
       function_memory_size: present(keys?.['function_memory_size']),
@@ -125,12 +136,12 @@ export class CallRecordWriter {
     if (failed) process.stderr.write(`${text}\n`);
     else process.stdout.write(`${text}\n`);
     // Otherwise the metrics on a line of their own, after the log line, as Powertools writes them.
-    if (emf !== undefined && !merged) process.stdout.write(`${this.metricsOnly(now, dimension, record)}\n`);
+    if (emf !== undefined && !merged)
+      process.stdout.write(`${this.metricsOnly(emf, now, dimension, record)}\n`);
   }
 
   /** The call's EMF record alone, as Powertools' Metrics writes it. */
-  private metricsOnly(now: number, tool: string, record: CallRecord): string {
-    const e = this.emf as EmfShape;
+  private metricsOnly(e: EmfShape, now: number, tool: string, record: CallRecord): string {
     return `{"_aws":{"Timestamp":${now}${e.definitions}${e.defaults}${e.server},"tool":${JSON.stringify(tool)}${this.values(record)}}`;
   }
 

@@ -3,7 +3,7 @@ import { Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { METRIC, METRICS_NAMESPACE } from '../contract/metrics.js';
-import { CallRecordWriter, type CallRecord } from './call-record.js';
+import { CallRecordWriter, metricsOff, type CallRecord } from './call-record.js';
 import type { Redactor } from './redact.js';
 
 export type { CallRecord } from './call-record.js';
@@ -32,13 +32,6 @@ interface InvocationScope {
  * (bench:runtime: a warm call after 20 cold handlers took 1.5 × the time it took before them).
  */
 const invocations = new AsyncLocalStorage<InvocationScope>();
-
-/**
- * Whether Powertools has turned these metrics off (POWERTOOLS_METRICS_DISABLED, or its dev mode):
- * its own verdict, `isDisabled()`, public in its JavaScript and protected in its type declarations.
- */
-const metricsOff = (metrics: Metrics): boolean =>
-  (metrics as unknown as { isDisabled(): boolean }).isDisabled();
 
 /**
  * Structured logs and EMF metrics of one server's function: Powertools for AWS Lambda, with the
