@@ -63,7 +63,7 @@ export const DEFAULTS = {
    * one server process takes": 8; aws-iac outgrew its memory at 32).
    */
   concurrency: 8,
-  /** Server processes one environment runs at most (started only when the others are full). */
+  /** Server processes one environment runs at most (started only when the others are full and none is starting). */
   processes: 4,
   /** The SigV4 service the gateway signs a web function's endpoint for (no AWS source names it). */
   webFunctionSigningService: 'lambda',

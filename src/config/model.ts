@@ -55,7 +55,7 @@ export interface Hosting {
   environmentConcurrency: number;
   /** Calls one server process takes at once (1 for `function`). */
   concurrency: number;
-  /** Server processes one environment runs at most (started when the others are full). */
+  /** Server processes one environment runs at most (started when the others are full and none is starting). */
   processes: number;
   maxEnvironments?: number;
   minEnvironments?: number;

@@ -453,7 +453,7 @@ const hostShape = {
     .max(64, { error: (iss) => `${String(iss.input)} is above 64 processes; use at most 64` })
     .optional()
     .describe(
-      `web-function, managed-instances: server processes one environment runs at most, each started when the others are full (default ${DEFAULTS.processes})`,
+      `web-function, managed-instances: server processes one environment runs at most, each started when the others are full and none is starting (default ${DEFAULTS.processes})`,
     ),
   environmentConcurrency: z
     .int({ error: (iss) => `expected a whole number of calls, got ${got(iss)}` })

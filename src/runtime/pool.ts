@@ -46,6 +46,8 @@ interface Member {
   supervisor: ServerSupervisor;
   /** Calls given this member and not yet done. */
   active: number;
+  /** Its first start has not ended yet (while one has not, the pool starts no other). */
+  starting: boolean;
 }
 
 /** A call waiting for a free process. */
@@ -64,6 +66,12 @@ interface Waiter {
  * is full, it waits (first come, first served) until a slot frees, its deadline passes
  * ({@link PoolBusyError}) or its caller goes away. Without `concurrency`, one process takes every
  * call of the environment.
+ *
+ * One process starts at a time: while a new process has not finished starting, a call that finds
+ * every slot taken waits for a slot (on it or on another) instead of starting one more. A burst
+ * of calls on a cold environment then pays one server start, not `processes` starts sharing the
+ * environment's CPUs (each slower for it), and the pool grows only as far as the load still needs
+ * once the first process serves.
  *
  * Nothing here blocks one call on another's stop: {@link settle} returns at once (these hosts do
  * not freeze an environment between invocations, so a process closing finishes on its own).
@@ -156,21 +164,31 @@ export class ServerPool implements ServerHost {
   }
 
   private add(): Member {
-    const member: Member = {
-      supervisor: new ServerSupervisor(this.memberSpec, { ...this.opts, shared: true }),
-      active: 0,
-    };
+    const supervisor = new ServerSupervisor(this.memberSpec, {
+      ...this.opts,
+      shared: true,
+      onStartSettled: () => {
+        member.starting = false;
+        this.opts.onStartSettled?.();
+        this.drain();
+      },
+    });
+    const member: Member = { supervisor, active: 0, starting: true };
     this.members.push(member);
     return member;
   }
 
-  /** The least busy process with a free slot, a new one while the pool is not full, or none. */
+  /**
+   * The least busy process with a free slot; else a new one, while the pool is not full and no
+   * process is starting; else none.
+   */
   private free(): Member | undefined {
     let best: Member | undefined;
     for (const m of this.members)
       if (m.active < this.concurrency && (!best || m.active < best.active)) best = m;
     if (best) return best;
-    return this.members.length < this.processes ? this.add() : undefined;
+    if (this.members.length >= this.processes || this.members.some((m) => m.starting)) return undefined;
+    return this.add();
   }
 
   private acquire(deadline: number, signal: AbortSignal | undefined): Promise<Member> {
@@ -221,6 +239,12 @@ export class ServerPool implements ServerHost {
   /** A call is done: its slot goes to the first waiter, if any. */
   private release(member: Member): void {
     member.active -= 1;
+    this.drain();
+  }
+
+  /** Waiters, first come first served, get the free slots (or new processes) there are. */
+  private drain(): void {
+    if (this.closed) return;
     for (;;) {
       const waiter = this.queue[0];
       const next = waiter && this.free();

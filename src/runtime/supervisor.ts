@@ -22,6 +22,8 @@ export interface SupervisorOptions {
   /** Build the transport (tests swap in their own). */
   transport?: (spec: LaunchSpec, env: Record<string, string>, log: RuntimeLogger) => ServerTransport;
   onStart?: (ms: number, pid: number | undefined) => void;
+  /** A warm process's start ended, ready or not (a pool's waiters may look for a slot again). */
+  onStartSettled?: () => void;
   onCrash?: (message: string) => void;
   onTimeout?: (message: string) => void;
   /** Time: deadlines, start durations and the waits (default the machine's). */
@@ -410,9 +412,11 @@ export class ServerSupervisor implements ServerHost {
         this.current = conn;
         this.invocations = 0;
         this.lastUsed = this.now();
+        this.opts.onStartSettled?.();
       },
       () => {
         if (this.starting === start) this.starting = undefined;
+        this.opts.onStartSettled?.();
       },
     );
     return start;

@@ -22,14 +22,23 @@ const CLIENT = { name: 'unit', version: '1' };
  * The echo server, plus `hold`: answered only when the test releases it by its text (and `log`:
  * a log message, then held like `hold`). Every transport it runs on is kept.
  */
-function heldServers(): {
+function heldServers(opts: { holdStarts?: boolean } = {}): {
   transports: ScriptedTransport[];
   transport: () => ScriptedTransport;
   release: (text: string) => void;
   held: () => string[];
+  /** With `holdStarts`: transport `i` answers its `initialize` now. */
+  started: (i: number) => void;
 } {
   const waiting = new Map<string, () => void>();
+  const starts = new Map<ScriptedTransport, () => void>();
   const script: Script = (m, server) => {
+    if (opts.holdStarts === true && 'method' in m && m.method === 'initialize') {
+      starts.set(server, () => {
+        echoServer(m, server);
+      });
+      return;
+    }
     if ('method' in m && m.method === 'tools/call' && 'id' in m) {
       const name = m.params?.['name'];
       const text = String((m.params?.['arguments'] as Record<string, unknown> | undefined)?.['text']);
@@ -59,14 +68,22 @@ function heldServers(): {
       go();
     },
     held: () => [...waiting.keys()],
+    started: (i) => {
+      const t = transports[i];
+      const go = t && starts.get(t);
+      assert.ok(go, `process ${i} is starting`);
+      if (t) starts.delete(t);
+      go();
+    },
   };
 }
 
 function poolOf(
   launch: Partial<LaunchInput>,
   clock: ManualClock,
+  opts: { holdStarts?: boolean } = {},
 ): ReturnType<typeof heldServers> & { pool: ServerPool; log: ReturnType<typeof recorder> } {
-  const servers = heldServers();
+  const servers = heldServers(opts);
   const log = recorder();
   const spec = normalizeLaunch({ id: 'shared', command: 'scripted', host: 'web-function', ...launch });
   const pool = serversFor(spec, { log, clientInfo: CLIENT, clock, transport: servers.transport });
@@ -282,6 +299,53 @@ describe('the pool', () => {
     await Promise.all(more);
     await settle();
     assert.equal(textOf(fifth.value), 'held c4');
+    await p.pool.shutdown();
+  });
+
+  test('a burst on a cold pool starts one process at a time: the next only once the one starting has started and is full', async () => {
+    const clock = new ManualClock();
+    const p = poolOf({ concurrency: 2, processes: 3 }, clock, { holdStarts: true });
+    const calls = Array.from({ length: 5 }, (_, i) => call(p.pool, clock.now() + 9_000, 'hold', `c${i}`));
+    await settle();
+    assert.equal(p.transports.length, 1, 'five calls on a cold pool start one process');
+    p.started(0);
+    await settle();
+    assert.equal(p.transports.length, 2, 'started and full: one more process');
+    assert.deepEqual(p.held().sort(), ['c0', 'c1'], 'the first process took its two calls');
+    assert.deepEqual(p.pool.load, [2, 2], 'the second is given two while it starts');
+    p.started(1);
+    await settle();
+    assert.equal(p.transports.length, 3, 'both started and full: the third');
+    assert.deepEqual(p.held().sort(), ['c0', 'c1', 'c2', 'c3']);
+    p.started(2);
+    await settle();
+    assert.deepEqual(p.pool.load, [2, 2, 1]);
+    for (let i = 0; i < 5; i++) p.release(`c${i}`);
+    assert.deepEqual((await Promise.all(calls)).map(textOf), [
+      'held c0',
+      'held c1',
+      'held c2',
+      'held c3',
+      'held c4',
+    ]);
+    await p.pool.shutdown();
+  });
+
+  test('a process whose start fails lets the calls waiting behind it start another', async () => {
+    const clock = new ManualClock();
+    const p = poolOf({ concurrency: 1, processes: 2 }, clock, { holdStarts: true });
+    const first = observe(call(p.pool, clock.now() + 9_000, 'echo', 'first'));
+    const second = observe(call(p.pool, clock.now() + 9_000, 'echo', 'second'));
+    await settle();
+    assert.equal(p.transports.length, 1);
+    p.transports[0]?.end({ code: 3, signal: null });
+    await settle();
+    assert.ok(first.error, 'the call on the process that failed to start fails');
+    assert.equal(second.settled, false);
+    assert.equal(p.transports.length, 2, 'the waiting call started a process of its own');
+    p.started(1);
+    await settle();
+    assert.equal(textOf(second.value), 'second');
     await p.pool.shutdown();
   });
 
