@@ -169,6 +169,34 @@ describe('the pool: warm reuse, the concurrency limit, the queue and throttling'
     await f.shutdown();
   });
 
+  test('of two idle environments a call takes the one used last: it pays no thaw while that one is still warm', async () => {
+    const h = held();
+    const { f, envs, clock } = fn(h.script, { concurrency: 2 });
+    const a = f.invoke('a');
+    const b = f.invoke('b');
+    await settle();
+    const envOf = (call: string) => envs.started.find((e) => e.events.includes(`invoke "${call}"`));
+    const [first, last] = [envOf('a'), envOf('b')];
+    assert.ok(first && last && first !== last, 'one environment each');
+    h.release('a');
+    await a;
+    await clock.advance(5);
+    h.release('b');
+    await b;
+    // The first has been idle for 12 ms (frozen), the last for 7 ms (not yet).
+    await clock.advance(FREEZE_AFTER_IDLE_MS - 3);
+    await settle();
+    assert.equal(first.events.at(-1), 'freeze');
+    assert.equal(last.events.at(-1), 'invoke "b"');
+    const c = f.invoke('c');
+    await settle();
+    h.release('c');
+    assert.equal((await c).coldStart, false);
+    assert.deepEqual(last.events.slice(-2), ['invoke "b"', 'invoke "c"'], 'the warm one, without a thaw');
+    assert.equal(first.events.at(-1), 'freeze', 'the frozen one left as it is');
+    await f.shutdown();
+  });
+
   test('with freezing off, an idle environment is never frozen', async () => {
     const { f, envs, clock } = fn({}, { freeze: false });
     await f.invoke('one');

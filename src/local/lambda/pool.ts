@@ -261,15 +261,23 @@ export class EnvironmentPool {
 
   /**
    * An environment with a free place, taken for one call: the least loaded one, so calls spread
-   * over the environments there are.
+   * over the environments there are; of those, the one used last, the least likely to be frozen
+   * already (a call then rarely pays a thaw while another environment was still warm, and the
+   * environments a lighter load no longer needs stay idle until they are reclaimed).
    */
   private takeIdle(): ExecutionEnvironment | undefined {
     let best: ExecutionEnvironment | undefined;
     for (const env of this.envs) {
       // A busy environment the pool did not hand out (an init inside an invocation) is not shared.
       if (env.state !== 'idle' && !(env.state === 'busy' && this.load.has(env))) continue;
-      if (this.loadOf(env) >= this.capacity) continue;
-      if (best === undefined || this.loadOf(env) < this.loadOf(best)) best = env;
+      const load = this.loadOf(env);
+      if (load >= this.capacity) continue;
+      if (
+        best === undefined ||
+        load < this.loadOf(best) ||
+        (load === this.loadOf(best) && env.lastUsed > best.lastUsed)
+      )
+        best = env;
     }
     if (best !== undefined) this.take(best);
     return best;
