@@ -57,6 +57,8 @@ const BURST_CLIENTS = (process.env['BENCH_BURST_CLIENTS'] ?? '8,32,64')
   .filter(Boolean)
   .map(Number);
 const BURST_CALLS = 10;
+/** Rounds over every contestant (the second in reverse order): each figure is their median. */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
 
 /** What a phase calls: the tool (without the gateway's prefix), call n's arguments and its answer. */
 interface Workload {
@@ -364,12 +366,18 @@ function peers(): { name: string; start: () => Promise<Running> }[] {
   ];
 }
 
+/** Calls/s, with each round's in brackets when there were several. */
+const rate = (p: Phase & { rounds?: number[] }): string =>
+  p.rounds !== undefined && p.rounds.length > 1
+    ? `${p.callsPerSecond} (${p.rounds.join(', ')})`
+    : String(p.callsPerSecond);
+
 function row(name: string, p: Phase): string {
-  return `| ${name} | ${p.clients} | ${p.callsPerSecond} | ${p.p50.toFixed(1)} / ${p.p95.toFixed(1)} | ${p.wrong} | ${p.environmentsStarted ?? '–'} | ${p.serverProcessesPeak} | ${p.peakMemoryMb} |`;
+  return `| ${name} | ${p.clients} | ${rate(p)} | ${p.p50.toFixed(1)} / ${p.p95.toFixed(1)} | ${p.wrong} | ${p.environmentsStarted ?? '–'} | ${p.serverProcessesPeak} | ${p.peakMemoryMb} |`;
 }
 
 function burstRow(name: string, p: Burst): string {
-  return `| ${name} | ${p.clients} | ${p.firstAnswerP50.toFixed(0)} / ${p.firstAnswerMax.toFixed(0)} | ${p.callsPerSecond} | ${p.p50.toFixed(1)} / ${p.p95.toFixed(1)} | ${p.wrong} | ${p.environmentsStarted ?? '–'} | ${p.serverProcessesPeak} | ${p.peakMemoryMb} |`;
+  return `| ${name} | ${p.clients} | ${p.firstAnswerP50.toFixed(0)} / ${p.firstAnswerMax.toFixed(0)} | ${rate(p)} | ${p.p50.toFixed(1)} / ${p.p95.toFixed(1)} | ${p.wrong} | ${p.environmentsStarted ?? '–'} | ${p.serverProcessesPeak} | ${p.peakMemoryMb} |`;
 }
 
 const FUNCTION = 'mcp-fleet dev, host function';
@@ -406,26 +414,82 @@ const BURST_HEADER = [
   '|---|---|---|---|---|---|---|---|---|',
 ];
 
-/** Runs `body` on a contestant started fresh; a failure is a row that says so. */
+/** Runs `body` on a contestant started fresh; a failure is a line of `problems` that says so. */
 async function withContestant(
   c: { name: string; start: () => Promise<Running> },
-  table: string[],
+  problems: string[],
   body: (running: Running) => Promise<void>,
 ): Promise<void> {
   let running: Running;
   try {
     running = await c.start();
   } catch (err) {
-    table.push(`| ${c.name} | did not start: ${(err as Error).message} |`);
+    problems.push(`${c.name} did not start: ${(err as Error).message}`);
     return;
   }
   try {
     await body(running);
   } catch (err) {
-    table.push(`| ${c.name} | failed: ${(err as Error).message} |`);
+    problems.push(`${c.name} failed: ${(err as Error).message}`);
   } finally {
     await running.stop();
   }
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+};
+
+/**
+ * One figure from the rounds of a contestant at one client count: the median of the rates and
+ * times (of two rounds, their mean), the most environments, processes and memory, every wrong
+ * answer; each round's calls/s kept.
+ */
+function combine<P extends Phase>(rounds: readonly P[]): P & { rounds: number[] } {
+  const first = rounds[0];
+  if (first === undefined) throw new Error('no round');
+  const out: Record<string, unknown> = { ...(first as Phase) };
+  for (const [key, value] of Object.entries(first)) {
+    if (typeof value !== 'number' || key === 'clients') continue;
+    const values = rounds.map((r) => (r as unknown as Record<string, number>)[key] ?? NaN);
+    out[key] =
+      key === 'wrong'
+        ? values.reduce((a, b) => a + b, 0)
+        : ['environmentsStarted', 'serverProcessesPeak', 'peakMemoryMb'].includes(key)
+          ? Math.max(...values)
+          : key === 'callsPerSecond'
+            ? Math.round(median(values))
+            : median(values);
+  }
+  if (rounds.some((r) => r.environmentsStarted === null)) out['environmentsStarted'] = null;
+  return { ...(out as P), rounds: rounds.map((r) => r.callsPerSecond) };
+}
+
+/** Each contestant's phases, each client count's rounds in order. */
+type Results<P extends Phase> = Record<string, Map<number, P[]>>;
+
+function record<P extends Phase>(into: Results<P>, name: string, p: P): void {
+  const byClients = (into[name] ??= new Map());
+  byClients.set(p.clients, [...(byClients.get(p.clients) ?? []), p]);
+}
+
+/** The combined figures per contestant, and their table rows in contestant order. */
+function summarize<P extends Phase>(
+  results: Results<P>,
+  names: readonly string[],
+  line: (name: string, p: P) => string,
+): { combined: Record<string, P[]>; rows: string[] } {
+  const combined: Record<string, P[]> = {};
+  const rows: string[] = [];
+  for (const name of names)
+    for (const rounds of results[name]?.values() ?? []) {
+      const p = combine(rounds);
+      (combined[name] ??= []).push(p);
+      rows.push(line(name, p));
+    }
+  return { combined, rows };
 }
 
 async function main(): Promise<void> {
@@ -435,63 +499,84 @@ async function main(): Promise<void> {
     ...['function', 'web-function', 'managed-instances'].map((h) => fleetContestant(dir, h)),
     ...peers(),
   ].filter((c) => c.name.includes(ONLY));
-  const echoTable = [...HEADER];
-  const waitTable = [...HEADER];
-  const burstTable = [...BURST_HEADER];
-  const echo: Record<string, Phase[]> = {};
-  const wait: Record<string, Phase[]> = {};
-  const bursts: Record<string, Burst[]> = {};
-  const report = (table: string[], line: string): void => {
-    table.push(line);
+  const echoRounds: Results<Phase> = {};
+  const waitRounds: Results<Phase> = {};
+  const burstRounds: Results<Burst> = {};
+  const problems: string[] = [];
+  const progress = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
-  for (const c of contestants) {
-    await withContestant(c, echoTable, async (running) => {
-      for (const clients of CLIENT_COUNTS) {
-        const p = await phase(running, clients, ECHO, CALLS);
-        (echo[c.name] ??= []).push(p);
-        report(echoTable, row(c.name, p));
-      }
-      for (const clients of WAIT_CLIENTS) {
-        const p = await phase(running, clients, WAIT, WAIT_CALLS);
-        (wait[c.name] ??= []).push(p);
-        report(waitTable, row(c.name, p));
-      }
-    });
-    for (const clients of BURST_CLIENTS)
-      await withContestant(c, burstTable, async (running) => {
-        const p = await burst(running, clients);
-        (bursts[c.name] ??= []).push(p);
-        report(burstTable, burstRow(c.name, p));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of round % 2 === 0 ? contestants : [...contestants].reverse()) {
+      await withContestant(c, problems, async (running) => {
+        for (const clients of CLIENT_COUNTS) {
+          const p = await phase(running, clients, ECHO, CALLS);
+          record(echoRounds, c.name, p);
+          progress(`round ${round + 1}, echo: ${row(c.name, p)}`);
+        }
+        for (const clients of WAIT_CLIENTS) {
+          const p = await phase(running, clients, WAIT, WAIT_CALLS);
+          record(waitRounds, c.name, p);
+          progress(`round ${round + 1}, wait: ${row(c.name, p)}`);
+        }
       });
+      for (const clients of BURST_CLIENTS)
+        await withContestant(c, problems, async (running) => {
+          const p = await burst(running, clients);
+          record(burstRounds, c.name, p);
+          progress(`round ${round + 1}, burst: ${burstRow(c.name, p)}`);
+        });
+    }
   }
+  const names = contestants.map((c) => c.name);
+  const echo = summarize(echoRounds, names, row);
+  const wait = summarize(waitRounds, names, row);
+  const bursts = summarize(burstRounds, names, burstRow);
+  const rounds =
+    ROUNDS > 1
+      ? ` Each contestant ran ${ROUNDS} rounds, the second in the reverse order of the first: each figure is the rounds' median (of two, their mean), with each round's calls/s in brackets; environments, processes and memory are the rounds' highest.`
+      : '';
   const body = [
-    `server-everything through each contestant, MCP clients of the SDK (Streamable HTTP), one session each. \`mcp-fleet dev\` with its defaults (freeze, memory limits) and \`--concurrency ${MAX_ENVIRONMENTS}\` (environments per function), through the gateway's \`/mcp\`; the peers in front of the server directly. *Environments started*: cold starts since the contestant started (warm-ups and \`dev\`'s discovery of the tools included); *peak memory*: the RSS of the contestant's whole process tree, sampled every 100 ms during the phase. Every answer is checked against its own request.`,
+    `server-everything through each contestant, MCP clients of the SDK (Streamable HTTP), one session each. \`mcp-fleet dev\` with its defaults (freeze, memory limits) and \`--concurrency ${MAX_ENVIRONMENTS}\` (environments per function), through the gateway's \`/mcp\`; the peers in front of the server directly. *Environments started*: cold starts since the contestant started (warm-ups and \`dev\`'s discovery of the tools included); *peak memory*: the RSS of the contestant's whole process tree, sampled every 100 ms during the phase. Every answer is checked against its own request.${rounds}`,
     '',
     `**Warm, a tool that costs only CPU**: \`echo\` (about 0.1 ms of the server's time), ${CLIENT_COUNTS.join(', ')} clients, at most ${CALLS} calls or ${PHASE_BUDGET_MS / 1000} s per phase, after one warm-up call per client.`,
     '',
-    ...echoTable,
+    ...HEADER,
+    ...echo.rows,
     '',
     `**Warm, a tool that waits**: \`trigger-long-running-operation\` for ${WAIT_SECONDS * 1000} ms (as a tool waits on an AWS API or the network), ${WAIT_CLIENTS.join(', ')} clients, at most ${WAIT_CALLS} calls or ${PHASE_BUDGET_MS / 1000} s per phase, after one warm-up call per client; the same contestant process as above, after its \`echo\` phases.`,
     '',
-    ...waitTable,
+    ...HEADER,
+    ...wait.rows,
     '',
     `**A burst on a fleet just started**: each contestant started fresh for each burst (for \`dev\`, one environment is warm from its discovery of the tools), then ${BURST_CLIENTS.join(', ')} clients at once, each making ${BURST_CALLS} \`echo\` calls in a row; the cold starts are in the figures.`,
     '',
-    ...burstTable,
+    ...BURST_HEADER,
+    ...bursts.rows,
     '',
-    ...verdict('Warm `echo`', echo),
+    ...(problems.length > 0 ? ['Contestants that failed:', '', ...problems.map((p) => `- ${p}`), ''] : []),
+    ...verdict('Warm `echo`', echo.combined),
     '',
-    ...verdict('Warm, the tool that waits', wait),
+    ...verdict('Warm, the tool that waits', wait.combined),
     '',
-    ...verdict('The burst on a fleet just started', bursts),
+    ...verdict('The burst on a fleet just started', bursts.combined),
   ].join('\n');
   process.stderr.write(`\n${body}\n`);
   await writeGeneratedBlock(generatedDoc('hosts'), facts, body);
   await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(
     path.join(ROOT, 'bench', 'results', 'hosts.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), echo, wait, bursts }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        rounds: { echo: echoRounds, wait: waitRounds, bursts: burstRounds },
+        echo: echo.combined,
+        wait: wait.combined,
+        bursts: bursts.combined,
+      },
+      (_, v: unknown): unknown => (v instanceof Map ? (Object.fromEntries(v) as unknown) : v),
+      2,
+    )}\n`,
   );
   await rm(dir, { recursive: true, force: true });
 }
