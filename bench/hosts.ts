@@ -127,6 +127,22 @@ async function waitFor(url: URL, child: ChildProcess): Promise<void> {
   throw new Error(`${url.href} did not come up`);
 }
 
+/**
+ * Waits until `dev` is up as its user sees it ("servers up"): every function has an environment
+ * and none is busy (its discovery of the tools done). Its gateway answers before that, and a burst
+ * that came then would land on the discovery's start.
+ */
+async function fleetUp(statusUrl: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const body = (await (await fetch(statusUrl)).json()) as {
+      functions: { environments: { total: number; busy: number } }[];
+    };
+    if (body.functions.every((f) => f.environments.total >= 1 && f.environments.busy === 0)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${statusUrl}: the fleet was not up after 30 s`);
+}
+
 /** Everything a contestant runs: its process tree and every process of its process group. */
 function members(pid: number): number[] {
   return [...new Set([...processTree(pid), ...groupMembers(pid)])];
@@ -274,6 +290,7 @@ async function start(
   );
   const url = new URL(endpoint(port));
   await waitFor(url, child);
+  if (status !== undefined) await fleetUp(status(port));
   const pid = child.pid ?? 0;
   return {
     url,
@@ -549,7 +566,7 @@ async function main(): Promise<void> {
     ...HEADER,
     ...wait.rows,
     '',
-    `**A burst on a fleet just started**: each contestant started fresh for each burst (for \`dev\`, one environment is warm from its discovery of the tools), then ${BURST_CLIENTS.join(', ')} clients at once, each making ${BURST_CALLS} \`echo\` calls in a row; the cold starts are in the figures.`,
+    `**A burst on a fleet just started**: each contestant started fresh for each burst and up (for \`dev\`, its servers up: one environment warm from its discovery of the tools; mcp-proxy has started its server), then ${BURST_CLIENTS.join(', ')} clients at once, each making ${BURST_CALLS} \`echo\` calls in a row; the cold starts are in the figures.`,
     '',
     ...BURST_HEADER,
     ...bursts.rows,
