@@ -27,6 +27,13 @@ interface EmfShape {
 }
 
 /**
+ * Whether Powertools has turned these metrics off (POWERTOOLS_METRICS_DISABLED, or its dev mode):
+ * its own verdict, `isDisabled()`, public in its JavaScript and protected in its type declarations.
+ */
+export const metricsOff = (metrics: Metrics): boolean =>
+  (metrics as unknown as { isDisabled(): boolean }).isDisabled();
+
+/**
  * A tool call's record, written as one JSON line: the `tool call` log line as Powertools' Logger
  * writes it, and, on the same line, the call's EMF metrics as Powertools' Metrics writes them
  * (CloudWatch takes the metrics from any log event that has `_aws`, and keeps its other fields
@@ -43,13 +50,6 @@ interface EmfShape {
  * tool call, such as a web function's per-request one, or a redacted tool name) is two lines, as
  * the two libraries write it.
  */
-/**
- * Whether Powertools has turned these metrics off (POWERTOOLS_METRICS_DISABLED, or its dev mode):
- * its own verdict, `isDisabled()`, public in its JavaScript and protected in its type declarations.
- */
-export const metricsOff = (metrics: Metrics): boolean =>
-  (metrics as unknown as { isDisabled(): boolean }).isDisabled();
-
 export class CallRecordWriter {
   /** The Logger's and the Metrics' `service`. */
   private readonly service: string;

@@ -267,17 +267,16 @@ export class EnvironmentPool {
    */
   private takeIdle(): ExecutionEnvironment | undefined {
     let best: ExecutionEnvironment | undefined;
+    let bestLoad = Infinity;
     for (const env of this.envs) {
       // A busy environment the pool did not hand out (an init inside an invocation) is not shared.
       if (env.state !== 'idle' && !(env.state === 'busy' && this.load.has(env))) continue;
       const load = this.loadOf(env);
       if (load >= this.capacity) continue;
-      if (
-        best === undefined ||
-        load < this.loadOf(best) ||
-        (load === this.loadOf(best) && env.lastUsed > best.lastUsed)
-      )
+      if (best === undefined || load < bestLoad || (load === bestLoad && env.lastUsed > best.lastUsed)) {
         best = env;
+        bestLoad = load;
+      }
     }
     if (best !== undefined) this.take(best);
     return best;
