@@ -7,7 +7,7 @@
  * whole life cycle can be driven in process.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import path from 'node:path';
 import { toLaunchSpec, type ServerConfig } from '../../config/model.js';
@@ -49,6 +49,7 @@ import {
 import { countInvocation, emptyStats, type FunctionStats } from './stats.js';
 import { bufferedPayload, StreamState, type StreamedResponse } from './stream.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
+import { LogFile } from './log-file.js';
 import { SpanKind } from '@opentelemetry/api';
 import { toXRayHeader, type TraceContext } from '../../contract/trace.js';
 import type { LocalSpan, LocalTracing } from './tracing.js';
@@ -182,7 +183,7 @@ export class LocalFunction {
   readonly name: string;
   readonly stats: FunctionStats = emptyStats();
   private readonly pool: EnvironmentPool;
-  private readonly log: WriteStream;
+  private readonly log: LogFile;
   private readonly launchFile: string;
   private readonly clock: Clock;
   /** Set when the server cannot start (the function answers every call with that error). */
@@ -201,7 +202,7 @@ export class LocalFunction {
     const dir = path.join(options.workDir, server.id);
     mkdirSync(dir, { recursive: true });
     this.launchFile = options.launchFile ?? this.writeLaunchFile(dir);
-    this.log = createWriteStream(path.join(dir, 'function.log'), { flags: 'a' });
+    this.log = new LogFile(path.join(dir, 'function.log'));
     const { host, environmentConcurrency } = server.hosting;
     this.pool = new EnvironmentPool({
       name: this.name,
@@ -653,6 +654,7 @@ export class LocalFunction {
     if (this.log.closed || this.log.writableEnded) return Promise.resolve();
     return new Promise((resolve) =>
       this.log.write('', () => {
+        this.log.flush();
         resolve();
       }),
     );
