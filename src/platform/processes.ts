@@ -155,16 +155,19 @@ export function signalGroup(pgid: number, sig: NodeJS.Signals): boolean {
 /**
  * Sends `sig` to every process `list()` names, again until no new one shows up (a process that
  * forks while we signal its parent is caught on the next round). Returns every pid signalled.
+ * `before` hears of each round's pids before they are signalled (a freeze tells its guardian
+ * first, so no process is ever stopped without the guardian knowing).
  */
 export async function signalAll(
   list: () => number[] | Promise<number[]>,
   sig: NodeJS.Signals,
-  rounds = 5,
+  { rounds = 5, before }: { rounds?: number; before?: (pids: readonly number[]) => void } = {},
 ): Promise<number[]> {
   const done = new Set<number>();
   for (let i = 0; i < rounds; i++) {
     const fresh = (await list()).filter((pid) => !done.has(pid));
     if (fresh.length === 0) break;
+    before?.(fresh);
     for (const pid of fresh) {
       done.add(pid);
       signal(pid, sig);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { InvokeOutcome, LocalFunction } from '../../src/local/lambda/function.js';
+import type { FreezeGuardian } from '../../src/local/lambda/environment.js';
 import { memoryGuardKind } from '../../src/local/lambda/memory.js';
 import { processState } from '../../src/platform/processes.js';
 import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda/service.js';
@@ -256,6 +257,32 @@ describe('freeze', () => {
     assert.equal(second.coldStart, false, 'the same environment, thawed');
     await until(f, 'frozen again', (e) => e.frozen === 1);
     for (const pid of await environmentPids(f)) assert.equal(processState(pid), 'T');
+  });
+
+  test('the guardian hears of every process before it is stopped (dev killed mid-freeze leaves none unknown)', async () => {
+    const told = new Map<number, string | undefined>();
+    const guardian: FreezeGuardian = {
+      frozen: (pids) => {
+        for (const pid of pids) told.set(pid, processState(pid));
+      },
+      thawed: (pids) => {
+        for (const pid of pids) told.delete(pid);
+      },
+    };
+    const { lambda, fn } = await service(fault('guarded'), { guardian });
+    assert.equal(textOf(await call(lambda, 'guarded', 'echo', { text: 'x' })), 'x');
+    const f = fn('guarded');
+    await until(f, 'frozen', (e) => e.frozen === 1);
+    const pids = await environmentPids(f);
+    assert.ok(pids.length >= 2, `worker and server at least (${pids.join(', ')})`);
+    for (const pid of pids) {
+      assert.equal(processState(pid), 'T', `process ${pid} is stopped`);
+      assert.ok(told.has(pid), `the guardian was told of ${pid}`);
+      assert.notEqual(told.get(pid), 'T', `process ${pid} was not yet stopped when the guardian was told`);
+    }
+    assert.equal(textOf(await call(lambda, 'guarded', 'echo', { text: 'y' })), 'y');
+    for (const pid of pids)
+      assert.ok(!told.has(pid) || told.get(pid) !== 'T', `process ${pid} thawed or told again`);
   });
 
   test('frozen environments time out like the others, and keep serving', async () => {

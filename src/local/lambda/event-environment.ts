@@ -104,8 +104,12 @@ export class EventEnvironment extends ProcessEnvironment {
     this.freezing = this.freezing.then(async () => {
       if (this.exited || this.state === 'busy') return;
       this.stopSampler();
-      this.frozen = await signalAll(() => this.members(), 'SIGSTOP');
-      this.opts.guardian?.frozen(this.frozen);
+      // The guardian hears of each pid before it is stopped: should dev die in between (SIGKILL
+      // between two rounds, say), no stopped process is left that the guardian does not know.
+      const tell = (pids: readonly number[]): void => {
+        this.opts.guardian?.frozen(pids);
+      };
+      this.frozen = await signalAll(() => this.members(), 'SIGSTOP', { before: tell });
     });
     return this.freezing;
   }

@@ -5,6 +5,7 @@
 import { serverChanges } from '../../config/changes.js';
 import type { ServerConfig } from '../../config/model.js';
 import { agentCoreToolName } from '../../contract/function-call.js';
+import type { FreezeGuardian } from './environment.js';
 import { GuardianProcess } from './freeze-guardian.js';
 import { sweepOrphanTmp } from './own-tmp.js';
 import {
@@ -56,7 +57,9 @@ export class LocalLambda {
   private byId = new Map<string, LocalFunction>();
   private byTarget = new Map<string, LocalFunction>();
   private readonly reclaimer: NodeJS.Timeout;
-  private readonly guardian = new GuardianProcess();
+  /** The service's own guardian process, unless the options bring a guardian. */
+  private readonly ownGuardian?: GuardianProcess;
+  private readonly guardian: FreezeGuardian;
 
   constructor(
     servers: readonly ServerConfig[],
@@ -64,6 +67,7 @@ export class LocalLambda {
   ) {
     // The /tmp folders of environments a dev process that died (SIGKILL) could not remove.
     sweepOrphanTmp();
+    this.guardian = options.guardian ?? (this.ownGuardian = new GuardianProcess());
     for (const server of servers) {
       if (server.enabled) this.functions.set(server.functionName, this.make(server, {}));
     }
@@ -191,7 +195,7 @@ export class LocalLambda {
   async shutdown(): Promise<void> {
     clearInterval(this.reclaimer);
     await Promise.all([...this.functions.values()].map((f) => f.shutdown()));
-    await this.guardian.close();
+    await this.ownGuardian?.close();
   }
 }
 
