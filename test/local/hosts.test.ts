@@ -9,6 +9,8 @@
  * left running at the end.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,10 +21,11 @@ import { discoverLocally } from '../../src/local/lambda/discovery.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { LocalLambda } from '../../src/local/lambda/service.js';
 import { ensureWebFunctionNode } from '../../src/local/lambda/web-node.js';
-import { fixture, tempDir } from '../helpers.js';
+import { processTree } from '../../src/platform/processes.js';
+import { fixture, ROOT, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, isAlive, marker } from '../runtime/support.js';
 import { writeRecorder } from '../runtime/web-support.js';
-import { eventually } from '../support/eventually.js';
+import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 
 const mark = marker();
 let dir: string;
@@ -195,6 +198,62 @@ describe('host web-function in mcp-fleet dev', () => {
     );
     await c.close();
     assert.equal(fn.stats.coldStarts, 2);
+  });
+});
+
+describe('mcp-fleet dev killed outright (SIGKILL)', () => {
+  test('its web-function and managed-instances environments go with it: no process left', async () => {
+    const file = path.join(dir, 'killed.yaml');
+    await writeFile(
+      file,
+      `defaults:
+  env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }
+servers:
+  web:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    host: web-function
+  managed:
+    command: ${BIN('mcp-server-everything')}
+    args: [stdio]
+    host: managed-instances
+    memory: 2048
+`,
+    );
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'dist', 'cli', 'main.js'), 'dev', '--config', file, '--port', '0', '--no-watch'],
+      { env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true' }, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const output = outputOf(child);
+    await waitForText(output.stdout, /Ctrl-C to stop/, { child, what: 'the ready line' });
+    const commands = (): string[] =>
+      processTree(child.pid ?? 0).map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+        } catch {
+          return '';
+        }
+      });
+    // Both environments stay up after the start-up listed their tools (neither is ever frozen).
+    await eventually(
+      () =>
+        commands().some((c) => c.includes('web.bundle')) &&
+        commands().filter((c) => c.includes('mcp-server-everything')).length >= 2,
+      { what: "the web function's entry and both servers", seen: () => commands().join('\n') },
+    );
+    const pids = processTree(child.pid ?? 0).slice(1);
+    child.kill('SIGKILL');
+    await exited(child);
+    let left: number[] = [];
+    await eventually(
+      async () => {
+        left = [];
+        for (const pid of pids) if (await isAlive(pid)) left.push(pid);
+        return left.length === 0;
+      },
+      { what: 'every process of the fleet gone', seen: () => JSON.stringify(left) },
+    );
   });
 });
 

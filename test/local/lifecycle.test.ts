@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { InvokeOutcome, LocalFunction } from '../../src/local/lambda/function.js';
-import type { FreezeGuardian } from '../../src/local/lambda/environment.js';
+import type { Guardian } from '../../src/local/lambda/environment.js';
 import { memoryGuardKind } from '../../src/local/lambda/memory.js';
 import { processState } from '../../src/platform/processes.js';
 import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda/service.js';
@@ -259,9 +259,12 @@ describe('freeze', () => {
     for (const pid of await environmentPids(f)) assert.equal(processState(pid), 'T');
   });
 
-  test('the guardian hears of every process before it is stopped (dev killed mid-freeze leaves none unknown)', async () => {
+  test('the guardian hears of the environment, and of every process before it is stopped (dev killed mid-freeze leaves none unknown)', async () => {
     const told = new Map<number, string | undefined>();
-    const guardian: FreezeGuardian = {
+    const running = new Set<number>();
+    const guardian: Guardian = {
+      started: (pid) => running.add(pid),
+      ended: (pid) => running.delete(pid),
       frozen: (pids) => {
         for (const pid of pids) told.set(pid, processState(pid));
       },
@@ -283,6 +286,14 @@ describe('freeze', () => {
     assert.equal(textOf(await call(lambda, 'guarded', 'echo', { text: 'y' })), 'y');
     for (const pid of pids)
       assert.ok(!told.has(pid) || told.get(pid) !== 'T', `process ${pid} thawed or told again`);
+    const root = f.environmentList[0]?.pid;
+    assert.ok(root !== undefined && running.has(root), `the guardian knows the environment (${root})`);
+    // Reclaimed once idle for longer than 0 ms (asked again until it is).
+    await until(f, 'no environment left', (e) => {
+      f.reclaimIdle(0);
+      return e.total === 0;
+    });
+    await eventually(() => !running.has(root), { what: 'the guardian told the environment is over' });
   });
 
   test('frozen environments time out like the others, and keep serving', async () => {

@@ -88,8 +88,15 @@ export interface WorkerLaunch {
   tmp?: 'mount';
 }
 
-/** Kills frozen processes when the service that froze them is gone (see guardian.ts). */
-export interface FreezeGuardian {
+/**
+ * Kills what the service started when the service is gone (see guardian.ts): every process of the
+ * environments still running, and the processes still frozen.
+ */
+export interface Guardian {
+  /** An environment's first process started: its tree and process group are the guardian's. */
+  started(pid: number): void;
+  /** That environment is over (its processes reaped). */
+  ended(pid: number): void;
   frozen(pids: readonly number[]): void;
   thawed(pids: readonly number[]): void;
 }
@@ -105,8 +112,8 @@ export interface EnvironmentSpec {
   launch: WorkerLaunch;
   /** The function's log: the environment's output goes there. */
   log: Writable;
-  /** Told which processes are frozen, to kill them should the service die without thawing them. */
-  guardian?: FreezeGuardian;
+  /** Told of the environment and of what is frozen, to kill them should the service die. */
+  guardian?: Guardian;
   clock: Clock;
 }
 

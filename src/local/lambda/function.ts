@@ -18,7 +18,7 @@ import { EXPIRED, systemClock, withDeadline, type Clock } from '../../platform/t
 import type {
   EnvironmentFactory,
   ExecutionEnvironment,
-  FreezeGuardian,
+  Guardian,
   InitOutcome,
   WorkerLaunch,
 } from './environment.js';
@@ -85,8 +85,8 @@ export interface FunctionOptions {
   initTimeoutMs?: number;
   /** Stop every process of an environment between invocations, as Lambda does (default true). */
   freeze?: boolean;
-  /** Kills frozen processes should the service die without thawing them. */
-  guardian?: FreezeGuardian;
+  /** Kills the environments (frozen or not) should the service die without stopping them. */
+  guardian?: Guardian;
   /** How memory is limited and measured (default `auto`: a cgroup where possible, else /proc). */
   memory?: MemoryMode;
   /**

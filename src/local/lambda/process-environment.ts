@@ -92,6 +92,9 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
       stdio,
       ...(Array.isArray(stdio) && stdio.includes('ipc') ? { serialization: 'advanced' as const } : {}),
     });
+    // The guardian kills the environment should the service die without stopping it.
+    const pid = this.child.pid;
+    if (pid !== undefined) opts.guardian?.started(pid);
     this.child.stdout?.pipe(opts.log, { end: false });
     this.child.stderr?.pipe(opts.log, { end: false });
     this.child.on('error', () => {
@@ -107,7 +110,10 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
         this.frozen = undefined;
         this.stopSampler();
         this.onExit();
-        void this.reap().finally(resolve);
+        void this.reap().finally(() => {
+          if (pid !== undefined) this.opts.guardian?.ended(pid);
+          resolve();
+        });
       });
     });
     this.startSampler();

@@ -5,8 +5,8 @@
 import { serverChanges } from '../../config/changes.js';
 import type { ServerConfig } from '../../config/model.js';
 import { agentCoreToolName } from '../../contract/function-call.js';
-import type { FreezeGuardian } from './environment.js';
-import { GuardianProcess } from './freeze-guardian.js';
+import type { Guardian } from './environment.js';
+import { GuardianProcess } from './guardian-process.js';
 import { sweepOrphanTmp } from './own-tmp.js';
 import {
   DEFAULT_IDLE_MS,
@@ -59,7 +59,7 @@ export class LocalLambda {
   private readonly reclaimer: NodeJS.Timeout;
   /** The service's own guardian process, unless the options bring a guardian. */
   private readonly ownGuardian?: GuardianProcess;
-  private readonly guardian: FreezeGuardian;
+  private readonly guardian: Guardian;
 
   constructor(
     servers: readonly ServerConfig[],
