@@ -143,7 +143,9 @@ function cancellable(
         inFlight.cancel(session, message.params);
         return undefined;
       }
-      if (!isRequest(message)) return bridge.handle(message, ctx);
+      // Without a session no `notifications/cancelled` can name the request: the HTTP request's
+      // own signal is all it needs (an AbortController costs a call microseconds).
+      if (!isRequest(message) || session === undefined) return bridge.handle(message, ctx);
       const controller = new AbortController();
       const upstream = ctx.signal;
       const follow = (): void => {
@@ -151,11 +153,11 @@ function cancellable(
       };
       if (upstream?.aborted === true) follow();
       upstream?.addEventListener('abort', follow, { once: true });
-      const forget = session === undefined ? undefined : inFlight.add(session, message.id, controller);
+      const forget = inFlight.add(session, message.id, controller);
       try {
         return await bridge.handle(message, { ...ctx, signal: controller.signal });
       } finally {
-        forget?.();
+        forget();
         upstream?.removeEventListener('abort', follow);
       }
     },

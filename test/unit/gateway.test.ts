@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { getEventListeners } from 'node:events';
 import { after, describe, test } from 'node:test';
 import { loadConfigOrThrow, parseConfig } from '../../src/config/index.js';
 import type { FleetConfig } from '../../src/config/model.js';
@@ -21,6 +22,7 @@ import {
 import { DENIED_PREFIX, GatewayAccess } from '../../src/local/gateway/policy.js';
 import { search, SEARCH_TOOL } from '../../src/local/gateway/search.js';
 import { GatewayDeadlineError, invokeTarget } from '../../src/local/gateway/target-call.js';
+import { CallerGoneError } from '../../src/local/lambda/pool.js';
 import { LocalLambda } from '../../src/local/lambda/service.js';
 import type { Caller } from '../../src/protocol/bridge.js';
 import { McpBridge } from '../../src/protocol/bridge.js';
@@ -480,6 +482,49 @@ describe("a gateway request's deadline", () => {
     assert.equal(fn.environments.queued, 0, 'the queued call left the queue');
     await clock.advance(500);
     await firstRefused;
+    await lambda.shutdown();
+  });
+  test("the caller's going away reaches a queued call, and nothing is left listening on the caller's signal", async () => {
+    const clock = new ManualClock();
+    const { lambda } = gatewayOver(
+      { ...SCRIPTS, notes: { answer: () => undefined } },
+      {
+        clock,
+        yaml: FLEET.replace(
+          'command: notes-server',
+          'command: notes-server\n    aws: { reservedConcurrency: 1 }',
+        ),
+      },
+    );
+    const fn = lambda.resolve('mcp-server-notes');
+    const busy = new AbortController();
+    const first = invokeTarget(lambda, fn, {}, { signal: busy.signal }, clock.now() + 1_000, clock);
+    const caller = new AbortController();
+    const second = invokeTarget(lambda, fn, {}, { signal: caller.signal }, clock.now() + 60_000, clock);
+    await settle();
+    assert.equal(fn.environments.queued, 1);
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 1);
+    const gone = assert.rejects(
+      second,
+      (err: unknown) =>
+        err instanceof CallerGoneError && /the client closed its connection/.test(err.message),
+    );
+    caller.abort(new Error('the client closed its connection'));
+    await gone;
+    assert.equal(fn.environments.queued, 0, 'the queued call left the queue');
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0);
+    // A call that ends (here at the deadline) takes its listener off its caller's signal too.
+    const late = assert.rejects(first, GatewayDeadlineError);
+    await clock.advance(1_000);
+    await late;
+    assert.equal(getEventListeners(busy.signal, 'abort').length, 0);
+    // A signal already aborted: the call never waits.
+    const already = new AbortController();
+    already.abort(new Error('gone before the call'));
+    await assert.rejects(
+      invokeTarget(lambda, fn, {}, { signal: already.signal }, clock.now() + 60_000, clock),
+      CallerGoneError,
+    );
     await lambda.shutdown();
   });
 });
