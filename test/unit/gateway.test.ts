@@ -453,9 +453,9 @@ describe('interceptor outputs, read strictly', () => {
 });
 
 describe("a gateway request's deadline", () => {
-  test('a target that does not answer in time: the caller is answered at the deadline; a queued call leaves the queue', async () => {
-    const clock = new ManualClock();
-    const { lambda } = gatewayOver(
+  /** The notes server never answering, on at most one environment (a second call queues). */
+  const silentNotesOnOneEnvironment = (clock: ManualClock) =>
+    gatewayOver(
       { ...SCRIPTS, notes: { answer: () => undefined } },
       {
         clock,
@@ -465,6 +465,10 @@ describe("a gateway request's deadline", () => {
         ),
       },
     );
+
+  test('a target that does not answer in time: the caller is answered at the deadline; a queued call leaves the queue', async () => {
+    const clock = new ManualClock();
+    const { lambda } = silentNotesOnOneEnvironment(clock);
     const fn = lambda.resolve('mcp-server-notes');
     const first = invokeTarget(lambda, fn, {}, {}, clock.now() + 1_000, clock);
     const second = invokeTarget(lambda, fn, {}, {}, clock.now() + 500, clock);
@@ -486,16 +490,7 @@ describe("a gateway request's deadline", () => {
   });
   test("the caller's going away reaches a queued call, and nothing is left listening on the caller's signal", async () => {
     const clock = new ManualClock();
-    const { lambda } = gatewayOver(
-      { ...SCRIPTS, notes: { answer: () => undefined } },
-      {
-        clock,
-        yaml: FLEET.replace(
-          'command: notes-server',
-          'command: notes-server\n    aws: { reservedConcurrency: 1 }',
-        ),
-      },
-    );
+    const { lambda } = silentNotesOnOneEnvironment(clock);
     const fn = lambda.resolve('mcp-server-notes');
     const busy = new AbortController();
     const first = invokeTarget(lambda, fn, {}, { signal: busy.signal }, clock.now() + 1_000, clock);
