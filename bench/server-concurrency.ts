@@ -48,6 +48,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { hostPaths } from '../src/build/build.js';
+import { HOSTS_OF_KIND } from '../src/build/host.js';
+import type { PackageSpec } from '../src/config/package-spec.js';
 import { loadConfigOrThrow } from '../src/config/index.js';
 import { toLaunchSpec, type ServerConfig } from '../src/config/model.js';
 import {
@@ -295,6 +297,8 @@ interface Target {
   origin: 'seed' | 'reference';
   /** Runtime and MCP SDK, as installed. */
   sdk: string;
+  /** A seed server's package kind (which hosts can run it: HOSTS_OF_KIND). */
+  kind?: PackageSpec['kind'];
   launch?: Launch;
   /** The server's `memory` (MB): its process tree must stay within it. */
   memoryMb?: number;
@@ -383,6 +387,7 @@ async function seedTargets(): Promise<Target[]> {
       sdk: dirs ? await sdkOf(dirs) : '–',
       memoryMb: server.memory,
     };
+    if (server.package !== undefined) target.kind = server.package.kind;
     const network = NEEDS_NETWORK[server.id];
     if (network !== undefined) target.notStarted = `it ${network.why}`;
     else if (dirs === undefined)
@@ -704,6 +709,7 @@ interface Row {
   id: string;
   origin: Target['origin'];
   sdk: string;
+  kind?: PackageSpec['kind'];
   memoryMb?: number;
   notStarted?: string;
   /** Spawn to the answer to initialize. */
@@ -862,6 +868,7 @@ async function measure(target: Target, plan: Plan | undefined): Promise<Row> {
     id: target.id,
     origin: target.origin,
     sdk: target.sdk,
+    ...(target.kind !== undefined ? { kind: target.kind } : {}),
     ...(target.memoryMb !== undefined ? { memoryMb: target.memoryMb } : {}),
     calls: [],
     verdict: { kind: 'not measured', text: '' },
@@ -1001,44 +1008,61 @@ function verdict(row: Row): Row['verdict'] {
 }
 
 interface Recommendation {
-  /** The recommended default of `concurrency`. */
+  /** The recommended default of `concurrency` on web-function and managed-instances. */
   value: string;
+  /** … on agentcore-runtime (one process per session), which runs every package kind. */
+  session: string;
   /** The rule, and how the figures meet it. */
   text: string;
 }
 
+/** The hosts whose environment runs a pool of server processes, each taking `concurrency` calls. */
+const POOL_HOSTS = ['web-function', 'managed-instances'] as const;
+
+/** Whether a seed server's package can run on the pool hosts (npm and Go: a Node.js zip). */
+const onPoolHosts = (r: Row): boolean =>
+  r.kind !== undefined && POOL_HOSTS.every((h) => HOSTS_OF_KIND[r.kind as PackageSpec['kind']].includes(h));
+
 /**
  * The rule: a wrong answer is worse than a slow one, and no process should get more calls at once
- * than were measured. The default is the largest K at which every seed server measured answered
- * every concurrent call as a serial call of the same request does, stayed alive, and kept its
- * process tree within its `memory` (1 when a seed server fails that at the first K above 1). A
- * server that answers right but one at a time is slow, not wrong: it sets `concurrency: 1` in its
- * own entry and does not lower the default.
+ * than were measured. A default is the largest K at which every seed server measured that the
+ * hosts can run answered every concurrent call as a serial call of the same request does, stayed
+ * alive, and kept its process tree within its `memory` (1 when one fails that at the first K above
+ * 1). So two defaults: web-function and managed-instances run npm and Go servers only, and
+ * agentcore-runtime runs every kind. A server that answers right but one at a time is slow, not
+ * wrong: it sets `concurrency: 1` in its own entry and does not lower the default.
  */
 function recommend(rows: Row[]): Recommendation {
   const measured = rows.filter(
     (r) => r.origin === 'seed' && ['concurrent', 'limited', 'serial'].includes(r.verdict.kind),
   );
   const top = KS[KS.length - 1] ?? 1;
-  const k = Math.max(1, Math.min(top, ...measured.map(largestGoodK)));
-  const failing = measured
-    .filter((r) => largestGoodK(r) < top)
-    .map((r) => `${r.id} (up to K = ${largestGoodK(r)})`);
+  const largest = (of: Row[]): string =>
+    of.length === 0 ? 'not measured' : String(Math.max(1, Math.min(top, ...of.map(largestGoodK))));
+  const pool = measured.filter(onPoolHosts);
+  const value = largest(pool);
+  const session = largest(measured);
+  const failing = (of: Row[]): string[] =>
+    of.filter((r) => largestGoodK(r) < top).map((r) => `${r.id} (up to K = ${largestGoodK(r)})`);
   const oneAtATime = measured
     .filter((r) => r.verdict.kind === 'serial' && largestGoodK(r) === top)
     .map((r) => r.id);
   const unmeasured = rows
     .filter((r) => r.origin === 'seed' && r.verdict.kind === 'not measured')
     .map((r) => r.id);
-  const value = measured.length === 0 ? 'not measured' : String(k);
+  const met = (of: Row[], v: string): string => {
+    const f = failing(of);
+    return f.length === 0 ? `all met it at every K, so ${v}` : `not all met it: ${f.join(', ')}`;
+  };
   const text = [
-    `**Recommended default for \`concurrency\`: ${value}.**`,
+    `**Recommended default for \`concurrency\`: ${value} on ${POOL_HOSTS.join(' and ')}, ${session} on agentcore-runtime.**`,
     'The rule: a wrong answer is worse than a slow one, and no process should get more calls at once than were measured.',
-    `The default is the largest K (of ${KS.join(', ')}) at which every seed server measured answered every concurrent call as a serial call of the same request does, stayed alive, and kept its process tree's RSS within ${MEMORY_MARGIN * 100}% of its \`memory\` (a margin: the peak of the same batch varies between runs); 1 when a seed server fails that at the first K above 1.`,
+    `A default is the largest K (of ${KS.join(', ')}) at which every seed server measured that the hosts can run answered every concurrent call as a serial call of the same request does, stayed alive, and kept its process tree's RSS within ${MEMORY_MARGIN * 100}% of its \`memory\` (a margin: the peak of the same batch varies between runs); 1 when one fails that at the first K above 1.`,
+    `${POOL_HOSTS.join(' and ')} run npm and Go servers only (a Node.js zip), agentcore-runtime every kind: hence two defaults.`,
     'A server that answers right but one at a time is slow, not wrong: its own entry sets `concurrency: 1`, and it does not lower the default.',
-    `Here: ${measured.length} seed servers measured; ${failing.length === 0 ? `all of them met it at every K, so the default is ${value}` : `not all met it: ${failing.join(', ')}`}; ${oneAtATime.length === 0 ? 'none was seen answering one at a time' : `answering one at a time (quick calls wait behind a slow one), to set \`concurrency: 1\`: ${oneAtATime.join(', ')}`}${unmeasured.length === 0 ? '' : `; not measured to the end (left out): ${unmeasured.join(', ')}`}.`,
+    `Here: ${measured.length} seed servers measured; the ${pool.length} npm and Go ones (${pool.map((r) => r.id).join(', ') || 'none'}): ${met(pool, value)}; all ${measured.length}: ${met(measured, session)}; ${oneAtATime.length === 0 ? 'none was seen answering one at a time' : `answering one at a time (quick calls wait behind a slow one), to set \`concurrency: 1\`: ${oneAtATime.join(', ')}`}${unmeasured.length === 0 ? '' : `; not measured to the end (left out): ${unmeasured.join(', ')}`}.`,
   ].join(' ');
-  return { value, text };
+  return { value, session, text };
 }
 
 const mb = (b: number | undefined): string => (b === undefined || b === 0 ? '–' : (b / 2 ** 20).toFixed(0));
@@ -1196,7 +1220,17 @@ try {
       }));
     await writeFile(
       path.join(ROOT, 'examples', 'seed', CONCURRENCY_RESULTS_FILE),
-      `${JSON.stringify({ date: facts.date, commit: facts.commit, ks: KS, rows: verdicts }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          date: facts.date,
+          commit: facts.commit,
+          ks: KS,
+          recommendation: { concurrency: Number(rec.value), sessionConcurrency: Number(rec.session) },
+          rows: verdicts,
+        },
+        null,
+        2,
+      )}\n`,
     );
     line(`wrote docs/hosts.md and examples/seed/${CONCURRENCY_RESULTS_FILE}`);
   } else line('BENCH_ONLY: docs/hosts.md not written');

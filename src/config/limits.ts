@@ -58,11 +58,18 @@ export const DEFAULTS = {
   /** Calls one environment of a web-function or managed-instances host takes at once. */
   environmentConcurrency: 64,
   /**
-   * Calls one server process takes at once on the multi-call hosts: the largest number at which
-   * every seed server measured answered right within its memory (docs/hosts.md, "How many calls
-   * one server process takes": 8; aws-iac outgrew its memory at 32).
+   * Calls one server process takes at once on web-function and managed-instances, which run npm
+   * and Go servers only: the largest number at which every npm and Go seed server measured answered
+   * right within its memory (docs/hosts.md, "How many calls one server process takes";
+   * examples/seed/server-concurrency.json's `recommendation`, checked by a test).
    */
-  concurrency: 8,
+  concurrency: 32,
+  /**
+   * The same on agentcore-runtime (one server process per session), which runs every package
+   * kind: the largest number at which every seed server measured did (aws-iac, a Python server,
+   * outgrew its memory at 32).
+   */
+  sessionConcurrency: 8,
   /** Server processes one environment runs at most (started only when the others are full and none is starting). */
   processes: 4,
   /** The SigV4 service the gateway signs a web function's endpoint for (no AWS source names it). */

@@ -50,7 +50,7 @@ export interface Hosting {
   host: Host;
   /**
    * Calls one environment takes at once: 1 for `function`; for the other hosts the configured
-   * value (default 64), at most `concurrency × processes` (default 8 × 4).
+   * value (default 64), at most `concurrency × processes` (default 32 × 4).
    */
   environmentConcurrency: number;
   /** Calls one server process takes at once (1 for `function`). */
@@ -302,7 +302,7 @@ function resolveHosting(s: RawServer): Hosting {
   const host = s.host ?? DEFAULTS.host;
   if (host === 'agentcore-runtime') {
     // One server process per session (its state lives there), taking the session's calls at once.
-    const concurrency = s.concurrency ?? DEFAULTS.concurrency;
+    const concurrency = s.concurrency ?? DEFAULTS.sessionConcurrency;
     return {
       host,
       environmentConcurrency: concurrency,

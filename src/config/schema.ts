@@ -445,7 +445,7 @@ const hostShape = {
     })
     .optional()
     .describe(
-      `web-function, managed-instances, agentcore-runtime: calls one server process takes at once (default ${DEFAULTS.concurrency}). 1 for a server that cannot take concurrent requests: a web-function or managed-instances environment then runs a pool of processes; a session's calls wait their turn`,
+      `web-function, managed-instances, agentcore-runtime: calls one server process takes at once (default ${DEFAULTS.concurrency} on web-function and managed-instances, ${DEFAULTS.sessionConcurrency} on agentcore-runtime: measured on the seed fleet). 1 for a server that cannot take concurrent requests: a web-function or managed-instances environment then runs a pool of processes; a session's calls wait their turn`,
     ),
   processes: z
     .int({ error: (iss) => `expected a whole number of processes, got ${got(iss)}` })

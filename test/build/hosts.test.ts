@@ -150,9 +150,9 @@ describe('managed-instances', () => {
     assert.deepEqual(await readFile(path.join(b.artifact.dir, 'index.mjs')), await readFile(HANDLER_BUNDLE));
     const launch = await launchOf(b);
     assert.equal(launch.host, 'managed-instances');
-    // The defaults: 8 calls per process, up to 4 processes.
+    // The defaults: 32 calls per process, up to 4 processes.
     assert.equal(launch.processes, 4);
-    assert.equal(launch.concurrency, 8);
+    assert.equal(launch.concurrency, 32);
     assert.equal((await readLock(first.lockFile)).servers['lmi-memory']?.architecture, 'arm64');
     assert.ok(b.tools.some((t) => t.name === 'read_graph'));
   });

@@ -9,6 +9,7 @@ import {
   parseConfig,
   toLaunchSpec,
 } from '../../src/config/index.js';
+import { DEFAULTS } from '../../src/config/limits.js';
 import { ROOT, fixture } from '../helpers.js';
 
 const SEED_IDS = [
@@ -251,11 +252,12 @@ describe('hosts', () => {
     assert.ok(config, problems.map(formatProblem).join('\n'));
     assert.deepEqual(problems, []);
     const [everything, git, memory] = config.servers;
-    // The measured default: 8 calls per process, up to 4 processes: 32 calls per environment.
+    // The measured default: 32 calls per process, up to 4 processes; 64 calls per environment,
+    // as Lambda's default maxConcurrencyPerEnvironment.
     assert.deepEqual(everything!.hosting, {
       host: 'web-function',
-      environmentConcurrency: 32,
-      concurrency: 8,
+      environmentConcurrency: 64,
+      concurrency: 32,
       processes: 4,
       maxEnvironments: 4,
     });
@@ -335,6 +337,18 @@ describe('hosts', () => {
     );
     assert.equal(bad.config, undefined);
     assert.match(bad.problems.map(formatProblem).join('\n'), /responseStreaming/);
+  });
+});
+
+describe('the default concurrency', () => {
+  test("is what the seed fleet's measurement recommends, per kind of host (examples/seed/server-concurrency.json)", async () => {
+    const results = JSON.parse(
+      await readFile(path.join(ROOT, 'examples', 'seed', 'server-concurrency.json'), 'utf8'),
+    ) as { recommendation?: { concurrency?: number; sessionConcurrency?: number } };
+    assert.deepEqual(results.recommendation, {
+      concurrency: DEFAULTS.concurrency,
+      sessionConcurrency: DEFAULTS.sessionConcurrency,
+    });
   });
 });
 
