@@ -2,8 +2,8 @@
  * MCP Streamable HTTP in front of the same stdio server (server-everything), side by side in one
  * run: `mcp-fleet dev` with its defaults (freeze on, memory limits on) through the gateway's
  * `/mcp` and through the per-server endpoint `/servers/everything/mcp`; the same without the
- * freeze and without memory limits (what each costs); the same server on a web function (one
- * warm server takes many calls at once); and the best stdio bridges (supergateway and mcp-proxy,
+ * freeze and without memory limits (what each costs); the same server on a web function and on
+ * managed instances (one warm server takes many calls at once); and the best stdio bridges (supergateway and mcp-proxy,
  * stateful; mcp-proxy stateless). Same client (MCP SDK v1 Streamable HTTP, one session per
  * client), same call (`echo`, every answer checked).
  *
@@ -295,6 +295,9 @@ function contestants(dir: string): Contestant[] {
     fleet(' (--no-tracing)', 'servers.yaml', '/mcp', '--no-tracing'),
     // One warm server, many calls at once (Node.js 24 from npm, as `dev` installs it).
     fleet(' (host: web-function)', 'web.yaml', '/mcp'),
+    // The same multiplexing behind the Invoke path: an event function's environment taking many
+    // invocations at once, never frozen.
+    fleet(' (host: managed-instances)', 'managed-instances.yaml', '/mcp'),
     {
       name: 'supergateway 4.0.0 (--stateful)',
       peer: true,
@@ -580,10 +583,14 @@ async function main(): Promise<void> {
     path.join(dir, 'servers.yaml'),
     `servers:\n  everything:\n    command: ${everything}\n    args: [stdio]\n`,
   );
-  await writeFile(
-    path.join(dir, 'web.yaml'),
-    `servers:\n  everything:\n    command: ${everything}\n    args: [stdio]\n    host: web-function\n`,
-  );
+  for (const [file, host] of [
+    ['web.yaml', 'web-function'],
+    ['managed-instances.yaml', 'managed-instances'],
+  ] as const)
+    await writeFile(
+      path.join(dir, file),
+      `servers:\n  everything:\n    command: ${everything}\n    args: [stdio]\n    host: ${host}\n`,
+    );
   const only = process.env['BENCH_ONLY'];
   const all = only === 'tracing' ? [] : contestants(dir);
   const rounds = new Map<string, Round[]>(all.map((c) => [c.name, []]));
