@@ -41,6 +41,7 @@ import {
 } from './handler.js';
 import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits.js';
 import type { RuntimeLogger, Telemetry } from './observability.js';
+import { relayAbort } from '../platform/abort.js';
 import type { Clock } from '../platform/time.js';
 import type { ServerHost } from './supervisor.js';
 
@@ -147,18 +148,13 @@ function cancellable(
       // own signal is all it needs (an AbortController costs a call microseconds).
       if (!isRequest(message) || session === undefined) return bridge.handle(message, ctx);
       const controller = new AbortController();
-      const upstream = ctx.signal;
-      const follow = (): void => {
-        controller.abort(upstream?.reason);
-      };
-      if (upstream?.aborted === true) follow();
-      upstream?.addEventListener('abort', follow, { once: true });
+      const unrelay = relayAbort(ctx.signal, controller);
       const forget = inFlight.add(session, message.id, controller);
       try {
         return await bridge.handle(message, { ...ctx, signal: controller.signal });
       } finally {
         forget();
-        upstream?.removeEventListener('abort', follow);
+        unrelay();
       }
     },
   };

@@ -5,6 +5,7 @@
  * caller went away does.
  */
 import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
+import { relayAbort } from '../../platform/abort.js';
 import { EXPIRED, withDeadline, type Clock } from '../../platform/time.js';
 import type { InvokeOptions, InvokeOutcome, LocalFunction } from '../lambda/function.js';
 import type { LocalLambda } from '../lambda/service.js';
@@ -34,19 +35,10 @@ export async function invokeTarget(
 ): Promise<InvokeOutcome> {
   const started = clock.now();
   const gaveUp = new AbortController();
-  // `opts.signal`: the gateway's own caller went away (a client's event stream closed). Relayed by
-  // a listener taken off at the end: `AbortSignal.any` costs a call 20–40 µs in Node.js 20 (weak
-  // references and a finalization registry per signal), more as the process ages.
-  const caller = opts.signal;
-  const relay = (): void => {
-    gaveUp.abort(caller?.reason);
-  };
-  if (caller?.aborted === true) relay();
-  else caller?.addEventListener('abort', relay, { once: true });
+  // `opts.signal`: the gateway's own caller went away (a client's event stream closed).
+  const unrelay = relayAbort(opts.signal, gaveUp);
   const invocation = lambda.invoke(fn.name, event, { ...opts, signal: gaveUp.signal });
-  const outcome = await withDeadline(invocation, deadline, { clock }).finally(() => {
-    caller?.removeEventListener('abort', relay);
-  });
+  const outcome = await withDeadline(invocation, deadline, { clock }).finally(unrelay);
   if (outcome !== EXPIRED) return outcome;
   gaveUp.abort(new Error("the gateway's deadline passed"));
   // Its late end (or its CallerGoneError) has nobody to tell.
