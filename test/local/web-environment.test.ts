@@ -1,0 +1,184 @@
+/**
+ * The web-function environment on its own, in front of a web function of our own that misbehaves
+ * on demand (test/fixtures/handlers/web-faults.mjs): a request goes in as Lambda hands it on (its
+ * headers stripped and added), the answer comes back as a streamed HTTP integration response
+ * (prelude, then body), and Lambda's faults are Lambda's: past the deadline with nothing sent, 504
+ * with `Runtime.RequestTimeout`; past it mid-stream, the stream cut where it is; the caller gone,
+ * the request closed; the process gone, `Runtime.ExitError`. Time is the test's clock.
+ */
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { WebEnvironment } from '../../src/local/lambda/web-environment.js';
+import type { InvokeMessage } from '../../src/local/lambda/worker-protocol.js';
+import { fixture, tempDir } from '../helpers.js';
+import { assertNoneLeft, marker } from '../runtime/support.js';
+import { ManualClock, settle } from '../support/clock.js';
+import { eventually } from '../support/eventually.js';
+
+const mark = marker();
+const clock = new ManualClock();
+let env: WebEnvironment;
+let cleanup: () => Promise<void>;
+
+before(async () => {
+  const made = await tempDir();
+  cleanup = made.cleanup;
+  env = await WebEnvironment.create({
+    name: 'web-faults',
+    memoryMb: 2048,
+    memoryMode: 'off',
+    freeze: false,
+    launch: {
+      command: process.execPath,
+      args: [fixture('handlers', 'web-faults.mjs')],
+      env: { PATH: process.env['PATH'] ?? '', ...mark.env },
+      cwd: made.dir,
+    },
+    log: new PassThrough().resume(),
+    clock,
+  });
+  const init = await env.awaitInit(60_000);
+  assert.equal(init.status, 'success', JSON.stringify(init));
+});
+
+after(async () => {
+  await env.kill('killed');
+  await assertNoneLeft(mark.value);
+  await cleanup();
+});
+
+let seq = 0;
+/** An invocation of `path` (a Function URL event), due `ms` from now on the test's clock. */
+function call(path: string, ms = 60_000, headers: Record<string, string> = {}): InvokeMessage {
+  seq += 1;
+  return {
+    type: 'invoke',
+    requestId: `req-${seq}`,
+    deadline: clock.now() + ms,
+    event: {
+      rawPath: path,
+      rawQueryString: 'a=1',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: Buffer.from(`{"n":${seq}}`).toString('base64'),
+      isBase64Encoded: true,
+      requestContext: { http: { method: 'POST', sourceIp: '198.51.100.7' } },
+    },
+  };
+}
+
+/** What came back: every piece in order, joined. */
+function collector(): { onChunk: (data: Buffer) => void; bytes: () => Buffer } {
+  const pieces: Buffer[] = [];
+  return {
+    onChunk: (data) => {
+      pieces.push(Buffer.from(data));
+    },
+    bytes: () => Buffer.concat(pieces),
+  };
+}
+
+/** An HTTP integration response: its prelude (status, headers) and its body. */
+function integration(bytes: Buffer): { statusCode: number; headers: Record<string, string>; body: string } {
+  const at = bytes.indexOf(Buffer.alloc(8));
+  assert.ok(at > 0, `no prelude in ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`);
+  const prelude = JSON.parse(bytes.subarray(0, at).toString('utf8')) as {
+    statusCode: number;
+    headers: Record<string, string>;
+  };
+  return { ...prelude, body: bytes.subarray(at + 8).toString('utf8') };
+}
+
+/** How many requests' connections the server saw closed before their answer ended. */
+async function closedEarly(): Promise<number> {
+  const got = collector();
+  await env.invoke(call('/closed'), got.onChunk);
+  return Number(integration(got.bytes()).body);
+}
+
+describe('the web-function environment', () => {
+  test('hands the request on as Lambda does and streams the answer back as a prelude and body', async () => {
+    const got = collector();
+    const reply = await env.invoke(
+      call('/echo', 60_000, {
+        Connection: 'close, X-Hop',
+        'X-Hop': 'h',
+        'X-Real-IP': '1.2.3.4',
+        'X-Kept': 'k',
+      }),
+      got.onChunk,
+    );
+    assert.equal(reply.type, 'result');
+    const answer = integration(got.bytes());
+    assert.equal(answer.statusCode, 201);
+    // Names lower-case, a repeated header joined, hop-by-hop headers dropped.
+    assert.equal(answer.headers['x-mixed-case'], 'yes');
+    assert.equal(answer.headers['x-twice'], 'one, two');
+    assert.equal(answer.headers['keep-alive'], undefined);
+    const seen = JSON.parse(answer.body) as {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      body: string;
+    };
+    assert.equal(seen.method, 'POST');
+    assert.equal(seen.url, '/echo?a=1');
+    assert.equal(seen.body, `{"n":${seq}}`);
+    assert.equal(seen.headers['x-kept'], 'k');
+    assert.equal(seen.headers['x-real-ip'], undefined);
+    assert.equal(seen.headers['x-hop'], undefined);
+    assert.equal(seen.headers['x-forwarded-for'], '198.51.100.7');
+    assert.equal(seen.headers['lambda-web-request-id'], `req-${seq}`);
+  });
+
+  test('many requests at once each get their own answer', async () => {
+    const calls = Array.from({ length: 48 }, () => {
+      const got = collector();
+      const msg = call('/echo');
+      return env.invoke(msg, got.onChunk).then(() => ({ msg, answer: integration(got.bytes()) }));
+    });
+    for (const { msg, answer } of await Promise.all(calls)) {
+      const seen = JSON.parse(answer.body) as { headers: Record<string, string> };
+      assert.equal(seen.headers['lambda-web-request-id'], msg.requestId);
+    }
+    assert.ok(env.peakConcurrency > 1, `peak concurrency ${env.peakConcurrency}`);
+  });
+
+  test('past its deadline with nothing sent: 504 Runtime.RequestTimeout, and the request is closed', async () => {
+    const before = await closedEarly();
+    const got = collector();
+    const reply = env.invoke(call('/hang', 3_000), got.onChunk);
+    await clock.advance(3_000);
+    assert.equal((await reply).type, 'result');
+    const answer = integration(got.bytes());
+    assert.equal(answer.statusCode, 504);
+    assert.equal(answer.headers['lambda-web-error-type'], 'Runtime.RequestTimeout');
+    assert.deepEqual(JSON.parse(answer.body), { message: 'Request timed out' });
+    await eventually(async () => (await closedEarly()) === before + 1, {
+      what: 'the server to see the request closed',
+    });
+  });
+
+  test('past its deadline mid-stream: the stream is cut where it is, no 504 after it', async () => {
+    const got = collector();
+    const reply = env.invoke(call('/begin', 3_000), got.onChunk);
+    await eventually(() => got.bytes().includes('data: first'), { what: 'the first piece' });
+    await clock.advance(3_000);
+    assert.equal((await reply).type, 'result');
+    const answer = integration(got.bytes());
+    assert.equal(answer.statusCode, 200);
+    assert.equal(answer.body, 'data: first\n\n');
+  });
+
+  test('the caller gone: the call ends at once and the server sees its request closed', async () => {
+    const before = await closedEarly();
+    const gone = new AbortController();
+    const reply = env.invoke(call('/hang'), undefined, gone.signal);
+    await settle();
+    gone.abort();
+    assert.equal((await reply).type, 'result');
+    await eventually(async () => (await closedEarly()) === before + 1, {
+      what: 'the server to see the request closed',
+    });
+  });
+});
