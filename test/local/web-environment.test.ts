@@ -144,6 +144,34 @@ describe('the web-function environment', () => {
     assert.ok(env.peakConcurrency > 1, `peak concurrency ${env.peakConcurrency}`);
   });
 
+  test('a malformed event is answered with an error that says why, and the environment goes on', async () => {
+    const bad: Array<[string, Record<string, unknown> | undefined]> = [
+      ['a method with a space', { requestContext: { http: { method: 'GE T' } } }],
+      ['a header value with a line break', { headers: { 'x-evil': 'a\r\nx-injected: 1' } }],
+      ['a path with a space', { rawPath: '/echo now' }],
+      ['a body that is not text', { body: 42 }],
+      ['headers that are not an object', { headers: 'x' }],
+      ['a header that is not text', { headers: { 'x-n': 5 } }],
+      ['an event that is a list', undefined],
+    ];
+    for (const [what, change] of bad) {
+      const msg = call('/echo');
+      msg.event = change === undefined ? [1] : { ...(msg.event as object), ...change };
+      const got = collector();
+      const reply = await env.invoke(msg, got.onChunk);
+      assert.equal(reply.type, 'error', what);
+      assert.ok(reply.type === 'error');
+      assert.match(
+        reply.errorMessage,
+        /RequestId: req-\d+ Error: the event is not a valid HTTP request: \w/,
+        what,
+      );
+    }
+    const got = collector();
+    await env.invoke(call('/echo'), got.onChunk);
+    assert.equal(integration(got.bytes()).statusCode, 201);
+  });
+
   test('past its deadline with nothing sent: 504 Runtime.RequestTimeout, and the request is closed', async () => {
     const before = await closedEarly();
     const got = collector();
@@ -180,5 +208,20 @@ describe('the web-function environment', () => {
     await eventually(async () => (await closedEarly()) === before + 1, {
       what: 'the server to see the request closed',
     });
+  });
+
+  test('the process exits with requests open: each ends with Runtime.ExitError, and nothing is left', async () => {
+    const hanging = env.invoke(call('/hang'));
+    await settle();
+    const exiting = await env.invoke(call('/exit'));
+    const other = await hanging;
+    for (const reply of [exiting, other]) {
+      assert.equal(reply.type, 'error');
+      assert.ok(reply.type === 'error');
+      assert.equal(reply.errorType, 'Runtime.ExitError');
+      assert.match(reply.errorMessage, /exit status 3/);
+    }
+    await env.gone();
+    await assertNoneLeft(mark.value);
   });
 });

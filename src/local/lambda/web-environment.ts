@@ -19,7 +19,7 @@
  * read a web function as they read a streaming Function URL.
  */
 import { createServer, connect } from 'node:net';
-import { Pool, type Dispatcher } from 'undici';
+import { errors, Pool, type Dispatcher } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WEB_FUNCTION_SHUTDOWN_GRACE_MS } from '../../config/limits.js';
 import { EXPIRED, within, withDeadline } from '../../platform/time.js';
@@ -31,6 +31,11 @@ import { ProcessEnvironment } from './process-environment.js';
 import { runtimeExitMessage } from './event-environment.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
 
+/**
+ * A request's connection that fails with nothing answered is often the process exiting: its exit
+ * is waited for this long, so that the caller gets Lambda's `Runtime.ExitError` with the status.
+ */
+const EXIT_NOTICE_MS = 500;
 /** How often init checks whether the server listens. */
 const LISTEN_POLL_MS = 20;
 /** The variable Lambda gives a web function's process: where it must listen (`host:port`). */
@@ -89,6 +94,9 @@ export class WebEnvironment extends ProcessEnvironment {
    */
   private readonly connections: Pool;
   private listening = false;
+  /** Resolves when the first process has exited. */
+  private readonly exitSeen: Promise<void>;
+  private markExit!: () => void;
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -100,6 +108,9 @@ export class WebEnvironment extends ProcessEnvironment {
     // Our own deadline bounds a request (the function's timeout), not undici's 300 s idle timers:
     // a stream may be quiet for longer.
     this.connections = new Pool(`http://127.0.0.1:${port}`, { headersTimeout: 0, bodyTimeout: 0 });
+    this.exitSeen = new Promise((resolve) => {
+      this.markExit = resolve;
+    });
   }
 
   /**
@@ -124,6 +135,7 @@ export class WebEnvironment extends ProcessEnvironment {
   }
 
   protected onExit(): void {
+    this.markExit();
     // Every request still running ends with the runtime's exit as its error.
     const exit = new Error(runtimeExitMessage(this.exitInfo?.code ?? null, this.exitInfo?.signal ?? null));
     this.connections.destroy(exit).catch(() => undefined);
@@ -179,6 +191,9 @@ export class WebEnvironment extends ProcessEnvironment {
   }
 
   private async forward(msg: InvokeMessage, onChunk: ChunkSink, gone?: AbortSignal): Promise<InvokeReply> {
+    const problem = eventProblem(msg.event);
+    if (problem !== undefined)
+      return this.platformError(msg.requestId, `the event is not a valid HTTP request: ${problem}`);
     const event = (msg.event ?? {}) as UrlEvent;
     const body =
       event.body === undefined
@@ -215,6 +230,11 @@ export class WebEnvironment extends ProcessEnvironment {
       return result;
     }
     if (call.began) return result;
+    // An event that makes no valid HTTP request (its method, path or a header) never left here.
+    if (outcome instanceof errors.InvalidArgumentError)
+      return this.platformError(msg.requestId, `the event is not a valid HTTP request: ${outcome.message}`);
+    // The connection went first, the process's exit (if that is why) comes a moment later.
+    if (!this.exited) await within(this.exitSeen, EXIT_NOTICE_MS, { clock: this.opts.clock });
     return this.platformError(msg.requestId, outcome.message);
   }
 
@@ -320,6 +340,24 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.settle(error);
   }
+}
+
+/** What makes an invocation's event no Function URL request (payload 2.0), if anything. */
+function eventProblem(event: unknown): string | undefined {
+  if (event === undefined || event === null) return undefined;
+  if (typeof event !== 'object' || Array.isArray(event)) return 'it is not an object';
+  const { body, headers, rawPath, rawQueryString, requestContext } = event as Record<string, unknown>;
+  for (const [name, value] of Object.entries({ body, rawPath, rawQueryString }))
+    if (value !== undefined && typeof value !== 'string') return `${name} is not a string`;
+  if (headers !== undefined) {
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
+      return 'headers is not an object';
+    for (const [name, value] of Object.entries(headers))
+      if (typeof value !== 'string') return `the value of header "${name.slice(0, 100)}" is not a string`;
+  }
+  const method = (requestContext as UrlEvent['requestContext'])?.http?.method;
+  if (method !== undefined && typeof method !== 'string') return 'requestContext.http.method is not a string';
+  return undefined;
 }
 
 /** The request's headers as Lambda hands them to a web function. */
