@@ -336,7 +336,8 @@ interface Contestant {
 
 /**
  * `mcp-fleet dev` with server-everything on `host`; `concurrency`: the calls one server process
- * takes at once, where the default (8, from the seed fleet's measurement) is not kept.
+ * takes at once, where the default (32 on these hosts, from the seed fleet's measurement) is not
+ * kept.
  */
 function fleetContestant(dir: string, host: string, concurrency?: number): Contestant {
   const everything = bin('mcp-server-everything');
