@@ -13,7 +13,7 @@ import { WebEnvironment } from '../../src/local/lambda/web-environment.js';
 import type { InvokeMessage } from '../../src/local/lambda/worker-protocol.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, marker } from '../runtime/support.js';
-import { ManualClock, settle } from '../support/clock.js';
+import { ManualClock } from '../support/clock.js';
 import { eventually } from '../support/eventually.js';
 
 const mark = marker();
@@ -87,6 +87,18 @@ function integration(bytes: Buffer): { statusCode: number; headers: Record<strin
     headers: Record<string, string>;
   };
   return { ...prelude, body: bytes.subarray(at + 8).toString('utf8') };
+}
+
+/** How many requests the server has had on `path`. */
+async function seenOn(path: string): Promise<number> {
+  const got = collector();
+  await env.invoke(call('/seen'), got.onChunk);
+  return (JSON.parse(integration(got.bytes()).body) as Record<string, number>)[path] ?? 0;
+}
+
+/** Waits until the server has had `count` requests on `path` (a request cut before it left is not one). */
+async function serverHas(path: string, count: number): Promise<void> {
+  await eventually(async () => (await seenOn(path)) >= count, { what: `${count} requests on ${path}` });
 }
 
 /** How many requests' connections the server saw closed before their answer ended. */
@@ -174,8 +186,10 @@ describe('the web-function environment', () => {
 
   test('past its deadline with nothing sent: 504 Runtime.RequestTimeout, and the request is closed', async () => {
     const before = await closedEarly();
+    const hangs = await seenOn('/hang');
     const got = collector();
     const reply = env.invoke(call('/hang', 3_000), got.onChunk);
+    await serverHas('/hang', hangs + 1);
     await clock.advance(3_000);
     assert.equal((await reply).type, 'result');
     const answer = integration(got.bytes());
@@ -200,9 +214,10 @@ describe('the web-function environment', () => {
 
   test('the caller gone: the call ends at once and the server sees its request closed', async () => {
     const before = await closedEarly();
+    const hangs = await seenOn('/hang');
     const gone = new AbortController();
     const reply = env.invoke(call('/hang'), undefined, gone.signal);
-    await settle();
+    await serverHas('/hang', hangs + 1);
     gone.abort();
     assert.equal((await reply).type, 'result');
     await eventually(async () => (await closedEarly()) === before + 1, {
@@ -210,9 +225,21 @@ describe('the web-function environment', () => {
     });
   });
 
+  test('a caller gone before its request left: the call ends without waiting for its deadline', async () => {
+    const gone = new AbortController();
+    gone.abort();
+    const reply = await env.invoke(call('/hang'), undefined, gone.signal);
+    assert.equal(reply.type, 'result');
+    // The environment serves on.
+    const got = collector();
+    await env.invoke(call('/echo'), got.onChunk);
+    assert.equal(integration(got.bytes()).statusCode, 201);
+  });
+
   test('the process exits with requests open: each ends with Runtime.ExitError, and nothing is left', async () => {
+    const hangs = await seenOn('/hang');
     const hanging = env.invoke(call('/hang'));
-    await settle();
+    await serverHas('/hang', hangs + 1);
     const exiting = await env.invoke(call('/exit'));
     const other = await hanging;
     for (const reply of [exiting, other]) {
