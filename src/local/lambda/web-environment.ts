@@ -90,7 +90,7 @@ export class WebEnvironment extends ProcessEnvironment {
   peakConcurrency = 0;
   /**
    * The connections to its server (keep-alive, as many as requests run at once). undici's
-   * dispatcher, not `http.request`: 30–37 µs of CPU a request against 80–100 (docs/benchmarks.md).
+   * dispatcher, not `http.request`: 30–56 µs of CPU a request against 81–99 (docs/benchmarks.md).
    */
   private readonly connections: Pool;
   private listening = false;
