@@ -14,6 +14,7 @@ import type { InvokeMessage } from '../../src/local/lambda/worker-protocol.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, marker } from '../runtime/support.js';
 import { ManualClock } from '../support/clock.js';
+import { splitIntegration } from '../support/integration.js';
 import { eventually } from '../support/eventually.js';
 
 const mark = marker();
@@ -78,22 +79,11 @@ function collector(): { onChunk: (data: Buffer) => void; bytes: () => Buffer } {
   };
 }
 
-/** An HTTP integration response: its prelude (status, headers) and its body. */
-function integration(bytes: Buffer): { statusCode: number; headers: Record<string, string>; body: string } {
-  const at = bytes.indexOf(Buffer.alloc(8));
-  assert.ok(at > 0, `no prelude in ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`);
-  const prelude = JSON.parse(bytes.subarray(0, at).toString('utf8')) as {
-    statusCode: number;
-    headers: Record<string, string>;
-  };
-  return { ...prelude, body: bytes.subarray(at + 8).toString('utf8') };
-}
-
 /** How many requests the server has had on `path`. */
 async function seenOn(path: string): Promise<number> {
   const got = collector();
   await env.invoke(call('/seen'), got.onChunk);
-  return (JSON.parse(integration(got.bytes()).body) as Record<string, number>)[path] ?? 0;
+  return (JSON.parse(splitIntegration(got.bytes()).body) as Record<string, number>)[path] ?? 0;
 }
 
 /** Waits until the server has had `count` requests on `path` (a request cut before it left is not one). */
@@ -105,7 +95,7 @@ async function serverHas(path: string, count: number): Promise<void> {
 async function closedEarly(): Promise<number> {
   const got = collector();
   await env.invoke(call('/closed'), got.onChunk);
-  return Number(integration(got.bytes()).body);
+  return Number(splitIntegration(got.bytes()).body);
 }
 
 describe('the web-function environment', () => {
@@ -121,12 +111,12 @@ describe('the web-function environment', () => {
       got.onChunk,
     );
     assert.equal(reply.type, 'result');
-    const answer = integration(got.bytes());
-    assert.equal(answer.statusCode, 201);
+    const answer = splitIntegration(got.bytes());
+    assert.equal(answer.prelude.statusCode, 201);
     // Names lower-case, a repeated header joined, hop-by-hop headers dropped.
-    assert.equal(answer.headers['x-mixed-case'], 'yes');
-    assert.equal(answer.headers['x-twice'], 'one, two');
-    assert.equal(answer.headers['keep-alive'], undefined);
+    assert.equal(answer.prelude.headers['x-mixed-case'], 'yes');
+    assert.equal(answer.prelude.headers['x-twice'], 'one, two');
+    assert.equal(answer.prelude.headers['keep-alive'], undefined);
     const seen = JSON.parse(answer.body) as {
       method: string;
       url: string;
@@ -147,7 +137,7 @@ describe('the web-function environment', () => {
     const calls = Array.from({ length: 48 }, () => {
       const got = collector();
       const msg = call('/echo');
-      return env.invoke(msg, got.onChunk).then(() => ({ msg, answer: integration(got.bytes()) }));
+      return env.invoke(msg, got.onChunk).then(() => ({ msg, answer: splitIntegration(got.bytes()) }));
     });
     for (const { msg, answer } of await Promise.all(calls)) {
       const seen = JSON.parse(answer.body) as { headers: Record<string, string> };
@@ -181,7 +171,7 @@ describe('the web-function environment', () => {
     }
     const got = collector();
     await env.invoke(call('/echo'), got.onChunk);
-    assert.equal(integration(got.bytes()).statusCode, 201);
+    assert.equal(splitIntegration(got.bytes()).prelude.statusCode, 201);
   });
 
   test('past its deadline with nothing sent: 504 Runtime.RequestTimeout, and the request is closed', async () => {
@@ -192,9 +182,9 @@ describe('the web-function environment', () => {
     await serverHas('/hang', hangs + 1);
     await clock.advance(3_000);
     assert.equal((await reply).type, 'result');
-    const answer = integration(got.bytes());
-    assert.equal(answer.statusCode, 504);
-    assert.equal(answer.headers['lambda-web-error-type'], 'Runtime.RequestTimeout');
+    const answer = splitIntegration(got.bytes());
+    assert.equal(answer.prelude.statusCode, 504);
+    assert.equal(answer.prelude.headers['lambda-web-error-type'], 'Runtime.RequestTimeout');
     assert.deepEqual(JSON.parse(answer.body), { message: 'Request timed out' });
     await eventually(async () => (await closedEarly()) === before + 1, {
       what: 'the server to see the request closed',
@@ -207,8 +197,8 @@ describe('the web-function environment', () => {
     await eventually(() => got.bytes().includes('data: first'), { what: 'the first piece' });
     await clock.advance(3_000);
     assert.equal((await reply).type, 'result');
-    const answer = integration(got.bytes());
-    assert.equal(answer.statusCode, 200);
+    const answer = splitIntegration(got.bytes());
+    assert.equal(answer.prelude.statusCode, 200);
     assert.equal(answer.body, 'data: first\n\n');
   });
 
@@ -233,7 +223,7 @@ describe('the web-function environment', () => {
     // The environment serves on.
     const got = collector();
     await env.invoke(call('/echo'), got.onChunk);
-    assert.equal(integration(got.bytes()).statusCode, 201);
+    assert.equal(splitIntegration(got.bytes()).prelude.statusCode, 201);
   });
 
   test('the process exits with requests open: each ends with Runtime.ExitError, and nothing is left', async () => {

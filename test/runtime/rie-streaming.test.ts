@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { messagesOf } from '../../src/local/gateway/mcp-target.js';
-import { faultFunctionUnderRie, type RawAnswer, type RieFunction } from './rie-support.js';
+import { splitIntegration } from '../support/integration.js';
+import { faultFunctionUnderRie, type RieFunction } from './rie-support.js';
 import { marker, text } from './support.js';
 
 /** A Function URL event (payload format 2.0) with one MCP POST. */
@@ -31,22 +32,6 @@ function urlEvent(message: unknown, accept = 'application/json, text/event-strea
     },
     body: JSON.stringify(message),
     isBase64Encoded: false,
-  };
-}
-
-/** Splits a streamed HTTP answer into its prelude (status, headers) and body. */
-function integration(answer: RawAnswer): {
-  prelude: { statusCode: number; headers: Record<string, string> };
-  body: string;
-} {
-  const at = answer.body.indexOf(Buffer.alloc(8));
-  assert.ok(at > 0, `no prelude delimiter in: ${answer.body.toString('utf8').slice(0, 300)}`);
-  return {
-    prelude: JSON.parse(answer.body.subarray(0, at).toString('utf8')) as {
-      statusCode: number;
-      headers: Record<string, string>;
-    },
-    body: answer.body.subarray(at + 8).toString('utf8'),
   };
 }
 
@@ -75,7 +60,7 @@ describe('the response-streaming handler under the Runtime Interface Emulator', 
     // The prelude and its delimiter are written by awslambda.HttpResponseStream, which only a
     // streamified handler gets to use: the runtime interface client ran it in streaming mode (the
     // emulator passes the body on, not the runtime's headers).
-    const { prelude, body } = integration(answer);
+    const { prelude, body } = splitIntegration(answer.body);
     assert.equal(prelude.statusCode, 200);
     assert.equal(prelude.headers['content-type'], 'text/event-stream');
     const messages = messagesOf('text/event-stream', body) as Record<string, unknown>[];
@@ -98,7 +83,7 @@ describe('the response-streaming handler under the Runtime Interface Emulator', 
 
   test('an answer without notifications: the prelude with its status and a JSON body', async () => {
     const answer = await fn.invokeRaw(urlEvent({ jsonrpc: '2.0', id: 2, method: 'tools/list' }));
-    const { prelude, body } = integration(answer);
+    const { prelude, body } = splitIntegration(answer.body);
     assert.equal(prelude.statusCode, 200);
     assert.equal(prelude.headers['content-type'], 'application/json');
     const response = JSON.parse(body) as { id: number; result: { tools: { name: string }[] } };
@@ -108,7 +93,7 @@ describe('the response-streaming handler under the Runtime Interface Emulator', 
 
   test('an HTTP error keeps its status: a wrong Accept is 406', async () => {
     const answer = await fn.invokeRaw(urlEvent({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, 'text/html'));
-    const { prelude, body } = integration(answer);
+    const { prelude, body } = splitIntegration(answer.body);
     assert.equal(prelude.statusCode, 406);
     assert.match(body, /Not Acceptable/);
   });
