@@ -22,6 +22,7 @@ import { createServer, connect } from 'node:net';
 import { errors, Pool, type Dispatcher } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WEB_FUNCTION_SHUTDOWN_GRACE_MS } from '../../config/limits.js';
+import { onAbort } from '../../platform/abort.js';
 import { EXPIRED, within, withDeadline } from '../../platform/time.js';
 import type { ChunkSink, EnvironmentFactory, EnvironmentSpec, InitOutcome } from './environment.js';
 import { SESSION_HOST_ENV, SESSION_PORT_ENV } from '../../contract/function-env.js';
@@ -209,13 +210,11 @@ export class WebEnvironment extends ProcessEnvironment {
       },
       call,
     );
-    const left = (): void => {
+    const forget = onAbort(gone, () => {
       call.cut(new Error('the caller went away'));
-    };
-    gone?.addEventListener('abort', left, { once: true });
-    if (gone?.aborted === true) left();
+    });
     const outcome = await withDeadline(call.answered, msg.deadline, { clock: this.opts.clock });
-    gone?.removeEventListener('abort', left);
+    forget();
     const result: InvokeReply = {
       type: 'result',
       requestId: msg.requestId,
