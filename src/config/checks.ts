@@ -296,6 +296,12 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
       true,
     );
   }
+  if (raw?.aws?.systemLogLevel !== undefined && host !== 'web-function')
+    report.error(
+      own('aws', 'systemLogLevel'),
+      `aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is ${host}, whose platform lines are text; remove it`,
+      true,
+    );
   if (host === 'web-function') checkWebFunction(server, raw, own, report);
   if (host === 'managed-instances') checkManagedInstances(server, raw, own, report);
   if (host === 'agentcore-runtime') checkAgentCoreRuntime(server, raw, own, report);

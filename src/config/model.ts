@@ -113,6 +113,8 @@ export interface ServerConfig {
     iam: { managedPolicies: string[]; statements: IamStatement[] };
     vpc?: { subnetIds: string[]; securityGroupIds: string[] };
     logRetentionDays: number;
+    /** A web function's system log level (Lambda's default, INFO, when not set). */
+    systemLogLevel?: 'DEBUG' | 'INFO' | 'WARN';
     functionUrl: boolean;
   };
   gateway: {
@@ -393,6 +395,7 @@ export function resolveServer(
   if (s.deprecated !== undefined) server.deprecated = s.deprecated;
   if (aws.reservedConcurrency !== undefined) server.aws.reservedConcurrency = aws.reservedConcurrency;
   if (aws.vpc !== undefined) server.aws.vpc = aws.vpc;
+  if (aws.systemLogLevel !== undefined) server.aws.systemLogLevel = aws.systemLogLevel;
   if (s.verify !== undefined) server.verify = { tool: s.verify.tool, arguments: s.verify.arguments ?? {} };
   if (s.state !== undefined) server.state = s.state;
   return server;

@@ -337,6 +337,11 @@ export const awsSchema = z
       })
       .optional()
       .describe(`Log retention in days (default ${DEFAULTS.logRetentionDays})`),
+    systemLogLevel: enumOf(['DEBUG', 'INFO', 'WARN'], 'systemLogLevel')
+      .optional()
+      .describe(
+        "A web function's system log level (default INFO): DEBUG adds Lambda's platform.requestComplete event for every request",
+      ),
     functionUrl: bool('functionUrl')
       .optional()
       .describe('Add a Function URL (IAM auth) serving MCP Streamable HTTP'),

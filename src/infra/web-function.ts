@@ -96,6 +96,11 @@ export interface McpWebFunctionProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * The level of Lambda's system events kept in the log (DEBUG adds one event per request).
+   * @default - the service's (INFO)
+   */
+  readonly systemLogLevel?: lambda.SystemLogLevel;
+  /**
    * Managed policies of the role, by ARN or AWS managed policy name.
    * @default - none
    */
@@ -136,6 +141,9 @@ export function webFunctionProps(server: ServerConfig, dir: string): McpWebFunct
     environment: server.env,
     secrets: functionSecrets(server),
     logRetention: retentionDays(aws.logRetentionDays),
+    ...(aws.systemLogLevel === undefined
+      ? {}
+      : { systemLogLevel: lambda.SystemLogLevel[aws.systemLogLevel] }),
     managedPolicies: aws.iam.managedPolicies,
     policyStatements: declaredStatements(server),
   };
@@ -209,6 +217,7 @@ export class McpWebFunction extends Construct implements NagAware {
     return {
       webFunctionName: this.functionName,
       revisionDescription: clip(props.description ?? `mcp-fleet: ${this.serverId}`),
+      ...(props.systemLogLevel === undefined ? {} : { systemLogLevel: props.systemLogLevel }),
       // One versioned, SSE-S3 bucket per stack that every web function's code is copied into; its
       // policy does not grow with the number of functions (see docs/infrastructure.md, "Hosts").
       code: lambda.WebFunctionCode.fromAssetToManagedBucket(props.dir, {

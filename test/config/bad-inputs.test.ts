@@ -191,6 +191,7 @@ const expected: Record<string, string[]> = {
     "12:5 memory.rateLimit: rateLimit applies to host web-function; this server's host is managed-instances, and only a web function's endpoint has a rate limit; remove it or set host",
     '13:22 memory.minEnvironments: minEnvironments 4 is above maxEnvironments 2; use at most 2',
     "16:7 memory.gateway.signingService: signingService applies to host web-function (the gateway signs its calls to the endpoint); this server's host is managed-instances; remove it",
+    "18:7 memory.aws.systemLogLevel: aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is managed-instances, whose platform lines are text; remove it",
   ],
   'host-agentcore-runtime-ranges.yaml': [
     "2:19 gateway.sessionTimeout: 600 is below AgentCore Gateway's minimum of 900 seconds; use 900–28800",

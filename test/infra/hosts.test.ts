@@ -48,6 +48,7 @@ const HOSTS_YAML = `${FLEET_YAML}
     secrets:
       TOKEN: { ssm: /mcp/web/token }
     tags: { team: web }
+    aws: { systemLogLevel: DEBUG }
   web-signed:
     command: mcp-server-memory
     host: web-function
@@ -134,7 +135,10 @@ describe('web-function', () => {
         MaxConcurrencyPerEnvironment: 32,
         TimeoutSeconds: 120,
         TelemetryConfig: {
-          LoggingConfig: { LogGroup: { Ref: idOf('AWS::Logs::LogGroup', /^ServerwebLogGroup/) } },
+          LoggingConfig: {
+            LogGroup: { Ref: idOf('AWS::Logs::LogGroup', /^ServerwebLogGroup/) },
+            SystemLogLevel: 'DEBUG',
+          },
         },
       },
     });
@@ -270,6 +274,20 @@ describe('web-function', () => {
         Mcp: { McpServer: Match.objectLike({ ListingMode: 'DYNAMIC', ResourcePriority: 3 }) },
       },
     });
+  });
+
+  test("a system log level set is the revision's; unset, the revision leaves Lambda's (INFO)", () => {
+    const logging = (fn: RegExp): Json => {
+      const revision = Object.values(resources).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::WebFunctionRevision' &&
+          fn.test((r.Properties?.['FunctionName'] as { Ref?: string } | undefined)?.Ref ?? ''),
+      );
+      const config = revision?.Properties?.['ServiceConfig'] as { TelemetryConfig: { LoggingConfig: Json } };
+      return config.TelemetryConfig.LoggingConfig;
+    };
+    assert.equal(logging(/^Serverweb[A-Z]/)['SystemLogLevel'], 'DEBUG');
+    assert.equal(logging(/^ServerwebsignedW/)['SystemLogLevel'], undefined);
   });
 
   test('the gateway role may invoke exactly each endpoint, and the targets wait for that grant', () => {

@@ -41,7 +41,7 @@ export const result = (msg: InvokeMessage, payload: unknown): InvokeReply => ({
 
 export class ScriptedEnvironment implements ExecutionEnvironment {
   private static count = 0;
-  readonly id = `scripted-${++ScriptedEnvironment.count}`;
+  readonly id: string;
   state: EnvironmentState = 'init';
   lastUsed: number;
   killedBecause: KillReason | undefined;
@@ -64,6 +64,7 @@ export class ScriptedEnvironment implements ExecutionEnvironment {
     readonly spec: EnvironmentSpec,
     private readonly script: EnvironmentScript,
   ) {
+    this.id = spec.id ?? `scripted-${++ScriptedEnvironment.count}`;
     this.started = spec.clock.monotonic();
     this.lastUsed = spec.clock.now();
     this.done = new Promise((resolve) => (this.end = resolve));

@@ -556,6 +556,113 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     await f.shutdown();
   });
 
+  /** The platform events of a web function's log, in order, as {type, record}. */
+  const events = (text: string): Array<{ type: string; record: Record<string, unknown> }> =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('{"time"'))
+      .map((l) => JSON.parse(l) as { type: string; record: Record<string, unknown> });
+
+  test("a web function's log has Lambda's system events, not START / END / REPORT; a summary each minute, a report when it stops", async () => {
+    const h = held();
+    const { f, clock, envs, log } = fn(h.script, { extra: web });
+    const calls = ['a', 'b', 'c'].map((e) => f.invoke(e));
+    await settle();
+    for (const e of ['a', 'b', 'c']) h.release(e);
+    await Promise.all(calls);
+    const first = await log();
+    assert.doesNotMatch(first, /^(START|END|REPORT|INIT_START) /m);
+    const id = envs.started[0]?.id;
+    assert.ok(id !== undefined);
+    assert.deepEqual(
+      events(first).map((e) => [e.type, e.record['environment']]),
+      [
+        ['platform.initStart', id],
+        ['platform.initReport', id],
+        ['platform.invokeStart', id],
+      ],
+    );
+    assert.equal(events(first)[1]?.record['status'], 'success');
+    assert.match(String(events(first)[0]?.record['runtimeVersion']), /^mcp-fleet-local \(Node\.js v\d+/);
+    // A minute on: the summary of that minute (three requests, three at once).
+    await clock.advance(60_000);
+    const d = f.invoke('d');
+    await settle();
+    h.release('d');
+    await d;
+    await clock.advance(60_000);
+    const summaries = events(await log()).filter((e) => e.type === 'platform.invokeSummary');
+    assert.deepEqual(
+      summaries.map((e) => [e.record['requests'], e.record['peakConcurrency'], e.record['durationMs']]),
+      [
+        [3, 3, 60_000],
+        [1, 1, 60_000],
+      ],
+    );
+    f.reclaimIdle(0);
+    await settle();
+    const all = events(await log());
+    const report = all.find((e) => e.type === 'platform.invokeReport');
+    assert.deepEqual(
+      [report?.record['environment'], report?.record['requests'], report?.record['peakConcurrency']],
+      [id, 4, 3],
+    );
+    assert.equal(report?.record['durationMs'], 120_000);
+    // Stopped: no more summaries.
+    await clock.advance(180_000);
+    assert.equal(events(await log()).filter((e) => e.type === 'platform.invokeSummary').length, 2);
+    assert.equal(all.filter((e) => e.type === 'platform.requestComplete').length, 0, 'none at INFO');
+    await f.shutdown();
+  });
+
+  test('at systemLogLevel DEBUG a web function logs platform.requestComplete for each request', async () => {
+    const { f, log } = fn(
+      {
+        answer: (msg) =>
+          msg.event === 'bad'
+            ? {
+                type: 'error',
+                requestId: msg.requestId,
+                errorType: 'Runtime.ExitError',
+                errorMessage: 'gone',
+              }
+            : result(msg, msg.event),
+      },
+      { extra: `${web}  aws: { systemLogLevel: DEBUG }\n` },
+    );
+    const ok = await f.invoke('x');
+    const bad = await f.invoke('bad');
+    const done = events(await log()).filter((e) => e.type === 'platform.requestComplete');
+    assert.deepEqual(
+      done.map((e) => [e.record['requestId'], e.record['status']]),
+      [
+        [ok.requestId, 'success'],
+        [bad.requestId, 'Runtime.ExitError'],
+      ],
+    );
+    await f.shutdown();
+  });
+
+  test("a web function's failed init is a platform.initReport with its status, and no invokeStart", async () => {
+    const { f, log } = fn(
+      {
+        initError: {
+          errorType: 'Runtime.ExitError',
+          errorMessage: 'Runtime exited with error: exit status 1',
+        },
+      },
+      { extra: web },
+    );
+    const out = await f.invoke('x');
+    assert.equal(out.functionError, 'Unhandled');
+    const types = events(await log()).map((e) => [e.type, e.record['status'], e.record['errorType']]);
+    assert.deepEqual(types, [
+      ['platform.initStart', undefined, undefined],
+      ['platform.initReport', 'error', 'Runtime.ExitError'],
+    ]);
+    await f.shutdown();
+  });
+
   test('managed instances: the runtime is told its initialization type', async () => {
     const { f } = fn({}, { extra: managed });
     const env = f.workerEnv();

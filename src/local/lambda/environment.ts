@@ -105,6 +105,8 @@ export interface Guardian {
 export interface EnvironmentSpec {
   /** Names the environment's cgroup and log lines. */
   name: string;
+  /** Its id (random when not given). */
+  id?: string;
   memoryMb: number;
   memoryMode: MemoryMode;
   /** Stop the environment's processes between invocations (Lambda's freeze). */

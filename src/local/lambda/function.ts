@@ -6,7 +6,7 @@
  * {@link EnvironmentFactory} (worker processes by default) and time from a {@link Clock}, so the
  * whole life cycle can be driven in process.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import path from 'node:path';
@@ -50,6 +50,7 @@ import { countInvocation, emptyStats, type FunctionStats } from './stats.js';
 import { bufferedPayload, StreamState, type StreamedResponse } from './stream.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
 import { LogFile } from './log-file.js';
+import { WebPlatformLog } from './web-log.js';
 import { SpanKind } from '@opentelemetry/api';
 import { toXRayHeader, type TraceContext } from '../../contract/trace.js';
 import type { LocalSpan, LocalTracing } from './tracing.js';
@@ -184,6 +185,8 @@ export class LocalFunction {
   readonly stats: FunctionStats = emptyStats();
   private readonly pool: EnvironmentPool;
   private readonly log: LogFile;
+  /** A web function's platform log (JSON system events instead of START / END / REPORT). */
+  private readonly webLog: WebPlatformLog | undefined;
   private readonly launchFile: string;
   private readonly clock: Clock;
   /** Set when the server cannot start (the function answers every call with that error). */
@@ -204,6 +207,14 @@ export class LocalFunction {
     this.launchFile = options.launchFile ?? this.writeLaunchFile(dir);
     this.log = new LogFile(path.join(dir, 'function.log'));
     const { host, environmentConcurrency } = server.hosting;
+    if (host === 'web-function')
+      this.webLog = new WebPlatformLog({
+        write: (line) => {
+          this.line(line);
+        },
+        clock: this.clock,
+        level: server.aws.systemLogLevel ?? 'INFO',
+      });
     this.pool = new EnvironmentPool({
       name: this.name,
       limit: () => this.concurrencyLimit,
@@ -469,7 +480,10 @@ export class LocalFunction {
     };
     if (parent !== undefined)
       call.span = parent.child('invocation', { 'faas.invocation_id': call.requestId });
-    this.line(startLine(call.requestId));
+    const web = this.webLog;
+    const envId = lease.env?.id;
+    if (web === undefined) this.line(startLine(call.requestId));
+    else if (envId !== undefined) web.requestStart(envId);
     const ran = await this.execute(lease, call);
     const reply = call.stream.check(ran.reply);
     call.span?.end(reply.type === 'error' ? `${reply.errorType}: ${reply.errorMessage}` : undefined);
@@ -484,7 +498,9 @@ export class LocalFunction {
       lease.env ? ran.initMs : undefined,
       ran,
     );
-    this.line(`${endLine(call.requestId)}\n${reportLine(report)}`);
+    if (web === undefined) this.line(`${endLine(call.requestId)}\n${reportLine(report)}`);
+    else if (envId !== undefined)
+      web.requestEnd(envId, call.requestId, durationMs, reply.type === 'error' ? reply.errorType : 'success');
     const base = {
       requestId: call.requestId,
       coldStart: lease.cold,
@@ -683,9 +699,13 @@ export class LocalFunction {
         env: this.workerEnv(),
         cwd: this.options.cwd,
       };
-      this.line(initStartLine(`mcp-fleet-local (Node.js ${node?.version ?? process.version})`));
+      const runtimeVersion = `mcp-fleet-local (Node.js ${node?.version ?? process.version})`;
+      const id = randomBytes(4).toString('hex');
+      if (this.webLog === undefined) this.line(initStartLine(runtimeVersion));
+      else this.webLog.initStart(id, runtimeVersion);
       return start({
-        name: `${this.name}.${randomUUID().slice(0, 8)}`,
+        name: `${this.name}.${id}`,
+        id,
         memoryMb: this.memoryMb,
         memoryMode: this.options.memory ?? 'auto',
         // Only an event function is frozen between invocations.
@@ -705,10 +725,7 @@ export class LocalFunction {
       if (gone.filesReadLater !== undefined && gone.filesReadLater.length > 0)
         this.options.onStateFiles?.(this.server.id, gone.filesReadLater);
       // A web function reports each environment when it stops serving (platform.invokeReport).
-      if (gone instanceof WebEnvironment)
-        this.line(
-          JSON.stringify({ time: this.isoNow(), type: 'platform.invokeReport', record: gone.report() }),
-        );
+      this.webLog?.gone(gone.id);
     });
     return env;
   }
@@ -717,13 +734,14 @@ export class LocalFunction {
   private async coldStart(): Promise<Lease> {
     const env = await this.spawnEnvironment();
     const init = await env.awaitInit(this.options.initTimeoutMs ?? INIT_TIMEOUT_MS);
+    this.webLog?.initReport(env, init);
     if (init.status === 'success') {
       this.startError = env.startError;
       env.state = 'busy';
       return { env, cold: true, initMs: init.durationMs };
     }
     // Lambda reports the failed init, resets the environment and runs init again in the invocation.
-    this.initReport(init, 'init');
+    if (this.webLog === undefined) this.initReport(init, 'init');
     if (init.status === 'timeout') this.stats.initTimeouts += 1;
     await env.kill('init');
     return { env: undefined, cold: true, failedInit: init };
@@ -755,6 +773,7 @@ export class LocalFunction {
   async shutdown(): Promise<void> {
     this.sessions?.clear();
     await this.pool.shutdown('the local Lambda service is shutting down');
+    this.webLog?.close();
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 }

@@ -32,7 +32,7 @@ const MEMORY_SAMPLE_MS = 100;
 const TREE_REUSE_MS = MEMORY_SAMPLE_MS / 2;
 
 export abstract class ProcessEnvironment implements ExecutionEnvironment {
-  readonly id = randomBytes(4).toString('hex');
+  readonly id: string;
   state: EnvironmentState = 'init';
   lastUsed: number;
   serverPid: number | undefined;
@@ -77,6 +77,7 @@ export abstract class ProcessEnvironment implements ExecutionEnvironment {
     protected readonly guard: MemoryGuard,
     stdio: StdioOptions,
   ) {
+    this.id = opts.id ?? randomBytes(4).toString('hex');
     this.started = opts.clock.monotonic();
     this.lastUsed = opts.clock.now();
     // Its own /tmp, as each Lambda environment has: a mount of its own (sandbox), or a folder.

@@ -74,21 +74,7 @@ interface UrlEvent {
   requestContext?: { http?: { method?: string; sourceIp?: string }; domainName?: string };
 }
 
-/** What a web function environment reports when it stops serving (Lambda's platform.invokeReport). */
-export interface WebEnvironmentReport {
-  environment: string;
-  requests: number;
-  peakConcurrency: number;
-  maxMemoryUsedMB: number;
-  durationMs: number;
-}
-
 export class WebEnvironment extends ProcessEnvironment {
-  /** Requests answered (or cut) so far. */
-  requests = 0;
-  /** Requests running now, and the most at once. */
-  private inFlight = 0;
-  peakConcurrency = 0;
   /**
    * The connections to its server (keep-alive, as many as requests run at once). undici's
    * dispatcher, not `http.request`: 30–56 µs of CPU a request against 81–99 (docs/benchmarks.md).
@@ -179,16 +165,9 @@ export class WebEnvironment extends ProcessEnvironment {
    * when `gone` aborts: the caller closed its connection, and the endpoint in front (a Web
    * Function's, a Runtime's) closes the request it proxies.
    */
-  async invoke(msg: InvokeMessage, onChunk?: ChunkSink, gone?: AbortSignal): Promise<InvokeReply> {
-    if (this.exited || !this.listening) return this.platformError(msg.requestId);
-    this.inFlight += 1;
-    this.peakConcurrency = Math.max(this.peakConcurrency, this.inFlight);
-    try {
-      return await this.forward(msg, onChunk ?? (() => undefined), gone);
-    } finally {
-      this.inFlight -= 1;
-      this.requests += 1;
-    }
+  invoke(msg: InvokeMessage, onChunk?: ChunkSink, gone?: AbortSignal): Promise<InvokeReply> {
+    if (this.exited || !this.listening) return Promise.resolve(this.platformError(msg.requestId));
+    return this.forward(msg, onChunk ?? (() => undefined), gone);
   }
 
   private async forward(msg: InvokeMessage, onChunk: ChunkSink, gone?: AbortSignal): Promise<InvokeReply> {
@@ -274,17 +253,6 @@ export class WebEnvironment extends ProcessEnvironment {
     if ((await within(this.done, WEB_FUNCTION_SHUTDOWN_GRACE_MS, { clock: this.opts.clock })) === EXPIRED)
       await this.kill('reclaimed');
     await this.gone();
-  }
-
-  /** What it served, for the function's log when it stops serving. */
-  report(): WebEnvironmentReport {
-    return {
-      environment: this.id,
-      requests: this.requests,
-      peakConcurrency: this.peakConcurrency,
-      maxMemoryUsedMB: Math.round(this.peakBytes / (1024 * 1024)),
-      durationMs: Math.round(this.opts.clock.monotonic() - this.started),
-    };
   }
 }
 
