@@ -291,8 +291,10 @@ function contestants(dir: string): Contestant[] {
     fleet(' (--no-freeze)', 'servers.yaml', '/mcp', '--no-freeze'),
     // Without memory limits (no cgroup, no sampling): what holding the memory costs per call.
     fleet(' (--memory-limits off)', 'servers.yaml', '/mcp', '--memory-limits', 'off'),
-    // Without traces (every call is one by default): what tracing costs per call.
-    fleet(' (--no-tracing)', 'servers.yaml', '/mcp', '--no-tracing'),
+    // Without traces (every call is one by default): what tracing costs per call. A config of its
+    // own (the same servers): the tracing pairs run it beside the default one, and one config
+    // runs in one dev at a time.
+    fleet(' (--no-tracing)', 'untraced.yaml', '/mcp', '--no-tracing'),
     // One warm server, many calls at once (Node.js 24 from npm, as `dev` installs it).
     fleet(' (host: web-function)', 'web.yaml', '/mcp'),
     // The same multiplexing behind the Invoke path: an event function's environment taking many
@@ -579,10 +581,11 @@ async function main(): Promise<void> {
   const facts = runFacts();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-gw-'));
   const everything = bin('mcp-server-everything');
-  await writeFile(
-    path.join(dir, 'servers.yaml'),
-    `servers:\n  everything:\n    command: ${everything}\n    args: [stdio]\n`,
-  );
+  for (const file of ['servers.yaml', 'untraced.yaml'])
+    await writeFile(
+      path.join(dir, file),
+      `servers:\n  everything:\n    command: ${everything}\n    args: [stdio]\n`,
+    );
   for (const [file, host] of [
     ['web.yaml', 'web-function'],
     ['managed-instances.yaml', 'managed-instances'],

@@ -10,7 +10,7 @@
  *
  * all beside the config. A stem that would land on the default fleet's files or on mcp-fleet's
  * own folder — `mcp-fleet` (its lock would be `mcp-fleet.lock.json`), `build`, `dev`, `dev.json`,
- * `tools` (folders of `.mcp-fleet/`), compared without case for case-insensitive file systems —
+ * `dev.claim`, `tools` (names in `.mcp-fleet/`), compared without case for case-insensitive file systems —
  * or a stem that names no folder of its own (`.yaml`, `..yaml`, `...yaml`: empty, `.`, `..`) is
  * replaced by the config's whole file name: `mcp-fleet.yaml` gets
  * `mcp-fleet.yaml.lock.json` and `.mcp-fleet/mcp-fleet.yaml/`. A config whose name does not end
@@ -29,7 +29,7 @@ export const DEFAULT_LOCK_FILE = 'mcp-fleet.lock.json';
 export const WORK_FOLDER = '.mcp-fleet';
 
 /** Names a fleet's key may not take: its lock or its folder would be the default fleet's, or mcp-fleet's own. */
-const RESERVED_KEYS: readonly string[] = ['mcp-fleet', 'build', 'dev', 'dev.json', 'tools'];
+const RESERVED_KEYS: readonly string[] = ['mcp-fleet', 'build', 'dev', 'dev.json', 'dev.claim', 'tools'];
 
 export interface FleetPaths {
   /** The config file, absolute. */
@@ -47,6 +47,8 @@ export interface FleetPaths {
   devDir: string;
   /** Where a running `mcp-fleet dev` writes its URL, read by `invoke`, `tools` and `verify`. */
   devState: string;
+  /** Held by the one `mcp-fleet dev` running this config (its process id). */
+  devClaim: string;
   /** The default fleet's lock in the same folder (the same file as `lockFile` for the default config). */
   defaultLockFile: string;
 }
@@ -87,6 +89,7 @@ export function fleetPaths(configFile: string): FleetPaths {
     buildDir: path.join(own, 'build'),
     devDir: path.join(own, 'dev'),
     devState: path.join(own, 'dev.json'),
+    devClaim: path.join(own, 'dev.claim'),
     defaultLockFile: path.join(dir, DEFAULT_LOCK_FILE),
   };
 }

@@ -126,6 +126,29 @@ test('each fleet has its own work folder', () => {
   assert.ok(!existsSync(path.join(dir, '.mcp-fleet', 'servers.prod', 'dev', 'everything')));
 });
 
+test('a second dev of a config that runs is refused, naming the first; the first keeps its files', async () => {
+  const first = devs[0];
+  assert.ok(first);
+  const stateFile = path.join(dir, '.mcp-fleet', 'dev.json');
+  const before = await readFile(stateFile, 'utf8');
+  const { url } = JSON.parse(before) as { url: string };
+  const second = await runCli(['dev', '--port', '0', '--plain', '--no-watch'], {
+    cwd: dir,
+    env: { ...process.env, ...mark.env },
+  });
+  assert.equal(second.code, 1, second.stdout);
+  assert.match(
+    second.stderr,
+    new RegExp(
+      `another mcp-fleet dev \\(process ${first.child.pid}, at ${url.replace(/\./g, '\\.')}\\) runs ${path.join(dir, 'servers.yaml').replace(/\./g, '\\.')}`,
+    ),
+  );
+  assert.doesNotMatch(second.stdout, /building|starting/, 'nothing was built or started');
+  assert.equal(await readFile(stateFile, 'utf8'), before, 'the state file is the first one’s still');
+  const tools = await runCli(['tools', '--json'], { cwd: dir });
+  assert.equal(tools.code, 0, tools.stderr);
+});
+
 test('a stopped fleet removes its state file only', async () => {
   const [def, prod] = devs;
   assert.ok(def && prod);
@@ -134,4 +157,6 @@ test('a stopped fleet removes its state file only', async () => {
   assert.ok(existsSync(path.join(dir, '.mcp-fleet', 'dev.json')));
   await stop(def);
   assert.ok(!existsSync(path.join(dir, '.mcp-fleet', 'dev.json')));
+  for (const claim of ['dev.claim', path.join('servers.prod', 'dev.claim')])
+    assert.ok(!existsSync(path.join(dir, '.mcp-fleet', claim)), `${claim} released`);
 });

@@ -11,12 +11,13 @@ import { property } from '../properties.js';
 
 const DIR = path.join(path.sep, 'work', 'project');
 const at = (...parts: string[]): string => path.join(DIR, ...parts);
-/** The five paths, relative to the config's folder. */
+/** The six paths, relative to the config's folder. */
 const relative = (p: FleetPaths): Record<string, string> => ({
   lockFile: path.relative(DIR, p.lockFile),
   buildDir: path.relative(DIR, p.buildDir),
   devDir: path.relative(DIR, p.devDir),
   devState: path.relative(DIR, p.devState),
+  devClaim: path.relative(DIR, p.devClaim),
   defaultLockFile: path.relative(DIR, p.defaultLockFile),
 });
 
@@ -31,6 +32,7 @@ describe('fleetPaths', () => {
         buildDir: path.join('.mcp-fleet', 'build'),
         devDir: path.join('.mcp-fleet', 'dev'),
         devState: path.join('.mcp-fleet', 'dev.json'),
+        devClaim: path.join('.mcp-fleet', 'dev.claim'),
         defaultLockFile: 'mcp-fleet.lock.json',
       });
     }
@@ -52,6 +54,7 @@ describe('fleetPaths', () => {
           buildDir: path.join('.mcp-fleet', stem, 'build'),
           devDir: path.join('.mcp-fleet', stem, 'dev'),
           devState: path.join('.mcp-fleet', stem, 'dev.json'),
+          devClaim: path.join('.mcp-fleet', stem, 'dev.claim'),
           defaultLockFile: 'mcp-fleet.lock.json',
         },
         name,
@@ -72,6 +75,7 @@ describe('fleetPaths', () => {
       'dev.yaml',
       'DEV.yaml',
       'dev.json.yaml',
+      'dev.claim.yaml',
       'Build.yml',
       'tools.yaml',
       '.yaml',
@@ -91,7 +95,7 @@ describe('fleetPaths', () => {
   test('a config not named .yaml/.yml is named by its whole file name; a reserved one is refused', () => {
     assert.equal(fleetKey(at('fleet.json')), 'fleet.json');
     assert.equal(fleetPaths(at('fleet.json')).lockFile, at('fleet.json.lock.json'));
-    for (const name of ['build', 'mcp-fleet', 'Tools', 'dev.json']) {
+    for (const name of ['build', 'mcp-fleet', 'Tools', 'dev.json', 'dev.claim']) {
       assert.throws(
         () => fleetPaths(at(name)),
         (err: unknown) =>
@@ -114,6 +118,7 @@ describe('fleetPaths', () => {
       'tools',
       'prod',
       'json',
+      'claim',
       'lock',
       '.',
       '-',
@@ -130,8 +135,8 @@ describe('fleetPaths', () => {
       .filter((n) => n !== '' && n !== '.' && n !== '..');
     /** The name without its .yaml/.yml endings, lower case (case-insensitive file systems). */
     const base = (n: string): string => n.replace(/(\.ya?ml)+$/i, '').toLowerCase();
-    /** Every path a fleet owns: its lock file and its three folders or files under .mcp-fleet. */
-    const owned = (p: FleetPaths): string[] => [p.lockFile, p.buildDir, p.devDir, p.devState];
+    /** Every path a fleet owns: its lock file and its four folders or files under .mcp-fleet. */
+    const owned = (p: FleetPaths): string[] => [p.lockFile, p.buildDir, p.devDir, p.devState, p.devClaim];
     const inside = (a: string, b: string): boolean => {
       const rel = path.relative(b.toLowerCase(), a.toLowerCase());
       return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));

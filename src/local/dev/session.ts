@@ -16,6 +16,7 @@ import { loadPrincipals } from '../gateway/identity.js';
 import { MeasurementRecorder, measurementsDir, type MeasuredServer } from '../lambda/measurements.js';
 import type { MemoryMode } from '../lambda/memory.js';
 import { tmpIsolationNotes } from '../lambda/own-tmp.js';
+import { claimDevFiles, type DevClaim } from './claim.js';
 import { DEFAULT_PORT } from './defaults.js';
 import { startFleet, type RunningFleet } from './fleet.js';
 import { parseAllowedHost, parseAllowedOrigin } from './security.js';
@@ -228,6 +229,8 @@ export class DevSession {
   private ready = false;
   /** What `mcp-fleet plan` reads: each server's REPORT figures, kept across runs. */
   private readonly measurements: MeasurementRecorder;
+  /** This process's claim of the config's dev files, from start to stop. */
+  private claim: DevClaim | undefined;
 
   constructor(
     readonly settings: DevSettings,
@@ -262,7 +265,9 @@ export class DevSession {
 
   /** Builds, starts the fleet, writes the state file, watches the config; then says it is ready. */
   async start(): Promise<void> {
-    const { configFile } = this.settings;
+    const { configFile, paths } = this.settings;
+    // Before anything is built or written: the config's files are this process's alone.
+    this.claim = await claimDevFiles(paths.devClaim, paths.devState, path.resolve(configFile));
     const initialText = await readFile(configFile, 'utf8').catch(() => undefined);
     const config = await this.load();
     if (!config) throw new DevConfigError(configFile);
@@ -470,7 +475,10 @@ export class DevSession {
     await this.watcher?.close();
     await this.fleet?.close();
     await this.measurements.flush();
-    await rm(this.settings.paths.devState, { force: true });
+    // The state file is this process's only while it holds the claim (another dev's otherwise).
+    if (this.claim !== undefined) await rm(this.settings.paths.devState, { force: true });
+    await this.claim?.release();
+    this.claim = undefined;
     if (this.ready) this.output.stopped();
     this.ready = false;
   }
