@@ -663,6 +663,31 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     await f.shutdown();
   });
 
+  test("a web function endpoint's rateLimit throttles the requests of a second past it, before any environment; 0 throttles all", async () => {
+    const { f, clock, envs } = fn({}, { extra: `${web}  rateLimit: 100\n` });
+    for (let i = 0; i < 100; i++) await f.invoke(i);
+    await assert.rejects(
+      f.invoke('over'),
+      (err: unknown) =>
+        err instanceof ThrottledError &&
+        /^Rate Exceeded\. mcp-server-scripted is at its endpoint's rate limit \(100 requests per second\)\.$/.test(
+          err.message,
+        ),
+    );
+    assert.equal(f.stats.throttles, 1);
+    assert.ok(
+      !envs.started[0]?.events.includes('invoke "over"'),
+      'the throttled request reached no environment',
+    );
+    await clock.advance(1_000);
+    assert.equal((await f.invoke('next second')).payload, 'next second');
+    await f.shutdown();
+    const closed = fn({}, { extra: `${web}  rateLimit: 0\n` });
+    await assert.rejects(closed.f.invoke('x'), ThrottledError);
+    assert.equal(closed.envs.started.length, 0, 'no environment was started');
+    await closed.f.shutdown();
+  });
+
   test('managed instances: the runtime is told its initialization type', async () => {
     const { f } = fn({}, { extra: managed });
     const env = f.workerEnv();

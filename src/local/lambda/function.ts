@@ -187,6 +187,8 @@ export class LocalFunction {
   private readonly log: LogFile;
   /** A web function's platform log (JSON system events instead of START / END / REPORT). */
   private readonly webLog: WebPlatformLog | undefined;
+  /** A web function endpoint's rate limit (`rateLimit`), checked before any environment. */
+  private readonly endpointRate: EndpointRate | undefined;
   private readonly launchFile: string;
   private readonly clock: Clock;
   /** Set when the server cannot start (the function answers every call with that error). */
@@ -215,6 +217,9 @@ export class LocalFunction {
         clock: this.clock,
         level: server.aws.systemLogLevel ?? 'INFO',
       });
+    const { rateLimit } = server.hosting;
+    if (host === 'web-function' && rateLimit !== undefined)
+      this.endpointRate = new EndpointRate(this.name, rateLimit, this.clock);
     this.pool = new EnvironmentPool({
       name: this.name,
       limit: () => this.concurrencyLimit,
@@ -515,6 +520,7 @@ export class LocalFunction {
   /** An environment for the call (throttles are counted). */
   private async lease(signal: AbortSignal | undefined): Promise<Lease> {
     try {
+      this.endpointRate?.admit();
       return await this.pool.acquire(signal);
     } catch (err) {
       if (err instanceof ThrottledError) this.stats.throttles += 1;
@@ -842,4 +848,37 @@ function askTap(log: Writable, onAsk: (method: string) => void): Writable {
         });
     },
   });
+}
+
+/**
+ * A web function endpoint's `rateLimit`: requests a second, counted in windows of one second on
+ * the function's clock; past it (at 0, always) a request is throttled before it reaches an
+ * environment, as the endpoint's ThrottleConfig does. AWS documents the rate and that it applies
+ * before environments, not its algorithm: fixed windows are this model's choice (docs/hosts.md).
+ */
+class EndpointRate {
+  private window = -1;
+  private count = 0;
+
+  constructor(
+    private readonly functionName: string,
+    private readonly perSecond: number,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Counts the request, or throws {@link ThrottledError} when its second is full. */
+  admit(): void {
+    const window = Math.floor(this.clock.now() / 1000);
+    if (window !== this.window) {
+      this.window = window;
+      this.count = 0;
+    }
+    if (this.count >= this.perSecond)
+      throw new ThrottledError(
+        this.functionName,
+        this.perSecond,
+        `is at its endpoint's rate limit (${this.perSecond} requests per second)`,
+      );
+    this.count += 1;
+  }
 }

@@ -22,10 +22,11 @@ export type Lease =
 /** Lambda's throttling error (HTTP 429). */
 export class ThrottledError extends FleetError {
   readonly errorType = 'TooManyRequestsException';
-  constructor(functionName: string, limit: number) {
+  /** `why`: what is full, when it is not the concurrency limit and queue. */
+  constructor(functionName: string, limit: number, why?: string) {
     super(
       FLEET_ERROR.throttled,
-      `Rate Exceeded. ${functionName} is at its concurrency limit (${limit}) and its queue is full.`,
+      `Rate Exceeded. ${functionName} ${why ?? `is at its concurrency limit (${limit}) and its queue is full`}.`,
     );
     this.name = 'TooManyRequestsException';
   }
