@@ -76,6 +76,16 @@ const wholeNumber = (
     })
     .describe(what);
 
+/** A whole number of `unit` (plural, for its messages), at least `min` and at most `max` when given. */
+const count = (unit: string, min: number, max?: number) => {
+  const base = z
+    .int({ error: (iss) => `expected a whole number of ${unit}, got ${got(iss)}` })
+    .min(min, { error: (iss) => `${String(iss.input)} is below ${min}; use ${min} or more` });
+  return max === undefined
+    ? base
+    : base.max(max, { error: (iss) => `${String(iss.input)} is above ${max}; use at most ${max}` });
+};
+
 const enumOf = <const T extends readonly [string, ...string[]]>(values: T, what: string) =>
   z.enum(values, { error: (iss) => `${shown(iss)} is not a valid ${what}; use ${oneOf(values)}` });
 
@@ -308,9 +318,7 @@ export const awsSchema = z
     architecture: enumOf(['arm64', 'x86_64'], 'architecture')
       .optional()
       .describe(`Lambda architecture (default ${DEFAULTS.architecture})`),
-    reservedConcurrency: z
-      .int({ error: (iss) => `expected a whole number of concurrent executions, got ${got(iss)}` })
-      .min(0, { error: (iss) => `${String(iss.input)} is below 0; use 0 or more` })
+    reservedConcurrency: count('concurrent executions', 0)
       .optional()
       .describe('Reserved concurrency of the function (also the local concurrency limit)'),
     iam: z
@@ -442,50 +450,27 @@ const hostShape = {
     .describe(
       'Where the server runs on AWS: function (default; a Lambda event function, one call per environment), web-function (a Lambda Web Function: one warm server takes many calls at once), managed-instances (an event function on EC2 capacity, several calls per environment, never frozen), agentcore-runtime (AgentCore Runtime: one server per client session, for servers that keep state). See docs/hosts.md',
     ),
-  concurrency: z
-    .int({ error: (iss) => `expected a whole number of calls, got ${got(iss)}` })
-    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
-    .max(MANAGED_INSTANCES_CONCURRENCY_MAX, {
-      error: (iss) => `${String(iss.input)} is above ${MANAGED_INSTANCES_CONCURRENCY_MAX}; use at most that`,
-    })
+  concurrency: count('calls', 1, MANAGED_INSTANCES_CONCURRENCY_MAX)
     .optional()
     .describe(
       `web-function, managed-instances, agentcore-runtime: calls one server process takes at once (default ${DEFAULTS.concurrency} on web-function and managed-instances, ${DEFAULTS.sessionConcurrency} on agentcore-runtime: measured on the seed fleet). 1 for a server that cannot take concurrent requests: a web-function or managed-instances environment then runs a pool of processes; a session's calls wait their turn`,
     ),
-  processes: z
-    .int({ error: (iss) => `expected a whole number of processes, got ${got(iss)}` })
-    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
-    .max(64, { error: (iss) => `${String(iss.input)} is above 64 processes; use at most 64` })
+  processes: count('processes', 1, 64)
     .optional()
     .describe(
       `web-function, managed-instances: server processes one environment runs at most, each started when the others are full and none is starting (default ${DEFAULTS.processes})`,
     ),
-  environmentConcurrency: z
-    .int({ error: (iss) => `expected a whole number of calls, got ${got(iss)}` })
-    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
-    .max(MANAGED_INSTANCES_CONCURRENCY_MAX, {
-      error: (iss) => `${String(iss.input)} is above ${MANAGED_INSTANCES_CONCURRENCY_MAX}; use at most that`,
-    })
+  environmentConcurrency: count('calls', 1, MANAGED_INSTANCES_CONCURRENCY_MAX)
     .optional()
     .describe(
       `web-function (1–128), managed-instances (1–1600): calls one environment takes at once (default ${DEFAULTS.environmentConcurrency}, at most concurrency × processes)`,
     ),
-  maxEnvironments: z
-    .int({ error: (iss) => `expected a whole number of environments, got ${got(iss)}` })
-    .min(1, { error: (iss) => `${String(iss.input)} is below 1; use 1 or more` })
-    .max(MAX_ENVIRONMENTS_MAX, {
-      error: (iss) => `${String(iss.input)} is above ${MAX_ENVIRONMENTS_MAX}; use at most that`,
-    })
+  maxEnvironments: count('environments', 1, MAX_ENVIRONMENTS_MAX)
     .optional()
     .describe(
       'web-function (2–10000), managed-instances: the most environments at once; past them calls are throttled',
     ),
-  minEnvironments: z
-    .int({ error: (iss) => `expected a whole number of environments, got ${got(iss)}` })
-    .min(0, { error: (iss) => `${String(iss.input)} is below 0; use 0 or more` })
-    .max(MAX_ENVIRONMENTS_MAX, {
-      error: (iss) => `${String(iss.input)} is above ${MAX_ENVIRONMENTS_MAX}; use at most that`,
-    })
+  minEnvironments: count('environments', 0, MAX_ENVIRONMENTS_MAX)
     .optional()
     .describe('managed-instances: environments kept running (AWS default 3; no scale to zero)'),
   rateLimit: z

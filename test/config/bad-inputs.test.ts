@@ -184,6 +184,8 @@ const expected: Record<string, string[]> = {
   'host-rate-limit.yaml': [
     '5:16 everything.rateLimit: 150 requests per second is not a rate Lambda accepts; use 0, 100–1000 in steps of 100, or 2000–10000 in steps of 1000',
     '6:18 everything.concurrency: 0 is below 1; use 1 or more',
+    '7:16 everything.processes: 65 is above 64; use at most 64',
+    '8:22 everything.maxEnvironments: expected a whole number of environments, got 2.5 (a number)',
   ],
   'host-settings-not-for-this-host.yaml': [
     "8:5 git.rateLimit: rateLimit applies to host web-function; this server's host is function, and only a web function's endpoint has a rate limit; remove it or set host",
