@@ -25,10 +25,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { freePort } from '../scripts/support.js';
+import { connect, waitForMcp } from './mcp-client.js';
 import { processTree, readPseudoFile, residentBytes, signal } from '../src/platform/processes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,26 +93,6 @@ interface Running {
   stop: () => Promise<void>;
 }
 
-async function connect(url: URL): Promise<Client> {
-  const client = new Client({ name: 'bench', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(url));
-  return client;
-}
-
-async function waitFor(url: URL, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`exited with ${String(child.exitCode)} before it served`);
-    try {
-      const c = await connect(url);
-      await c.close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${url.href} did not come up`);
-}
-
 /** CPU time (user + system, ms) of each process now. */
 function cpuOf(pids: readonly number[]): Map<number, number> {
   const out = new Map<number, number>();
@@ -142,7 +121,7 @@ async function phase(
   gapMs = 0,
   warmUp = gapMs > 0 ? 10 : WARM_UP_CALLS,
 ): Promise<Phase> {
-  const conns = await Promise.all(Array.from({ length: clients }, () => connect(url)));
+  const conns = await Promise.all(Array.from({ length: clients }, () => connect(url, 'bench')));
   let wrong = 0;
   let next = 0;
   const samples: number[] = [];
@@ -237,7 +216,7 @@ async function external(
   );
   const url = new URL(endpoint(port));
   try {
-    await waitFor(url, child);
+    await waitForMcp(url, child);
   } catch (err) {
     if (child.pid !== undefined) signal(-child.pid, 'SIGKILL');
     throw err;

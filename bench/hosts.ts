@@ -20,16 +20,16 @@
  * Run: npm run build && npm run bench:hosts (figures on stderr, in bench/results/hosts.json and in
  * its block of docs/hosts.md; BENCH_PHASE_SECONDS caps each phase, 20 s by default)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generated-docs.js';
 import { DEFAULTS } from '../src/config/limits.js';
 import { freePort } from '../scripts/support.js';
+import { connect, waitForMcp } from './mcp-client.js';
 import {
   groupMembers,
   processTree,
@@ -111,26 +111,6 @@ interface Running {
   /** Cold starts so far (the fleet's /status), when it has one. */
   environments: () => Promise<number | null>;
   stop: () => Promise<void>;
-}
-
-async function connect(url: URL): Promise<Client> {
-  const client = new Client({ name: 'bench-hosts', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(url));
-  return client;
-}
-
-async function waitFor(url: URL, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`exited with ${String(child.exitCode)} before it served`);
-    try {
-      const c = await connect(url);
-      await c.close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${url.href} did not come up`);
 }
 
 /**
@@ -220,7 +200,7 @@ async function finish(
 
 /** Warm calls: every client once first (cold starts are counted, not timed), then the phase. */
 async function phase(running: Running, clients: number, w: Workload, calls: number): Promise<Phase> {
-  const pool = await Promise.all(Array.from({ length: clients }, () => connect(running.url)));
+  const pool = await Promise.all(Array.from({ length: clients }, () => connect(running.url, 'bench-hosts')));
   await Promise.all(pool.map((c, i) => callOnce(c, running, w, 1_000_000 + i)));
   const memory = sampler(running.pid);
   const samples: number[] = [];
@@ -261,7 +241,7 @@ async function burst(running: Running, clients: number): Promise<Burst> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, i) => {
-      const c = await connect(running.url);
+      const c = await connect(running.url, 'bench-hosts');
       pool.push(c);
       for (let k = 0; k < BURST_CALLS; k++) {
         const n = i * BURST_CALLS + k;
@@ -295,7 +275,7 @@ async function start(
     { stdio: 'ignore', detached: true, env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true' } },
   );
   const url = new URL(endpoint(port));
-  await waitFor(url, child);
+  await waitForMcp(url, child);
   if (status !== undefined) await fleetUp(status(port));
   const pid = child.pid ?? 0;
   return {

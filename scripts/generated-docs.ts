@@ -52,7 +52,7 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
     id: 'gateway',
     file: 'docs/benchmarks.md',
     command: 'npm run build && npm run bench:gateway',
-    inputs: ['bench/gateway.ts'],
+    inputs: ['bench/gateway.ts', 'bench/mcp-client.ts'],
   },
   {
     id: 'build',
@@ -97,7 +97,7 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
     id: 'hosts',
     file: 'docs/hosts.md',
     command: 'npm run build && npm run bench:hosts',
-    inputs: ['bench/hosts.ts'],
+    inputs: ['bench/hosts.ts', 'bench/mcp-client.ts'],
   },
 ];
 
