@@ -18,6 +18,7 @@ import {
 import { CallerGoneError, FREEZE_AFTER_IDLE_MS } from '../../src/local/lambda/pool.js';
 import type { InvokeMessage, InvokeReply } from '../../src/local/lambda/worker-protocol.js';
 import { ManualClock, settle } from '../support/clock.js';
+import { splitIntegration } from '../support/integration.js';
 import { result, scriptedEnvironments, type EnvironmentScript } from '../support/scripted-environment.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'mcp-fleet-unit-'));
@@ -686,6 +687,25 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     await assert.rejects(closed.f.invoke('x'), ThrottledError);
     assert.equal(closed.envs.started.length, 0, 'no environment was started');
     await closed.f.shutdown();
+  });
+
+  test('a web function endpoint answers HTTP/1.0 with 505 and a method it does not pass on with 400, before any environment', async () => {
+    const { f, envs } = fn({}, { extra: web });
+    const answer = async (http: Record<string, string>) => {
+      const out = await f.invoke({ rawPath: '/mcp', requestContext: { http } });
+      assert.ok(out.streamed?.body, 'a streamed answer');
+      return splitIntegration(out.streamed.body);
+    };
+    for (const method of ['TRACE', 'CONNECT', 'get', 'PROPFIND'])
+      assert.equal((await answer({ method, protocol: 'HTTP/1.1' })).prelude.statusCode, 400, method);
+    assert.equal((await answer({ method: 'POST', protocol: 'HTTP/1.0' })).prelude.statusCode, 505);
+    assert.equal(envs.started.length, 0, 'no environment was started');
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'OPTIONS', 'DELETE']) {
+      const out = await f.invoke({ requestContext: { http: { method, protocol: 'HTTP/1.1' } } });
+      assert.equal(out.streamed, undefined, `${method} reached the function`);
+    }
+    assert.equal(envs.started.length, 1);
+    await f.shutdown();
   });
 
   test('managed instances: the runtime is told its initialization type', async () => {

@@ -345,6 +345,9 @@ export class LocalFunction {
   }
 
   async invoke(event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
+    // A web function endpoint refuses what is not HTTP/1.1 with its methods before any environment.
+    const refused = this.server.hosting.host === 'web-function' ? endpointRefusal(event) : undefined;
+    if (refused !== undefined) return this.platformAnswer(refused, opts);
     const t0 = this.clock.monotonic();
     const tracing = this.options.tracing;
     if (tracing === undefined) {
@@ -881,4 +884,26 @@ class EndpointRate {
       );
     this.count += 1;
   }
+}
+
+/** The methods a web function endpoint passes to the function (others: 400 before the app). */
+const WEB_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'OPTIONS', 'DELETE']);
+
+/**
+ * What a web function endpoint answers itself, when the request is one it refuses: HTTP/1.0
+ * (505) or a method it does not pass on (400), as AWS documents; the bodies are ours.
+ */
+function endpointRefusal(
+  event: unknown,
+): { statusCode: number; headers: Record<string, string>; body: string } | undefined {
+  const http = (event as { requestContext?: { http?: { method?: unknown; protocol?: unknown } } } | null)
+    ?.requestContext?.http;
+  const answer = (statusCode: number, message: string) => ({
+    statusCode,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message }),
+  });
+  if (http?.protocol === 'HTTP/1.0') return answer(505, 'HTTP Version Not Supported');
+  if (typeof http?.method === 'string' && !WEB_METHODS.has(http.method)) return answer(400, 'Bad Request');
+  return undefined;
 }
