@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { WebEnvironment } from '../../src/local/lambda/web-environment.js';
+import { startSessionEnvironment, WebEnvironment } from '../../src/local/lambda/web-environment.js';
+import type { EnvironmentSpec } from '../../src/local/lambda/environment.js';
 import type { InvokeMessage } from '../../src/local/lambda/worker-protocol.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, marker } from '../runtime/support.js';
@@ -25,20 +26,7 @@ let cleanup: () => Promise<void>;
 before(async () => {
   const made = await tempDir();
   cleanup = made.cleanup;
-  env = await WebEnvironment.create({
-    name: 'web-faults',
-    memoryMb: 2048,
-    memoryMode: 'off',
-    freeze: false,
-    launch: {
-      command: process.execPath,
-      args: [fixture('handlers', 'web-faults.mjs')],
-      env: { PATH: process.env['PATH'] ?? '', ...mark.env },
-      cwd: made.dir,
-    },
-    log: new PassThrough().resume(),
-    clock,
-  });
+  env = await WebEnvironment.create(faultsSpec('web-faults', made.dir));
   const init = await env.awaitInit(60_000);
   assert.equal(init.status, 'success', JSON.stringify(init));
 });
@@ -48,6 +36,24 @@ after(async () => {
   await assertNoneLeft(mark.value);
   await cleanup();
 });
+
+/** An environment of the fault fixture, in `dir`, on the test's clock. */
+function faultsSpec(name: string, dir: string): EnvironmentSpec {
+  return {
+    name,
+    memoryMb: 2048,
+    memoryMode: 'off',
+    freeze: false,
+    launch: {
+      command: process.execPath,
+      args: [fixture('handlers', 'web-faults.mjs')],
+      env: { PATH: process.env['PATH'] ?? '', ...mark.env },
+      cwd: dir,
+    },
+    log: new PassThrough().resume(),
+    clock,
+  };
+}
 
 let seq = 0;
 /** An invocation of `path` (a Function URL event), due `ms` from now on the test's clock. */
@@ -242,5 +248,30 @@ describe('the web-function environment', () => {
     }
     await env.gone();
     await assertNoneLeft(mark.value);
+  });
+});
+
+describe("an AgentCore Runtime session's environment (the same HTTP environment)", () => {
+  test("hands the request on without Lambda's lambda-web-* headers, hop-by-hop headers still dropped", async () => {
+    const made = await tempDir();
+    const session = await startSessionEnvironment(faultsSpec('session-faults', made.dir));
+    try {
+      assert.equal((await session.awaitInit(60_000)).status, 'success');
+      const got = collector();
+      await session.invoke(
+        call('/echo', 60_000, { Connection: 'X-Hop', 'X-Hop': 'h', 'X-Kept': 'k' }),
+        got.onChunk,
+      );
+      const seen = JSON.parse(splitIntegration(got.bytes()).body) as { headers: Record<string, string> };
+      assert.equal(seen.headers['x-kept'], 'k');
+      assert.equal(seen.headers['x-hop'], undefined);
+      assert.deepEqual(
+        Object.keys(seen.headers).filter((h) => h.startsWith('lambda-web-')),
+        [],
+      );
+    } finally {
+      await session.kill('killed');
+      await made.cleanup();
+    }
   });
 });

@@ -90,6 +90,8 @@ export class WebEnvironment extends ProcessEnvironment {
     opts: EnvironmentSpec,
     guard: MemoryGuard,
     private readonly port: number,
+    /** Whose platform hands the requests on (Lambda adds its `lambda-web-*` headers). */
+    private readonly platform: 'lambda-web' | 'agentcore-runtime',
   ) {
     super(opts, guard, ['ignore', 'pipe', 'pipe']);
     // Our own deadline bounds a request (the function's timeout), not undici's 300 s idle timers:
@@ -107,11 +109,12 @@ export class WebEnvironment extends ProcessEnvironment {
   static async create(
     opts: EnvironmentSpec,
     endpoint: (port: number) => Record<string, string> = webFunctionEndpoint,
+    platform: 'lambda-web' | 'agentcore-runtime' = 'lambda-web',
   ): Promise<WebEnvironment> {
     const port = await freePort();
     const guard = await memoryGuard(opts.memoryMode, opts.name, opts.memoryMb);
     const launch = { ...opts.launch, env: { ...opts.launch.env, ...endpoint(port) } };
-    const env = new WebEnvironment({ ...opts, launch }, guard, port);
+    const env = new WebEnvironment({ ...opts, launch }, guard, port, platform);
     await env.adopt();
     return env;
   }
@@ -184,7 +187,13 @@ export class WebEnvironment extends ProcessEnvironment {
       {
         method: event.requestContext?.http?.method ?? 'POST',
         path: `${event.rawPath ?? '/'}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`,
-        headers: requestHeaders(event, msg.requestId, body.length, msg.traceId),
+        headers: requestHeaders(
+          event,
+          msg.requestId,
+          body.length,
+          msg.traceId,
+          this.platform === 'lambda-web',
+        ),
         body,
       },
       call,
@@ -327,12 +336,16 @@ function eventProblem(event: unknown): string | undefined {
   return undefined;
 }
 
-/** The request's headers as Lambda hands them to a web function. */
+/**
+ * The request's headers as Lambda hands them to a web function (`lambdaWeb`: with its
+ * `lambda-web-*` headers; AgentCore Runtime adds none of those).
+ */
 function requestHeaders(
   event: UrlEvent,
   requestId: string,
   length: number,
   traceId: string | undefined,
+  lambdaWeb: boolean,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
   const given = Object.entries(event.headers ?? {});
@@ -346,8 +359,10 @@ function requestHeaders(
   }
   const ip = event.requestContext?.http?.sourceIp ?? '127.0.0.1';
   headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${ip}` : ip;
-  headers['lambda-web-request-id'] = requestId;
-  headers['lambda-web-endpoint-name'] = 'prod';
+  if (lambdaWeb) {
+    headers['lambda-web-request-id'] = requestId;
+    headers['lambda-web-endpoint-name'] = 'prod';
+  }
   headers['content-length'] = String(length);
   // The invocation's trace, as AWS hands it on over HTTP.
   if (traceId !== undefined) headers['x-amzn-trace-id'] = traceId;
@@ -418,7 +433,11 @@ export const startWebEnvironment: EnvironmentFactory = (spec) => WebEnvironment.
  * like a web function's, on the port its variables name (8000 on AWS), for one session.
  */
 export const startSessionEnvironment: EnvironmentFactory = (spec) =>
-  WebEnvironment.create(spec, (port) => ({
-    [SESSION_PORT_ENV]: String(port),
-    [SESSION_HOST_ENV]: '127.0.0.1',
-  }));
+  WebEnvironment.create(
+    spec,
+    (port) => ({
+      [SESSION_PORT_ENV]: String(port),
+      [SESSION_HOST_ENV]: '127.0.0.1',
+    }),
+    'agentcore-runtime',
+  );
