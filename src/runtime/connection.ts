@@ -17,6 +17,7 @@ import { askableCapabilities, CLIENT_FEATURES } from '../protocol/bridge.js';
 import { SESSION_HOSTS } from '../config/limits.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { onAbort } from '../platform/abort.js';
 import { systemClock, type Clock, type ClockTimer } from '../platform/time.js';
 
 /** The part of a transport a connection needs (the MCP SDK's `Transport` shape, plus the exit). */
@@ -399,17 +400,13 @@ export class McpConnection {
 
   /** The caller's signal: when it aborts, the request is cancelled and the call failed at once. */
   private watchAbort(id: RequestId, method: string, signal: AbortSignal): () => void {
-    const onAbort = (): void => {
+    return onAbort(signal, (reason) => {
       const entry = this.take(id);
       if (!entry) return;
-      const why = typeof signal.reason === 'string' ? signal.reason : 'the caller went away';
+      const why = typeof reason === 'string' ? reason : 'the caller went away';
       entry.reject(new CallCancelledError(method, why));
       this.cancel(id, why);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    return () => {
-      signal.removeEventListener('abort', onAbort);
-    };
+    });
   }
 
   private onSendFailed(id: RequestId, method: string, err: Error): void {

@@ -1,6 +1,7 @@
 import type { LaunchSpec } from '../config/model.js';
 import { MULTI_CALL_HOSTS } from '../config/limits.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
+import { onAbort } from '../platform/abort.js';
 import { systemClock, type Clock, type ClockTimer } from '../platform/time.js';
 import { CallCancelledError, type McpConnection } from './connection.js';
 import { ServerSupervisor, type ServerHost, type SupervisorOptions, type UseOptions } from './supervisor.js';
@@ -214,16 +215,12 @@ export class ServerPool implements ServerHost {
         ),
         unwatch: () => undefined,
       };
-      if (signal) {
-        const onAbort = (): void => {
-          this.drop(waiter, new CallCancelledError('the call', 'the caller went away while it waited'));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        waiter.unwatch = () => {
-          signal.removeEventListener('abort', onAbort);
-        };
-      }
+      // In the queue before its signal is watched: the signal is not aborted (checked above), and
+      // a drop must find it there.
       this.queue.push(waiter);
+      waiter.unwatch = onAbort(signal, () => {
+        this.drop(waiter, new CallCancelledError('the call', 'the caller went away while it waited'));
+      });
     });
   }
 

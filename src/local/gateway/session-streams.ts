@@ -8,6 +8,7 @@
  * the client listens. The client's stream ends when the client goes away, when its session ends
  * (DELETE, or its timeout), or at the gateway's deadline; the target streams are closed with it.
  */
+import { onAbort } from '../../platform/abort.js';
 import type { Clock, ClockTimer } from '../../platform/time.js';
 import {
   isNotification,
@@ -173,17 +174,14 @@ export class SessionStreams {
 
   private pause(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(done, REOPEN_PAUSE_MS);
-      function done(): void {
-        signal.removeEventListener('abort', stop);
+      const timer = this.clock.setTimeout(() => {
+        unwatch();
         resolve();
-      }
-      const clock = this.clock;
-      function stop(): void {
-        clock.clearTimeout(timer);
+      }, REOPEN_PAUSE_MS);
+      const unwatch = onAbort(signal, () => {
+        this.clock.clearTimeout(timer);
         resolve();
-      }
-      signal.addEventListener('abort', stop, { once: true });
+      });
     });
   }
 }

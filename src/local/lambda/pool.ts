@@ -11,6 +11,7 @@
  * places) rather than each starting one of their own, as Lambda queues them for a new environment.
  */
 import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
+import { onAbort } from '../../platform/abort.js';
 import type { Clock } from '../../platform/time.js';
 import type { ExecutionEnvironment, InitOutcome } from './environment.js';
 
@@ -238,25 +239,24 @@ export class EnvironmentPool {
         reject(gone());
         return;
       }
+      const waiter: Waiter = {
+        resolve: (lease) => {
+          unwatch();
+          resolve(lease);
+        },
+        reject: (err) => {
+          unwatch();
+          reject(err);
+        },
+      };
+      this.waiting.push(waiter);
       // A call that gives up while queued leaves the queue; one already handed an environment keeps it.
-      const onAbort = (): void => {
+      const unwatch = onAbort(signal, () => {
         const at = this.waiting.indexOf(waiter);
         if (at === -1) return;
         this.waiting.splice(at, 1);
         reject(gone());
-      };
-      const waiter: Waiter = {
-        resolve: (lease) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(lease);
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
+      });
     });
   }
 
