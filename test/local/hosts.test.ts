@@ -185,12 +185,33 @@ describe('host web-function in mcp-fleet dev', () => {
     fn.reclaimIdle(0);
     await eventually(() => fn.environments.total === 0, { what: 'no environment left' });
     for (const pid of pids.flat()) assert.equal(await isAlive(pid), false, `process ${pid} is gone`);
-    await fn.logFlushed();
-    const log = await readFile(path.join(fleet.lambda.options.workDir, 'everything', 'function.log'), 'utf8');
-    const report = /"type":"platform\.invokeReport","record":(\{[^}]*\})/.exec(log);
+    // The spin-down's report comes once every process of it is gone, a moment after the pool let it go.
+    const logFile = path.join(fleet.lambda.options.workDir, 'everything', 'function.log');
+    let log = '';
+    await eventually(
+      async () => {
+        await fn.logFlushed();
+        log = await readFile(logFile, 'utf8');
+        return log.includes('"platform.spinDownReport"');
+      },
+      { what: 'the spin-down reported' },
+    );
+    const events = log
+      .split('\n')
+      .filter((l) => l.startsWith('{"timestamp"'))
+      .map((l) => JSON.parse(l) as { type: string; record: Record<string, unknown> });
+    const report = events.find((e) => e.type === 'platform.invokeReport');
     assert.ok(report, 'the environment reported what it served');
-    const record = JSON.parse(report[1]!) as { requests: number; peakConcurrency: number };
+    const record = report.record as { requests: number; peakConcurrency: number };
     assert.ok(record.requests >= 64 && record.peakConcurrency > 1, JSON.stringify(record));
+    // Its server exited on SIGTERM: a shutdown within the grace.
+    assert.deepEqual(
+      events.filter((e) => e.type.startsWith('platform.spinDown')).map((e) => [e.type, e.record['status']]),
+      [
+        ['platform.spinDownStart', undefined],
+        ['platform.spinDownReport', 'success'],
+      ],
+    );
     const c = await client(`${fleet.url}/mcp`);
     assert.equal(
       text(await c.callTool({ name: 'everything___echo', arguments: { message: 'back' } })),

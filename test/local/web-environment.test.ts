@@ -13,7 +13,7 @@ import { startSessionEnvironment, WebEnvironment } from '../../src/local/lambda/
 import type { EnvironmentSpec } from '../../src/local/lambda/environment.js';
 import type { InvokeMessage } from '../../src/local/lambda/worker-protocol.js';
 import { fixture, tempDir } from '../helpers.js';
-import { assertNoneLeft, marker } from '../runtime/support.js';
+import { assertNoneLeft, isAlive, marker } from '../runtime/support.js';
 import { ManualClock } from '../support/clock.js';
 import { splitIntegration } from '../support/integration.js';
 import { eventually } from '../support/eventually.js';
@@ -249,6 +249,46 @@ describe('the web-function environment', () => {
     await env.gone();
     await assertNoneLeft(mark.value);
   });
+});
+
+describe("the web-function environment's shutdown (SIGTERM, then killed when the 1 s grace ends)", () => {
+  for (const ignores of [false, true])
+    test(
+      ignores
+        ? 'a server that ignores SIGTERM is killed when the grace ends: the shutdown ends "timeout", nothing left'
+        : 'a server that exits on SIGTERM: the shutdown ends "success" within the grace, nothing left',
+      async () => {
+        const made = await tempDir();
+        const told: string[] = [];
+        const base = faultsSpec(ignores ? 'web-stubborn' : 'web-graceful', made.dir);
+        const e = await WebEnvironment.create({
+          ...base,
+          launch: {
+            ...base.launch,
+            env: { ...base.launch.env, ...(ignores ? { WEB_FAULTS_IGNORE_SIGTERM: '1' } : {}) },
+          },
+          onShutdown: {
+            started: () => told.push('started'),
+            ended: (status) => told.push(status),
+          },
+        });
+        try {
+          assert.equal((await e.awaitInit(60_000)).status, 'success');
+          const pids = await e.members();
+          assert.ok(pids.length > 0);
+          const stopped = e.stop();
+          assert.deepEqual(told, ['started'], 'told at once that the shutdown began');
+          // The grace is on the test's clock: it runs out only when the test says so.
+          if (ignores) await clock.advance(1_000);
+          await stopped;
+          assert.deepEqual(told, ['started', ignores ? 'timeout' : 'success']);
+          for (const pid of pids) assert.equal(await isAlive(pid), false, `process ${pid} is gone`);
+        } finally {
+          await e.kill('killed');
+          await made.cleanup();
+        }
+      },
+    );
 });
 
 describe("an AgentCore Runtime session's environment (the same HTTP environment)", () => {

@@ -125,9 +125,13 @@ export class ScriptedEnvironment implements ExecutionEnvironment {
     return Promise.resolve([]);
   }
 
+  /** A graceful shutdown, over at once (its listener told it began and ended within its grace). */
   stop(): Promise<void> {
-    if (this.state !== 'stopped') this.events.push('stop');
+    if (this.state === 'stopped') return this.done;
+    this.events.push('stop');
+    this.spec.onShutdown?.started();
     this.finish();
+    this.spec.onShutdown?.ended('success');
     return this.done;
   }
 

@@ -557,14 +557,22 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     await f.shutdown();
   });
 
-  /** The platform events of a web function's log, in order, as {type, record}. */
-  const events = (text: string): Array<{ type: string; record: Record<string, unknown> }> =>
+  /** A web function's system event: the schema's envelope. */
+  interface SystemEvent {
+    timestamp: string;
+    level: string;
+    type: string;
+    region: string;
+    record: Record<string, unknown>;
+  }
+  /** The platform events of a web function's log, in order. */
+  const events = (text: string): SystemEvent[] =>
     text
       .split('\n')
-      .filter((l) => l.startsWith('{"time"'))
-      .map((l) => JSON.parse(l) as { type: string; record: Record<string, unknown> });
+      .filter((l) => l.startsWith('{"timestamp"'))
+      .map((l) => JSON.parse(l) as SystemEvent);
 
-  test("a web function's log has Lambda's system events, not START / END / REPORT; a summary each minute, a report when it stops", async () => {
+  test("a web function's log has Lambda's system events, not START / END / REPORT; a summary each minute, a report when it stops serving, its spin-down", async () => {
     const h = held();
     const { f, clock, envs, log } = fn(h.script, { extra: web });
     const calls = ['a', 'b', 'c'].map((e) => f.invoke(e));
@@ -576,15 +584,27 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     const id = envs.started[0]?.id;
     assert.ok(id !== undefined);
     assert.deepEqual(
-      events(first).map((e) => [e.type, e.record['environment']]),
+      events(first).map((e) => [e.type, e.level, e.region, e.record['instanceId']]),
       [
-        ['platform.initStart', id],
-        ['platform.initReport', id],
-        ['platform.invokeStart', id],
+        ['platform.initStart', 'INFO', 'us-east-1', id],
+        ['platform.initReport', 'INFO', 'us-east-1', id],
+        ['platform.invokeStart', 'INFO', 'us-east-1', id],
       ],
     );
+    assert.equal(events(first)[0]?.timestamp, new Date(clock.now()).toISOString());
     assert.equal(events(first)[1]?.record['status'], 'success');
-    assert.match(String(events(first)[0]?.record['runtimeVersion']), /^mcp-fleet-local \(Node\.js v\d+/);
+    // initStart's record has the schema's fields.
+    const init = events(first)[0]?.record ?? {};
+    assert.deepEqual(Object.keys(init).sort(), [
+      'functionName',
+      'initializationType',
+      'instanceId',
+      'revisionId',
+      'runtimeVersion',
+      'runtimeVersionArn',
+    ]);
+    assert.equal(init['functionName'], f.name);
+    assert.match(String(init['runtimeVersion']), /^mcp-fleet-local \(Node\.js v\d+/);
     // A minute on: the summary of that minute (three requests, three at once).
     await clock.advance(60_000);
     const d = f.invoke('d');
@@ -605,10 +625,19 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     const all = events(await log());
     const report = all.find((e) => e.type === 'platform.invokeReport');
     assert.deepEqual(
-      [report?.record['environment'], report?.record['requests'], report?.record['peakConcurrency']],
+      [report?.record['instanceId'], report?.record['requests'], report?.record['peakConcurrency']],
       [id, 4, 3],
     );
     assert.equal(report?.record['durationMs'], 120_000);
+    // Scaled to zero: it stopped serving, then its shutdown began and ended (within its grace).
+    assert.deepEqual(
+      all.slice(-3).map((e) => [e.type, e.record['instanceId'], e.record['status']]),
+      [
+        ['platform.invokeReport', id, undefined],
+        ['platform.spinDownStart', id, undefined],
+        ['platform.spinDownReport', id, 'success'],
+      ],
+    );
     // Stopped: no more summaries.
     await clock.advance(180_000);
     assert.equal(events(await log()).filter((e) => e.type === 'platform.invokeSummary').length, 2);

@@ -117,6 +117,14 @@ export interface EnvironmentSpec {
   /** Told of the environment and of what is frozen, to kill them should the service die. */
   guardian?: Guardian;
   clock: Clock;
+  /** Told when a graceful shutdown (a web function's SIGTERM, then its grace) begins and ends. */
+  onShutdown?: ShutdownListener;
+}
+
+/** A graceful shutdown's beginning and end (`timeout`: the grace ran out, and it was killed). */
+export interface ShutdownListener {
+  started(): void;
+  ended(status: 'success' | 'timeout'): void;
 }
 
 /** Starts an environment (its init begins); the function's pool owns it from then on. */

@@ -20,6 +20,7 @@ import type {
   ExecutionEnvironment,
   Guardian,
   InitOutcome,
+  ShutdownListener,
   WorkerLaunch,
 } from './environment.js';
 import { startEventEnvironment } from './event-environment.js';
@@ -217,6 +218,8 @@ export class LocalFunction {
         },
         clock: this.clock,
         level: server.aws.systemLogLevel ?? 'INFO',
+        functionName: this.name,
+        region: options.region,
       });
     const { rateLimit } = server.hosting;
     if (host === 'web-function' && rateLimit !== undefined)
@@ -727,6 +730,7 @@ export class LocalFunction {
             : askTap(this.log, (method) => this.options.onAsk?.(this.server.id, method)),
         clock: this.clock,
         ...(this.options.guardian ? { guardian: this.options.guardian } : {}),
+        ...(this.webLog ? { onShutdown: this.spinDown(this.webLog, id) } : {}),
       });
     });
     this.pool.track(env, (gone) => {
@@ -738,6 +742,18 @@ export class LocalFunction {
       this.webLog?.gone(gone.id);
     });
     return env;
+  }
+
+  /** A web function environment's shutdown, in its log (`platform.spinDownStart` / `Report`). */
+  private spinDown(log: WebPlatformLog, id: string): ShutdownListener {
+    return {
+      started: () => {
+        log.spinDownStart(id);
+      },
+      ended: (status) => {
+        log.spinDownReport(id, status);
+      },
+    };
   }
 
   /** A cold start: a new environment and its init, at most Lambda's init limit. */

@@ -254,14 +254,17 @@ export class WebEnvironment extends ProcessEnvironment {
     if (this.exited) return this.done;
     this.state = 'stopped';
     this.killedBecause ??= 'reclaimed';
+    this.opts.onShutdown?.started();
     try {
       process.kill(this.child.pid ?? 0, 'SIGTERM');
     } catch {
       // gone already
     }
-    if ((await within(this.done, WEB_FUNCTION_SHUTDOWN_GRACE_MS, { clock: this.opts.clock })) === EXPIRED)
-      await this.kill('reclaimed');
+    const graceful =
+      (await within(this.done, WEB_FUNCTION_SHUTDOWN_GRACE_MS, { clock: this.opts.clock })) !== EXPIRED;
+    if (!graceful) await this.kill('reclaimed');
     await this.gone();
+    this.opts.onShutdown?.ended(graceful ? 'success' : 'timeout');
   }
 }
 

@@ -3,10 +3,12 @@
  * function's START / END / REPORT lines. Per environment: `platform.initStart`,
  * `platform.initReport` (success or failure), `platform.invokeStart` when it starts serving,
  * `platform.invokeSummary` about every 60 s while it serves and `platform.invokeReport` when it
- * stops; per request only `platform.requestComplete`, and only at the DEBUG system log level
- * (AWS's system log event schema for Web Functions). The events' names, their levels and the
- * envelope (`time`, `type`, `record`) follow that page; the fields inside each record are ours
- * where it gives none (docs/hosts.md says which).
+ * stops serving; when it is shut down (scaled to zero, or the function stops),
+ * `platform.spinDownStart` and `platform.spinDownReport`; per request only
+ * `platform.requestComplete`, and only at the DEBUG system log level (AWS's system log event
+ * schema for Web Functions). The events' names, the envelope (`timestamp`, `level`, `type`,
+ * `region`, `record`) and `initStart`'s record follow that page; the other records' fields are
+ * ours where it could not be read (docs/hosts.md says which).
  */
 import type { Clock, ClockTimer } from '../../platform/time.js';
 import type { InitOutcome } from './environment.js';
@@ -42,22 +44,44 @@ export interface WebLogOptions {
   write: (line: string) => void;
   clock: Clock;
   level: SystemLogLevel;
+  /** The function's name and region, as every event names them. */
+  functionName: string;
+  region: string;
 }
+
+/** How a shutdown ended: within its grace (SIGTERM was enough), or killed when the grace ran out. */
+export type SpinDownStatus = 'success' | 'timeout';
+
+/**
+ * The revision a local environment runs (AWS: the endpoint's revision id): the code in front of
+ * `dev` has no revision of its own.
+ */
+export const LOCAL_REVISION = '$LOCAL';
 
 export class WebPlatformLog {
   private readonly serving = new Map<string, Serving>();
+  /** Environments shutting down: when each began (monotonic ms). */
+  private readonly spinningDown = new Map<string, number>();
 
   constructor(private readonly opts: WebLogOptions) {}
 
+  /** An environment's init begins (the record's fields are the schema's). */
   initStart(envId: string, runtimeVersion: string): void {
-    this.event('INFO', 'platform.initStart', { environment: envId, runtimeVersion });
+    this.event('INFO', 'platform.initStart', {
+      functionName: this.opts.functionName,
+      revisionId: LOCAL_REVISION,
+      instanceId: envId,
+      initializationType: 'on-demand',
+      runtimeVersion,
+      runtimeVersionArn: `arn:aws:lambda:${this.opts.region}::runtime:mcp-fleet-local`,
+    });
   }
 
   /** The end of init; a success starts the environment's serving (and its summaries). */
   initReport(env: LoggedEnvironment, init: InitOutcome): void {
     const failed = init.status !== 'success';
     this.event(failed ? 'WARN' : 'INFO', 'platform.initReport', {
-      environment: env.id,
+      instanceId: env.id,
       status: init.status,
       durationMs: round(init.durationMs),
       ...(init.status === 'error' ? { errorType: init.errorType } : {}),
@@ -73,7 +97,7 @@ export class WebPlatformLog {
       window: { started: now, requests: 0, peakConcurrency: 0 },
     };
     this.serving.set(env.id, s);
-    this.event('INFO', 'platform.invokeStart', { environment: env.id });
+    this.event('INFO', 'platform.invokeStart', { instanceId: env.id });
     this.schedule(s);
   }
 
@@ -97,20 +121,43 @@ export class WebPlatformLog {
     if (RANK[this.opts.level] > RANK.DEBUG) return;
     this.event('DEBUG', 'platform.requestComplete', {
       requestId,
-      environment: envId,
+      instanceId: envId,
       durationMs: round(durationMs),
       status,
     });
   }
 
-  /** The environment stopped serving: its report, and no more summaries. */
+  /**
+   * The environment's shutdown begins (SIGTERM): it has stopped serving (its report), and its
+   * spin-down starts.
+   */
+  spinDownStart(envId: string): void {
+    if (this.spinningDown.has(envId)) return;
+    this.gone(envId);
+    this.spinningDown.set(envId, this.opts.clock.monotonic());
+    this.event('INFO', 'platform.spinDownStart', { instanceId: envId });
+  }
+
+  /** The environment's shutdown ended: every process of it is gone. */
+  spinDownReport(envId: string, status: SpinDownStatus): void {
+    const started = this.spinningDown.get(envId);
+    if (started === undefined) return;
+    this.spinningDown.delete(envId);
+    this.event(status === 'success' ? 'INFO' : 'WARN', 'platform.spinDownReport', {
+      instanceId: envId,
+      status,
+      durationMs: round(this.opts.clock.monotonic() - started),
+    });
+  }
+
+  /** The environment stopped serving (shut down, or its process ended): its report, and no more summaries. */
   gone(envId: string): void {
     const s = this.serving.get(envId);
     if (s === undefined) return;
     this.serving.delete(envId);
     if (s.timer !== undefined) this.opts.clock.clearTimeout(s.timer);
     this.event('INFO', 'platform.invokeReport', {
-      environment: envId,
+      instanceId: envId,
       requests: s.requests,
       peakConcurrency: s.peakConcurrency,
       maxMemoryUsedMB: toMb(s.env.peakBytes),
@@ -128,7 +175,7 @@ export class WebPlatformLog {
       if (this.serving.get(s.env.id) !== s) return;
       const now = this.opts.clock.monotonic();
       this.event('INFO', 'platform.invokeSummary', {
-        environment: s.env.id,
+        instanceId: s.env.id,
         requests: s.window.requests,
         peakConcurrency: s.window.peakConcurrency,
         maxMemoryUsedMB: toMb(s.env.peakBytes),
@@ -142,7 +189,15 @@ export class WebPlatformLog {
 
   private event(level: SystemLogLevel, type: string, record: Record<string, unknown>): void {
     if (RANK[level] < RANK[this.opts.level]) return;
-    this.opts.write(JSON.stringify({ time: new Date(this.opts.clock.now()).toISOString(), type, record }));
+    this.opts.write(
+      JSON.stringify({
+        timestamp: new Date(this.opts.clock.now()).toISOString(),
+        level,
+        type,
+        region: this.opts.region,
+        record,
+      }),
+    );
   }
 }
 
