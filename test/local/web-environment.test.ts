@@ -309,6 +309,14 @@ describe("an AgentCore Runtime session's environment (the same HTTP environment)
         Object.keys(seen.headers).filter((h) => h.startsWith('lambda-web-')),
         [],
       );
+      // Past its deadline with nothing sent: 504, without Lambda's error-type header.
+      const late = collector();
+      const hang = session.invoke(call('/hang', 1_000), late.onChunk);
+      await clock.advance(1_000);
+      await hang;
+      const { prelude } = splitIntegration(late.bytes());
+      assert.equal(prelude.statusCode, 504);
+      assert.equal(prelude.headers['lambda-web-error-type'], undefined);
     } finally {
       await session.kill('killed');
       await made.cleanup();

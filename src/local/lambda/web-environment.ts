@@ -213,7 +213,7 @@ export class WebEnvironment extends ProcessEnvironment {
     call.cut(new Error('the request ran past its timeout'));
     if (outcome === EXPIRED) {
       // Lambda answers 504 when nothing was sent yet; a stream already begun is cut where it is.
-      if (!call.began) onChunk(timeoutAnswer(), PRELUDE_CONTENT_TYPE);
+      if (!call.began) onChunk(timeoutAnswer(this.platform), PRELUDE_CONTENT_TYPE);
       return result;
     }
     if (call.began) return result;
@@ -382,12 +382,16 @@ export function prelude(statusCode: number, raw: Record<string, string | string[
   return Buffer.concat([Buffer.from(JSON.stringify({ statusCode, headers })), Buffer.alloc(8)]);
 }
 
-/** Lambda's answer to a request that ran past the timeout before anything was sent. */
-function timeoutAnswer(): Buffer {
+/**
+ * The answer to a request that ran past the timeout before anything was sent: Lambda's (504 with
+ * `lambda-web-error-type: Runtime.RequestTimeout`); an AgentCore Runtime's is not documented, so a
+ * plain 504 without Lambda's header stands in for it (docs/hosts.md).
+ */
+function timeoutAnswer(platform: 'lambda-web' | 'agentcore-runtime'): Buffer {
   return Buffer.concat([
     prelude(504, {
       'content-type': 'application/json',
-      'lambda-web-error-type': 'Runtime.RequestTimeout',
+      ...(platform === 'lambda-web' ? { 'lambda-web-error-type': 'Runtime.RequestTimeout' } : {}),
     }),
     Buffer.from(JSON.stringify({ message: 'Request timed out' })),
   ]);
