@@ -671,6 +671,16 @@ describe('hosts that take many calls per environment (web-function, managed-inst
       ],
     );
     await f.shutdown();
+    // The function's shutdown spins its environment down, and the log has it before it closes.
+    assert.deepEqual(
+      events(await log())
+        .slice(-2)
+        .map((e) => [e.type, e.record['status']]),
+      [
+        ['platform.spinDownStart', undefined],
+        ['platform.spinDownReport', 'success'],
+      ],
+    );
   });
 
   test("a web function's failed init is a platform.initReport with its status, and no invokeStart", async () => {
