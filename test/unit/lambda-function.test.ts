@@ -604,6 +604,7 @@ describe('hosts that take many calls per environment (web-function, managed-inst
       'runtimeVersionArn',
     ]);
     assert.equal(init['functionName'], f.name);
+    assert.equal(init['initializationType'], f.workerEnv()['AWS_LAMBDA_INITIALIZATION_TYPE']);
     assert.match(String(init['runtimeVersion']), /^mcp-fleet-local \(Node\.js v\d+/);
     // A minute on: the summary of that minute (three requests, three at once).
     await clock.advance(60_000);

@@ -51,7 +51,7 @@ import { countInvocation, emptyStats, type FunctionStats } from './stats.js';
 import { bufferedPayload, StreamState, type StreamedResponse } from './stream.js';
 import type { InvokeMessage, InvokeReply } from './worker-protocol.js';
 import { LogFile } from './log-file.js';
-import { WebPlatformLog } from './web-log.js';
+import { WEB_INITIALIZATION_TYPE, WebPlatformLog } from './web-log.js';
 import { EndpointRate, endpointRefusal } from './web-endpoint.js';
 import { SpanKind } from '@opentelemetry/api';
 import { toXRayHeader, type TraceContext } from '../../contract/trace.js';
@@ -345,7 +345,9 @@ export class LocalFunction {
     // takes the environment's calls at once without it (the pool holds it to its concurrency).
     if (host === 'managed-instances') return { AWS_LAMBDA_INITIALIZATION_TYPE: 'lambda-managed-instances' };
     if (host === 'agentcore-runtime') return {};
-    return { AWS_LAMBDA_INITIALIZATION_TYPE: host === 'web-function' ? 'native-http' : 'on-demand' };
+    return {
+      AWS_LAMBDA_INITIALIZATION_TYPE: host === 'web-function' ? WEB_INITIALIZATION_TYPE : 'on-demand',
+    };
   }
 
   async invoke(event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {

@@ -58,6 +58,9 @@ export type SpinDownStatus = 'success' | 'timeout';
  */
 export const LOCAL_REVISION = '$LOCAL';
 
+/** A web function environment's `AWS_LAMBDA_INITIALIZATION_TYPE` (aws-hosts-2026.md). */
+export const WEB_INITIALIZATION_TYPE = 'native-http';
+
 export class WebPlatformLog {
   private readonly serving = new Map<string, Serving>();
   /** Environments shutting down: when each began (monotonic ms). */
@@ -71,7 +74,8 @@ export class WebPlatformLog {
       functionName: this.opts.functionName,
       revisionId: LOCAL_REVISION,
       instanceId: envId,
-      initializationType: 'on-demand',
+      // As the environment's AWS_LAMBDA_INITIALIZATION_TYPE (classic Lambda's two agree).
+      initializationType: WEB_INITIALIZATION_TYPE,
       runtimeVersion,
       runtimeVersionArn: `arn:aws:lambda:${this.opts.region}::runtime:mcp-fleet-local`,
     });
