@@ -46,6 +46,32 @@ export interface HttpResponse {
    * far written; `body` is what is left to write (the responses, as SSE events).
    */
   streamed?: boolean;
+  /** What the request asked, once its body was read as JSON-RPC (for the call's log and metrics). */
+  served?: Served;
+}
+
+/**
+ * What one request asked, as a call's record names it: its (first) message's method, the tool of
+ * a `tools/call`, and the first error its answers carry.
+ */
+export interface Served {
+  method: string;
+  /** The tool of a `tools/call`; empty for any other method. */
+  tool: string;
+  error?: string;
+}
+
+/** The record of a request's messages and, once dispatched, its answers (the first of each). */
+export function servedOf(messages: readonly unknown[], responses: readonly JsonRpcResponse[] = []): Served {
+  const first = messages[0];
+  const method = isRequest(first) || isNotification(first) ? first.method : 'response';
+  const name = isRequest(first) && method === 'tools/call' ? first.params?.['name'] : undefined;
+  const failed = responses.find((r) => 'error' in r);
+  return {
+    method,
+    tool: typeof name === 'string' ? name : '',
+    ...(failed !== undefined && 'error' in failed ? { error: failed.error.message } : {}),
+  };
 }
 
 /**
@@ -241,10 +267,10 @@ export async function httpFront(
   if (!post.messages.some(isRequest)) {
     // Notifications and responses only: accepted, nothing to answer.
     await Promise.all(post.messages.map((m) => bridge.handle(m, contextOf(opts))));
-    return out.reply(202, '');
+    return { ...out.reply(202, ''), served: servedOf(post.messages) };
   }
   const done = await dispatch(post, bridge, opts, out.sseHeaders);
-  const answer = encode(post, done, out);
+  const answer = { ...encode(post, done, out), served: servedOf(post.messages, done.responses) };
   // A layer in front of the bridge (a gateway interceptor) may give the HTTP status, as on AgentCore.
   if (!done.streamed && answer.statusCode === 200 && done.httpStatus !== undefined)
     return { ...answer, statusCode: done.httpStatus };

@@ -9,12 +9,18 @@ import { McpBridge } from '../protocol/bridge.js';
 import { SupervisorBackend } from './backend.js';
 import type { ClientChannel } from './connection.js';
 import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } from './fronts/agentcore.js';
-import { httpEventKind, httpFront, toHttpRequest, type HttpStreamSink } from '../protocol/http.js';
+import {
+  httpEventKind,
+  httpFront,
+  toHttpRequest,
+  type HttpStreamSink,
+  type Served,
+} from '../protocol/http.js';
 import { isJsonRpcEvent, jsonRpcFront } from './fronts/jsonrpc.js';
 import { overResponseLimit, payloadTooLargeMessage } from '../contract/function-call.js';
 import { ErrorCode, failure, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits.js';
-import { Telemetry, type RuntimeLogger } from './observability.js';
+import { Telemetry, type CallRecord, type RuntimeLogger } from './observability.js';
 import { Redactor } from './redact.js';
 import { serversFor } from './pool.js';
 import type { ServerHost, SupervisorOptions } from './supervisor.js';
@@ -386,19 +392,15 @@ async function serveHttp(env: HandlerEnvironment, call: Invocation): Promise<unk
   const request = toHttpRequest(call.event as Record<string, unknown>, kind);
   // Lambda's trace of the invocation, else the one the HTTP caller sent.
   const trace = call.trace ?? traceOfHeaders(request.headers);
-  const response = await httpFront(request, env.bridge, {
+  const { served, ...response } = await httpFront(request, env.bridge, {
     deadline: call.deadline,
     ...(trace !== undefined ? { trace } : {}),
     ...(allowOrigin !== undefined ? { allowOrigin } : {}),
     ...(stream !== undefined ? { stream: redactedSink(stream, env.redactor) } : {}),
   });
-  env.telemetry.call({
-    tool: '',
-    method: 'http',
-    front: call.front,
-    durationMs: env.clock.monotonic() - call.started,
-    ...(response.statusCode >= 400 ? { error: `HTTP ${response.statusCode}` } : {}),
-  });
+  env.telemetry.call(
+    httpCallRecord(response.statusCode, served, call.front, env.clock.monotonic() - call.started),
+  );
   return { ...response, isBase64Encoded: false };
 }
 
@@ -470,6 +472,27 @@ function fitJsonRpc(
       data: { reason: 'response_too_large', bytes },
     });
   return Array.isArray(result) ? result.map(replace) : replace(result);
+}
+
+/**
+ * The record of one HTTP request: its JSON-RPC method and tool when its body was read (so a
+ * `tools/call` counts under its tool, as through the other fronts), else `http`; an HTTP error
+ * status, or the first JSON-RPC error of its answers, is its error.
+ */
+export function httpCallRecord(
+  statusCode: number,
+  served: Served | undefined,
+  front: string,
+  durationMs: number,
+): CallRecord {
+  const error = statusCode >= 400 ? `HTTP ${statusCode}` : served?.error;
+  return {
+    tool: served?.tool ?? '',
+    method: served?.method ?? 'http',
+    front,
+    durationMs,
+    ...(error !== undefined ? { error } : {}),
+  };
 }
 
 function recordJsonRpc(

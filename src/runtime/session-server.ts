@@ -32,6 +32,7 @@ import { Telemetry } from './observability.js';
 import { MCP_SESSION_HEADER, SessionTable } from './session-table.js';
 import {
   answerMcp,
+  type Answered,
   listen,
   multiCallHost,
   readRequest,
@@ -146,7 +147,11 @@ async function close(state: SessionState, server: Server, ownRoot: string | unde
 }
 
 /** Reads and checks one request, finds its session and serves it there; answers the HTTP status. */
-async function route(state: SessionState, req: IncomingMessage, res: ServerResponse): Promise<number> {
+async function route(
+  state: SessionState,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<number | Answered> {
   const request = await readRequest(req, res, state);
   if (typeof request === 'number') return request;
   // A page of another origin may not even start a session.

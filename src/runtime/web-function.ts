@@ -22,7 +22,13 @@ import type { AddressInfo } from 'node:net';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
 import { MULTI_CALL_HOSTS } from '../config/limits.js';
 import type { CallContext, MessageHandler } from '../protocol/bridge.js';
-import { httpFront, type HttpRequest, type HttpResponse, type HttpStreamSink } from '../protocol/http.js';
+import {
+  httpFront,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpStreamSink,
+  type Served,
+} from '../protocol/http.js';
 import {
   ErrorCode,
   failure,
@@ -33,6 +39,7 @@ import {
 } from '../protocol/jsonrpc.js';
 import {
   normalizeLaunch,
+  httpCallRecord,
   initEnvironment,
   redactedSink,
   type HandlerEnvironment,
@@ -273,36 +280,37 @@ async function serve(state: WebState, req: IncomingMessage, res: ServerResponse)
   });
 }
 
+/** An MCP request answered: its HTTP status, and what it asked (when its body was JSON-RPC). */
+export interface Answered {
+  status: number;
+  served?: Served;
+}
+
 /**
- * Runs `work` — which answers the request and gives its HTTP status — as one logged invocation
- * (`front` names the entry): a failure is answered 500 (or the answer cut, once started). Never
- * throws.
+ * Runs `work` — which answers the request and gives its HTTP status, or that and what the request
+ * asked — as one logged invocation (`front` names the entry): a failure is answered 500 (or the
+ * answer cut, once started). Never throws.
  */
 export async function served(
   telemetry: Telemetry,
   clock: Clock,
   front: string,
   res: ServerResponse,
-  work: () => Promise<number>,
+  work: () => Promise<number | Answered>,
 ): Promise<void> {
   const started = clock.monotonic();
   telemetry.startInvocation(undefined, front);
-  let status = 500;
+  let answered: Answered = { status: 500 };
   try {
-    status = await work();
+    const done = await work();
+    answered = typeof done === 'number' ? { status: done } : done;
   } catch (err) {
     telemetry.log.error(`${front} request failed`, { error: (err as Error).message });
     if (!res.headersSent)
       writeProblem(res, 500, ErrorCode.InternalError, `Internal error: ${(err as Error).message}`);
     else res.end();
   } finally {
-    telemetry.call({
-      tool: '',
-      method: 'http',
-      front,
-      durationMs: clock.monotonic() - started,
-      ...(status >= 400 ? { error: `HTTP ${status}` } : {}),
-    });
+    telemetry.call(httpCallRecord(answered.status, answered.served, front, clock.monotonic() - started));
     telemetry.endInvocation();
   }
 }
@@ -353,14 +361,14 @@ export interface McpCallScope {
 /**
  * Serves one MCP request through the Streamable HTTP front and the environment's bridge: the
  * answer streamed (SSE: the call's progress and log messages as they come) or written as JSON;
- * the client going away cancels its calls. Answers the HTTP status.
+ * the client going away cancels its calls. Answers the HTTP status and what the request asked.
  */
 export async function answerMcp(
   env: HandlerEnvironment,
   request: HttpRequest,
   res: ServerResponse,
   scope: McpCallScope,
-): Promise<number> {
+): Promise<Answered> {
   const controller = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) controller.abort('the client closed the connection before the answer');
@@ -369,14 +377,19 @@ export async function answerMcp(
   const extra = scope.headers ?? {};
   // Many requests at once: each one's trace comes with it (Lambda's X-Amzn-Trace-Id, or traceparent).
   const trace = traceOfHeaders(request.headers);
-  const response = await httpFront(request, cancellable(env.bridge, scope.session, scope.inFlight), {
-    deadline: deadlineFor(env),
-    ...(trace !== undefined ? { trace } : {}),
-    signal: controller.signal,
-    stream: redactedSink(sinkOf(res, extra), env.redactor),
-    ...(allowOrigin !== undefined ? { allowOrigin } : {}),
-  });
-  return writeResponse(res, { ...response, headers: { ...response.headers, ...extra } }, env);
+  const { served, ...response } = await httpFront(
+    request,
+    cancellable(env.bridge, scope.session, scope.inFlight),
+    {
+      deadline: deadlineFor(env),
+      ...(trace !== undefined ? { trace } : {}),
+      signal: controller.signal,
+      stream: redactedSink(sinkOf(res, extra), env.redactor),
+      ...(allowOrigin !== undefined ? { allowOrigin } : {}),
+    },
+  );
+  const status = writeResponse(res, { ...response, headers: { ...response.headers, ...extra } }, env);
+  return served === undefined ? { status } : { status, served };
 }
 
 /** The server's timeout, less the runtime's margin: our answer comes before the platform's 504. */

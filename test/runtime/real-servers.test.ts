@@ -260,6 +260,11 @@ describe('HTTP front: API Gateway and Function URL events', () => {
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['content-type'], 'application/json');
     assert.match(text((JSON.parse(res.body) as { result: unknown }).result), /Echo: over http/);
+    assert.deepEqual(
+      Object.keys(res).sort(),
+      ['body', 'headers', 'isBase64Encoded', 'statusCode'],
+      "the Lambda result is the HTTP answer alone (what the request asked is the call's record, not the result's)",
+    );
   });
 
   test('HTTP API (v2) event with a base64 body', async () => {

@@ -12,7 +12,7 @@ import { bundleRuntime, type BundleResult } from '../../src/build/bundle.js';
 import type { LaunchInput } from '../../src/runtime/index.js';
 import { parseEndpoint, startWebFunction, type WebFunction } from '../../src/runtime/web-function.js';
 import { freePort, ROOT } from '../helpers.js';
-import { exited, outputOf, waitForText } from '../support/eventually.js';
+import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 import { assertNoneLeft, BIN, FAULT_SERVER, marker, markedProcesses, RecordingLog } from './support.js';
 import { answerText, post, toolCall } from './web-support.js';
 
@@ -229,6 +229,30 @@ describe('the web front, in process', () => {
       );
     }
     assert.equal(answerText(await post(web.url, toolCall(1, 'echo', { text: 'still' }))), 'still');
+  });
+
+  test("each request's record names its JSON-RPC method, and a tools/call its tool (not `http`)", async () => {
+    const from = log.entries.length;
+    const records = () =>
+      log.entries
+        .slice(from)
+        .filter((e) => e.message === 'tool call')
+        .map((e) => [e.extra?.['method'], e.extra?.['tool'], e.extra?.['error'], e.extra?.['front']]);
+    await post(web.url, toolCall(41, 'echo', { text: 'recorded' }));
+    await post(web.url, '{not json');
+    await post(web.url, '{"jsonrpc":"2.0","id":42,"method":"tools/call","params":7}');
+    await post(web.url, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    await eventually(() => records().length === 4, { what: 'four records' });
+    const [call, unread, failed, notified] = records();
+    assert.deepEqual(call, ['tools/call', 'echo', undefined, 'web']);
+    assert.deepEqual(
+      unread,
+      ['http', '', 'HTTP 400', 'web'],
+      'a body that is not JSON-RPC is an HTTP request',
+    );
+    assert.deepEqual(failed?.slice(0, 2), ['tools/call', '']);
+    assert.match(String(failed?.[2]), /params must be an object/);
+    assert.deepEqual(notified, ['notifications/initialized', '', undefined, 'web']);
   });
 
   test('an Mcp-Session-Id the environment never issued is no reason to refuse a request (no 404)', async () => {
