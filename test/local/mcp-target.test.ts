@@ -116,11 +116,20 @@ describe('an MCP-server target beside Lambda targets, through /mcp', () => {
         assert.ok(byName.has('copy___echo'));
 
         // Calls to both kinds.
+        const before = invocations.length;
         const echo = await client.callTool({
           name: 'everything___echo',
           arguments: { message: `mcp ${era}` },
         });
         assert.match(text(echo), new RegExp(`Echo: mcp ${era}`));
+        // The invocation's record names the tool, as a Lambda target's does (dev's line, plan's measurements).
+        assert.deepEqual(
+          invocations
+            .slice(before)
+            .filter((r) => r.serverId === 'everything')
+            .map((r) => r.toolName),
+          ['everything___echo'],
+        );
         const sc = await client.callTool({
           name: 'everything___get-structured-content',
           arguments: { location: 'New York' },

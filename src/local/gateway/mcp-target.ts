@@ -1,4 +1,3 @@
-import type { TraceContext } from '../../contract/trace.js';
 import { randomUUID } from 'node:crypto';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { gatewayToolName, splitGatewayToolName } from '../../config/tool-names.js';
@@ -16,7 +15,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../../protocol/jsonrpc.js';
-import type { InvokeOutcome, LocalFunction } from '../lambda/function.js';
+import type { InvokeOptions, InvokeOutcome, LocalFunction } from '../lambda/function.js';
 import { StreamedHttpReader } from '../lambda/function-url.js';
 import type { LocalLambda } from '../lambda/service.js';
 import { MCP_SESSION_HEADER } from '../lambda/sessions.js';
@@ -515,7 +514,7 @@ export class McpTargets implements TargetStreamHost {
       mcpPostEvent(fn.server.id, note, { [MCP_SESSION_HEADER]: session }),
       () => undefined,
       ctx.deadline,
-      ctx.trace,
+      ctx.trace !== undefined ? { trace: ctx.trace } : {},
     );
     return session;
   }
@@ -695,12 +694,17 @@ export class McpTargets implements TargetStreamHost {
     if (params !== undefined) message['params'] = params;
     const reading = new TargetAnswer(fn.name, method, ownId, ctx, question);
     const extra: Record<string, string> = session === undefined ? {} : { [MCP_SESSION_HEADER]: session };
+    const name = method === 'tools/call' ? params?.['name'] : undefined;
     const outcome = await this.post(
       fn,
       mcpPostEvent(fn.server.id, JSON.stringify(message), extra),
       reading.onChunk,
       ctx.deadline,
-      ctx.trace,
+      {
+        ...(ctx.trace !== undefined ? { trace: ctx.trace } : {}),
+        // The invocation's record names the tool as a Lambda target's does (`target___tool`).
+        ...(typeof name === 'string' ? { toolName: gatewayToolName(fn.server.gateway.target, name) } : {}),
+      },
     );
     return { response: { ...reading.response(outcome), id }, ...reading.http };
   }
@@ -710,11 +714,10 @@ export class McpTargets implements TargetStreamHost {
     event: Record<string, unknown>,
     onChunk: (data: Buffer, contentType: string) => void,
     deadline: number,
-    trace?: TraceContext,
+    more: Pick<InvokeOptions, 'trace' | 'toolName'> = {},
   ): Promise<InvokeOutcome> {
     try {
-      const opts = trace === undefined ? { onChunk } : { onChunk, trace };
-      return await invokeTarget(this.lambda, fn, event, opts, deadline, this.clock);
+      return await invokeTarget(this.lambda, fn, event, { ...more, onChunk }, deadline, this.clock);
     } catch (err) {
       throw new TargetError((err as Error).message);
     }

@@ -140,6 +140,12 @@ export interface InvokeOptions {
   signal?: AbortSignal;
   /** The caller's trace (its span the invocation's parent), when it traces. */
   trace?: TraceContext;
+  /**
+   * The tool a local caller's request calls, when the client context does not say it (the
+   * gateway's `tools/call` to an MCP-server target): for the invocation's record (`dev`'s line,
+   * the measurements by tool). Never sent to the function.
+   */
+  toolName?: string;
 }
 
 /** What the Invoke API answers. */

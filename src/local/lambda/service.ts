@@ -140,7 +140,7 @@ export class LocalLambda {
     const fn = this.resolve(nameOrArn);
     const outcome = await fn.invoke(event, opts);
     const record: InvocationRecord = { ...outcome, functionName: fn.name, serverId: fn.server.id };
-    const toolName = agentCoreToolName(opts.clientContext);
+    const toolName = agentCoreToolName(opts.clientContext) ?? opts.toolName;
     if (toolName !== undefined) record.toolName = toolName;
     this.options.onInvoke?.(record);
     return outcome;
