@@ -483,6 +483,17 @@ describe('the dev command', () => {
     assert.equal(call['toolName'], 'memory___read_graph');
     assert.equal(call['outcome'], 'ok');
     assert.equal(call['payload'], undefined, 'no payload on the terminal');
+    // Through the server's own endpoint the record names the tool too (from the request's body).
+    await rpc(`${url}/servers/memory/mcp`, {
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'read_graph', arguments: {} },
+    });
+    await eventually(() => events().filter((x) => x['event'] === 'call').length >= 2, {
+      what: 'the second call event',
+      seen: output.all,
+    });
+    assert.equal(events().filter((x) => x['event'] === 'call')[1]?.['toolName'], 'memory___read_graph');
     child.kill('SIGTERM');
     assert.equal(await exited(child), 0);
     // Its last lines may come after the exit event: the pipe ends on its own time.

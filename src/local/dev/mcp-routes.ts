@@ -5,7 +5,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { HttpStreamSink } from '../../protocol/http.js';
-import { ErrorCode, failure } from '../../protocol/jsonrpc.js';
+import { gatewayToolName } from '../../config/tool-names.js';
+import { ErrorCode, failure, isRequest } from '../../protocol/jsonrpc.js';
 import { functionUrlEvent, StreamedHttpReader, writeFunctionUrlResult } from '../lambda/function-url.js';
 import { ThrottledError } from '../lambda/function.js';
 import { CallerGoneError } from '../lambda/pool.js';
@@ -89,8 +90,10 @@ export async function serverRoute(
   // A client that goes away (a session's event stream closed) closes the request on an HTTP host.
   const gone = clientGone(res);
   try {
+    const toolName = toolOfBody(body, fn.server.gateway.target);
     outcome = await ctx.lambda.invoke(fn.name, event, {
       signal: gone,
+      ...(toolName !== undefined ? { toolName } : {}),
       onChunk: (data, contentType) => {
         if (unreadable !== undefined) return;
         try {
@@ -118,6 +121,26 @@ export async function serverRoute(
   if (outcome.functionError !== undefined)
     json(res, 502, { message: 'Internal Server Error', error: ctx.redactor.redactDeep(outcome.payload) });
   else writeFunctionUrlResult(res, ctx.redactor.redactDeep(stripCors(outcome.payload)));
+}
+
+/** Bodies up to this size are read for the tool they call (a larger one's record names none). */
+const TOOL_OF_BODY_MAX_BYTES = 64 * 1024;
+
+/**
+ * The tool a request body's `tools/call` calls, under its gateway name (`target___tool`, as the
+ * gateway's calls name it), for the invocation's record; undefined for any other body.
+ */
+export function toolOfBody(body: Buffer, target: string): string | undefined {
+  if (body.length > TOOL_OF_BODY_MAX_BYTES) return undefined;
+  let message: unknown;
+  try {
+    message = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isRequest(message) || message.method !== 'tools/call') return undefined;
+  const name = message.params?.['name'];
+  return typeof name === 'string' ? gatewayToolName(target, name) : undefined;
 }
 
 /** Aborts when the client closes its connection before its answer was written whole. */
