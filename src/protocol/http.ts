@@ -61,11 +61,16 @@ export interface Served {
   error?: string;
 }
 
-/** The record of a request's messages and, once dispatched, its answers (the first of each). */
+/**
+ * The record of a request's messages and, once dispatched, its answers (the first of each): read
+ * loosely, as the JSON-RPC front's event is not checked before (a first message without a method
+ * is `response` when it is one, else `unknown`).
+ */
 export function servedOf(messages: readonly unknown[], responses: readonly JsonRpcResponse[] = []): Served {
-  const first = messages[0];
-  const method = isRequest(first) || isNotification(first) ? first.method : 'response';
-  const name = isRequest(first) && method === 'tools/call' ? first.params?.['name'] : undefined;
+  const first = messages[0] as { method?: unknown; params?: { name?: unknown } } | null | undefined;
+  const method =
+    typeof first?.method === 'string' ? first.method : isResponse(first) ? 'response' : 'unknown';
+  const name = method === 'tools/call' ? first?.params?.name : undefined;
   const failed = responses.find((r) => 'error' in r);
   return {
     method,

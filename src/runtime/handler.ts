@@ -12,6 +12,7 @@ import { agentCoreCustom, agentCoreFront, errorResult, type CallToolResult } fro
 import {
   httpEventKind,
   httpFront,
+  servedOf,
   toHttpRequest,
   type HttpStreamSink,
   type Served,
@@ -485,7 +486,16 @@ export function httpCallRecord(
   front: string,
   durationMs: number,
 ): CallRecord {
-  const error = statusCode >= 400 ? `HTTP ${statusCode}` : served?.error;
+  return callRecord(served, front, durationMs, statusCode >= 400 ? `HTTP ${statusCode}` : served?.error);
+}
+
+/** A call's record from what it asked (`http` when its body was not read) and its error. */
+function callRecord(
+  served: Served | undefined,
+  front: string,
+  durationMs: number,
+  error: string | undefined,
+): CallRecord {
   return {
     tool: served?.tool ?? '',
     method: served?.method ?? 'http',
@@ -502,16 +512,7 @@ function recordJsonRpc(
   front: string,
   durationMs: number,
 ): void {
-  const first = (Array.isArray(event) ? event[0] : event) as
-    { method?: string; params?: { name?: unknown } } | undefined;
-  const method = typeof first?.method === 'string' ? first.method : 'unknown';
-  const tool = method === 'tools/call' && typeof first?.params?.name === 'string' ? first.params.name : '';
-  const errored = (Array.isArray(result) ? result : result ? [result] : []).find((r) => 'error' in r);
-  telemetry.call({
-    tool,
-    method,
-    front,
-    durationMs,
-    ...(errored && 'error' in errored ? { error: errored.error.message } : {}),
-  });
+  const responses = Array.isArray(result) ? result : result ? [result] : [];
+  const served = servedOf(Array.isArray(event) ? event : [event], responses);
+  telemetry.call(callRecord(served, front, durationMs, served.error));
 }

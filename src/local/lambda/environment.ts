@@ -121,10 +121,13 @@ export interface EnvironmentSpec {
   onShutdown?: ShutdownListener;
 }
 
-/** A graceful shutdown's beginning and end (`timeout`: the grace ran out, and it was killed). */
+/** How a graceful shutdown ended: within its grace, or killed when the grace ran out. */
+export type ShutdownStatus = 'success' | 'timeout';
+
+/** A graceful shutdown's beginning and end. */
 export interface ShutdownListener {
   started(): void;
-  ended(status: 'success' | 'timeout'): void;
+  ended(status: ShutdownStatus): void;
 }
 
 /** Starts an environment (its init begins); the function's pool owns it from then on. */

@@ -11,7 +11,7 @@
  * ours where it could not be read (docs/hosts.md says which).
  */
 import type { Clock, ClockTimer } from '../../platform/time.js';
-import type { InitOutcome } from './environment.js';
+import type { InitOutcome, ShutdownStatus } from './environment.js';
 import { toMb } from './report.js';
 
 export type SystemLogLevel = 'DEBUG' | 'INFO' | 'WARN';
@@ -48,9 +48,6 @@ export interface WebLogOptions {
   functionName: string;
   region: string;
 }
-
-/** How a shutdown ended: within its grace (SIGTERM was enough), or killed when the grace ran out. */
-export type SpinDownStatus = 'success' | 'timeout';
 
 /**
  * The revision a local environment runs (AWS: the endpoint's revision id): the code in front of
@@ -143,7 +140,7 @@ export class WebPlatformLog {
   }
 
   /** The environment's shutdown ended: every process of it is gone. */
-  spinDownReport(envId: string, status: SpinDownStatus): void {
+  spinDownReport(envId: string, status: ShutdownStatus): void {
     const started = this.spinningDown.get(envId);
     if (started === undefined) return;
     this.spinningDown.delete(envId);
