@@ -1,3 +1,4 @@
+import { FUNCTION_ENV } from '../contract/function-env.js';
 import {
   FUNCTION_NAME_PREFIX,
   GATEWAY_MAX_TARGETS,
@@ -226,11 +227,17 @@ const HOST_SETTINGS: Record<string, { hosts: readonly Host[]; why: string | ((ho
   },
   environmentConcurrency: {
     hosts: ['web-function', 'managed-instances'],
-    why: 'a function environment takes one call at a time (aws.reservedConcurrency caps its environments)',
+    why: (host) =>
+      host === 'agentcore-runtime'
+        ? "a session's calls go to its own server process (use concurrency)"
+        : 'a function environment takes one call at a time (aws.reservedConcurrency caps its environments)',
   },
   maxEnvironments: {
     hosts: ['web-function', 'managed-instances'],
-    why: 'a function scales by environments up to aws.reservedConcurrency',
+    why: (host) =>
+      host === 'agentcore-runtime'
+        ? 'AgentCore Runtime starts one environment per session (its limit is active sessions per account)'
+        : 'a function scales by environments up to aws.reservedConcurrency',
   },
   minEnvironments: {
     hosts: ['managed-instances'],
@@ -251,6 +258,15 @@ const HOST_SETTINGS: Record<string, { hosts: readonly Host[]; why: string | ((ho
   },
 };
 
+/** "host web-function", "hosts web-function and managed-instances", "hosts a, b and c" */
+function hostsNamed(hosts: readonly Host[]): string {
+  if (hosts.length === 1) return `host ${hosts[0] ?? ''}`;
+  return `hosts ${hosts.slice(0, -1).join(', ')} and ${hosts.at(-1) ?? ''}`;
+}
+
+/** Commands that start a Python server (which a Node.js zip cannot hold). */
+const PYTHON_LAUNCHERS = /^(uvx|uv|pipx|pip3?|python(3(\.\d+)?)?)$/;
+
 /** What a host cannot run or take (settings written on the server itself; defaults are ignored). */
 function checkHost(server: ServerConfig, raw: RawServer | undefined, own: SettingPath, report: Report): void {
   const { host } = server.hosting;
@@ -258,7 +274,7 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
     if (raw?.[key as keyof RawServer] === undefined || rule.hosts.includes(host)) continue;
     report.error(
       own(key),
-      `${key} applies to host ${rule.hosts.join(' and ')}; this server's host is ${host}, and ${typeof rule.why === 'string' ? rule.why : rule.why(host)}; remove it or set host`,
+      `${key} applies to ${hostsNamed(rule.hosts)}; this server's host is ${host}, and ${typeof rule.why === 'string' ? rule.why : rule.why(host)}; remove it or set host`,
       true,
     );
   }
@@ -270,12 +286,28 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
         : `signingService applies to host web-function (the gateway signs its calls to the endpoint); this server's host is ${host}; remove it`,
       true,
     );
+  if (raw?.aws?.systemLogLevel !== undefined && host !== 'web-function')
+    report.error(
+      own('aws', 'systemLogLevel'),
+      `aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is ${host}, whose platform lines are text; remove it`,
+      true,
+    );
+  checkSessionDir(server, own, report);
   if (host === 'function') return;
   const kind = server.package?.kind;
-  if ((kind === 'pypi' || kind === 'image') && host !== 'agentcore-runtime') {
+  const command = server.command.split('/').at(-1) ?? server.command;
+  const python = kind === undefined && PYTHON_LAUNCHERS.test(command);
+  if ((kind === 'pypi' || kind === 'image' || python) && host !== 'agentcore-runtime') {
+    const inherited = raw?.host === undefined ? ' (from defaults.host)' : '';
+    const what = python
+      ? `"${command}" starts a Python server, which`
+      : kind === 'image'
+        ? 'an image server'
+        : 'a pypi server';
     report.error(
-      own('host'),
-      `host ${host} runs a Node.js zip (${host === 'web-function' ? 'nodejs24.x' : 'Node.js 22+'}), and a ${kind} server needs its own container image; use host: function or agentcore-runtime`,
+      raw?.host === undefined ? own() : own('host'),
+      `host ${host}${inherited} runs a Node.js zip (${host === 'web-function' ? 'nodejs24.x' : 'Node.js 22+'}), and ${what} needs its own container image; ${inherited === '' ? 'use' : 'set'} host: function or agentcore-runtime${inherited === '' ? '' : ' on this server'}`,
+      raw?.host === undefined,
     );
   }
   if (server.isolation === 'per-invocation' && raw?.isolation !== undefined) {
@@ -296,15 +328,47 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
       true,
     );
   }
-  if (raw?.aws?.systemLogLevel !== undefined && host !== 'web-function')
-    report.error(
-      own('aws', 'systemLogLevel'),
-      `aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is ${host}, whose platform lines are text; remove it`,
-      true,
-    );
+  checkCapacity(server, raw, own, report);
   if (host === 'web-function') checkWebFunction(server, raw, own, report);
   if (host === 'managed-instances') checkManagedInstances(server, raw, own, report);
   if (host === 'agentcore-runtime') checkAgentCoreRuntime(server, raw, own, report);
+}
+
+/** An environment takes no more calls than its processes do, nor a process more than its environment. */
+function checkCapacity(
+  server: ServerConfig,
+  raw: RawServer | undefined,
+  own: SettingPath,
+  report: Report,
+): void {
+  const { host, concurrency, processes, environmentConcurrency } = server.hosting;
+  if (host !== 'web-function' && host !== 'managed-instances') return;
+  const written = raw?.environmentConcurrency;
+  const room = concurrency * processes;
+  // Above a web function's own maximum is an error of its own (checkWebFunction).
+  const overWeb = host === 'web-function' && (written ?? 0) > WEB_FUNCTION_CONCURRENCY_MAX;
+  if (written !== undefined && written > room && !overWeb)
+    report.warn(
+      own('environmentConcurrency'),
+      `${written} calls per environment is more than its processes take (concurrency ${concurrency} × processes ${processes} = ${room}); the environment takes ${room}; raise concurrency or processes, or lower environmentConcurrency`,
+    );
+  if (raw?.concurrency !== undefined && concurrency > environmentConcurrency)
+    report.warn(
+      own('concurrency'),
+      `${concurrency} calls per process is more than the environment takes (environmentConcurrency ${environmentConcurrency}); a process gets at most ${environmentConcurrency}`,
+    );
+}
+
+/** `${MCP_FLEET_SESSION_DIR}` in env is a session's folder; no other host replaces it. */
+function checkSessionDir(server: ServerConfig, own: SettingPath, report: Report): void {
+  if (server.hosting.host === 'agentcore-runtime') return;
+  for (const [name, value] of Object.entries(server.env)) {
+    if (value.includes(`\${${FUNCTION_ENV.sessionDir}}`))
+      report.error(
+        own('env', name),
+        `\${${FUNCTION_ENV.sessionDir}} is a session's own folder on host agentcore-runtime; on host ${server.hosting.host} it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime`,
+      );
+  }
 }
 
 function checkAgentCoreRuntime(

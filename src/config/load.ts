@@ -72,7 +72,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   const fleetResult = parseFleetSettings(fleetInput, source, problems);
   // 2. Each server.
   const servers = isRecord(fleetInput['servers']) ? fleetInput['servers'] : {};
-  const parsed = parseServers(servers, source, problems);
+  const { parsed, checkable } = parseServers(servers, source, problems);
   if (Object.keys(servers).length === 0 && isRecord(fleetInput['servers'])) {
     problems.push(
       source.problem(source.serversPrefix, 'no servers defined; add at least one (see `mcp-fleet init`)'),
@@ -83,11 +83,11 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   const defaults = fleetResult.success ? fleetResult.data.defaults : safeDefaults(top['defaults'], seedForm);
   const fleetRaw = fleetResult.success ? { ...fleetResult.data, servers: {} } : undefined;
   const config = fleetRaw
-    ? resolveFleet(fleetRaw, defaults, parsed, file, (id) =>
+    ? resolveFleet(fleetRaw, defaults, checkable, file, (id) =>
         source.locate(source.serverPath(id), { key: true }),
       )
     : undefined;
-  problems.push(...checkFleet({ serverIds: Object.keys(servers), parsed, config, source }));
+  problems.push(...checkFleet({ serverIds: Object.keys(servers), parsed: checkable, config, source }));
   if (config !== undefined && fleetResult.success) {
     problems.push(...resolvePolicyAndInterceptors(config, fleetResult.data, source));
   }
@@ -196,19 +196,77 @@ function parseFleetSettings(fleetInput: Record<string, unknown>, source: SourceM
   return result;
 }
 
-/** Each server on its own, so that one bad server does not hide another's problems. */
+/**
+ * Each server on its own, so that one bad server does not hide another's problems. `checkable`
+ * also holds each failed server without the settings its errors are on, so that the rules across
+ * its other settings are checked too (fixing one error then does not reveal the next).
+ */
 function parseServers(
   servers: Record<string, unknown>,
   source: SourceMap,
   problems: Problem[],
-): Map<string, RawServer> {
+): { parsed: Map<string, RawServer>; checkable: Map<string, RawServer> } {
   const parsed = new Map<string, RawServer>();
+  const checkable = new Map<string, RawServer>();
   for (const [id, raw] of Object.entries(servers)) {
     const result = serverSchema.safeParse(raw, { reportInput: true, error: genericMessage });
-    if (result.success) parsed.set(id, result.data);
-    else problems.push(...source.fromIssues(result.error.issues, serverSchema, source.serverPath(id)));
+    if (result.success) {
+      parsed.set(id, result.data);
+      checkable.set(id, result.data);
+      continue;
+    }
+    problems.push(...source.fromIssues(result.error.issues, serverSchema, source.serverPath(id)));
+    const rest = withoutBadSettings(raw, result.error.issues);
+    if (rest !== undefined) checkable.set(id, rest);
   }
-  return parsed;
+  return { parsed, checkable };
+}
+
+/**
+ * A server's settings without those its schema errors are on (unknown keys, wrong values; a
+ * missing one takes its parent with it), parsed again; undefined when that cannot parse or when
+ * `host` or `command` is wrong (the other rules depend on them, and would mislead).
+ */
+function withoutBadSettings(raw: unknown, issues: readonly z.core.$ZodIssue[]): RawServer | undefined {
+  if (!isRecord(raw)) return undefined;
+  const input: unknown = structuredClone(raw);
+  for (let round = 0, left = issues; round < 5; round++) {
+    for (const issue of left) {
+      if (
+        issue.path[0] === 'host' ||
+        issue.path[0] === 'command' ||
+        (issue.path.length === 0 && issue.code !== 'unrecognized_keys')
+      )
+        return undefined;
+      if (issue.code === 'unrecognized_keys') {
+        const at = valueAt(input, issue.path);
+        if (isRecord(at)) for (const key of issue.keys) Reflect.deleteProperty(at, key);
+      } else dropAt(input, issue.path);
+    }
+    const again = serverSchema.safeParse(input);
+    if (again.success) return again.data;
+    left = again.error.issues;
+  }
+  return undefined;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const key of path)
+    at = isRecord(at) || Array.isArray(at) ? (at as Record<PropertyKey, unknown>)[key] : undefined;
+  return at;
+}
+
+/**
+ * Removes the setting at `path`: the whole list for an item of one, the parent for a value that
+ * is missing.
+ */
+function dropAt(value: unknown, path: readonly PropertyKey[]): void {
+  let end = path.length;
+  while (end > 0 && typeof path[end - 1] === 'number') end--;
+  while (end > 0 && valueAt(value, path.slice(0, end)) === undefined) end--;
+  const parent = valueAt(value, path.slice(0, end - 1));
+  if (end > 0 && isRecord(parent)) Reflect.deleteProperty(parent, path[end - 1] as PropertyKey);
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import picomatch from 'picomatch';
-import { describeValue, oneOf } from './describe.js';
+import { describeValue, nearest, oneOf } from './describe.js';
 import {
   AWS_REGION_PATTERN,
   DEFAULTS,
@@ -25,6 +25,7 @@ import {
   SERVER_STATES,
   STACK_NAME_PATTERN,
   TOOL_NAME_PATTERN,
+  WEB_FUNCTION_MIN_ENVIRONMENTS,
   WEB_FUNCTION_RATE_LIMITS,
 } from './limits.js';
 import { PACKAGE_KINDS, PACKAGE_PARSERS } from './package-spec.js';
@@ -77,17 +78,25 @@ const wholeNumber = (
     .describe(what);
 
 /** A whole number of `unit` (plural, for its messages), at least `min` and at most `max` when given. */
-const count = (unit: string, min: number, max?: number) => {
+/** `minHint` follows "use <min> or more" (a host's own, higher minimum). */
+const count = (unit: string, min: number, max?: number, minHint = '') => {
   const base = z
     .int({ error: (iss) => `expected a whole number of ${unit}, got ${got(iss)}` })
-    .min(min, { error: (iss) => `${String(iss.input)} is below ${min}; use ${min} or more` });
+    .min(min, { error: (iss) => `${String(iss.input)} is below ${min}; use ${min} or more${minHint}` });
   return max === undefined
     ? base
     : base.max(max, { error: (iss) => `${String(iss.input)} is above ${max}; use at most ${max}` });
 };
 
 const enumOf = <const T extends readonly [string, ...string[]]>(values: T, what: string) =>
-  z.enum(values, { error: (iss) => `${shown(iss)} is not a valid ${what}; use ${oneOf(values)}` });
+  z.enum(values, {
+    error: (iss) => {
+      const meant = typeof iss.input === 'string' ? nearest(iss.input, values) : undefined;
+      return meant !== undefined && meant !== iss.input
+        ? `${shown(iss)} is not a valid ${what}; did you mean "${meant}"?`
+        : `${shown(iss)} is not a valid ${what}; use ${oneOf(values)}`;
+    },
+  });
 
 const bool = (what: string) =>
   z.boolean({ error: (iss) => `expected true or false for ${what}, got ${got(iss)}` });
@@ -465,7 +474,12 @@ const hostShape = {
     .describe(
       `web-function (1–128), managed-instances (1–1600): calls one environment takes at once (default ${DEFAULTS.environmentConcurrency}, at most concurrency × processes)`,
     ),
-  maxEnvironments: count('environments', 1, MAX_ENVIRONMENTS_MAX)
+  maxEnvironments: count(
+    'environments',
+    1,
+    MAX_ENVIRONMENTS_MAX,
+    ` (${WEB_FUNCTION_MIN_ENVIRONMENTS} or more on host web-function)`,
+  )
     .optional()
     .describe(
       'web-function (2–10000), managed-instances: the most environments at once; past them calls are throttled',

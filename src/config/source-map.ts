@@ -11,7 +11,7 @@ import {
   type Pair,
 } from 'yaml';
 import type * as z from 'zod';
-import { closest, distance } from 'fastest-levenshtein';
+import { nearest } from './describe.js';
 import type { Problem } from './problems.js';
 import { scalarTextLocator } from './policy.js';
 import type { Position } from './cedar.js';
@@ -199,9 +199,8 @@ function missingHint(key: PathKey | undefined): string {
 function unknownKeyMessage(key: string, allowed: readonly string[]): string {
   const visible = allowed.filter((k) => !k.startsWith('$'));
   if (visible.length === 0) return `unknown key "${key}"`;
-  const best = closest(key, visible);
-  const near = distance(key.toLowerCase(), best.toLowerCase()) <= Math.max(2, Math.floor(best.length / 3));
-  return near
+  const best = nearest(key, visible);
+  return best !== undefined
     ? `unknown key "${key}"; did you mean "${best}"?`
     : `unknown key "${key}"; allowed: ${visible.join(', ')}`;
 }

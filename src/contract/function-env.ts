@@ -24,6 +24,9 @@ export const FUNCTION_ENV = {
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   /** Powertools: the metrics namespace (METRICS_NAMESPACE). */
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  /** AgentCore Runtime session: the session's own folder, in its server's environment and as
+   * `${MCP_FLEET_SESSION_DIR}` in the server's env values (no other host replaces it). */
+  sessionDir: 'MCP_FLEET_SESSION_DIR',
 } as const;
 
 /**

@@ -30,6 +30,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { LaunchSpec } from '../config/model.js';
 import { METRICS_NAMESPACE } from '../contract/metrics.js';
+import { FUNCTION_ENV } from '../contract/function-env.js';
 import { ErrorCode } from '../protocol/jsonrpc.js';
 import { initEnvironment, type HandlerEnvironment, type HandlerOptions } from './handler.js';
 import type { RuntimeLogger } from './observability.js';
@@ -40,7 +41,7 @@ export const MCP_SESSION_HEADER = 'mcp-session-id';
 /** The header AgentCore names the runtime session with. */
 export const RUNTIME_SESSION_HEADER = 'x-amzn-bedrock-agentcore-runtime-session-id';
 /** The session's own folder, in its server's environment (and in the launch spec's env values). */
-export const SESSION_DIR_ENV = 'MCP_FLEET_SESSION_DIR';
+export const SESSION_DIR_ENV = FUNCTION_ENV.sessionDir;
 /** The MCP SDK's (and AgentCore's) JSON-RPC code of "Session not found". */
 export const SESSION_NOT_FOUND_CODE = -32001;
 /** Ended ids remembered (to answer them 404 rather than start them again), oldest forgotten first. */

@@ -14,7 +14,7 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtu
  */
 const expected: Record<string, string[]> = {
   'architecture-unknown.yaml': [
-    '4:19 git.aws.architecture: "arm" is not a valid architecture; use "arm64" or "x86_64"',
+    '4:19 git.aws.architecture: "arm" is not a valid architecture; did you mean "arm64"?',
   ],
   'args-not-a-list.yaml': ['3:9 git.args: expected a list of arguments, got "--repository ." (text)'],
   'bad-id-characters.yaml': [
@@ -48,7 +48,7 @@ const expected: Record<string, string[]> = {
   ],
   'gateway-kind-invalid.yaml': [
     '3:17 defaults.gateway.targetType: "http" is not a valid gateway target type; use "lambda" or "mcp"',
-    '8:20 everything.gateway.listingMode: "DYNAMIC" is not a valid listing mode; use "default" or "dynamic"',
+    '8:20 everything.gateway.listingMode: "DYNAMIC" is not a valid listing mode; did you mean "dynamic"?',
     '9:25 everything.gateway.resourcePriority: -1 is below 0; use 0 or more (lower wins)',
   ],
   'policy-cedar-file.yaml': [
@@ -203,14 +203,40 @@ const expected: Record<string, string[]> = {
   ],
   'host-agentcore-runtime-limits.yaml': [
     '5:5 memory.memory: an AgentCore Runtime session has a fixed 2 vCPU and 8 GB; there is no memory setting, remove it',
-    "6:5 memory.processes: processes applies to host web-function and managed-instances; this server's host is agentcore-runtime, and a session keeps its state in its one server process; remove it or set host",
-    '7:18 memory.idleTimeout: idleTimeout 3600 s is above maxLifetime 1800 s; AgentCore Runtime needs idleTimeout ≤ maxLifetime',
-    '10:7 memory.aws.architecture: AgentCore Runtime runs arm64 containers only; remove it or use arm64',
-    '11:7 memory.aws.reservedConcurrency: AgentCore Runtime has no reserved concurrency (its limit is active sessions per account); remove it',
-    '12:7 memory.aws.functionUrl: an AgentCore Runtime is reached at its invocation URL; remove functionUrl',
-    '14:7 memory.gateway.targetType: the gateway reaches an AgentCore Runtime only as an MCP-server target (it has no Lambda invoke); use mcp',
-    '15:7 memory.gateway.signingService: signingService applies to host web-function; the gateway signs its calls to an AgentCore Runtime for bedrock-agentcore, always; remove it',
-    "18:5 fetch.idleTimeout: idleTimeout applies to host agentcore-runtime; this server's host is function, and only AgentCore Runtime keeps a server per session (Lambda hosts end idle environments on their own); remove it or set host",
+    "6:5 memory.processes: processes applies to hosts web-function and managed-instances; this server's host is agentcore-runtime, and a session keeps its state in its one server process; remove it or set host",
+    "7:5 memory.environmentConcurrency: environmentConcurrency applies to hosts web-function and managed-instances; this server's host is agentcore-runtime, and a session's calls go to its own server process (use concurrency); remove it or set host",
+    "8:5 memory.maxEnvironments: maxEnvironments applies to hosts web-function and managed-instances; this server's host is agentcore-runtime, and AgentCore Runtime starts one environment per session (its limit is active sessions per account); remove it or set host",
+    '9:18 memory.idleTimeout: idleTimeout 3600 s is above maxLifetime 1800 s; AgentCore Runtime needs idleTimeout ≤ maxLifetime',
+    '12:7 memory.aws.architecture: AgentCore Runtime runs arm64 containers only; remove it or use arm64',
+    '13:7 memory.aws.reservedConcurrency: AgentCore Runtime has no reserved concurrency (its limit is active sessions per account); remove it',
+    '14:7 memory.aws.functionUrl: an AgentCore Runtime is reached at its invocation URL; remove functionUrl',
+    '16:7 memory.gateway.targetType: the gateway reaches an AgentCore Runtime only as an MCP-server target (it has no Lambda invoke); use mcp',
+    '17:7 memory.gateway.signingService: signingService applies to host web-function; the gateway signs its calls to an AgentCore Runtime for bedrock-agentcore, always; remove it',
+    "20:5 fetch.idleTimeout: idleTimeout applies to host agentcore-runtime; this server's host is function, and only AgentCore Runtime keeps a server per session (Lambda hosts end idle environments on their own); remove it or set host",
+  ],
+  // A server's schema errors do not hide the rules across its other settings.
+  'host-errors-beside-schema-errors.yaml': [
+    '5:5 memory.memory: a web function environment has a fixed 2 GB; there is no memory setting, remove it',
+    '6:16 memory.rateLimit: 150 requests per second is not a rate Lambda accepts; use 0, 100–1000 in steps of 100, or 2000–10000 in steps of 1000',
+    "7:5 memory.minEnvironments: minEnvironments applies to host managed-instances; this server's host is web-function, and only managed instances keep environments running; other hosts scale to zero; remove it or set host",
+    '8:37 memory.capacityProvider.subnetIds[0]: "subnet-1" is not a subnet id (subnet-…)',
+    '8:67 memory.capacityProvider.securityGroupIds[0]: "sg-1" is not a security group id (sg-…)',
+    '9:12 memory.aws.architecture: a web function runs on arm64 only; remove it or use arm64',
+    '9:34 memory.aws.functionUrl: a web function is served on its own endpoint; remove functionUrl',
+    '9:72 memory.aws.vpc.subnetIds[0]: "nope" is not a subnet id (subnet-…)',
+  ],
+  'host-from-defaults.yaml': [
+    '4:3 git: host web-function (from defaults.host) runs a Node.js zip (nodejs24.x), and a pypi server needs its own container image; set host: function or agentcore-runtime on this server',
+    '8:14 warning: fetch.command: "uvx" downloads the server at every cold start (seconds, and network access); declare it under package: and run the installed executable',
+    '10:11 fetch.host: host managed-instances runs a Node.js zip (Node.js 22+), and "uvx" starts a Python server, which needs its own container image; use host: function or agentcore-runtime',
+  ],
+  'host-capacity-and-session-dir.yaml': [
+    '7:29 warning: memory.environmentConcurrency: 100 calls per environment is more than its processes take (concurrency 8 × processes 2 = 16); the environment takes 16; raise concurrency or processes, or lower environmentConcurrency',
+    "9:25 memory.env.MEMORY_FILE_PATH: ${MCP_FLEET_SESSION_DIR} is a session's own folder on host agentcore-runtime; on host web-function it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime",
+    '13:18 warning: everything.concurrency: 100 calls per process is more than the environment takes (environmentConcurrency 64); a process gets at most 64',
+    '14:22 everything.maxEnvironments: 0 is below 1; use 1 or more (2 or more on host web-function)',
+    '17:11 filesystem.host: "Web-Function" is not a valid host; did you mean "web-function"?',
+    "21:7 git.aws.systemLogLevel: aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is function, whose platform lines are text; remove it",
   ],
   'host-web-function-limits.yaml': [
     '6:11 fetch.host: host web-function runs a Node.js zip (nodejs24.x), and a pypi server needs its own container image; use host: function or agentcore-runtime',
