@@ -486,7 +486,14 @@ describe('hosts that take many calls per environment (web-function, managed-inst
     );
     assert.equal(f.environments.calls, 8);
     assert.equal(f.environments.queued, 0);
-    await assert.rejects(f.invoke('i'), ThrottledError, 'both full: throttled at once');
+    await assert.rejects(
+      f.invoke('i'),
+      (err: unknown) =>
+        err instanceof ThrottledError &&
+        err.message ===
+          'Rate Exceeded. mcp-server-scripted has every environment busy (2 environments × 4 calls at once; calls are not queued).',
+      'both full: throttled at once, and the message names what is full (no queue)',
+    );
     assert.equal(f.stats.throttles, 1);
     for (const e of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) h.release(e);
     const outcomes = await Promise.all(calls);

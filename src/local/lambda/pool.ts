@@ -175,7 +175,13 @@ export class EnvironmentPool {
     if (joined) return joined;
     if (this.hasRoom()) return this.start();
     if (this.opts.limit() === 0 || this.waiting.length >= this.opts.queueLimit) {
-      throw new ThrottledError(this.opts.name, this.opts.limit());
+      const limit = this.opts.limit();
+      // Hosts without a queue (web functions, managed instances) throttle when every environment is full.
+      const full =
+        this.opts.queueLimit === 0 && limit > 0
+          ? `has every environment busy (${limit} environment${limit === 1 ? '' : 's'} × ${this.capacity} call${this.capacity === 1 ? '' : 's'} at once; calls are not queued)`
+          : undefined;
+      throw new ThrottledError(this.opts.name, limit, full);
     }
     return this.enqueue(signal);
   }
