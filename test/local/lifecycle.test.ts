@@ -386,6 +386,25 @@ describe('reports', () => {
   });
 });
 
+describe('events', () => {
+  test('an event nested deeper than the IPC serializer takes is answered with an error; the warm environment stays', async () => {
+    const { lambda, fn } = await service(fault('deep'));
+    const warm = await call(lambda, 'deep', 'echo', { text: 'warm' });
+    assert.equal(textOf(warm), 'warm');
+    // Deep enough that the IPC channel's serializer overflows its stack (Node.js: about 4,000).
+    let deep: unknown = [];
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const refused = await call(lambda, 'deep', 'echo', { text: 'deep', deep });
+    assert.equal(refused.functionError, 'Unhandled');
+    const payload = refused.payload as { errorType?: string; errorMessage?: string };
+    assert.equal(payload.errorType, 'Runtime.InvalidEvent');
+    assert.match(payload.errorMessage ?? '', /the event could not be passed to the function/);
+    const after = await call(lambda, 'deep', 'echo', { text: 'after' });
+    assert.equal(textOf(after), 'after', 'the next call is served');
+    assert.equal(fn('deep').stats.coldStarts, 1, 'by the same environment: no new cold start');
+  });
+});
+
 describe('no process left', () => {
   test('every marked process is gone once the services shut down', async () => {
     await Promise.all(services.splice(0).map((s) => s.shutdown()));

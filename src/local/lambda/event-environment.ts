@@ -94,8 +94,40 @@ export class EventEnvironment extends ProcessEnvironment {
     if (this.exited) return Promise.resolve(this.platformError(msg.requestId));
     return new Promise((resolve) => {
       this.pending.set(msg.requestId, { resolve, onChunk });
-      this.send(msg);
+      const refused = this.deliver(msg);
+      if (refused === undefined) return;
+      this.pending.delete(msg.requestId);
+      resolve({
+        type: 'error',
+        requestId: msg.requestId,
+        errorType: 'Runtime.InvalidEvent',
+        errorMessage: `RequestId: ${msg.requestId} Error: the event could not be passed to the function (${refused})`,
+      });
     });
+  }
+
+  /**
+   * Sends an invocation to the worker; an event the channel's serializer cannot carry (nested
+   * too deeply for it) goes as JSON text. Undefined once sent, else why it could not be: the
+   * environment stays (one bad event does not cost a warm environment).
+   */
+  private deliver(msg: InvokeMessage): string | undefined {
+    try {
+      this.child.send(msg);
+      return undefined;
+    } catch {
+      if (!this.child.connected) {
+        // The worker is gone: its exit answers every pending invocation (the platform's error).
+        void this.kill('killed');
+        return undefined;
+      }
+      try {
+        this.child.send({ ...msg, event: null, eventJson: JSON.stringify(msg.event) });
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }
   }
 
   /** Lambda's freeze: every process of the environment stopped until {@link thaw}. */

@@ -8,6 +8,11 @@ export interface InvokeMessage {
   type: 'invoke';
   requestId: string;
   event: unknown;
+  /**
+   * The event as JSON text instead, when the IPC channel's serializer cannot carry it (nested
+   * deeper than its stack allows): Lambda hands the runtime bytes, which it parses.
+   */
+  eventJson?: string;
   clientContext?: unknown;
   /** Epoch ms when Lambda would stop this invocation. */
   deadline: number;

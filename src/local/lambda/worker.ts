@@ -217,14 +217,15 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
   const streaming = (handler as unknown as Record<symbol, unknown>)[STREAMING] === 'response';
   type Answer = { payload?: unknown; stream?: { contentType: string }; tail?: Buffer | undefined };
   Promise.resolve()
-    .then((): Promise<Answer> =>
-      streaming
-        ? runStreaming(handler, m.requestId, m.event, context).then(({ contentType, tail }) => ({
+    .then((): Promise<Answer> => {
+      const event: unknown = m.eventJson !== undefined ? JSON.parse(m.eventJson) : m.event;
+      return streaming
+        ? runStreaming(handler, m.requestId, event, context).then(({ contentType, tail }) => ({
             stream: { contentType },
             tail,
           }))
-        : Promise.resolve(handler(m.event, context)).then((payload) => ({ payload })),
-    )
+        : Promise.resolve(handler(event, context)).then((payload) => ({ payload }));
+    })
     .then(
       (answer: Answer) => {
         const result: WorkerMessage = {
