@@ -177,6 +177,41 @@ describe('host web-function in mcp-fleet dev', () => {
     assert.equal(fn.environmentList[0]?.pid, envPid);
   });
 
+  test('a client that goes away from the gateway cancels its call on the web function (its place is free at once)', async () => {
+    const fn = fleet.lambda.forServer('slow');
+    assert.ok(fn);
+    const gone = new AbortController();
+    const call = fetch(`${fleet.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'gone-1',
+        method: 'tools/call',
+        params: { name: 'slow___block', arguments: { text: 'left' } },
+      }),
+      signal: gone.signal,
+    }).catch((err: unknown) => err);
+    await eventually(() => fn.environments.calls === 1, {
+      what: 'the call reached the web function',
+      seen: () => JSON.stringify(fn.environments),
+    });
+    gone.abort();
+    assert.ok((await call) instanceof Error);
+    const logFile = path.join(fleet.lambda.options.workDir, 'slow', 'function.log');
+    let log = '';
+    await eventually(
+      async () => {
+        log = await readFile(logFile, 'utf8');
+        return fn.environments.calls === 0 && /cancelled requestId=\S+ reason=(?!timed out)/.test(log);
+      },
+      {
+        what: 'the server told to cancel the call (not at its timeout)',
+        seen: () => `${JSON.stringify(fn.environments)}\n${log}`,
+      },
+    );
+  });
+
   test('idle, it scales to zero (SIGTERM, nothing left), and the next call starts a new environment', async () => {
     const fn = fleet.lambda.forServer('everything');
     assert.ok(fn);

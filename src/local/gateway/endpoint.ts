@@ -94,6 +94,9 @@ export class GatewayEndpoint {
     const response = await httpFront(req, this.handler, {
       deadline: opts.deadline,
       caller,
+      // A caller that goes away: its queued invocations leave the queue, its MCP-server target
+      // requests are closed (a Lambda invocation already running runs on).
+      ...(opts.signal ? { signal: opts.signal } : {}),
       ...(stream
         ? {
             stream: {

@@ -218,7 +218,11 @@ export class LocalGateway implements McpBackend {
     });
     let outcome;
     try {
-      const opts = ctx.trace === undefined ? { clientContext } : { clientContext, trace: ctx.trace };
+      const opts = {
+        clientContext,
+        ...(ctx.trace !== undefined ? { trace: ctx.trace } : {}),
+        ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+      };
       outcome = await invokeTarget(this.lambda, fn, args, opts, ctx.deadline, this.clock);
     } catch (err) {
       throw new Error(`${fn.name} failed: ${(err as Error).message}`, { cause: err });

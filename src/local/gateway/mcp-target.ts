@@ -702,6 +702,8 @@ export class McpTargets implements TargetStreamHost {
       ctx.deadline,
       {
         ...(ctx.trace !== undefined ? { trace: ctx.trace } : {}),
+        // The caller went away: the request to the target is closed (the target cancels it).
+        ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
         // The invocation's record names the tool as a Lambda target's does (`target___tool`).
         ...(typeof name === 'string' ? { toolName: gatewayToolName(fn.server.gateway.target, name) } : {}),
       },
@@ -714,7 +716,7 @@ export class McpTargets implements TargetStreamHost {
     event: Record<string, unknown>,
     onChunk: (data: Buffer, contentType: string) => void,
     deadline: number,
-    more: Pick<InvokeOptions, 'trace' | 'toolName'> = {},
+    more: Pick<InvokeOptions, 'trace' | 'toolName' | 'signal'> = {},
   ): Promise<InvokeOutcome> {
     try {
       return await invokeTarget(this.lambda, fn, event, { ...more, onChunk }, deadline, this.clock);
