@@ -226,6 +226,37 @@ describe('the Lambda Invoke API', () => {
     );
   });
 
+  test('a function is named as Lambda names it: name, partial or full ARN, with $LATEST only (no other version or alias)', async () => {
+    const call = (FunctionName: string, Qualifier?: string) =>
+      lambda().send(
+        new InvokeCommand({
+          FunctionName,
+          ...(Qualifier !== undefined ? { Qualifier } : {}),
+          Payload: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })),
+        }),
+      );
+    for (const name of [
+      'mcp-server-memory:$LATEST',
+      '123456789012:function:mcp-server-memory',
+      'arn:aws:lambda:eu-west-1:123456789012:function:mcp-server-memory',
+    ])
+      assert.equal((await call(name)).StatusCode, 200, name);
+    assert.equal((await call('mcp-server-memory', '$LATEST')).StatusCode, 200);
+    for (const [name, qualifier] of [
+      ['mcp-server-memory:7', undefined],
+      ['mcp-server-memory', '42'],
+      ['mcp-server-memory:live', undefined],
+      ['arn:aws:lambda:eu-west-1:999999999999:function:mcp-server-memory:7', undefined],
+      ['arn:aws:s3:::bucket:mcp-server-memory', undefined],
+      ['arn:aws:lambda:us-east-1:123456789012:layer:mcp-server-memory', undefined],
+    ] as const)
+      await assert.rejects(
+        call(name, qualifier),
+        (err: unknown) => err instanceof ResourceNotFoundException && /Function not found/.test(err.message),
+        `${name} ${qualifier ?? ''}`,
+      );
+  });
+
   test('a bad client context or body is refused with the reason', async () => {
     const url = `${fleet.url}/2015-03-31/functions/mcp-server-memory/invocations`;
     const badCc = await fetch(url, {

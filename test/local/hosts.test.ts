@@ -14,6 +14,12 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import {
+  InvokeCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-lambda';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadConfigOrThrow, toLaunchSpec } from '../../src/config/index.js';
@@ -254,6 +260,65 @@ describe('host web-function in mcp-fleet dev', () => {
     );
     await c.close();
     assert.equal(fn.stats.coldStarts, 2);
+  });
+});
+
+describe('servers without Lambda Invoke (web functions) in mcp-fleet dev', () => {
+  test('the Invoke API does not have them (ResourceNotFoundException saying where they are served), nor ListFunctions', async () => {
+    const lambda = new LambdaClient({
+      endpoint: fleet.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await assert.rejects(
+      lambda.send(new InvokeCommand({ FunctionName: 'mcp-server-everything', Payload: Buffer.from('{}') })),
+      (err: unknown) =>
+        err instanceof ResourceNotFoundException &&
+        /host web-function, which has no Lambda Invoke; call it over MCP at \/servers\/everything\/mcp/.test(
+          err.message,
+        ),
+    );
+    const listed = (await lambda.send(new ListFunctionsCommand({}))).Functions?.map((f) => f.FunctionName);
+    assert.deepEqual(
+      listed,
+      ['mcp-server-managed'],
+      'only the managed-instances function is an event function',
+    );
+  });
+
+  test('`mcp-fleet invoke` and `tools` reach a web function over MCP', async () => {
+    const cli = async (...args: string[]) => {
+      const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), ...args], { cwd: dir });
+      const out = outputOf(child);
+      const code = await exited(child);
+      return { code, stdout: out.stdout(), stderr: out.stderr() };
+    };
+    const common = ['-c', path.join(dir, 'servers.yaml'), '--endpoint', fleet.url];
+    const invoked = await cli('invoke', 'everything', 'echo', '{"message":"from the cli"}', ...common);
+    assert.equal(invoked.code, 0, invoked.stderr);
+    assert.match(invoked.stdout, /Echo: from the cli/);
+    const listed = await cli('tools', 'everything', '--json', ...common);
+    assert.equal(listed.code, 0, listed.stderr);
+    const tools = JSON.parse(listed.stdout) as Record<string, { name: string }[]>;
+    assert.ok(
+      tools['mcp-server-everything']?.some((t) => t.name === 'echo'),
+      listed.stdout,
+    );
+    const refused = await cli(
+      'invoke',
+      'everything',
+      'echo',
+      '{}',
+      '-c',
+      path.join(dir, 'servers.yaml'),
+      '--region',
+      'us-east-1',
+    );
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /runs on host web-function, which has no Lambda Invoke; call it through the gateway/,
+    );
   });
 });
 

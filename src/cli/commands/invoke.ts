@@ -2,6 +2,7 @@ import { TOOL_NAME_DELIMITER } from '../../config/limits.js';
 import { agentCoreClientContext, isErrorResult } from '../../contract/function-call.js';
 import { CliError, EXIT } from '../exit.js';
 import { functionName, invokeJson, lambdaClient, type LambdaTargetOptions } from './lambda-client.js';
+import { serverMcpUrl, withMcpClient } from './server-mcp.js';
 
 export interface InvokeOptions extends LambdaTargetOptions {
   json?: boolean;
@@ -27,15 +28,25 @@ export async function invokeCommand(
     if (typeof args !== 'object' || args === null || Array.isArray(args))
       throw new CliError('the arguments must be a JSON object', EXIT.USAGE);
   }
-  const { client } = await lambdaClient(opts);
   const name = functionName(server);
   const target = name.replace(/^mcp-server-/, '');
-  const { payload, functionError } = await invokeJson(
-    client,
-    name,
-    args,
-    agentCoreClientContext({ toolName: `${target}${TOOL_NAME_DELIMITER}${tool}`, messageId: 'invoke' }),
-  );
+  // A web function or a runtime has no Lambda Invoke: the dev fleet serves it over MCP.
+  const mcpUrl = await serverMcpUrl(server, opts);
+  const { payload, functionError } =
+    mcpUrl !== undefined
+      ? await withMcpClient(mcpUrl, opts.token, async (c) => ({
+          payload: (await c.callTool({ name: tool, arguments: args as Record<string, unknown> })) as unknown,
+          functionError: undefined,
+        })).catch((err: unknown) => {
+          if (err instanceof CliError) throw err;
+          throw new CliError(`${name}: ${(err as Error).message}`);
+        })
+      : await invokeJson(
+          (await lambdaClient(opts)).client,
+          name,
+          args,
+          agentCoreClientContext({ toolName: `${target}${TOOL_NAME_DELIMITER}${tool}`, messageId: 'invoke' }),
+        );
   if (opts.json === true) {
     process.stdout.write(
       `${JSON.stringify(functionError !== undefined ? { functionError, payload } : payload, null, 2)}\n`,

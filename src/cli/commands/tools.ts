@@ -7,6 +7,7 @@ import {
   listFleetFunctions,
   type LambdaTargetOptions,
 } from './lambda-client.js';
+import { serverMcpUrl, serversWithoutInvoke, withMcpClient } from './server-mcp.js';
 
 export interface ToolsOptions extends LambdaTargetOptions {
   json?: boolean;
@@ -15,12 +16,29 @@ export interface ToolsOptions extends LambdaTargetOptions {
 /** Lists the tools of one server, or of every `mcp-server-*` function, through the Lambda API. */
 export async function toolsCommand(server: string | undefined, opts: ToolsOptions): Promise<number> {
   const { client } = await lambdaClient(opts);
-  const names = server !== undefined ? [functionName(server)] : await listFleetFunctions(client);
+  // A web function or a runtime has no Lambda Invoke (nor a place in ListFunctions): the dev
+  // fleet serves it over MCP.
+  const names =
+    server !== undefined
+      ? [functionName(server)]
+      : [
+          ...(await listFleetFunctions(client)),
+          ...(opts.region !== undefined && opts.endpoint === undefined
+            ? []
+            : [...(await serversWithoutInvoke(opts.config)).keys()].map(functionName)),
+        ];
   const all: Record<string, { name: string; description?: string }[] | { error: string }> = {};
   let failed = false;
   for (const name of names) {
     try {
-      const tools = await listTools((event) => invokeJson(client, name, event), 'tools');
+      const mcpUrl = await serverMcpUrl(name, opts);
+      const tools =
+        mcpUrl !== undefined
+          ? ((await withMcpClient(mcpUrl, opts.token, async (c) => (await c.listTools()).tools)) as Record<
+              string,
+              unknown
+            >[])
+          : await listTools((event) => invokeJson(client, name, event), 'tools');
       all[name] = tools.map((t) => ({
         name: String(t['name']),
         ...(typeof t['description'] === 'string' ? { description: t['description'] } : {}),

@@ -27,12 +27,25 @@ async function invokeRequest(
   const type = invocationType(req, types.allowed, res, types.refusal);
   if (type === undefined) return undefined;
   let fn;
+  const qualifier = req.url.searchParams.get('Qualifier') ?? undefined;
   try {
-    fn = ctx.lambda.resolve(name);
+    fn = ctx.lambda.resolve(name, qualifier);
   } catch (err) {
     if (!(err instanceof FunctionNotFoundError) && !(err instanceof URIError)) throw err;
-    const arn = `arn:aws:lambda:${ctx.region}:000000000000:function:${clip(name)}`;
+    const arn = `arn:aws:lambda:${ctx.region}:000000000000:function:${clip(name)}${qualifier !== undefined ? `:${clip(qualifier)}` : ''}`;
     lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}`);
+    return undefined;
+  }
+  if (!invocable(fn)) {
+    // A web function is served on its endpoint, an AgentCore Runtime on its invocation URL:
+    // neither is a Lambda function one may Invoke.
+    const arn = `arn:aws:lambda:${ctx.region}:000000000000:function:${fn.name}`;
+    lambdaError(
+      res,
+      404,
+      'ResourceNotFoundException',
+      `Function not found: ${arn} (${fn.name} runs on host ${fn.server.hosting.host}, which has no Lambda Invoke; call it over MCP at /servers/${fn.server.id}/mcp or through the gateway at /mcp)`,
+    );
     return undefined;
   }
   const body = await req.body();
@@ -245,10 +258,16 @@ export async function invokeStreamRoute(
   res.end(streamEvent('InvokeComplete', Buffer.from(JSON.stringify(completion(ctx, outcome)))));
 }
 
-/** ListFunctions: the fleet's functions as Lambda describes them. */
+/** Whether Lambda's Invoke API has the function: not a web function, not an AgentCore Runtime. */
+function invocable(fn: LocalFunction): boolean {
+  const { host } = fn.server.hosting;
+  return host !== 'web-function' && host !== 'agentcore-runtime';
+}
+
+/** ListFunctions: the fleet's event functions as Lambda describes them (web functions and runtimes are not Lambda functions one may Invoke). */
 export function listFunctionsRoute(ctx: RouteContext, _req: DevRequest, res: ServerResponse): Promise<void> {
   json(res, 200, {
-    Functions: [...ctx.lambda.functions.values()].map((fn) => ({
+    Functions: [...ctx.lambda.functions.values()].filter(invocable).map((fn) => ({
       FunctionName: fn.name,
       FunctionArn: `arn:aws:lambda:${ctx.region}:000000000000:function:${fn.name}`,
       Runtime: 'nodejs22.x',

@@ -42,6 +42,14 @@ export interface LocalLambdaOptions extends Omit<
 }
 
 /** Lambda's unknown-function error (HTTP 404). */
+/**
+ * How Lambda names a function: its name, a partial ARN (`<account>:function:<name>`) or a full one
+ * (`arn:<partition>:lambda:<region>:<account>:function:<name>`), each with an optional
+ * `:<version or alias>`.
+ */
+const FUNCTION_REFERENCE =
+  /^(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?(?<name>[A-Za-z0-9_-]{1,140})(?::(?<qualifier>[A-Za-z0-9$_-]{1,128}))?$/;
+
 export class FunctionNotFoundError extends FleetError {
   readonly errorType = 'ResourceNotFoundException';
   constructor(name: string) {
@@ -128,11 +136,18 @@ export class LocalLambda {
   }
 
   /** By name, `name:qualifier`, or ARN. */
-  resolve(nameOrArn: string): LocalFunction {
+  resolve(nameOrArn: string, qualifier?: string): LocalFunction {
     const decoded = decodeURIComponent(nameOrArn);
-    const name = decoded.startsWith('arn:') ? (decoded.split(':')[6] ?? '') : (decoded.split(':')[0] ?? '');
-    const fn = this.functions.get(name);
-    if (!fn) throw new FunctionNotFoundError(decoded);
+    const named = FUNCTION_REFERENCE.exec(decoded);
+    const fn = named?.groups?.['name'] !== undefined ? this.functions.get(named.groups['name']) : undefined;
+    // Each local function has only its unpublished version: another version or an alias is not there.
+    const version = named?.groups?.['qualifier'] ?? qualifier;
+    if (!fn || (version !== undefined && version !== '$LATEST'))
+      throw new FunctionNotFoundError(
+        version !== undefined && named?.groups?.['qualifier'] === undefined
+          ? `${decoded}:${version}`
+          : decoded,
+      );
     return fn;
   }
 
