@@ -35,7 +35,7 @@ export async function invokeCommand(
   const { payload, functionError } =
     mcpUrl !== undefined
       ? await withMcpClient(mcpUrl, opts.token, async (c) => ({
-          payload: (await c.callTool({ name: tool, arguments: args as Record<string, unknown> })) as unknown,
+          payload: await c.callTool({ name: tool, arguments: args as Record<string, unknown> }),
           functionError: undefined,
         })).catch((err: unknown) => {
           if (err instanceof CliError) throw err;
