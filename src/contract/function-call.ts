@@ -110,6 +110,78 @@ export function isErrorResult(payload: unknown): boolean {
   return (payload as ToolResult | null)?.isError === true;
 }
 
+/**
+ * What a function's answer says went wrong, if anything: an `isError` tool result, a JSON-RPC
+ * error, or, in an HTTP answer (a web function's, a Function URL's), an error status or either
+ * of those in its body (JSON or SSE). Undefined when it went right. A body is only parsed when it
+ * names an error, so a good answer costs a substring search.
+ */
+export function answerError(payload: unknown): string | undefined {
+  const p = payload as { isError?: unknown; error?: unknown; statusCode?: unknown; body?: unknown } | null;
+  if (p === null || typeof p !== 'object') return undefined;
+  if (p.isError === true) return resultText(p) || 'an isError result';
+  if (p.error !== undefined) return rpcErrorMessage(p.error);
+  if (typeof p.statusCode !== 'number') return undefined;
+  const body = typeof p.body === 'string' ? p.body : '';
+  const inBody =
+    body.includes('"error"') || body.includes('"isError":true')
+      ? messagesOf(body).map(messageError).find(Boolean)
+      : undefined;
+  if (inBody !== undefined) return inBody;
+  return p.statusCode >= 400
+    ? `HTTP ${p.statusCode}${body !== '' ? `: ${body.slice(0, 200)}` : ''}`
+    : undefined;
+}
+
+/**
+ * What went wrong in an invocation, if anything: its function error's message, or what its answer
+ * says (see {@link answerError}), including the pieces of a streamed answer that named an error.
+ */
+export function invocationError(r: {
+  functionError?: string;
+  payload: unknown;
+  streamed?: { flagged?: string };
+}): string | undefined {
+  if (r.functionError !== undefined)
+    return functionErrorMessage(r.payload) ?? `function error (${r.functionError})`;
+  const flagged = r.streamed?.flagged;
+  return (
+    answerError(r.payload) ??
+    (flagged !== undefined ? answerError({ statusCode: 200, body: flagged }) : undefined)
+  );
+}
+
+function rpcErrorMessage(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : JSON.stringify(error).slice(0, 500);
+}
+
+/** What a message reports as gone wrong: a JSON-RPC error, or a tool result with isError. */
+function messageError(m: unknown): string | undefined {
+  const r = m as { error?: unknown; result?: unknown } | null;
+  if (r === null || typeof r !== 'object') return undefined;
+  if (r.error !== undefined) return rpcErrorMessage(r.error);
+  return isErrorResult(r.result) ? resultText(r.result) || 'an isError result' : undefined;
+}
+
+/** The JSON-RPC messages of an HTTP body: one JSON message or batch, or SSE events' data. */
+function messagesOf(body: string): unknown[] {
+  const parse = (text: string): unknown[] => {
+    try {
+      const v: unknown = JSON.parse(text);
+      return Array.isArray(v) ? v : [v];
+    } catch {
+      return [];
+    }
+  };
+  const trimmed = body.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parse(trimmed);
+  return body
+    .split('\n')
+    .filter((line) => line.startsWith('data:'))
+    .flatMap((line) => parse(line.slice(5)));
+}
+
 /** The text parts of a tool result, joined. */
 export function resultText(payload: unknown): string {
   return ((payload as ToolResult | null)?.content ?? [])

@@ -167,6 +167,7 @@ describe('host web-function in mcp-fleet dev', () => {
     const fn = fleet.lambda.forServer('slow');
     assert.ok(fn);
     const envPid = fn.environmentList[0]?.pid;
+    const errors = fn.stats.errors;
     const blocked = c.callTool({ name: 'block', arguments: { text: 'never' } }).then(
       () => 'answered',
       (err: unknown) => (err as Error).message,
@@ -174,6 +175,9 @@ describe('host web-function in mcp-fleet dev', () => {
     const quick = await c.callTool({ name: 'echo', arguments: { text: 'meanwhile' } });
     assert.match(text(quick), /:meanwhile:/);
     assert.match(await blocked, /did not answer within \d+ ms/);
+    // Answered with HTTP 200 and a JSON-RPC error: counted as failed (status page, plan's measurements).
+    assert.equal(fn.stats.errors, errors + 1);
+    assert.match(fn.stats.lastError?.message ?? '', /did not answer within \d+ ms/);
     // (That the server is told to cancel only that request when others share its process is
     // shown on a manual clock in test/runtime/multiplex.test.ts.)
     const after = await c.callTool({ name: 'echo', arguments: { text: 'after' } });

@@ -3,7 +3,7 @@
  * for people, or (`--json`) as one JSON object per line for scripts. Both render the same values:
  * the status model, the invocation records, the reload's changes.
  */
-import { functionErrorMessage, isErrorResult } from '../../contract/function-call.js';
+import { functionErrorMessage, invocationError } from '../../contract/function-call.js';
 import type { DecisionRecord } from '../gateway/policy.js';
 import { decisionLine } from '../gateway/policy.js';
 import type { InvocationRecord } from '../lambda/function.js';
@@ -57,7 +57,7 @@ export function callLine(r: InvocationRecord, at: Date): string {
   const status =
     r.functionError !== undefined
       ? `FAILED (${functionErrorMessage(r.payload) ?? r.functionError})`
-      : isErrorResult(r.payload) || (r.payload as { error?: unknown } | null)?.error !== undefined
+      : invocationError(r) !== undefined
         ? 'error result'
         : 'ok';
   const init = r.report.initDurationMs !== undefined ? `, init ${r.report.initDurationMs.toFixed(0)} ms` : '';

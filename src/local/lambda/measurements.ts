@@ -12,6 +12,7 @@ import {
   MEASUREMENTS_FORMAT,
   type ServerMeasurements,
 } from '../../contract/measurements.js';
+import { invocationError } from '../../contract/function-call.js';
 import type { InvocationRecord } from './function.js';
 
 /** The measurements folder of a fleet whose dev work folder is `devDir`. */
@@ -54,10 +55,9 @@ export const emptyMeasurements = (server: string, s: MeasuredServer, at: string)
   overlap: { calls: 0, errors: 0, peak: 0 },
 });
 
-/** A call failed: a function error, an `isError` result or a JSON-RPC error (as the status page counts). */
-export function failed(r: Pick<InvocationRecord, 'functionError' | 'payload'>): boolean {
-  const p = r.payload as { isError?: unknown; error?: unknown } | null;
-  return r.functionError !== undefined || p?.isError === true || p?.error !== undefined;
+/** A call failed: a function error, an `isError` result, a JSON-RPC error or an HTTP error (as the status page counts). */
+export function failed(r: Pick<InvocationRecord, 'functionError' | 'payload' | 'streamed'>): boolean {
+  return invocationError(r) !== undefined;
 }
 
 /** Adds one invocation's REPORT figures (everything but the overlap). */

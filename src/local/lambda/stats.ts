@@ -1,3 +1,5 @@
+import { invocationError } from '../../contract/function-call.js';
+
 /** A function's counters for the status page and the terminal. */
 
 /** Recent durations kept per function (a bounded window). */
@@ -39,17 +41,18 @@ export interface Counted {
   maxMemoryUsedMb: number;
   functionError?: string;
   payload: unknown;
+  streamed?: { flagged?: string };
 }
 
-/** Counts an invocation: an error is a function error, an `isError` result or a JSON-RPC error. */
+/** Counts an invocation: an error is a function error, an `isError` result, a JSON-RPC error or an HTTP error. */
 export function countInvocation(stats: FunctionStats, c: Counted, at: string): void {
   stats.calls += 1;
   if (c.coldStart) stats.coldStarts += 1;
   stats.maxMemoryUsedMb = Math.max(stats.maxMemoryUsedMb, c.maxMemoryUsedMb);
-  const p = c.payload as { isError?: unknown; error?: unknown } | null;
-  if (c.functionError !== undefined || p?.isError === true || p?.error !== undefined) {
+  const error = c.functionError !== undefined ? errorText(c.payload) : invocationError(c);
+  if (error !== undefined) {
     stats.errors += 1;
-    stats.lastError = { at, message: errorText(c.payload) };
+    stats.lastError = { at, message: error };
   }
   stats.durations.push(c.durationMs);
   if (stats.durations.length > DURATION_WINDOW) stats.durations.shift();

@@ -12,7 +12,17 @@ export interface StreamedResponse {
   bytes: number;
   /** The whole response, when no `onChunk` took the pieces. */
   body?: Buffer;
+  /**
+   * When the pieces were passed on: those that name an error (a JSON-RPC `"error"`, an
+   * `"isError":true` result), at most {@link FLAGGED_MAX} bytes, so that the call can be counted
+   * as failed (see answerError).
+   */
+  flagged?: string;
 }
+
+/** Bytes of flagged pieces kept per response. */
+const FLAGGED_MAX = 64 * 1024;
+const ERROR_MARKS = ['"error"', '"isError":true'];
 
 /**
  * A streamed response as it comes: passed on piece by piece (Lambda's streamed limit), or gathered
@@ -23,6 +33,7 @@ export class StreamState {
   contentType: string | undefined;
   bytes = 0;
   private readonly pieces: Buffer[] = [];
+  private flagged = '';
   private over = false;
 
   constructor(private readonly onChunk: ChunkSink | undefined) {}
@@ -40,8 +51,13 @@ export class StreamState {
       this.pieces.length = 0;
       return;
     }
-    if (this.onChunk === undefined) this.pieces.push(data);
-    else this.onChunk(data, contentType);
+    if (this.onChunk === undefined) {
+      this.pieces.push(data);
+      return;
+    }
+    if (this.flagged.length < FLAGGED_MAX && ERROR_MARKS.some((mark) => data.includes(mark)))
+      this.flagged += data.toString('utf8', 0, Math.min(data.length, FLAGGED_MAX - this.flagged.length));
+    this.onChunk(data, contentType);
   };
 
   /** The reply, or Lambda's error when the stream went over its limit. */
@@ -63,6 +79,7 @@ export class StreamState {
     if (contentType === undefined) return undefined;
     const out: StreamedResponse = { contentType, bytes: this.bytes };
     if (this.onChunk === undefined && reply.type === 'result') out.body = Buffer.concat(this.pieces);
+    if (this.flagged !== '') out.flagged = this.flagged;
     return out;
   }
 }
