@@ -95,6 +95,58 @@ describe('LocalLambda', () => {
     await lambda.shutdown();
   });
 
+  test('an asynchronous event throttled is tried again (1 s, 2 s, … apart) until it runs; one throttled past 6 hours is dropped and told', async () => {
+    const held: (() => void)[] = [];
+    const envs = scriptedEnvironments(() => ({
+      answer: (msg) =>
+        msg.event === 'first'
+          ? new Promise<InvokeReply>((resolve) => held.push(() => resolve(result(msg, 'first'))))
+          : result(msg, msg.event),
+    }));
+    const clock = new ManualClock();
+    const dropped: string[] = [];
+    const lambda = new LocalLambda(
+      servers(
+        'servers:\n  alpha: { command: a, aws: { reservedConcurrency: 1 } }\n  beta: { command: b, aws: { reservedConcurrency: 0 } }\n',
+      ),
+      {
+        workDir: work,
+        cwd: work,
+        environments: envs.factory,
+        clock,
+        queueLimit: 0,
+        onEventDropped: (fn, why) => dropped.push(`${fn}: ${why}`),
+      },
+    );
+    const first = lambda.invoke('mcp-server-alpha', 'first');
+    await settle();
+    let ran: unknown = 'not yet';
+    const queued = lambda.invokeAsync('mcp-server-alpha', 'second').then((o) => (ran = o?.payload));
+    await settle();
+    assert.equal(ran, 'not yet', 'throttled: waiting to be tried again');
+    await clock.advance(1000);
+    await settle();
+    assert.equal(ran, 'not yet', 'throttled again at 1 s (the first call still runs)');
+    held.shift()?.();
+    await first;
+    await clock.advance(2000);
+    await queued;
+    assert.equal(ran, 'second', 'tried again at 3 s: it ran');
+    assert.deepEqual(dropped, []);
+
+    // Reserved concurrency 0: every attempt is throttled.
+    let outcome: unknown = 'pending';
+    const lost = lambda.invokeAsync('mcp-server-beta', 'third').then((o) => (outcome = o));
+    for (let i = 0; i < 100 && outcome === 'pending'; i++) {
+      await clock.advance(5 * 60_000);
+      await settle();
+    }
+    await lost;
+    assert.equal(outcome, undefined, 'dropped');
+    assert.deepEqual(dropped, ['mcp-server-beta: throttled until the event was 6 hours old']);
+    await lambda.shutdown();
+  });
+
   test('a reload replaces a changed function while its running call finishes on the old one', async () => {
     const answers: ((r: InvokeReply) => void)[] = [];
     const envs = scriptedEnvironments((i) =>

@@ -47,6 +47,8 @@ export interface FleetOptions {
   /** Add the x_amz_bedrock_agentcore_search tool (default: the config's gateway.search). */
   search?: boolean;
   onInvoke?: (record: InvocationRecord) => void;
+  /** An asynchronous invocation's event dropped after Lambda's retries of a throttle. */
+  onEventDropped?: (functionName: string, why: string) => void;
   /** An environment ended whose /tmp held files a later call read (for `mcp-fleet plan`). */
   onStateFiles?: (serverId: string, files: readonly string[]) => void;
   /** A server sent its client a request in the middle of a call (elicitation, sampling, roots). */
@@ -152,6 +154,7 @@ function localLambda(
     ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
+    ...(options.onEventDropped ? { onEventDropped: options.onEventDropped } : {}),
     ...(options.onStateFiles ? { onStateFiles: options.onStateFiles } : {}),
     ...(options.onAsk ? { onAsk: options.onAsk } : {}),
     ...(options.env ? { env: options.env } : {}),

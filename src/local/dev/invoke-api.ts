@@ -131,13 +131,15 @@ export async function invokeRoute(
   });
   if (request === undefined) return;
   const { fn, event, clientContext, type } = request;
-  const run = ctx.lambda.invoke(fn.name, event, clientContext === undefined ? {} : { clientContext });
+  const opts = clientContext === undefined ? {} : { clientContext };
   if (type === 'Event') {
-    run.catch(() => undefined);
+    // Queued as Lambda queues it: a throttled attempt is tried again (LocalLambda.invokeAsync).
+    ctx.lambda.invokeAsync(fn.name, event, opts).catch(() => undefined);
     res.writeHead(202, { 'x-amzn-requestid': randomUUID() });
     res.end();
     return;
   }
+  const run = ctx.lambda.invoke(fn.name, event, opts);
   try {
     const outcome = await run;
     const headers: Record<string, string> = {

@@ -330,6 +330,9 @@ export class DevSession {
       onInterceptor: (line) => {
         this.output.interceptor(line);
       },
+      onEventDropped: (functionName, why) => {
+        this.output.eventDropped(functionName, why);
+      },
       watchInterceptors: s.watch,
       statusExtras: () =>
         this.failed.size === 0

@@ -31,6 +31,8 @@ export interface DevOutput {
   call(record: InvocationRecord): void;
   decision(record: DecisionRecord): void;
   interceptor(line: string): void;
+  /** An asynchronous invocation's event dropped after its retries (LocalLambda.invokeAsync). */
+  eventDropped(functionName: string, why: string): void;
   reloaded(change: FleetChange, view: ReloadView): void;
   stopping(signal: string): void;
   stopped(): void;
@@ -146,6 +148,9 @@ export function textOutput(out: (line: string) => void, now: () => Date = () => 
     interceptor: (line) => {
       out(line);
     },
+    eventDropped: (functionName, why) => {
+      out(`${now().toISOString().slice(11, 23)} ${functionName} asynchronous event DROPPED (${why})`);
+    },
     reloaded: (change, view) => {
       for (const line of reloadLines(change, view)) out(line);
     },
@@ -176,13 +181,18 @@ export function jsonOutput(out: (line: string) => void, now: () => Date = () => 
     },
     call: (r) => {
       const { payload: _payload, ...rest } = r;
-      emit('call', { ...rest, outcome: r.functionError !== undefined ? 'failed' : 'ok' });
+      const outcome =
+        r.functionError !== undefined ? 'failed' : invocationError(r) !== undefined ? 'error result' : 'ok';
+      emit('call', { ...rest, outcome });
     },
     decision: (r) => {
       emit('decision', { ...r });
     },
     interceptor: (line) => {
       emit('interceptor', { message: line.trim() });
+    },
+    eventDropped: (functionName, why) => {
+      emit('event-dropped', { functionName, why });
     },
     reloaded: (change, view) => {
       const { listed, ...rest } = change;

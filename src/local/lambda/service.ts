@@ -5,12 +5,14 @@
 import { serverChanges } from '../../config/changes.js';
 import type { ServerConfig } from '../../config/model.js';
 import { agentCoreToolName } from '../../contract/function-call.js';
+import { systemClock } from '../../platform/time.js';
 import type { Guardian } from './environment.js';
 import { GuardianProcess } from './guardian-process.js';
 import { sweepOrphanTmp } from './own-tmp.js';
 import {
   DEFAULT_IDLE_MS,
   LocalFunction,
+  ThrottledError,
   type FunctionOptions,
   type InvocationRecord,
   type InvokeOptions,
@@ -39,6 +41,8 @@ export interface LocalLambdaOptions extends Omit<
   handlers?: Readonly<Record<string, string>>;
   /** Called after every invocation (for the dev log and status). */
   onInvoke?: (record: InvocationRecord) => void;
+  /** An asynchronous invocation's event dropped (see {@link LocalLambda.invokeAsync}): the function, why. */
+  onEventDropped?: (functionName: string, why: string) => void;
 }
 
 /** Lambda's unknown-function error (HTTP 404). */
@@ -49,6 +53,11 @@ export interface LocalLambdaOptions extends Omit<
  */
 const FUNCTION_REFERENCE =
   /^(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?(?<name>[A-Za-z0-9_-]{1,140})(?::(?<qualifier>[A-Za-z0-9$_-]{1,128}))?$/;
+
+/** Lambda's asynchronous invocation: a throttled event is tried again, from 1 s apart up to 5 minutes, for 6 hours. */
+const ASYNC_RETRY_FIRST_MS = 1000;
+const ASYNC_RETRY_MAX_MS = 5 * 60_000;
+const ASYNC_EVENT_MAX_AGE_MS = 6 * 3_600_000;
 
 export class FunctionNotFoundError extends FleetError {
   readonly errorType = 'ResourceNotFoundException';
@@ -149,6 +158,37 @@ export class LocalLambda {
           : decoded,
       );
     return fn;
+  }
+
+  /**
+   * An asynchronous invocation (InvocationType Event) as Lambda's event queue runs it: an attempt
+   * that is throttled is tried again (after 1 s, then twice as long each time, at most 5 minutes
+   * apart) until the event is older than Lambda's default maximum age (6 hours), then dropped and
+   * told to `onEventDropped`. Resolves with the outcome that ended it (undefined when dropped).
+   * Lambda's retries of a function error (two, by default) are not modeled: the outcome ends it.
+   */
+  async invokeAsync(
+    nameOrArn: string,
+    event: unknown,
+    opts: InvokeOptions = {},
+  ): Promise<InvokeOutcome | undefined> {
+    const clock = this.options.clock ?? systemClock;
+    const queued = clock.now();
+    for (let delayMs = ASYNC_RETRY_FIRST_MS; ; delayMs = Math.min(delayMs * 2, ASYNC_RETRY_MAX_MS)) {
+      try {
+        return await this.invoke(nameOrArn, event, opts);
+      } catch (err) {
+        if (!(err instanceof ThrottledError)) throw err;
+        if (clock.now() + delayMs - queued > ASYNC_EVENT_MAX_AGE_MS) {
+          this.options.onEventDropped?.(
+            nameOrArn,
+            `throttled until the event was ${ASYNC_EVENT_MAX_AGE_MS / 3_600_000} hours old`,
+          );
+          return undefined;
+        }
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   async invoke(nameOrArn: string, event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
