@@ -100,7 +100,11 @@ describe('LocalLambda', () => {
     const envs = scriptedEnvironments(() => ({
       answer: (msg) =>
         msg.event === 'first'
-          ? new Promise<InvokeReply>((resolve) => held.push(() => resolve(result(msg, 'first'))))
+          ? new Promise<InvokeReply>((resolve) =>
+              held.push(() => {
+                resolve(result(msg, 'first'));
+              }),
+            )
           : result(msg, msg.event),
     }));
     const clock = new ManualClock();
