@@ -146,6 +146,28 @@ describe('naming: <target>___<name>', () => {
     assert.ok('error' in unknown && /Unknown tool: nowhere___x/.test(unknown.error.message));
     await lambda.shutdown();
   });
+
+  test("once a Lambda target's tools are listed, a tool it does not have is refused without invoking it", async () => {
+    const { call, lambda } = gatewayOver(SCRIPTS);
+    await call({ id: 1, method: 'tools/list' });
+    const files = lambda.resolve('mcp-server-files');
+    const calls = files.stats.calls;
+    const unknown = await call({
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'files___nope', arguments: {} },
+    });
+    assert.ok('error' in unknown && /Unknown tool: files___nope/.test(unknown.error.message));
+    assert.equal(files.stats.calls, calls, 'the function was not invoked');
+    const known = await call({
+      id: 3,
+      method: 'tools/call',
+      params: { name: 'files___read_file', arguments: { path: 'b' } },
+    });
+    assert.ok('result' in known);
+    assert.equal(files.stats.calls, calls + 1);
+    await lambda.shutdown();
+  });
 });
 
 describe('the catalog', () => {

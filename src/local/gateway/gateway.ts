@@ -178,7 +178,7 @@ export class LocalGateway implements McpBackend {
     if (this.options.search && name === SEARCH_TOOL) return this.search(req, args);
     const split = splitGatewayToolName(name);
     const fn = split === undefined ? undefined : this.lambda.forTarget(split.target);
-    if (!fn || split === undefined)
+    if (!fn || split === undefined || !this.mayHave(fn, name))
       return failure(req.id, { code: ErrorCode.InvalidParams, message: `Unknown tool: ${name}` });
     const refused = this.access?.call(req.id, name, args, ctx.caller);
     if (refused) return refused;
@@ -190,6 +190,18 @@ export class LocalGateway implements McpBackend {
       // Throttled, the environment could not be initialized, or the deadline passed.
       return failure(req.id, { code: ErrorCode.InternalError, message: (err as Error).message });
     }
+  }
+
+  /**
+   * Whether a Lambda target may have the tool: its tools are declared with the target, so once
+   * they are listed, another name is refused without invoking the function. (Before its listing,
+   * or after one that failed, the call goes through; an MCP-server target's tools are the
+   * server's own, and may change.)
+   */
+  private mayHave(fn: LocalFunction, name: string): boolean {
+    if (isMcpTarget(fn.server)) return true;
+    const entry = this.catalog.entry(fn.server.id);
+    return entry === undefined || entry.error !== undefined || entry.tools.some((t) => t.name === name);
   }
 
   private async search(req: JsonRpcRequest, args: unknown): Promise<JsonRpcResponse> {
