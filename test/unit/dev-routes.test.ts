@@ -100,7 +100,8 @@ describe('the route table', () => {
     assert.equal(name('POST', '/servers/notes/mcp/'), 'server');
     assert.equal(name('GET', '/status'), 'status');
     assert.equal(name('HEAD', '/'), 'page');
-    assert.equal(name('POST', '/'), undefined);
+    assert.equal(name('POST', '/'), 'page', 'refused there (405)');
+    assert.equal(name('DELETE', '/status'), 'status', 'refused there (405)');
     assert.deepEqual(
       ROUTES.filter((r) => r.public === true).map((r) => r.name),
       ['page'],
@@ -171,6 +172,19 @@ describe('the routes', () => {
   test('a body over the limit: 413 before anything is invoked', async () => {
     const r = await post(`${server.url}/mcp`, 'x'.repeat(5000));
     assert.equal(r.status, 413);
+  });
+
+  test('the status and the page take GET (405 otherwise), and a body announced over the limit is refused there too', async () => {
+    for (const [method, path] of [
+      ['POST', '/status'],
+      ['PUT', '/status'],
+      ['DELETE', '/'],
+    ] as const)
+      assert.equal((await fetch(`${server.url}${path}`, { method })).status, 405, `${method} ${path}`);
+    for (const path of ['/status', '/']) {
+      const big = await fetch(`${server.url}${path}`, { method: 'POST', body: 'x'.repeat(5000) });
+      assert.equal(big.status, 413, path);
+    }
   });
 
   test("/mcp lists the fleet's tools; /servers/<id>/mcp reaches one server; an unknown id is a 404", async () => {

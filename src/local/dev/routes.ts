@@ -64,8 +64,19 @@ export const ROUTES: readonly Route[] = [
   // The front checks the method itself (405 in MCP's words).
   { name: 'gateway', pattern: /^\/mcp$/, handle: gatewayRoute },
   { name: 'server', pattern: /^\/servers\/([^/]+)\/mcp\/?$/, handle: serverRoute },
-  { name: 'status', pattern: /^\/status$/, handle: statusRoute },
-  { name: 'page', pattern: /^\/$/, methods: { allowed: ['GET', 'HEAD'] }, public: true, handle: pageRoute },
+  {
+    name: 'status',
+    pattern: /^\/status$/,
+    methods: { allowed: ['GET', 'HEAD'], refusal: 'the status takes GET' },
+    handle: statusRoute,
+  },
+  {
+    name: 'page',
+    pattern: /^\/$/,
+    methods: { allowed: ['GET', 'HEAD'], refusal: 'the status page takes GET' },
+    public: true,
+    handle: pageRoute,
+  },
 ];
 
 /** The route a request goes to, with its argument; a method-refusing route is a match too. */

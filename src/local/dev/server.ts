@@ -146,6 +146,12 @@ function listener(
       json(res, 400, { error: 'Bad Request: the request target is not a path' });
       return;
     }
+    // Every route, whether it reads a body or not: one announced over the limit is refused.
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limits.maxBodyBytes) {
+      tooLarge(res, routeKind(request.url.pathname), limits.maxBodyBytes);
+      return;
+    }
     serve(ctx, policy, request, res).catch((err: unknown) => {
       try {
         if (!res.headersSent && !res.destroyed) {
