@@ -177,6 +177,16 @@ describe("the gateway's sessions", () => {
     const after = await post({ jsonrpc: '2.0', id: 4, method: 'tools/list' }, session);
     assert.equal(after.status, 404);
   });
+
+  test('with sessions on: a DELETE without a session id is a 400 that says to name it; another method a 405 naming the three', async () => {
+    const url = `${fleet.url}/mcp`;
+    const nameless = await fetch(url, { method: 'DELETE' });
+    assert.equal(nameless.status, 400);
+    assert.match(await nameless.text(), /DELETE ends a session; name it \(Mcp-Session-Id\)/);
+    const put = await fetch(url, { method: 'PUT', body: '{}' });
+    assert.equal(put.status, 405);
+    assert.match(await put.text(), /takes POST, GET \(a session's event stream\) and DELETE/);
+  });
 });
 
 describe('function: the state of one environment is not in the next', () => {

@@ -85,6 +85,14 @@ export class GatewayEndpoint {
         this.gateway.endSession(id);
         return { statusCode: 200, headers: {}, body: '' };
       }
+      if (req.method === 'DELETE')
+        return refusal(400, 'Bad Request: DELETE ends a session; name it (Mcp-Session-Id)');
+      if (req.method !== 'POST')
+        return refusal(
+          405,
+          `Method not allowed: ${req.method}; this endpoint takes POST, GET (a session's event stream) and DELETE (ending a session)`,
+          { allow: 'GET, POST, DELETE' },
+        );
       const init = check === 'none' && req.method === 'POST' ? initializeOf(req.body) : undefined;
       if (init !== undefined) opened = sessions.open(init.capabilities);
     }
