@@ -93,7 +93,7 @@ export class GatewayEndpoint {
           `Method not allowed: ${req.method}; this endpoint takes POST, GET (a session's event stream) and DELETE (ending a session)`,
           { allow: 'GET, POST, DELETE' },
         );
-      const init = check === 'none' && req.method === 'POST' ? initializeOf(req.body) : undefined;
+      const init = check === 'none' ? initializeOf(req.body) : undefined;
       if (init !== undefined) opened = sessions.open(init.capabilities);
     }
     const withSession = (headers: Record<string, string>): Record<string, string> =>
