@@ -244,6 +244,24 @@ test('an invalid edit is reported as validate reports it; the fleet keeps runnin
   assert.equal(dev.exitCode, null);
 });
 
+test('a server switched to agentcore-runtime is held back while the gateway keeps no sessions (its state would be lost), and said so', async () => {
+  const good = config('2026.10.10', FILESYSTEM).replace(/ {2}memory:\n(?: {4}.*\n)+/, '');
+  const from = stderr.length;
+  const out = stdout.length;
+  await save(
+    good.replace('args: [stdio]\n', 'args: [stdio]\n    timeout: 60\n    host: agentcore-runtime\n'),
+  );
+  await waitFor(
+    () => stderr,
+    /everything: host agentcore-runtime keeps a server per client session, which needs the gateway's sessions \(gateway\.sessionTimeout\), set at start only: restart mcp-fleet dev to apply it; still running it as before/,
+    from,
+  );
+  await waitFor(() => stdout, /gateway changed: restart mcp-fleet dev to apply it/, out);
+  assert.equal((await statusOf('everything'))?.['host'], 'function', 'still an event function');
+  const echo = await call('everything___echo', { message: 'held back' });
+  assert.match(JSON.stringify(echo), /held back/);
+});
+
 test('without a Python >= 3.11 on PATH, dev says what is missing and runs the other servers', async () => {
   const { dir: other, cleanup: clean } = await tempDir();
   try {

@@ -442,13 +442,29 @@ export class DevSession {
     const fleet = this.fleet;
     const current = this.current;
     if (!fleet || !current) return;
-    const { config: next, problems } = await loadConfig(configFile);
+    const { config: saved, problems } = await loadConfig(configFile);
     for (const p of problems) this.warn(formatProblem(p));
-    if (!next) {
+    if (!saved) {
       const errors = problems.filter((p) => p.severity === 'error').length;
       this.warn(`✗ ${configFile}: ${plural(errors, 'error')}; still running the last good config`);
       return;
     }
+    // A server that becomes a runtime needs the gateway's sessions, which are set at start only:
+    // it is held back (its old self kept) rather than run with every call in a new session.
+    const held = fleet.gateway.sessions === undefined ? heldForSessions(current, saved) : [];
+    for (const id of held)
+      this.warn(
+        `${id}: host agentcore-runtime keeps a server per client session, which needs the gateway's sessions (gateway.sessionTimeout), set at start only: restart mcp-fleet dev to apply it; ${current.servers.some((s) => s.id === id) ? 'still running it as before' : 'not started'}`,
+      );
+    const next: FleetConfig =
+      held.length === 0
+        ? saved
+        : {
+            ...saved,
+            servers: saved.servers.flatMap((s) =>
+              held.includes(s.id) ? current.servers.filter((c) => c.id === s.id) : [s],
+            ),
+          };
     const changes = serverChanges(current.servers, next.servers, (s) => this.failed.has(s.id));
     const changed = [...changes.added, ...changes.changed];
     for (const id of this.failed.keys())
@@ -492,6 +508,18 @@ function measuredServer(config: FleetConfig | undefined, id: string): MeasuredSe
   const s = config?.servers.find((server) => server.id === id);
   if (!s) return undefined;
   return { host: s.hosting.host, memorySizeMb: s.memory, multiCall: s.hosting.environmentConcurrency > 1 };
+}
+
+/** The servers that become AgentCore Runtimes in `next` (for a running gateway that keeps no sessions). */
+function heldForSessions(current: FleetConfig, next: FleetConfig): string[] {
+  return next.servers
+    .filter(
+      (s) =>
+        s.enabled &&
+        s.hosting.host === 'agentcore-runtime' &&
+        current.servers.find((c) => c.id === s.id)?.hosting.host !== 'agentcore-runtime',
+    )
+    .map((s) => s.id);
 }
 
 /** Fleet-level settings are not applied while running: which of them changed. */
