@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
+import type { InvocationRecord } from '../../src/local/lambda/function.js';
 import { CLI, ROOT, runCli } from '../helpers.js';
 import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 import { processState, processTree } from '../../src/platform/processes.js';
@@ -25,10 +26,17 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 let files: TestFleetFiles;
 let fleet: RunningFleet;
+/** Every invocation the fleet made, as it made it. */
+const invocations: InvocationRecord[] = [];
 
 before(async () => {
   files = await testFleet();
-  fleet = await startFleet(files.config, { port: 0, env: files.env, queueLimit: 1 });
+  fleet = await startFleet(files.config, {
+    port: 0,
+    env: files.env,
+    queueLimit: 1,
+    onInvoke: (record) => invocations.push(record),
+  });
 });
 
 after(async () => {
@@ -208,6 +216,13 @@ describe('the Lambda Invoke API', () => {
       }),
     );
     assert.equal(event.StatusCode, 202);
+    // The 202's request id is the invocation's (its START line's, its record's), as in Lambda.
+    const requestId = event.$metadata.requestId;
+    assert.ok(requestId);
+    const record = await eventually(() => invocations.find((r) => r.requestId === requestId), {
+      what: 'the event invocation',
+    });
+    assert.equal(record.functionName, 'mcp-server-memory');
     const dry = await lambda().send(
       new InvokeCommand({ FunctionName: 'mcp-server-memory', InvocationType: 'DryRun' }),
     );

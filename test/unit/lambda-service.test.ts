@@ -151,6 +151,80 @@ describe('LocalLambda', () => {
     await lambda.shutdown();
   });
 
+  test('an asynchronous event whose attempt fails is tried twice more, 1 and 2 minutes later, with its one request id; failed three times, it is dropped and told', async () => {
+    const seen: { event: unknown; requestId: string }[] = [];
+    let failFor = 0;
+    const envs = scriptedEnvironments(() => ({
+      answer: (msg): InvokeReply => {
+        seen.push({ event: msg.event, requestId: msg.requestId });
+        const failing = seen.filter((s) => s.event === msg.event).length <= failFor;
+        return failing
+          ? { type: 'error', requestId: msg.requestId, errorType: 'Runtime.ExitError', errorMessage: 'boom' }
+          : result(msg, msg.event);
+      },
+    }));
+    const clock = new ManualClock();
+    const dropped: string[] = [];
+    const lambda = new LocalLambda(servers(FLEET), {
+      workDir: work,
+      cwd: work,
+      environments: envs.factory,
+      clock,
+      onEventDropped: (fn, why) => dropped.push(`${fn}: ${why}`),
+    });
+
+    // Fails twice, then runs: at 0, 1 minute and 3 minutes.
+    failFor = 2;
+    let ran: unknown = 'pending';
+    const retried = lambda
+      .invokeAsync('mcp-server-alpha', 'once', { requestId: 'req-1' })
+      .then((o) => (ran = o?.payload));
+    await settle();
+    assert.equal(seen.length, 1);
+    await clock.advance(59_999);
+    await settle();
+    assert.equal(seen.length, 1, 'not tried again before a minute');
+    await clock.advance(1);
+    await settle();
+    assert.equal(seen.length, 2, 'tried again after a minute');
+    await clock.advance(119_999);
+    await settle();
+    assert.equal(seen.length, 2, 'not again before two more minutes');
+    await clock.advance(1);
+    await retried;
+    assert.equal(ran, 'once', 'the third attempt ran');
+    assert.deepEqual(
+      seen.map((s) => s.requestId),
+      ['req-1', 'req-1', 'req-1'],
+      "every attempt has the event's request id",
+    );
+    assert.deepEqual(dropped, []);
+
+    // Fails every time: three attempts, then dropped with the last failure named.
+    failFor = 99;
+    seen.length = 0;
+    let outcome: unknown = 'pending';
+    const lost = lambda.invokeAsync('mcp-server-alpha', 'never').then((o) => (outcome = o?.functionError));
+    for (let i = 0; i < 10 && outcome === 'pending'; i++) {
+      await clock.advance(60_000);
+      await settle();
+    }
+    await lost;
+    assert.equal(seen.length, 3, 'three attempts in all');
+    assert.equal(outcome, 'Unhandled');
+    assert.deepEqual(dropped, ['mcp-server-alpha: failed 3 times (the last: Runtime.ExitError)']);
+
+    // Waiting to be tried again when the service stops: dropped and told, nothing left pending.
+    dropped.length = 0;
+    const waiting = lambda.invokeAsync('mcp-server-beta', 'late');
+    await settle();
+    await lambda.shutdown();
+    assert.equal(await waiting, undefined);
+    assert.deepEqual(dropped, [
+      'mcp-server-beta: failed 1 time (the last: Runtime.ExitError); the service stopped before it was tried again',
+    ]);
+  });
+
   test('a reload replaces a changed function while its running call finishes on the old one', async () => {
     const answers: ((r: InvokeReply) => void)[] = [];
     const envs = scriptedEnvironments((i) =>

@@ -133,9 +133,11 @@ export async function invokeRoute(
   const { fn, event, clientContext, type } = request;
   const opts = clientContext === undefined ? {} : { clientContext };
   if (type === 'Event') {
-    // Queued as Lambda queues it: a throttled attempt is tried again (LocalLambda.invokeAsync).
-    ctx.lambda.invokeAsync(fn.name, event, opts).catch(() => undefined);
-    res.writeHead(202, { 'x-amzn-requestid': randomUUID() });
+    // Queued as Lambda queues it: a throttled attempt or a function error is tried again
+    // (LocalLambda.invokeAsync), every attempt with the request id answered here.
+    const requestId = randomUUID();
+    ctx.lambda.invokeAsync(fn.name, event, { ...opts, requestId }).catch(() => undefined);
+    res.writeHead(202, { 'x-amzn-requestid': requestId });
     res.end();
     return;
   }

@@ -146,6 +146,11 @@ export interface InvokeOptions {
    * the measurements by tool). Never sent to the function.
    */
   toolName?: string;
+  /**
+   * The invocation's request id (an asynchronous event keeps its one id over its attempts, as
+   * Lambda's queue does); a fresh one when not given.
+   */
+  requestId?: string;
 }
 
 /** What the Invoke API answers. */
@@ -492,7 +497,7 @@ export class LocalFunction {
     // The invoke phase: its clock starts now (an init run inside it counts against it).
     const invokeStart = this.clock.monotonic();
     const call: Call = {
-      requestId: randomUUID(),
+      requestId: opts.requestId ?? randomUUID(),
       event,
       opts,
       deadline: this.clock.now() + this.server.timeout * 1000,

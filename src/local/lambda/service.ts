@@ -5,7 +5,8 @@
 import { serverChanges } from '../../config/changes.js';
 import type { ServerConfig } from '../../config/model.js';
 import { agentCoreToolName } from '../../contract/function-call.js';
-import { systemClock } from '../../platform/time.js';
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../../platform/time.js';
 import type { Guardian } from './environment.js';
 import { GuardianProcess } from './guardian-process.js';
 import { sweepOrphanTmp } from './own-tmp.js';
@@ -54,10 +55,14 @@ export interface LocalLambdaOptions extends Omit<
 const FUNCTION_REFERENCE =
   /^(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?(?<name>[A-Za-z0-9_-]{1,140})(?::(?<qualifier>[A-Za-z0-9$_-]{1,128}))?$/;
 
-/** Lambda's asynchronous invocation: a throttled event is tried again, from 1 s apart up to 5 minutes, for 6 hours. */
+/**
+ * Lambda's asynchronous invocation: a throttled event is tried again, from 1 s apart up to 5
+ * minutes, for 6 hours; a function error is tried twice more, 1 and then 2 minutes later.
+ */
 const ASYNC_RETRY_FIRST_MS = 1000;
 const ASYNC_RETRY_MAX_MS = 5 * 60_000;
 const ASYNC_EVENT_MAX_AGE_MS = 6 * 3_600_000;
+const ASYNC_ERROR_RETRY_MS = [60_000, 120_000] as const;
 
 export class FunctionNotFoundError extends FleetError {
   readonly errorType = 'ResourceNotFoundException';
@@ -77,6 +82,8 @@ export class LocalLambda {
   /** The service's own guardian process, unless the options bring a guardian. */
   private readonly ownGuardian?: GuardianProcess;
   private readonly guardian: Guardian;
+  /** Asynchronous events waiting to be tried again: each one's way to give up the wait. */
+  private readonly retryWaits = new Set<() => void>();
 
   constructor(
     servers: readonly ServerConfig[],
@@ -163,9 +170,11 @@ export class LocalLambda {
   /**
    * An asynchronous invocation (InvocationType Event) as Lambda's event queue runs it: an attempt
    * that is throttled is tried again (after 1 s, then twice as long each time, at most 5 minutes
-   * apart) until the event is older than Lambda's default maximum age (6 hours), then dropped and
-   * told to `onEventDropped`. Resolves with the outcome that ended it (undefined when dropped).
-   * Lambda's retries of a function error (two, by default) are not modeled: the outcome ends it.
+   * apart), and an attempt that ends in a function error (the handler's, a timeout, the runtime
+   * dying) is tried twice more, 1 minute and then 2 minutes later, every attempt with the event's
+   * one request id. An event older than Lambda's default maximum age (6 hours) before its next
+   * attempt, or failed three times, is dropped and told to `onEventDropped`, as is one still
+   * waiting when the service stops. Resolves with the outcome that ended it (undefined when dropped).
    */
   async invokeAsync(
     nameOrArn: string,
@@ -174,21 +183,59 @@ export class LocalLambda {
   ): Promise<InvokeOutcome | undefined> {
     const clock = this.options.clock ?? systemClock;
     const queued = clock.now();
-    for (let delayMs = ASYNC_RETRY_FIRST_MS; ; delayMs = Math.min(delayMs * 2, ASYNC_RETRY_MAX_MS)) {
+    const attempt: InvokeOptions = { requestId: randomUUID(), ...opts, invocationType: 'Event' };
+    let throttleDelayMs = ASYNC_RETRY_FIRST_MS;
+    let errors = 0;
+    for (;;) {
+      let delayMs: number;
+      let why: string;
       try {
-        return await this.invoke(nameOrArn, event, opts);
+        const outcome = await this.invoke(nameOrArn, event, attempt);
+        if (outcome.functionError === undefined) return outcome;
+        const retryIn = ASYNC_ERROR_RETRY_MS[errors++];
+        const failure = describeFailure(outcome);
+        if (retryIn === undefined) {
+          this.options.onEventDropped?.(nameOrArn, `failed ${errors} times (the last: ${failure})`);
+          return outcome;
+        }
+        delayMs = retryIn;
+        why = `failed ${errors} time${errors === 1 ? '' : 's'} (the last: ${failure})`;
       } catch (err) {
         if (!(err instanceof ThrottledError)) throw err;
-        if (clock.now() + delayMs - queued > ASYNC_EVENT_MAX_AGE_MS) {
-          this.options.onEventDropped?.(
-            nameOrArn,
-            `throttled until the event was ${ASYNC_EVENT_MAX_AGE_MS / 3_600_000} hours old`,
-          );
-          return undefined;
-        }
-        await new Promise<void>((resolve) => clock.setTimeout(resolve, delayMs));
+        delayMs = throttleDelayMs;
+        throttleDelayMs = Math.min(throttleDelayMs * 2, ASYNC_RETRY_MAX_MS);
+        why = 'throttled';
+      }
+      if (clock.now() + delayMs - queued > ASYNC_EVENT_MAX_AGE_MS) {
+        this.options.onEventDropped?.(
+          nameOrArn,
+          `${why} until the event was ${ASYNC_EVENT_MAX_AGE_MS / 3_600_000} hours old`,
+        );
+        return undefined;
+      }
+      if (!(await this.waitToRetry(clock, delayMs))) {
+        this.options.onEventDropped?.(nameOrArn, `${why}; the service stopped before it was tried again`);
+        return undefined;
       }
     }
+  }
+
+  /** Waits `ms` on the clock: true, or false when the service stopped first. */
+  private waitToRetry(clock: Clock, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const done = (tried: boolean) => {
+        this.retryWaits.delete(stop);
+        clock.clearTimeout(timer);
+        resolve(tried);
+      };
+      const stop = () => {
+        done(false);
+      };
+      const timer = clock.setTimeout(() => {
+        done(true);
+      }, ms);
+      this.retryWaits.add(stop);
+    });
   }
 
   async invoke(nameOrArn: string, event: unknown, opts: InvokeOptions = {}): Promise<InvokeOutcome> {
@@ -249,9 +296,17 @@ export class LocalLambda {
 
   async shutdown(): Promise<void> {
     clearInterval(this.reclaimer);
+    for (const stop of [...this.retryWaits]) stop();
     await Promise.all([...this.functions.values()].map((f) => f.shutdown()));
     await this.ownGuardian?.close();
   }
+}
+
+/** A function error's outcome in a few words: its type (Lambda's `errorType`) or its kind. */
+function describeFailure(outcome: InvokeOutcome): string {
+  const payload = outcome.payload as { errorType?: unknown } | null;
+  const type = typeof payload === 'object' && payload !== null ? payload.errorType : undefined;
+  return typeof type === 'string' ? type : `${outcome.functionError ?? 'Unhandled'} error`;
 }
 
 /** Lets the calls running in a function that left the service finish (bounded by its timeout), then stops it. */
