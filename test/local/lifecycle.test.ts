@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { after, before, describe, test } from 'node:test';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { InvokeOutcome, LocalFunction } from '../../src/local/lambda/function.js';
@@ -386,8 +387,18 @@ describe('reports', () => {
   });
 });
 
+/** Whether Node.js's structured serializer (the IPC channel's) takes the value. */
+function serializes(value: unknown): boolean {
+  try {
+    v8.serialize(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('events', () => {
-  test('an event nested deeper than the IPC serializer takes is answered with an error; the warm environment stays', async () => {
+  test('an event nested deeper than the IPC serializer takes goes as JSON text; one too deep for JSON too is answered with an error; the warm environment stays', async () => {
     const { lambda, fn } = await service(fault('deep'));
     const warm = await call(lambda, 'deep', 'echo', { text: 'warm' });
     assert.equal(textOf(warm), 'warm');
@@ -402,6 +413,21 @@ describe('events', () => {
     const after = await call(lambda, 'deep', 'echo', { text: 'after' });
     assert.equal(textOf(after), 'after', 'the next call is served');
     assert.equal(fn('deep').stats.coldStarts, 1, 'by the same environment: no new cold start');
+
+    // Between the two: too deep for the channel's serializer, not for JSON: it goes as JSON text.
+    const nest = (depth: number): unknown => {
+      let v: unknown = [];
+      for (let i = 0; i < depth; i++) v = [v];
+      return v;
+    };
+    let depth = 1000;
+    while (depth < 20_000 && serializes(nest(depth))) depth += 100;
+    assert.ok(depth < 20_000, 'the serializer overflows somewhere below 20,000');
+    assert.doesNotThrow(() => JSON.stringify(nest(depth)), `JSON carries ${depth} levels`);
+    const carried = await call(lambda, 'deep', 'echo', { text: `deep ${depth}`, deep: nest(depth) });
+    assert.equal(carried.functionError, undefined, JSON.stringify(carried.payload).slice(0, 500));
+    assert.equal(textOf(carried), `deep ${depth}`);
+    assert.equal(fn('deep').stats.coldStarts, 1, 'still the same environment');
   });
 });
 
