@@ -151,7 +151,7 @@ function checkServer(
   };
   checkLaunch(server, at, report);
   checkAws(server, at, report);
-  checkHost(server, raw, (...rest) => source.serverPath(server.id, ...rest), report);
+  checkHost(server, raw, (...rest) => source.serverPath(server.id, ...rest), source, report);
   // listingMode and resourcePriority configure an MCP-server target; a Lambda target has neither.
   if (server.gateway.targetType === 'lambda') {
     for (const key of ['listingMode', 'resourcePriority'] as const) {
@@ -267,18 +267,34 @@ function hostsNamed(hosts: readonly Host[]): string {
 /** Commands that start a Python server (which a Node.js zip cannot hold). */
 const PYTHON_LAUNCHERS = /^(uvx|uv|pipx|pip3?|python(3(\.\d+)?)?)$/;
 
-/** What a host cannot run or take (settings written on the server itself; defaults are ignored). */
-function checkHost(server: ServerConfig, raw: RawServer | undefined, own: SettingPath, report: Report): void {
+/**
+ * What a host cannot run or take (settings written on the server itself; defaults are ignored). A
+ * host's setting counts as written even when its value has errors of its own (and so is not in
+ * `raw`): that it does not fit the host is said beside them.
+ */
+function checkHost(
+  server: ServerConfig,
+  raw: RawServer | undefined,
+  own: SettingPath,
+  source: Pick<SourceMap, 'has'>,
+  report: Report,
+): void {
   const { host } = server.hosting;
+  const written = (...path: string[]): boolean => {
+    let at: unknown = raw;
+    for (const key of path)
+      at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[key] : undefined;
+    return at !== undefined || (raw !== undefined && source.has(own(...path)));
+  };
   for (const [key, rule] of Object.entries(HOST_SETTINGS)) {
-    if (raw?.[key as keyof RawServer] === undefined || rule.hosts.includes(host)) continue;
+    if (!written(key) || rule.hosts.includes(host)) continue;
     report.error(
       own(key),
       `${key} applies to ${hostsNamed(rule.hosts)}; this server's host is ${host}, and ${typeof rule.why === 'string' ? rule.why : rule.why(host)}; remove it or set host`,
       true,
     );
   }
-  if (raw?.gateway?.signingService !== undefined && host !== 'web-function')
+  if (written('gateway', 'signingService') && host !== 'web-function')
     report.error(
       own('gateway', 'signingService'),
       host === 'agentcore-runtime'
@@ -286,7 +302,7 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
         : `signingService applies to host web-function (the gateway signs its calls to the endpoint); this server's host is ${host}; remove it`,
       true,
     );
-  if (raw?.aws?.systemLogLevel !== undefined && host !== 'web-function')
+  if (written('aws', 'systemLogLevel') && host !== 'web-function')
     report.error(
       own('aws', 'systemLogLevel'),
       `aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is ${host}, whose platform lines are text; remove it`,
@@ -317,7 +333,7 @@ function checkHost(server: ServerConfig, raw: RawServer | undefined, own: Settin
       true,
     );
   }
-  if (raw?.aws?.vpc !== undefined) {
+  if (written('aws', 'vpc')) {
     report.error(
       own('aws', 'vpc'),
       host === 'managed-instances'

@@ -219,10 +219,13 @@ const expected: Record<string, string[]> = {
     '5:5 memory.memory: a web function environment has a fixed 2 GB; there is no memory setting, remove it',
     '6:16 memory.rateLimit: 150 requests per second is not a rate Lambda accepts; use 0, 100–1000 in steps of 100, or 2000–10000 in steps of 1000',
     "7:5 memory.minEnvironments: minEnvironments applies to host managed-instances; this server's host is web-function, and only managed instances keep environments running; other hosts scale to zero; remove it or set host",
+    // A host's setting with errors of its own still does not fit the host, and is said so.
+    "8:5 memory.capacityProvider: capacityProvider applies to host managed-instances; this server's host is web-function, and only managed instances run on EC2 capacity you provide; remove it or set host",
     '8:37 memory.capacityProvider.subnetIds[0]: "subnet-1" is not a subnet id (subnet-…)',
     '8:67 memory.capacityProvider.securityGroupIds[0]: "sg-1" is not a security group id (sg-…)',
     '9:12 memory.aws.architecture: a web function runs on arm64 only; remove it or use arm64',
     '9:34 memory.aws.functionUrl: a web function is served on its own endpoint; remove functionUrl',
+    '9:53 memory.aws.vpc: aws.vpc applies to host function; a web function reaches a VPC through a network connector, which mcp-fleet does not set up yet',
     '9:72 memory.aws.vpc.subnetIds[0]: "nope" is not a subnet id (subnet-…)',
   ],
   'host-from-defaults.yaml': [
