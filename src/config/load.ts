@@ -83,9 +83,10 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadResul
   const defaults = fleetResult.success ? fleetResult.data.defaults : safeDefaults(top['defaults'], seedForm);
   const fleetRaw = fleetResult.success ? { ...fleetResult.data, servers: {} } : undefined;
   const config = fleetRaw
-    ? resolveFleet(fleetRaw, defaults, checkable, file, (id) =>
-        source.locate(source.serverPath(id), { key: true }),
-      )
+    ? resolveFleet(fleetRaw, defaults, checkable, file, (id) => ({
+        ...source.locate(source.serverPath(id), { key: true }),
+        at: settingPositions(servers[id], (key) => source.locate(source.serverPath(id, key))),
+      }))
     : undefined;
   problems.push(...checkFleet({ serverIds: Object.keys(servers), parsed: checkable, config, source }));
   if (config !== undefined && fleetResult.success) {
@@ -248,6 +249,14 @@ function withoutBadSettings(raw: unknown, issues: readonly z.core.$ZodIssue[]): 
     left = again.error.issues;
   }
   return undefined;
+}
+
+/** Where each top-level setting of a server is written (its value). */
+function settingPositions(
+  raw: unknown,
+  locate: (key: string) => { line: number; column: number },
+): Record<string, { line: number; column: number }> {
+  return isRecord(raw) ? Object.fromEntries(Object.keys(raw).map((key) => [key, locate(key)])) : {};
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {

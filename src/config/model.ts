@@ -134,8 +134,16 @@ export interface ServerConfig {
   verify?: { tool: string; arguments: Record<string, unknown> };
   /** What the user declared about the server's state between calls (`state:`). */
   state?: ServerState;
-  /** Where the server is defined. */
-  source: { file: string; line: number; column: number };
+  /**
+   * Where the server is defined; `at`: where each of its own top-level settings' values is written
+   * (for the problems that later steps, such as synth, find in one of them).
+   */
+  source: {
+    file: string;
+    line: number;
+    column: number;
+    at?: Readonly<Record<string, { line: number; column: number }>>;
+  };
 }
 
 export interface FleetConfig {
@@ -406,7 +414,7 @@ export function resolveFleet(
   defaults: RawDefaults | undefined,
   servers: ReadonlyMap<string, RawServer>,
   file: string,
-  locate: (id: string) => { line: number; column: number },
+  locate: (id: string) => Omit<ServerConfig['source'], 'file'>,
 ): FleetConfig {
   const gateway: FleetConfig['gateway'] = {
     name: fleet.gateway?.name ?? DEFAULTS.gatewayName,

@@ -13,7 +13,7 @@ import type { BuiltServer } from './types.js';
 
 /** `file:line:col <id>.<key>: ` of a server. */
 function where(server: ServerConfig, key: string): string {
-  const { file, line, column } = server.source;
+  const { file, line, column } = { ...server.source, ...server.source.at?.[key] };
   return `${file}:${line}:${column} ${server.id}.${key}:`;
 }
 

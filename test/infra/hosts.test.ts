@@ -443,16 +443,21 @@ describe('what synthesis refuses', () => {
     }
     assert.fail('the stack was defined');
   };
-  const line = (id: string): string => {
-    const server = fleetConfig(HOSTS_YAML).servers.find((s) => s.id === id);
-    return `servers.yaml:${server!.source.line}:${server!.source.column}`;
+  /** Where a server's `host:` value is written in the text (validate's place for a host's problems). */
+  const hostAt = (yaml: string, id: string): string => {
+    const lines = yaml.split('\n');
+    const at = lines.findIndex((l, i) => i > lines.indexOf(`  ${id}:`) && l.startsWith('    host: '));
+    assert.ok(at > 0, `${id} has a host`);
+    return `servers.yaml:${at + 1}:${'    host: '.length + 1}`;
   };
 
-  test('managed-instances without capacityProvider: the server and its file:line', () => {
+  test('managed-instances without capacityProvider: the server and the file:line:column of its host (as validate says it)', () => {
     const yaml = HOSTS_YAML.replace(/ {4}capacityProvider:\n(?: {6}.*\n)+/, '');
     const message = refused(yaml);
     assert.ok(
-      message.includes(`${line('lmi')} lmi.host: host managed-instances needs capacityProvider: {subnetIds:`),
+      message.includes(
+        `${hostAt(yaml, 'lmi')} lmi.host: host managed-instances needs capacityProvider: {subnetIds:`,
+      ),
       message,
     );
   });
@@ -480,7 +485,7 @@ describe('what synthesis refuses', () => {
     assert.match(
       stale,
       new RegExp(
-        `${line('web')} web\\.host: the build in .* is for host function, not web-function; run mcp-fleet build`,
+        `${hostAt(HOSTS_YAML, 'web')} web\\.host: the build in .* is for host function, not web-function; run mcp-fleet build`,
       ),
     );
     const image = refused(HOSTS_YAML, (servers) =>
