@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +10,9 @@ import { loadConfigOrThrow, type FleetConfig } from '../../src/config/index.js';
 import { startFleet, type RunningFleet } from '../../src/local/dev/fleet.js';
 import { INTERCEPTOR_ERROR_CODE } from '../../src/local/gateway/interceptors.js';
 import { ROOT } from '../helpers.js';
-import { assertNoneLeft, marker, text } from '../runtime/support.js';
-import { eventually } from '../support/eventually.js';
+import { processTree } from '../../src/platform/processes.js';
+import { assertNoneLeft, isAlive, marker, text } from '../runtime/support.js';
+import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 import { memoryServer, rpc } from './support.js';
 
 /*
@@ -444,3 +447,79 @@ ${memoryServer(policyDir)}
     await rm(policyDir, { recursive: true, force: true });
   }
 });
+
+describe('dev killed outright (SIGKILL) with interceptors', () => {
+  test("the interceptors' environments go with the servers': no process is left", async () => {
+    const own = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-interceptors-kill-'));
+    try {
+      await copyFile(path.join(FIXTURES, 'gate.mjs'), path.join(own, 'gate.mjs'));
+      await copyFile(path.join(FIXTURES, 'redact.ts'), path.join(own, 'redact.ts'));
+      await writeFile(
+        path.join(own, 'servers.yaml'),
+        `gateway:
+  name: killed
+  interceptors:
+    request: { handler: gate.mjs }
+    response: { handler: "redact.ts#redact" }
+defaults:
+  env:
+    MCP_FLEET_TEST_MARKER: "${mark.value}"
+servers:
+${memoryServer(own)}
+`,
+      );
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(ROOT, 'dist', 'cli', 'main.js'),
+          'dev',
+          '--config',
+          path.join(own, 'servers.yaml'),
+          '--port',
+          '0',
+        ],
+        { env: { ...process.env, ...mark.env }, stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      const output = outputOf(child);
+      const ready = await waitForText(output.stdout, /http:\/\/127\.0\.0\.1:(\d+)/, {
+        child,
+        what: 'the ready line',
+      });
+      await waitForText(output.stdout, /Ctrl-C to stop/, { child, what: 'the ready line' });
+      const answer = await rpc(`http://127.0.0.1:${ready[1] ?? ''}/mcp`, {
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'memory___read_graph', arguments: {} },
+      });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      // Both interceptors ran: each has an environment (a worker process) beside the server's.
+      const tree = processTree(child.pid ?? 0).slice(1);
+      const interceptorEnvs = tree.filter((pid) =>
+        /mcp-fleet-interceptor-(request|response)-killed/.test(environOf(pid)),
+      );
+      assert.equal(interceptorEnvs.length, 2, `interceptor environments among ${tree.join(' ')}`);
+      child.kill('SIGKILL');
+      await exited(child);
+      let still: number[] = [];
+      await eventually(
+        async () => {
+          still = [];
+          for (const pid of tree) if (await isAlive(pid)) still.push(pid);
+          return still.length === 0;
+        },
+        { what: 'every process of the fleet gone', seen: () => still.join(' ') },
+      );
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A process's environment as text ('' once it is gone). */
+function environOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -19,6 +19,7 @@ import type { InvocationRecord } from '../lambda/function.js';
 import type { MemoryMode } from '../lambda/memory.js';
 import { planSandbox, type SandboxPlan } from '../lambda/sandboxed.js';
 import { LocalLambda } from '../lambda/service.js';
+import type { Guardian } from '../lambda/environment.js';
 import { startDevServer, type DevServer, type DevServerLimits } from './server.js';
 import { DEFAULT_PORT } from './defaults.js';
 import { fleetStatus, type FleetStatus } from './status.js';
@@ -202,6 +203,7 @@ async function interceptorsFor(
   config: FleetConfig,
   options: FleetOptions,
   tracing: LocalTracing | undefined,
+  guardian: Guardian,
 ): Promise<GatewayInterceptors | undefined> {
   if (config.gateway.interceptors === undefined || Object.keys(config.gateway.interceptors).length === 0)
     return undefined;
@@ -217,6 +219,8 @@ async function interceptorsFor(
     ...(options.memory !== undefined ? { memory: options.memory } : {}),
     ...(options.onInterceptor ? { onCall: options.onInterceptor } : {}),
     ...(tracing ? { tracing } : {}),
+    // The servers' guardian: an interceptor's environments die with `dev` too.
+    guardian,
   });
   if (options.watchInterceptors === true) started.watch();
   return started;
@@ -282,7 +286,12 @@ class LocalFleet implements RunningFleet {
     applyRateLimits(this.gateway, next, this.options.rateLimitClock ?? systemClock);
     if (interceptorKey(next) !== interceptorKey(this.config)) {
       const old = this.gateway.interceptors;
-      this.gateway.interceptors = await interceptorsFor(next, this.options, this.gateway.tracing);
+      this.gateway.interceptors = await interceptorsFor(
+        next,
+        this.options,
+        this.gateway.tracing,
+        this.lambda.guardian,
+      );
       this.config = next;
       await old?.shutdown();
     }
@@ -320,7 +329,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
   learnLocalSecrets(redactor, lambda, options);
   let server: DevServer | undefined;
   try {
-    gateway.interceptors = await interceptorsFor(config, options, tracing);
+    gateway.interceptors = await interceptorsFor(config, options, tracing, lambda.guardian);
     server = await startDevServer({
       lambda,
       gateway,

@@ -81,7 +81,11 @@ export class LocalLambda {
   private readonly reclaimer: NodeJS.Timeout;
   /** The service's own guardian process, unless the options bring a guardian. */
   private readonly ownGuardian?: GuardianProcess;
-  private readonly guardian: Guardian;
+  /**
+   * Kills every environment of the service's functions if this process dies without stopping
+   * them (and of the functions that run beside them, such as `dev`'s interceptors).
+   */
+  readonly guardian: Guardian;
   /** Asynchronous events waiting to be tried again: each one's way to give up the wait. */
   private readonly retryWaits = new Set<() => void>();
 
