@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { Principal } from '../../src/config/cedar.js';
 import type { RateLimitConfig } from '../../src/config/rate-limits.js';
 import {
+  BUCKETS_KEPT,
   dimensionValue,
   GatewayRateLimits,
   matchEntry,
@@ -119,6 +120,41 @@ describe('GatewayRateLimits', () => {
         ['per-user/$.context.jwt.sub=bob', 3, 1],
       ],
     );
+  });
+
+  test('memory stays bounded whatever callers send: long values kept as a start and a hash, at most BUCKETS_KEPT counts, none in flight dropped', () => {
+    const anyTool: RateLimitConfig = {
+      id: 'any-tool',
+      dimensionKeys: ['targetName', 'toolName'],
+      entries: [
+        { dimensions: { targetName: 'git', toolName: '*' }, requests: { rate: 5, period: 'minute' } },
+      ],
+      source: SOURCE,
+    };
+    const limits = new GatewayRateLimits([anyTool], new ManualClock());
+    // A tool name of 100,000 characters (the tool need not exist): counted under a short key.
+    const long = `git___${'x'.repeat(100_000)}`;
+    for (let i = 0; i < 5; i++) admitted(limits.admit(call(alice, long)))();
+    const t = refused(limits.admit(call(alice, long)));
+    assert.ok(t.limitKey.length < 400, `limitKey of ${t.limitKey.length} characters`);
+    assert.match(
+      t.limitKey,
+      /^any-tool\/targetName=git\/toolName=git___x{58}…\(100006 characters, sha256 [0-9a-f]{16}\)$/,
+    );
+    // Another long name with the same start is another count.
+    admitted(limits.admit(call(alice, `${long}y`)))();
+    // One request held in flight, then more new values in one window than BUCKETS_KEPT.
+    const held = admitted(limits.admit(call(bob, 'git___held')));
+    for (let i = 0; i < BUCKETS_KEPT + 2_000; i++) admitted(limits.admit(call(alice, `git___t${i}`)))();
+    assert.ok(limits.kept <= BUCKETS_KEPT, `${limits.kept} counts kept`);
+    // The request in flight kept its count: a sixth one of its value is still refused… after five.
+    for (let i = 0; i < 4; i++) admitted(limits.admit(call(bob, 'git___held')))();
+    refused(limits.admit(call(bob, 'git___held')));
+    held();
+    // The newest values are counted as before.
+    const last = `git___t${BUCKETS_KEPT + 1_999}`;
+    for (let i = 0; i < 4; i++) admitted(limits.admit(call(alice, last)))();
+    refused(limits.admit(call(alice, last)));
   });
 
   test('a tool-specific entry wins over the * entry of its target', () => {

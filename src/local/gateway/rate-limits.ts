@@ -12,6 +12,7 @@
  * connections are the requests in flight. Locally this is exact; AgentCore's is distributed,
  * eventually consistent and fails open (docs/security.md).
  */
+import { createHash } from 'node:crypto';
 import type { Principal } from '../../config/cedar.js';
 import {
   ANY,
@@ -31,8 +32,14 @@ export const RATE_LIMIT_EXCEEDED = -32003;
 export const RATE_LIMIT_MESSAGE = 'Rate limit exceeded';
 /** The HTTP status of a throttled request (AgentCore: 429 for connections; for requests, as measured by a third party). */
 export const RATE_LIMIT_HTTP_STATUS = 429;
-/** Counts kept at most; past it, idle ones are dropped. */
-const BUCKETS_KEPT = 10_000;
+/**
+ * Counts kept at most: past it, those of past windows with nothing in flight are dropped, and when
+ * that is not enough (many callers, or one sending new values, in one window), the oldest with
+ * nothing in flight, down to nine tenths: memory stays bounded whatever callers send.
+ */
+export const BUCKETS_KEPT = 10_000;
+/** A value longer than this is kept in a count's key as its start and a hash (callers choose values). */
+export const VALUE_KEPT_CHARS = 256;
 /** Counts `/status` shows per limit, the busiest first. */
 const STATUS_BUCKETS = 50;
 
@@ -231,7 +238,8 @@ export class GatewayRateLimits {
   }
 
   /** The count of these values, its window rolled over to now's. */
-  private bucket(limit: RateLimitConfig, entry: RateLimitEntry, values: string[], now: number): Bucket {
+  private bucket(limit: RateLimitConfig, entry: RateLimitEntry, given: string[], now: number): Bucket {
+    const values = given.map(keptValue);
     const key = `${limit.id}\u0000${values.join('\u0000')}`;
     const windowMs =
       entry.requests === undefined
@@ -259,10 +267,23 @@ export class GatewayRateLimits {
     return b;
   }
 
-  /** Drops the counts of past windows with nothing in flight. */
+  /**
+   * Drops the counts of past windows with nothing in flight; when too many are still current, the
+   * oldest with nothing in flight too, down to nine tenths of {@link BUCKETS_KEPT}.
+   */
   private prune(now: number): void {
     for (const [key, b] of this.buckets)
       if (b.inFlight === 0 && !this.current(b, now)) this.buckets.delete(key);
+    const keep = Math.floor(BUCKETS_KEPT * 0.9);
+    for (const [key, b] of this.buckets) {
+      if (this.buckets.size <= keep) break;
+      if (b.inFlight === 0) this.buckets.delete(key);
+    }
+  }
+
+  /** How many counts are kept now (bounded by {@link BUCKETS_KEPT}). */
+  get kept(): number {
+    return this.buckets.size;
   }
 
   private current(b: Bucket, now: number): boolean {
@@ -312,6 +333,13 @@ export class GatewayRateLimits {
       return s;
     });
   }
+}
+
+/** A value as a count keeps it: itself, or when long its start, its length and a hash of it. */
+function keptValue(value: string): string {
+  if (value.length <= VALUE_KEPT_CHARS) return value;
+  const hash = createHash('sha256').update(value).digest('hex').slice(0, 16);
+  return `${value.slice(0, 64)}…(${value.length} characters, sha256 ${hash})`;
 }
 
 function sameLimit(a: RateLimitConfig, b: RateLimitConfig): boolean {
