@@ -30,6 +30,8 @@ export interface FleetOptions {
   tracing?: boolean;
   /** OTLP/HTTP endpoint every span is exported to (`--otlp`). */
   otlp?: string;
+  /** The OTLP export failed, or works again (told once per change). */
+  onTraceExport?: (ok: boolean, message: string) => void;
   /** The clock the gateway's rate limits count their windows on (default the machine's; a test's manual clock). */
   rateLimitClock?: Clock;
   host?: string;
@@ -320,6 +322,7 @@ export async function startFleet(config: FleetConfig, options: FleetOptions = {}
       : new LocalTracing({
           redact: (text) => redactor.redact(text),
           ...(options.otlp === undefined ? {} : { otlp: options.otlp }),
+          ...(options.onTraceExport === undefined ? {} : { onExport: options.onTraceExport }),
         });
   const lambda = localLambda(config, options, plan, tracing);
   const gateway = localGateway(config, lambda, options);

@@ -333,6 +333,9 @@ export class DevSession {
       onEventDropped: (functionName, why) => {
         this.output.eventDropped(functionName, why);
       },
+      onTraceExport: (ok, message) => {
+        this.output.traceExport(ok, message);
+      },
       watchInterceptors: s.watch,
       statusExtras: () =>
         this.failed.size === 0
@@ -406,6 +409,8 @@ export class DevSession {
       lines.push(
         `  web functions (${web.map((f) => f.server.id).join(', ')}) run on Node.js ${fleet.webNode.version}${fleet.webNode.exact ? '' : `, standing in for Node.js 24: ${fleet.webNode.why ?? ''}`}`,
       );
+    if (this.settings.otlp !== undefined)
+      lines.push(`  traces: every call's spans also go to ${this.settings.otlp} (OTLP/HTTP)`);
     for (const fn of fleet.lambda.functions.values()) {
       if (fn.localSecrets.length > 0)
         lines.push(

@@ -33,6 +33,8 @@ export interface DevOutput {
   interceptor(line: string): void;
   /** An asynchronous invocation's event dropped after its retries (LocalLambda.invokeAsync). */
   eventDropped(functionName: string, why: string): void;
+  /** The OTLP export (`--otlp`) failed, or works again after failing (LocalTracing's onExport). */
+  traceExport(ok: boolean, message: string): void;
   reloaded(change: FleetChange, view: ReloadView): void;
   stopping(signal: string): void;
   stopped(): void;
@@ -151,6 +153,9 @@ export function textOutput(out: (line: string) => void, now: () => Date = () => 
     eventDropped: (functionName, why) => {
       out(`${now().toISOString().slice(11, 23)} ${functionName} asynchronous event DROPPED (${why})`);
     },
+    traceExport: (ok, message) => {
+      out(`${now().toISOString().slice(11, 23)} traces: ${ok ? message : `WARNING ${message}`}`);
+    },
     reloaded: (change, view) => {
       for (const line of reloadLines(change, view)) out(line);
     },
@@ -193,6 +198,9 @@ export function jsonOutput(out: (line: string) => void, now: () => Date = () => 
     },
     eventDropped: (functionName, why) => {
       emit('event-dropped', { functionName, why });
+    },
+    traceExport: (ok, message) => {
+      emit('trace-export', { ok, message });
     },
     reloaded: (change, view) => {
       const { listed, ...rest } = change;

@@ -18,9 +18,16 @@ import {
   type SpanContext,
   type SpanStatus,
 } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import { EXPIRED, withDeadline } from '../../platform/time.js';
 import { formatTraceparent, parseTraceparent, xrayHeader, type TraceContext } from '../../contract/trace.js';
 
 /** Traces kept for `/status`, the newest. */
@@ -340,6 +347,39 @@ export interface TracingOptions {
   redact?: (text: string) => string;
   /** More span processors, each given every ended span (an embedder's own exporter). */
   processors?: SpanProcessor[];
+  /**
+   * The OTLP export failed (`ok` false: why; spans of that batch are dropped) or works again after
+   * failing (`ok` true). Told once per change, not per batch.
+   */
+  onExport?: (ok: boolean, message: string) => void;
+}
+
+/** How long `shutdown` waits for the last spans to reach the collector. */
+export const TRACING_SHUTDOWN_MS = 2000;
+
+/** The OTLP exporter, saying when its exports start failing and when they work again. */
+function reportingExporter(url: string, onExport: TracingOptions['onExport']): SpanExporter {
+  const inner = new OTLPTraceExporter({ url });
+  let failing = false;
+  return {
+    export: (spans, done) => {
+      inner.export(spans, (result) => {
+        const ok = result.code === ExportResultCode.SUCCESS;
+        if (ok === failing) {
+          failing = !ok;
+          onExport?.(
+            ok,
+            ok
+              ? `OTLP export to ${url} works again`
+              : `OTLP export to ${url} failed (${result.error?.message ?? 'no reason given'}); spans are dropped until it answers`,
+          );
+        }
+        done(result);
+      });
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush(),
+  };
 }
 
 /**
@@ -368,11 +408,15 @@ function treeOrder(spans: readonly SpanRecord[]): SpanRecord[] {
 export class LocalTracing {
   private readonly home: Home;
   private readonly recent = new RecentTraces();
+  private readonly onExport: TracingOptions['onExport'];
 
   constructor(options: TracingOptions = {}) {
+    this.onExport = options.onExport;
     const processors: SpanProcessor[] = [this.recent, ...(options.processors ?? [])];
     if (options.otlp !== undefined) {
-      processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: options.otlp }) }));
+      processors.push(
+        new BatchSpanProcessor({ exporter: reportingExporter(options.otlp, options.onExport) }),
+      );
     }
     this.home = {
       processors,
@@ -440,8 +484,23 @@ export class LocalTracing {
     await Promise.all(this.home.processors.map((p) => p.forceFlush()));
   }
 
-  /** Sends what is left to the collector (if any) and stops. */
+  /**
+   * Sends what is left to the collector (if any) and stops: within {@link TRACING_SHUTDOWN_MS}
+   * (a collector that is down or does not answer costs no more), never failing (a failure is told
+   * to `onExport`).
+   */
   async shutdown(): Promise<void> {
-    await Promise.all(this.home.processors.map((p) => p.shutdown()));
+    const all = Promise.allSettled(this.home.processors.map((p) => p.shutdown()));
+    const settled = await withDeadline(all, Date.now() + TRACING_SHUTDOWN_MS, { unref: true });
+    if (settled === EXPIRED) {
+      this.onExport?.(false, `the last spans did not reach the collector within ${TRACING_SHUTDOWN_MS} ms`);
+      return;
+    }
+    for (const r of settled)
+      if (r.status === 'rejected')
+        this.onExport?.(
+          false,
+          `the last spans did not reach the collector (${r.reason instanceof Error ? r.reason.message : String(r.reason)})`,
+        );
   }
 }
