@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import v8 from 'node:v8';
 import type * as Cedar from '@cedar-policy/cedar-wasm/nodejs';
 
 /*
@@ -21,9 +22,23 @@ export const MCP_ACTION = 'Mcp';
 
 let engine: typeof Cedar | undefined;
 
+/**
+ * The V8 flag that works around a crash of Node.js 20's V8 (seen 2026-12-07, Node.js v20.20.2): a
+ * `dev` gateway deciding policy under steady concurrent load died with "Fatal error … unreachable
+ * code" in `Deoptimizer::DoComputeBuiltinContinuation` after 1,800–8,600 calls, while deoptimizing
+ * an optimized function that had inlined the engine's JavaScript-to-WebAssembly call
+ * (`--trace-deopt-verbose`: "JS to Wasm builtin continuation frame authorize"). Without that
+ * inlining the same load ran on (docs/architecture.md); a call into the engine costs the same.
+ */
+export const NO_JS_WASM_INLINING = '--no-turbo-inline-js-wasm-calls';
+
 /** The Cedar engine, loaded on first use (about 30 ms: its WebAssembly module is compiled then). */
 export function cedar(): typeof Cedar {
-  engine ??= createRequire(import.meta.url)('@cedar-policy/cedar-wasm/nodejs') as typeof Cedar;
+  if (engine === undefined) {
+    // Before any code that calls the engine is optimized (the flag is read when V8 optimizes).
+    v8.setFlagsFromString(NO_JS_WASM_INLINING);
+    engine = createRequire(import.meta.url)('@cedar-policy/cedar-wasm/nodejs') as typeof Cedar;
+  }
   return engine;
 }
 
