@@ -375,14 +375,20 @@ function checkCapacity(
     );
 }
 
-/** `${MCP_FLEET_SESSION_DIR}` in env is a session's folder; no other host replaces it. */
+/** `${MCP_FLEET_SESSION_DIR}` in env, args or cwd is a session's folder; no other host replaces it. */
 function checkSessionDir(server: ServerConfig, own: SettingPath, report: Report): void {
   if (server.hosting.host === 'agentcore-runtime') return;
-  for (const [name, value] of Object.entries(server.env)) {
-    if (value.includes(`\${${FUNCTION_ENV.sessionDir}}`))
+  const placeholder = `\${${FUNCTION_ENV.sessionDir}}`;
+  const places: [PathKey[], string][] = [
+    ...Object.entries(server.env).map(([name, value]): [PathKey[], string] => [['env', name], value]),
+    ...server.args.map((value, i): [PathKey[], string] => [['args', i], value]),
+    ...(server.cwd === undefined ? [] : [[['cwd'], server.cwd] as [PathKey[], string]]),
+  ];
+  for (const [at, value] of places) {
+    if (value.includes(placeholder))
       report.error(
-        own('env', name),
-        `\${${FUNCTION_ENV.sessionDir}} is a session's own folder on host agentcore-runtime; on host ${server.hosting.host} it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime`,
+        own(...at),
+        `${placeholder} is a session's own folder on host agentcore-runtime; on host ${server.hosting.host} it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime`,
       );
   }
 }

@@ -177,7 +177,8 @@ export class SessionTable {
 /**
  * A session's launch spec: its folder as working directory (unless the spec names one), its
  * HOME, TMPDIR and XDG folders there (the spec's own env wins), `${MCP_FLEET_SESSION_DIR}` in env
- * values replaced; one server process taking the spec's `concurrency` calls at once.
+ * values, args and the working directory replaced; one server process taking the spec's
+ * `concurrency` calls at once.
  */
 export function sessionSpec(spec: LaunchSpec, dir: string): LaunchSpec {
   const own: Record<string, string> = {
@@ -188,13 +189,13 @@ export function sessionSpec(spec: LaunchSpec, dir: string): LaunchSpec {
     XDG_STATE_HOME: path.join(dir, 'state'),
   };
   for (const folder of Object.values(own)) mkdirSync(folder, { recursive: true });
-  const configured = Object.fromEntries(
-    Object.entries(spec.env).map(([k, v]) => [k, v.replaceAll(`\${${SESSION_DIR_ENV}}`, dir)]),
-  );
+  const placed = (v: string): string => v.replaceAll(`\${${SESSION_DIR_ENV}}`, dir);
+  const configured = Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, placed(v)]));
   return {
     ...spec,
+    args: spec.args.map(placed),
     env: { ...own, [SESSION_DIR_ENV]: dir, ...configured },
-    cwd: spec.cwd ?? dir,
+    cwd: spec.cwd === undefined ? dir : placed(spec.cwd),
     processes: 1,
   };
 }

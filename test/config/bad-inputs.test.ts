@@ -240,6 +240,8 @@ const expected: Record<string, string[]> = {
     '14:22 everything.maxEnvironments: 0 is below 1; use 1 or more (2 or more on host web-function)',
     '17:11 filesystem.host: "Web-Function" is not a valid host; did you mean "web-function"?',
     "21:7 git.aws.systemLogLevel: aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is function, whose platform lines are text; remove it",
+    "24:12 files.args[0]: ${MCP_FLEET_SESSION_DIR} is a session's own folder on host agentcore-runtime; on host function it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime",
+    "25:10 files.cwd: ${MCP_FLEET_SESSION_DIR} is a session's own folder on host agentcore-runtime; on host function it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime",
   ],
   'host-web-function-limits.yaml': [
     '6:11 fetch.host: host web-function runs a Node.js zip (nodejs24.x), and a pypi server needs its own container image; use host: function or agentcore-runtime',

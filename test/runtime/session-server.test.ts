@@ -90,6 +90,34 @@ async function connectV2(url: string, era: '2025' | '2026-07-28', runtime?: stri
   return client;
 }
 
+describe("${MCP_FLEET_SESSION_DIR} in a server's args and working directory", () => {
+  test("server-filesystem given its session's folder in args: each session's allowed directory is its own folder", async () => {
+    const mark = marker();
+    const server = await startSessionServer(
+      {
+        id: 'files',
+        command: BIN('mcp-server-filesystem'),
+        args: [`\${${SESSION_DIR_ENV}}`],
+        cwd: `\${${SESSION_DIR_ENV}}`,
+        env: mark.env,
+      },
+      { host: '127.0.0.1', port: 0, log: new RecordingLog(), sessionsDir: path.join(dir, 'files-sessions') },
+    );
+    const a = await connectV1(server.url);
+    try {
+      const listed = text(await a.client.callTool({ name: 'list_allowed_directories', arguments: {} }));
+      const session = server.sessions().find((s) => s.id === a.transport.sessionId);
+      assert.ok(session, 'the session is in the table');
+      assert.ok(listed.includes(session.dir), `${listed} names ${session.dir}`);
+      assert.ok(!listed.includes(SESSION_DIR_ENV), `the placeholder is replaced: ${listed}`);
+    } finally {
+      await a.client.close();
+      await server.close();
+      await assertNoneLeft(mark.value);
+    }
+  });
+});
+
 describe('sessions of server-memory, in process', () => {
   const mark = marker();
   let server: SessionServer;
