@@ -76,13 +76,27 @@ export async function bundleInterceptor(
       bytes: output?.bytes ?? 0,
     };
   } catch (err) {
-    const errors = (err as { errors?: { text: string }[] }).errors;
+    const errors = (err as { errors?: BundleMessage[] }).errors;
     const text =
-      errors !== undefined && errors.length > 0
-        ? errors.map((e) => e.text).join('; ')
-        : (err as Error).message;
+      errors !== undefined && errors.length > 0 ? errors.map(placed).join('; ') : (err as Error).message;
     throw new InterceptorBuildError(interceptor, `cannot bundle: ${text}`);
   }
+}
+
+/** An esbuild error, as much of it as is read here. */
+interface BundleMessage {
+  text: string;
+  location?: { file: string; line: number; column: number } | null;
+}
+
+/**
+ * An esbuild error with its place (`file:line:column`, relative to the config's folder as esbuild
+ * names it; the column from 1), unless it is in the generated entry (`<stdin>`).
+ */
+function placed(e: BundleMessage): string {
+  const at = e.location;
+  if (at === undefined || at === null || at.file === '<stdin>' || at.file === '') return e.text;
+  return `${at.file}:${at.line}:${at.column + 1}: ${e.text}`;
 }
 
 /** Bundles every interceptor of the fleet; none configured: nothing. */

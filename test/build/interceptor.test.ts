@@ -106,3 +106,22 @@ test('a handler file without the named export: the build fails saying which inte
     await cleanup();
   }
 });
+
+test("a handler file that does not parse: the build's error names its file, line and column", async () => {
+  const { file, dir, cleanup } = await fleetDir('    request: { handler: broken.mjs }');
+  try {
+    await writeFile(
+      path.join(dir, 'broken.mjs'),
+      'export async function handler(event) {\n  return { ok: true, };;\n  const = 1;\n}\n',
+    );
+    const fleet = await loadConfigOrThrow(file);
+    const request = fleet.gateway.interceptors?.request;
+    assert.ok(request);
+    await assert.rejects(
+      bundleInterceptor(request, path.join(dir, 'out')),
+      /interceptor request \(broken\.mjs#handler\): cannot bundle: broken\.mjs:3:9: Expected identifier but found "="/,
+    );
+  } finally {
+    await cleanup();
+  }
+});
