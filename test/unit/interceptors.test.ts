@@ -127,3 +127,77 @@ describe('a REQUEST interceptor over its timeout', () => {
     await interceptors.shutdown();
   });
 });
+
+describe("what Lambda would not carry out of a REQUEST interceptor's handler", () => {
+  test('output JSON cannot hold (a BigInt, a cycle), output over 6 MB, a short-circuit status without a body: each a clear error; the target is not called', async () => {
+    const cyclic: Record<string, unknown> = { interceptorOutputVersion: '1.0' };
+    cyclic['mcp'] = cyclic;
+    const shortCircuit = (body: { id: unknown }, statusCode: number) => ({
+      interceptorOutputVersion: '1.0',
+      mcp: {
+        transformedGatewayResponse: {
+          statusCode,
+          body: { jsonrpc: '2.0', id: body.id, result: { content: [] } },
+        },
+      },
+    });
+    const outputs: ((body: { id: unknown }) => unknown)[] = [
+      (body) => ({
+        interceptorOutputVersion: '1.0',
+        mcp: { transformedGatewayRequest: { body: { ...body, big: 10n } } },
+      }),
+      () => cyclic,
+      (body) => ({
+        interceptorOutputVersion: '1.0',
+        mcp: { transformedGatewayRequest: { body: { ...body, padding: 'x'.repeat(7_000_000) } } },
+      }),
+      (body) => shortCircuit(body, 204),
+      (body) => shortCircuit(body, 101),
+    ];
+    const { interceptors, clock } = await requestInterceptor(() => ({
+      answer: (msg) => {
+        const event = msg.event as { mcp: { gatewayRequest: { body: { id: number } } } };
+        const body = event.mcp.gatewayRequest.body;
+        return result(msg, outputs[body.id]?.(body));
+      },
+    }));
+    const before = served.length;
+    const messages: string[] = [];
+    for (let id = 0; id < outputs.length; id++) {
+      const out = responseOf(
+        await interceptors.handle(
+          inner,
+          { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'notes___x', arguments: {} } },
+          { deadline: clock.now() + 60_000 },
+        ),
+        `answer ${id}`,
+      );
+      assert.ok('error' in out, JSON.stringify(out).slice(0, 300));
+      assert.equal(out.error.code, INTERCEPTOR_ERROR_CODE);
+      messages.push(out.error.message.replace(/^.*? failed: /, ''));
+    }
+    assert.equal(served.length, before, 'the target was not called');
+    assert.match(
+      messages[0] ?? '',
+      /^its output is not JSON \(.*BigInt.*\); Lambda would fail the invocation$/,
+    );
+    assert.match(
+      messages[1] ?? '',
+      /^its output is not JSON \(.*circular.*\); Lambda would fail the invocation$/i,
+    );
+    assert.match(
+      messages[2] ?? '',
+      /^its output: the response is \d+ bytes, over Lambda's 6291456-byte \(6 MB\) response limit$/,
+    );
+    for (const [i, status] of [
+      [3, 204],
+      [4, 101],
+    ] as const)
+      assert.equal(
+        messages[i],
+        `mcp.transformedGatewayResponse.statusCode is ${status}, which carries no body: the JSON-RPC answer would not reach the caller; use 200, or an error status`,
+      );
+    assert.deepEqual(interceptors.status()[0]?.['failures'], { malformed: 5 });
+    await interceptors.shutdown();
+  });
+});

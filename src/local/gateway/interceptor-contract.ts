@@ -7,7 +7,11 @@
 import { DEFAULTS } from '../../config/limits.js';
 import type { InterceptorConfig } from '../../config/interceptors.js';
 import type { ServerConfig } from '../../config/model.js';
-import { functionErrorMessage } from '../../contract/function-call.js';
+import {
+  functionErrorMessage,
+  LAMBDA_PAYLOAD_MAX_BYTES,
+  payloadTooLargeMessage,
+} from '../../contract/function-call.js';
 import type { Caller } from '../../protocol/bridge.js';
 import { isRequest, type JsonRpcRequest, type JsonRpcResponse } from '../../protocol/jsonrpc.js';
 import type { InvokeOutcome } from '../lambda/function.js';
@@ -19,6 +23,9 @@ const DEV_ONLY_HEADERS = new Set(['x-mcp-fleet-token']);
 
 /** Why an interceptor's call did not give a usable output. */
 export type InterceptorFailure = 'error' | 'timeout' | 'throttled' | 'version' | 'malformed';
+
+/** HTTP statuses whose response has no body (RFC 9110): 1xx too, refused by range. */
+const NO_BODY_STATUSES = new Set([204, 205, 304]);
 
 /** An output read, or why it cannot be used. */
 export type Read<T> = { ok: T } | { failure: InterceptorFailure; detail: string };
@@ -79,6 +86,18 @@ export function readOutcome(outcome: InvokeOutcome, timeoutS: number): Read<Reco
     };
   }
   const out = outcome.payload;
+  // Lambda sends a handler's result as JSON, up to 6 MB: what JSON cannot hold fails there (the
+  // local environment hands the value over as it is, a BigInt or a cycle included).
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(out ?? null));
+  } catch (err) {
+    return malformed(
+      `its output is not JSON (${(err as Error).message.split('\n')[0] ?? ''}); Lambda would fail the invocation`,
+    );
+  }
+  if (bytes > LAMBDA_PAYLOAD_MAX_BYTES)
+    return malformed(`its output: ${payloadTooLargeMessage('response', bytes)}`);
   if (!isObject(out))
     return malformed(`it returned ${describe(out)}, not an object with interceptorOutputVersion and mcp`);
   if (out['interceptorOutputVersion'] !== INTERCEPTOR_VERSION) {
@@ -141,6 +160,10 @@ function readResponse(t: unknown, original: JsonRpcRequest): Read<GivenResponse>
   const status = t['statusCode'] ?? 200;
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599)
     return malformed(`mcp.transformedGatewayResponse.statusCode is ${describe(status)}, not an HTTP status`);
+  if (status < 200 || NO_BODY_STATUSES.has(status))
+    return malformed(
+      `mcp.transformedGatewayResponse.statusCode is ${status}, which carries no body: the JSON-RPC answer would not reach the caller; use 200, or an error status`,
+    );
   const body = t['body'];
   const isResponse =
     isObject(body) &&
