@@ -244,6 +244,36 @@ test('an invalid edit is reported as validate reports it; the fleet keeps runnin
   assert.equal(dev.exitCode, null);
 });
 
+test('a changed gateway rate limit applies at once, and the reload says so (no restart asked)', async () => {
+  const good = config('2026.10.10', FILESYSTEM)
+    .replace(/ {2}memory:\n(?: {4}.*\n)+/, '')
+    .replace('args: [stdio]\n', 'args: [stdio]\n    timeout: 60\n');
+  const limited = good.replace(
+    'gateway: { name: reload-test }\n',
+    `gateway:
+  name: reload-test
+  rateLimits:
+    per-echo:
+      dimensionKeys: [toolName]
+      entries:
+        - dimensions: { toolName: everything___echo }
+          requests: 1/minute
+`,
+  );
+  const out = stdout.length;
+  await save(limited);
+  await waitFor(() => stdout, /reloaded servers\.yaml: 3 servers unchanged, still serving/, out);
+  await waitFor(() => stdout, /gateway\.rateLimits changed: applied/, out);
+  assert.doesNotMatch(stdout.slice(out), /restart mcp-fleet dev/);
+  await call('everything___echo', { message: 'first of the minute' });
+  const second = await rpc(`${url}/mcp`, {
+    id: ++calls,
+    method: 'tools/call',
+    params: { name: 'everything___echo', arguments: { message: 'second' } },
+  });
+  assert.equal(second.status, 429, JSON.stringify(second.body));
+});
+
 test('a server switched to agentcore-runtime is held back while the gateway keeps no sessions (its state would be lost), and said so', async () => {
   const good = config('2026.10.10', FILESYSTEM).replace(/ {2}memory:\n(?: {4}.*\n)+/, '');
   const from = stderr.length;

@@ -490,6 +490,7 @@ export class DevSession {
         return reason === undefined ? [] : [{ id, reason: `build: ${reason}` }];
       }),
       fleetLevel: fleetLevelChanges(current, next),
+      appliedLive: liveChanges(current, next),
     });
   }
 
@@ -527,9 +528,36 @@ function heldForSessions(current: FleetConfig, next: FleetConfig): string[] {
     .map((s) => s.id);
 }
 
-/** Fleet-level settings are not applied while running: which of them changed. */
+/** The fleet-level settings a reload applies while running (FleetProcess.apply). */
+const LIVE_SETTINGS = {
+  'gateway.rateLimits': (c: FleetConfig) => c.gateway.rateLimits,
+  'gateway.interceptors': (c: FleetConfig) => c.gateway.interceptors,
+  policy: (c: FleetConfig) => c.policy,
+} as const;
+
+const changedAt = (current: FleetConfig, next: FleetConfig, read: (c: FleetConfig) => unknown): boolean =>
+  JSON.stringify(read(current)) !== JSON.stringify(read(next));
+
+/**
+ * Fleet-level settings not applied while running: which of them changed (the gateway's, but for
+ * those applied live).
+ */
 function fleetLevelChanges(current: FleetConfig, next: FleetConfig): string[] {
-  return (['stack', 'gateway', 'region'] as const).filter(
-    (k) => JSON.stringify(current[k]) !== JSON.stringify(next[k]),
-  );
+  const gatewayRest = (c: FleetConfig) => ({ ...c.gateway, rateLimits: undefined, interceptors: undefined });
+  return (
+    [
+      ['stack', (c: FleetConfig) => c.stack],
+      ['gateway', gatewayRest],
+      ['region', (c: FleetConfig) => c.region],
+    ] as const
+  )
+    .filter(([, read]) => changedAt(current, next, read))
+    .map(([name]) => name);
+}
+
+/** Fleet-level settings that changed and were applied at once. */
+function liveChanges(current: FleetConfig, next: FleetConfig): string[] {
+  return Object.entries(LIVE_SETTINGS)
+    .filter(([, read]) => changedAt(current, next, read))
+    .map(([name]) => name);
 }

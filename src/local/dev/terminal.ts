@@ -46,6 +46,8 @@ export interface ReloadView {
   failed: readonly { id: string; reason: string }[];
   /** Fleet-level settings that changed (applied on restart only). */
   fleetLevel: readonly string[];
+  /** Fleet-level settings that changed and were applied at once (rate limits, interceptors, policy). */
+  appliedLive: readonly string[];
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -128,6 +130,7 @@ export function reloadLines(change: FleetChange, view: ReloadView): string[] {
     `reloaded ${view.configFile}: ${parts.join('; ')}`,
     ...serverLines(change.listed, view.failed),
   ];
+  if (view.appliedLive.length > 0) lines.push(`  ${view.appliedLive.join(', ')} changed: applied`);
   if (view.fleetLevel.length > 0)
     lines.push(
       `  ${view.fleetLevel.join(', ')} changed: restart mcp-fleet dev to apply ${view.fleetLevel.length > 1 ? 'them' : 'it'}`,
@@ -214,6 +217,7 @@ export function jsonOutput(out: (line: string) => void, now: () => Date = () => 
         })),
         failed: view.failed,
         restartToApply: view.fleetLevel,
+        appliedLive: view.appliedLive,
       });
     },
     stopping: (signal) => {
