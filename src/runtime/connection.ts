@@ -332,13 +332,21 @@ export class McpConnection {
   }
 
   /**
-   * The call a server's question was asked during has ended (answered, failed, timed out or
-   * cancelled): its questions still unanswered are answered to the server with an error, so that
-   * it does not wait for a client that can no longer reply on that call's stream.
+   * The call a server's question was relayed with has ended (answered, failed, timed out or
+   * cancelled). stdio does not say which call asked (the question went with the oldest call that
+   * had a stream), so while another call is in flight the question may be that call's: it stays,
+   * taken on by that call (its notifications, its end). Once no call is left, its questions still
+   * unanswered are answered to the server with an error, so that it does not wait on.
    */
   private endRelayed(call: RequestId): void {
     for (const [clientId, r] of this.relayed) {
       if (r.call !== call) continue;
+      const next = [...this.pending].find(([, p]) => p.onRequest !== undefined);
+      if (next !== undefined) {
+        r.call = next[0];
+        if (next[1].onNotification !== undefined) r.onNotification = next[1].onNotification;
+        continue;
+      }
       this.forget(clientId);
       this.transport
         .send(

@@ -218,6 +218,43 @@ describe("the connection: a server's questions relayed to its client", () => {
     assert.equal(await conn.answerClient({ jsonrpc: '2.0', id: questions[0]?.id ?? '', result: {} }), false);
   });
 
+  test('the call its question went with ends while the call that may have asked runs on: the question stays, and its answer reaches the server', async () => {
+    const { t, conn, clock } = await opened({ shared: true });
+    const onA: JsonRpcRequest[] = [];
+    const onB: JsonRpcRequest[] = [];
+    // A (the oldest call with a stream) hangs; B asks. stdio does not say which call asked: the
+    // question goes with A.
+    const a = conn.request('tools/call', { name: 'hang' }, { timeoutMs: 50, onRequest: (r) => onA.push(r) });
+    const rejected = assert.rejects(a, CallTimeoutError);
+    const b = conn.request('tools/call', { name: 'ask' }, { timeoutMs: 5000, onRequest: (r) => onB.push(r) });
+    await settle();
+    assert.equal(onA.length, 1, 'the question went with the oldest call');
+    assert.equal(onB.length, 0);
+    await clock.advance(50);
+    await rejected;
+    assert.equal(
+      t.sent.filter((m) => 'id' in m && m.id === 'srv-1' && 'error' in m).length,
+      0,
+      'the server got no error for its question: B, which may have asked it, runs on',
+    );
+    const question = onA[0];
+    assert.ok(question);
+    assert.equal(
+      await conn.answerClient({
+        jsonrpc: '2.0',
+        id: question.id,
+        result: { action: 'accept', content: { n: 1 } },
+      }),
+      true,
+    );
+    const answer = await b;
+    assert.ok('result' in answer, JSON.stringify(answer));
+    const got = JSON.parse((answer.result['content'] as { text: string }[])[0]?.text ?? '') as {
+      result: unknown;
+    };
+    assert.deepEqual(got.result, { action: 'accept', content: { n: 1 } });
+  });
+
   test('the server gives up its question: the client is told under our id', async () => {
     const { t, conn } = await opened();
     const questions: JsonRpcRequest[] = [];
