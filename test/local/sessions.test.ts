@@ -53,6 +53,9 @@ function entityNames(result: Awaited<ReturnType<Client['callTool']>>): string[] 
   return ((JSON.parse(text) as { entities?: { name: string }[] }).entities ?? []).map((e) => e.name);
 }
 
+/** What the fleet told the developer (dev's output) beside the answers. */
+const notices: string[] = [];
+
 before(async () => {
   ({ dir, cleanup } = await tempDir());
   const file = path.join(dir, 'servers.yaml');
@@ -77,6 +80,7 @@ servers:
     onStateFiles: (id, files) => {
       stateFiles.push({ id, files });
     },
+    onNotice: (line) => notices.push(line),
   });
 });
 
@@ -132,6 +136,15 @@ describe('agentcore-runtime: a server per session', () => {
     assert.ok(fn.killEnvironments() > 0);
     await eventually(() => fn.environmentList.length === 0, { what: 'every environment ended' });
     assert.deepEqual(entityNames(await a.callTool({ name: 'memory___read_graph', arguments: {} })), []);
+    // The caller's answer does not say the state is gone: dev's output does.
+    assert.ok(
+      notices.some((n) =>
+        /^memory: its session for gateway session \S+ had ended \(its idle timeout or lifetime\); the gateway started a new one, so what the server kept in the old one is gone$/.test(
+          n,
+        ),
+      ),
+      JSON.stringify(notices),
+    );
   });
 });
 

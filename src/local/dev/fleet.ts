@@ -30,6 +30,8 @@ export interface FleetOptions {
   tracing?: boolean;
   /** OTLP/HTTP endpoint every span is exported to (`--otlp`). */
   otlp?: string;
+  /** What a developer should know that no answer says (the gateway's onNotice). */
+  onNotice?: (line: string) => void;
   /** The OTLP export failed, or works again (told once per change). */
   onTraceExport?: (ok: boolean, message: string) => void;
   /** The clock the gateway's rate limits count their windows on (default the machine's; a test's manual clock). */
@@ -178,6 +180,7 @@ function localGateway(config: FleetConfig, lambda: LocalLambda, options: FleetOp
       ? { sessionTimeoutMs: config.gateway.sessionTimeout * 1000 }
       : {}),
     responseStreaming: config.gateway.responseStreaming,
+    ...(options.onNotice ? { onNotice: options.onNotice } : {}),
   });
 }
 

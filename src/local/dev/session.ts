@@ -336,6 +336,9 @@ export class DevSession {
       onTraceExport: (ok, message) => {
         this.output.traceExport(ok, message);
       },
+      onNotice: (line) => {
+        this.output.notice(line);
+      },
       watchInterceptors: s.watch,
       statusExtras: () =>
         this.failed.size === 0

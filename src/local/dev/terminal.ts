@@ -35,6 +35,8 @@ export interface DevOutput {
   eventDropped(functionName: string, why: string): void;
   /** The OTLP export (`--otlp`) failed, or works again after failing (LocalTracing's onExport). */
   traceExport(ok: boolean, message: string): void;
+  /** Something to know that no answer says (the gateway's onNotice). */
+  notice(line: string): void;
   reloaded(change: FleetChange, view: ReloadView): void;
   stopping(signal: string): void;
   stopped(): void;
@@ -159,6 +161,9 @@ export function textOutput(out: (line: string) => void, now: () => Date = () => 
     traceExport: (ok, message) => {
       out(`${now().toISOString().slice(11, 23)} traces: ${ok ? message : `WARNING ${message}`}`);
     },
+    notice: (line) => {
+      out(`${now().toISOString().slice(11, 23)} ${line}`);
+    },
     reloaded: (change, view) => {
       for (const line of reloadLines(change, view)) out(line);
     },
@@ -204,6 +209,9 @@ export function jsonOutput(out: (line: string) => void, now: () => Date = () => 
     },
     traceExport: (ok, message) => {
       emit('trace-export', { ok, message });
+    },
+    notice: (line) => {
+      emit('notice', { message: line });
     },
     reloaded: (change, view) => {
       const { listed, ...rest } = change;

@@ -48,6 +48,8 @@ export interface GatewayOptions {
    * (elicitation, sampling, roots) are relayed through /mcp, as AgentCore relays them.
    */
   responseStreaming?: boolean;
+  /** Something a developer should know that no request's answer says (a target's session restarted). */
+  onNotice?: (line: string) => void;
 }
 
 export class LocalGateway implements McpBackend {
@@ -74,7 +76,13 @@ export class LocalGateway implements McpBackend {
     this.clock = options.clock ?? systemClock;
     if (options.sessionTimeoutMs !== undefined)
       this.sessions = new GatewaySessions(this.clock, options.sessionTimeoutMs);
-    this.mcp = new McpTargets(lambda, this.clock, this.sessions, options.responseStreaming === true);
+    this.mcp = new McpTargets(
+      lambda,
+      this.clock,
+      this.sessions,
+      options.responseStreaming === true,
+      options.onNotice,
+    );
     this.catalog = new Catalog(lambda, this.mcp, { search: options.search, clock: this.clock });
   }
 

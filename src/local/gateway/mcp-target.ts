@@ -388,6 +388,8 @@ export class McpTargets implements TargetStreamHost {
      * the gateway session that keeps the server's session, and its answers come back.
      */
     private readonly relay = false,
+    /** What a developer should know that no answer says (a target's session started again). */
+    private readonly onNotice?: (line: string) => void,
   ) {
     this.streams = new SessionStreams(this, clock);
   }
@@ -469,7 +471,13 @@ export class McpTargets implements TargetStreamHost {
       });
       if (answer.statusCode === 404 && attempt === 1) {
         // The target's session ended (idle, or its lifetime): the gateway starts a new one.
-        if (kept !== undefined) this.sessions?.forget(kept, key);
+        if (kept !== undefined) {
+          this.sessions?.forget(kept, key);
+          // The caller sees an answer as usual; what the server kept in the old session is gone.
+          this.onNotice?.(
+            `${key}: its session for gateway session ${kept} had ended (its idle timeout or lifetime); the gateway started a new one, so what the server kept in the old one is gone`,
+          );
+        }
         target = undefined;
         continue;
       }
