@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { FUNCTION_ENV } from '../contract/function-env.js';
 import {
   FUNCTION_NAME_PREFIX,
@@ -309,6 +310,7 @@ function checkHost(
       true,
     );
   checkSessionDir(server, own, report);
+  checkSessionFile(server, own, report);
   if (host === 'function') return;
   const kind = server.package?.kind;
   const command = server.command.split('/').at(-1) ?? server.command;
@@ -391,6 +393,33 @@ function checkSessionDir(server: ServerConfig, own: SettingPath, report: Report)
         `${placeholder} is a session's own folder on host agentcore-runtime; on host ${server.hosting.host} it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime`,
       );
   }
+}
+
+/**
+ * Servers known to keep their state in a file whose default place is their install folder: on
+ * AgentCore each session is a microVM of its own, but `dev`'s sessions share the install folder.
+ */
+const SESSION_FILE_SETTINGS: Readonly<Record<string, string>> = {
+  '@modelcontextprotocol/server-memory': 'MEMORY_FILE_PATH',
+  'mcp-server-memory': 'MEMORY_FILE_PATH',
+};
+
+/** A known server on agentcore-runtime whose state file is not in the session's folder. */
+function checkSessionFile(server: ServerConfig, own: SettingPath, report: Report): void {
+  if (server.hosting.host !== 'agentcore-runtime') return;
+  const names = [
+    server.package?.kind === 'npm' ? server.package.name : undefined,
+    path.basename(server.command),
+  ];
+  const variable = names.map((n) => (n === undefined ? undefined : SESSION_FILE_SETTINGS[n])).find(Boolean);
+  if (variable === undefined) return;
+  const value = server.env[variable];
+  if (value !== undefined && (value.includes(`\${${FUNCTION_ENV.sessionDir}}`) || path.isAbsolute(value)))
+    return;
+  report.warn(
+    value === undefined ? own('command') : own('env', variable),
+    `${variable} ${value === undefined ? 'is not set' : `is relative ("${value}")`}: this server then keeps its state next to its install, which the sessions of one mcp-fleet dev share (on AgentCore each session is its own microVM); set ${variable}: \${${FUNCTION_ENV.sessionDir}}/${variable === 'MEMORY_FILE_PATH' ? 'memory.jsonl' : 'state'}`,
+  );
 }
 
 function checkAgentCoreRuntime(

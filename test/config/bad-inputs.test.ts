@@ -202,6 +202,7 @@ const expected: Record<string, string[]> = {
     "12:18 fetch.maxLifetime: 30000 is above AgentCore Runtime's maximum of 28800 seconds; use 60–28800",
   ],
   'host-agentcore-runtime-limits.yaml': [
+    '3:14 warning: memory.command: MEMORY_FILE_PATH is not set: this server then keeps its state next to its install, which the sessions of one mcp-fleet dev share (on AgentCore each session is its own microVM); set MEMORY_FILE_PATH: ${MCP_FLEET_SESSION_DIR}/memory.jsonl',
     '5:5 memory.memory: an AgentCore Runtime session has a fixed 2 vCPU and 8 GB; there is no memory setting, remove it',
     "6:5 memory.processes: processes applies to hosts web-function and managed-instances; this server's host is agentcore-runtime, and a session keeps its state in its one server process; remove it or set host",
     "7:5 memory.environmentConcurrency: environmentConcurrency applies to hosts web-function and managed-instances; this server's host is agentcore-runtime, and a session's calls go to its own server process (use concurrency); remove it or set host",
@@ -242,6 +243,9 @@ const expected: Record<string, string[]> = {
     "21:7 git.aws.systemLogLevel: aws.systemLogLevel applies to host web-function (its platform events are JSON records with a level); this server's host is function, whose platform lines are text; remove it",
     "24:12 files.args[0]: ${MCP_FLEET_SESSION_DIR} is a session's own folder on host agentcore-runtime; on host function it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime",
     "25:10 files.cwd: ${MCP_FLEET_SESSION_DIR} is a session's own folder on host agentcore-runtime; on host function it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime",
+    // server-memory keeps its graph next to its install unless MEMORY_FILE_PATH says otherwise.
+    '27:14 warning: notes.command: MEMORY_FILE_PATH is not set: this server then keeps its state next to its install, which the sessions of one mcp-fleet dev share (on AgentCore each session is its own microVM); set MEMORY_FILE_PATH: ${MCP_FLEET_SESSION_DIR}/memory.jsonl',
+    '33:30 warning: notes2.env.MEMORY_FILE_PATH: MEMORY_FILE_PATH is relative ("memory.jsonl"): this server then keeps its state next to its install, which the sessions of one mcp-fleet dev share (on AgentCore each session is its own microVM); set MEMORY_FILE_PATH: ${MCP_FLEET_SESSION_DIR}/memory.jsonl',
   ],
   'host-web-function-limits.yaml': [
     '6:11 fetch.host: host web-function runs a Node.js zip (nodejs24.x), and a pypi server needs its own container image; use host: function or agentcore-runtime',

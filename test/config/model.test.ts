@@ -286,6 +286,7 @@ describe('hosts', () => {
         '    host: agentcore-runtime',
         '    state: session',
         '    idleTimeout: 600',
+        '    env: { MEMORY_FILE_PATH: "${MCP_FLEET_SESSION_DIR}/memory.jsonl" }',
         '  git:',
         '    command: mcp-server-git',
         '    host: agentcore-runtime',
