@@ -377,20 +377,22 @@ function checkCapacity(
     );
 }
 
+/** What a session's folder is written as in a server's env, args and cwd. */
+const SESSION_DIR_PLACEHOLDER = `\${${FUNCTION_ENV.sessionDir}}`;
+
 /** `${MCP_FLEET_SESSION_DIR}` in env, args or cwd is a session's folder; no other host replaces it. */
 function checkSessionDir(server: ServerConfig, own: SettingPath, report: Report): void {
   if (server.hosting.host === 'agentcore-runtime') return;
-  const placeholder = `\${${FUNCTION_ENV.sessionDir}}`;
   const places: [PathKey[], string][] = [
     ...Object.entries(server.env).map(([name, value]): [PathKey[], string] => [['env', name], value]),
     ...server.args.map((value, i): [PathKey[], string] => [['args', i], value]),
     ...(server.cwd === undefined ? [] : [[['cwd'], server.cwd] as [PathKey[], string]]),
   ];
   for (const [at, value] of places) {
-    if (value.includes(placeholder))
+    if (value.includes(SESSION_DIR_PLACEHOLDER))
       report.error(
         own(...at),
-        `${placeholder} is a session's own folder on host agentcore-runtime; on host ${server.hosting.host} it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime`,
+        `${SESSION_DIR_PLACEHOLDER} is a session's own folder on host agentcore-runtime; on host ${server.hosting.host} it would reach the server as written; use a path (under /tmp on Lambda) or set host: agentcore-runtime`,
       );
   }
 }
@@ -399,9 +401,9 @@ function checkSessionDir(server: ServerConfig, own: SettingPath, report: Report)
  * Servers known to keep their state in a file whose default place is their install folder: on
  * AgentCore each session is a microVM of its own, but `dev`'s sessions share the install folder.
  */
-const SESSION_FILE_SETTINGS: Readonly<Record<string, string>> = {
-  '@modelcontextprotocol/server-memory': 'MEMORY_FILE_PATH',
-  'mcp-server-memory': 'MEMORY_FILE_PATH',
+const SESSION_FILES: Readonly<Record<string, { variable: string; file: string }>> = {
+  '@modelcontextprotocol/server-memory': { variable: 'MEMORY_FILE_PATH', file: 'memory.jsonl' },
+  'mcp-server-memory': { variable: 'MEMORY_FILE_PATH', file: 'memory.jsonl' },
 };
 
 /** A known server on agentcore-runtime whose state file is not in the session's folder. */
@@ -411,14 +413,14 @@ function checkSessionFile(server: ServerConfig, own: SettingPath, report: Report
     server.package?.kind === 'npm' ? server.package.name : undefined,
     path.basename(server.command),
   ];
-  const variable = names.map((n) => (n === undefined ? undefined : SESSION_FILE_SETTINGS[n])).find(Boolean);
-  if (variable === undefined) return;
+  const known = names.map((n) => (n === undefined ? undefined : SESSION_FILES[n])).find(Boolean);
+  if (known === undefined) return;
+  const { variable, file } = known;
   const value = server.env[variable];
-  if (value !== undefined && (value.includes(`\${${FUNCTION_ENV.sessionDir}}`) || path.isAbsolute(value)))
-    return;
+  if (value !== undefined && (value.includes(SESSION_DIR_PLACEHOLDER) || path.isAbsolute(value))) return;
   report.warn(
     value === undefined ? own('command') : own('env', variable),
-    `${variable} ${value === undefined ? 'is not set' : `is relative ("${value}")`}: this server then keeps its state next to its install, which the sessions of one mcp-fleet dev share (on AgentCore each session is its own microVM); set ${variable}: \${${FUNCTION_ENV.sessionDir}}/${variable === 'MEMORY_FILE_PATH' ? 'memory.jsonl' : 'state'}`,
+    `${variable} ${value === undefined ? 'is not set' : `is relative ("${value}")`}: this server then keeps its state next to its install, which the sessions of one mcp-fleet dev share (on AgentCore each session is its own microVM); set ${variable}: ${SESSION_DIR_PLACEHOLDER}/${file}`,
   );
 }
 

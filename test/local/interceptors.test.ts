@@ -29,25 +29,32 @@ let config: FleetConfig;
 let fleet: RunningFleet;
 const lines: string[] = [];
 
-before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-interceptors-'));
-  // The handler files beside servers.yaml, as a user keeps them.
-  await copyFile(path.join(FIXTURES, 'gate.mjs'), path.join(dir, 'gate.mjs'));
-  await copyFile(path.join(FIXTURES, 'redact.ts'), path.join(dir, 'redact.ts'));
+/**
+ * A fleet folder as a user keeps it: the handler files beside servers.yaml, a gateway `name` with
+ * both interceptors (the REQUEST one's further settings `request`), server-memory behind it.
+ */
+async function interceptedFleet(folder: string, name: string, request = ''): Promise<void> {
+  await copyFile(path.join(FIXTURES, 'gate.mjs'), path.join(folder, 'gate.mjs'));
+  await copyFile(path.join(FIXTURES, 'redact.ts'), path.join(folder, 'redact.ts'));
   await writeFile(
-    path.join(dir, 'servers.yaml'),
+    path.join(folder, 'servers.yaml'),
     `gateway:
-  name: intercepted
+  name: ${name}
   interceptors:
-    request: { handler: gate.mjs, passRequestHeaders: true, timeout: 2, memory: 256 }
+    request: { handler: gate.mjs${request === '' ? '' : `, ${request}`} }
     response: { handler: "redact.ts#redact" }
 defaults:
   env:
     MCP_FLEET_TEST_MARKER: "${mark.value}"
 servers:
-${memoryServer(dir)}
+${memoryServer(folder)}
 `,
   );
+}
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-interceptors-'));
+  await interceptedFleet(dir, 'intercepted', 'passRequestHeaders: true, timeout: 2, memory: 256');
   config = await loadConfigOrThrow(path.join(dir, 'servers.yaml'));
   fleet = await startFleet(config, {
     port: 0,
@@ -452,22 +459,7 @@ describe('dev killed outright (SIGKILL) with interceptors', () => {
   test("the interceptors' environments go with the servers': no process is left", async () => {
     const own = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-interceptors-kill-'));
     try {
-      await copyFile(path.join(FIXTURES, 'gate.mjs'), path.join(own, 'gate.mjs'));
-      await copyFile(path.join(FIXTURES, 'redact.ts'), path.join(own, 'redact.ts'));
-      await writeFile(
-        path.join(own, 'servers.yaml'),
-        `gateway:
-  name: killed
-  interceptors:
-    request: { handler: gate.mjs }
-    response: { handler: "redact.ts#redact" }
-defaults:
-  env:
-    MCP_FLEET_TEST_MARKER: "${mark.value}"
-servers:
-${memoryServer(own)}
-`,
-      );
+      await interceptedFleet(own, 'killed');
       const child = spawn(
         process.execPath,
         [

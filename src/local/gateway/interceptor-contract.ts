@@ -9,7 +9,7 @@ import type { InterceptorConfig } from '../../config/interceptors.js';
 import type { ServerConfig } from '../../config/model.js';
 import {
   functionErrorMessage,
-  LAMBDA_PAYLOAD_MAX_BYTES,
+  overResponseLimit,
   payloadTooLargeMessage,
 } from '../../contract/function-call.js';
 import type { Caller } from '../../protocol/bridge.js';
@@ -88,16 +88,15 @@ export function readOutcome(outcome: InvokeOutcome, timeoutS: number): Read<Reco
   const out = outcome.payload;
   // Lambda sends a handler's result as JSON, up to 6 MB: what JSON cannot hold fails there (the
   // local environment hands the value over as it is, a BigInt or a cycle included).
-  let bytes: number;
+  let over: number | undefined;
   try {
-    bytes = Buffer.byteLength(JSON.stringify(out ?? null));
+    over = overResponseLimit(out);
   } catch (err) {
     return malformed(
       `its output is not JSON (${(err as Error).message.split('\n')[0] ?? ''}); Lambda would fail the invocation`,
     );
   }
-  if (bytes > LAMBDA_PAYLOAD_MAX_BYTES)
-    return malformed(`its output: ${payloadTooLargeMessage('response', bytes)}`);
+  if (over !== undefined) return malformed(`its output: ${payloadTooLargeMessage('response', over)}`);
   if (!isObject(out))
     return malformed(`it returned ${describe(out)}, not an object with interceptorOutputVersion and mcp`);
   if (out['interceptorOutputVersion'] !== INTERCEPTOR_VERSION) {
