@@ -204,16 +204,18 @@ describe('policy in the dev gateway (enforce)', () => {
     await Promise.all([admin.close(), reader.close()]);
   });
 
-  test('no known principal: a JSON-RPC error, nothing listed or called', async () => {
+  test('no known principal: 401 and a JSON-RPC error, nothing listed or called', async () => {
     const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer not-a-known-token' }];
     for (const headers of attempts) {
       const list = await rpc(`${fleet.url}/mcp`, { id: 1, method: 'tools/list' }, headers);
+      assert.equal(list.status, 401);
       assert.equal((list.body['error'] as { code: number }).code, -32001);
       const call = await rpc(
         `${fleet.url}/mcp`,
         { id: 2, method: 'tools/call', params: { name: 'memory___read_graph', arguments: {} } },
         headers,
       );
+      assert.equal(call.status, 401);
       assert.equal((call.body['error'] as { code: number }).code, -32001);
     }
   });

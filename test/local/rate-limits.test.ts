@@ -149,6 +149,45 @@ describe('rate limits in the dev gateway', () => {
     await Promise.all([alice.close(), bob.close()]);
   });
 
+  test('a caller --principals does not know gets 401 before any limit counts it (no policy needed)', async () => {
+    const before = fleet.status().rateLimits?.map((l) => [l.id, l.admitted, l.throttled]);
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer not-a-known-token' }];
+    for (const headers of attempts) {
+      const res = await rpc(
+        `${fleet.url}/mcp`,
+        { id: 41, method: 'tools/call', params: { name: 'memory___read_graph', arguments: {} } },
+        headers,
+      );
+      assert.equal(res.status, 401);
+      assert.deepEqual((res.body['error'] as { code: number }).code, -32001);
+      assert.equal(res.body['id'], 41);
+      const stream = await fetch(`${fleet.url}/mcp`, {
+        headers: { accept: 'text/event-stream', ...headers },
+      });
+      assert.equal(stream.status, 401);
+      assert.equal(stream.headers.get('www-authenticate'), 'Bearer');
+      await stream.body?.cancel();
+    }
+    // The MCP SDK client is refused at its initialize, with the status.
+    const stranger = new Client({ name: 'stranger', version: '1' });
+    await assert.rejects(
+      stranger.connect(
+        new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`), {
+          requestInit: { headers: { Authorization: 'Bearer not-a-known-token' } },
+        }),
+      ),
+      (err: Error & { data?: { status?: number } }) => {
+        assert.equal(err.data?.status, 401, String(err));
+        assert.match(err.message, /not one of --principals/);
+        return true;
+      },
+    );
+    assert.deepEqual(
+      fleet.status().rateLimits?.map((l) => [l.id, l.admitted, l.throttled]),
+      before,
+    );
+  });
+
   test("a tool's own entry wins over its target's * entry; the target's other tools are unaffected", async () => {
     const carol = await clientFor(TOKENS.carol);
     for (let i = 0; i < 2; i++) {

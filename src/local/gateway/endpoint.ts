@@ -25,7 +25,7 @@ import {
 } from '../../protocol/http.js';
 import type { LocalGateway } from './gateway.js';
 import { MCP_SESSION_HEADER, sessionNotFound } from '../lambda/sessions.js';
-import { identify } from './identity.js';
+import { identify, UNAUTHORIZED } from './identity.js';
 import {
   RATE_LIMIT_EXCEEDED,
   RATE_LIMIT_HTTP_STATUS,
@@ -69,12 +69,11 @@ export class GatewayEndpoint {
     req: HttpRequest,
     opts: { deadline: number; stream?: HttpStreamSink; signal?: AbortSignal },
   ): Promise<HttpResponse> {
+    const principal = identify(req.headers, this.gateway.options.principals);
+    // The authorizer comes first: a caller it does not know reaches no session, limit or tool.
+    if ('error' in principal) return unauthorized(req, principal.error);
     if (req.method === 'GET') return this.openStream(req, opts);
-    const caller = {
-      headers: req.headers,
-      rawBody: req.body,
-      principal: identify(req.headers, this.gateway.options.principals),
-    };
+    const caller = { headers: req.headers, rawBody: req.body, principal };
     const sessions = this.gateway.sessions;
     let opened: string | undefined;
     if (sessions !== undefined) {
@@ -171,6 +170,27 @@ export class GatewayEndpoint {
     );
     return { statusCode: 200, headers: {}, body: '', streamed: true };
   }
+}
+
+/**
+ * A caller the inbound auth does not know (`--principals` given, its bearer token missing or not
+ * one of them): 401 with a `WWW-Authenticate: Bearer` challenge, as the MCP authorization spec
+ * asks, and AgentCore's JSON-RPC error (-32001) for the request's id when it has one.
+ */
+function unauthorized(req: HttpRequest, message: string): HttpResponse {
+  let id: string | number | null = null;
+  try {
+    const body: unknown = JSON.parse(req.body);
+    const given = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+    if (typeof given === 'string' || typeof given === 'number') id = given;
+  } catch {
+    // no body, or not JSON: no id to answer
+  }
+  return {
+    statusCode: 401,
+    headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' },
+    body: JSON.stringify(failure(id, { code: UNAUTHORIZED, message })),
+  };
 }
 
 /** A refusal of the transport's, as a JSON-RPC error without an id. */
