@@ -15,17 +15,25 @@ export interface TraceContext {
   tracestate?: string;
 }
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/**
+ * W3C Trace Context: lower-case hex only (upper case makes a traceparent invalid); version 00 is
+ * exactly these four fields, a later version may add fields after a dash.
+ */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
-/** A traceparent's parts, or undefined when it is not a valid one (version ff, all-zero ids). */
+/**
+ * A traceparent's parts, or undefined when it is not a valid one (upper-case hex, version ff,
+ * all-zero ids, fields after version 00's four): the receiver then starts a trace of its own.
+ */
 export function parseTraceparent(
   value: unknown,
 ): { traceId: string; spanId: string; sampled: boolean } | undefined {
   if (typeof value !== 'string') return undefined;
-  const m = TRACEPARENT.exec(value.trim().toLowerCase());
+  const m = TRACEPARENT.exec(value.trim());
   if (m === null || m[1] === 'ff' || m[2] === ZERO_TRACE || m[3] === ZERO_SPAN) return undefined;
+  if (m[5] !== undefined && m[1] === '00') return undefined;
   return { traceId: m[2] ?? '', spanId: m[3] ?? '', sampled: (parseInt(m[4] ?? '0', 16) & 1) === 1 };
 }
 

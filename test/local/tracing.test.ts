@@ -32,8 +32,9 @@ let dir: string;
 let fleet: RunningFleet;
 /** An OTLP/HTTP receiver: what the fleet exports with --otlp (JSON, as the exporter sends it). */
 let collector: Server;
-const exported: { resourceSpans?: { scopeSpans?: { spans?: { traceId: string; name: string }[] }[] }[] }[] =
-  [];
+const exported: {
+  resourceSpans?: { scopeSpans?: { spans?: { traceId: string; name: string; traceState?: string }[] }[] }[];
+}[] = [];
 
 before(async () => {
   collector = createServer((req, res) => {
@@ -264,23 +265,24 @@ describe('traces through the dev gateway', () => {
     assert.notEqual(invocation.status, 'error');
   });
 
-  test('--otlp: the spans reach an OpenTelemetry collector over OTLP/HTTP', async () => {
+  test("--otlp: the spans reach an OpenTelemetry collector over OTLP/HTTP, the caller's tracestate with them", async () => {
     const traceId = hex(16);
     const r = await rpc(
       `${fleet.url}/mcp`,
       { id: 8, method: 'tools/call', params: { name: 'fault___echo', arguments: { text: 'otlp' } } },
-      { traceparent: `00-${traceId}-${hex(8)}-01` },
+      { traceparent: `00-${traceId}-${hex(8)}-01`, tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' },
     );
     assert.equal(r.status, 200);
     await traceOf(traceId, 'tools/call fault___echo');
     await fleet.gateway.tracing?.flush();
-    const names = exported
+    const spans = exported
       .flatMap((e) => e.resourceSpans ?? [])
       .flatMap((rs) => rs.scopeSpans ?? [])
       .flatMap((ss) => ss.spans ?? [])
-      .filter((sp) => sp.traceId.toLowerCase() === traceId)
-      .map((sp) => sp.name)
-      .sort();
+      .filter((sp) => sp.traceId.toLowerCase() === traceId);
+    // W3C: the vendors' state travels with the trace, unchanged, on the gateway's spans and below.
+    for (const sp of spans) assert.equal(sp.traceState, 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7', sp.name);
+    const names = spans.map((sp) => sp.name).sort();
     // The wait for the environment is a span only when there was a wait (a thaw, a queue).
     assert.deepEqual(
       names.filter((n) => n !== 'environment'),

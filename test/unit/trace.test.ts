@@ -32,11 +32,21 @@ test('traceparent: read and written; invalid ones refused', () => {
     `00-${'0'.repeat(32)}-${SPAN}-01`,
     `00-${TRACE}-${'0'.repeat(16)}-01`,
     `00-${TRACE}-${SPAN}`,
+    // Upper-case hex is not W3C's (HEXDIGLC); version 00 has exactly four fields.
+    `00-${TRACE.toUpperCase()}-${SPAN}-01`,
+    `00-${TRACE}-${SPAN.toUpperCase()}-01`,
+    `00-${TRACE}-${SPAN}-01-extra`,
     'nonsense',
     42,
     undefined,
   ])
     assert.equal(parseTraceparent(bad), undefined, String(bad));
+  // A later version may carry more fields; its first four are read as version 00's.
+  assert.deepEqual(parseTraceparent(`cc-${TRACE}-${SPAN}-01-what-the-future-holds`), {
+    traceId: TRACE,
+    spanId: SPAN,
+    sampled: true,
+  });
   assert.equal(formatTraceparent(TRACE, SPAN, true), PARENT);
 });
 

@@ -18,7 +18,7 @@ import {
   type SpanContext,
   type SpanStatus,
 } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
+import { ExportResultCode, TraceState } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
@@ -136,12 +136,16 @@ interface Home {
  */
 class HandedOut implements TraceContext {
   readonly #span: LocalSpan;
+  /** The caller's `tracestate`, handed on unchanged with every hop of its trace (W3C). */
+  readonly tracestate?: string;
 
   constructor(
     readonly traceparent: string,
     span: LocalSpan,
+    tracestate: string | undefined,
   ) {
     this.#span = span;
+    if (tracestate !== undefined) this.tracestate = tracestate;
   }
 
   spanOf(home: Home): SpanContext | undefined {
@@ -245,6 +249,8 @@ export class LocalSpan implements ReadableSpan {
       spanId: randomId(8),
       traceFlags: parent === undefined ? TraceFlags.SAMPLED : parent.traceFlags & TraceFlags.SAMPLED,
     };
+    // The trace's vendor state goes with it, from the caller's span through every span below.
+    if (parent?.traceState !== undefined) this.own.traceState = parent.traceState;
     const mono = performance.now();
     this.startMono = startMs === undefined ? mono : mono - (epochMs(mono) - startMs);
     this.startMs = startMs ?? epochMs(mono);
@@ -280,6 +286,7 @@ export class LocalSpan implements ReadableSpan {
     this.handedOut ??= new HandedOut(
       formatTraceparent(this.own.traceId, this.own.spanId, this.sampled),
       this,
+      this.own.traceState?.serialize(),
     );
     return this.handedOut;
   }
@@ -446,12 +453,18 @@ export class LocalTracing {
     if (local !== undefined) return local;
     const p = parseTraceparent(parent.traceparent);
     if (p === undefined) return undefined;
-    return {
+    const remote: SpanContext = {
       traceId: p.traceId,
       spanId: p.spanId,
       traceFlags: p.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
       isRemote: true,
     };
+    // W3C: a tracestate is kept as the caller sent it (TraceState drops what is malformed in it).
+    if (parent.tracestate !== undefined && parent.tracestate !== '') {
+      const state = new TraceState(parent.tracestate);
+      if (state.serialize() !== '') remote.traceState = state;
+    }
+    return remote;
   }
 
   /** The recent traces, newest first. */
