@@ -478,9 +478,16 @@ export class McpConnection {
       reply = success(req.id, {});
     } else {
       const feature = CLIENT_FEATURES[req.method];
-      if (feature !== undefined && this.relay(req)) return;
+      // A server that asks what its client did not offer (it was told at its initialize) is
+      // answered here: the client would have to refuse a request it never said it takes.
+      const undeclared = feature !== undefined && this.undeclared(feature);
+      if (feature !== undefined && !undeclared && this.relay(req)) return;
       const message =
-        feature !== undefined ? this.refusal(req.method, feature) : `method not found: ${req.method}`;
+        feature === undefined
+          ? `method not found: ${req.method}`
+          : undeclared
+            ? `the client did not declare the ${feature} capability at its initialize, so it is not asked ${req.method} (the server's initialize said what it can answer)`
+            : this.refusal(req.method, feature);
       this.log.warn('server-to-client request refused', { serverId: this.serverId, method: req.method });
       reply = failure(req.id, { code: ErrorCode.MethodNotFound, message });
     }
@@ -530,6 +537,12 @@ export class McpConnection {
     });
     send({ ...req, id: clientId });
     return true;
+  }
+
+  /** The session's client is relayed to, and did not offer `feature` (elicitation, sampling, roots). */
+  private undeclared(feature: string): boolean {
+    const client = this.options.client;
+    return client !== undefined && askableCapabilities(client.capabilities)[feature] === undefined;
   }
 
   /** Why the server's question cannot reach the client here, and where it could. */

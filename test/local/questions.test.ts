@@ -170,13 +170,15 @@ describe("a server's questions to its client in dev", () => {
       await client.callTool({ name: 'everything___trigger-elicitation-request', arguments: {} }),
     );
     assert.match(elicited, /Name: Grace Hopper/);
-    // A question the client has no handler for comes back as the client's own error.
+    // A question the client did not declare it answers (roots) is refused to the server, in
+    // those words, instead of being relayed (the client's own refusal would say "Method not found").
     const answer = JSON.parse(text(await client.callTool({ name: 'asksrt___ask', arguments: {} }))) as Record<
       string,
       { code?: number; message?: string; content?: { text?: string } }
     >;
     assert.match(answer['sampling']?.content?.text ?? '', /^sampled: /);
     assert.equal(answer['roots']?.code, -32601);
+    assert.match(answer['roots']?.message ?? '', /did not declare the roots capability/);
   });
 
   test("through /mcp, a server that cancels its question: the client's handler is told, under the id it was asked with", async () => {

@@ -255,6 +255,29 @@ describe("the connection: a server's questions relayed to its client", () => {
     assert.deepEqual(got.result, { action: 'accept', content: { n: 1 } });
   });
 
+  test('a question the client did not declare it answers is refused to the server, and never reaches the client', async () => {
+    const t = new ScriptedTransport(asking);
+    // The client offered sampling only: elicitation is not its to answer.
+    const client: ClientChannel = { capabilities: { sampling: {} }, asked: new Map() };
+    const conn = new McpConnection('scripted', t, recorder(), CLIENT, new ManualClock(), { client });
+    await conn.open(1000);
+    const questions: JsonRpcRequest[] = [];
+    const answer = await conn.request(
+      'tools/call',
+      { name: 'ask' },
+      { timeoutMs: 1000, onRequest: (r) => questions.push(r) },
+    );
+    assert.equal(questions.length, 0);
+    assert.ok('result' in answer, JSON.stringify(answer));
+    const got = JSON.parse((answer.result['content'] as { text: string }[])[0]?.text ?? '') as {
+      id: unknown;
+      error?: { code: number; message: string };
+    };
+    assert.equal(got.id, 'srv-1');
+    assert.equal(got.error?.code, -32601);
+    assert.match(got.error?.message ?? '', /did not declare the elicitation capability/);
+  });
+
   test('the server gives up its question: the client is told under our id', async () => {
     const { t, conn } = await opened();
     const questions: JsonRpcRequest[] = [];
@@ -282,23 +305,24 @@ describe("the connection: a server's questions relayed to its client", () => {
     const { t, conn, client } = await opened();
     const streamed: (JsonRpcRequest | JsonRpcNotification)[] = [];
     client.stream = (m) => streamed.push(m);
-    t.write({ id: 'srv-9', method: 'roots/list' });
+    t.write({ id: 'srv-9', method: 'sampling/createMessage', params: { messages: [], maxTokens: 5 } });
     t.write({ method: 'notifications/resources/updated', params: { uri: 'demo://a' } });
     await settle();
     const [question, note] = streamed;
     assert.ok(question && 'id' in question);
-    assert.equal(question.method, 'roots/list');
+    assert.equal(question.method, 'sampling/createMessage');
     assert.equal(client.asked.get(String(question.id)), conn);
     assert.deepEqual(note, {
       jsonrpc: '2.0',
       method: 'notifications/resources/updated',
       params: { uri: 'demo://a' },
     });
-    assert.equal(await conn.answerClient({ jsonrpc: '2.0', id: question.id, result: { roots: [] } }), true);
+    const reply = { role: 'assistant', content: { type: 'text', text: 'hi' }, model: 'm' };
+    assert.equal(await conn.answerClient({ jsonrpc: '2.0', id: question.id, result: reply }), true);
     assert.equal(client.asked.size, 0);
     assert.deepEqual(
       t.sent.find((m) => 'id' in m && m.id === 'srv-9'),
-      { jsonrpc: '2.0', id: 'srv-9', result: { roots: [] } },
+      { jsonrpc: '2.0', id: 'srv-9', result: reply },
     );
   });
 
