@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { corsFor, sse, type HttpRequest } from '../protocol/http.js';
 import { ErrorCode, isRequest } from '../protocol/jsonrpc.js';
+import { closeAfterAnswers, OpenResponses } from '../platform/http-close.js';
 import { systemClock } from '../platform/time.js';
 import { normalizeLaunch, type HandlerEnvironment, type LaunchInput } from './handler.js';
 import { Telemetry } from './observability.js';
@@ -37,7 +38,7 @@ import {
   multiCallHost,
   readRequest,
   served,
-  stopListening,
+  ANSWER_GRACE_MS,
   writeProblem,
   type EntryOptions,
   type RequestLimits,
@@ -119,6 +120,7 @@ export async function startSessionServer(
   const server = createServer((req, res) => {
     void served(telemetry, options.clock ?? systemClock, 'session', res, () => route(state, req, res));
   });
+  const open = new OpenResponses(server);
   const where = await listen(
     server,
     options.host ?? SESSION_DEFAULT_HOST,
@@ -135,14 +137,28 @@ export async function startSessionServer(
         pids: s.env.supervisor.pids,
         stream: s.env.client?.stream !== undefined,
       })),
-    close: () => (closed ??= close(state, server, options.sessionsDir === undefined ? root : undefined)),
+    close: () =>
+      (closed ??= close(state, server, open, options.sessionsDir === undefined ? root : undefined)),
   };
 }
 
-/** Stops taking requests, drops every connection and ends every session; removes its own folder. */
-async function close(state: SessionState, server: Server, ownRoot: string | undefined): Promise<void> {
+/**
+ * Stops taking requests, ends every session (its servers killed), lets the calls that waited on
+ * them be answered, then drops every connection; removes its own folder.
+ */
+async function close(
+  state: SessionState,
+  server: Server,
+  open: OpenResponses,
+  ownRoot: string | undefined,
+): Promise<void> {
   state.closing = true;
-  await Promise.all([state.table.endAll('the entry is shutting down'), stopListening(server)]);
+  await closeAfterAnswers(
+    server,
+    open,
+    () => state.table.endAll('the entry is shutting down'),
+    ANSWER_GRACE_MS,
+  );
   if (ownRoot !== undefined) await rm(ownRoot, { recursive: true, force: true });
 }
 

@@ -49,6 +49,7 @@ import {
 import { DEADLINE_MARGIN_MS, INIT_BUDGET_MS, MIN_CALL_BUDGET_MS } from './limits.js';
 import type { RuntimeLogger, Telemetry } from './observability.js';
 import { relayAbort } from '../platform/abort.js';
+import { closeAfterAnswers, OpenResponses } from '../platform/http-close.js';
 import type { Clock } from '../platform/time.js';
 import type { ServerHost } from './supervisor.js';
 
@@ -209,6 +210,7 @@ export async function startWebFunction(
   const server = createServer((req, res) => {
     void serve(state, req, res);
   });
+  const open = new OpenResponses(server);
   const where = await listen(server, host, port, env.telemetry.log);
   // The server starts now, behind the listener; the first calls wait for it.
   const ready = env.supervisor.warmup(Math.max(INIT_BUDGET_MS, spec.timeout * 1000));
@@ -217,7 +219,7 @@ export async function startWebFunction(
     ...where,
     ready,
     servers: env.supervisor,
-    close: () => (closed ??= close(state, server)),
+    close: () => (closed ??= close(state, server, open)),
   };
 }
 
@@ -252,21 +254,24 @@ export async function listen(
   };
 }
 
-/** Stops taking connections and drops the open ones; resolves once the server is closed. */
-export function stopListening(server: Server): Promise<void> {
-  const stopped = new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  server.closeAllConnections();
-  return stopped;
-}
+/**
+ * Within Lambda's second after SIGTERM, what is left for the requests in flight to be answered
+ * once their servers are gone (each with a JSON-RPC error that says why).
+ */
+export const ANSWER_GRACE_MS = 300;
 
-/** Stops taking requests, drops every connection and kills every server process group. */
-async function close(state: WebState, server: Server): Promise<void> {
+/**
+ * Stops taking requests, kills every server process group, lets the calls that waited on them be
+ * answered (an error that says the environment is shutting down), then drops every connection.
+ */
+async function close(state: WebState, server: Server, open: OpenResponses): Promise<void> {
   state.closing = true;
-  await Promise.all([state.env.supervisor.kill('the environment is shutting down'), stopListening(server)]);
+  await closeAfterAnswers(
+    server,
+    open,
+    () => state.env.supervisor.kill('the environment is shutting down'),
+    ANSWER_GRACE_MS,
+  );
 }
 
 /** One HTTP request: never throws, always answers (unless the client is gone). */

@@ -304,10 +304,14 @@ class LocalFleet implements RunningFleet {
     return { ...change, listed };
   }
 
+  /**
+   * No new connections; the functions and interceptors stopped (a call waiting on one is answered
+   * with an error, and that answer reaches its client); then the connections and the tracing.
+   */
   async close(): Promise<void> {
-    await this.server.close();
-    await this.gateway.interceptors?.shutdown();
-    await this.lambda.shutdown();
+    await this.server.close(() =>
+      Promise.all([this.lambda.shutdown(), this.gateway.interceptors?.shutdown()]),
+    );
     await this.gateway.tracing?.shutdown();
   }
 }

@@ -5,6 +5,7 @@
  * preflight, token), then its route from the table (routes.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeAfterAnswers, OpenResponses } from '../../platform/http-close.js';
 import type { AddressInfo } from 'node:net';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../../contract/function-call.js';
 import { Redactor } from '../../runtime/redact.js';
@@ -68,8 +69,16 @@ export function isLoopback(host: string): boolean {
 export interface DevServer {
   server: Server;
   url: string;
-  close: () => Promise<void>;
+  /**
+   * Stops taking connections; then `settle` (stopping the functions: each request waiting on one
+   * is answered with an error), at most {@link DEV_ANSWER_GRACE_MS} for those answers, and every
+   * connection dropped.
+   */
+  close: (settle?: () => Promise<unknown>) => Promise<void>;
 }
+
+/** How long the dev server's close waits for the answers its settle caused. */
+export const DEV_ANSWER_GRACE_MS = 2_000;
 
 /** The access step, in front of every route: Host and Origin, the CORS preflight, the token. */
 function admitted(policy: AccessPolicy, req: DevRequest, res: ServerResponse, isPublic: boolean): boolean {
@@ -218,6 +227,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     region: process.env['AWS_REGION'] ?? 'us-east-1',
   };
   const server = httpServer(ctx, policy, limits);
+  const open = new OpenResponses(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -230,12 +240,6 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   return {
     server,
     url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeAllConnections();
-      }),
+    close: (settle = () => Promise.resolve()) => closeAfterAnswers(server, open, settle, DEV_ANSWER_GRACE_MS),
   };
 }
