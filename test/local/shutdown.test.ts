@@ -58,10 +58,15 @@ after(async () => {
 describe('dev stopping with calls in flight', () => {
   test('every waiting caller is answered with an error that says its server was stopped', async () => {
     const clients: Client[] = [];
+    const warm = new Set<string>();
     const calls = ['fn', 'web', 'session'].map(async (target) => {
       const client = new Client({ name: `shutdown-${target}`, version: '1' });
       clients.push(client);
       await client.connect(new StreamableHTTPClientTransport(new URL(`${fleet.url}/mcp`)));
+      // A first call makes its environment (its session's, on the runtime) warm: the next one runs
+      // in it, past any init.
+      await client.callTool({ name: `${target}___echo`, arguments: { text: 'warm' } });
+      warm.add(target);
       return client
         .callTool({ name: `${target}___hang`, arguments: {} }, undefined, { timeout: 600_000 })
         .then(
@@ -74,7 +79,7 @@ describe('dev stopping with calls in flight', () => {
       () =>
         ['fn', 'web', 'session'].every((id) => {
           const fn = fleet.lambda.forServer(id);
-          return fn !== undefined && fn.environments.busy > 0;
+          return warm.has(id) && fn !== undefined && fn.environments.busy > 0;
         }),
       { what: 'the three calls in flight', timeoutMs: 30_000 },
     );
@@ -82,6 +87,13 @@ describe('dev stopping with calls in flight', () => {
     closed = true;
     const outcomes = await Promise.all(calls);
     await stopping;
+    // Each function's one failure is the call that was stopped (nothing started while dev stopped
+    // failed in its turn).
+    for (const id of ['fn', 'web', 'session']) {
+      const stats = fleet.lambda.forServer(id)?.stats;
+      assert.equal(stats?.errors, 1, `${id}: ${JSON.stringify(stats)}`);
+      assert.match(stats.lastError?.message ?? '', /stopped|shutting down|exited/, id);
+    }
     for (const outcome of outcomes) {
       assert.match(outcome, /^\w+: MCP error -32603: /, outcome);
       assert.match(outcome, /stopped|shut|exited/, outcome);

@@ -134,6 +134,31 @@ describe('the pool: warm reuse, the concurrency limit, the queue and throttling'
     await f.shutdown();
   });
 
+  test('once shut down a function takes no call and starts no environment', async () => {
+    const { f, envs } = fn({});
+    await f.invoke({ a: 1 });
+    await f.shutdown();
+    await assert.rejects(f.invoke({ a: 2 }), /shutting down/);
+    assert.equal(envs.started.length, 1);
+    assert.equal(envs.started[0]?.state, 'stopped');
+  });
+
+  test('an environment whose start was under way when the function shut down is stopped too', async () => {
+    const { f, envs, clock } = fn({ initMs: 500 });
+    const call = f.invoke({ a: 1 });
+    call.catch(() => undefined);
+    await settle();
+    assert.equal(envs.started.length, 1, 'the cold start began');
+    await f.shutdown();
+    await clock.advance(500);
+    const outcome = await call.catch((err: unknown) => err);
+    assert.ok(
+      outcome instanceof Error || (outcome as InvokeOutcome).functionError !== undefined,
+      `the call did not run: ${JSON.stringify(outcome)}`,
+    );
+    assert.ok(envs.started[0]?.events.includes('stop'), JSON.stringify(envs.started[0]?.events));
+  });
+
   test('between calls the environment is frozen, and thawed for the next', async () => {
     const { f, envs, clock } = fn({});
     await f.invoke('one');

@@ -309,9 +309,10 @@ class LocalFleet implements RunningFleet {
    * with an error, and that answer reaches its client); then the connections and the tracing.
    */
   async close(): Promise<void> {
-    await this.server.close(() =>
-      Promise.all([this.lambda.shutdown(), this.gateway.interceptors?.shutdown()]),
-    );
+    await this.server.close(() => {
+      this.gateway.close();
+      return Promise.all([this.lambda.shutdown(), this.gateway.interceptors?.shutdown()]);
+    });
     await this.gateway.tracing?.shutdown();
   }
 }

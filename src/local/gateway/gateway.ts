@@ -127,6 +127,11 @@ export class LocalGateway implements McpBackend {
     await this.mcp.streams.listen(id, write, signal, Math.min(deadline, sessions.endsAt(id)), targets);
   }
 
+  /** The gateway is stopping: every client's event stream ends (its target streams are not opened again). */
+  close(): void {
+    this.mcp.streams.endAll();
+  }
+
   /** Ends a client's session: the sessions it kept with targets are ended too (DELETE). */
   endSession(id: string): void {
     this.mcp.streams.end(id);

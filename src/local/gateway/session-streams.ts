@@ -137,6 +137,11 @@ export class SessionStreams {
     this.listeners.get(gatewaySession)?.end();
   }
 
+  /** Ends every client's stream (the gateway is stopping): no target stream is opened again. */
+  endAll(): void {
+    for (const l of [...this.listeners.values()]) l.end();
+  }
+
   /** Reads one target session's stream while the client listens and the session is kept. */
   private async follow(
     gatewaySession: string,

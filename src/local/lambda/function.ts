@@ -654,6 +654,7 @@ export class LocalFunction {
   ): Promise<{ env: ExecutionEnvironment; initMs: number } | { initMs: number; reply: InvokeReply }> {
     const env = await this.spawnEnvironment();
     const init = await env.awaitInit(Math.max(1, deadline - this.clock.now()));
+    this.pool.assertOpen();
     if (init.status === 'success') {
       this.pool.take(env);
       return { env, initMs: init.durationMs };
@@ -773,6 +774,8 @@ export class LocalFunction {
   private async coldStart(): Promise<Lease> {
     const env = await this.spawnEnvironment();
     const init = await env.awaitInit(this.options.initTimeoutMs ?? INIT_TIMEOUT_MS);
+    // Shut down while it started: the shutdown stopped it, and the call gets no environment.
+    this.pool.assertOpen();
     this.webLog?.initReport(env, init);
     if (init.status === 'success') {
       this.startError = env.startError;

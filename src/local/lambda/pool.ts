@@ -92,6 +92,9 @@ export class EnvironmentPool {
   /** How many times each environment became idle: a freeze is for the idle period it was planned in. */
   private readonly idlePeriods = new WeakMap<ExecutionEnvironment, number>();
 
+  /** Why the pool was shut down, once it was: it takes no call and starts no environment. */
+  private closed: string | undefined;
+
   constructor(private readonly opts: PoolOptions) {}
 
   /** Whether no call is running, starting or queued. */
@@ -144,6 +147,7 @@ export class EnvironmentPool {
 
   /** Counts a start under the limit while it runs; `track` takes over when it has an environment. */
   async reserving<T>(start: () => Promise<T>): Promise<T> {
+    this.assertOpen();
     this.reserved += 1;
     try {
       return await start();
@@ -154,6 +158,8 @@ export class EnvironmentPool {
 
   /** An environment of this function, forgotten when it ends (its place goes to a waiting call). */
   track(env: ExecutionEnvironment, onGone?: (env: ExecutionEnvironment) => void): void {
+    // Started while the pool was shutting down (its start was under way): it goes too.
+    if (this.closed !== undefined) void env.stop();
     this.envs.add(env);
     void env.done.then(() => {
       this.envs.delete(env);
@@ -166,6 +172,7 @@ export class EnvironmentPool {
 
   /** An idle environment, a new one (cold start) under the limit, or a place in the queue. */
   async acquire(signal?: AbortSignal): Promise<Lease> {
+    this.assertOpen();
     const idle = this.takeIdle();
     if (idle) {
       await idle.thaw();
@@ -227,11 +234,17 @@ export class EnvironmentPool {
     }
   }
 
-  /** Every waiting call refused, every environment stopped. */
+  /** Every waiting call refused, every environment stopped; from now on no call is taken. */
   async shutdown(why: string): Promise<void> {
+    this.closed ??= why;
     for (const w of this.waiting.splice(0)) w.reject(new Error(why));
     await Promise.all([...this.envs].map((e) => e.stop()));
     this.envs.clear();
+  }
+
+  /** A call that comes once the pool is shut down gets no environment (none would be stopped). */
+  assertOpen(): void {
+    if (this.closed !== undefined) throw new Error(`${this.opts.name}: ${this.closed}`);
   }
 
   private hasRoom(): boolean {
