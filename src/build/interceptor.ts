@@ -6,9 +6,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import type { InterceptionPoint, InterceptorConfig } from '../config/interceptors.js';
 import type { FleetConfig } from '../config/model.js';
+import type { Problem } from '../config/problems.js';
 
 /** The function folder of an interceptor (its root: `index.mjs`, handler `index.handler`). */
 export function interceptorDir(buildDir: string, point: InterceptionPoint): string {
@@ -45,26 +46,12 @@ export async function bundleInterceptor(
   // Written over in place: a failed bundle leaves the last good one (a running `dev` keeps it).
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'index.mjs');
-  const entry = `export { ${interceptor.export} as handler } from ${JSON.stringify(interceptor.path)};\n`;
   try {
     const result = await build({
-      stdin: { contents: entry, resolveDir: path.dirname(interceptor.path), loader: 'js' },
-      // Messages name files relative to the config's folder, as the config does.
-      absWorkingDir: path.dirname(path.resolve(interceptor.source.file)),
+      ...bundleOptions(interceptor),
       outfile: file,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      minify: false,
       sourcemap: 'linked',
       metafile: true,
-      // The Lambda Node.js runtime provides the AWS SDK v3.
-      external: ['@aws-sdk/*'],
-      banner: {
-        js: "import { createRequire as __mcpFleetRequire } from 'node:module'; const require = __mcpFleetRequire(import.meta.url);",
-      },
-      logLevel: 'silent',
     });
     const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
     await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
@@ -76,11 +63,59 @@ export async function bundleInterceptor(
       bytes: output?.bytes ?? 0,
     };
   } catch (err) {
-    const errors = (err as { errors?: BundleMessage[] }).errors;
-    const text =
-      errors !== undefined && errors.length > 0 ? errors.map(placed).join('; ') : (err as Error).message;
-    throw new InterceptorBuildError(interceptor, `cannot bundle: ${text}`);
+    throw new InterceptorBuildError(interceptor, `cannot bundle: ${bundleErrors(err)}`);
   }
+}
+
+/** How an interceptor is bundled: an entry that re-exports its handler as `handler`, for Node.js 20 ESM. */
+function bundleOptions(interceptor: InterceptorConfig): BuildOptions {
+  const entry = `export { ${interceptor.export} as handler } from ${JSON.stringify(interceptor.path)};\n`;
+  return {
+    stdin: { contents: entry, resolveDir: path.dirname(interceptor.path), loader: 'js' },
+    // Messages name files relative to the config's folder, as the config does.
+    absWorkingDir: path.dirname(path.resolve(interceptor.source.file)),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: false,
+    // The Lambda Node.js runtime provides the AWS SDK v3.
+    external: ['@aws-sdk/*'],
+    banner: {
+      js: "import { createRequire as __mcpFleetRequire } from 'node:module'; const require = __mcpFleetRequire(import.meta.url);",
+    },
+    logLevel: 'silent',
+  };
+}
+
+/**
+ * What `mcp-fleet validate` finds in the interceptors' handler files: each is bundled as `build`
+ * bundles it (nothing written), and one that cannot be (a syntax error, a module not found, no
+ * such export) is an error at its place in the config, with the place in the handler file.
+ */
+export async function interceptorProblems(fleet: FleetConfig): Promise<Problem[]> {
+  const out: Problem[] = [];
+  for (const [point, i] of Object.entries(fleet.gateway.interceptors ?? {})) {
+    try {
+      await build({ ...bundleOptions(i), write: false });
+    } catch (err) {
+      out.push({
+        severity: 'error',
+        file: i.source.file,
+        line: i.source.line,
+        column: i.source.column,
+        path: `gateway.interceptors.${point}`,
+        message: `${i.file}#${i.export} cannot be bundled: ${bundleErrors(err)}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** What a failed bundle says: esbuild's errors, each at its place; else the error's message. */
+function bundleErrors(err: unknown): string {
+  const errors = (err as { errors?: BundleMessage[] }).errors;
+  return errors !== undefined && errors.length > 0 ? errors.map(placed).join('; ') : (err as Error).message;
 }
 
 /** An esbuild error, as much of it as is read here. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configJsonSchema, loadConfig } from '../../src/config/index.js';
@@ -119,6 +119,54 @@ describe('validate', () => {
       targetType: 'lambda',
     });
   });
+  test("an interceptor's handler that cannot be bundled is an error at its config entry, with the place in the handler", async () => {
+    const dir = path.join(tmp.dir, 'interceptor-validate');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, 'servers.yaml');
+    await writeFile(
+      file,
+      `gateway:
+  interceptors:
+    request: { handler: gate.mjs }
+    response: { handler: "shape.mjs#reshape" }
+servers:
+  memory:
+    command: npx
+    args: [-y, "@modelcontextprotocol/server-memory@2025.11.25"]
+`,
+    );
+    await writeFile(
+      path.join(dir, 'gate.mjs'),
+      'export const handler = async (event) => {\n  return event;\n',
+    );
+    await writeFile(path.join(dir, 'shape.mjs'), 'export const handler = async (event) => event;\n');
+    const r = await runCli(['validate', file, '--json']);
+    assert.equal(r.code, 1, r.stdout);
+    const out = JSON.parse(r.stdout) as {
+      valid: boolean;
+      problems: { line: number; column: number; path: string; message: string }[];
+    };
+    assert.equal(out.valid, false);
+    const found = out.problems.filter((p) => p.path.startsWith('gateway.'));
+    assert.deepEqual(
+      found.map((p) => [p.line, p.path]),
+      [
+        [3, 'gateway.interceptors.request'],
+        [4, 'gateway.interceptors.response'],
+      ],
+    );
+    // The syntax error at its line in the handler file; the missing export by name.
+    assert.match(
+      found[0]?.message ?? '',
+      /^gate\.mjs#handler cannot be bundled: gate\.mjs:3:1: Unexpected end of file/,
+    );
+    assert.match(found[1]?.message ?? '', /shape\.mjs#reshape cannot be bundled: .*reshape/);
+    // Fixed, the same config is valid.
+    await writeFile(path.join(dir, 'gate.mjs'), 'export const handler = async (event) => event;\n');
+    await writeFile(path.join(dir, 'shape.mjs'), 'export const reshape = async (event) => event;\n');
+    assert.equal((await runCli(['validate', file])).code, 0);
+  });
+
   test('a missing file is a problem, not a crash', async () => {
     const r = await runCli(['validate', 'no/such/servers.yaml']);
     assert.equal(r.code, 1);

@@ -1,13 +1,18 @@
 import { formatProblem, loadConfig } from '../../config/index.js';
 import { describeTargetKinds } from '../../config/target-kinds.js';
 import { EXIT } from '../exit.js';
+import { interceptorProblems } from '../../build/interceptor.js';
 
 export interface ValidateOptions {
   json?: boolean;
 }
 
 export async function validateCommand(file: string, options: ValidateOptions): Promise<number> {
-  const { config, problems } = await loadConfig(file);
+  const loaded = await loadConfig(file);
+  const problems = [...loaded.problems];
+  // The interceptors' handler files are bundled as build bundles them: what would fail there fails here.
+  if (loaded.config !== undefined) problems.push(...(await interceptorProblems(loaded.config)));
+  const config = problems.some((p) => p.severity === 'error') ? undefined : loaded.config;
   const errors = problems.filter((p) => p.severity === 'error').length;
   const warnings = problems.length - errors;
   if (options.json === true) {
