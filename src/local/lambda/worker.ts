@@ -19,9 +19,18 @@ interface LoadedHandler {
   close?: () => Promise<void>;
 }
 
+/** The last message sent has been handed to the channel (a stop waits for it before exiting). */
+let lastSent: Promise<void> = Promise.resolve();
 const send = (m: WorkerMessage): void => {
-  process.send?.(m);
+  lastSent = new Promise((resolve) => {
+    if (process.send === undefined) resolve();
+    else
+      process.send(m, undefined, {}, () => {
+        resolve();
+      });
+  });
 };
+const flushed = (): Promise<void> => lastSent;
 
 /*
  * Response streaming, as Lambda's Node.js runtime offers it: the `awslambda` global (set before
@@ -189,9 +198,22 @@ send(ready);
 const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? 'function';
 const region = process.env['AWS_REGION'] ?? 'us-east-1';
 
+/** The invocations running: a stop lets them send their answer before the process exits. */
+const running = new Set<Promise<void>>();
+/** How long a stop waits for the answers of the invocations its close ended. */
+const ANSWER_GRACE_MS = 500;
+
 const stop = (): void => {
   const closing = typeof handler.close === 'function' ? handler.close() : Promise.resolve();
-  void closing.finally(() => process.exit(0));
+  void closing
+    .catch(() => undefined)
+    .then(() =>
+      Promise.race([
+        Promise.allSettled([...running]),
+        new Promise((resolve) => setTimeout(resolve, ANSWER_GRACE_MS).unref()),
+      ]),
+    )
+    .finally(() => process.exit(0));
 };
 
 process.on('message', (m: InvokeMessage | ShutdownMessage) => {
@@ -216,7 +238,7 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
   };
   const streaming = (handler as unknown as Record<symbol, unknown>)[STREAMING] === 'response';
   type Answer = { payload?: unknown; stream?: { contentType: string }; tail?: Buffer | undefined };
-  Promise.resolve()
+  const invocation = Promise.resolve()
     .then((): Promise<Answer> => {
       const event: unknown = m.eventJson !== undefined ? JSON.parse(m.eventJson) : m.event;
       return streaming
@@ -250,7 +272,10 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
         if (handler.pid !== undefined) error.serverPid = handler.pid;
         send(error);
       },
-    );
+    )
+    .then(flushed);
+  running.add(invocation);
+  void invocation.finally(() => running.delete(invocation));
 });
 
 // The service went away: end this environment and its server.
