@@ -39,9 +39,15 @@ export class OpenResponses {
 }
 
 /**
- * Closes `server`: no new connections, idle ones closed; then `settle` (what ends the work the open
- * requests wait for); then at most `graceMs` for their answers; then every connection is dropped.
- * Resolves once the server is closed.
+ * Closes `server` once the work its requests wait for has ended: `settle` (which answers each of
+ * them, with an error), then at most `graceMs` for those answers, then no new connections and
+ * every connection dropped. Resolves once the server is closed.
+ *
+ * `server.close()` comes last on purpose: it also closes the connections Node.js counts as idle,
+ * and Node.js counts a connection idle once its request has been read, even while its answer is
+ * pending: a call waiting on a server was cut (the client saw "fetch failed") before it could be
+ * answered. A request that comes in the meantime is served, and answered as the stopped work
+ * answers (an error).
  */
 export async function closeAfterAnswers(
   server: Server,
@@ -49,17 +55,16 @@ export async function closeAfterAnswers(
   settle: () => Promise<unknown>,
   graceMs: number,
 ): Promise<void> {
+  try {
+    await settle();
+  } finally {
+    await within(open.ended(), graceMs, { unref: true });
+  }
   const closed = new Promise<void>((resolve) => {
     server.close(() => {
       resolve();
     });
   });
-  server.closeIdleConnections();
-  try {
-    await settle();
-  } finally {
-    await within(open.ended(), graceMs, { unref: true });
-    server.closeAllConnections();
-  }
+  server.closeAllConnections();
   await closed;
 }

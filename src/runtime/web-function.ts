@@ -258,7 +258,7 @@ export async function listen(
  * Within Lambda's second after SIGTERM, what is left for the requests in flight to be answered
  * once their servers are gone (each with a JSON-RPC error that says why).
  */
-export const ANSWER_GRACE_MS = 300;
+export const ANSWER_GRACE_MS = 500;
 
 /**
  * Stops taking requests, kills every server process group, lets the calls that waited on them be

@@ -67,8 +67,15 @@ export class EventEnvironment extends ProcessEnvironment {
 
   protected onExit(): void {
     this.initWaiter?.('exit');
-    for (const [requestId, p] of this.pending) p.resolve(this.platformError(requestId));
-    this.pending.clear();
+    // What the worker sent before it exited may still be in the channel ('exit' can come before
+    // the last messages): the invocations it did not answer get the platform's error once the
+    // channel has closed.
+    const answerPending = (): void => {
+      for (const [requestId, p] of this.pending) p.resolve(this.platformError(requestId));
+      this.pending.clear();
+    };
+    if (this.child.connected) this.child.once('disconnect', answerPending);
+    else answerPending();
   }
 
   /** Waits for the end of init (the worker's ready) at most `limitMs`; does not stop anything. */

@@ -126,9 +126,10 @@ export class WebEnvironment extends ProcessEnvironment {
 
   protected onExit(): void {
     this.markExit();
-    // Every request still running ends with the runtime's exit as its error.
-    const exit = new Error(runtimeExitMessage(this.exitInfo?.code ?? null, this.exitInfo?.signal ?? null));
-    this.connections.destroy(exit).catch(() => undefined);
+    // The requests still running end with the connections the process closed: an answer it wrote
+    // before it exited is read to its end (an entry answers its calls before it exits on SIGTERM);
+    // one cut short fails, and gets the runtime's exit as its error (forward).
+    this.connections.close().catch(() => undefined);
   }
 
   /** Ready once the server accepts a connection on its endpoint; at most `limitMs` after it started. */

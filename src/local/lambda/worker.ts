@@ -201,7 +201,7 @@ const region = process.env['AWS_REGION'] ?? 'us-east-1';
 /** The invocations running: a stop lets them send their answer before the process exits. */
 const running = new Set<Promise<void>>();
 /** How long a stop waits for the answers of the invocations its close ended. */
-const ANSWER_GRACE_MS = 500;
+const ANSWER_GRACE_MS = 2_000;
 
 const stop = (): void => {
   const closing = typeof handler.close === 'function' ? handler.close() : Promise.resolve();
