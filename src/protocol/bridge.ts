@@ -72,6 +72,18 @@ export function askableCapabilities(client: Record<string, unknown> | undefined)
   return out;
 }
 
+/**
+ * The client capability a server's request needs (`roots` for `roots/list`, …) when the client's
+ * declared capabilities do not offer it; undefined when it does, or the request needs none.
+ */
+export function undeclaredFeature(
+  method: string,
+  client: Record<string, unknown> | undefined,
+): string | undefined {
+  const feature = CLIENT_FEATURES[method];
+  return feature !== undefined && askableCapabilities(client)[feature] === undefined ? feature : undefined;
+}
+
 /** Protocol versions the fronts speak to clients, newest first. */
 export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
 export const STATELESS_PROTOCOL_VERSION = '2026-07-28';

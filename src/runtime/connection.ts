@@ -13,7 +13,7 @@ import {
   type RequestId,
 } from '../protocol/jsonrpc.js';
 import { STDIO_PROTOCOL_VERSION } from './limits.js';
-import { askableCapabilities, CLIENT_FEATURES } from '../protocol/bridge.js';
+import { askableCapabilities, CLIENT_FEATURES, undeclaredFeature } from '../protocol/bridge.js';
 import { SESSION_HOSTS } from '../config/limits.js';
 import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
@@ -480,7 +480,9 @@ export class McpConnection {
       const feature = CLIENT_FEATURES[req.method];
       // A server that asks what its client did not offer (it was told at its initialize) is
       // answered here: the client would have to refuse a request it never said it takes.
-      const undeclared = feature !== undefined && this.undeclared(feature);
+      const client = this.options.client;
+      const undeclared =
+        client !== undefined && undeclaredFeature(req.method, client.capabilities) !== undefined;
       if (feature !== undefined && !undeclared && this.relay(req)) return;
       const message =
         feature === undefined
@@ -537,12 +539,6 @@ export class McpConnection {
     });
     send({ ...req, id: clientId });
     return true;
-  }
-
-  /** The session's client is relayed to, and did not offer `feature` (elicitation, sampling, roots). */
-  private undeclared(feature: string): boolean {
-    const client = this.options.client;
-    return client !== undefined && askableCapabilities(client.capabilities)[feature] === undefined;
   }
 
   /** Why the server's question cannot reach the client here, and where it could. */

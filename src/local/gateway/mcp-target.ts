@@ -3,7 +3,7 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { gatewayToolName, splitGatewayToolName } from '../../config/tool-names.js';
 import type { ServerConfig } from '../../config/model.js';
 import type { Clock } from '../../platform/time.js';
-import { askableCapabilities, CLIENT_FEATURES, type CallContext } from '../../protocol/bridge.js';
+import { askableCapabilities, undeclaredFeature, type CallContext } from '../../protocol/bridge.js';
 import {
   ErrorCode,
   failure,
@@ -542,13 +542,13 @@ export class McpTargets implements TargetStreamHost {
     asked: Set<string>,
   ): void {
     const inBand = ctx.asksInBand === true;
-    const feature = CLIENT_FEATURES[q.method];
-    const offered = askableCapabilities(
+    const answerable = kept !== undefined || inBand;
+    // What the client did not offer at its initialize it is not asked (the server was told so).
+    const undeclared = undeclaredFeature(
+      q.method,
       inBand ? ctx.clientCapabilities : kept === undefined ? undefined : this.sessions?.capabilities(kept),
     );
-    // What the client did not offer at its initialize it is not asked (the server was told so).
-    const undeclared = feature !== undefined && offered[feature] === undefined;
-    if (this.relay && !undeclared && ctx.onRequest !== undefined && (kept !== undefined || inBand)) {
+    if (this.relay && undeclared === undefined && ctx.onRequest !== undefined && answerable) {
       const id = `gateway-ask-${++this.questions}`;
       this.asked.set(id, { fn, target, gatewaySession: kept, serverId: q.id });
       asked.add(id);
@@ -557,8 +557,8 @@ export class McpTargets implements TargetStreamHost {
     }
     const why = !this.relay
       ? "the gateway's response streaming is off (gateway.responseStreaming)"
-      : undeclared && (kept !== undefined || inBand)
-        ? `the client did not declare the ${feature} capability`
+      : undeclared !== undefined && answerable
+        ? `the client did not declare the ${undeclared} capability`
         : kept === undefined
           ? 'the caller has no gateway session to answer in'
           : "the caller's request does not accept an event stream";

@@ -30,7 +30,6 @@ const send = (m: WorkerMessage): void => {
       });
   });
 };
-const flushed = (): Promise<void> => lastSent;
 
 /*
  * Response streaming, as Lambda's Node.js runtime offers it: the `awslambda` global (set before
@@ -273,7 +272,7 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
         send(error);
       },
     )
-    .then(flushed);
+    .then(() => lastSent);
   running.add(invocation);
   void invocation.finally(() => running.delete(invocation));
 });
