@@ -193,11 +193,12 @@ export class ChildProcessTransport {
 
   /**
    * Graceful stop: close stdin, then SIGTERM, then SIGKILL, to the whole group. Resolves once no
-   * process of the group is left (or after a bounded wait for one that cannot die at once).
+   * process of the group is left (or after a bounded wait for one that cannot die at once). A call
+   * still waiting is told the server `was stopped (<reason>)`.
    */
-  async close(): Promise<void> {
+  async close(reason = 'closed'): Promise<void> {
     if (this.child && !this.exitInfo) {
-      this.killReason ??= 'closed';
+      this.killReason ??= reason;
       this.child.stdin?.end();
       if (!(await this.exitedWithin(SHUTDOWN_GRACE_MS))) {
         this.killGroup('SIGTERM');

@@ -24,7 +24,8 @@ import { systemClock, type Clock, type ClockTimer } from '../platform/time.js';
 export interface ServerTransport {
   start(): Promise<void>;
   send(message: JsonRpcMessage): Promise<void>;
-  close(): Promise<void>;
+  /** Graceful stop; `reason` is what a call it ends is told. */
+  close(reason?: string): Promise<void>;
   kill(reason: string): Promise<void>;
   onmessage?: (message: JsonRpcMessage) => void;
   onerror?: (error: Error) => void;
@@ -438,9 +439,9 @@ export class McpConnection {
     );
   }
 
-  /** Graceful stop. */
-  close(): Promise<void> {
-    return this.transport.close();
+  /** Graceful stop; `reason` is what a call it ends is told. */
+  close(reason?: string): Promise<void> {
+    return this.transport.close(reason);
   }
 
   /** Immediate stop of the whole process group. */

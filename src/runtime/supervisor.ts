@@ -12,6 +12,9 @@ import type { RuntimeLogger } from './observability.js';
 import { FLEET_ERROR, FleetError } from '../contract/errors.js';
 import { EXPIRED, systemClock, withDeadline, type Clock } from '../platform/time.js';
 
+/** What a call in flight when the environment stops is told (its server `was stopped (…)`). */
+export const SHUTDOWN_REASON = 'the environment is shutting down';
+
 export interface SupervisorOptions {
   log: RuntimeLogger;
   clientInfo: { name: string; version: string };
@@ -357,7 +360,7 @@ export class ServerSupervisor implements ServerHost {
     this.current = undefined;
     this.starting = undefined;
     this.draining.clear();
-    for (const conn of conns) if (conn) this.retire(conn, 'shutdown');
+    for (const conn of conns) if (conn) this.retire(conn, SHUTDOWN_REASON);
     await Promise.all([...this.starts].map((s) => s.stop('shutdown')));
     await Promise.all([...this.stopping]);
   }
@@ -482,7 +485,7 @@ export class ServerSupervisor implements ServerHost {
     if (this.current === conn) this.current = undefined;
     this.opts.log.debug('stopping server process', { reason, pid: conn.pid });
     this.closing.add(conn);
-    const p = conn.close().finally(() => {
+    const p = conn.close(reason).finally(() => {
       this.stopping.delete(p);
       this.closing.delete(conn);
     });

@@ -51,7 +51,7 @@ import type { RuntimeLogger, Telemetry } from './observability.js';
 import { relayAbort } from '../platform/abort.js';
 import { closeAfterAnswers, OpenResponses } from '../platform/http-close.js';
 import type { Clock } from '../platform/time.js';
-import type { ServerHost } from './supervisor.js';
+import { SHUTDOWN_REASON, type ServerHost } from './supervisor.js';
 
 /** The handler options an HTTP entry (this one, the session entry) takes. */
 export type EntryOptions = Pick<
@@ -266,12 +266,7 @@ export const ANSWER_GRACE_MS = 500;
  */
 async function close(state: WebState, server: Server, open: OpenResponses): Promise<void> {
   state.closing = true;
-  await closeAfterAnswers(
-    server,
-    open,
-    () => state.env.supervisor.kill('the environment is shutting down'),
-    ANSWER_GRACE_MS,
-  );
+  await closeAfterAnswers(server, open, () => state.env.supervisor.kill(SHUTDOWN_REASON), ANSWER_GRACE_MS);
 }
 
 /** One HTTP request: never throws, always answers (unless the client is gone). */
@@ -331,8 +326,7 @@ export async function readRequest(
   limits: RequestLimits,
 ): Promise<HttpRequest | number> {
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-  if (limits.closing)
-    return writeProblem(res, 503, ErrorCode.InternalError, 'the environment is shutting down');
+  if (limits.closing) return writeProblem(res, 503, ErrorCode.InternalError, SHUTDOWN_REASON);
   if (!MCP_PATHS.has(pathname))
     return writeProblem(
       res,

@@ -94,7 +94,7 @@ describe('dev stopping with calls in flight', () => {
       // stopped function: either way an answer that says so.
       assert.match(
         outcome,
-        /was stopped \((closed|.*shutting down)|the local Lambda service is shutting down/,
+        /was stopped \((the session ended \()?the (environment|entry) is shutting down\)|the local Lambda service is shutting down/,
         outcome,
       );
     }

@@ -715,6 +715,25 @@ describe('deadlines and ordering, on a manual clock', () => {
     await supervisor.shutdown();
   });
 
+  test('a call in flight when the environment stops is told its server was stopped, and why', async () => {
+    const clock = new ManualClock();
+    const { supervisor, transports } = supervised('', { clock });
+    const hung = observe(
+      supervisor.use(clock.now() + 60_000, (conn, left) =>
+        conn.request('tools/call', { name: 'hang', arguments: {} }, { timeoutMs: left() }),
+      ),
+    );
+    const called = (): boolean =>
+      transports[0]?.sent.some((m) => 'method' in m && m.method === 'tools/call') === true;
+    for (let i = 0; i < 20 && !called(); i += 1) await settle();
+    assert.ok(called(), 'the call reached the server');
+    await supervisor.shutdown();
+    await settle();
+    assert.equal(transports[0]?.closing, true, 'closed, not killed');
+    assert.ok(hung.error instanceof ServerExitedError, String(hung.error));
+    assert.match(hung.error.message, /was stopped \(the environment is shutting down\)/);
+  });
+
   test('settle() kills what is still closing at its deadline', async () => {
     const clock = new ManualClock();
     const { supervisor, transports } = supervised('  isolation: per-invocation\n', {

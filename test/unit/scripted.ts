@@ -65,10 +65,11 @@ export class ScriptedTransport implements ServerTransport {
     this.onclose?.();
   }
 
-  async close(): Promise<void> {
+  async close(reason = 'closed'): Promise<void> {
     this.closing = true;
+    // As a real server's: a call it ends is told the server was stopped, and why.
     if (this.opts.ignoresClose === true) await this.done;
-    else this.end({ code: 0, signal: null });
+    else this.end({ code: 0, signal: null, killedBecause: reason });
   }
 
   async kill(reason: string): Promise<void> {
