@@ -195,15 +195,24 @@ async function measure(running: Running, tool: string): Promise<Round> {
       const tree = processTree(running.pid);
       rssMb = residentBytes(tree) / 1e6;
       processes = tree.length;
-      serverRssMb = tree
-        .filter((pid) => commandOf(pid).includes('mcp-server-everything'))
-        .map((pid) => residentBytes([pid]) / 1e6);
+      const servers = serverProcesses(running.pid, tree);
+      serverRssMb = servers.map((pid) => residentBytes([pid]) / 1e6);
       const environments = tree.filter((pid) => pid !== running.pid && !commandOf(pid).includes('guardian'));
       environmentsRssMb = residentBytes(environments) / 1e6;
-      addedMb = addedPerServer(running.pid, tree);
+      addedMb = addedPerServer(running.pid, tree, servers.length);
     }
   }
   return { phases, rssMb, processes, serverRssMb, environmentsRssMb, addedMb };
+}
+
+/**
+ * The server processes of a front's tree: those running server-everything, neither the front's
+ * own (a peer's command line names the server it runs) nor a shell that starts it (supergateway
+ * starts each server through one).
+ */
+function serverProcesses(root: number, tree: readonly number[]): number[] {
+  const everything = (pid: number): boolean => commandOf(pid).includes('mcp-server-everything');
+  return tree.filter((pid) => pid !== root && everything(pid) && !processTree(pid).slice(1).some(everything));
 }
 
 /**
@@ -212,9 +221,8 @@ async function measure(running: Running, tool: string): Promise<Round> {
  * not map, each page once (so the node binary's code, mapped by every process, counts nowhere).
  * NaN where pages cannot be read (not root).
  */
-function addedPerServer(root: number, tree: readonly number[]): number {
+function addedPerServer(root: number, tree: readonly number[], servers: number): number {
   const base = [root, ...tree.filter((pid) => commandOf(pid).includes('guardian'))];
-  const servers = tree.filter((pid) => commandOf(pid).includes('mcp-server-everything')).length;
   const all = physicalBytes(tree);
   const own = physicalBytes(base);
   if (all === undefined || own === undefined || servers === 0) return NaN;
