@@ -11,14 +11,22 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readPseudoFile } from '../src/platform/processes.js';
 
-const PAGE_SIZE = 4096;
+const PAGE_BYTES = 4096;
 const PRESENT = 1n << 63n;
 const PFN_MASK = (1n << 55n) - 1n;
+/** Pagemap entries a read. */
+const CHUNK = 8192;
 
 /** Bytes of physical memory the processes' resident pages take, each page once; undefined when unreadable. */
 export function physicalBytes(pids: readonly number[]): number | undefined {
+  const frames = pageFrames(pids);
+  return frames === undefined ? undefined : frames.size * PAGE_BYTES;
+}
+
+/** The page frames the processes' resident pages map to; undefined when the kernel hides them. */
+function pageFrames(pids: readonly number[]): Set<bigint> | undefined {
   const frames = new Set<bigint>();
-  let hidden = false;
+  const buffer = Buffer.alloc(CHUNK * 8);
   for (const pid of pids) {
     const maps = readPseudoFile(`/proc/${pid}/maps`);
     if (maps === undefined) continue; // gone
@@ -37,35 +45,38 @@ export function physicalBytes(pids: readonly number[]): number | undefined {
         const end = parseInt(line.slice(dash + 1, space), 16);
         // [vsyscall] and the like: not in the page table.
         if (!Number.isSafeInteger(end) || end <= start) continue;
-        hidden = readRange(fd, start / PAGE_SIZE, (end - start) / PAGE_SIZE, frames) || hidden;
+        if (!readRange(fd, buffer, start / PAGE_BYTES, (end - start) / PAGE_BYTES, frames)) return undefined;
       }
     } finally {
       closeSync(fd);
     }
   }
-  return hidden ? undefined : frames.size * PAGE_SIZE;
+  return frames;
 }
 
-/** Adds the frames of the present pages in one range; true when the kernel hid their numbers. */
-function readRange(fd: number, firstPage: number, pages: number, frames: Set<bigint>): boolean {
-  const CHUNK = 8192; // entries a read
-  const buffer = Buffer.alloc(CHUNK * 8);
-  let hidden = false;
+/** Adds the frames of the present pages in one range; false when the kernel hid their numbers. */
+function readRange(
+  fd: number,
+  buffer: Buffer,
+  firstPage: number,
+  pages: number,
+  frames: Set<bigint>,
+): boolean {
   for (let done = 0; done < pages; done += CHUNK) {
     const count = Math.min(CHUNK, pages - done);
     let got: number;
     try {
       got = readSync(fd, buffer, 0, count * 8, (firstPage + done) * 8);
     } catch {
-      return hidden; // a range the kernel will not show
+      return true; // a range the kernel will not show
     }
     for (let i = 0; i + 8 <= got; i += 8) {
       const entry = buffer.readBigUInt64LE(i);
       if ((entry & PRESENT) === 0n) continue;
       const frame = entry & PFN_MASK;
-      if (frame === 0n) hidden = true;
-      else frames.add(frame);
+      if (frame === 0n) return false;
+      frames.add(frame);
     }
   }
-  return hidden;
+  return true;
 }
