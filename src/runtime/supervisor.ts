@@ -361,7 +361,7 @@ export class ServerSupervisor implements ServerHost {
     this.starting = undefined;
     this.draining.clear();
     for (const conn of conns) if (conn) this.retire(conn, SHUTDOWN_REASON);
-    await Promise.all([...this.starts].map((s) => s.stop('shutdown')));
+    await Promise.all([...this.starts].map((s) => s.stop(SHUTDOWN_REASON)));
     await Promise.all([...this.stopping]);
   }
 
