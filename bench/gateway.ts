@@ -29,7 +29,7 @@ import { generatedDoc, runFacts, writeGeneratedBlock } from '../scripts/generate
 import { freePort } from '../scripts/support.js';
 import { connect, waitForMcp } from './mcp-client.js';
 import { processTree, readPseudoFile, residentBytes, signal } from '../src/platform/processes.js';
-import { physicalBytes } from './physical-memory.js';
+import { addedBytes } from './physical-memory.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FLEET_ROOT = path.resolve(process.env['BENCH_FLEET_ROOT'] ?? ROOT);
@@ -223,10 +223,12 @@ function serverProcesses(root: number, tree: readonly number[]): number[] {
  */
 function addedPerServer(root: number, tree: readonly number[], servers: number): number {
   const base = [root, ...tree.filter((pid) => commandOf(pid).includes('guardian'))];
-  const all = physicalBytes(tree);
-  const own = physicalBytes(base);
-  if (all === undefined || own === undefined || servers === 0) return NaN;
-  return (all - own) / 1e6 / servers;
+  const added = addedBytes(
+    base,
+    tree.filter((pid) => !base.includes(pid)),
+  );
+  if (added === undefined || servers === 0) return NaN;
+  return added / 1e6 / servers;
 }
 
 /** A front in a process group of its own, started the way its users start it. */

@@ -23,6 +23,19 @@ export function physicalBytes(pids: readonly number[]): number | undefined {
   return frames === undefined ? undefined : frames.size * PAGE_BYTES;
 }
 
+/**
+ * Bytes of physical memory the processes `added` take beyond what the processes `base` map, each
+ * page once: the frames of the first that are not frames of the second; undefined when unreadable.
+ */
+export function addedBytes(base: readonly number[], added: readonly number[]): number | undefined {
+  const own = pageFrames(base);
+  const theirs = own === undefined ? undefined : pageFrames(added);
+  if (own === undefined || theirs === undefined) return undefined;
+  let count = 0;
+  for (const frame of theirs) if (!own.has(frame)) count++;
+  return count * PAGE_BYTES;
+}
+
 /** The page frames the processes' resident pages map to; undefined when the kernel hides them. */
 function pageFrames(pids: readonly number[]): Set<bigint> | undefined {
   const frames = new Set<bigint>();

@@ -52,7 +52,7 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
     id: 'gateway',
     file: 'docs/benchmarks.md',
     command: 'npm run build && npm run bench:gateway',
-    inputs: ['bench/gateway.ts', 'bench/mcp-client.ts'],
+    inputs: ['bench/gateway.ts', 'bench/mcp-client.ts', 'bench/physical-memory.ts'],
   },
   {
     id: 'build',
