@@ -15,6 +15,10 @@
  * the resident memory of its process tree. The table shows the median of the two rounds;
  * bench/results/gateway.json has every round.
  *
+ * Then the speed goals, paired (goalPairs: each host's `dev` up together with the two peers, blocks
+ * of calls to each in turn) and tracing's cost, paired (tracingPairs). BENCH_ONLY=pairs or
+ * BENCH_ONLY=tracing runs one of those alone (and writes no block).
+ *
  * Run: npm run build && npm run bench:gateway (figures on stderr, in bench/results/gateway.json and
  * in its block of docs/benchmarks.md; BENCH_PHASE_SECONDS caps each phase, 30 s by default;
  * BENCH_FLEET_ROOT runs another build of mcp-fleet, e.g. an older commit's worktree, and writes
@@ -479,7 +483,7 @@ function goals(summaries: Summary[]): string[] {
   }
   out.push('');
   out.push(
-    `Best peer at each figure: the fastest of ${peers.map((p) => p.name).join(', ')} there. The server alone: server-everything's resident memory under the peers, ${f0(serverAlone)} MB. ${met ? 'The speed goals were met.' : 'Some goals were NOT met (see the ratios).'}`,
+    `Best peer at each figure: the fastest of ${peers.map((p) => p.name).join(', ')} there. The server alone: server-everything's resident memory under the peers, ${f0(serverAlone)} MB. ${met ? 'The speed goals were met in these medians' : 'Some goals were NOT met in these medians (see the ratios)'}: they divide medians of fresh rounds minutes apart, which move with the machine; the paired figures below are the speed goals' measure, the memory goal is measured here.`,
   );
   return out;
 }
@@ -592,6 +596,146 @@ function tracingCost(blocks: TracingBlock[]): string[] {
   ];
 }
 
+/**
+ * The speed goals, paired: the table's ratios divide medians of two fresh rounds taken minutes
+ * apart, and between fresh processes of one front the 1-client p50 moves by up to a third, more
+ * than the goals' margins. Here each host's `dev` is started together with the peers, and blocks
+ * of calls go to each in turn (the order rotating), so that every block's ratio compares fronts
+ * under the same machine. At 1 client against the faster of supergateway and mcp-proxy in that
+ * block; at 16 and 32 against mcp-proxy (stateful), the fastest peer there in the table (checked:
+ * the report says when it was not), since supergateway's stateful sessions each start a server.
+ * The result is the median of the blocks' ratios; the spread is that of each fresh set's median.
+ */
+const GOAL_SETS = Number(process.env['BENCH_GOAL_SETS'] ?? 3);
+const GOAL_BLOCKS = Number(process.env['BENCH_GOAL_BLOCKS'] ?? 5);
+const GOAL_HOSTS = ['', ' (host: web-function)', ' (host: managed-instances)'];
+const SUPERGATEWAY = 'supergateway 4.0.0 (--stateful)';
+const MCP_PROXY = 'mcp-proxy 6.7.19 (stateful)';
+
+interface GoalBlock {
+  host: string;
+  set: number;
+  clients: number;
+  ours: Phase;
+  peers: Record<string, Phase>;
+}
+
+async function goalPairs(dir: string): Promise<GoalBlock[]> {
+  const all = contestants(dir);
+  const named = (name: string): Contestant => {
+    const c = all.find((x) => x.name === name);
+    if (c === undefined) throw new Error(`no contestant ${name}`);
+    return c;
+  };
+  const blocks: GoalBlock[] = [];
+  for (const host of GOAL_HOSTS) {
+    const ours = named(`mcp-fleet dev /mcp${host}`);
+    const fronts = [ours, named(SUPERGATEWAY), named(MCP_PROXY)];
+    for (let set = 0; set < GOAL_SETS; set++) {
+      process.stderr.write(`goal set ${set + 1}: ${ours.name}\n`);
+      const running = new Map<Contestant, Running>();
+      try {
+        // Started in turn, the first rotating (none gets the machine's first pick each time).
+        for (let i = 0; i < fronts.length; i++) {
+          const c = fronts[(i + set) % fronts.length] as Contestant;
+          running.set(c, await c.start());
+        }
+        const run = (c: Contestant, clients: number): Promise<Phase> => {
+          const r = running.get(c) as Running;
+          return phase(
+            r.url,
+            r.pid,
+            c.tool,
+            clients,
+            clients === 1 ? BLOCK_SEQUENTIAL : BLOCK_CONCURRENT,
+            0,
+            4 * clients,
+          );
+        };
+        for (const c of fronts) await run(c, c === ours || c.name === MCP_PROXY ? 16 : 1);
+        for (let b = 0; b < GOAL_BLOCKS; b++) {
+          for (const clients of CLIENT_COUNTS) {
+            const these = clients === 1 ? fronts : fronts.filter((c) => c.name !== SUPERGATEWAY);
+            const phases = new Map<Contestant, Phase>();
+            for (let i = 0; i < these.length; i++) {
+              const c = these[(i + b + set) % these.length] as Contestant;
+              phases.set(c, await run(c, clients));
+            }
+            blocks.push({
+              host,
+              set,
+              clients,
+              ours: phases.get(ours) as Phase,
+              peers: Object.fromEntries([...phases].filter(([c]) => c !== ours).map(([c, p]) => [c.name, p])),
+            });
+          }
+        }
+      } finally {
+        for (const r of running.values()) await r.stop();
+      }
+    }
+  }
+  return blocks;
+}
+
+/** A block's ratio to the best peer in it: p50 at 1 client (lower is better), calls/s at more. */
+function blockRatio(b: GoalBlock): number {
+  const peers = Object.values(b.peers);
+  if (b.clients === 1) return b.ours.p50 / Math.min(...peers.map((p) => p.p50));
+  return b.ours.callsPerSecond / Math.max(...peers.map((p) => p.callsPerSecond));
+}
+
+function goalPairsReport(blocks: GoalBlock[], summaries: Summary[]): string[] {
+  if (blocks.length === 0) return [];
+  const cell = (
+    host: string,
+    clients: number,
+    meets: (r: number) => boolean,
+  ): { text: string; met: boolean } => {
+    const mine = blocks.filter((b) => b.host === host && b.clients === clients);
+    const sets = [...new Set(mine.map((b) => b.set))]
+      .map((set) => median(mine.filter((b) => b.set === set).map(blockRatio)))
+      .sort((a, b) => a - b);
+    const all = median(mine.map(blockRatio));
+    const met = meets(all);
+    const everySet = sets.every(meets);
+    return {
+      text: `${met ? `**${f2(all)}**` : f2(all)} (${f2(sets[0] ?? NaN)}–${f2(sets[sets.length - 1] ?? NaN)})${met && !everySet ? ', not in every set' : ''}`,
+      met,
+    };
+  };
+  const cells = GOAL_HOSTS.map((host) =>
+    CLIENT_COUNTS.map((clients) => cell(host, clients, clients === 1 ? (r) => r <= 0.9 : (r) => r >= 1.2)),
+  );
+  const met = cells.every((row) => row.every((c) => c.met));
+  const rows = GOAL_HOSTS.map(
+    (host, i) => `| mcp-fleet dev /mcp${host} | ${(cells[i] ?? []).map((c) => c.text).join(' | ')} |`,
+  );
+  const wrong = blocks.reduce(
+    (n, b) => n + b.ours.wrong + Object.values(b.peers).reduce((m, p) => m + p.wrong, 0),
+    0,
+  );
+  // The 16- and 32-client pairing assumes mcp-proxy (stateful) is the fastest peer there.
+  const fastest = (clients: number): string | undefined =>
+    summaries
+      .filter((s) => s.peer)
+      .sort((a, b) => b.phase(clients).callsPerSecond - a.phase(clients).callsPerSecond)[0]?.name;
+  const elsewhere = [16, 32].filter((c) => summaries.length > 0 && fastest(c) !== MCP_PROXY);
+  const notes =
+    elsewhere.length === 0
+      ? ''
+      : ` In the table above the fastest peer at ${elsewhere.join(' and ')} clients was not ${MCP_PROXY}: those ratios are against a peer that was not the best there.`;
+  return [
+    `Speed goals, paired: for each host, ${GOAL_SETS} sets of \`dev\` (its defaults), ${SUPERGATEWAY} and ${MCP_PROXY} started fresh together, ${GOAL_BLOCKS} blocks of calls to each in turn (the order rotating): ${BLOCK_SEQUENTIAL} calls in a row at 1 client (against the faster of the two peers in that block), ${BLOCK_CONCURRENT} calls at 16 and at 32 clients (against ${MCP_PROXY}). Median of the blocks' ratios; in brackets the lowest and highest set's median.`,
+    '',
+    '| mcp-fleet front | 1 client p50 ÷ best peer (goal ≤ 0.9) | 16 clients calls/s ÷ best peer (goal ≥ 1.2) | 32 clients calls/s ÷ best peer (goal ≥ 1.2) |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+    `${met ? 'Every speed goal was met, paired.' : 'Some speed goals were NOT met, paired (see the ratios).'} Wrong or failed answers: ${wrong}.${notes}`,
+  ];
+}
+
 async function main(): Promise<void> {
   const facts = runFacts();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mcp-fleet-bench-gw-'));
@@ -610,7 +754,7 @@ async function main(): Promise<void> {
       `servers:\n  everything:\n    command: ${everything}\n    args: [stdio]\n    host: ${host}\n`,
     );
   const only = process.env['BENCH_ONLY'];
-  const all = only === 'tracing' ? [] : contestants(dir);
+  const all = only === 'tracing' || only === 'pairs' ? [] : contestants(dir);
   const rounds = new Map<string, Round[]>(all.map((c) => [c.name, []]));
   for (let round = 0; round < (all.length === 0 ? 0 : ROUNDS); round++) {
     const order = round % 2 === 0 ? all : [...all].reverse();
@@ -634,16 +778,20 @@ async function main(): Promise<void> {
   }
   const summaries = all.map((c) => summarize(c.name, c.peer, rounds.get(c.name) ?? []));
   const setup = `\`tools/call\` of \`echo\` on server-everything; 1 client: ${SEQUENTIAL} calls in a row, then ${SPACED_CALLS} calls ${SPACED_GAP_MS} ms apart (each finds an event function's environment frozen); 16 and 32 clients: ${CONCURRENT_CALLS} calls each (after ${WARM_UP_CALLS} calls not measured); each phase at most ${PHASE_BUDGET_MS / 1000} s; each front started fresh ${ROUNDS} times, in alternating order, the median shown. CPU: user + system time of every process of the front (from /proc) and of the bench client, per call. Memory the servers add, after 16 clients: the physical pages of the front's process tree that its first process (and \`dev\`'s guardian) does not map, each page once (from /proc/<pid>/pagemap: the \`node\` binary's code, which summed RSS counts once per process, is the front's already), divided by the server processes running; for \`dev\` that is each environment's worker or entry with its server.`;
-  const blocks = await tracingPairs(dir);
+  const pairs = only === 'tracing' ? [] : await goalPairs(dir);
+  const paired = goalPairsReport(pairs, summaries);
+  const blocks = only === 'pairs' ? [] : await tracingPairs(dir);
   const tracing = tracingCost(blocks);
   const report =
-    all.length === 0 ? tracing : [setup, '', ...table(summaries), '', ...goals(summaries), '', ...tracing];
+    all.length === 0
+      ? [...paired, ...(paired.length > 0 && tracing.length > 0 ? [''] : []), ...tracing]
+      : [setup, '', ...table(summaries), '', ...goals(summaries), '', ...paired, '', ...tracing];
   process.stderr.write(`\n${report.join('\n')}\n`);
   await mkdir(path.join(ROOT, 'bench', 'results'), { recursive: true });
   const other = FLEET_ROOT !== ROOT || all.length === 0;
   await writeFile(
     path.join(ROOT, 'bench', 'results', other ? 'gateway-other.json' : 'gateway.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), fleetRoot: FLEET_ROOT, rounds: Object.fromEntries(rounds), tracing: blocks }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), fleetRoot: FLEET_ROOT, rounds: Object.fromEntries(rounds), goalPairs: pairs, tracing: blocks }, null, 2)}\n`,
   );
   if (!other) await writeGeneratedBlock(generatedDoc('gateway'), facts, report.join('\n'));
   await rm(dir, { recursive: true, force: true });
