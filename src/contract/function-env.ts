@@ -27,7 +27,17 @@ export const FUNCTION_ENV = {
   /** AgentCore Runtime session: the session's own folder, in its server's environment and as
    * `${MCP_FLEET_SESSION_DIR}` in the server's env values (no other host replaces it). */
   sessionDir: 'MCP_FLEET_SESSION_DIR',
+  /**
+   * Local only (set by `mcp-fleet dev`, never in AWS, where IAM guards the endpoint): a web
+   * function's or a runtime session's entry takes only requests that carry this key in
+   * {@link LOCAL_KEY_HEADER}, so that no process reaches an environment's loopback port around
+   * dev (its `--token`, the gateway's policy and interceptors).
+   */
+  localKey: 'MCP_FLEET_LOCAL_KEY',
 } as const;
+
+/** The request header that carries {@link FUNCTION_ENV}.localKey to an environment's entry. */
+export const LOCAL_KEY_HEADER = 'x-mcp-fleet-local-key';
 
 /**
  * The AgentCore Runtime session entry: where it listens (AgentCore: 0.0.0.0:8000, its defaults;

@@ -36,6 +36,7 @@ import {
   type Answered,
   listen,
   multiCallHost,
+  localKeyDigest,
   readRequest,
   served,
   ANSWER_GRACE_MS,
@@ -116,6 +117,7 @@ export async function startSessionServer(
     allowOrigin: options.allowOrigin,
     maxBodyBytes: options.maxBodyBytes ?? SESSION_MAX_BODY_BYTES,
     closing: false,
+    localKey: localKeyDigest(options.localKey),
   };
   const server = createServer((req, res) => {
     void served(telemetry, options.clock ?? systemClock, 'session', res, () => route(state, req, res));

@@ -23,10 +23,14 @@ const hostText = process.env[SESSION_HOST_ENV] ?? '';
 
 const { launch } = readLaunchFile(import.meta.url);
 const allowOrigin = process.env[FUNCTION_ENV.allowOrigin];
+// Local runs only (mcp-fleet dev): kept out of the environment once read.
+const localKey = process.env[FUNCTION_ENV.localKey];
+Reflect.deleteProperty(process.env, FUNCTION_ENV.localKey);
 const server = await startSessionServer(launch, {
   host: hostText === '' ? SESSION_DEFAULT_HOST : hostText,
   port,
   ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
+  ...(localKey !== undefined && localKey !== '' ? { localKey } : {}),
 });
 
 exitOnSignals(() => server.close());

@@ -17,9 +17,11 @@
  *   process group at once: Lambda allows 1 s.
  */
 import { traceOfHeaders } from '../contract/trace.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
+import { LOCAL_KEY_HEADER } from '../contract/function-env.js';
 import { MULTI_CALL_HOSTS } from '../config/limits.js';
 import type { CallContext, MessageHandler } from '../protocol/bridge.js';
 import {
@@ -65,7 +67,13 @@ export type EntryOptions = Pick<
   | 'transport'
   | 'extraEnv'
   | 'clientInfo'
->;
+> & {
+  /**
+   * Take only requests that carry this key in {@link LOCAL_KEY_HEADER} (403 otherwise): what
+   * `mcp-fleet dev` gives each local environment (MCP_FLEET_LOCAL_KEY). Unset in AWS.
+   */
+  localKey?: string;
+};
 
 export interface WebFunctionOptions extends EntryOptions {
   /** Where to listen, `host:port` (Lambda's `AWS_LAMBDA_HTTP_ENDPOINT`); port 0: any free port. */
@@ -188,6 +196,19 @@ export interface RequestLimits {
   maxBodyBytes: number;
   /** The entry is shutting down: requests get 503. */
   closing: boolean;
+  /** Requests must carry this key (its SHA-256 digest) in {@link LOCAL_KEY_HEADER}: 403 otherwise. */
+  localKey?: Buffer;
+}
+
+/** The digest {@link RequestLimits.localKey} holds of an entry's key (undefined: none asked). */
+export function localKeyDigest(key: string | undefined): Buffer | undefined {
+  return key === undefined || key === '' ? undefined : createHash('sha256').update(key).digest();
+}
+
+/** Whether a request's key header is the entry's key (compared in constant time, as digests). */
+function carriesKey(req: IncomingMessage, digest: Buffer): boolean {
+  const given = req.headers[LOCAL_KEY_HEADER];
+  return typeof given === 'string' && timingSafeEqual(createHash('sha256').update(given).digest(), digest);
 }
 
 /**
@@ -206,6 +227,7 @@ export async function startWebFunction(
     inFlight: new InFlight(env.telemetry.log),
     maxBodyBytes: options.maxBodyBytes ?? LAMBDA_PAYLOAD_MAX_BYTES,
     closing: false,
+    localKey: localKeyDigest(options.localKey),
   };
   const server = createServer((req, res) => {
     void serve(state, req, res);
@@ -325,6 +347,17 @@ export async function readRequest(
   res: ServerResponse,
   limits: RequestLimits,
 ): Promise<HttpRequest | number> {
+  if (limits.localKey !== undefined) {
+    if (!carriesKey(req, limits.localKey))
+      return writeProblem(
+        res,
+        403,
+        ErrorCode.InvalidRequest,
+        `Forbidden: this environment takes requests from mcp-fleet dev only (the ${LOCAL_KEY_HEADER} header is missing or wrong); call it through dev`,
+      );
+    // Nothing after this check sees the key (headers reach traces and the front).
+    Reflect.deleteProperty(req.headers, LOCAL_KEY_HEADER);
+  }
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
   if (limits.closing) return writeProblem(res, 503, ErrorCode.InternalError, SHUTDOWN_REASON);
   if (!MCP_PATHS.has(pathname))

@@ -22,9 +22,13 @@ if (endpoint === undefined || endpoint === '') {
 
 const { launch } = readLaunchFile(import.meta.url);
 const allowOrigin = process.env[FUNCTION_ENV.allowOrigin];
+// Local runs only (mcp-fleet dev): kept out of the environment once read.
+const localKey = process.env[FUNCTION_ENV.localKey];
+Reflect.deleteProperty(process.env, FUNCTION_ENV.localKey);
 const web = await startWebFunction(launch, {
   endpoint,
   ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
+  ...(localKey !== undefined && localKey !== '' ? { localKey } : {}),
 });
 
 exitOnSignals(() => web.close());

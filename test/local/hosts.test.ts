@@ -30,7 +30,7 @@ import { ensureWebFunctionNode } from '../../src/local/lambda/web-node.js';
 import { processTree } from '../../src/platform/processes.js';
 import { fixture, ROOT, tempDir } from '../helpers.js';
 import { assertNoneLeft, BIN, isAlive, marker } from '../runtime/support.js';
-import { writeRecorder } from '../runtime/web-support.js';
+import { post, toolCall, writeRecorder } from '../runtime/web-support.js';
 import { eventually, exited, outputOf, waitForText } from '../support/eventually.js';
 
 const mark = marker();
@@ -113,6 +113,41 @@ describe('host web-function in mcp-fleet dev', () => {
     assert.ok(fn);
     assert.equal(fn.stats.coldStarts, 1, 'one environment took them all');
     assert.equal(fn.environments.total, 1);
+  });
+
+  test("its environment's port takes dev's requests only: a process that finds it is refused (403)", async () => {
+    const fn = fleet.lambda.forServer('everything');
+    assert.ok(fn);
+    const pids = (await Promise.all(fn.environmentList.map((e) => e.members()))).flat();
+    const environ = (pid: number): string[] => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      } catch {
+        return []; // gone
+      }
+    };
+    // What any process of the machine can learn: the entry's endpoint, from its environment.
+    const endpoint = pids
+      .flatMap(environ)
+      .find((v) => v.startsWith('AWS_LAMBDA_HTTP_ENDPOINT='))
+      ?.split('=')[1];
+    assert.ok(endpoint, 'the entry listens on AWS_LAMBDA_HTTP_ENDPOINT');
+    const around = await post(`http://${endpoint}/mcp`, toolCall(1, 'echo', { message: 'around dev' }));
+    assert.equal(around.status, 403);
+    assert.match(around.text, /takes requests from mcp-fleet dev only/);
+    // The MCP server's own environment never has the key.
+    const servers = pids.filter((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('mcp-server-everything'),
+    );
+    assert.ok(servers.length > 0);
+    for (const pid of servers)
+      assert.ok(!environ(pid).some((v) => v.startsWith('MCP_FLEET_LOCAL_KEY=')), `server ${pid}`);
+    const c = await client(`${fleet.url}/mcp`);
+    assert.equal(
+      text(await c.callTool({ name: 'everything___echo', arguments: { message: 'through dev' } })),
+      'Echo: through dev',
+    );
+    await c.close();
   });
 
   test('a serial server with concurrency 1 runs as a pool: never two calls in one process', async () => {

@@ -113,6 +113,8 @@ describe('the web-function environment', () => {
         'X-Hop': 'h',
         'X-Real-IP': '1.2.3.4',
         'X-Kept': 'k',
+        // A caller cannot name the environment's key: dev's own replaces it.
+        'X-Mcp-Fleet-Local-Key': 'forged',
       }),
       got.onChunk,
     );
@@ -128,8 +130,12 @@ describe('the web-function environment', () => {
       url: string;
       headers: Record<string, string>;
       body: string;
+      localKey?: string;
     };
     assert.equal(seen.method, 'POST');
+    // The entry's key (in its environment) comes with every request: random, and not the caller's.
+    assert.match(String(seen.localKey), /^[\w-]{43}$/);
+    assert.equal(seen.headers['x-mcp-fleet-local-key'], seen.localKey);
     assert.equal(seen.url, '/echo?a=1');
     assert.equal(seen.body, `{"n":${seq}}`);
     assert.equal(seen.headers['x-kept'], 'k');
@@ -308,8 +314,13 @@ describe("an AgentCore Runtime session's environment (the same HTTP environment)
         call('/echo', 60_000, { Connection: 'X-Hop', 'X-Hop': 'h', 'X-Kept': 'k' }),
         got.onChunk,
       );
-      const seen = JSON.parse(splitIntegration(got.bytes()).body) as { headers: Record<string, string> };
+      const seen = JSON.parse(splitIntegration(got.bytes()).body) as {
+        headers: Record<string, string>;
+        localKey?: string;
+      };
       assert.equal(seen.headers['x-kept'], 'k');
+      assert.match(String(seen.localKey), /^[\w-]{43}$/);
+      assert.equal(seen.headers['x-mcp-fleet-local-key'], seen.localKey);
       assert.equal(seen.headers['x-hop'], undefined);
       assert.deepEqual(
         Object.keys(seen.headers).filter((h) => h.startsWith('lambda-web-')),

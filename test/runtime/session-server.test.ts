@@ -698,6 +698,46 @@ describe('the session bundle, as AgentCore runs it', () => {
     assert.match(JSON.stringify(stopped.messages), /"code":-32603.*shutting down/, stopped.text);
   });
 
+  test("with mcp-fleet dev's MCP_FLEET_LOCAL_KEY: no session starts without that key (403)", async () => {
+    const mark = marker();
+    const port = await freePort();
+    const key = 'a-session-key-only-dev-knows';
+    const run = await runBundle('local-key', everything(mark.env), {
+      ...mark.env,
+      MCP_FLEET_SESSION_PORT: String(port),
+      MCP_FLEET_SESSION_HOST: '127.0.0.1',
+      MCP_FLEET_LOCAL_KEY: key,
+    });
+    try {
+      await waitForText(run.output.all, /"message":"listening"/, {
+        child: run.child,
+        what: 'the listening line',
+      });
+      const url = `http://127.0.0.1:${port}/mcp`;
+      const id = runtimeId('keyed');
+      for (const method of ['POST', 'GET', 'DELETE']) {
+        const refused = await post(url, toolCall(1, 'echo', { message: 'around dev' }), {
+          method,
+          headers: { [RUNTIME_HEADER]: id, 'x-mcp-fleet-local-key': 'a-guess' },
+        });
+        assert.equal(refused.status, 403, method);
+      }
+      assert.equal(
+        await markedProcesses(mark.value).then((ps) => ps.length),
+        1,
+        'the entry alone: no session server',
+      );
+      const served = await post(url, toolCall(1, 'echo', { message: 'through dev' }), {
+        headers: { [RUNTIME_HEADER]: id, 'x-mcp-fleet-local-key': key },
+      });
+      assert.equal(answerText(served), 'Echo: through dev');
+    } finally {
+      run.child.kill('SIGTERM');
+      await exited(run.child);
+      await assertNoneLeft(mark.value, 1_000);
+    }
+  });
+
   test('a port that is not a number: the entry says so and exits 2', async () => {
     const run = await runBundle(
       'bad-port',

@@ -148,6 +148,46 @@ describe('the web bundle, as Lambda runs it', () => {
     await assertNoneLeft(mark.value, 1_000);
   });
 
+  test("with mcp-fleet dev's MCP_FLEET_LOCAL_KEY: a request without that key, or with another, is 403; the key is kept from the server", async () => {
+    const mark = marker();
+    const key = 'a-key-only-dev-knows-0123456789';
+    const run = await runBundle(
+      'local-key',
+      process.execPath,
+      { id: 'fault', command: process.execPath, args: [FAULT_SERVER], env: mark.env },
+      { ...mark.env, MCP_FLEET_LOCAL_KEY: key },
+    );
+    try {
+      for (const headers of [
+        {},
+        { 'x-mcp-fleet-local-key': 'a-guess' },
+        { 'x-mcp-fleet-local-key': '' },
+      ] as Record<string, string>[]) {
+        const refused = await post(run.url, toolCall(1, 'echo', { text: 'around dev' }), { headers });
+        assert.equal(refused.status, 403, JSON.stringify(headers));
+        assert.match(
+          (refused.messages[0]?.['error'] as { message: string }).message,
+          /takes requests from mcp-fleet dev only \(the x-mcp-fleet-local-key header is missing or wrong\)/,
+        );
+      }
+      const ok = { headers: { 'x-mcp-fleet-local-key': key } };
+      assert.equal(
+        answerText(await post(run.url, toolCall(2, 'echo', { text: 'through dev' }), ok)),
+        'through dev',
+      );
+      // Neither in the server's environment nor in the entry's own once read.
+      const env = await post(run.url, toolCall(3, 'env', { text: 'MCP_FLEET_LOCAL_KEY,PATH' }), ok);
+      const seen = JSON.parse(answerText(env)) as Record<string, string | null>;
+      assert.equal(seen['MCP_FLEET_LOCAL_KEY'], null);
+      assert.notEqual(seen['PATH'], null, 'the env tool reads the environment');
+      assert.doesNotMatch(run.output.all(), new RegExp(key), 'the key is never logged');
+    } finally {
+      run.child.kill('SIGTERM');
+      await exited(run.child);
+      await assertNoneLeft(mark.value, 1_000);
+    }
+  });
+
   test('without AWS_LAMBDA_HTTP_ENDPOINT the entry says so and exits 2', async () => {
     const root = path.join(dir, 'no-endpoint');
     await mkdir(root, { recursive: true });

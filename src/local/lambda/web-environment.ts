@@ -18,6 +18,7 @@
  * as a streamed HTTP integration response (the prelude, then the body as it comes), so callers
  * read a web function as they read a streaming Function URL.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { errors, Pool, type Dispatcher } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +26,12 @@ import { WEB_FUNCTION_SHUTDOWN_GRACE_MS } from '../../config/limits.js';
 import { onAbort } from '../../platform/abort.js';
 import { EXPIRED, within, withDeadline } from '../../platform/time.js';
 import type { ChunkSink, EnvironmentFactory, EnvironmentSpec, InitOutcome } from './environment.js';
-import { SESSION_HOST_ENV, SESSION_PORT_ENV } from '../../contract/function-env.js';
+import {
+  FUNCTION_ENV,
+  LOCAL_KEY_HEADER,
+  SESSION_HOST_ENV,
+  SESSION_PORT_ENV,
+} from '../../contract/function-env.js';
 import { PRELUDE_CONTENT_TYPE } from './function-url.js';
 import { memoryGuard, type MemoryGuard } from './memory.js';
 import { ProcessEnvironment } from './process-environment.js';
@@ -92,6 +98,8 @@ export class WebEnvironment extends ProcessEnvironment {
     private readonly port: number,
     /** Whose platform hands the requests on (Lambda adds its `lambda-web-*` headers). */
     private readonly platform: 'lambda-web' | 'agentcore-runtime',
+    /** The key its entry asks of every request (FUNCTION_ENV.localKey). */
+    private readonly key: string,
   ) {
     super(opts, guard, ['ignore', 'pipe', 'pipe']);
     // Our own deadline bounds a request (the function's timeout), not undici's 300 s idle timers:
@@ -113,8 +121,13 @@ export class WebEnvironment extends ProcessEnvironment {
   ): Promise<WebEnvironment> {
     const port = await freePort();
     const guard = await memoryGuard(opts.memoryMode, opts.name, opts.memoryMb);
-    const launch = { ...opts.launch, env: { ...opts.launch.env, ...endpoint(port) } };
-    const env = new WebEnvironment({ ...opts, launch }, guard, port, platform);
+    // The entry takes only our requests: IAM's part (only the gateway's role invokes) on loopback.
+    const key = randomBytes(32).toString('base64url');
+    const launch = {
+      ...opts.launch,
+      env: { ...opts.launch.env, ...endpoint(port), [FUNCTION_ENV.localKey]: key },
+    };
+    const env = new WebEnvironment({ ...opts, launch }, guard, port, platform, key);
     await env.adopt();
     return env;
   }
@@ -188,13 +201,10 @@ export class WebEnvironment extends ProcessEnvironment {
       {
         method: event.requestContext?.http?.method ?? 'POST',
         path: `${event.rawPath ?? '/'}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`,
-        headers: requestHeaders(
-          event,
-          msg.requestId,
-          body.length,
-          msg.traceId,
-          this.platform === 'lambda-web',
-        ),
+        headers: {
+          ...requestHeaders(event, msg.requestId, body.length, msg.traceId, this.platform === 'lambda-web'),
+          [LOCAL_KEY_HEADER]: this.key,
+        },
         body,
       },
       call,
