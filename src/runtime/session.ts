@@ -6,10 +6,10 @@
  * and MCP_FLEET_SESSION_PORT move it (local runs). SIGTERM and SIGINT stop it: no new requests,
  * every session's server process groups killed, then exit.
  */
-import { FUNCTION_ENV, SESSION_HOST_ENV, SESSION_PORT_ENV } from '../contract/function-env.js';
+import { SESSION_HOST_ENV, SESSION_PORT_ENV } from '../contract/function-env.js';
 import { readLaunchFile } from './launch-file.js';
 import { SESSION_DEFAULT_HOST, SESSION_DEFAULT_PORT, startSessionServer } from './session-server.js';
-import { exitOnSignals } from './web-function.js';
+import { entryOptionsFromEnv, exitOnSignals } from './web-function.js';
 
 const portText = process.env[SESSION_PORT_ENV] ?? '';
 const port = portText === '' ? SESSION_DEFAULT_PORT : Number(portText);
@@ -22,15 +22,10 @@ if (!/^\d{1,5}$/.test(portText === '' ? '0' : portText) || port > 65_535) {
 const hostText = process.env[SESSION_HOST_ENV] ?? '';
 
 const { launch } = readLaunchFile(import.meta.url);
-const allowOrigin = process.env[FUNCTION_ENV.allowOrigin];
-// Local runs only (mcp-fleet dev): kept out of the environment once read.
-const localKey = process.env[FUNCTION_ENV.localKey];
-Reflect.deleteProperty(process.env, FUNCTION_ENV.localKey);
 const server = await startSessionServer(launch, {
   host: hostText === '' ? SESSION_DEFAULT_HOST : hostText,
   port,
-  ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
-  ...(localKey !== undefined && localKey !== '' ? { localKey } : {}),
+  ...entryOptionsFromEnv(),
 });
 
 exitOnSignals(() => server.close());

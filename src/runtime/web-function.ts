@@ -21,7 +21,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LAMBDA_PAYLOAD_MAX_BYTES } from '../contract/function-call.js';
-import { LOCAL_KEY_HEADER } from '../contract/function-env.js';
+import { FUNCTION_ENV, LOCAL_KEY_HEADER } from '../contract/function-env.js';
 import { MULTI_CALL_HOSTS } from '../config/limits.js';
 import type { CallContext, MessageHandler } from '../protocol/bridge.js';
 import {
@@ -198,6 +198,21 @@ export interface RequestLimits {
   closing: boolean;
   /** Requests must carry this key (its SHA-256 digest) in {@link LOCAL_KEY_HEADER}: 403 otherwise. */
   localKey?: Buffer;
+}
+
+/**
+ * What an HTTP entry (web, session) takes from its environment: the origins it lets in
+ * (MCP_FLEET_ALLOW_ORIGIN) and, in local runs, `dev`'s key (MCP_FLEET_LOCAL_KEY), which is taken
+ * out of `process.env` once read so that nothing started later inherits it.
+ */
+export function entryOptionsFromEnv(): Pick<EntryOptions, 'allowOrigin' | 'localKey'> {
+  const allowOrigin = process.env[FUNCTION_ENV.allowOrigin];
+  const localKey = process.env[FUNCTION_ENV.localKey];
+  Reflect.deleteProperty(process.env, FUNCTION_ENV.localKey);
+  return {
+    ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
+    ...(localKey !== undefined && localKey !== '' ? { localKey } : {}),
+  };
 }
 
 /** The digest {@link RequestLimits.localKey} holds of an entry's key (undefined: none asked). */

@@ -5,9 +5,8 @@
  * SIGTERM (Lambda's shutdown, 1 s before the kill) and SIGINT stop it: no new requests, every
  * server process group killed, then exit.
  */
-import { FUNCTION_ENV } from '../contract/function-env.js';
 import { readLaunchFile } from './launch-file.js';
-import { exitOnSignals, startWebFunction } from './web-function.js';
+import { entryOptionsFromEnv, exitOnSignals, startWebFunction } from './web-function.js';
 
 /** Lambda sets it; the server must listen there. */
 const ENDPOINT_VARIABLE = 'AWS_LAMBDA_HTTP_ENDPOINT';
@@ -21,14 +20,6 @@ if (endpoint === undefined || endpoint === '') {
 }
 
 const { launch } = readLaunchFile(import.meta.url);
-const allowOrigin = process.env[FUNCTION_ENV.allowOrigin];
-// Local runs only (mcp-fleet dev): kept out of the environment once read.
-const localKey = process.env[FUNCTION_ENV.localKey];
-Reflect.deleteProperty(process.env, FUNCTION_ENV.localKey);
-const web = await startWebFunction(launch, {
-  endpoint,
-  ...(allowOrigin !== undefined && allowOrigin !== '' ? { allowOrigin } : {}),
-  ...(localKey !== undefined && localKey !== '' ? { localKey } : {}),
-});
+const web = await startWebFunction(launch, { endpoint, ...entryOptionsFromEnv() });
 
 exitOnSignals(() => web.close());
