@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -73,15 +73,65 @@ async function stamp(dir: string, key: keyof typeof VERSIONS): Promise<void> {
   );
 }
 
-/** One installer at a time per folder (test files run in parallel). */
-async function locked<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+/** Whether a process with this id is running (a lock's owner). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** How long a lock may name no owner (its maker between its mkdir and its write) before it counts as left. */
+const UNNAMED_LOCK_MS = 60_000;
+
+/**
+ * Removes a lock whose owner is gone; whether it did. Its owner is gone when the process it names
+ * has ended, or when it has named none for a minute (made by a maker killed before it wrote its
+ * id, or by an older version of this script). The takeover has a lock of its own, under which
+ * the owner is read again: two waiters must not both remove it, the second one the lock the
+ * first has just made.
+ */
+async function takeOverIfGone(lock: string, owner: string): Promise<boolean> {
+  const ownerOf = async (): Promise<string> => {
+    const pid = Number(await readFile(owner, 'utf8').catch(() => ''));
+    if (pid > 0) return running(pid) ? 'running' : `gone ${String(pid)}`;
+    const made = await stat(lock).catch(() => undefined);
+    return made !== undefined && Date.now() - made.mtimeMs > UNNAMED_LOCK_MS ? 'unnamed' : 'running';
+  };
+  const seen = await ownerOf();
+  if (seen === 'running') return false;
+  const takeover = `${lock}.takeover`;
+  try {
+    await mkdir(takeover);
+  } catch {
+    return false;
+  }
+  try {
+    if ((await ownerOf()) !== seen) return false;
+    await rm(lock, { recursive: true, force: true });
+    return true;
+  } finally {
+    await rmdir(takeover).catch(() => undefined);
+  }
+}
+
+/**
+ * One installer at a time per folder (test files run in parallel). The lock names its owner: a
+ * lock whose owner is gone (a test run killed mid-install) is taken over, not waited on.
+ */
+export async function locked<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dir, { recursive: true });
   const lock = path.join(dir, '.lock');
+  const owner = path.join(lock, 'pid');
   for (let i = 0; ; i++) {
     try {
       await mkdir(lock);
+      await writeFile(owner, String(process.pid));
       break;
     } catch {
+      if (await takeOverIfGone(lock, owner)) continue;
       if (i > 20 * 60 * 10)
         throw new Error(`${lock} is held for over 20 minutes: remove it if no install runs`);
       await sleep(100);
@@ -90,7 +140,7 @@ async function locked<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
-    await rmdir(lock).catch(() => undefined);
+    await rm(lock, { recursive: true, force: true });
   }
 }
 
