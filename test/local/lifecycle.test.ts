@@ -14,6 +14,7 @@ import type { Guardian } from '../../src/local/lambda/environment.js';
 import { memoryGuardKind } from '../../src/local/lambda/memory.js';
 import { processState } from '../../src/platform/processes.js';
 import { LocalLambda, type LocalLambdaOptions } from '../../src/local/lambda/service.js';
+import { nestedDeeperThan } from '../../src/local/lambda/event-environment.js';
 import { fixture, tempDir } from '../helpers.js';
 import { assertNoneLeft, FAULT_SERVER, isAlive, markedProcesses, marker } from '../runtime/support.js';
 import { eventually } from '../support/eventually.js';
@@ -428,6 +429,90 @@ describe('events', () => {
     assert.equal(carried.functionError, undefined, JSON.stringify(carried.payload).slice(0, 500));
     assert.equal(textOf(carried), `deep ${depth}`);
     assert.equal(fn('deep').stats.coldStarts, 1, 'still the same environment');
+  });
+});
+
+describe('what the channel cannot carry as it is', () => {
+  const nest = (depth: number): unknown => {
+    let v: unknown = [];
+    for (let i = 0; i < depth; i++) v = [v];
+    return v;
+  };
+
+  test('nesting is measured without recursion, objects and arrays alike', () => {
+    assert.equal(nestedDeeperThan(nest(50_000), 49_999), true);
+    assert.equal(nestedDeeperThan(nest(50_000), 50_000), false);
+    assert.equal(nestedDeeperThan({ a: [{ b: { c: 1 } }] }, 2), true, 'three levels below the top');
+    assert.equal(nestedDeeperThan({ a: [{ b: { c: 1 } }] }, 3), false);
+    assert.equal(nestedDeeperThan('text', 0), false);
+    assert.equal(nestedDeeperThan(Buffer.alloc(1 << 20), 0), false, 'bytes are not walked');
+  });
+
+  test('an answer nested deeper than a structured clone safely takes comes back whole, as JSON; the environment stays', async () => {
+    const { lambda, fn } = await service(fault('deepanswer'));
+    // Near the serializer's limit: the worker's clone would pass and the service's overflow.
+    for (const depth of [10, 3_300]) {
+      const out = await call(lambda, 'deepanswer', 'nested', { depth });
+      assert.equal(out.functionError, undefined);
+      const { deep } = (out.payload as { structuredContent: { deep: unknown } }).structuredContent;
+      assert.equal(nestedDeeperThan(deep, depth - 1), true, `${depth} levels`);
+      assert.equal(nestedDeeperThan(deep, depth), false, `${depth} levels, no more`);
+    }
+    assert.equal(textOf(await call(lambda, 'deepanswer', 'echo', { text: 'after' })), 'after');
+    assert.equal(fn('deepanswer').stats.coldStarts, 1, 'the same environment throughout');
+  });
+});
+
+describe('the channel to a managed instance', () => {
+  test('invocations handed over together go to the worker as one message, and answers that end together come back as one', async () => {
+    const { lambda, fn } = await service(
+      `  batch:\n    command: unused\n    host: managed-instances\n    env: { MCP_FLEET_TEST_MARKER: "${mark.value}" }\n`,
+      { handlers: { batch: LIFECYCLE_HANDLER } },
+    );
+    const first = await lambda.invoke('mcp-server-batch', {});
+    assert.equal(first.functionError, undefined, JSON.stringify(first.payload));
+    const { pid } = first.payload as { pid: number };
+    // Eight at once, each waiting as long: they end in the same turn of the worker's event loop.
+    const together = await Promise.all(
+      Array.from({ length: 8 }, () => lambda.invoke('mcp-server-batch', { sleepMs: 50 })),
+    );
+    for (const out of together)
+      assert.deepEqual(out.payload, { ok: true, pid }, 'each answered, by the one environment');
+    const channel = (await lambda.invoke('mcp-server-batch', { channel: true })).payload as {
+      received: number[];
+      sent: number[];
+    };
+    assert.equal(
+      channel.received.reduce((a, b) => a + b, 0),
+      10,
+      `every invocation reached the worker once: ${JSON.stringify(channel)}`,
+    );
+    assert.ok(
+      Math.max(...channel.received) >= 2,
+      `a message carried several invocations: ${JSON.stringify(channel)}`,
+    );
+    assert.ok(
+      Math.max(...channel.sent) >= 2,
+      `a message carried several answers: ${JSON.stringify(channel)}`,
+    );
+    assert.equal(fn('batch').stats.coldStarts, 1);
+  });
+
+  test('one event the channel cannot carry, handed over with others, is refused alone', async () => {
+    const yaml = fault('deepmany').replace('    env:', '    host: managed-instances\n    env:');
+    const { lambda, fn } = await service(yaml);
+    assert.equal(textOf(await call(lambda, 'deepmany', 'echo', { text: 'warm' })), 'warm');
+    let deep: unknown = [];
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const [before, refused, after] = await Promise.all([
+      call(lambda, 'deepmany', 'echo', { text: 'before' }),
+      call(lambda, 'deepmany', 'echo', { text: 'deep', deep }),
+      call(lambda, 'deepmany', 'echo', { text: 'after' }),
+    ]);
+    assert.equal(textOf(before), 'before');
+    assert.equal(textOf(after), 'after');
+    assert.equal((refused?.payload as { errorType?: string }).errorType, 'Runtime.InvalidEvent');
+    assert.equal(fn('deepmany').stats.coldStarts, 1, 'the same environment throughout');
   });
 });
 

@@ -15,7 +15,7 @@
  */
 import { memoryGuard, type MemoryGuard } from './memory.js';
 import { continueAll, signalAll } from '../../platform/processes.js';
-import type { InvokeMessage, InvokeReply, ServiceMessage, WorkerMessage } from './worker-protocol.js';
+import type { Batch, InvokeMessage, InvokeReply, ServiceMessage, WorkerMessage } from './worker-protocol.js';
 import type { ChunkSink, EnvironmentFactory, EnvironmentSpec, InitOutcome } from './environment.js';
 import { ProcessEnvironment } from './process-environment.js';
 import { EXPIRED, within } from '../../platform/time.js';
@@ -38,6 +38,27 @@ export function runtimeExitMessage(code: number | null, signal: NodeJS.Signals |
     : `Runtime exited with error: exit status ${String(code)}`;
 }
 
+/**
+ * The nesting an event may have to go over the channel as a structured clone. The worker's
+ * deserializer runs on a deeper stack than `dev`'s serializer, so an event near the serializer's
+ * limit (about 3,000 levels on Node.js 20) would be sent and then overflow the worker's stack,
+ * killing it. A deeper event goes as JSON text, as Lambda hands every runtime its event.
+ */
+const CHANNEL_DEPTH = 1000;
+
+/** Whether objects and arrays nest in `value` deeper than `limit` (walked without recursion). */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { v, depth } = top;
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+    if (depth > limit) return true;
+    for (const inner of Array.isArray(v) ? v : Object.values(v))
+      if (inner !== null && typeof inner === 'object') stack.push({ v: inner, depth: depth + 1 });
+  }
+  return false;
+}
+
 export class EventEnvironment extends ProcessEnvironment {
   /** Init duration, reported on the first invocation (then cleared). */
   pendingInitMs: number | undefined;
@@ -49,11 +70,15 @@ export class EventEnvironment extends ProcessEnvironment {
   private initWaiter?: (m: WorkerMessage | 'exit') => void;
   private readyMessage?: WorkerMessage;
   private freezing: Promise<void> = Promise.resolve();
+  /** Invocations handed over in this turn of the event loop, sent together at its end. */
+  private outbox: InvokeMessage[] = [];
+  private flushing: NodeJS.Immediate | undefined;
 
   private constructor(opts: EnvironmentSpec, guard: MemoryGuard) {
     super(opts, guard, ['ignore', 'pipe', 'pipe', 'ipc']);
-    this.child.on('message', (m: WorkerMessage) => {
-      this.onMessage(m);
+    this.child.on('message', (m: WorkerMessage | Batch<WorkerMessage>) => {
+      if (m.type !== 'batch') this.onMessage(m);
+      else for (const one of m.messages) this.onMessage(one);
     });
   }
 
@@ -95,27 +120,61 @@ export class EventEnvironment extends ProcessEnvironment {
 
   /**
    * Sends one invocation; resolves with the worker's answer, or the platform's error if it dies.
-   * A streaming handler's pieces go to `onChunk` as they come, before the answer.
+   * A streaming handler's pieces go to `onChunk` as they come, before the answer. The
+   * invocations handed over in one turn of the event loop go to the worker at its end, together:
+   * calls that came together to a managed instance cost one message, one write on the channel
+   * and one wake-up of the worker, not one each.
    */
   invoke(msg: InvokeMessage, onChunk?: ChunkSink): Promise<InvokeReply> {
     if (this.exited) return Promise.resolve(this.platformError(msg.requestId));
+    let sent = msg;
+    if (nestedDeeperThan(msg.event, CHANNEL_DEPTH)) {
+      try {
+        sent = { ...msg, event: null, eventJson: JSON.stringify(msg.event) };
+      } catch (err) {
+        return Promise.resolve(invalidEvent(msg.requestId, (err as Error).message));
+      }
+    }
     return new Promise((resolve) => {
       this.pending.set(msg.requestId, { resolve, onChunk });
-      const refused = this.deliver(msg);
-      if (refused === undefined) return;
-      this.pending.delete(msg.requestId);
-      resolve({
-        type: 'error',
-        requestId: msg.requestId,
-        errorType: 'Runtime.InvalidEvent',
-        errorMessage: `RequestId: ${msg.requestId} Error: the event could not be passed to the function (${refused})`,
+      this.outbox.push(sent);
+      this.flushing ??= setImmediate(() => {
+        this.flushOutbox();
       });
     });
   }
 
+  /** Sends what the outbox holds; the turn is over. */
+  private flushOutbox(): void {
+    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    const batch = this.outbox;
+    this.outbox = [];
+    this.dispatch(batch);
+  }
+
+  /** Sends invocations: one message for several, each alone if one of them cannot go. */
+  private dispatch(batch: InvokeMessage[]): void {
+    if (batch.length > 1) {
+      try {
+        this.child.send({ type: 'batch', messages: batch } satisfies Batch<ServiceMessage>);
+        return;
+      } catch {
+        // One of them cannot be carried (or the worker is gone): each alone below says which.
+      }
+    }
+    for (const msg of batch) {
+      const refused = this.deliver(msg);
+      if (refused === undefined) continue;
+      const p = this.pending.get(msg.requestId);
+      this.pending.delete(msg.requestId);
+      p?.resolve(invalidEvent(msg.requestId, refused));
+    }
+  }
+
   /**
-   * Sends an invocation to the worker; an event the channel's serializer cannot carry (nested
-   * too deeply for it) goes as JSON text. Undefined once sent, else why it could not be: the
+   * Sends an invocation to the worker; an event the channel's serializer cannot carry goes as
+   * JSON text. Undefined once sent, else why it could not be: the
    * environment stays (one bad event does not cost a warm environment).
    */
   private deliver(msg: InvokeMessage): string | undefined {
@@ -193,7 +252,13 @@ export class EventEnvironment extends ProcessEnvironment {
       return;
     }
     if (m.serverPid !== undefined) this.serverPid = m.serverPid;
-    if (m.type === 'result') this.startError = m.startError;
+    if (m.type === 'result') {
+      this.startError = m.startError;
+      if (m.payloadJson !== undefined) {
+        m.payload = JSON.parse(m.payloadJson);
+        delete m.payloadJson;
+      }
+    }
     const p = this.pending.get(m.requestId);
     if (p === undefined) return;
     this.pending.delete(m.requestId);
@@ -238,12 +303,23 @@ export class EventEnvironment extends ProcessEnvironment {
   }
 
   private send(m: ServiceMessage): void {
+    this.flushOutbox(); // what was handed over before goes first
     try {
       this.child.send(m);
     } catch {
       void this.kill('killed');
     }
   }
+}
+
+/** Lambda's answer to an event it could not hand to the function. */
+function invalidEvent(requestId: string, why: string): InvokeReply {
+  return {
+    type: 'error',
+    requestId,
+    errorType: 'Runtime.InvalidEvent',
+    errorMessage: `RequestId: ${requestId} Error: the event could not be passed to the function (${why})`,
+  };
 }
 
 /** The default {@link EnvironmentFactory}: an event-function environment (a worker process). */

@@ -25,6 +25,15 @@ export interface ShutdownMessage {
   type: 'shutdown';
 }
 
+/**
+ * Several messages sent in one turn of the sender's event loop, in order: one write on the
+ * channel and one wake-up of the other process instead of one each, when calls come together.
+ */
+export interface Batch<M> {
+  type: 'batch';
+  messages: M[];
+}
+
 export type ServiceMessage = InvokeMessage | ShutdownMessage;
 
 export type WorkerMessage =
@@ -36,6 +45,11 @@ export type WorkerMessage =
       type: 'result';
       requestId: string;
       payload: unknown;
+      /**
+       * The payload as JSON text instead, when it nests deeper than the channel's structured
+       * clone safely takes (Lambda returns every payload as JSON).
+       */
+      payloadJson?: string;
       serverPid?: number;
       startError?: string;
       /** Set when the handler streamed its response (its chunks came before): the stream's content type. */

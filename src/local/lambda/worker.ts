@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
-import type { InvokeMessage, ShutdownMessage, WorkerMessage } from './worker-protocol.js';
+import type { Batch, InvokeMessage, ShutdownMessage, WorkerMessage } from './worker-protocol.js';
 // No value imports: in the sandbox this file is mounted alone. The variable's name is
 // FUNCTION_ENV.handler (src/contract/function-env.ts); test/contract.test.ts checks they agree.
 
@@ -19,17 +19,93 @@ interface LoadedHandler {
   close?: () => Promise<void>;
 }
 
-/** The last message sent has been handed to the channel (a stop waits for it before exiting). */
-let lastSent: Promise<void> = Promise.resolve();
+/** Sends at once (init's messages: an init error is followed by the exit). */
 const send = (m: WorkerMessage): void => {
-  lastSent = new Promise((resolve) => {
-    if (process.send === undefined) resolve();
-    else
-      process.send(m, undefined, {}, () => {
-        resolve();
-      });
-  });
+  process.send?.(m);
 };
+
+/**
+ * The answers and pieces of one turn of the event loop, in order, go to the service together at
+ * the end of that turn: when several calls end together (a managed instance's), one message, one
+ * write on the channel and one wake-up of the service instead of one each.
+ */
+let outbox: WorkerMessage[] = [];
+let outboxSent: Promise<void> | undefined;
+const sendSoon = (m: WorkerMessage): Promise<void> => {
+  outbox.push(m);
+  outboxSent ??= new Promise<void>((resolve) => {
+    setImmediate(() => {
+      const batch = outbox;
+      outbox = [];
+      outboxSent = undefined;
+      handOver(batch, resolve);
+    });
+  });
+  return outboxSent;
+};
+
+/**
+ * The nesting a payload may have to go over the channel as a structured clone (the service's
+ * deserializer runs on a deeper stack than this serializer): deeper, it goes as JSON text. The
+ * same limit and walk as the service's for events (event-environment.ts: this file takes no value
+ * imports).
+ */
+const CHANNEL_DEPTH = 1000;
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { v, depth } = top;
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+    if (depth > limit) return true;
+    for (const inner of Array.isArray(v) ? v : Object.values(v))
+      if (inner !== null && typeof inner === 'object') stack.push({ v: inner, depth: depth + 1 });
+  }
+  return false;
+}
+
+/** An answer the channel can carry: a deeply nested payload as JSON text, else an error saying why. */
+function carriable(m: WorkerMessage): WorkerMessage {
+  if (m.type !== 'result' || !nestedDeeperThan(m.payload, CHANNEL_DEPTH)) return m;
+  try {
+    return { ...m, payload: null, payloadJson: JSON.stringify(m.payload) };
+  } catch (err) {
+    const e = err as Error;
+    return { type: 'error', requestId: m.requestId, errorType: e.name, errorMessage: e.message };
+  }
+}
+
+/** Hands a turn's messages to the channel; `done` once it has them (or has closed). */
+function handOver(batch: WorkerMessage[], done: () => void): void {
+  if (process.send === undefined) {
+    done();
+    return;
+  }
+  const message: WorkerMessage | Batch<WorkerMessage> =
+    batch.length === 1 ? (batch[0] as WorkerMessage) : { type: 'batch', messages: batch };
+  try {
+    process.send(message, undefined, {}, () => {
+      done();
+    });
+    return;
+  } catch {
+    // One of them cannot be carried: each goes alone, and one that cannot answers with why.
+  }
+  for (const m of batch) {
+    if (!process.connected) break;
+    try {
+      process.send(m);
+    } catch (err) {
+      if (m.type === 'result' || m.type === 'error')
+        process.send({
+          type: 'error',
+          requestId: m.requestId,
+          errorType: (err as Error).name,
+          errorMessage: (err as Error).message,
+        } satisfies WorkerMessage);
+    }
+  }
+  done();
+}
 
 /*
  * Response streaming, as Lambda's Node.js runtime offers it: the `awslambda` global (set before
@@ -106,7 +182,7 @@ class ResponseStream extends Writable {
   /** Sends what is held as one piece. */
   flush(callback?: (error?: Error | null) => void): void {
     const data = this.take();
-    if (data === undefined || process.send === undefined) {
+    if (data === undefined) {
       callback?.();
       return;
     }
@@ -116,9 +192,7 @@ class ResponseStream extends Writable {
       data,
       contentType: this.contentType,
     };
-    process.send(message, undefined, {}, (err) => {
-      callback?.(err);
-    });
+    void sendSoon(message).then(() => callback?.());
   }
 
   private hold(piece: Buffer): void {
@@ -215,7 +289,12 @@ const stop = (): void => {
     .finally(() => process.exit(0));
 };
 
-process.on('message', (m: InvokeMessage | ShutdownMessage) => {
+process.on('message', (m: InvokeMessage | ShutdownMessage | Batch<InvokeMessage | ShutdownMessage>) => {
+  if (m.type === 'batch') for (const one of m.messages) take(one);
+  else take(m);
+});
+
+function take(m: InvokeMessage | ShutdownMessage): void {
   if (m.type === 'shutdown') {
     stop();
     return;
@@ -258,7 +337,7 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
         if (answer.tail !== undefined) result.data = answer.tail;
         if (handler.pid !== undefined) result.serverPid = handler.pid;
         if (handler.startError !== undefined) result.startError = handler.startError;
-        send(result);
+        return sendSoon(carriable(result));
       },
       (err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
@@ -269,13 +348,12 @@ process.on('message', (m: InvokeMessage | ShutdownMessage) => {
           errorMessage: e.message,
         };
         if (handler.pid !== undefined) error.serverPid = handler.pid;
-        send(error);
+        return sendSoon(error);
       },
-    )
-    .then(() => lastSent);
+    );
   running.add(invocation);
   void invocation.finally(() => running.delete(invocation));
-});
+}
 
 // The service went away: end this environment and its server.
 process.on('disconnect', stop);
