@@ -183,14 +183,9 @@ export class ChildProcessTransport {
         ),
       );
     }
-    // What one turn of the event loop sends the server goes in one write at its end: calls that
-    // came together cost one system call and one wake-up of the server, not one each.
-    if (stdin.writableCorked === 0) {
-      stdin.cork();
-      setImmediate(() => {
-        stdin.uncork();
-      });
-    }
+    // Each request goes at once, in a write of its own. Corking what one turn sends into one write
+    // was measured slower on a managed instance (the server starts on the first request later) and
+    // delayed a call that comes alone: see "Calls that come together" in docs/benchmarks.md.
     return new Promise((resolve, reject) => {
       stdin.write(`${JSON.stringify(message)}\n`, (err) => {
         if (err) reject(err);
