@@ -19,6 +19,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { processExists } from '../src/platform/processes.js';
 
 const run = promisify(execFile);
 
@@ -73,16 +74,6 @@ async function stamp(dir: string, key: keyof typeof VERSIONS): Promise<void> {
   );
 }
 
-/** Whether a process with this id is running (a lock's owner). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** How long a lock may name no owner (its maker between its mkdir and its write) before it counts as left. */
 const UNNAMED_LOCK_MS = 60_000;
 
@@ -96,7 +87,7 @@ const UNNAMED_LOCK_MS = 60_000;
 async function takeOverIfGone(lock: string, owner: string): Promise<boolean> {
   const ownerOf = async (): Promise<string> => {
     const pid = Number(await readFile(owner, 'utf8').catch(() => ''));
-    if (pid > 0) return running(pid) ? 'running' : `gone ${String(pid)}`;
+    if (pid > 0) return processExists(pid) ? 'running' : `gone ${String(pid)}`;
     const made = await stat(lock).catch(() => undefined);
     return made !== undefined && Date.now() - made.mtimeMs > UNNAMED_LOCK_MS ? 'unnamed' : 'running';
   };

@@ -137,6 +137,19 @@ export function residentBytes(pids: readonly number[]): number {
   return total;
 }
 
+/**
+ * Whether a process of this id exists (one of another user counts, as does a zombie): the owner
+ * test of a lock or claim file, where the id was written by a process that may be gone.
+ */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Sends a signal; false when the process (or group, for a negative pid) is gone. */
 export function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
   try {

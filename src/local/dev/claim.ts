@@ -11,6 +11,7 @@
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FLEET_ERROR, FleetError } from '../../contract/errors.js';
+import { processExists } from '../../platform/processes.js';
 
 /** What the claim file holds. */
 interface ClaimRecord {
@@ -35,16 +36,6 @@ export class DevBusyError extends FleetError {
 /** The claim of a config's dev files, released when `dev` stops. */
 export interface DevClaim {
   release(): Promise<void>;
-}
-
-/** Whether a process of this id runs (one of another user counts). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readClaim(file: string): Promise<ClaimRecord | undefined> {
@@ -87,7 +78,7 @@ export async function claimDevFiles(claimFile: string, stateFile: string, config
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const holder = await readClaim(claimFile);
-      if (holder !== undefined && holder.pid !== process.pid && running(holder.pid))
+      if (holder !== undefined && holder.pid !== process.pid && processExists(holder.pid))
         throw new DevBusyError(holder.pid, config, await runningUrl(stateFile, holder.pid));
       if (attempt > 0)
         throw new FleetError(
